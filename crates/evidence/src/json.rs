@@ -1,0 +1,235 @@
+//! Reading JSON under limits, with errors that name the place.
+//!
+//! The fast path is a plain typed `serde_json` parse. Only when it fails is the document parsed
+//! again through `serde_path_to_error`, to turn serde's "missing field at line 1 column 9000"
+//! into a JSON pointer; success pays nothing for that.
+
+use serde::de::DeserializeOwned;
+
+use crate::Limits;
+use crate::detect::Format;
+use crate::error::{ErrorKind, ParseError, Place};
+
+/// Parse `bytes` as one JSON document of type `T`, within `limits`.
+pub fn from_slice<T: DeserializeOwned>(
+    bytes: &[u8],
+    format: Format,
+    limits: &Limits,
+) -> Result<T, ParseError> {
+    check_size(bytes, Some(format), limits)?;
+    check_depth(bytes, format, limits.max_depth)?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // Depth is bounded by check_depth above, which also makes the limit configurable.
+    de.disable_recursion_limit();
+    let result = T::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    result.map_err(|e| describe(bytes, format, e))
+}
+
+/// Turn a serde_json error into a ParseError with the best place we can find.
+pub fn describe(bytes: &[u8], format: Format, e: serde_json::Error) -> ParseError {
+    use serde_json::error::Category;
+    let line_col = Place::LineColumn {
+        line: e.line(),
+        column: e.column(),
+    };
+    let msg = strip_position(&e.to_string());
+    match e.classify() {
+        Category::Eof => ParseError::new(
+            ErrorKind::Truncated,
+            Some(format),
+            format!("document ends early: {msg}"),
+        )
+        .at(line_col),
+        Category::Syntax | Category::Io => {
+            if let Err(utf8) = std::str::from_utf8(bytes) {
+                return ParseError::new(
+                    ErrorKind::NotUtf8,
+                    Some(format),
+                    "invalid UTF-8 byte sequence",
+                )
+                .at(Place::at_offset(bytes, utf8.valid_up_to()));
+            }
+            ParseError::new(ErrorKind::Syntax, Some(format), msg).at(line_col)
+        }
+        Category::Data => ParseError::new(ErrorKind::Shape, Some(format), msg).at(line_col),
+    }
+}
+
+/// Re-parse a document that failed with a shape error, to find the JSON pointer of the problem.
+/// Call it from a format parser's error path with the same target type.
+pub fn pointer_of<T: DeserializeOwned>(bytes: &[u8]) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(_) => None,
+        Err(e) => Some(path_to_pointer(e.path())),
+    }
+}
+
+/// [`from_slice`], with the JSON pointer of a shape error instead of its line and column.
+pub fn from_slice_located<T: DeserializeOwned>(
+    bytes: &[u8],
+    format: Format,
+    limits: &Limits,
+) -> Result<T, ParseError> {
+    from_slice::<T>(bytes, format, limits).map_err(|mut e| {
+        if e.kind == ErrorKind::Shape
+            && let Some(ptr) = pointer_of::<T>(bytes)
+        {
+            let at = match e.place.take() {
+                Some(Place::LineColumn { line, column }) => format!(" (line {line}:{column})"),
+                _ => String::new(),
+            };
+            e.message.push_str(&at);
+            e.place = Some(Place::Pointer(ptr));
+        }
+        e
+    })
+}
+
+fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        out.push('/');
+        match seg {
+            Segment::Seq { index } => out.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => out.push('?'),
+        }
+    }
+    out
+}
+
+/// serde_json appends " at line L column C"; we report the place separately.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg.get(..i).unwrap_or(msg).to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Refuse documents larger than the limit.
+pub fn check_size(bytes: &[u8], format: Option<Format>, limits: &Limits) -> Result<(), ParseError> {
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(ParseError::new(
+            ErrorKind::TooLarge,
+            format,
+            format!(
+                "{} bytes is over the limit of {} bytes (raise it with --max-bytes)",
+                bytes.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse JSON nested deeper than `max_depth` arrays/objects, naming where the limit is crossed.
+///
+/// Hand-written because serde_json's own limit is fixed at 128 and reports no useful place; this
+/// is a single pass that only looks at brackets and string delimiters.
+pub fn check_depth(bytes: &[u8], format: Format, max_depth: usize) -> Result<(), ParseError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Err(ParseError::new(
+                        ErrorKind::TooDeep,
+                        Some(format),
+                        format!("nested deeper than the limit of {max_depth}"),
+                    )
+                    .at(Place::at_offset(bytes, i)));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Doc {
+        items: Vec<Item>,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Item {
+        name: String,
+    }
+
+    #[test]
+    fn depth_limit_names_the_place() {
+        let deep = format!("{}{}", "[".repeat(5), "]".repeat(5));
+        assert!(check_depth(deep.as_bytes(), Format::GrypeJson, 5).is_ok());
+        let e = check_depth(deep.as_bytes(), Format::GrypeJson, 4).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooDeep);
+        assert_eq!(e.place, Some(Place::LineColumn { line: 1, column: 5 }));
+        // Brackets inside strings do not count.
+        assert!(check_depth(br#"["[[[[[\"[[["]"#, Format::GrypeJson, 1).is_ok());
+    }
+
+    #[test]
+    fn shape_error_gets_a_pointer() {
+        let e = from_slice_located::<Doc>(
+            br#"{"items":[{"name":"a"},{"nome":"b"}]}"#,
+            Format::GrypeJson,
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Shape);
+        assert_eq!(e.place, Some(Place::Pointer("/items/1".into())));
+        assert!(e.message.contains("missing field `name`"), "{}", e.message);
+    }
+
+    #[test]
+    fn truncation_and_utf8_are_named() {
+        let l = Limits::default();
+        let e = from_slice::<Doc>(br#"{"items":[{"name":"#, Format::GrypeJson, &l).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Truncated);
+        let e = from_slice::<Doc>(b"{\"items\":[{\"name\":\"\xff\"}]}", Format::GrypeJson, &l)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotUtf8);
+        assert_eq!(
+            e.place,
+            Some(Place::LineColumn {
+                line: 1,
+                column: 20
+            })
+        );
+    }
+
+    #[test]
+    fn size_limit() {
+        let l = Limits {
+            max_bytes: 3,
+            ..Limits::default()
+        };
+        let e = from_slice::<Doc>(b"{\"items\":[]}", Format::GrypeJson, &l).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
+    }
+}

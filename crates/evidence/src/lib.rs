@@ -1,0 +1,60 @@
+//! Portcullis evidence: the normalized model of what DevOps tools say about an artifact, and the
+//! parsers that read their real output into it — SBOMs (CycloneDX, SPDX), vulnerability scans
+//! (Trivy, Grype, OSV-Scanner), SAST (SARIF, Semgrep, Bandit), IaC checks (Checkov), DAST (ZAP),
+//! OSV advisories and in-toto attestations — plus purls, per-ecosystem version ordering and
+//! version ranges (OSV, `vers:`).
+//!
+//! It is a format library anyone can use without the firewall: it reads only the bytes it is
+//! given, knows nothing of policy or storage, and never panics on any input.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod detect;
+pub mod error;
+pub mod formats;
+pub mod json;
+pub mod model;
+
+pub use detect::{Format, detect};
+pub use error::{ErrorKind, ParseError, Place};
+pub use model::*;
+
+/// Limits on untrusted input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest document accepted, in bytes (default 512 MiB).
+    pub max_bytes: u64,
+    /// Deepest nesting of JSON arrays/objects or XML elements accepted (default 128).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 512 * 1024 * 1024,
+            max_depth: 128,
+        }
+    }
+}
+
+/// Detect the format of `bytes` and parse them into the normalized model.
+pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
+    json::check_size(bytes, None, limits)?;
+    let format = detect(bytes)?;
+    parse_as(format, bytes, limits)
+}
+
+/// Parse `bytes` as `format`, skipping detection (for `--as`, when the caller knows better).
+pub fn parse_as(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
+    json::check_size(bytes, Some(format), limits)?;
+    let bytes = detect::strip_bom(bytes);
+    formats::parse(format, bytes, limits)
+}
