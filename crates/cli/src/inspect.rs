@@ -1,0 +1,240 @@
+//! `portcullis evidence inspect`: detect, parse and summarize evidence files.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use portcullis_evidence::{ErrorKind, Evidence, FindingKind, Format, Limits, ParseError, Severity};
+use serde::Serialize;
+
+use crate::{InspectArgs, exit};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+/// What `inspect` says of one file.
+#[derive(Debug, Serialize)]
+struct FileReport {
+    file: String,
+    format: Format,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_version: Option<String>,
+    counts: Counts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<Evidence>,
+}
+
+#[derive(Debug, Serialize, Default)]
+struct Counts {
+    components: usize,
+    findings: usize,
+    /// kind -> severity -> count, only non-zero entries.
+    findings_by_kind: BTreeMap<FindingKind, BTreeMap<Severity, usize>>,
+    advisories: usize,
+    statements: usize,
+}
+
+impl Counts {
+    fn of(ev: &Evidence) -> Self {
+        let mut by_kind: BTreeMap<FindingKind, BTreeMap<Severity, usize>> = BTreeMap::new();
+        for f in &ev.findings {
+            *by_kind
+                .entry(f.kind)
+                .or_default()
+                .entry(f.severity)
+                .or_default() += 1;
+        }
+        Self {
+            components: ev.components.len(),
+            findings: ev.findings.len(),
+            findings_by_kind: by_kind,
+            advisories: ev.advisories.len(),
+            statements: ev.attestations.len(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorReport {
+    file: String,
+    kind: &'static str,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonOutput {
+    files: Vec<FileReport>,
+    errors: Vec<ErrorReport>,
+}
+
+pub fn run(args: &InspectArgs) -> anyhow::Result<u8> {
+    let limits = args.limits.limits();
+    let (files, walked_dir) = collect(&args.paths)?;
+
+    let progress = if walked_dir {
+        let pb = ProgressBar::new(files.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for path in &files {
+        progress.set_message(path.display().to_string());
+        match inspect_file(path, &limits, args.as_format) {
+            Ok(ev) => reports.push(FileReport {
+                file: path.display().to_string(),
+                format: ev.format,
+                format_version: ev.format_version.clone(),
+                counts: Counts::of(&ev),
+                evidence: (args.format == OutputFormat::Json).then_some(ev),
+            }),
+            Err(e) => {
+                progress.suspend(|| eprintln!("error: {e}"));
+                errors.push(ErrorReport {
+                    file: path.display().to_string(),
+                    kind: e.kind.code(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match args.format {
+        OutputFormat::Human => {
+            for r in &reports {
+                write_human(&mut out, r)?;
+            }
+        }
+        OutputFormat::Json => {
+            let doc = JsonOutput {
+                files: reports,
+                errors,
+            };
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+            out.flush()?;
+            return Ok(if doc.errors.is_empty() {
+                exit::OK
+            } else {
+                exit::ERROR
+            });
+        }
+    }
+    out.flush()?;
+    if files.len() > 1 || !errors.is_empty() {
+        eprintln!(
+            "{} file(s) read, {} unreadable",
+            files.len() - errors.len(),
+            errors.len()
+        );
+    }
+    Ok(if errors.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+fn write_human(out: &mut dyn Write, r: &FileReport) -> std::io::Result<()> {
+    let version = r
+        .format_version
+        .as_deref()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
+    writeln!(out, "{}: {}{}", r.file, r.format.name(), version)?;
+    let c = &r.counts;
+    writeln!(
+        out,
+        "  {} components, {} advisories, {} statements, {} findings",
+        c.components, c.advisories, c.statements, c.findings
+    )?;
+    for kind in FindingKind::ALL {
+        let Some(by_sev) = c.findings_by_kind.get(&kind) else {
+            continue;
+        };
+        let total: usize = by_sev.values().sum();
+        let parts: Vec<String> = Severity::ALL
+            .iter()
+            .filter_map(|s| by_sev.get(s).map(|n| format!("{s} {n}")))
+            .collect();
+        writeln!(out, "    {kind:<16} {total:>6}  ({})", parts.join(", "))?;
+    }
+    Ok(())
+}
+
+/// Read and parse one file. The size limit is checked before reading.
+fn inspect_file(
+    path: &Path,
+    limits: &Limits,
+    as_format: Option<Format>,
+) -> Result<Evidence, ParseError> {
+    let io_err = |e: std::io::Error| {
+        ParseError::new(ErrorKind::Syntax, as_format, format!("cannot read: {e}")).in_file(path)
+    };
+    let len = std::fs::metadata(path).map_err(io_err)?.len();
+    if len > limits.max_bytes {
+        return Err(ParseError::new(
+            ErrorKind::TooLarge,
+            as_format,
+            format!(
+                "{len} bytes is over the limit of {} bytes (raise it with --max-bytes)",
+                limits.max_bytes
+            ),
+        )
+        .in_file(path));
+    }
+    let bytes = std::fs::read(path).map_err(io_err)?;
+    let parsed = match as_format {
+        Some(f) => portcullis_evidence::parse_as(f, &bytes, limits),
+        None => portcullis_evidence::parse(&bytes, limits),
+    };
+    parsed.map_err(|e| e.in_file(path))
+}
+
+/// Files named directly, and every regular file under the directories named (sorted, hidden
+/// files and directories skipped). Returns whether any directory was walked.
+fn collect(paths: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, bool)> {
+    let mut files = Vec::new();
+    let mut walked = false;
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        if meta.is_dir() {
+            walked = true;
+            let walker = walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                });
+            for entry in walker {
+                let entry = entry.with_context(|| format!("{}: cannot walk", p.display()))?;
+                if entry.file_type().is_file() {
+                    files.push(entry.into_path());
+                }
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok((files, walked))
+}
