@@ -197,7 +197,8 @@ fn finding(pkg: &PackageResult, group: &Group, component: ComponentRef, tool: &T
                     .extend(d.cwes.iter().filter_map(|c| cwe_number(&c.cwe_id)));
             }
             if concerns(a, &pkg.package) {
-                for range in &a.ranges {
+                // GIT ranges fix in commits, not in versions of the package.
+                for range in a.ranges.iter().filter(|r| r.kind.as_deref() != Some("GIT")) {
                     for e in &range.events {
                         if let Some(fixed) = &e.fixed {
                             push_unique(&mut f.fixed_versions, fixed);
@@ -396,6 +397,8 @@ struct AffectedPackage {
 
 #[derive(Deserialize)]
 struct Range {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
     #[serde(default, deserialize_with = "nullable_vec")]
     events: Vec<Event>,
 }
@@ -516,6 +519,7 @@ mod tests {
                  "affected":[{"package":{"ecosystem":"PyPI","name":"django-x"},
                    "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"3.2"},{"fixed":"3.2.13"},
                      {"introduced":"4.0"},{"fixed":"4.0.4"}]}]},
+                   {"package":{"ecosystem":"PyPI","name":"django-x"},"ranges":[{"type":"GIT","events":[{"fixed":"4e98d57"}]}]},
                    {"package":{"ecosystem":"PyPI","name":"other"},"ranges":[{"events":[{"fixed":"9"}]}]}]},
                 {"id":"PYSEC-1","aliases":["CVE-2022-1"]},
                 {"id":"OSV-LONE"}],
