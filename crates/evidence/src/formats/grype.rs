@@ -204,7 +204,7 @@ impl Vulnerability {
                 method: "EPSS".to_string(),
                 score: e.epss,
                 vector: None,
-                source: Some("first.org".to_string()),
+                source: None,
             });
         }
         out

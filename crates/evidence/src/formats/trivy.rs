@@ -220,6 +220,7 @@ impl Collector {
             })
             .unwrap_or_default();
         f.cwes = v.cwe_ids.iter().filter_map(|c| cwe_number(c)).collect();
+        f.cwes.sort_unstable();
         f.cwes.dedup();
         if let Some(u) = &v.primary_url {
             push_unique(&mut f.references, u);
