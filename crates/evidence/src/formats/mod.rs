@@ -12,6 +12,7 @@ pub mod intoto;
 pub mod osv;
 pub mod osv_scanner;
 pub mod sarif;
+mod scanner_common;
 pub mod semgrep;
 pub mod spdx;
 pub mod trivy;
