@@ -455,6 +455,9 @@ pub struct Finding {
     pub cwes: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
+    /// Whether a fix exists, as the scanner states it (Trivy `Status`, Grype `fix.state`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_state: Option<FixState>,
     /// A VEX statement about it carried in the same document.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vex: Option<VexStatus>,
@@ -491,6 +494,7 @@ impl Finding {
             fingerprint: None,
             cwes: Vec::new(),
             references: Vec::new(),
+            fix_state: None,
             vex: None,
             suppression: None,
         }
@@ -553,6 +557,45 @@ impl Finding {
             endpoint.url,
             endpoint.param.as_deref().unwrap_or("")
         )
+    }
+}
+
+/// Whether the vendor or distribution has fixed a vulnerability, normalized from the words
+/// scanners use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixState {
+    /// A fixed version exists.
+    Fixed,
+    /// Affected, no fix published yet.
+    NotFixed,
+    /// The maintainer will not fix it.
+    WontFix,
+    /// A fix is deferred.
+    Deferred,
+    /// The package is out of support: no fix will come.
+    EndOfLife,
+    UnderInvestigation,
+    /// The maintainer states the package is not affected.
+    NotAffected,
+    Unknown,
+}
+
+impl FixState {
+    /// Trivy `Status` (`fixed`, `affected`, `will_not_fix`, `fix_deferred`, `end_of_life`,
+    /// `under_investigation`, `not_affected`) and Grype `fix.state` (`fixed`, `not-fixed`,
+    /// `wont-fix`, `unknown`).
+    pub fn from_word(word: &str) -> Self {
+        match word.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "fixed" => Self::Fixed,
+            "affected" | "not_fixed" => Self::NotFixed,
+            "will_not_fix" | "wont_fix" => Self::WontFix,
+            "fix_deferred" | "deferred" => Self::Deferred,
+            "end_of_life" => Self::EndOfLife,
+            "under_investigation" => Self::UnderInvestigation,
+            "not_affected" => Self::NotAffected,
+            _ => Self::Unknown,
+        }
     }
 }
 
@@ -822,6 +865,16 @@ mod tests {
             Finding::code_key("py/sql", &fp, Some("src/a.py"), Some(3)),
             "code:py/sql|fp:primaryLocationLineHash=abc:1"
         );
+    }
+
+    #[test]
+    fn fix_states_from_trivy_and_grype_words() {
+        assert_eq!(FixState::from_word("will_not_fix"), FixState::WontFix);
+        assert_eq!(FixState::from_word("wont-fix"), FixState::WontFix);
+        assert_eq!(FixState::from_word("not-fixed"), FixState::NotFixed);
+        assert_eq!(FixState::from_word("affected"), FixState::NotFixed);
+        assert_eq!(FixState::from_word("Fixed"), FixState::Fixed);
+        assert_eq!(FixState::from_word("?"), FixState::Unknown);
     }
 
     #[test]

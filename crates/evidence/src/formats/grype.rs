@@ -9,8 +9,7 @@
 //! No components are produced: the matched artifacts are only the vulnerable subset of what
 //! was scanned, and an inventory comes from an SBOM (`grype` reads and `syft` writes them).
 //!
-//! Not kept, for want of a model field: `fix.state` (`fixed`, `not-fixed`, `wont-fix`,
-//! `unknown`), `matchDetails`, the artifact's licenses and CPEs, and `distro`.
+//! `fix.state` becomes `fix_state`. Not kept, for want of a model field: `matchDetails`, the artifact's licenses and CPEs, and `distro`.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -144,6 +143,7 @@ fn finding(m: &Match, tool: &Tool) -> Finding {
         for fv in &fix.versions {
             push_unique(&mut f.fixed_versions, fv);
         }
+        f.fix_state = fix.state.as_deref().map(crate::model::FixState::from_word);
     }
     if let Some(fv) = &v.fixed_in_version {
         push_unique(&mut f.fixed_versions, fv);
@@ -363,6 +363,8 @@ struct OldCvss {
 struct Fix {
     #[serde(default, deserialize_with = "nullable_vec")]
     versions: Vec<String>,
+    #[serde(default)]
+    state: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -461,6 +463,7 @@ mod tests {
         assert_eq!(f.scores[0].method, "CVSSv31");
         assert_eq!(f.scores[0].source.as_deref(), Some("nvd:cpe"));
         assert_eq!(f.fixed_versions, vec!["1.2.3"]);
+        assert_eq!(f.fix_state, Some(crate::model::FixState::Fixed));
         let c = f.component.as_ref().unwrap();
         assert_eq!(c.path.as_deref(), Some("app/package-lock.json"));
         assert_eq!(c.ecosystem, Some(Ecosystem::Npm));

@@ -8,8 +8,8 @@
 //! `Packages` (written with `--list-all-pkgs`) become components. License results have no place
 //! in the model yet and are skipped.
 //!
-//! Not kept, for want of a model field: a vulnerability's `Status` (`fixed`, `affected`,
-//! `will_not_fix`, `fix_deferred`, ...), its `Layer`, `DataSource` and dates.
+//! A vulnerability's `Status` becomes `fix_state`. Not kept, for want of a model field: its
+//! `Layer`, `DataSource` and dates.
 
 use std::collections::BTreeMap;
 
@@ -208,6 +208,7 @@ impl Collector {
         f.scores = scores;
         f.title = non_empty(v.title.clone());
         f.description = non_empty(v.description.clone());
+        f.fix_state = v.status.as_deref().map(crate::model::FixState::from_word);
         f.fixed_versions = v
             .fixed_version
             .as_deref()
@@ -533,6 +534,8 @@ struct Vulnerability {
     #[serde(default)]
     fixed_version: Option<String>,
     #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
     severity: Option<String>,
     #[serde(default)]
     severity_source: Option<String>,
@@ -725,7 +728,7 @@ mod tests {
             "Results":[{"Target":"app/pom.xml","Class":"lang-pkgs","Type":"pom","Vulnerabilities":[{
               "VulnerabilityID":"CVE-2025-1","VendorIDs":["GHSA-xxxx"],"PkgName":"g:a",
               "PkgIdentifier":{"PURL":"pkg:maven/g/a@1.0?type=jar"},"InstalledVersion":"1.0",
-              "FixedVersion":"2.0, 1.5.1","Severity":"UNKNOWN","SeveritySource":"ghsa",
+              "FixedVersion":"2.0, 1.5.1","Status":"will_not_fix","Severity":"UNKNOWN","SeveritySource":"ghsa",
               "CweIDs":["CWE-20","NVD-CWE-Other"],
               "CVSS":{"ghsa":{"V40Vector":"CVSS:4.0/AV:N","V40Score":9.3},
                       "nvd":{"V2Score":5.0,"V3Vector":"CVSS:3.1/AV:N","V3Score":7.5}}}]}]}"#,
@@ -738,6 +741,7 @@ mod tests {
         let f = &ev.findings[0];
         assert_eq!(f.aliases, vec!["GHSA-xxxx"]);
         assert_eq!(f.fixed_versions, vec!["2.0", "1.5.1"]);
+        assert_eq!(f.fix_state, Some(crate::model::FixState::WontFix));
         assert_eq!(f.cwes, vec![20]);
         // UNKNOWN from Trivy, so the severity source's own score decides.
         assert_eq!(f.severity, Severity::Critical);
