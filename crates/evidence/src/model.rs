@@ -35,6 +35,11 @@ pub struct Evidence {
     pub advisories: Vec<Advisory>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attestations: Vec<Attestation>,
+    /// Errors the tool reported about its own run (files it could not scan, a run that did not
+    /// complete). Non-empty means the evidence may be incomplete: a partial scan must not pass
+    /// for a clean one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scan_errors: Vec<String>,
 }
 
 impl Evidence {
@@ -50,6 +55,7 @@ impl Evidence {
             findings: Vec::new(),
             advisories: Vec::new(),
             attestations: Vec::new(),
+            scan_errors: Vec::new(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Bandit JSON (`bandit -f json`): each `results[]` entry is one `Weakness` finding.
 //!
-//! `metrics` are not read. `errors[]` (files Bandit could not parse) are not findings and the
-//! model has no place for them. The `code` excerpt is not kept.
+//! `metrics` are not read. `errors[]` (files Bandit could not parse) are not findings: they
+//! become `scan_errors`. The `code` excerpt is not kept.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +20,16 @@ struct Doc {
     #[serde(default)]
     generated_at: Option<String>,
     results: Vec<Issue>,
+    #[serde(default)]
+    errors: Vec<BanditError>,
+}
+
+#[derive(Deserialize)]
+struct BanditError {
+    #[serde(default)]
+    filename: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +70,17 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     let tool = Tool::new("bandit", None);
     evidence.tool = Some(tool.clone());
     evidence.created = doc.generated_at;
+    evidence.scan_errors = doc
+        .errors
+        .iter()
+        .map(|e| {
+            format!(
+                "bandit could not scan {}: {}",
+                e.filename.as_deref().unwrap_or("?"),
+                e.reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect();
     evidence.findings = doc.results.into_iter().map(|i| finding(i, &tool)).collect();
     Ok(evidence)
 }
@@ -143,6 +164,15 @@ mod tests {
     #[test]
     fn missing_results_is_an_error() {
         let e = parse(br#"{"errors":[],"metrics":{}}"#, &Limits::default()).unwrap_err();
+        let ev = parse(
+            br#"{"errors":[{"filename":"x.py","reason":"syntax error while parsing AST from file"}],"results":[]}"#,
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            ev.scan_errors,
+            vec!["bandit could not scan x.py: syntax error while parsing AST from file"]
+        );
         assert_eq!(e.kind, crate::ErrorKind::Shape);
     }
 }

@@ -59,6 +59,27 @@ struct Run {
     logical_locations: Vec<LogicalLocation>,
     #[serde(default, deserialize_with = "null_default")]
     taxonomies: Vec<NamedComponent>,
+    #[serde(default, deserialize_with = "null_default")]
+    invocations: Vec<Invocation>,
+}
+
+/// How the tool's run went: an unsuccessful run, or error-level execution notifications, mean
+/// the results may be incomplete.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation {
+    #[serde(default)]
+    execution_successful: Option<bool>,
+    #[serde(default, deserialize_with = "null_default")]
+    tool_execution_notifications: Vec<Notification>,
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    message: Option<Message>,
 }
 
 #[derive(Deserialize)]
@@ -353,6 +374,26 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
         let tool = tool_of(&run.tool.driver);
         if evidence.tool.is_none() {
             evidence.tool = Some(tool.clone());
+        }
+        for inv in &run.invocations {
+            if inv.execution_successful == Some(false) {
+                evidence.scan_errors.push(format!(
+                    "{} run did not complete (executionSuccessful: false)",
+                    tool.name
+                ));
+            }
+            for n in &inv.tool_execution_notifications {
+                if n.level.as_deref() == Some("error") {
+                    let text = n
+                        .message
+                        .as_ref()
+                        .and_then(|m| m.text.as_deref())
+                        .unwrap_or("");
+                    evidence
+                        .scan_errors
+                        .push(format!("{}: {}", tool.name, text));
+                }
+            }
         }
         for result in &run.results {
             if let Some(f) = finding(&run, &tool, result) {
@@ -1116,6 +1157,25 @@ mod tests {
         let l = e.findings[0].location.as_ref().unwrap();
         assert_eq!(l.resource.as_deref(), Some("Ex.W.DoWork"));
         assert_eq!(e.findings[0].key, "code:B1|Ex.W.DoWork");
+    }
+
+    #[test]
+    fn failed_runs_are_scan_errors() {
+        let ev = parse(
+            br#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"CodeQL"}},"results":[],
+              "invocations":[{"executionSuccessful":false,"toolExecutionNotifications":[
+                {"level":"error","message":{"text":"could not extract src/a.java"}},
+                {"level":"note","message":{"text":"fine"}}]}]}]}"#,
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            ev.scan_errors,
+            vec![
+                "CodeQL run did not complete (executionSuccessful: false)",
+                "CodeQL: could not extract src/a.java"
+            ]
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! reading of its levels), the newer `CRITICAL`/`HIGH`/`MEDIUM`/`LOW` as written, `INVENTORY` /
 //! `EXPERIMENT` info. The matched source (`extra.lines`) is not kept.
 //!
-//! `errors[]` are files or rules Semgrep itself could not process; they are not findings and
-//! the model has no place for them, so they are not read.
+//! `errors[]` are files or rules Semgrep itself could not process: they are not findings, they
+//! become `scan_errors` (the scan is incomplete).
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,45 @@ struct Doc {
     results: Option<Vec<SResult>>,
     #[serde(default)]
     vulns: Option<Vec<Vuln>>,
+    #[serde(default)]
+    errors: Option<Vec<SemgrepError>>,
+}
+
+#[derive(Deserialize)]
+struct SemgrepError {
+    #[serde(default, rename = "type")]
+    kind: Option<serde_json::Value>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    level: Option<String>,
+}
+
+impl SemgrepError {
+    /// `level path: message` on one line; `type` is a string or a `[name, ...]` list.
+    fn describe(&self) -> String {
+        let kind = match &self.kind {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Array(a)) => a
+                .first()
+                .and_then(|v| v.as_str())
+                .unwrap_or("error")
+                .to_string(),
+            _ => "error".to_string(),
+        };
+        let mut out = format!("semgrep {}", self.level.as_deref().unwrap_or("error"));
+        out.push_str(&format!(" ({kind})"));
+        if let Some(p) = &self.path {
+            out.push_str(&format!(" {p}"));
+        }
+        if let Some(m) = &self.message {
+            let first = m.lines().next().unwrap_or("");
+            out.push_str(&format!(": {first}"));
+        }
+        out
+    }
 }
 
 #[derive(Deserialize)]
@@ -188,6 +227,12 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     let mut evidence = Evidence::new(FORMAT);
     let tool = Tool::new("semgrep", doc.version.clone());
     evidence.tool = Some(tool.clone());
+    evidence.scan_errors = doc
+        .errors
+        .unwrap_or_default()
+        .iter()
+        .map(SemgrepError::describe)
+        .collect();
     match (doc.results, doc.vulns) {
         (Some(results), _) => {
             evidence.findings = results
@@ -425,6 +470,15 @@ mod tests {
         assert_eq!(e.place, Some(crate::Place::Pointer("/results/0".into())));
         assert!(e.message.contains("path"), "{e}");
         let e = p(r#"{"errors":[]}"#).unwrap_err();
+        let ev = p(
+            r#"{"results":[],"errors":[{"code":3,"level":"warn","type":["PartialParsing",[]],
+            "message":"Syntax error at line a.py:3:\n `x`","path":"a.py"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ev.scan_errors,
+            vec!["semgrep warn (PartialParsing) a.py: Syntax error at line a.py:3:"]
+        );
         assert_eq!(e.kind, crate::ErrorKind::Shape);
     }
 
