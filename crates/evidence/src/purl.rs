@@ -181,14 +181,7 @@ impl Purl {
             }
             (_, ns) => (ns, name),
         };
-        Self::from_parts(
-            ecosystem.as_str(),
-            ns,
-            nm,
-            version,
-            BTreeMap::new(),
-            None,
-        )
+        Self::from_parts(ecosystem.as_str(), ns, nm, version, BTreeMap::new(), None)
     }
 
     fn new_checked(
@@ -409,7 +402,9 @@ fn check_qualifier_key(k: &str) -> Result<(), PurlError> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
     {
-        return err(format!("qualifier key `{k}` has the invalid character `{c}`"));
+        return err(format!(
+            "qualifier key `{k}` has the invalid character `{c}`"
+        ));
     }
     Ok(())
 }
@@ -459,7 +454,9 @@ fn decode(s: &str) -> Result<String, PurlError> {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(v) => {
                     out.push(v);
@@ -504,7 +501,10 @@ mod tests {
             c("pkg:maven/org.apache.xmlgraphics/batik-anim@1.9.1?type=zip&classifier=dist&x="),
             "pkg:maven/org.apache.xmlgraphics/batik-anim@1.9.1?classifier=dist&type=zip"
         );
-        assert_eq!(c("pkg:npm/@babel/core@7.0.0"), "pkg:npm/%40babel/core@7.0.0");
+        assert_eq!(
+            c("pkg:npm/@babel/core@7.0.0"),
+            "pkg:npm/%40babel/core@7.0.0"
+        );
         assert_eq!(
             c("pkg:deb/debian/attr@1:2.4.47-2+b1?arch=amd64"),
             "pkg:deb/debian/attr@1:2.4.47-2%2Bb1?arch=amd64"
