@@ -22,6 +22,9 @@ pub mod error;
 pub mod formats;
 pub mod json;
 pub mod model;
+pub mod purl;
+pub mod range;
+pub mod version;
 
 pub use detect::{Format, detect};
 pub use error::{ErrorKind, ParseError, Place};
