@@ -173,12 +173,13 @@ impl Purl {
                 Some((g, a)) => (Some(g), a),
                 None => (None, name),
             },
-            (Ecosystem::Npm | Ecosystem::Golang | Ecosystem::Composer, None) => {
-                match name.rsplit_once('/') {
-                    Some((s, n)) => (Some(s), n),
-                    None => (None, name),
-                }
-            }
+            (
+                Ecosystem::Npm | Ecosystem::Golang | Ecosystem::Composer | Ecosystem::Github,
+                None,
+            ) => match name.rsplit_once('/') {
+                Some((s, n)) => (Some(s), n),
+                None => (None, name),
+            },
             (_, ns) => (ns, name),
         };
         Self::from_parts(ecosystem.as_str(), ns, nm, version, BTreeMap::new(), None)

@@ -5,8 +5,6 @@
 //! computed with rustsec's `cvss` crate; it has no CVSS v2, so v2 vectors are kept without a
 //! score), else from `database_specific.severity`.
 
-use std::str::FromStr;
-
 use serde::Deserialize;
 
 use crate::detect::Format;
@@ -257,10 +255,7 @@ fn score(s: &SeverityEntry) -> Score {
             } else {
                 "CVSSv3"
             };
-            let computed = cvss::Cvss::from_str(vector)
-                .ok()
-                .map(|c| c.score())
-                .filter(|x| x.is_finite());
+            let computed = super::scanner_common::cvss_base_score(vector);
             (method, computed)
         }
         "CVSS_V2" => ("CVSSv2", None),

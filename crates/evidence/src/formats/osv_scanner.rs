@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use super::scanner_common::{
-    cvss_method, cvss3_base_score, cwe_number, non_empty, nullable_vec, purl_ecosystem, push_unique,
+    cvss_base_score, cvss_method, cwe_number, non_empty, nullable_vec, purl_ecosystem, push_unique,
 };
 use crate::Limits;
 use crate::detect::Format;
@@ -126,7 +126,7 @@ fn finding(pkg: &PackageResult, group: &Group, component: ComponentRef, tool: &T
     for r in &records {
         for s in &r.severity {
             let (method, score) = match s.kind.as_str() {
-                "CVSS_V3" => (cvss_method(&s.score), cvss3_base_score(&s.score)),
+                "CVSS_V3" => (cvss_method(&s.score), cvss_base_score(&s.score)),
                 "CVSS_V2" => ("CVSSv2", None),
                 "CVSS_V4" => ("CVSSv4", None),
                 other => (other, None),
@@ -229,53 +229,32 @@ fn concerns(a: &Affected, p: &Package) -> bool {
     same_ecosystem && (an == pn || pep503(an) == pep503(pn))
 }
 
-/// A purl from an OSV ecosystem, name and version (purl spec types), for packages OSV-Scanner
-/// gives without one. A stand-in until the shared purl builder is wired in.
+/// A purl from an OSV ecosystem, name and version, for packages OSV-Scanner gives without one.
+/// Distributions become the purl namespace (`pkg:deb/debian/...`, `pkg:rpm/redhat/...`).
 fn build_purl(osv_ecosystem: &str, name: &str, version: Option<&str>) -> Option<String> {
     let base = osv_ecosystem.split(':').next().unwrap_or(osv_ecosystem);
-    let (ty, path) = match base {
-        "npm" => ("npm", split_path(name, '/')),
-        "PyPI" => ("pypi", vec![name.to_ascii_lowercase().replace('_', "-")]),
-        "Packagist" => ("composer", split_path(name, '/')),
-        "Maven" => ("maven", split_path(name, ':')),
-        "Go" => ("golang", split_path(name, '/')),
-        "crates.io" => ("cargo", vec![name.to_string()]),
-        "RubyGems" => ("gem", vec![name.to_string()]),
-        "NuGet" => ("nuget", vec![name.to_string()]),
-        "Pub" => ("pub", vec![name.to_string()]),
-        "Hex" => ("hex", vec![name.to_string()]),
-        "Debian" => ("deb", vec!["debian".to_string(), name.to_string()]),
-        "Ubuntu" => ("deb", vec!["ubuntu".to_string(), name.to_string()]),
-        "Alpine" => ("apk", vec!["alpine".to_string(), name.to_string()]),
-        _ => return None,
+    let ecosystem = Ecosystem::from_osv(osv_ecosystem);
+    if matches!(ecosystem, Ecosystem::Other(_)) {
+        return None;
+    }
+    let namespace = match base {
+        "Debian" => Some("debian"),
+        "Ubuntu" => Some("ubuntu"),
+        "Alpine" => Some("alpine"),
+        "Wolfi" => Some("wolfi"),
+        "Chainguard" => Some("chainguard"),
+        "Red Hat" => Some("redhat"),
+        "Rocky Linux" => Some("rocky-linux"),
+        "AlmaLinux" => Some("almalinux"),
+        "SUSE" => Some("suse"),
+        "openSUSE" => Some("opensuse"),
+        "Mageia" => Some("mageia"),
+        "openEuler" => Some("openeuler"),
+        _ => None,
     };
-    let path: Vec<String> = path.iter().map(|s| pct(s)).collect();
-    let mut purl = format!("pkg:{ty}/{}", path.join("/"));
-    if let Some(v) = version {
-        purl.push('@');
-        purl.push_str(&pct(v));
-    }
-    Some(purl)
-}
-
-fn split_path(name: &str, sep: char) -> Vec<String> {
-    name.split(sep)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-/// Percent-encode everything but unreserved characters (RFC 3986), as purl segments require.
-fn pct(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::purl::Purl::from_package(&ecosystem, namespace, name, version)
+        .ok()
+        .map(|p| p.to_string())
 }
 
 // ---- the document, as OSV-Scanner writes it (unknown fields ignored) ----

@@ -90,103 +90,35 @@ pub(crate) fn cvss_method(version_or_vector: &str) -> &'static str {
     }
 }
 
-/// The base score of a CVSS v3.0 / v3.1 vector (`CVSS:3.x/AV:N/AC:L/...`), per the v3.1
-/// specification section 7.1 (v3.0 rounds up plainly, v3.1 with the floating-point-safe
-/// Roundup of Appendix A). `None` for anything else or a vector missing a base metric.
-pub(crate) fn cvss3_base_score(vector: &str) -> Option<f64> {
-    let mut parts = vector.trim().split('/');
-    let v31 = match parts.next()? {
-        "CVSS:3.1" => true,
-        "CVSS:3.0" => false,
-        _ => return None,
+/// The base score of a CVSS v3.0, v3.1 or v4.0 vector (`CVSS:3.1/AV:N/...`), computed by the
+/// rustsec `cvss` crate. `None` for CVSS v2 (the crate has no v2), a malformed vector, or a
+/// vector missing a base metric.
+pub(crate) fn cvss_base_score(vector: &str) -> Option<f64> {
+    use std::str::FromStr;
+    let vector = vector.trim();
+    let required: &[&str] = if vector.starts_with("CVSS:3.") {
+        &["AV", "AC", "PR", "UI", "S", "C", "I", "A"]
+    } else if vector.starts_with("CVSS:4.") {
+        &[
+            "AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA",
+        ]
+    } else {
+        return None;
     };
-    let (mut av, mut ac, mut pr, mut ui, mut scope, mut c, mut i, mut a) =
-        (None, None, None, None, None, None, None, None);
-    for part in parts {
-        let (k, v) = part.split_once(':')?;
-        let cia = |v: &str| match v {
-            "H" => Some(0.56),
-            "L" => Some(0.22),
-            "N" => Some(0.0),
-            _ => None,
-        };
-        match k {
-            "AV" => {
-                av = Some(match v {
-                    "N" => 0.85,
-                    "A" => 0.62,
-                    "L" => 0.55,
-                    "P" => 0.2,
-                    _ => return None,
-                })
-            }
-            "AC" => {
-                ac = Some(match v {
-                    "L" => 0.77,
-                    "H" => 0.44,
-                    _ => return None,
-                })
-            }
-            "PR" => pr = Some(v.to_string()),
-            "UI" => {
-                ui = Some(match v {
-                    "N" => 0.85,
-                    "R" => 0.62,
-                    _ => return None,
-                })
-            }
-            "S" => {
-                scope = Some(match v {
-                    "U" => false,
-                    "C" => true,
-                    _ => return None,
-                })
-            }
-            "C" => c = Some(cia(v)?),
-            "I" => i = Some(cia(v)?),
-            "A" => a = Some(cia(v)?),
-            _ => {} // temporal and environmental metrics do not change the base score
-        }
+    // The crate scores a vector missing base metrics as 0.0; an incomplete vector must not
+    // read as "no risk".
+    let present: Vec<&str> = vector
+        .split('/')
+        .skip(1)
+        .filter_map(|m| m.split_once(':').map(|(k, _)| k))
+        .collect();
+    if required.iter().any(|r| !present.contains(r)) {
+        return None;
     }
-    let changed = scope?;
-    let pr = match (pr?.as_str(), changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        _ => return None,
-    };
-    let iss = 1.0 - (1.0 - c?) * (1.0 - i?) * (1.0 - a?);
-    let impact = if changed {
-        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02_f64).powi(15)
-    } else {
-        6.42 * iss
-    };
-    let exploitability = 8.22 * av? * ac? * pr * ui?;
-    if impact <= 0.0 {
-        return Some(0.0);
-    }
-    let raw = if changed {
-        (1.08 * (impact + exploitability)).min(10.0)
-    } else {
-        (impact + exploitability).min(10.0)
-    };
-    Some(if v31 {
-        roundup31(raw)
-    } else {
-        (raw * 10.0).ceil() / 10.0
-    })
-}
-
-/// CVSS v3.1 Appendix A Roundup.
-fn roundup31(x: f64) -> f64 {
-    let int_input = (x * 100_000.0).round() as i64;
-    if int_input % 10_000 == 0 {
-        int_input as f64 / 100_000.0
-    } else {
-        ((int_input / 10_000) + 1) as f64 / 10.0
-    }
+    cvss::Cvss::from_str(vector)
+        .ok()
+        .map(|c| c.score())
+        .filter(|x| x.is_finite())
 }
 
 #[cfg(test)]
@@ -231,12 +163,17 @@ mod tests {
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
         ];
         for (v, want) in cases {
-            assert_eq!(cvss3_base_score(v), Some(want), "{v}");
+            assert_eq!(cvss_base_score(v), Some(want), "{v}");
         }
-        assert_eq!(cvss3_base_score("CVSS:3.1/AV:N/AC:L"), None);
-        assert_eq!(cvss3_base_score("AV:N/AC:L/Au:N/C:P/I:P/A:P"), None);
+        assert_eq!(cvss_base_score("CVSS:3.1/AV:N/AC:L"), None);
         assert_eq!(
-            cvss3_base_score("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"),
+            cvss_base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+            Some(9.3)
+        );
+        assert_eq!(cvss_base_score("CVSS:4.0/AV:N/AC:L/AT:N"), None);
+        assert_eq!(cvss_base_score("AV:N/AC:L/Au:N/C:P/I:P/A:P"), None);
+        assert_eq!(
+            cvss_base_score("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"),
             None
         );
     }
