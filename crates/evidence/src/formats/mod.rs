@@ -18,8 +18,67 @@ pub mod spdx;
 pub mod trivy;
 pub mod zap;
 
-/// Dispatch to the parser of `format`.
+/// Dispatch to the parser of `format`, then normalize what it produced.
 pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
+    let mut evidence = parse_raw(format, bytes, limits)?;
+    normalize(&mut evidence);
+    Ok(evidence)
+}
+
+/// What every parser's output gets, in one place rather than in each parser: purls in
+/// canonical form (kept as written when they do not parse: the document said it, and a policy
+/// may want to see it), ecosystems filled in from them, and package-finding keys recomputed
+/// from the canonical purl so that two tools spelling the same purl differently agree.
+pub(crate) fn normalize(evidence: &mut Evidence) {
+    for c in &mut evidence.components {
+        if let Some(p) = c.purl.as_mut() {
+            canonical(p);
+            if c.ecosystem.is_none() {
+                c.ecosystem = crate::purl::Purl::parse(p).ok().map(|p| p.ecosystem());
+            }
+        }
+    }
+    for f in &mut evidence.findings {
+        let Some(c) = f.component.as_mut() else {
+            continue;
+        };
+        let Some(p) = c.purl.as_mut() else {
+            continue;
+        };
+        if canonical(p) && f.key.starts_with("vuln:") {
+            f.key = crate::model::Finding::package_key(
+                &f.id,
+                &f.aliases,
+                Some(p),
+                &c.name,
+                c.version.as_deref(),
+            );
+        }
+        if c.ecosystem.is_none() {
+            c.ecosystem = crate::purl::Purl::parse(p).ok().map(|p| p.ecosystem());
+        }
+    }
+    for a in &mut evidence.advisories {
+        for af in &mut a.affected {
+            if let Some(p) = af.purl.as_mut() {
+                canonical(p);
+            }
+        }
+    }
+}
+
+/// Rewrite `purl` in canonical form; `true` when it changed.
+fn canonical(purl: &mut String) -> bool {
+    match crate::purl::canonicalize(purl) {
+        Ok(c) if c != *purl => {
+            *purl = c;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn parse_raw(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     match format {
         Format::CyclonedxJson => cyclonedx::parse_json(bytes, limits),
         Format::CyclonedxXml => cyclonedx::parse_xml(bytes, limits),
@@ -37,6 +96,28 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, 
         Format::Dsse => intoto::parse_dsse(bytes, limits),
         Format::IntotoStatement => intoto::parse_statement(bytes, limits),
         Format::IntotoJsonl => intoto::parse_jsonl(bytes, limits),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purls_are_canonical_and_keys_follow() {
+        // Trivy writes the PyPI name as the package author did; the canonical purl folds it.
+        let doc =
+            br#"{"SchemaVersion":2,"ArtifactName":"x","Results":[{"Target":"requirements.txt",
+          "Class":"lang-pkgs","Type":"pip","Vulnerabilities":[{"VulnerabilityID":"CVE-2023-1",
+          "PkgName":"Django_Rest","InstalledVersion":"1.0","Severity":"HIGH",
+          "PkgIdentifier":{"PURL":"pkg:pypi/Django_Rest@1.0"}}]}]}"#;
+        let ev = parse(Format::TrivyJson, doc, &Limits::default()).unwrap();
+        let f = &ev.findings[0];
+        assert_eq!(
+            f.component.as_ref().unwrap().purl.as_deref(),
+            Some("pkg:pypi/django-rest@1.0")
+        );
+        assert_eq!(f.key, "vuln:CVE-2023-1|pkg:pypi/django-rest@1.0");
     }
 }
 
