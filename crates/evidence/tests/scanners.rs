@@ -265,7 +265,8 @@ fn grype_counts() {
     assert_eq!(f.severity, Severity::Medium);
     assert_eq!(
         f.key,
-        "vuln:CVE-2011-3389|pkg:deb/debian/libgnutls-openssl27@3.6.7-4+deb10u5"
+        // Canonical purl: `+` percent-encoded, as the purl spec's test suite requires.
+        "vuln:CVE-2011-3389|pkg:deb/debian/libgnutls-openssl27@3.6.7-4%2Bdeb10u5"
     );
     assert_eq!(
         f.component.as_ref().unwrap().path.as_deref(),
@@ -339,8 +340,9 @@ fn grype_fields() {
     assert_eq!(f.original_severity.as_deref(), Some("High"));
     assert_eq!(f.fixed_versions, vec!["3.2.10"]);
     let c = f.component.as_ref().unwrap();
-    assert_eq!(c.purl.as_deref(), Some("pkg:pypi/Django@3.2.9"));
-    assert_eq!(f.key, "vuln:CVE-2021-44420|pkg:pypi/Django@3.2.9");
+    // Grype writes `pkg:pypi/Django@3.2.9`; PyPI purl names are canonically lower-case.
+    assert_eq!(c.purl.as_deref(), Some("pkg:pypi/django@3.2.9"));
+    assert_eq!(f.key, "vuln:CVE-2021-44420|pkg:pypi/django@3.2.9");
 
     let ev = load(&corpus, "anchore_grype/many_vulns_with_epss_values.json");
     // jq '[.matches[].vulnerability.epss[]?]|length' -> 15
