@@ -2,10 +2,6 @@ use crate::detect::Format;
 use crate::error::ParseError;
 use crate::{Evidence, Limits};
 
-pub fn parse_json(_bytes: &[u8], _limits: &Limits) -> Result<Evidence, ParseError> {
-    super::not_yet(Format::CyclonedxJson)
-}
-
 pub fn parse_xml(_bytes: &[u8], _limits: &Limits) -> Result<Evidence, ParseError> {
-    super::not_yet(Format::CyclonedxXml)
+    crate::formats::not_yet(Format::CyclonedxXml)
 }
