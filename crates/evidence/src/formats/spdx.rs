@@ -16,7 +16,8 @@
 //!   - type `fix` → a reference of the same package's finding with the id it names (of all its
 //!     findings when it names none);
 //!   - `cpe22Type` / `cpe23Type` / `swid` are identifiers, not findings.
-//!   The same id twice on one package gives one finding.
+//!
+//! The same id twice on one package gives one finding.
 
 use serde::Deserialize;
 

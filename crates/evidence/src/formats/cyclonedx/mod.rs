@@ -46,6 +46,10 @@ pub(crate) struct Vuln {
     pub advisories: Vec<Advisory>,
     pub affects: Vec<Affects>,
     pub analysis: Option<Analysis>,
+    /// The component a vulnerability is nested in (the 1.2/1.3 XML vulnerability extension
+    /// puts `<v:vulnerabilities>` inside `<component>`).
+    #[serde(skip)]
+    pub owner: Option<ComponentRef>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -188,8 +192,9 @@ fn attach_dependencies(components: &mut [Component], dependencies: Vec<(String, 
     }
 }
 
-/// One [`Finding`] per vulnerability × affected ref (a vulnerability that names no affected
-/// ref concerns the BOM's subject, `metadata.component`, and gives one finding).
+/// One [`Finding`] per vulnerability × affected ref (a vulnerability nested in a component
+/// concerns that component; one that names no affected ref concerns the BOM's subject,
+/// `metadata.component`; each gives one finding).
 ///
 /// - `id` (else the vulnerability's `bom-ref`, else `unidentified`); aliases from
 ///   `references[].id`;
@@ -306,7 +311,9 @@ pub(crate) fn findings(
         base.references = references;
         base.vex = vex;
 
-        let targets: Vec<(Option<ComponentRef>, Vec<String>)> = if v.affects.is_empty() {
+        let targets: Vec<(Option<ComponentRef>, Vec<String>)> = if let Some(owner) = v.owner {
+            vec![(Some(owner), Vec::new())]
+        } else if v.affects.is_empty() {
             let subject = artifact.map(|a| ComponentRef {
                 purl: None,
                 name: a.name.clone(),

@@ -12,7 +12,7 @@ use super::{
     artifact_of, ecosystem_of, hash, version_of_namespace,
 };
 use crate::error::{ErrorKind, ParseError, Place};
-use crate::model::{Component, Tool};
+use crate::model::{Component, ComponentRef, Tool};
 use crate::{Evidence, Format, Limits};
 
 const FORMAT: Format = Format::CyclonedxXml;
@@ -135,16 +135,31 @@ impl<'a> Xml<'a> {
         }
     }
 
-    /// The text of the element just opened (empty for `<x/>`), trimmed; child elements are
-    /// skipped.
+    /// The text of the element just opened (empty for `<x/>`), trimmed; child elements and
+    /// their text are skipped.
     fn text(&mut self, empty: bool) -> Res<String> {
+        Ok(self.text_and_child(empty, "")?.0)
+    }
+
+    /// The direct text of the element just opened, trimmed, and the text of its first child
+    /// element named `child` (for elements that are text in one schema version and have a child
+    /// in another). Other child elements are skipped.
+    fn text_and_child(&mut self, empty: bool, child: &str) -> Res<(String, Option<String>)> {
         if empty {
-            return Ok(String::new());
+            return Ok((String::new(), None));
         }
         let target = self.depth;
         let mut out = String::new();
+        let mut found = None;
         loop {
             match self.next()? {
+                Event::Start(e) => {
+                    if !child.is_empty() && found.is_none() && local(&e) == child {
+                        found = Some(self.text(false)?);
+                    } else {
+                        self.skip()?;
+                    }
+                }
                 Event::Text(t) => out.push_str(&t.xml10_content()),
                 Event::CData(c) => out.push_str(&c.into_inner()),
                 Event::GeneralRef(r) => {
@@ -181,11 +196,12 @@ impl<'a> Xml<'a> {
             }
         }
         let trimmed = out.trim();
-        Ok(if trimmed.len() == out.len() {
+        let text = if trimmed.len() == out.len() {
             out
         } else {
             trimmed.to_string()
-        })
+        };
+        Ok((text, found.filter(|f| !f.is_empty())))
     }
 
     fn opt_text(&mut self, empty: bool) -> Res<Option<String>> {
@@ -249,7 +265,7 @@ impl<'a> Xml<'a> {
     fn bom(&mut self, doc: &mut Doc) -> Res<()> {
         self.children(false, |x, e, empty| match local(e) {
             "metadata" => x.metadata(empty, doc),
-            "components" => x.components(empty, &mut doc.components),
+            "components" => x.components(empty, &mut doc.components, &mut doc.vulns),
             "dependencies" => x.children(empty, |x, e, empty| {
                 if local(e) != "dependency" {
                     return Ok(());
@@ -267,14 +283,27 @@ impl<'a> Xml<'a> {
                 doc.dependencies.push((reference, depends_on));
                 Ok(())
             }),
-            "vulnerabilities" => x.children(empty, |x, e, empty| {
-                if local(e) == "vulnerability" {
-                    let v = x.vulnerability(e, empty)?;
-                    doc.vulns.push(v);
-                }
-                Ok(())
-            }),
+            "vulnerabilities" => x.vulnerabilities(empty, None, &mut doc.vulns),
             _ => Ok(()),
+        })
+    }
+
+    fn vulnerabilities(
+        &mut self,
+        empty: bool,
+        owner: Option<&ComponentRef>,
+        vulns: &mut Vec<Vuln>,
+    ) -> Res<()> {
+        self.children(empty, |x, e, empty| {
+            if local(e) == "vulnerability" {
+                let mut v = x.vulnerability(e, empty)?;
+                if let Some(o) = owner {
+                    v.owner = Some(o.clone());
+                    v.affects.clear();
+                }
+                vulns.push(v);
+            }
+            Ok(())
         })
     }
 
@@ -293,7 +322,7 @@ impl<'a> Xml<'a> {
             }
             "component" => {
                 let mut out = Vec::new();
-                x.component(e, empty, &mut out)?;
+                x.component(e, empty, &mut out, &mut doc.vulns)?;
                 doc.artifact = out.first().map(artifact_of);
                 Ok(())
             }
@@ -337,17 +366,28 @@ impl<'a> Xml<'a> {
         Ok(first)
     }
 
-    fn components(&mut self, empty: bool, out: &mut Vec<Component>) -> Res<()> {
+    fn components(
+        &mut self,
+        empty: bool,
+        out: &mut Vec<Component>,
+        vulns: &mut Vec<Vuln>,
+    ) -> Res<()> {
         self.children(empty, |x, e, empty| {
             if local(e) == "component" {
-                x.component(e, empty, out)?;
+                x.component(e, empty, out, vulns)?;
             }
             Ok(())
         })
     }
 
     /// One component, then its nested components, onto `out`.
-    fn component(&mut self, e: &BytesStart<'a>, empty: bool, out: &mut Vec<Component>) -> Res<()> {
+    fn component(
+        &mut self,
+        e: &BytesStart<'a>,
+        empty: bool,
+        out: &mut Vec<Component>,
+        vulns: &mut Vec<Vuln>,
+    ) -> Res<()> {
         let start = self.reader.buffer_position();
         let mut c = Component {
             bom_ref: attr(e, "bom-ref"),
@@ -361,6 +401,9 @@ impl<'a> Xml<'a> {
         };
         let mut has_name = false;
         let mut nested = Vec::new();
+        // Vulnerabilities of the 1.2/1.3 extension nested here, given an owner once the
+        // component is complete.
+        let mut own_vulns = Vec::new();
         self.children(empty, |x, e, empty| {
             match local(e) {
                 "name" => {
@@ -396,7 +439,8 @@ impl<'a> Xml<'a> {
                     }
                     Ok(())
                 })?,
-                "components" => x.components(empty, &mut nested)?,
+                "components" => x.components(empty, &mut nested, vulns)?,
+                "vulnerabilities" => x.vulnerabilities(empty, None, &mut own_vulns)?,
                 _ => {}
             }
             Ok(())
@@ -405,6 +449,20 @@ impl<'a> Xml<'a> {
             return Err(self.shape(start, "component without a `name`"));
         }
         c.ecosystem = c.purl.as_deref().and_then(ecosystem_of);
+        if !own_vulns.is_empty() {
+            let owner = ComponentRef {
+                purl: c.purl.clone(),
+                name: c.name.clone(),
+                version: c.version.clone(),
+                ecosystem: c.ecosystem.clone(),
+                path: None,
+            };
+            for mut v in own_vulns {
+                v.owner = Some(owner.clone());
+                v.affects.clear();
+                vulns.push(v);
+            }
+        }
         out.push(c);
         out.append(&mut nested);
         Ok(())
@@ -428,13 +486,36 @@ impl<'a> Xml<'a> {
             bom_ref: attr(e, "bom-ref"),
             ..Vuln::default()
         };
+        // The 1.0 vulnerability extension names the affected component in a `ref` attribute.
+        if let Some(r) = attr(e, "ref") {
+            v.affects.push(Affects {
+                reference: r,
+                versions: Vec::new(),
+            });
+        }
         self.children(empty, |x, e, empty| {
             match local(e) {
                 "id" => v.id = x.opt_text(empty)?,
-                "source" => v.source = Some(x.source(empty)?),
+                "source" => {
+                    let name = attr(e, "name");
+                    let mut s = x.source(empty)?;
+                    s.name = s.name.or(name);
+                    v.source = Some(s);
+                }
                 "description" => v.description = x.opt_text(empty)?,
                 "detail" => v.detail = x.opt_text(empty)?,
                 "recommendation" => v.recommendation = x.opt_text(empty)?,
+                "recommendations" => x.children(empty, |x, e, empty| {
+                    if local(e) == "recommendation"
+                        && let Some(r) = x.opt_text(empty)?
+                    {
+                        v.recommendation = Some(match v.recommendation.take() {
+                            Some(prev) => format!("{prev}\n{r}"),
+                            None => r,
+                        });
+                    }
+                    Ok(())
+                })?,
                 "references" => x.children(empty, |x, e, empty| {
                     if local(e) == "reference" {
                         let mut r = VulnReference::default();
@@ -468,13 +549,11 @@ impl<'a> Xml<'a> {
                 })?,
                 "advisories" => x.children(empty, |x, e, empty| {
                     if local(e) == "advisory" {
-                        let mut a = Advisory::default();
-                        x.children(empty, |x, e, empty| {
-                            if local(e) == "url" {
-                                a.url = x.opt_text(empty)?;
-                            }
-                            Ok(())
-                        })?;
+                        // 1.4+: `<advisory><url>`; the 1.0 extension: `<advisory>URL</advisory>`.
+                        let (direct, url) = x.text_and_child(empty, "url")?;
+                        let a = Advisory {
+                            url: url.or((!direct.is_empty()).then_some(direct)),
+                        };
                         v.advisories.push(a);
                     }
                     Ok(())
@@ -519,7 +598,10 @@ impl<'a> Xml<'a> {
                 "source" => r.source = Some(x.source(empty)?),
                 "score" => {
                     let at = x.reader.buffer_position();
-                    if let Some(t) = x.opt_text(empty)? {
+                    // The 1.0 extension: `<score><base>9.8</base><impact>…</impact>…</score>`.
+                    let (direct, base) = x.text_and_child(empty, "base")?;
+                    let text = base.or((!direct.is_empty()).then_some(direct));
+                    if let Some(t) = text {
                         r.score =
                             Some(t.parse::<f64>().map_err(|_| {
                                 x.shape(at, format!("score `{t}` is not a number"))
