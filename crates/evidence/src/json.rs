@@ -139,6 +139,33 @@ pub fn check_depth(bytes: &[u8], format: Format, max_depth: usize) -> Result<(),
     }
 }
 
+/// The index of the first `"` or `\\` in `bytes` at or after `from`, eight bytes at a time
+/// (strings are most of an SBOM's bytes; this is what makes the depth pass cheap).
+fn next_quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = LO * b'"' as u64;
+    const BACKSLASHES: u64 = LO * b'\\' as u64;
+    // A high bit set in each byte of `w` that is zero (exact for the lowest such byte).
+    let zero_bytes = |w: u64| w.wrapping_sub(LO) & !w & HI;
+    let mut i = from;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(word);
+        let w = u64::from_le_bytes(buf);
+        let hits = zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| i + p)
+}
+
 /// The error [`check_depth`] and [`DepthTracker`] users report.
 pub fn too_deep(format: Format, max_depth: usize) -> ParseError {
     ParseError::new(
@@ -180,10 +207,9 @@ impl DepthTracker {
                     i += 1;
                     continue;
                 }
-                let rest = chunk.get(i..).unwrap_or_default();
-                match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                match next_quote_or_backslash(chunk, i) {
                     Some(p) => {
-                        i += p;
+                        i = p;
                         if chunk.get(i) == Some(&b'\\') {
                             self.escaped = true;
                         } else {
@@ -237,6 +263,27 @@ mod tests {
         assert_eq!(e.place, Some(Place::LineColumn { line: 1, column: 5 }));
         // Brackets inside strings do not count.
         assert!(check_depth(br#"["[[[[[\"[[["]"#, Format::GrypeJson, 1).is_ok());
+    }
+
+    #[test]
+    fn word_scan_finds_the_first_quote_or_backslash() {
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [b'"', b'\\'] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    if at + 3 < len {
+                        v[at + 3] = b'"';
+                    }
+                    assert_eq!(next_quote_or_backslash(&v, 0), Some(at));
+                    assert_eq!(
+                        next_quote_or_backslash(&v, at + 1),
+                        (at + 3 < len).then_some(at + 3)
+                    );
+                }
+            }
+            assert_eq!(next_quote_or_backslash(&vec![0x80 | b'"'; len], 0), None);
+        }
     }
 
     #[test]

@@ -160,25 +160,38 @@ fn attach_dependencies(components: &mut [Component], dependencies: Vec<(String, 
     if dependencies.is_empty() {
         return;
     }
-    let mut index: HashMap<&str, Vec<usize>> = HashMap::with_capacity(components.len());
+    // First component of each ref; later duplicates (rare) chained through `next_same`.
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(components.len());
+    let mut next_same: HashMap<usize, usize> = HashMap::new();
+    let mut last_of: HashMap<usize, usize> = HashMap::new();
     for (i, c) in components.iter().enumerate() {
         if let Some(r) = &c.bom_ref {
-            index.entry(r.as_str()).or_default().push(i);
+            match index.get(r.as_str()) {
+                None => {
+                    index.insert(r.as_str(), i);
+                }
+                Some(&first) => {
+                    let tail = last_of.get(&first).copied().unwrap_or(first);
+                    next_same.insert(tail, i);
+                    last_of.insert(first, i);
+                }
+            }
         }
     }
-    let mut edges: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut edges: Vec<(usize, Vec<String>)> = Vec::with_capacity(dependencies.len());
     for (reference, depends_on) in dependencies {
         if depends_on.is_empty() {
             continue;
         }
-        if let Some(targets) = index.get(reference.as_str())
-            && let Some((last, rest)) = targets.split_last()
-        {
-            for &i in rest {
-                edges.push((i, depends_on.clone()));
-            }
-            edges.push((*last, depends_on));
+        let Some(&first) = index.get(reference.as_str()) else {
+            continue;
+        };
+        let mut at = first;
+        while let Some(&next) = next_same.get(&at) {
+            edges.push((at, depends_on.clone()));
+            at = next;
         }
+        edges.push((at, depends_on));
     }
     drop(index);
     for (i, deps) in edges {
