@@ -132,38 +132,110 @@ pub fn check_size(bytes: &[u8], format: Option<Format>, limits: &Limits) -> Resu
 /// Hand-written because serde_json's own limit is fixed at 128 and reports no useful place; this
 /// is a single pass that only looks at brackets and string delimiters.
 pub fn check_depth(bytes: &[u8], format: Format, max_depth: usize) -> Result<(), ParseError> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
+    let mut tracker = DepthTracker::new(max_depth);
+    match tracker.feed(bytes) {
+        Ok(()) => Ok(()),
+        Err(i) => Err(too_deep(format, max_depth).at(Place::at_offset(bytes, i))),
+    }
+}
+
+/// The index of the first `"` or `\\` in `bytes` at or after `from`, eight bytes at a time
+/// (strings are most of an SBOM's bytes; this is what makes the depth pass cheap).
+fn next_quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = LO * b'"' as u64;
+    const BACKSLASHES: u64 = LO * b'\\' as u64;
+    // A high bit set in each byte of `w` that is zero (exact for the lowest such byte).
+    let zero_bytes = |w: u64| w.wrapping_sub(LO) & !w & HI;
+    let mut i = from;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(word);
+        let w = u64::from_le_bytes(buf);
+        let hits = zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max_depth {
-                    return Err(ParseError::new(
-                        ErrorKind::TooDeep,
-                        Some(format),
-                        format!("nested deeper than the limit of {max_depth}"),
-                    )
-                    .at(Place::at_offset(bytes, i)));
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| i + p)
+}
+
+/// The error [`check_depth`] and [`DepthTracker`] users report.
+pub fn too_deep(format: Format, max_depth: usize) -> ParseError {
+    ParseError::new(
+        ErrorKind::TooDeep,
+        Some(format),
+        format!("nested deeper than the limit of {max_depth}"),
+    )
+}
+
+/// The state machine of [`check_depth`], resumable across chunks so a streaming reader can
+/// check nesting as bytes pass (see `formats::cyclonedx::parse_json_reader`).
+#[derive(Debug, Clone)]
+pub struct DepthTracker {
+    depth: usize,
+    max_depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl DepthTracker {
+    pub fn new(max_depth: usize) -> Self {
+        Self {
+            depth: 0,
+            max_depth,
+            in_string: false,
+            escaped: false,
         }
     }
-    Ok(())
+
+    /// Consume `chunk`; `Err(i)` is the index in `chunk` of the bracket that crosses the limit.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), usize> {
+        let mut i = 0;
+        let n = chunk.len();
+        while i < n {
+            if self.in_string {
+                // Skip string contents quickly: only a quote or a backslash can end them.
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match next_quote_or_backslash(chunk, i) {
+                    Some(p) => {
+                        i = p;
+                        if chunk.get(i) == Some(&b'\\') {
+                            self.escaped = true;
+                        } else {
+                            self.in_string = false;
+                        }
+                        i += 1;
+                    }
+                    None => return Ok(()),
+                }
+                continue;
+            }
+            match chunk.get(i) {
+                Some(b'"') => self.in_string = true,
+                Some(b'[' | b'{') => {
+                    self.depth += 1;
+                    if self.depth > self.max_depth {
+                        return Err(i);
+                    }
+                }
+                Some(b']' | b'}') => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+            i += 1;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +263,45 @@ mod tests {
         assert_eq!(e.place, Some(Place::LineColumn { line: 1, column: 5 }));
         // Brackets inside strings do not count.
         assert!(check_depth(br#"["[[[[[\"[[["]"#, Format::GrypeJson, 1).is_ok());
+    }
+
+    #[test]
+    fn word_scan_finds_the_first_quote_or_backslash() {
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [b'"', b'\\'] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    if at + 3 < len {
+                        v[at + 3] = b'"';
+                    }
+                    assert_eq!(next_quote_or_backslash(&v, 0), Some(at));
+                    assert_eq!(
+                        next_quote_or_backslash(&v, at + 1),
+                        (at + 3 < len).then_some(at + 3)
+                    );
+                }
+            }
+            assert_eq!(next_quote_or_backslash(&vec![0x80 | b'"'; len], 0), None);
+        }
+    }
+
+    #[test]
+    fn depth_tracker_resumes_across_chunks() {
+        // The same document fed whole and one byte at a time gives the same answer.
+        let doc = br#"{"a":"x\\\"[[[","b":[[1]],"c":"\\"}"#;
+        let mut whole = DepthTracker::new(3);
+        assert!(whole.feed(doc).is_ok());
+        let mut bytewise = DepthTracker::new(2);
+        let mut failed_at = None;
+        for (i, b) in doc.iter().enumerate() {
+            if bytewise.feed(std::slice::from_ref(b)).is_err() {
+                failed_at = Some(i);
+                break;
+            }
+        }
+        assert_eq!(failed_at, Some(21));
+        assert_eq!(DepthTracker::new(2).feed(doc), Err(21));
     }
 
     #[test]
