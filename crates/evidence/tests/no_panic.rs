@@ -1,6 +1,6 @@
 //! No input makes `detect` or `parse` panic: every file of the shared corpus (all folders), whole,
 //! truncated at several points and with one byte flipped, goes through both inside
-//! `catch_unwind`. And a single JSON document cut before its end is never read as `Ok`:
+//! `catch_unwind`. And a single JSON or XML document cut before its end is never read as `Ok`:
 //! unreadable evidence must not become "no findings".
 
 mod common;
@@ -10,7 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Instant;
 
-use portcullis_evidence::{Limits, detect, parse};
+use portcullis_evidence::{Format, Limits, detect, parse};
 
 thread_local! {
     /// Where and why the last panic on this thread happened (the hook records it).
@@ -41,15 +41,23 @@ fn cut_points(bytes: &[u8]) -> Vec<usize> {
     cuts
 }
 
-/// A whole document that is one JSON object or array (not JSON lines): any strict prefix of it
-/// that stops before its last non-blank byte is incomplete JSON.
-fn single_json_end(bytes: &[u8]) -> Option<usize> {
+/// A whole document that is one JSON object or array (not JSON lines), or one XML document of a
+/// known XML format ending with its root's end tag: any prefix of it that stops before its last
+/// non-blank byte is incomplete. Returns the index of that byte.
+fn single_document_end(bytes: &[u8]) -> Option<usize> {
     let first = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
-    if !matches!(bytes.get(first), Some(b'{' | b'[')) {
-        return None;
+    let last = bytes.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    match bytes.get(first) {
+        Some(b'{' | b'[') => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).ok()?;
+            Some(last)
+        }
+        Some(b'<') if bytes.get(last) == Some(&b'>') => {
+            let format = guarded(|| detect(bytes)).ok()?.ok()?;
+            matches!(format, Format::CyclonedxXml | Format::ZapXml).then_some(last)
+        }
+        _ => None,
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).ok()?;
-    bytes.iter().rposition(|b| !b.is_ascii_whitespace())
 }
 
 /// Run `f`, turning a panic into `Err(where and why)`.
@@ -60,20 +68,23 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 struct Tally {
     inputs: usize,
     bytes: usize,
+    /// Inputs that are a single document strictly truncated.
+    truncated: usize,
     panics: Vec<String>,
     truncated_ok: Vec<String>,
 }
 
-fn check(tally: &mut Tally, name: &str, input: &[u8], truncated_json: bool) {
+fn check(tally: &mut Tally, name: &str, input: &[u8], truncated_doc: bool) {
     tally.inputs += 1;
     tally.bytes += input.len();
+    tally.truncated += usize::from(truncated_doc);
     if let Err(p) = guarded(|| detect(input)) {
         tally.panics.push(format!("detect({name}): {p}"));
     }
     match guarded(|| parse(input, &Limits::default())) {
         Err(p) => tally.panics.push(format!("parse({name}): {p}")),
-        Ok(Ok(e)) if truncated_json => tally.truncated_ok.push(format!(
-            "{name}: a truncated JSON document parsed as Ok ({:?}, {} findings, {} components)",
+        Ok(Ok(e)) if truncated_doc => tally.truncated_ok.push(format!(
+            "{name}: a truncated document parsed as Ok ({:?}, {} findings, {} components)",
             e.format,
             e.findings.len(),
             e.components.len()
@@ -84,10 +95,10 @@ fn check(tally: &mut Tally, name: &str, input: &[u8], truncated_json: bool) {
 
 fn check_file(tally: &mut Tally, rel: &str, bytes: &[u8]) {
     check(tally, rel, bytes, false);
-    let json_end = single_json_end(bytes);
+    let doc_end = single_document_end(bytes);
     for cut in cut_points(bytes) {
         let prefix = bytes.get(..cut).unwrap();
-        let strictly_truncated = json_end.is_some_and(|end| cut <= end);
+        let strictly_truncated = doc_end.is_some_and(|end| cut <= end);
         check(
             tally,
             &format!("{rel}[..{cut}]"),
@@ -142,6 +153,7 @@ fn no_panic_on_any_corpus_file_whole_truncated_or_flipped() {
                     let mut tally = Tally {
                         inputs: 0,
                         bytes: 0,
+                        truncated: 0,
                         panics: Vec::new(),
                         truncated_ok: Vec::new(),
                     };
@@ -160,10 +172,12 @@ fn no_panic_on_any_corpus_file_whole_truncated_or_flipped() {
 
     let inputs: usize = tallies.iter().map(|t| t.inputs).sum();
     let bytes: usize = tallies.iter().map(|t| t.bytes).sum();
+    let truncated: usize = tallies.iter().map(|t| t.truncated).sum();
     let panics: Vec<&String> = tallies.iter().flat_map(|t| &t.panics).collect();
     let truncated_ok: Vec<&String> = tallies.iter().flat_map(|t| &t.truncated_ok).collect();
     println!(
-        "no_panic: {inputs} inputs ({} files, {:.1} MB) through detect and parse in {:.1} s",
+        "no_panic: {inputs} inputs ({} files, {:.1} MB; {truncated} strictly truncated JSON/XML \
+         documents) through detect and parse in {:.1} s",
         files.len(),
         bytes as f64 / 1e6,
         started.elapsed().as_secs_f64()
@@ -199,6 +213,11 @@ fn cut_points_include_a_cut_inside_a_character() {
             .any(|&c| std::str::from_utf8(&text[..c]).is_err())
     );
     assert!(cuts.iter().all(|&c| c > 0 && c < text.len()));
-    assert_eq!(single_json_end(b" {\"a\":1}\n"), Some(7));
-    assert_eq!(single_json_end(b"{}\n{}\n"), None, "JSON lines");
+    assert_eq!(single_document_end(b" {\"a\":1}\n"), Some(7));
+    assert_eq!(single_document_end(b"{}\n{}\n"), None, "JSON lines");
+    assert_eq!(
+        single_document_end(b"<OWASPZAPReport></OWASPZAPReport>\n"),
+        Some(32)
+    );
+    assert_eq!(single_document_end(b"<html></html>"), None);
 }
