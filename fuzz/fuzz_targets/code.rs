@@ -6,7 +6,12 @@ use portcullis_evidence::{Format, Limits, parse, parse_as};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
-    for format in [Format::Sarif, Format::SemgrepJson, Format::CheckovJson, Format::BanditJson] {
+    for format in [
+        Format::Sarif,
+        Format::SemgrepJson,
+        Format::CheckovJson,
+        Format::BanditJson,
+    ] {
         let _ = parse_as(format, data, &limits);
     }
     let _ = parse(data, &limits);
