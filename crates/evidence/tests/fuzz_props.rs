@@ -243,6 +243,13 @@ fn wrapped(v: &Value, w: &Value) -> Vec<(Format, Value)> {
         ),
         (Format::IntotoStatement, statement_v1(v, w)),
         (Format::IntotoStatement, statement_v01(v, w)),
+        // Valid subjects, so that the random parts reach the provenance predicate.
+        (Format::IntotoStatement, with_subject(statement_v1(v, w))),
+        (Format::IntotoStatement, with_subject(statement_v01(w, v))),
+        (
+            Format::Dsse,
+            envelope(&with_subject(statement_v1(w, v)), &json!([]), false),
+        ),
         (Format::Dsse, envelope(&statement_v01(v, w), w, false)),
         (Format::Dsse, envelope(&statement_v1(v, w), w, true)),
     ]
@@ -261,6 +268,11 @@ fn statement_v01(v: &Value, w: &Value) -> Value {
            "predicateType": "https://slsa.dev/provenance/v0.2",
            "predicate": {"builder": {"id": "x"}, "buildType": "b", "invocation": v,
                          "materials": w, "metadata": v}})
+}
+
+fn with_subject(mut statement: Value) -> Value {
+    statement["subject"] = json!([{"name": "a", "digest": {"sha256": "00"}}]);
+    statement
 }
 
 fn envelope(statement: &Value, signatures: &Value, url_safe: bool) -> Value {
