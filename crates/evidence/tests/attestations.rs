@@ -1,0 +1,195 @@
+//! Real SLSA provenance from slsa-verifier's testdata: every DSSE envelope, Statement and JSON
+//! lines file parses, and two of them (one v0.2, one v1) give the facts read with jq.
+
+mod common;
+
+use portcullis_evidence::{Evidence, Format, Limits, detect, parse, parse_as};
+
+const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle";
+
+fn read(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+/// The DSSE envelope inside a Sigstore bundle (`dsseEnvelope`), as its own JSON document.
+fn bundle_envelope(bytes: &[u8]) -> Vec<u8> {
+    let bundle: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    serde_json::to_vec(&bundle["dsseEnvelope"]).unwrap()
+}
+
+#[test]
+fn every_envelope_statement_and_jsonl_file_parses() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = corpus.join("slsa-provenance");
+    let (mut dsse, mut bundles, mut failures) = (0, 0, Vec::new());
+    for path in common::files_under(&dir) {
+        let rel = path.strip_prefix(&dir).unwrap().display().to_string();
+        let bytes = read(&path);
+        let meta: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let is_bundle = meta["mediaType"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(SIGSTORE_BUNDLE));
+        match detect(&bytes) {
+            Ok(f @ (Format::Dsse | Format::IntotoStatement | Format::IntotoJsonl)) => {
+                dsse += 1;
+                match parse(&bytes, &Limits::default()) {
+                    Ok(e) if e.attestations.len() == 1 => {}
+                    other => failures.push(format!("{rel} ({f:?}): {other:?}")),
+                }
+                // The one-line `.intoto.jsonl` files read as JSON lines too.
+                if rel.ends_with(".jsonl")
+                    && let Err(e) = parse_as(Format::IntotoJsonl, &bytes, &Limits::default())
+                {
+                    failures.push(format!("{rel} as JSON lines: {e}"));
+                }
+            }
+            // Sigstore bundles are not a format detection knows yet; their DSSE envelope is.
+            Err(_) if is_bundle => {
+                bundles += 1;
+                if let Err(e) = parse_as(Format::Dsse, &bundle_envelope(&bytes), &Limits::default())
+                {
+                    failures.push(format!("{rel} (bundle's dsseEnvelope): {e}"));
+                }
+            }
+            other => failures.push(format!("{rel}: unexpected detection {other:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // for f in $(find slsa-provenance -type f ! -name LICENSE); do jq -r 'if has("payloadType")
+    //   then "dsse" elif has("mediaType") then .mediaType else "other" end' $f; done | sort | uniq -c
+    //   -> 7 dsse, 4 application/vnd.dev.sigstore.bundle+json;version=0.1
+    assert_eq!((dsse, bundles), (7, 4));
+}
+
+fn provenance_of(e: &Evidence) -> &portcullis_evidence::Provenance {
+    e.attestations[0].statement.provenance.as_ref().unwrap()
+}
+
+#[test]
+fn slsa_v02_generic_generator_facts() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let f = corpus
+        .join("slsa-provenance/gha_generic/v1.10.0/binary-linux-amd64-push-v14.2.intoto.jsonl");
+    let e = parse(&read(&f), &Limits::default()).unwrap();
+    assert_eq!(e.format, Format::Dsse);
+    let a = &e.attestations[0];
+    let env = a.envelope.as_ref().unwrap();
+    // jq -r .payload $f | base64 -d | wc -c -> 10257
+    assert_eq!(env.payload.len(), 10257);
+    assert_eq!(env.payload_type, "application/vnd.in-toto+json");
+    // jq -r .signatures[0].sig $f | base64 -d | wc -c -> 72 ; jq .signatures[0].keyid -> ""
+    assert_eq!(env.signatures.len(), 1);
+    assert_eq!(env.signatures[0].sig.len(), 72);
+    assert_eq!(env.signatures[0].keyid.as_deref(), Some(""));
+    // jq -r .payload $f | base64 -d | jq -r '._type, .predicateType'
+    assert_eq!(
+        a.statement.statement_type,
+        "https://in-toto.io/Statement/v0.1"
+    );
+    assert_eq!(
+        a.statement.predicate_type,
+        "https://slsa.dev/provenance/v0.2"
+    );
+    // jq -r .payload $f | base64 -d | jq -c '.subject'
+    assert_eq!(a.statement.subjects.len(), 1);
+    assert_eq!(
+        a.statement.subjects[0].name,
+        "gha_generic-binary-linux-amd64-v14.2"
+    );
+    assert_eq!(
+        a.statement.subjects[0].digest["sha256"],
+        "2892146b063a94cb4a4318c0e98d38af12dcf2b1e29237486b58463b59607bbd"
+    );
+    let p = provenance_of(&e);
+    assert_eq!(p.slsa_version, "0.2");
+    // jq -r .payload $f | base64 -d | jq -r '.predicate | .builder.id, .buildType,
+    //   .invocation.configSource.uri, .invocation.configSource.digest.sha1, (.materials|length)'
+    assert_eq!(
+        p.builder_id,
+        "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v1.10.0"
+    );
+    assert_eq!(
+        p.build_type,
+        "https://github.com/slsa-framework/slsa-github-generator/generic@v1"
+    );
+    // configSource.uri = git+https://github.com/slsa-framework/example-package@refs/tags/v14.2
+    assert_eq!(
+        p.source_repo.as_deref(),
+        Some("https://github.com/slsa-framework/example-package")
+    );
+    assert_eq!(p.source_ref.as_deref(), Some("refs/tags/v14.2"));
+    assert_eq!(
+        p.source_commit.as_deref(),
+        Some("d37a7f740ee7404914456f24dcd90e865a0509e8")
+    );
+    assert_eq!(p.materials.len(), 1);
+    // .predicate.metadata has no buildStartedOn/buildFinishedOn in this file.
+    assert_eq!(p.build_started_on, None);
+    // The single subject becomes the artifact.
+    let art = e.artifact.as_ref().unwrap();
+    assert_eq!(
+        art.digest.as_deref(),
+        Some("sha256:2892146b063a94cb4a4318c0e98d38af12dcf2b1e29237486b58463b59607bbd")
+    );
+}
+
+#[test]
+fn slsa_v1_container_based_facts() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    // A Sigstore bundle; its `dsseEnvelope` is a plain DSSE envelope.
+    let f = corpus.join(
+        "slsa-provenance/gha_container-based/v1.8.0/binary-linux-amd64-push-v14.2.intoto.jsonl",
+    );
+    let e = parse_as(
+        Format::Dsse,
+        &bundle_envelope(&read(&f)),
+        &Limits::default(),
+    )
+    .unwrap();
+    let a = &e.attestations[0];
+    // jq -r .dsseEnvelope.payload $f | base64 -d | wc -c -> 10546
+    assert_eq!(a.envelope.as_ref().unwrap().payload.len(), 10546);
+    // jq -r .dsseEnvelope.payload $f | base64 -d | jq -r '.predicateType, (.subject[] | .name, .digest.sha256)'
+    assert_eq!(a.statement.predicate_type, "https://slsa.dev/provenance/v1");
+    assert_eq!(a.statement.subjects.len(), 1);
+    assert_eq!(
+        a.statement.subjects[0].name,
+        "gha_container-based-binary-linux-amd64-v14.2"
+    );
+    assert_eq!(
+        a.statement.subjects[0].digest["sha256"],
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    let p = provenance_of(&e);
+    assert_eq!(p.slsa_version, "1");
+    // jq -r .dsseEnvelope.payload $f | base64 -d | jq -r '.predicate | .runDetails.builder.id,
+    //   .buildDefinition.buildType, .buildDefinition.externalParameters.source.uri,
+    //   .buildDefinition.externalParameters.source.digest.sha1,
+    //   (.buildDefinition.resolvedDependencies|length)'
+    assert_eq!(
+        p.builder_id,
+        "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/builder_container-based_slsa3.yml@refs/tags/v1.8.0"
+    );
+    assert_eq!(
+        p.build_type,
+        "https://slsa.dev/container-based-build/v0.1?draft"
+    );
+    // source.uri = git+https://github.com/slsa-framework/example-package@refs/tags/v14.2
+    assert_eq!(
+        p.source_repo.as_deref(),
+        Some("https://github.com/slsa-framework/example-package")
+    );
+    assert_eq!(p.source_ref.as_deref(), Some("refs/tags/v14.2"));
+    assert_eq!(
+        p.source_commit.as_deref(),
+        Some("6cf671f47f3752f97b9f5bff511e37b938fe10d2")
+    );
+    assert_eq!(p.materials.len(), 2);
+    assert!(p.invocation.as_ref().unwrap()["builderImage"].is_object());
+}
