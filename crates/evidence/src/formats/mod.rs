@@ -120,13 +120,3 @@ mod tests {
         assert_eq!(f.key, "vuln:CVE-2023-1|pkg:pypi/django-rest@1.0");
     }
 }
-
-/// Placeholder used only while a format's parser is being written on a branch.
-#[allow(dead_code)]
-pub(crate) fn not_yet(format: Format) -> Result<Evidence, ParseError> {
-    Err(ParseError::new(
-        crate::ErrorKind::Unsupported,
-        Some(format),
-        "parser not yet available",
-    ))
-}
