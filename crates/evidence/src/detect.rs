@@ -33,10 +33,11 @@ pub enum Format {
     Dsse,
     IntotoStatement,
     IntotoJsonl,
+    SigstoreBundle,
 }
 
 impl Format {
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 17] = [
         Self::CyclonedxJson,
         Self::CyclonedxXml,
         Self::SpdxJson,
@@ -53,6 +54,7 @@ impl Format {
         Self::Dsse,
         Self::IntotoStatement,
         Self::IntotoJsonl,
+        Self::SigstoreBundle,
     ];
 
     /// Stable id, used by `--as` and in JSON output.
@@ -74,6 +76,7 @@ impl Format {
             Self::Dsse => "dsse",
             Self::IntotoStatement => "intoto-statement",
             Self::IntotoJsonl => "intoto-jsonl",
+            Self::SigstoreBundle => "sigstore-bundle",
         }
     }
 
@@ -96,6 +99,7 @@ impl Format {
             Self::Dsse => "DSSE envelope",
             Self::IntotoStatement => "in-toto Statement",
             Self::IntotoJsonl => "in-toto JSON lines",
+            Self::SigstoreBundle => "Sigstore bundle",
         }
     }
 
@@ -189,6 +193,7 @@ struct Sniff {
     bom_format: Option<String>,
     statement_type: Option<String>,
     program_name: Option<String>,
+    media_type: Option<String>,
     /// Keys of the first element of `results` (or of `results` itself when it is an object).
     results_keys: Option<Vec<String>>,
     results_is_object: bool,
@@ -215,6 +220,12 @@ impl Sniff {
             Some(Format::TrivyJson)
         } else if self.has("payloadType") {
             Some(Format::Dsse)
+        } else if self
+            .media_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+        {
+            Some(Format::SigstoreBundle)
         } else if self
             .statement_type
             .as_deref()
@@ -342,7 +353,11 @@ fn detect_json(bytes: &[u8]) -> Result<Format, ParseError> {
         };
         return Err(unknown(format!("{keys} matches no known format")));
     };
-    if matches!(format, Format::Dsse | Format::IntotoStatement) && is_json_lines(bytes) {
+    if matches!(
+        format,
+        Format::Dsse | Format::IntotoStatement | Format::SigstoreBundle
+    ) && is_json_lines(bytes)
+    {
         return Ok(Format::IntotoJsonl);
     }
     Ok(format)
@@ -379,6 +394,7 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
             match key.as_str() {
                 "bomFormat" => sniff.bom_format = map.next_value::<Option<String>>().ok().flatten(),
                 "_type" => sniff.statement_type = map.next_value::<Option<String>>().ok().flatten(),
+                "mediaType" => sniff.media_type = map.next_value::<Option<String>>().ok().flatten(),
                 "@programName" => {
                     sniff.program_name = map.next_value::<Option<String>>().ok().flatten()
                 }

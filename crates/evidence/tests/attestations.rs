@@ -45,12 +45,17 @@ fn every_envelope_statement_and_jsonl_file_parses() {
                     failures.push(format!("{rel} as JSON lines: {e}"));
                 }
             }
-            // Sigstore bundles are not a format detection knows yet; their DSSE envelope is.
-            Err(_) if is_bundle => {
+            // Sigstore bundles: detected as such, and their statement is the one their DSSE
+            // envelope holds.
+            Ok(Format::SigstoreBundle) if is_bundle => {
                 bundles += 1;
-                if let Err(e) = parse_as(Format::Dsse, &bundle_envelope(&bytes), &Limits::default())
-                {
-                    failures.push(format!("{rel} (bundle's dsseEnvelope): {e}"));
+                match (
+                    parse(&bytes, &Limits::default()),
+                    parse_as(Format::Dsse, &bundle_envelope(&bytes), &Limits::default()),
+                ) {
+                    (Ok(b), Ok(d))
+                        if b.attestations == d.attestations && b.attestations.len() == 1 => {}
+                    other => failures.push(format!("{rel} (bundle): {other:?}")),
                 }
             }
             other => failures.push(format!("{rel}: unexpected detection {other:?}")),
@@ -142,16 +147,12 @@ fn slsa_v1_container_based_facts() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    // A Sigstore bundle; its `dsseEnvelope` is a plain DSSE envelope.
+    // A Sigstore bundle, detected from its mediaType; its `dsseEnvelope` is a plain DSSE envelope.
     let f = corpus.join(
         "slsa-provenance/gha_container-based/v1.8.0/binary-linux-amd64-push-v14.2.intoto.jsonl",
     );
-    let e = parse_as(
-        Format::Dsse,
-        &bundle_envelope(&read(&f)),
-        &Limits::default(),
-    )
-    .unwrap();
+    let e = parse(&read(&f), &Limits::default()).unwrap();
+    assert_eq!(e.format, Format::SigstoreBundle);
     let a = &e.attestations[0];
     // jq -r .dsseEnvelope.payload $f | base64 -d | wc -c -> 10546
     assert_eq!(a.envelope.as_ref().unwrap().payload.len(), 10546);

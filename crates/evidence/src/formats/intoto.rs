@@ -44,6 +44,51 @@ pub fn parse_dsse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError>
     Ok(evidence_of(Format::Dsse, vec![attestation]))
 }
 
+/// Parse a Sigstore bundle (v0.1 to v0.3): the in-toto Statement of its `dsseEnvelope`.
+///
+/// Parse only. The bundle's verification material (Fulcio certificate, Rekor entries) is for
+/// the `attest` crate to check; here the envelope is read exactly as a bare DSSE envelope would
+/// be. A bundle that signs a digest directly (`messageSignature`) carries no statement and is
+/// refused as unsupported rather than read as an empty attestation.
+pub fn parse_bundle(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
+    let attestation = read_bundle(bytes, limits)?;
+    Ok(evidence_of(Format::SigstoreBundle, vec![attestation]))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBundle {
+    media_type: String,
+    #[serde(default)]
+    dsse_envelope: Option<Box<serde_json::value::RawValue>>,
+}
+
+fn read_bundle(bytes: &[u8], limits: &Limits) -> Result<Attestation, ParseError> {
+    let raw: RawBundle = json::from_slice_located(bytes, Format::SigstoreBundle, limits)?;
+    let Some(envelope) = raw.dsse_envelope else {
+        return Err(ParseError::new(
+            ErrorKind::Unsupported,
+            Some(Format::SigstoreBundle),
+            format!(
+                "the bundle ({}) has no dsseEnvelope: a message-signature bundle carries no in-toto statement",
+                raw.media_type
+            ),
+        )
+        .at(Place::Pointer("/dsseEnvelope".into())));
+    };
+    read_envelope(envelope.get().as_bytes(), limits).map_err(|mut e| {
+        e.format = Some(Format::SigstoreBundle);
+        e.place = match e.place.take() {
+            Some(Place::Pointer(p)) if !e.message.starts_with("inside the DSSE payload") => {
+                Some(Place::Pointer(format!("/dsseEnvelope{p}")))
+            }
+            other => other,
+        };
+        e.message = format!("in dsseEnvelope: {}", e.message);
+        e
+    })
+}
+
 /// Parse a bare in-toto Statement (v0.1 or v1).
 pub fn parse_statement(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     let statement = read_statement(bytes, Format::IntotoStatement, limits)?;
@@ -91,6 +136,9 @@ fn read_line(text: &[u8], limits: &Limits) -> Result<Attestation, ParseError> {
         Ok(Format::Dsse) => {
             read_envelope(text, limits).map_err(|e| prefix(e, "the line is a DSSE envelope, but"))
         }
+        Ok(Format::SigstoreBundle) => {
+            read_bundle(text, limits).map_err(|e| prefix(e, "the line is a Sigstore bundle, but"))
+        }
         Ok(Format::IntotoStatement) => {
             let statement = read_statement(text, Format::IntotoStatement, limits)
                 .map_err(|e| prefix(e, "the line is an in-toto Statement, but"))?;
@@ -103,7 +151,7 @@ fn read_line(text: &[u8], limits: &Limits) -> Result<Attestation, ParseError> {
             ErrorKind::Unsupported,
             Some(Format::IntotoJsonl),
             format!(
-                "the line is {} (a JSON lines attestation file holds DSSE envelopes or in-toto Statements)",
+                "the line is {} (a JSON lines attestation file holds DSSE envelopes, Sigstore bundles or in-toto Statements)",
                 other.name()
             ),
         )),

@@ -96,6 +96,7 @@ fn parse_raw(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, 
         Format::Dsse => intoto::parse_dsse(bytes, limits),
         Format::IntotoStatement => intoto::parse_statement(bytes, limits),
         Format::IntotoJsonl => intoto::parse_jsonl(bytes, limits),
+        Format::SigstoreBundle => intoto::parse_bundle(bytes, limits),
     }
 }
 
