@@ -189,7 +189,7 @@ fn inspect_file(
     as_format: Option<Format>,
 ) -> Result<Evidence, ParseError> {
     let io_err = |e: std::io::Error| {
-        ParseError::new(ErrorKind::Syntax, as_format, format!("cannot read: {e}")).in_file(path)
+        ParseError::new(ErrorKind::Io, as_format, format!("cannot read: {e}")).in_file(path)
     };
     let len = std::fs::metadata(path).map_err(io_err)?.len();
     if len > limits.max_bytes {
@@ -203,12 +203,8 @@ fn inspect_file(
         )
         .in_file(path));
     }
-    let bytes = std::fs::read(path).map_err(io_err)?;
-    let parsed = match as_format {
-        Some(f) => portcullis_evidence::parse_as(f, &bytes, limits),
-        None => portcullis_evidence::parse(&bytes, limits),
-    };
-    parsed.map_err(|e| e.in_file(path))
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    portcullis_evidence::parse_reader(file, as_format, limits).map_err(|e| e.in_file(path))
 }
 
 /// Files named directly, and every regular file under the directories named (sorted, hidden

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     UnknownFormat,
     /// A recognized format in a version or variant that is not supported.
     Unsupported,
+    /// The bytes could not be read at all (the reader failed).
+    Io,
 }
 
 impl ErrorKind {
@@ -41,6 +43,7 @@ impl ErrorKind {
             Self::TooLarge => "too-large",
             Self::UnknownFormat => "unknown-format",
             Self::Unsupported => "unsupported",
+            Self::Io => "io",
         }
     }
 }

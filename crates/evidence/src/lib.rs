@@ -55,6 +55,48 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     parse_as(format, bytes, limits)
 }
 
+/// Read a document from `reader` and parse it, detecting its format unless `as_format` says.
+///
+/// CycloneDX JSON — the format that grows to hundreds of megabytes — is parsed as the bytes
+/// arrive, so memory stays well below twice the document's size (docs/benchmarks.md); other
+/// formats are read into memory first, never more than `limits.max_bytes`.
+pub fn parse_reader<R: std::io::Read>(
+    mut reader: R,
+    as_format: Option<Format>,
+    limits: &Limits,
+) -> Result<Evidence, ParseError> {
+    use std::io::Read;
+    // Enough for detection to see `bomFormat`, which CycloneDX writers put first.
+    const HEAD: u64 = 64 * 1024;
+    let io_error =
+        |e: std::io::Error| ParseError::new(ErrorKind::Io, as_format, format!("cannot read: {e}"));
+    let mut head = Vec::new();
+    (&mut reader)
+        .take(HEAD)
+        .read_to_end(&mut head)
+        .map_err(io_error)?;
+    if head.len() as u64 == HEAD {
+        let format = match as_format {
+            Some(f) => Some(f),
+            None => detect(&head).ok(),
+        };
+        if format == Some(Format::CyclonedxJson) {
+            let bom = head.len() - detect::strip_bom(&head).len();
+            let mut start = std::io::Cursor::new(head);
+            start.set_position(bom as u64);
+            let mut evidence = formats::cyclonedx::parse_json_reader(start.chain(reader), limits)?;
+            formats::normalize(&mut evidence);
+            return Ok(evidence);
+        }
+    }
+    let room = (limits.max_bytes + 1).saturating_sub(head.len() as u64);
+    reader.take(room).read_to_end(&mut head).map_err(io_error)?;
+    match as_format {
+        Some(f) => parse_as(f, &head, limits),
+        None => parse(&head, limits),
+    }
+}
+
 /// Parse `bytes` as `format`, skipping detection (for `--as`, when the caller knows better).
 pub fn parse_as(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     json::check_size(bytes, Some(format), limits)?;
