@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use portcullis_evidence::{ErrorKind, Evidence, FindingKind, Format, Limits, ParseError, Severity};
+use portcullis_evidence::{
+    Artifact, ErrorKind, Evidence, FindingKind, Format, Limits, ParseError, Severity, Tool,
+};
 use serde::Serialize;
 
 use crate::{InspectArgs, exit};
@@ -24,7 +26,14 @@ struct FileReport {
     format: Format,
     #[serde(skip_serializing_if = "Option::is_none")]
     format_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact: Option<Artifact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool: Option<Tool>,
     counts: Counts,
+    /// Errors the tool reported about its own run: the evidence may be incomplete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scan_errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     evidence: Option<Evidence>,
 }
@@ -37,17 +46,24 @@ struct Counts {
     findings_by_kind: BTreeMap<FindingKind, BTreeMap<Severity, usize>>,
     advisories: usize,
     statements: usize,
+    /// VEX analysis state -> number of findings carrying it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    vex: BTreeMap<String, usize>,
 }
 
 impl Counts {
     fn of(ev: &Evidence) -> Self {
         let mut by_kind: BTreeMap<FindingKind, BTreeMap<Severity, usize>> = BTreeMap::new();
+        let mut vex: BTreeMap<String, usize> = BTreeMap::new();
         for f in &ev.findings {
             *by_kind
                 .entry(f.kind)
                 .or_default()
                 .entry(f.severity)
                 .or_default() += 1;
+            if let Some(v) = &f.vex {
+                *vex.entry(v.state.clone()).or_default() += 1;
+            }
         }
         Self {
             components: ev.components.len(),
@@ -55,6 +71,7 @@ impl Counts {
             findings_by_kind: by_kind,
             advisories: ev.advisories.len(),
             statements: ev.attestations.len(),
+            vex,
         }
     }
 }
@@ -97,7 +114,10 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<u8> {
                 file: path.display().to_string(),
                 format: ev.format,
                 format_version: ev.format_version.clone(),
+                artifact: ev.artifact.clone(),
+                tool: ev.tool.clone(),
                 counts: Counts::of(&ev),
+                scan_errors: ev.scan_errors.clone(),
                 evidence: (args.format == OutputFormat::Json).then_some(ev),
             }),
             Err(e) => {
@@ -162,6 +182,26 @@ fn write_human(out: &mut dyn Write, r: &FileReport) -> std::io::Result<()> {
         .map(|v| format!(" {v}"))
         .unwrap_or_default();
     writeln!(out, "{}: {}{}", r.file, r.format.name(), version)?;
+    let mut about = Vec::new();
+    if let Some(a) = &r.artifact {
+        match &a.digest {
+            Some(d) => about.push(format!("artifact {} ({d})", a.name)),
+            None => about.push(format!("artifact {}", a.name)),
+        }
+    }
+    if let Some(t) = &r.tool {
+        about.push(format!(
+            "by {}{}",
+            t.name,
+            t.version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default()
+        ));
+    }
+    if !about.is_empty() {
+        writeln!(out, "  {}", about.join(", "))?;
+    }
     let c = &r.counts;
     writeln!(
         out,
@@ -178,6 +218,18 @@ fn write_human(out: &mut dyn Write, r: &FileReport) -> std::io::Result<()> {
             .filter_map(|s| by_sev.get(s).map(|n| format!("{s} {n}")))
             .collect();
         writeln!(out, "    {kind:<16} {total:>6}  ({})", parts.join(", "))?;
+    }
+    if !c.vex.is_empty() {
+        let parts: Vec<String> = c.vex.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        writeln!(out, "    with VEX analysis: {}", parts.join(", "))?;
+    }
+    if !r.scan_errors.is_empty() {
+        writeln!(
+            out,
+            "  INCOMPLETE: the tool reported {} error(s) about its own run, first: {}",
+            r.scan_errors.len(),
+            r.scan_errors.first().map(String::as_str).unwrap_or("")
+        )?;
     }
     Ok(())
 }

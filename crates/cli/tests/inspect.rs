@@ -251,3 +251,37 @@ fn as_overrides_detection() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("OSV-Scanner JSON"));
 }
+
+#[test]
+fn incomplete_scans_and_vex_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("semgrep.json");
+    std::fs::write(
+        &f,
+        r#"{"version":"1.97.0","results":[],"errors":[{"level":"error","type":"Timeout",
+        "path":"src/big.js","message":"Timeout when running rules on src/big.js"}]}"#,
+    )
+    .unwrap();
+    let o = run(&["evidence", "inspect", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("INCOMPLETE: the tool reported 1 error(s) about its own run, first: semgrep error (Timeout) src/big.js"),
+        "{out}"
+    );
+    let o = run(&[
+        "evidence",
+        "inspect",
+        "--format",
+        "json",
+        f.to_str().unwrap(),
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["files"][0]["scan_errors"].as_array().unwrap().len(), 1);
+
+    let sbom = examples().join("checkout-api.cdx.json");
+    let o = run(&["evidence", "inspect", sbom.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(out.contains("with VEX analysis: not_affected 1"), "{out}");
+    assert!(out.contains("by syft 1.18.1"), "{out}");
+}
