@@ -26,6 +26,7 @@ use serde::de::{self, Deserializer};
 use crate::Limits;
 use crate::detect::Format;
 use crate::error::ParseError;
+use crate::formats::scanner_common::strings;
 use crate::json::from_slice_located;
 use crate::model::{
     CodeLocation, Evidence, Finding, FindingKind, Score, Severity, Tool, normalize_path,
@@ -305,35 +306,6 @@ fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     d: D,
 ) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// A string, a number, or a list of them; other values are skipped.
-fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        S(String),
-        N(serde_json::Number),
-        B(bool),
-        Other(de::IgnoredAny),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<Item>),
-        One(Item),
-    }
-    let text = |i: Item| match i {
-        Item::S(s) => Some(s),
-        Item::N(n) => Some(n.to_string()),
-        Item::B(b) => Some(b.to_string()),
-        Item::Other(_) => None,
-    };
-    Ok(match Option::<OneOrMany>::deserialize(d)? {
-        None => Vec::new(),
-        Some(OneOrMany::One(i)) => text(i).into_iter().collect(),
-        Some(OneOrMany::Many(v)) => v.into_iter().filter_map(text).collect(),
-    })
 }
 
 /// A string or a number, as text.

@@ -1,5 +1,6 @@
 //! Small pieces shared by the vulnerability-scanner parsers (Trivy, Grype, OSV-Scanner).
 
+use serde::de;
 use serde::{Deserialize, Deserializer};
 
 use crate::model::Ecosystem;
@@ -119,6 +120,35 @@ pub(crate) fn cvss_base_score(vector: &str) -> Option<f64> {
         .ok()
         .map(|c| c.score())
         .filter(|x| x.is_finite())
+}
+
+/// A string, a number, or a list of them; other values are skipped.
+pub(crate) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Item {
+        S(String),
+        N(serde_json::Number),
+        B(bool),
+        Other(de::IgnoredAny),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Item>),
+        One(Item),
+    }
+    let text = |i: Item| match i {
+        Item::S(s) => Some(s),
+        Item::N(n) => Some(n.to_string()),
+        Item::B(b) => Some(b.to_string()),
+        Item::Other(_) => None,
+    };
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(i)) => text(i).into_iter().collect(),
+        Some(OneOrMany::Many(v)) => v.into_iter().filter_map(text).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -12,12 +12,12 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer};
 
 use crate::Limits;
 use crate::detect::Format;
 use crate::error::ParseError;
 use crate::formats::sarif::cwe_ids;
+use crate::formats::scanner_common::strings;
 use crate::json::from_slice_located;
 use crate::model::{
     CodeLocation, ComponentRef, Ecosystem, Evidence, Finding, FindingKind, Severity, Tool,
@@ -120,34 +120,6 @@ struct Metadata {
     source: Vec<String>,
     #[serde(default, rename = "shortDescription", deserialize_with = "strings")]
     short_description: Vec<String>,
-}
-
-/// A string, a number, or a list of them (Semgrep's metadata is free-form); other values are
-/// skipped.
-fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        S(String),
-        N(serde_json::Number),
-        Other(de::IgnoredAny),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<Item>),
-        One(Item),
-    }
-    let text = |i: Item| match i {
-        Item::S(s) => Some(s),
-        Item::N(n) => Some(n.to_string()),
-        Item::Other(_) => None,
-    };
-    Ok(match Option::<OneOrMany>::deserialize(d)? {
-        None => Vec::new(),
-        Some(OneOrMany::One(i)) => text(i).into_iter().collect(),
-        Some(OneOrMany::Many(v)) => v.into_iter().filter_map(text).collect(),
-    })
 }
 
 // Supply Chain (API) shape.
