@@ -221,3 +221,55 @@ fn cut_points_include_a_cut_inside_a_character() {
     );
     assert_eq!(single_document_end(b"<html></html>"), None);
 }
+
+/// A minimized input kept by the fuzzing under `fuzz/regressions/`.
+fn regression(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A circular `originalUriBaseIds` entry with a 5,000-byte uri, used by ten results: each path
+/// was the base nine times over (45 KB), built and normalized once per result, so a 64 KiB
+/// document took seconds. Paths longer than 4096 bytes are now read as absent.
+#[test]
+fn regression_sarif_base_amplification() {
+    let input = regression("code-sarif-base-amplification");
+    let e = parse(&input, &Limits::default()).unwrap();
+    assert_eq!(e.findings.len(), 10);
+    for f in &e.findings {
+        let path = f.location.as_ref().map_or(0, |l| l.path.len());
+        assert!(path <= 4096, "a {path}-byte path");
+        assert!(f.key.len() <= 4096 + 64, "a {}-byte key", f.key.len());
+    }
+}
+
+/// `{0}` 2,000 times with a 2,000-byte argument: an 8 KB document became a 4 MB message. Now at
+/// most the template, 16 KiB of arguments, and the placeholders left as written.
+#[test]
+fn regression_sarif_placeholder_expansion() {
+    let input = regression("code-sarif-placeholder-expansion");
+    let e = parse(&input, &Limits::default()).unwrap();
+    let message = e.findings.first().unwrap().description.as_deref().unwrap();
+    assert!(
+        message.len() <= 2 * 6_000 + 16 * 1024,
+        "a {}-byte message",
+        message.len()
+    );
+    assert!(message.starts_with("bbbb"), "{message:.40}");
+}
+
+/// `{a` 30,000 times: every `{` searched the rest of the template for a `}` (quadratic; the
+/// unit test `unclosed_braces_are_scanned_once` in sarif.rs is the one that fails without it).
+#[test]
+fn regression_sarif_brace_scan() {
+    let input = regression("code-sarif-brace-scan");
+    let started = Instant::now();
+    for _ in 0..10 {
+        let e = parse(&input, &Limits::default()).unwrap();
+        assert_eq!(e.findings.len(), 1);
+    }
+    let took = started.elapsed();
+    assert!(took.as_secs_f64() < 2.0, "10 parses took {took:?}");
+}

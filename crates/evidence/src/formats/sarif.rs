@@ -34,6 +34,15 @@ use crate::model::{
 
 const FORMAT: Format = Format::Sarif;
 
+/// How much `message.arguments` may add to a message template (see [`fill_placeholders`]).
+const MAX_FILLED: usize = 16 * 1024;
+
+/// The longest location path kept (Linux `PATH_MAX`). A longer uri is no file path; and as
+/// `originalUriBaseIds` (also circular ones, followed 8 deep) and `artifacts[index]` are
+/// resolved once per result, a long base would be copied and normalized once per result,
+/// quadratic in the document's size. Such a location is read as absent.
+const MAX_PATH: usize = 4096;
+
 // ---------------------------------------------------------------------------------------------
 // The document, as far as we read it.
 
@@ -588,27 +597,37 @@ fn message_text(run: &Run, rule: Option<&Rule>, m: Option<&Message>) -> Option<S
 }
 
 /// SARIF §3.11.5: `{n}` is argument n; `{{` and `}}` are literal braces.
+///
+/// Arguments stop being substituted once the text would grow past [`MAX_FILLED`] beyond its
+/// template (the placeholder is then kept as written): a short template repeating `{0}` with a
+/// long argument would otherwise expand a small document quadratically.
 fn fill_placeholders(template: &str, args: &[String]) -> String {
     let mut out = String::with_capacity(template.len());
+    let budget = template.len().saturating_add(MAX_FILLED);
     let mut rest = template;
     while let Some(i) = rest.find(['{', '}']) {
         out.push_str(rest.get(..i).unwrap_or(""));
         let tail = rest.get(i..).unwrap_or("");
+        // `{` then decimal digits then `}`: only the digits are scanned, never the whole rest
+        // (looking for the next `}` from every `{` is quadratic in `{a{a{a...`).
+        let digits = tail
+            .get(1..)
+            .map_or(0, |t| t.bytes().take_while(u8::is_ascii_digit).count());
+        let placeholder = tail
+            .get(1..=digits)
+            .filter(|_| digits > 0 && tail.as_bytes().get(digits + 1) == Some(&b'}'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| args.get(n))
+            .filter(|arg| out.len().saturating_add(arg.len()) <= budget);
         if let Some(t) = tail.strip_prefix("{{") {
             out.push('{');
             rest = t;
         } else if let Some(t) = tail.strip_prefix("}}") {
             out.push('}');
             rest = t;
-        } else if let Some(t) = tail.strip_prefix('{')
-            && let Some(end) = t.find('}')
-            && let Some(arg) = t
-                .get(..end)
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| args.get(n))
-        {
+        } else if let Some(arg) = placeholder {
             out.push_str(arg);
-            rest = t.get(end + 1..).unwrap_or("");
+            rest = tail.get(digits + 2..).unwrap_or("");
         } else {
             // A lone brace: keep it.
             out.push_str(tail.get(..1).unwrap_or(""));
@@ -672,7 +691,7 @@ fn artifact_path(run: &Run, a: &ArtifactLocation) -> Option<String> {
             (l.uri.as_deref()?, l.uri_base_id.as_deref())
         }
     };
-    let resolved = resolve_uri(uri.trim(), base, &run.original_uri_base_ids, 0);
+    let resolved = resolve_uri(uri.trim(), base, &run.original_uri_base_ids, 0)?;
     let path = uri_to_path(&percent_decode(&resolved));
     Some(normalize_path(&path)).filter(|p| !p.is_empty())
 }
@@ -682,22 +701,26 @@ fn resolve_uri(
     base_id: Option<&str>,
     bases: &BTreeMap<String, ArtifactLocation>,
     depth: usize,
-) -> String {
+) -> Option<String> {
+    if uri.len() > MAX_PATH {
+        return None;
+    }
     if has_scheme(uri) || uri.starts_with('/') || depth > 8 {
-        return uri.to_string();
+        return Some(uri.to_string());
     }
     let Some(base) = base_id.and_then(|b| bases.get(b)) else {
-        return uri.to_string();
+        return Some(uri.to_string());
     };
     let Some(base_uri) = base.uri.as_deref().map(str::trim) else {
-        return uri.to_string();
+        return Some(uri.to_string());
     };
-    let base_uri = resolve_uri(base_uri, base.uri_base_id.as_deref(), bases, depth + 1);
-    if base_uri.is_empty() || base_uri.ends_with('/') {
+    let base_uri = resolve_uri(base_uri, base.uri_base_id.as_deref(), bases, depth + 1)?;
+    let resolved = if base_uri.is_empty() || base_uri.ends_with('/') {
         format!("{base_uri}{uri}")
     } else {
         format!("{base_uri}/{uri}")
-    }
+    };
+    (resolved.len() <= MAX_PATH).then_some(resolved)
 }
 
 fn has_scheme(uri: &str) -> bool {
@@ -959,6 +982,50 @@ mod tests {
         assert_eq!(
             fill_placeholders("Variable \"{0}\" declared [here]({1}). {{x}} {2} {", &args),
             "Variable \"ptr\" declared [here](0). {x} {2} {"
+        );
+    }
+
+    #[test]
+    fn placeholders_do_not_expand_past_their_budget() {
+        let long = "b".repeat(4000);
+        let filled = fill_placeholders(&"{0}".repeat(1000), std::slice::from_ref(&long));
+        assert!(filled.len() <= 3000 + MAX_FILLED, "{}", filled.len());
+        assert!(filled.starts_with(&long) && filled.ends_with("{0}"));
+        // Only `{digits}` is a placeholder; unclosed braces are kept as written.
+        let args = ["x".to_string()];
+        assert_eq!(fill_placeholders("{+0} {0 {a{0}", &args), "{+0} {0 {ax");
+    }
+
+    #[test]
+    fn unclosed_braces_are_scanned_once() {
+        // Each `{` used to search the rest for a `}`: about 45 GB of scanning here, seconds
+        // even with memchr. Now linear.
+        let template = "{a".repeat(300_000);
+        let started = std::time::Instant::now();
+        assert_eq!(fill_placeholders(&template, &["x".to_string()]), template);
+        let took = started.elapsed();
+        assert!(took.as_secs_f64() < 1.0, "took {took:?}");
+    }
+
+    #[test]
+    fn long_or_circular_base_uris_are_not_copied_per_result() {
+        let mut bases = BTreeMap::new();
+        let loc = |uri: &str, base: Option<&str>| ArtifactLocation {
+            uri: Some(uri.to_string()),
+            uri_base_id: base.map(str::to_string),
+            index: None,
+        };
+        bases.insert("A".to_string(), loc("src", Some("A")));
+        bases.insert("L".to_string(), loc(&"l".repeat(3000), Some("L")));
+        // Circular: followed 8 deep as before, while short.
+        assert_eq!(
+            resolve_uri("x", Some("A"), &bases, 0).as_deref(),
+            Some(format!("{}x", "src/".repeat(9)).as_str())
+        );
+        assert_eq!(resolve_uri("x", Some("L"), &bases, 0), None);
+        assert_eq!(
+            resolve_uri(&"y".repeat(MAX_PATH + 1), None, &bases, 0),
+            None
         );
     }
 
