@@ -998,13 +998,12 @@ mod tests {
 
     #[test]
     fn unclosed_braces_are_scanned_once() {
-        // Each `{` used to search the rest for a `}`: about 45 GB of scanning here, seconds
-        // even with memchr. Now linear.
+        // Each `{` used to search the rest for a `}`: about 45 GB of scanning here (seconds, even
+        // with memchr); now each byte is looked at once. No clock here: timed unit tests flake
+        // on shared machines; the fuzz regression input guards it under `cargo fuzz`.
         let template = "{a".repeat(300_000);
-        let started = std::time::Instant::now();
         assert_eq!(fill_placeholders(&template, &["x".to_string()]), template);
-        let took = started.elapsed();
-        assert!(took.as_secs_f64() < 1.0, "took {took:?}");
+        assert_eq!(fill_placeholders("{a{0}a{", &["x".to_string()]), "{axa{");
     }
 
     #[test]
