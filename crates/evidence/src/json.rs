@@ -11,6 +11,10 @@ use crate::detect::Format;
 use crate::error::{ErrorKind, ParseError, Place};
 
 /// Parse `bytes` as one JSON document of type `T`, within `limits`.
+///
+/// The depth check is a separate pass over the whole document: serde_json's own limit (fixed,
+/// 127 levels) does not apply to the values a typed parse skips, and the limit must hold for the
+/// whole document, skipped fields included.
 pub fn from_slice<T: DeserializeOwned>(
     bytes: &[u8],
     format: Format,
@@ -142,28 +146,60 @@ pub fn check_depth(bytes: &[u8], format: Format, max_depth: usize) -> Result<(),
 /// The index of the first `"` or `\\` in `bytes` at or after `from`, eight bytes at a time
 /// (strings are most of an SBOM's bytes; this is what makes the depth pass cheap).
 fn next_quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = LO * b'"' as u64;
-    const BACKSLASHES: u64 = LO * b'\\' as u64;
-    // A high bit set in each byte of `w` that is zero (exact for the lowest such byte).
-    let zero_bytes = |w: u64| w.wrapping_sub(LO) & !w & HI;
+    next_of(
+        bytes,
+        from,
+        |w| zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES),
+        |b| b == b'"' || b == b'\\',
+    )
+}
+
+/// The next byte at or after `from` that matters outside a string: a quote or a bracket.
+fn next_structural(bytes: &[u8], from: usize) -> Option<usize> {
+    next_of(
+        bytes,
+        from,
+        |w| {
+            zero_bytes(w ^ QUOTES)
+                | zero_bytes(w ^ (LO * u64::from(b'[')))
+                | zero_bytes(w ^ (LO * u64::from(b']')))
+                | zero_bytes(w ^ (LO * u64::from(b'{')))
+                | zero_bytes(w ^ (LO * u64::from(b'}')))
+        },
+        |b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}'),
+    )
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+const QUOTES: u64 = LO * b'"' as u64;
+const BACKSLASHES: u64 = LO * b'\\' as u64;
+
+/// A high bit set in each byte of `w` that is zero (exact for the lowest such byte, which is
+/// the only one used).
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// Word-at-a-time search (hand-written: memchr takes at most three needles and its per-call
+/// set-up costs more than it saves on the short strings of evidence documents).
+fn next_of(
+    bytes: &[u8],
+    from: usize,
+    hits: impl Fn(u64) -> u64,
+    is: impl Fn(u8) -> bool,
+) -> Option<usize> {
     let mut i = from;
     while let Some(word) = bytes.get(i..i + 8) {
         let mut buf = [0u8; 8];
         buf.copy_from_slice(word);
-        let w = u64::from_le_bytes(buf);
-        let hits = zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES);
-        if hits != 0 {
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        let h = hits(u64::from_le_bytes(buf));
+        if h != 0 {
+            return Some(i + (h.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    bytes
-        .get(i..)?
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|p| i + p)
+    bytes.get(i..)?.iter().position(|&b| is(b)).map(|p| i + p)
 }
 
 /// The error [`check_depth`] and [`DepthTracker`] users report.
@@ -221,6 +257,10 @@ impl DepthTracker {
                 }
                 continue;
             }
+            match next_structural(chunk, i) {
+                Some(p) => i = p,
+                None => return Ok(()),
+            }
             match chunk.get(i) {
                 Some(b'"') => self.in_string = true,
                 Some(b'[' | b'{') => {
@@ -263,6 +303,28 @@ mod tests {
         assert_eq!(e.place, Some(Place::LineColumn { line: 1, column: 5 }));
         // Brackets inside strings do not count.
         assert!(check_depth(br#"["[[[[[\"[[["]"#, Format::GrypeJson, 1).is_ok());
+    }
+
+    #[test]
+    fn word_scan_finds_the_first_structural_byte() {
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [b'"', b'[', b']', b'{', b'}'] {
+                    let mut v = vec![b' '; len];
+                    v[at] = b;
+                    if at + 2 < len {
+                        v[at + 2] = b'[';
+                    }
+                    assert_eq!(next_structural(&v, 0), Some(at));
+                    assert_eq!(
+                        next_structural(&v, at + 1),
+                        (at + 2 < len).then_some(at + 2)
+                    );
+                }
+            }
+        }
+        // Bytes next to the needles (0x5C, 0x5E, 0x7C, 0x7E, 0x21, 0x23) are not hits.
+        assert_eq!(next_structural(b"\\^|~!#aaaaaaaaa", 0), None);
     }
 
     #[test]
@@ -332,6 +394,45 @@ mod tests {
                 column: 20
             })
         );
+    }
+
+    #[test]
+    fn default_limit_allows_exactly_128_levels() {
+        let l = Limits::default();
+        assert_eq!(l.max_depth, 128);
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        for n in [1, 127, 128] {
+            assert!(
+                from_slice::<serde_json::Value>(nest(n).as_bytes(), Format::GrypeJson, &l).is_ok(),
+                "{n}"
+            );
+        }
+        let e = from_slice::<serde_json::Value>(nest(129).as_bytes(), Format::GrypeJson, &l)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooDeep);
+        assert_eq!(
+            e.place,
+            Some(Place::LineColumn {
+                line: 1,
+                column: 129
+            })
+        );
+        // Deeper limits work past serde_json's own, shallower ones before it, and skipped
+        // (unknown) fields count.
+        let ignored = format!(r#"{{"items":[],"x":{}}}"#, nest(129));
+        let e = from_slice::<Doc>(ignored.as_bytes(), Format::GrypeJson, &l).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooDeep);
+        let deep = Limits {
+            max_depth: 300,
+            ..l
+        };
+        assert!(
+            from_slice::<serde_json::Value>(nest(299).as_bytes(), Format::GrypeJson, &deep).is_ok()
+        );
+        let shallow = Limits { max_depth: 3, ..l };
+        let e = from_slice::<serde_json::Value>(nest(4).as_bytes(), Format::GrypeJson, &shallow)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooDeep);
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn artifact(source: Source) -> Option<Artifact> {
                 }),
             }
         }
-        Target::Other(_) => None,
+        Target::Other => None,
     }
 }
 
@@ -264,12 +264,57 @@ struct Source {
 
 /// An image (`userInput`, digests), or the path of a directory or file; older Grype writes a
 /// directory target as a bare string.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum Target {
     Path(String),
     Image(ImageTarget),
-    Other(IgnoredAny),
+    Other,
+}
+
+// By hand rather than `#[serde(untagged)]`: untagged buffers the whole value before choosing,
+// and an image target carries its manifest and config as large base64 strings.
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Target;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a path string or an image target object")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Target, E> {
+                Ok(Target::Path(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Target, E> {
+                Ok(Target::Path(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Target, A::Error> {
+                ImageTarget::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Target::Image)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Target, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Target::Other)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Target, E> {
+                Ok(Target::Other)
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Target, E> {
+                Ok(Target::Other)
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Target, E> {
+                Ok(Target::Other)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Target, E> {
+                Ok(Target::Other)
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Target, E> {
+                Ok(Target::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,8 @@
 //! - `vulnerabilities[]` (BOMs with embedded vulnerabilities and pure VEX documents): one
 //!   [`Finding`] per vulnerability × `affects[].ref`. See [`findings`].
 
-use std::collections::HashMap;
+// FxHash: the bom-ref index is hashed once per component and per edge; SipHash showed in profiles.
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{
     Artifact, Component, ComponentRef, Ecosystem, Finding, FindingKind, Hash, Score, Severity,
@@ -161,9 +162,10 @@ fn attach_dependencies(components: &mut [Component], dependencies: Vec<(String, 
         return;
     }
     // First component of each ref; later duplicates (rare) chained through `next_same`.
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(components.len());
-    let mut next_same: HashMap<usize, usize> = HashMap::new();
-    let mut last_of: HashMap<usize, usize> = HashMap::new();
+    let mut index: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(components.len(), Default::default());
+    let mut next_same: HashMap<usize, usize> = HashMap::default();
+    let mut last_of: HashMap<usize, usize> = HashMap::default();
     for (i, c) in components.iter().enumerate() {
         if let Some(r) = &c.bom_ref {
             match index.get(r.as_str()) {
@@ -231,8 +233,8 @@ pub(crate) fn findings(
     if vulns.is_empty() {
         return Vec::new();
     }
-    let mut by_ref: HashMap<&str, &Component> = HashMap::new();
-    let mut by_purl: HashMap<&str, &Component> = HashMap::new();
+    let mut by_ref: HashMap<&str, &Component> = HashMap::default();
+    let mut by_purl: HashMap<&str, &Component> = HashMap::default();
     for c in components {
         if let Some(r) = &c.bom_ref {
             by_ref.entry(r.as_str()).or_insert(c);
