@@ -156,9 +156,16 @@ fn next_quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// The next byte at or after `from` that matters outside a string: a quote or a bracket.
 fn next_structural(bytes: &[u8], from: usize) -> Option<usize> {
+    // Compact JSON has the next structural byte one or two bytes on (`":"`, `","`): look at a
+    // few bytes one by one before going word-at-a-time, which pays off on indentation.
+    for (k, &b) in bytes.get(from..)?.iter().take(4).enumerate() {
+        if matches!(b, b'"' | b'[' | b']' | b'{' | b'}') {
+            return Some(from + k);
+        }
+    }
     next_of(
         bytes,
-        from,
+        from.saturating_add(4),
         |w| {
             zero_bytes(w ^ QUOTES)
                 | zero_bytes(w ^ (LO * u64::from(b'[')))
