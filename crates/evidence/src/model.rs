@@ -605,6 +605,28 @@ impl FixState {
     }
 }
 
+/// Longest title or description kept on a finding, in bytes.
+///
+/// Parsers copy text that several findings share (a SARIF rule's description, a CycloneDX
+/// vulnerability affecting many components) into each finding; without a bound a 1 MB document
+/// could expand into gigabytes of model.
+pub const MAX_FINDING_TEXT: usize = 16 * 1024;
+
+/// `text` cut to [`MAX_FINDING_TEXT`] bytes on a character boundary, marked when cut.
+pub fn bounded_text(text: &str) -> String {
+    if text.len() <= MAX_FINDING_TEXT {
+        return text.to_string();
+    }
+    let mut end = MAX_FINDING_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{} [truncated by portcullis]",
+        text.get(..end).unwrap_or("")
+    )
+}
+
 /// The id two tools would agree on: a CVE when one is known, else the smallest id.
 pub fn canonical_vuln_id(id: &str, aliases: &[String]) -> String {
     let all = std::iter::once(id).chain(aliases.iter().map(String::as_str));
@@ -892,6 +914,15 @@ mod tests {
         assert_eq!(Severity::from_cvss_score(0.1), Severity::Low);
         assert_eq!(Severity::from_cvss_score(0.0), Severity::Info);
         assert_eq!(Severity::from_cvss_score(f64::NAN), Severity::Unknown);
+    }
+
+    #[test]
+    fn long_text_is_bounded_on_a_char_boundary() {
+        assert_eq!(bounded_text("short"), "short");
+        let long = "é".repeat(MAX_FINDING_TEXT); // two bytes each
+        let b = bounded_text(&long);
+        assert!(b.ends_with(" [truncated by portcullis]"));
+        assert!(b.len() <= MAX_FINDING_TEXT + 30);
     }
 
     #[test]

@@ -499,16 +499,20 @@ fn finding(run: &Run, tool: &Tool, r: &ResultDoc) -> Option<Finding> {
     f.scores = scores;
     f.rule_id = rule_id;
     f.location = location;
+    // Rule text is shared by every result of the rule: bounded, as each finding gets a copy.
     f.title = rule.and_then(|x| {
         x.short_description
             .as_ref()
-            .and_then(|m| m.text.clone())
-            .or_else(|| x.name.clone())
+            .and_then(|m| m.text.as_deref())
+            .or(x.name.as_deref())
+            .map(crate::model::bounded_text)
     });
-    f.description = message_text(run, rule, r.message.as_ref()).or_else(|| {
-        rule.and_then(|x| x.full_description.as_ref())
-            .and_then(|m| m.text.clone())
-    });
+    f.description = message_text(run, rule, r.message.as_ref())
+        .or_else(|| {
+            rule.and_then(|x| x.full_description.as_ref())
+                .and_then(|m| m.text.clone())
+        })
+        .map(|d| crate::model::bounded_text(&d));
     f.fingerprint = r
         .fingerprints
         .values()
@@ -1195,6 +1199,35 @@ mod tests {
         let l = e.findings[0].location.as_ref().unwrap();
         assert_eq!(l.resource.as_deref(), Some("Ex.W.DoWork"));
         assert_eq!(e.findings[0].key, "code:B1|Ex.W.DoWork");
+    }
+
+    #[test]
+    fn shared_rule_text_is_bounded_per_finding() {
+        // One rule with a 1 MB description, 500 results: 500 MB of model unbounded.
+        let big = "x".repeat(1 << 20);
+        let results: Vec<String> = (0..500)
+            .map(|i| format!(r#"{{"ruleId":"R1","locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"a{i}.c"}}}}}}]}}"#))
+            .collect();
+        let doc = format!(
+            r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"t","rules":[{{"id":"R1",
+              "shortDescription":{{"text":"{big}"}},"fullDescription":{{"text":"{big}"}}}}]}}}},
+              "results":[{}]}}]}}"#,
+            results.join(",")
+        );
+        let ev = parse(doc.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(ev.findings.len(), 500);
+        let total: usize = ev
+            .findings
+            .iter()
+            .map(|f| {
+                f.title.as_ref().map_or(0, String::len)
+                    + f.description.as_ref().map_or(0, String::len)
+            })
+            .sum();
+        assert!(
+            total <= 500 * 2 * (crate::model::MAX_FINDING_TEXT + 64),
+            "{total} bytes"
+        );
     }
 
     #[test]

@@ -291,7 +291,9 @@ pub(crate) fn findings(
         {
             description_parts.push(format!("Recommendation: {r}"));
         }
-        let description = (!description_parts.is_empty()).then(|| description_parts.join("\n\n"));
+        // Copied into a finding per affected component: bounded.
+        let description = (!description_parts.is_empty())
+            .then(|| crate::model::bounded_text(&description_parts.join("\n\n")));
         let mut references: Vec<String> = Vec::new();
         let urls = v
             .advisories
