@@ -594,16 +594,20 @@ fn bandit_samples() {
     // ls bandit | wc -l
     assert_eq!(all_parse(&corpus, "bandit", &[Format::BanditJson]), 5);
     // python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['results']))" F
-    for (file, want) in [
-        ("bandit/many_vulns.json", 214),
-        ("bandit/dd.json", 47),
-        ("bandit/dd2.json", 165),
-        ("bandit/one_vuln.json", 1),
-        ("bandit/no_vuln.json", 0),
+    // Secrets: hard-coded password checks B105-B107, counted with
+    // python3 -c "import json,sys; print(sum(r['test_id'] in ('B105','B106','B107') for r in json.load(open(sys.argv[1]))['results']))" F
+    for (file, want, secrets) in [
+        ("bandit/many_vulns.json", 214, 4),
+        ("bandit/dd.json", 47, 0),
+        ("bandit/dd2.json", 165, 4),
+        ("bandit/one_vuln.json", 1, 0),
+        ("bandit/no_vuln.json", 0, 0),
     ] {
         let e = load(&corpus, file);
         assert_eq!(e.findings.len(), want, "{file}");
-        assert!(e.findings.iter().all(|f| f.kind == FindingKind::Weakness));
+        let kind_count = |k| e.findings.iter().filter(|f| f.kind == k).count();
+        assert_eq!(kind_count(FindingKind::Secret), secrets, "{file}");
+        assert_eq!(kind_count(FindingKind::Weakness), want - secrets, "{file}");
     }
     let e = load(&corpus, "bandit/many_vulns.json");
     let f = &e.findings[0];

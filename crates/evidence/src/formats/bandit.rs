@@ -1,4 +1,6 @@
-//! Bandit JSON (`bandit -f json`): each `results[]` entry is one `Weakness` finding.
+//! Bandit JSON (`bandit -f json`): each `results[]` entry is one `Weakness` finding, but for the
+//! hard-coded password checks (B105-B107), which are `Secret` findings without Bandit's message
+//! (it quotes the password).
 //!
 //! `metrics` are not read. `errors[]` (files Bandit could not parse) are not findings: they
 //! become `scan_errors`. The `code` excerpt is not kept.
@@ -94,20 +96,21 @@ fn finding(i: Issue, tool: &Tool) -> Finding {
         .as_deref()
         .map(Severity::from_word)
         .unwrap_or(Severity::Unknown);
-    let mut f = Finding::new(
-        FindingKind::Weakness,
-        i.test_id.clone(),
-        severity,
-        tool.clone(),
-        key,
-    );
+    let secret = crate::formats::scanner_common::is_hardcoded_secret_rule("bandit", &i.test_id);
+    let kind = if secret {
+        FindingKind::Secret
+    } else {
+        FindingKind::Weakness
+    };
+    let mut f = Finding::new(kind, i.test_id.clone(), severity, tool.clone(), key);
     f.rule_id = Some(i.test_id);
     f.original_severity = match (i.issue_severity, i.issue_confidence) {
         (Some(s), Some(c)) => Some(format!("{s} (confidence {c})")),
         (s, _) => s,
     };
     f.title = i.test_name;
-    f.description = i.issue_text;
+    // B105-B107 messages quote the hard-coded password: not kept.
+    f.description = if secret { None } else { i.issue_text };
     f.location = Some(CodeLocation {
         path,
         start_line: line,

@@ -10,13 +10,14 @@
 //!
 //! | signal | kind |
 //! |---|---|
-//! | tool is gitleaks, trufflehog, detect-secrets, ggshield, secretlint; or a rule/result tag contains `secret` | `Secret` |
+//! | tool is gitleaks, trufflehog, detect-secrets, ggshield, secretlint; a rule/result tag contains `secret`; Bandit's hard-coded password rules B105-B107 | `Secret` |
 //! | rule id starts with a vulnerability id (`CVE-`, `GHSA-`, `BDSA-`, ...); a `vulnerability` tag; tool is dependency-check, Grype, OSV-Scanner, Black Duck, Snyk Open Source | `Vulnerability` |
 //! | tool is checkov, tfsec, kics, dockle, hadolint, terrascan, kube-linter, kubesec, cfn-lint, cfn_nag, tflint, Snyk IaC, defsec; or a `misconfiguration`/`iac` tag | `Misconfiguration` |
 //! | anything else | `Weakness` |
 //!
-//! Secrets: the matched text is never stored (snippets are not read at all, and result
-//! properties such as gitleaks' `offender` are ignored).
+//! Secrets: the matched text is never stored (snippets are not read at all, result properties
+//! such as gitleaks' `offender` are ignored, and a secret finding's description is its rule's
+//! text, never the result message, which can quote the match).
 
 use std::collections::BTreeMap;
 
@@ -340,6 +341,7 @@ fn fingerprint_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, S
             Value::N(n) => Some((k, n.to_string())),
             Value::Other(_) => None,
         })
+        .filter(|(_, v)| !crate::formats::scanner_common::is_placeholder_fingerprint(v))
         .collect())
 }
 
@@ -507,12 +509,17 @@ fn finding(run: &Run, tool: &Tool, r: &ResultDoc) -> Option<Finding> {
             .or(x.name.as_deref())
             .map(crate::model::bounded_text)
     });
-    f.description = message_text(run, rule, r.message.as_ref())
-        .or_else(|| {
-            rule.and_then(|x| x.full_description.as_ref())
-                .and_then(|m| m.text.clone())
-        })
-        .map(|d| crate::model::bounded_text(&d));
+    let rule_text = || {
+        rule.and_then(|x| x.full_description.as_ref())
+            .and_then(|m| m.text.clone())
+    };
+    // A secret finding's result message can quote what was matched: only the rule's text.
+    f.description = if kind == FindingKind::Secret {
+        rule_text()
+    } else {
+        message_text(run, rule, r.message.as_ref()).or_else(rule_text)
+    }
+    .map(|d| crate::model::bounded_text(&d));
     f.fingerprint = r
         .fingerprints
         .values()
@@ -957,6 +964,8 @@ fn classify(tool: &str, rule_id: Option<&str>, tags: &[&str]) -> FindingKind {
         || tags
             .iter()
             .any(|t| t.to_ascii_lowercase().contains("secret"))
+        || rule_id
+            .is_some_and(|r| crate::formats::scanner_common::is_hardcoded_secret_rule(&tool, r))
     {
         FindingKind::Secret
     } else if rule_id.is_some_and(starts_with_vulnerability_id)

@@ -151,6 +151,22 @@ pub(crate) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     })
 }
 
+/// A fingerprint value a tool wrote as a placeholder rather than a fingerprint: empty, or
+/// Semgrep's "requires login" (written when not logged in to Semgrep's service). Keyed on, it
+/// would make every finding of a rule one finding.
+pub(crate) fn is_placeholder_fingerprint(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty() || v.eq_ignore_ascii_case("requires login")
+}
+
+/// Rules whose findings are hard-coded credentials even though their tool is not a secret
+/// scanner: Bandit's B105 (`hardcoded_password_string`), B106 (`..._funcarg`) and B107
+/// (`..._default`). Their messages quote the credential, so they are kept as `Secret`
+/// findings without the tool's message.
+pub(crate) fn is_hardcoded_secret_rule(tool: &str, rule_id: &str) -> bool {
+    tool.to_ascii_lowercase().contains("bandit") && matches!(rule_id, "B105" | "B106" | "B107")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,7 +255,7 @@ fn code_finding(r: SResult, tool: &Tool) -> Finding {
     // "requires login" is what Semgrep writes instead of a fingerprint when logged out.
     let fingerprint = extra
         .fingerprint
-        .filter(|f| !f.trim().is_empty() && f.trim() != "requires login");
+        .filter(|f| !crate::formats::scanner_common::is_placeholder_fingerprint(f));
     let path = normalize_path(&r.path);
     let mut fps = BTreeMap::new();
     if let Some(fp) = &fingerprint {
