@@ -95,3 +95,52 @@ fn semgrep_json_and_sarif_agree_and_placeholder_fingerprints_are_not_keys() {
         "code:tmp.python-pickle-loads|app.py:10"
     );
 }
+
+#[test]
+fn checkov_json_and_sarif_name_the_same_checks() {
+    let json = read("checkov-3.3.30.json");
+    let sarif = read("checkov-3.3.30.sarif");
+    assert_eq!(json.format, Format::CheckovJson);
+    // python3 -c "import json; d=json.load(open('checkov-3.3.30.json'));
+    //   print(sum(len(r['results']['failed_checks']) for r in d))" -> 36 (kubernetes, dockerfile, terraform)
+    assert_eq!(json.findings.len(), 36);
+    assert_eq!(sarif.findings.len(), 36);
+    let places = |e: &Evidence| {
+        e.findings
+            .iter()
+            .map(|f| {
+                let l = f.location.as_ref().unwrap();
+                (
+                    f.rule_id.clone().unwrap(),
+                    l.path.trim_start_matches('/').to_string(),
+                    l.start_line,
+                )
+            })
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(places(&json), places(&sarif));
+    assert_eq!(distinct_keys(&json), 36);
+    assert!(
+        json.findings
+            .iter()
+            .chain(&sarif.findings)
+            .all(|f| f.kind == FindingKind::Misconfiguration)
+    );
+    // Without a platform key Checkov writes `severity: null` in JSON (unknown, not info) but
+    // `level: error` in SARIF: each form is read as the tool wrote it.
+    assert!(
+        json.findings
+            .iter()
+            .all(|f| f.severity.to_string() == "unknown")
+    );
+    assert!(
+        sarif
+            .findings
+            .iter()
+            .all(|f| f.severity.to_string() == "high")
+    );
+    // The privileged pod and the open SSH port are among them.
+    let ids: BTreeSet<&str> = json.findings.iter().map(|f| f.id.as_str()).collect();
+    assert!(ids.contains("CKV_K8S_16"), "{ids:?}"); // privileged container
+    assert!(ids.contains("CKV_AWS_24"), "{ids:?}"); // SSH open to 0.0.0.0/0
+}
