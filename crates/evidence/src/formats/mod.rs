@@ -32,9 +32,9 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, 
 pub(crate) fn normalize(evidence: &mut Evidence) {
     for c in &mut evidence.components {
         if let Some(p) = c.purl.as_mut() {
-            canonical(p);
+            let (_, ecosystem) = canonical(p);
             if c.ecosystem.is_none() {
-                c.ecosystem = crate::purl::Purl::parse(p).ok().map(|p| p.ecosystem());
+                c.ecosystem = ecosystem;
             }
         }
     }
@@ -45,7 +45,8 @@ pub(crate) fn normalize(evidence: &mut Evidence) {
         let Some(p) = c.purl.as_mut() else {
             continue;
         };
-        if canonical(p) && f.key.starts_with("vuln:") {
+        let (changed, ecosystem) = canonical(p);
+        if changed && f.key.starts_with("vuln:") {
             f.key = crate::model::Finding::package_key(
                 &f.id,
                 &f.aliases,
@@ -55,7 +56,7 @@ pub(crate) fn normalize(evidence: &mut Evidence) {
             );
         }
         if c.ecosystem.is_none() {
-            c.ecosystem = crate::purl::Purl::parse(p).ok().map(|p| p.ecosystem());
+            c.ecosystem = ecosystem;
         }
     }
     for a in &mut evidence.advisories {
@@ -67,15 +68,19 @@ pub(crate) fn normalize(evidence: &mut Evidence) {
     }
 }
 
-/// Rewrite `purl` in canonical form; `true` when it changed.
-fn canonical(purl: &mut String) -> bool {
-    match crate::purl::canonicalize(purl) {
-        Ok(c) if c != *purl => {
-            *purl = c;
-            true
-        }
-        _ => false,
+/// Rewrite `purl` in canonical form, parsing it once: whether it changed, and its ecosystem
+/// (`None` when it does not parse; it is then kept as written).
+fn canonical(purl: &mut String) -> (bool, Option<crate::model::Ecosystem>) {
+    let Ok(parsed) = crate::purl::Purl::parse(purl) else {
+        return (false, None);
+    };
+    let ecosystem = Some(parsed.ecosystem());
+    let c = parsed.to_string();
+    if c == *purl {
+        return (false, ecosystem);
     }
+    *purl = c;
+    (true, ecosystem)
 }
 
 fn parse_raw(format: Format, bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
