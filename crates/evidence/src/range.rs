@@ -162,6 +162,61 @@ impl Advisory {
     }
 }
 
+impl Advisory {
+    /// The lowest version that fixes the purl's package at its version: the smallest `fixed`
+    /// event above that version in the ranges that affect it. `None` when the advisory does not
+    /// affect the purl or names no fix above it.
+    pub fn lowest_fix_for_purl(&self, purl: &str) -> Option<String> {
+        if !self.affects_purl(purl) {
+            return None;
+        }
+        let p = Purl::parse(purl).ok()?;
+        let version = p.version()?.trim().to_string();
+        let eco = p.ecosystem();
+        let name = p.package_name();
+        let core = p.without_version();
+        let mut best: Option<(Scheme, String)> = None;
+        for a in &self.affected {
+            let by_name = a.is_package(&eco, &name);
+            let by_purl = a
+                .purl
+                .as_deref()
+                .and_then(|ap| Purl::parse(ap).ok())
+                .is_some_and(|ap| ap.without_version() == core);
+            if !(by_name || by_purl) || !a.affects(&version) {
+                continue;
+            }
+            let eco_scheme = a
+                .ecosystem
+                .as_ref()
+                .map_or(Scheme::Generic, Scheme::for_ecosystem);
+            for r in &a.ranges {
+                let scheme = match r.kind {
+                    RangeKind::Git => continue,
+                    RangeKind::Semver => Scheme::Semver,
+                    RangeKind::Ecosystem => eco_scheme,
+                };
+                for e in &r.events {
+                    let RangeEvent::Fixed(fixed) = e else {
+                        continue;
+                    };
+                    if scheme.compare(fixed, &version) != Ordering::Greater {
+                        continue;
+                    }
+                    let lower = match &best {
+                        None => true,
+                        Some((s, b)) => s.compare(fixed, b) == Ordering::Less,
+                    };
+                    if lower {
+                        best = Some((scheme, fixed.clone()));
+                    }
+                }
+            }
+        }
+        best.map(|(_, v)| v)
+    }
+}
+
 /// A `vers:` comparator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Comparator {

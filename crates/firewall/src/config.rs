@@ -1,0 +1,270 @@
+//! `portcullis.yaml`: environments, rule parameters and, per rule × environment, the action.
+//!
+//! ```yaml
+//! environments:
+//!   production: { protected: true, labels: { tier: prod } }
+//!   staging:    { protected: true }
+//!   dev:        { protected: false }
+//! rules:
+//!   PCL-VULN-002:
+//!     params: { min_severity: high }
+//!     actions: { production: enforce, staging: warn, unprotected: off }
+//! evaluation:
+//!   timeout_ms: 2000
+//! ```
+//!
+//! An action key is an environment name, an environment class (`protected`, `unprotected`) or
+//! `"*"`; the most specific wins, then the rule's own defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use portcullis_policy::{Action, PolicyBundle, Rule};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FirewallError;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleConfig>,
+    #[serde(default)]
+    pub evaluation: EvaluationConfig,
+    /// Where this configuration was read from (for messages); not part of the file.
+    #[serde(skip)]
+    pub source: Option<String>,
+    #[serde(skip)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Protected environments get the strict default actions of each rule.
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Parameter overrides (see `portcullis policy list` for each rule's parameters).
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Action per environment name, class (`protected`/`unprotected`) or `"*"`.
+    #[serde(default)]
+    pub actions: BTreeMap<String, Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// Wall time allowed for evaluating all rules of one decision.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    2000
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: default_timeout_ms(),
+        }
+    }
+}
+
+/// The environment classes an action key may name.
+pub const CLASSES: [&str; 2] = ["protected", "unprotected"];
+
+impl Config {
+    /// Read and check a configuration file. Errors name the file, line and column.
+    pub fn load(path: &Path) -> Result<Self, FirewallError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FirewallError::Config {
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Parse a configuration from YAML (JSON is YAML too).
+    pub fn from_yaml(text: &str, source: &str) -> Result<Self, FirewallError> {
+        let mut config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            yaml_serde::from_str(text).map_err(|e| {
+                let loc = e.location();
+                FirewallError::Config {
+                    file: source.to_string(),
+                    line: loc.as_ref().map(|l| l.line()),
+                    column: loc.as_ref().map(|l| l.column()),
+                    message: e.to_string(),
+                }
+            })?
+        };
+        config.source = Some(source.to_string());
+        config.text = Some(text.to_string());
+        Ok(config)
+    }
+
+    /// Check the configuration against a policy bundle: every rule id it names exists.
+    pub fn check(&self, bundle: &PolicyBundle) -> Result<(), FirewallError> {
+        for id in self.rules.keys() {
+            if bundle.rule(id).is_none() {
+                return Err(self.error_at(
+                    id,
+                    format!(
+                        "rules: no rule {id} in the policy bundle (see `portcullis policy list`)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// An error pointing at the first line that mentions `needle` as a key.
+    pub fn error_at(&self, needle: &str, message: String) -> FirewallError {
+        let (line, column) = self
+            .text
+            .as_deref()
+            .and_then(|t| locate_key(t, needle))
+            .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+        FirewallError::Config {
+            file: self
+                .source
+                .clone()
+                .unwrap_or_else(|| "configuration".into()),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// The environment's settings, and whether it is declared. An undeclared environment is
+    /// treated as protected: a typo in `--env` must not loosen the gate.
+    pub fn environment(&self, name: &str) -> (EnvironmentConfig, bool) {
+        match self.environments.get(name) {
+            Some(e) => (e.clone(), true),
+            None => (
+                EnvironmentConfig {
+                    protected: true,
+                    labels: BTreeMap::new(),
+                },
+                false,
+            ),
+        }
+    }
+
+    /// The action of `rule` in environment `env`.
+    pub fn action(&self, rule: &Rule, env: &str) -> Action {
+        let (settings, _) = self.environment(env);
+        let class = if settings.protected {
+            "protected"
+        } else {
+            "unprotected"
+        };
+        if let Some(rc) = self.rules.get(&rule.meta.id) {
+            for key in [env, class, "*"] {
+                if let Some(a) = rc.actions.get(key) {
+                    return *a;
+                }
+            }
+        }
+        if settings.protected {
+            rule.meta.actions.protected
+        } else {
+            rule.meta.actions.unprotected
+        }
+    }
+
+    /// Parameter overrides for every rule that has some.
+    pub fn params(&self) -> BTreeMap<String, serde_json::Map<String, serde_json::Value>> {
+        self.rules
+            .iter()
+            .filter(|(_, r)| !r.params.is_empty())
+            .map(|(id, r)| (id.clone(), r.params.clone()))
+            .collect()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.evaluation.timeout_ms)
+    }
+}
+
+/// 1-based (line, column) of the first occurrence of `needle` followed by `:`.
+fn locate_key(text: &str, needle: &str) -> Option<(usize, usize)> {
+    for (i, line) in text.lines().enumerate() {
+        let mut from = 0;
+        while let Some(pos) = line.get(from..).and_then(|l| l.find(needle)) {
+            let at = from + pos;
+            let rest = line.get(at + needle.len()..).unwrap_or("");
+            let rest = rest.trim_start_matches(['"', '\'']);
+            if rest.trim_start().starts_with(':') {
+                return Some((i + 1, at + 1));
+            }
+            from = at + needle.len();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_error_points_at_line_and_column() {
+        let err = Config::from_yaml(
+            "environments:\n  prod:\n    protected: maybe\n",
+            "portcullis.yaml",
+        )
+        .unwrap_err();
+        let FirewallError::Config {
+            file, line, column, ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!(file, "portcullis.yaml");
+        assert_eq!((*line, *column), (Some(3), Some(16)), "{err}");
+        assert!(
+            err.to_string().starts_with("portcullis.yaml:3:16:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_action_is_an_error() {
+        let err = Config::from_yaml(
+            "rules:\n  PCL-VULN-001:\n    actions: { prod: block }\n",
+            "c.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("c.yaml:3:"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let err = Config::from_yaml("environment:\n  prod: {}\n", "c.yaml").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `environment`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn locate_finds_the_key_not_a_value() {
+        let text = "a: PCL-X\nrules:\n  \"PCL-X\": {}\n";
+        assert_eq!(locate_key(text, "PCL-X"), Some((3, 4)));
+    }
+}

@@ -1,0 +1,150 @@
+//! The decision: what `Firewall::decide` returns and every output renders (DESIGN.md,
+//! "Contracts users depend on").
+
+use serde::{Deserialize, Serialize};
+
+use crate::exceptions::Exception;
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactId {
+    pub name: String,
+    /// `sha256:<hex>`.
+    pub digest: String,
+}
+
+impl ArtifactId {
+    /// Parse `NAME@sha256:HEX`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (name, digest) = s
+            .rsplit_once('@')
+            .ok_or_else(|| format!("{s:?}: expected NAME@sha256:HEX"))?;
+        let hex = digest
+            .strip_prefix("sha256:")
+            .ok_or_else(|| format!("{s:?}: the digest must be sha256:HEX"))?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{s:?}: sha256 digest must be 64 hex digits"));
+        }
+        if name.is_empty() {
+            return Err(format!("{s:?}: the artifact name is empty"));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            digest: format!("sha256:{}", hex.to_ascii_lowercase()),
+        })
+    }
+}
+
+/// A piece of evidence a violation rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    /// `finding` | `component` | `advisory` | `evidence` | `attestation` | `verification` |
+    /// `exposure`.
+    pub kind: String,
+    /// The finding key, component key, advisory id or document digest.
+    pub id: String,
+    /// The component's purl, when the reference is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+    /// Digests of the evidence documents that state it.
+    pub evidence: Vec<String>,
+}
+
+/// One rule's finding about the artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    pub rule: String,
+    pub title: String,
+    pub category: String,
+    /// What the violation is about; exceptions and diffs bind to it.
+    pub key: String,
+    pub severity: String,
+    /// `enforce` (denies) or `warn`.
+    pub action: String,
+    pub message: String,
+    /// `framework:id` (`nist-800-53:RA-5`, `hipaa:164.308(a)(1)(ii)(B)`, `slsa:build-l2`).
+    pub controls: Vec<String>,
+    pub evidence_refs: Vec<EvidenceRef>,
+    pub remediation: String,
+    /// Finding ids, aliases and purls behind the violation (what exception keys match).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subjects: Vec<String>,
+}
+
+/// A violation an exception let through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Excepted {
+    pub violation: Violation,
+    pub exception: Exception,
+}
+
+/// An expired exception that would have covered a violation: it covered nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpiredException {
+    pub rule: String,
+    pub key: String,
+    pub exception: Exception,
+}
+
+/// An evidence document the decision read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub kind: String,
+    pub format: String,
+    pub digest: String,
+    pub source: String,
+}
+
+/// Position in the audit chain (set when the decision is stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainRef {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// The decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub id: String,
+    pub decision: Verdict,
+    pub artifact: ArtifactId,
+    pub environment: String,
+    /// Enforced violations: any one denies.
+    pub violations: Vec<Violation>,
+    /// Violations of rules in `warn` mode.
+    pub warnings: Vec<Violation>,
+    pub excepted: Vec<Excepted>,
+    #[serde(default)]
+    pub expired_exceptions: Vec<ExpiredException>,
+    /// Why the decision could not be made normally (unreadable evidence, a rule that failed):
+    /// each one denies in an enforcing environment.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    pub policy_bundle_digest: String,
+    pub evidence: Vec<EvidenceRecord>,
+    pub engine_version: String,
+    pub decided_at: String,
+    pub chain: Option<ChainRef>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.decision == Verdict::Allow
+    }
+}

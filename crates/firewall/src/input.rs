@@ -1,0 +1,381 @@
+//! Building the `PolicyInput` from a request: findings deduplicated across tools, components
+//! across documents, advisories matched with the evidence crate's version ranges.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use portcullis_evidence::{Advisory, Evidence, Finding, Format, Severity};
+use portcullis_policy::input::*;
+
+use crate::kev::KevCatalog;
+use crate::request::{DecisionRequest, EvidenceDoc};
+
+/// What kind of evidence a format carries.
+pub fn evidence_kind(evidence: &Evidence) -> &'static str {
+    match evidence.format {
+        Format::CyclonedxJson | Format::CyclonedxXml | Format::SpdxJson => "sbom",
+        Format::TrivyJson | Format::GrypeJson | Format::OsvScannerJson => "vulnerability-scan",
+        Format::Sarif | Format::SemgrepJson | Format::BanditJson => {
+            // SARIF carries IaC checks as well as SAST; the findings tell.
+            if !evidence.findings.is_empty()
+                && evidence
+                    .findings
+                    .iter()
+                    .all(|f| f.kind == portcullis_evidence::FindingKind::Misconfiguration)
+            {
+                "iac"
+            } else {
+                "sast"
+            }
+        }
+        Format::CheckovJson => "iac",
+        Format::ZapXml | Format::ZapJson => "dast",
+        Format::OsvAdvisory => "advisory",
+        Format::Dsse | Format::IntotoStatement | Format::IntotoJsonl | Format::SigstoreBundle => {
+            "attestation"
+        }
+    }
+}
+
+/// An advisory the firewall blocks, with the digest of the document it came from.
+#[derive(Debug, Clone)]
+pub struct BlockedAdvisory {
+    pub advisory: Advisory,
+    pub source: String,
+}
+
+pub(crate) fn build(
+    req: &DecisionRequest,
+    env: InputEnvironment,
+    now: DateTime<Utc>,
+    advisories: &[BlockedAdvisory],
+    kev: Option<&KevCatalog>,
+) -> PolicyInput {
+    let evidence = req.evidence.iter().map(evidence_entry).collect();
+    let components = components(&req.evidence);
+    let findings = findings(&req.evidence, kev);
+    let mut blocked: Vec<BlockedAdvisory> = advisories.to_vec();
+    // An OSV advisory handed in as evidence is a blocking statement too.
+    for doc in &req.evidence {
+        for a in &doc.evidence.advisories {
+            blocked.push(BlockedAdvisory {
+                advisory: a.clone(),
+                source: doc.digest.clone(),
+            });
+        }
+    }
+    let advisories = match_advisories(&components, &blocked);
+    let attestations = req
+        .evidence
+        .iter()
+        .flat_map(|doc| {
+            doc.evidence
+                .attestations
+                .iter()
+                .map(move |a| attestation(doc, a))
+        })
+        .collect();
+    PolicyInput {
+        version: INPUT_VERSION.to_string(),
+        artifact: InputArtifact {
+            name: req.artifact.name.clone(),
+            digest: req.artifact.digest.clone(),
+        },
+        environment: env,
+        context: InputContext {
+            pipeline: req.context.pipeline.clone(),
+            stage: req.context.stage.clone(),
+            requester: req.context.requester.clone(),
+            approver: req.context.approver.clone(),
+            change_ref: req.context.change_ref.clone(),
+            time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            time_unix: now.timestamp(),
+        },
+        evidence,
+        components,
+        findings,
+        advisories,
+        attestations,
+        verifications: req.verifications.clone(),
+        exposures: req.exposures.clone(),
+        previous: req.previous.clone(),
+        history: req.history.clone(),
+    }
+}
+
+fn evidence_entry(doc: &EvidenceDoc) -> InputEvidence {
+    let e = &doc.evidence;
+    InputEvidence {
+        digest: doc.digest.clone(),
+        source: doc.source.clone(),
+        format: e.format.id().to_string(),
+        kind: evidence_kind(e).to_string(),
+        tool: e.tool.as_ref().map(|t| t.name.clone()),
+        tool_version: e.tool.as_ref().and_then(|t| t.version.clone()),
+        created: e.created.clone(),
+        created_unix: e
+            .created
+            .as_deref()
+            .and_then(parse_time)
+            .map(|t| t.timestamp()),
+        subject: e.artifact.as_ref().map(|a| InputArtifactRef {
+            name: a.name.clone(),
+            digest: a.digest.clone(),
+        }),
+        scan_errors: e.scan_errors.clone(),
+    }
+}
+
+/// RFC 3339, or a bare date.
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Some(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+fn component_key(purl: Option<&str>, name: &str, version: Option<&str>) -> String {
+    match (purl, version) {
+        (Some(p), _) => p.to_string(),
+        (None, Some(v)) => format!("{name}@{v}"),
+        (None, None) => name.to_string(),
+    }
+}
+
+fn components(docs: &[EvidenceDoc]) -> Vec<InputComponent> {
+    let mut out: Vec<InputComponent> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for doc in docs {
+        for c in &doc.evidence.components {
+            let key = component_key(c.purl.as_deref(), &c.name, c.version.as_deref());
+            match index.get(&key) {
+                Some(&i) => {
+                    if let Some(existing) = out.get_mut(i) {
+                        for l in &c.licenses {
+                            if !existing.licenses.contains(l) {
+                                existing.licenses.push(l.clone());
+                            }
+                        }
+                        if !existing.sources.contains(&doc.digest) {
+                            existing.sources.push(doc.digest.clone());
+                        }
+                    }
+                }
+                None => {
+                    index.insert(key.clone(), out.len());
+                    out.push(InputComponent {
+                        key,
+                        purl: c.purl.clone(),
+                        name: c.name.clone(),
+                        version: c.version.clone(),
+                        ecosystem: c.ecosystem.as_ref().map(|e| e.as_str().to_string()),
+                        licenses: c.licenses.clone(),
+                        sources: vec![doc.digest.clone()],
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn fix_state_word(f: &Finding) -> Option<String> {
+    f.fix_state
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| v.as_str().map(|s| s.replace('_', "-")))
+}
+
+fn max_cvss(f: &Finding) -> Option<f64> {
+    f.scores
+        .iter()
+        .filter_map(|s| s.score)
+        .filter(|s| s.is_finite())
+        .fold(None, |acc: Option<f64>, s| {
+            Some(acc.map_or(s, |a| a.max(s)))
+        })
+}
+
+fn findings(docs: &[EvidenceDoc], kev: Option<&KevCatalog>) -> Vec<InputFinding> {
+    let mut out: Vec<InputFinding> = Vec::new();
+    let mut severities: Vec<Severity> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for doc in docs {
+        for f in &doc.evidence.findings {
+            let source = InputFindingSource {
+                tool: f.tool.name.clone(),
+                evidence: doc.digest.clone(),
+                id: f.id.clone(),
+                severity: f.severity.as_str().to_string(),
+            };
+            if let Some(&i) = index.get(&f.key) {
+                let (Some(e), Some(sev)) = (out.get_mut(i), severities.get_mut(i)) else {
+                    continue;
+                };
+                if f.severity > *sev {
+                    *sev = f.severity;
+                    e.severity = f.severity.as_str().to_string();
+                }
+                if let Some(c) = max_cvss(f) {
+                    e.cvss = Some(e.cvss.map_or(c, |x| x.max(c)));
+                }
+                for a in std::iter::once(&f.id).chain(&f.aliases) {
+                    if *a != e.id && !e.aliases.contains(a) {
+                        e.aliases.push(a.clone());
+                    }
+                }
+                for v in &f.fixed_versions {
+                    if !e.fixed_versions.contains(v) {
+                        e.fixed_versions.push(v.clone());
+                    }
+                }
+                e.fix_available |= fix_available(f);
+                if e.fix_state.is_none() {
+                    e.fix_state = fix_state_word(f);
+                }
+                if e.vex_state.is_none() {
+                    e.vex_state = f.vex.as_ref().map(|v| v.state.clone());
+                }
+                // Suppressed only when every source suppressed it.
+                if f.suppression.is_none() {
+                    e.suppressed = None;
+                }
+                for cwe in &f.cwes {
+                    if !e.cwes.contains(cwe) {
+                        e.cwes.push(*cwe);
+                    }
+                }
+                if e.known_exploited.is_none() {
+                    e.known_exploited = known_exploited(f, kev);
+                }
+                e.sources.push(source);
+                continue;
+            }
+            index.insert(f.key.clone(), out.len());
+            severities.push(f.severity);
+            out.push(InputFinding {
+                key: f.key.clone(),
+                kind: f.kind.as_str().to_string(),
+                id: f.id.clone(),
+                aliases: f.aliases.clone(),
+                title: f.title.clone(),
+                severity: f.severity.as_str().to_string(),
+                cvss: max_cvss(f),
+                component: f.component.as_ref().map(|c| InputFindingComponent {
+                    purl: c.purl.clone(),
+                    name: c.name.clone(),
+                    version: c.version.clone(),
+                }),
+                location: f.location.as_ref().map(|l| InputLocation {
+                    path: l.path.clone(),
+                    line: l.start_line,
+                    resource: l.resource.clone(),
+                }),
+                endpoint: f.endpoint.as_ref().map(|e| InputEndpoint {
+                    url: e.url.clone(),
+                    method: e.method.clone(),
+                    param: e.param.clone(),
+                }),
+                rule_id: f.rule_id.clone(),
+                cwes: f.cwes.clone(),
+                fixed_versions: f.fixed_versions.clone(),
+                fix_available: fix_available(f),
+                fix_state: fix_state_word(f),
+                vex_state: f.vex.as_ref().map(|v| v.state.clone()),
+                suppressed: f.suppression.clone(),
+                known_exploited: known_exploited(f, kev),
+                sources: vec![source],
+            });
+        }
+    }
+    out
+}
+
+fn fix_available(f: &Finding) -> bool {
+    !f.fixed_versions.is_empty() || f.fix_state == Some(portcullis_evidence::FixState::Fixed)
+}
+
+fn known_exploited(f: &Finding, kev: Option<&KevCatalog>) -> Option<InputKnownExploited> {
+    let kev = kev?;
+    std::iter::once(&f.id)
+        .chain(&f.aliases)
+        .find_map(|id| kev.get(id))
+        .cloned()
+}
+
+fn match_advisories(
+    components: &[InputComponent],
+    blocked: &[BlockedAdvisory],
+) -> Vec<InputAdvisory> {
+    let mut out = Vec::new();
+    if blocked.is_empty() {
+        return out;
+    }
+    for c in components {
+        let Some(purl) = c.purl.as_deref() else {
+            continue;
+        };
+        for b in blocked {
+            let a = &b.advisory;
+            if !a.affects_purl(purl) {
+                continue;
+            }
+            if out
+                .iter()
+                .any(|x: &InputAdvisory| x.id == a.id && x.component.purl.as_deref() == Some(purl))
+            {
+                continue;
+            }
+            out.push(InputAdvisory {
+                id: a.id.clone(),
+                aliases: a.aliases.clone(),
+                summary: a.summary.clone(),
+                severity: a.severity.as_str().to_string(),
+                published: a.published.clone(),
+                component: InputFindingComponent {
+                    purl: Some(purl.to_string()),
+                    name: c.name.clone(),
+                    version: c.version.clone(),
+                },
+                fixed_version: a.lowest_fix_for_purl(purl),
+                source: b.source.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn attestation(doc: &EvidenceDoc, a: &portcullis_evidence::Attestation) -> InputAttestation {
+    let st = &a.statement;
+    let p = st.provenance.as_ref();
+    InputAttestation {
+        evidence: doc.digest.clone(),
+        predicate_type: st.predicate_type.clone(),
+        // Signatures are checked by the attest crate (a later issue); until then nothing is
+        // verified and rules that need verified provenance fail closed.
+        verified: false,
+        signers: a
+            .envelope
+            .iter()
+            .flat_map(|e| e.signatures.iter().filter_map(|s| s.keyid.clone()))
+            .collect(),
+        subjects: st
+            .subjects
+            .iter()
+            .map(|s| InputSubject {
+                name: s.name.clone(),
+                digest: s
+                    .digest
+                    .get("sha256")
+                    .map(|h| format!("sha256:{}", h.to_ascii_lowercase())),
+            })
+            .collect(),
+        builder_id: p.map(|p| p.builder_id.clone()),
+        build_type: p.map(|p| p.build_type.clone()),
+        source_repo: p.and_then(|p| p.source_repo.clone()),
+        source_ref: p.and_then(|p| p.source_ref.clone()),
+        source_commit: p.and_then(|p| p.source_commit.clone()),
+    }
+}

@@ -1,0 +1,414 @@
+//! Portcullis firewall: `Firewall::decide`, the one evaluation path every way in (CLI gate, HTTP
+//! API, admission webhook, re-gating, replay) calls. It builds the `PolicyInput` (advisories
+//! matched in Rust), evaluates the policies, applies the action of each rule in the environment
+//! and the exceptions, and fails closed on any error.
+//!
+//! It must not parse formats itself (the evidence crate does) or speak HTTP.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod config;
+pub mod decision;
+pub mod error;
+pub mod exceptions;
+pub mod input;
+pub mod kev;
+pub mod request;
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use portcullis_policy::input::{InputEnvironment, PolicyInput};
+use portcullis_policy::{Action, EvalLimits, PolicyBundle, PolicySet, RawViolation, Rule};
+
+pub use config::Config;
+pub use decision::*;
+pub use error::FirewallError;
+pub use exceptions::{CompiledException, Coverage, Exception};
+pub use input::BlockedAdvisory;
+pub use kev::KevCatalog;
+pub use request::*;
+
+/// The engine version recorded in every decision.
+pub const ENGINE_VERSION: &str = concat!("portcullis ", env!("CARGO_PKG_VERSION"));
+
+/// Rule ids of the firewall's own fail-closed violations (not Rego rules).
+pub mod engine_rules {
+    /// Evidence was offered but could not be read.
+    pub const UNREADABLE_EVIDENCE: &str = "PCL-ENGINE-001";
+    /// A rule could not be evaluated (runtime error, time limit, malformed violation).
+    pub const RULE_ERROR: &str = "PCL-ENGINE-002";
+}
+
+/// Policies, configuration, advisories and exceptions, ready to decide.
+#[derive(Debug)]
+pub struct Firewall {
+    policies: PolicySet,
+    config: Config,
+    advisories: Vec<BlockedAdvisory>,
+    kev: Option<KevCatalog>,
+    exceptions: Vec<CompiledException>,
+}
+
+impl Firewall {
+    /// Check `config` against `bundle` and compile the rule parameters.
+    pub fn new(bundle: PolicyBundle, config: Config) -> Result<Self, FirewallError> {
+        config.check(&bundle)?;
+        let limits = EvalLimits {
+            timeout: config.timeout(),
+        };
+        let policies = PolicySet::new(bundle, &config.params(), limits).map_err(|e| match e {
+            portcullis_policy::PolicyError::Params { rule, message } => {
+                config.error_at(&rule, format!("rules: {rule}: params: {message}"))
+            }
+            other => FirewallError::Policy(other),
+        })?;
+        Ok(Self {
+            policies,
+            config,
+            advisories: Vec::new(),
+            kev: None,
+            exceptions: Vec::new(),
+        })
+    }
+
+    /// Advisories whose affected packages must not ship.
+    pub fn with_advisories(mut self, advisories: Vec<BlockedAdvisory>) -> Self {
+        self.advisories = advisories;
+        self
+    }
+
+    pub fn with_kev(mut self, kev: KevCatalog) -> Self {
+        self.kev = Some(kev);
+        self
+    }
+
+    pub fn with_exceptions(mut self, exceptions: Vec<CompiledException>) -> Self {
+        self.exceptions = exceptions;
+        self
+    }
+
+    pub fn bundle(&self) -> &PolicyBundle {
+        self.policies.bundle()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The policy input this request gives (what `decide` evaluates).
+    pub fn policy_input(&self, req: &DecisionRequest) -> PolicyInput {
+        let now = req.context.time.unwrap_or_else(Utc::now);
+        let (settings, declared) = self.config.environment(&req.environment);
+        let env = InputEnvironment {
+            name: req.environment.clone(),
+            protected: settings.protected,
+            declared,
+            labels: settings.labels,
+        };
+        input::build(req, env, now, &self.advisories, self.kev.as_ref())
+    }
+
+    /// Decide. Never fails: an error becomes part of the decision and denies where any rule
+    /// enforces.
+    pub fn decide(&self, req: &DecisionRequest) -> Decision {
+        let now = req.context.time.unwrap_or_else(Utc::now);
+        let input = self.policy_input(req);
+        let env = req.environment.as_str();
+        let bundle = self.policies.bundle();
+        let action_of = |r: &Rule| self.config.action(r, env);
+        let results = self
+            .policies
+            .evaluate(&input, &|r| action_of(r) != Action::Off);
+        let enforcing = bundle
+            .rules()
+            .iter()
+            .any(|r| action_of(r) == Action::Enforce);
+        let refs = RefIndex::new(&input);
+
+        let mut violations = Vec::new();
+        let mut warnings = Vec::new();
+        let mut excepted = Vec::new();
+        let mut expired = Vec::new();
+        let mut errors = Vec::new();
+
+        for u in &req.unreadable {
+            let message = format!("{}: {}", u.source, u.error);
+            errors.push(message.clone());
+            let v = Violation {
+                rule: engine_rules::UNREADABLE_EVIDENCE.into(),
+                title: "Evidence could not be read".into(),
+                category: "security".into(),
+                key: u.source.clone(),
+                severity: "high".into(),
+                action: if enforcing { "enforce" } else { "warn" }.into(),
+                message: format!("unreadable evidence (fail-closed): {message}"),
+                controls: vec!["nist-800-53:SI-7".into(), "nist-800-53:CA-7".into()],
+                evidence_refs: u
+                    .digest
+                    .iter()
+                    .map(|d| EvidenceRef {
+                        kind: "evidence".into(),
+                        id: d.clone(),
+                        purl: None,
+                        evidence: vec![d.clone()],
+                    })
+                    .collect(),
+                remediation: "Fix or regenerate the evidence file; `portcullis evidence inspect FILE` shows what is wrong.".into(),
+                subjects: Vec::new(),
+            };
+            if enforcing {
+                violations.push(v);
+            } else {
+                warnings.push(v);
+            }
+        }
+
+        for result in results {
+            let Some(rule) = bundle.rules().get(result.rule) else {
+                continue;
+            };
+            let action = action_of(rule);
+            match result.outcome {
+                Err(e) => {
+                    let message = format!(
+                        "rule {} ({}) could not be evaluated: {e}",
+                        rule.meta.id, rule.source
+                    );
+                    errors.push(message.clone());
+                    let v = Violation {
+                        rule: engine_rules::RULE_ERROR.into(),
+                        title: "Policy rule failed".into(),
+                        category: rule.meta.category.as_str().into(),
+                        key: rule.meta.id.clone(),
+                        severity: "high".into(),
+                        action: action.as_str().into(),
+                        message: format!("{message} (fail-closed)"),
+                        controls: rule.meta.controls.qualified(),
+                        evidence_refs: Vec::new(),
+                        remediation: format!(
+                            "Fix the rule's Rego ({}), or set its action to `off` for this environment in portcullis.yaml.",
+                            rule.source
+                        ),
+                        subjects: Vec::new(),
+                    };
+                    if action == Action::Enforce {
+                        violations.push(v);
+                    } else {
+                        warnings.push(v);
+                    }
+                }
+                Ok(raws) => {
+                    let mut raws = raws;
+                    raws.sort_by(|a, b| a.key.cmp(&b.key).then(a.message.cmp(&b.message)));
+                    for raw in raws {
+                        let v = violation(rule, action, raw, &refs);
+                        let mut covered_by = None;
+                        for e in &self.exceptions {
+                            match e.coverage(
+                                &v.rule,
+                                &v.key,
+                                &v.subjects,
+                                &req.artifact.name,
+                                &req.artifact.digest,
+                                env,
+                                now,
+                            ) {
+                                Coverage::Covers => {
+                                    covered_by = Some(e.exception.clone());
+                                    break;
+                                }
+                                Coverage::Expired => expired.push(ExpiredException {
+                                    rule: v.rule.clone(),
+                                    key: v.key.clone(),
+                                    exception: e.exception.clone(),
+                                }),
+                                Coverage::NotInScope => {}
+                            }
+                        }
+                        match covered_by {
+                            Some(exception) => excepted.push(Excepted {
+                                violation: v,
+                                exception,
+                            }),
+                            None if action == Action::Enforce => violations.push(v),
+                            None => warnings.push(v),
+                        }
+                    }
+                }
+            }
+        }
+
+        let decision = if violations.is_empty() {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        let mut evidence: Vec<EvidenceRecord> = req
+            .evidence
+            .iter()
+            .map(|d| EvidenceRecord {
+                kind: input::evidence_kind(&d.evidence).into(),
+                format: d.evidence.format.id().into(),
+                digest: d.digest.clone(),
+                source: d.source.clone(),
+            })
+            .collect();
+        evidence.extend(self.advisories.iter().map(|a| EvidenceRecord {
+            kind: "advisory".into(),
+            format: "osv-advisory".into(),
+            digest: a.source.clone(),
+            source: format!("advisory {}", a.advisory.id),
+        }));
+        evidence.sort_by(|a, b| a.digest.cmp(&b.digest).then(a.source.cmp(&b.source)));
+        evidence.dedup_by(|a, b| a.digest == b.digest);
+
+        Decision {
+            id: uuid::Uuid::now_v7().to_string(),
+            decision,
+            artifact: req.artifact.clone(),
+            environment: req.environment.clone(),
+            violations,
+            warnings,
+            excepted,
+            expired_exceptions: expired,
+            errors,
+            policy_bundle_digest: bundle.digest().to_string(),
+            evidence,
+            engine_version: format!("{ENGINE_VERSION} ({})", portcullis_policy::REGO_ENGINE),
+            decided_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            chain: None,
+        }
+    }
+}
+
+/// Lookups from rule references to the evidence documents behind them.
+struct RefIndex<'a> {
+    findings: HashMap<&'a str, &'a portcullis_policy::input::InputFinding>,
+    components: HashMap<&'a str, &'a portcullis_policy::input::InputComponent>,
+}
+
+impl<'a> RefIndex<'a> {
+    fn new(input: &'a PolicyInput) -> Self {
+        let mut components = HashMap::new();
+        for c in &input.components {
+            components.insert(c.key.as_str(), c);
+            if let Some(p) = &c.purl {
+                components.insert(p.as_str(), c);
+            }
+        }
+        Self {
+            findings: input.findings.iter().map(|f| (f.key.as_str(), f)).collect(),
+            components,
+        }
+    }
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+fn violation(rule: &Rule, action: Action, raw: RawViolation, refs: &RefIndex<'_>) -> Violation {
+    let mut evidence_refs = Vec::new();
+    let mut subjects = Vec::new();
+    for r in &raw.evidence_refs {
+        if let Some(key) = r.get("finding") {
+            let f = refs.findings.get(key.as_str());
+            let mut evidence = Vec::new();
+            if let Some(f) = f {
+                for s in &f.sources {
+                    push_unique(&mut evidence, &s.evidence);
+                }
+                push_unique(&mut subjects, &f.id);
+                for a in &f.aliases {
+                    push_unique(&mut subjects, a);
+                }
+            }
+            let purl = f
+                .and_then(|f| f.component.as_ref())
+                .and_then(|c| c.purl.clone());
+            if let Some(p) = &purl {
+                push_unique(&mut subjects, p);
+                push_unique(&mut subjects, &portcullis_evidence::purl_core(p));
+            }
+            evidence_refs.push(EvidenceRef {
+                kind: "finding".into(),
+                id: key.clone(),
+                purl,
+                evidence,
+            });
+        }
+        if let Some(id) = r.get("advisory") {
+            let mut evidence = Vec::new();
+            if let Some(d) = r.get("evidence") {
+                push_unique(&mut evidence, d);
+            }
+            push_unique(&mut subjects, id);
+            evidence_refs.push(EvidenceRef {
+                kind: "advisory".into(),
+                id: id.clone(),
+                purl: None,
+                evidence,
+            });
+        }
+        if let Some(key) = r.get("component") {
+            let c = refs.components.get(key.as_str());
+            let purl = c.and_then(|c| c.purl.clone());
+            if let Some(p) = &purl {
+                push_unique(&mut subjects, p);
+                push_unique(&mut subjects, &portcullis_evidence::purl_core(p));
+            }
+            evidence_refs.push(EvidenceRef {
+                kind: "component".into(),
+                id: c.map_or_else(|| key.clone(), |c| c.key.clone()),
+                purl,
+                evidence: c.map(|c| c.sources.clone()).unwrap_or_default(),
+            });
+        }
+        for kind in ["attestation", "verification", "exposure"] {
+            if let Some(d) = r.get(kind) {
+                evidence_refs.push(EvidenceRef {
+                    kind: kind.into(),
+                    id: d.clone(),
+                    purl: None,
+                    evidence: vec![d.clone()],
+                });
+            }
+        }
+        if r.get("evidence").is_some() && r.get("advisory").is_none() {
+            if let Some(d) = r.get("evidence") {
+                evidence_refs.push(EvidenceRef {
+                    kind: "evidence".into(),
+                    id: d.clone(),
+                    purl: None,
+                    evidence: vec![d.clone()],
+                });
+            }
+        }
+    }
+    Violation {
+        rule: rule.meta.id.clone(),
+        title: rule.meta.title.clone(),
+        category: rule.meta.category.as_str().into(),
+        key: raw.key,
+        severity: raw.severity.unwrap_or_else(|| rule.meta.severity.clone()),
+        action: action.as_str().into(),
+        message: raw.message,
+        controls: rule.meta.controls.qualified(),
+        evidence_refs,
+        remediation: raw
+            .remediation
+            .unwrap_or_else(|| rule.meta.remediation.clone()),
+        subjects,
+    }
+}

@@ -1,0 +1,311 @@
+//! `PolicyInput`: the one document every policy reads (`input` in Rego).
+//!
+//! It is a contract with users' own policies: fields are added, never renamed or removed, within
+//! a version; `schema/policy-input.v1.schema.json` is generated from these types and a test keeps
+//! the two equal. Every collection is always present (empty when there is nothing), and every
+//! optional fact is `null` rather than absent, so a policy never silently skips a check because a
+//! field it reads is undefined.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The version this crate writes in `version`.
+pub const INPUT_VERSION: &str = "1";
+
+/// Everything a policy may look at for one decision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    /// Always `"1"` for this shape.
+    pub version: String,
+    /// The artifact about to be deployed.
+    pub artifact: InputArtifact,
+    /// Where it is going.
+    pub environment: InputEnvironment,
+    /// Who asks, from which pipeline, and when.
+    pub context: InputContext,
+    /// Every evidence document the decision read, with its digest.
+    pub evidence: Vec<InputEvidence>,
+    /// Components, deduplicated across SBOMs and scans by purl (or name@version).
+    pub components: Vec<InputComponent>,
+    /// Findings deduplicated across tools by `key`; `sources` lists every tool that reported one.
+    pub findings: Vec<InputFinding>,
+    /// Advisories known to the firewall (blocked advisories) matched against the components in
+    /// Rust, with the evidence crate's per-ecosystem version ranges: one entry per (advisory,
+    /// component). Rego never compares versions.
+    pub advisories: Vec<InputAdvisory>,
+    /// In-toto statements found in the evidence. `verified` is true only when `attest` checked
+    /// the signature against a trusted key.
+    pub attestations: Vec<InputAttestation>,
+    /// Results of automated verification (canary analysis).
+    pub verifications: Vec<InputVerification>,
+    /// Results of exposure checks (what a deployed service really exposes vs. what was declared).
+    pub exposures: Vec<InputExposure>,
+    /// What runs in this environment today, when known.
+    pub previous: Option<InputPrevious>,
+    /// Earlier decisions about this same artifact digest in other environments (promotion).
+    pub history: Vec<InputHistoryEntry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputArtifact {
+    pub name: String,
+    /// `sha256:<hex>`.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputEnvironment {
+    pub name: String,
+    /// Protected environments (production, regulated) get the strict default actions.
+    pub protected: bool,
+    /// Whether the environment is declared in the configuration (an undeclared one is treated
+    /// as protected).
+    pub declared: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputContext {
+    pub pipeline: Option<String>,
+    pub stage: Option<String>,
+    pub requester: Option<String>,
+    pub approver: Option<String>,
+    /// Change ticket or request reference, when the pipeline gives one.
+    pub change_ref: Option<String>,
+    /// Decision time, RFC 3339 UTC.
+    pub time: String,
+    /// Decision time as seconds since the Unix epoch (for arithmetic in Rego).
+    pub time_unix: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputEvidence {
+    /// `sha256:<hex>` of the document's bytes.
+    pub digest: String,
+    /// Where it came from (file path or upload name).
+    pub source: String,
+    /// Format id (`cyclonedx-json`, `trivy`, `sarif`, …).
+    pub format: String,
+    /// `sbom` | `vulnerability-scan` | `sast` | `dast` | `iac` | `advisory` | `attestation`.
+    pub kind: String,
+    pub tool: Option<String>,
+    pub tool_version: Option<String>,
+    /// When the tool produced it (RFC 3339), if the document says.
+    pub created: Option<String>,
+    /// `created` as Unix seconds, when it parses.
+    pub created_unix: Option<i64>,
+    /// The artifact the document describes, if it names one.
+    pub subject: Option<InputArtifactRef>,
+    /// Errors the tool reported about its own run: the scan is incomplete.
+    pub scan_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputArtifactRef {
+    pub name: String,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputComponent {
+    /// Canonical purl, or `name@version` when the component has none.
+    pub key: String,
+    pub purl: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+    pub ecosystem: Option<String>,
+    /// SPDX ids or expressions as declared.
+    pub licenses: Vec<String>,
+    /// Digests of the evidence documents that list it.
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputFinding {
+    /// Stable identity across tools and runs (see the evidence crate).
+    pub key: String,
+    /// `vulnerability` | `weakness` | `dast` | `misconfiguration` | `secret`.
+    pub kind: String,
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub title: Option<String>,
+    /// `critical` | `high` | `medium` | `low` | `info` | `unknown` — the highest any source gave.
+    pub severity: String,
+    /// Highest CVSS base score any source gave.
+    pub cvss: Option<f64>,
+    pub component: Option<InputFindingComponent>,
+    pub location: Option<InputLocation>,
+    pub endpoint: Option<InputEndpoint>,
+    pub rule_id: Option<String>,
+    pub cwes: Vec<u32>,
+    /// Versions that fix it, as the tools reported them.
+    pub fixed_versions: Vec<String>,
+    /// Whether any source names a fix (a fixed version or fix state `fixed`).
+    pub fix_available: bool,
+    /// `fixed` | `not-fixed` | `wont-fix` | `unknown`, when a tool said.
+    pub fix_state: Option<String>,
+    /// VEX analysis state (`not_affected`, `false_positive`, `resolved`, `exploitable`, …).
+    pub vex_state: Option<String>,
+    /// Why the tool suppressed it, when it did (SARIF suppressions, `# nosec`).
+    pub suppressed: Option<String>,
+    /// Present when the CVE is in the known-exploited catalogue the firewall was given.
+    pub known_exploited: Option<InputKnownExploited>,
+    /// Every tool and document that reported it.
+    pub sources: Vec<InputFindingSource>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputFindingComponent {
+    pub purl: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputLocation {
+    pub path: String,
+    pub line: Option<u32>,
+    /// IaC resource or Kubernetes object the finding is about.
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputEndpoint {
+    pub url: String,
+    pub method: Option<String>,
+    pub param: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputKnownExploited {
+    /// `dateAdded` of the catalogue entry (YYYY-MM-DD).
+    pub date_added: String,
+    pub due_date: Option<String>,
+    /// `knownRansomwareCampaignUse` is `Known`.
+    pub ransomware: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputFindingSource {
+    pub tool: String,
+    /// Digest of the evidence document.
+    pub evidence: String,
+    /// The id this tool used.
+    pub id: String,
+    /// The severity this tool gave.
+    pub severity: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputAdvisory {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    pub severity: String,
+    pub published: Option<String>,
+    /// The affected component this entry is about.
+    pub component: InputFindingComponent,
+    /// The lowest version that fixes it, above the component's version, when the advisory says.
+    pub fixed_version: Option<String>,
+    /// Digest of the document the advisory came from.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputAttestation {
+    /// Digest of the evidence document holding it.
+    pub evidence: String,
+    pub predicate_type: String,
+    /// Signature checked against a trusted key (false until verification succeeds).
+    pub verified: bool,
+    /// Key ids of the signatures present, verified or not.
+    pub signers: Vec<String>,
+    pub subjects: Vec<InputSubject>,
+    pub builder_id: Option<String>,
+    pub build_type: Option<String>,
+    pub source_repo: Option<String>,
+    pub source_ref: Option<String>,
+    pub source_commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSubject {
+    pub name: String,
+    /// `sha256:<hex>` when the subject has a sha256 digest.
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputVerification {
+    /// `canary` for canary analysis.
+    pub kind: String,
+    /// 0–100.
+    pub score: f64,
+    /// `pass` | `fail` | `inconclusive`, as the analysis concluded.
+    pub verdict: String,
+    /// Digest of the evidence document that holds the result.
+    pub evidence: Option<String>,
+    pub details: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputExposure {
+    /// The service or host checked.
+    pub target: String,
+    /// `port` | `tls` | `header`.
+    pub check: String,
+    /// What was declared (e.g. `443/tcp`, `TLSv1.2`, `strict-transport-security`).
+    pub expected: Option<String>,
+    /// What was observed.
+    pub observed: Option<String>,
+    /// Whether the observation deviates from the declaration.
+    pub deviation: bool,
+    pub message: String,
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputPrevious {
+    pub artifact: InputArtifact,
+    pub deployed_at: Option<String>,
+    /// Findings of the running version (same shape as `findings`; only what was known).
+    pub findings: Vec<InputFinding>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputHistoryEntry {
+    pub environment: String,
+    /// `allow` | `deny`.
+    pub decision: String,
+    pub decided_at: String,
+    /// Whether the artifact was actually deployed there after the decision.
+    pub deployed: bool,
+}
+
+/// The JSON Schema of [`PolicyInput`], as committed in `schema/policy-input.v1.schema.json`.
+pub fn schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(PolicyInput);
+    serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,32 @@
+//! Portcullis policy: the Rego engine (regorus), the built-in policy library
+//! (`library/**/*.rego`, each rule a package with `metadata`, a `violation` set and `test_`
+//! rules beside it), and the `PolicyInput` contract that every rule reads.
+//!
+//! It evaluates rules and reports what they say; it must not decide allow/deny (enforcement
+//! modes and exceptions are the firewall's), touch the store or use the network.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod bundle;
+pub mod error;
+pub mod input;
+pub mod metadata;
+pub mod testing;
+
+pub use bundle::{
+    EvalLimits, PolicyBundle, PolicySet, PolicySource, RawViolation, Rule, RuleResult,
+};
+pub use error::PolicyError;
+pub use input::{INPUT_VERSION, PolicyInput};
+pub use metadata::{Action, Category, Controls, DefaultActions, RuleMeta};
+
+/// The regorus version this crate embeds (recorded in decisions).
+pub const REGO_ENGINE: &str = "regorus 0.14";
