@@ -94,6 +94,18 @@ fn in_events(events: &[RangeEvent], version: &str, scheme: Scheme) -> bool {
     affected
 }
 
+/// A package name in the form the ecosystem compares names: two names are the same package
+/// exactly when their normalized forms are equal (for indexing advisories by package).
+pub fn normalized_package_name(eco: &Ecosystem, name: &str) -> String {
+    let name = name.trim();
+    match eco {
+        Ecosystem::Pypi => pep503(name),
+        Ecosystem::Maven => name.replace('/', ":"),
+        Ecosystem::Nuget | Ecosystem::Composer => name.to_ascii_lowercase(),
+        _ => name.to_string(),
+    }
+}
+
 /// Package names as the ecosystem compares them.
 fn same_package(eco: &Ecosystem, a: &str, b: &str) -> bool {
     let (a, b) = (a.trim(), b.trim());

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use portcullis_evidence::purl::Purl;
+use portcullis_evidence::range::normalized_package_name;
 use portcullis_evidence::{Advisory, Evidence, Finding, Format, Severity};
 use portcullis_policy::input::*;
 
@@ -48,23 +50,25 @@ pub(crate) fn build(
     req: &DecisionRequest,
     env: InputEnvironment,
     now: DateTime<Utc>,
-    advisories: &[BlockedAdvisory],
+    advisories: &AdvisoryIndex,
     kev: Option<&KevCatalog>,
 ) -> PolicyInput {
     let evidence = req.evidence.iter().map(evidence_entry).collect();
     let components = components(&req.evidence);
     let findings = findings(&req.evidence, kev);
-    let mut blocked: Vec<BlockedAdvisory> = advisories.to_vec();
     // An OSV advisory handed in as evidence is a blocking statement too.
-    for doc in &req.evidence {
-        for a in &doc.evidence.advisories {
-            blocked.push(BlockedAdvisory {
-                advisory: a.clone(),
-                source: doc.digest.clone(),
-            });
-        }
-    }
-    let advisories = match_advisories(&components, &blocked);
+    let in_request = AdvisoryIndex::new(
+        req.evidence
+            .iter()
+            .flat_map(|doc| {
+                doc.evidence.advisories.iter().map(|a| BlockedAdvisory {
+                    advisory: a.clone(),
+                    source: doc.digest.clone(),
+                })
+            })
+            .collect(),
+    );
+    let advisories = match_advisories(&components, &[advisories, &in_request]);
     let attestations = req
         .evidence
         .iter()
@@ -305,43 +309,104 @@ fn known_exploited(f: &Finding, kev: Option<&KevCatalog>) -> Option<InputKnownEx
         .cloned()
 }
 
-fn match_advisories(
-    components: &[InputComponent],
-    blocked: &[BlockedAdvisory],
-) -> Vec<InputAdvisory> {
-    let mut out = Vec::new();
-    if blocked.is_empty() {
+/// Blocked advisories indexed by package (ecosystem and normalized name, or purl without
+/// version), so that matching costs one purl parse per component, not one per pair.
+#[derive(Debug, Clone, Default)]
+pub struct AdvisoryIndex {
+    advisories: Vec<BlockedAdvisory>,
+    by_package: HashMap<String, Vec<usize>>,
+}
+
+impl AdvisoryIndex {
+    pub fn new(advisories: Vec<BlockedAdvisory>) -> Self {
+        let mut by_package: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, b) in advisories.iter().enumerate() {
+            if b.advisory.withdrawn.is_some() {
+                continue;
+            }
+            for a in &b.advisory.affected {
+                let mut keys = Vec::new();
+                if let (Some(eco), Some(name)) = (&a.ecosystem, &a.name) {
+                    keys.push(package_key(eco, name));
+                }
+                if let Some(p) = a.purl.as_deref().and_then(|p| Purl::parse(p).ok()) {
+                    keys.push(package_key(&p.ecosystem(), &p.package_name()));
+                }
+                for k in keys {
+                    let list = by_package.entry(k).or_default();
+                    if !list.contains(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        Self {
+            advisories,
+            by_package,
+        }
+    }
+
+    pub fn advisories(&self) -> &[BlockedAdvisory] {
+        &self.advisories
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.advisories.is_empty()
+    }
+
+    fn candidates(&self, key: &str) -> impl Iterator<Item = &BlockedAdvisory> {
+        self.by_package
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.advisories.get(i))
+    }
+}
+
+fn package_key(eco: &portcullis_evidence::Ecosystem, name: &str) -> String {
+    format!("{}|{}", eco.as_str(), normalized_package_name(eco, name))
+}
+
+fn match_advisories(components: &[InputComponent], indexes: &[&AdvisoryIndex]) -> Vec<InputAdvisory> {
+    let mut out: Vec<InputAdvisory> = Vec::new();
+    if indexes.iter().all(|i| i.is_empty()) {
         return out;
     }
     for c in components {
         let Some(purl) = c.purl.as_deref() else {
             continue;
         };
-        for b in blocked {
-            let a = &b.advisory;
-            if !a.affects_purl(purl) {
-                continue;
+        let Ok(p) = Purl::parse(purl) else {
+            continue;
+        };
+        let key = package_key(&p.ecosystem(), &p.package_name());
+        for index in indexes {
+            for b in index.candidates(&key) {
+                let a = &b.advisory;
+                if !a.affects_purl(purl) {
+                    continue;
+                }
+                if out
+                    .iter()
+                    .any(|x| x.id == a.id && x.component.purl.as_deref() == Some(purl))
+                {
+                    continue;
+                }
+                out.push(InputAdvisory {
+                    id: a.id.clone(),
+                    aliases: a.aliases.clone(),
+                    summary: a.summary.clone(),
+                    severity: a.severity.as_str().to_string(),
+                    published: a.published.clone(),
+                    component: InputFindingComponent {
+                        purl: Some(purl.to_string()),
+                        name: c.name.clone(),
+                        version: c.version.clone(),
+                    },
+                    fixed_version: a.lowest_fix_for_purl(purl),
+                    source: b.source.clone(),
+                });
             }
-            if out
-                .iter()
-                .any(|x: &InputAdvisory| x.id == a.id && x.component.purl.as_deref() == Some(purl))
-            {
-                continue;
-            }
-            out.push(InputAdvisory {
-                id: a.id.clone(),
-                aliases: a.aliases.clone(),
-                summary: a.summary.clone(),
-                severity: a.severity.as_str().to_string(),
-                published: a.published.clone(),
-                component: InputFindingComponent {
-                    purl: Some(purl.to_string()),
-                    name: c.name.clone(),
-                    version: c.version.clone(),
-                },
-                fixed_version: a.lowest_fix_for_purl(purl),
-                source: b.source.clone(),
-            });
         }
     }
     out

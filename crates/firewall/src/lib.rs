@@ -53,7 +53,7 @@ pub mod engine_rules {
 pub struct Firewall {
     policies: PolicySet,
     config: Config,
-    advisories: Vec<BlockedAdvisory>,
+    advisories: input::AdvisoryIndex,
     kev: Option<KevCatalog>,
     exceptions: Vec<CompiledException>,
 }
@@ -74,7 +74,7 @@ impl Firewall {
         Ok(Self {
             policies,
             config,
-            advisories: Vec::new(),
+            advisories: input::AdvisoryIndex::default(),
             kev: None,
             exceptions: Vec::new(),
         })
@@ -82,7 +82,7 @@ impl Firewall {
 
     /// Advisories whose affected packages must not ship.
     pub fn with_advisories(mut self, advisories: Vec<BlockedAdvisory>) -> Self {
-        self.advisories = advisories;
+        self.advisories = input::AdvisoryIndex::new(advisories);
         self
     }
 
@@ -262,7 +262,7 @@ impl Firewall {
                 source: d.source.clone(),
             })
             .collect();
-        evidence.extend(self.advisories.iter().map(|a| EvidenceRecord {
+        evidence.extend(self.advisories.advisories().iter().map(|a| EvidenceRecord {
             kind: "advisory".into(),
             format: "osv-advisory".into(),
             digest: a.source.clone(),

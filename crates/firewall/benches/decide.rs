@@ -1,0 +1,57 @@
+//! `Firewall::decide` on the issue-3 bundle (1,000 components, 300 findings, 50 matched
+//! advisories, 2 attestations), with the built-in library. Latency percentiles and throughput on
+//! 2 threads come from the `decide_load` example (docs/benchmarks.md).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use portcullis_evidence::Limits;
+use portcullis_firewall::*;
+use portcullis_policy::PolicyBundle;
+
+#[path = "support/bundle.rs"]
+mod bundle;
+
+pub fn setup() -> (Firewall, DecisionRequest) {
+    let limits = Limits::default();
+    let config = Config::from_yaml(
+        "environments:\n  production: { protected: true }\n  staging: { protected: true }\n  dev: { protected: false }\n",
+        "bench",
+    )
+    .unwrap();
+    let advisories = bundle::advisories()
+        .into_iter()
+        .flat_map(|(name, bytes)| {
+            let doc = EvidenceDoc::parse(&name, &bytes, &limits).unwrap();
+            doc.evidence
+                .advisories
+                .into_iter()
+                .map(move |a| BlockedAdvisory { advisory: a, source: doc.digest.clone() })
+        })
+        .collect();
+    let fw = Firewall::new(PolicyBundle::builtin().unwrap(), config)
+        .unwrap()
+        .with_advisories(advisories);
+    let artifact = ArtifactId { name: bundle::ARTIFACT.into(), digest: bundle::digest() };
+    let mut req = DecisionRequest::new(artifact, "production");
+    for (name, bytes) in bundle::documents() {
+        req.evidence.push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
+    }
+    (fw, req)
+}
+
+fn decide(c: &mut Criterion) {
+    let (fw, req) = setup();
+    let d = fw.decide(&req);
+    let input = fw.policy_input(&req);
+    assert_eq!(input.components.len(), bundle::COMPONENTS);
+    assert_eq!(input.findings.len(), bundle::FINDINGS);
+    assert_eq!(input.advisories.len(), bundle::ADVISORIES);
+    assert_eq!(input.attestations.len(), 2);
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let mut g = c.benchmark_group("decide");
+    g.bench_function("decide_1000c_300f_50a_2att", |b| b.iter(|| fw.decide(&req)));
+    g.bench_function("policy_input_only", |b| b.iter(|| fw.policy_input(&req)));
+    g.finish();
+}
+
+criterion_group!(benches, decide);
+criterion_main!(benches);

@@ -1,0 +1,94 @@
+//! Latency percentiles and throughput of `Firewall::decide` on the issue-3 bundle, from several
+//! threads sharing one `Firewall` (as the server does).
+//!
+//! `cargo run --release -p portcullis-firewall --example decide_load -- [THREADS] [DECISIONS]`
+//! `cargo run --release -p portcullis-firewall --example decide_load -- --write DIR` writes the
+//! bundle as files for timing `portcullis gate` (docs/benchmarks.md).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portcullis_evidence::Limits;
+use portcullis_firewall::*;
+use portcullis_policy::PolicyBundle;
+
+#[path = "../benches/support/bundle.rs"]
+mod bundle;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--write") {
+        let dir = std::path::PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "bench-bundle".into()));
+        std::fs::create_dir_all(dir.join("advisories")).unwrap();
+        for (name, bytes) in bundle::documents() {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        for (name, bytes) in bundle::advisories() {
+            std::fs::write(dir.join("advisories").join(name), bytes).unwrap();
+        }
+        println!("{} {}", bundle::ARTIFACT, bundle::digest());
+        return;
+    }
+    let threads: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let total: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4000);
+
+    let limits = Limits::default();
+    let config = Config::from_yaml(
+        "environments:\n  production: { protected: true }\n  staging: { protected: true }\n  dev: { protected: false }\n",
+        "bench",
+    )
+    .unwrap();
+    let advisories = bundle::advisories()
+        .into_iter()
+        .flat_map(|(name, bytes)| {
+            let doc = EvidenceDoc::parse(&name, &bytes, &limits).unwrap();
+            doc.evidence.advisories.into_iter().map(move |a| BlockedAdvisory { advisory: a, source: doc.digest.clone() })
+        })
+        .collect();
+    let fw = Arc::new(
+        Firewall::new(PolicyBundle::builtin().unwrap(), config).unwrap().with_advisories(advisories),
+    );
+    let mut req = DecisionRequest::new(
+        ArtifactId { name: bundle::ARTIFACT.into(), digest: bundle::digest() },
+        "production",
+    );
+    for (name, bytes) in bundle::documents() {
+        req.evidence.push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
+    }
+    let req = Arc::new(req);
+    let first = fw.decide(&req);
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    // Warm every thread's engine once.
+    let per = total / threads;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let fw = fw.clone();
+            let req = req.clone();
+            std::thread::spawn(move || {
+                let mut lat = Vec::with_capacity(per);
+                for _ in 0..per {
+                    let t = Instant::now();
+                    let d = fw.decide(&req);
+                    lat.push(t.elapsed());
+                    std::hint::black_box(d);
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let wall = started.elapsed();
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "decide: threads={threads} decisions={} violations={} warnings={} p50={:.2?} p99={:.2?} max={:.2?} throughput={:.0}/s",
+        lat.len(),
+        first.violations.len(),
+        first.warnings.len(),
+        pct(0.50),
+        pct(0.99),
+        lat[lat.len() - 1],
+        lat.len() as f64 / wall.as_secs_f64()
+    );
+}
