@@ -294,6 +294,7 @@ impl Firewall {
 struct RefIndex<'a> {
     findings: HashMap<&'a str, &'a portcullis_policy::input::InputFinding>,
     components: HashMap<&'a str, &'a portcullis_policy::input::InputComponent>,
+    advisory_aliases: HashMap<&'a str, &'a [String]>,
 }
 
 impl<'a> RefIndex<'a> {
@@ -308,6 +309,11 @@ impl<'a> RefIndex<'a> {
         Self {
             findings: input.findings.iter().map(|f| (f.key.as_str(), f)).collect(),
             components,
+            advisory_aliases: input
+                .advisories
+                .iter()
+                .map(|a| (a.id.as_str(), a.aliases.as_slice()))
+                .collect(),
         }
     }
 }
@@ -354,6 +360,9 @@ fn violation(rule: &Rule, action: Action, raw: RawViolation, refs: &RefIndex<'_>
                 push_unique(&mut evidence, d);
             }
             push_unique(&mut subjects, id);
+            for alias in refs.advisory_aliases.get(id.as_str()).copied().unwrap_or_default() {
+                push_unique(&mut subjects, alias);
+            }
             evidence_refs.push(EvidenceRef {
                 kind: "advisory".into(),
                 id: id.clone(),
