@@ -7,6 +7,10 @@ use portcullis_evidence::Limits;
 use portcullis_firewall::*;
 use portcullis_policy::PolicyBundle;
 
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/bundle.rs"]
 mod bundle;
 
@@ -24,16 +28,23 @@ pub fn setup() -> (Firewall, DecisionRequest) {
             doc.evidence
                 .advisories
                 .into_iter()
-                .map(move |a| BlockedAdvisory { advisory: a, source: doc.digest.clone() })
+                .map(move |a| BlockedAdvisory {
+                    advisory: a,
+                    source: doc.digest.clone(),
+                })
         })
         .collect();
     let fw = Firewall::new(PolicyBundle::builtin().unwrap(), config)
         .unwrap()
         .with_advisories(advisories);
-    let artifact = ArtifactId { name: bundle::ARTIFACT.into(), digest: bundle::digest() };
+    let artifact = ArtifactId {
+        name: bundle::ARTIFACT.into(),
+        digest: bundle::digest(),
+    };
     let mut req = DecisionRequest::new(artifact, "production");
     for (name, bytes) in bundle::documents() {
-        req.evidence.push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
+        req.evidence
+            .push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
     }
     (fw, req)
 }

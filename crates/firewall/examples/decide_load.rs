@@ -1,7 +1,7 @@
 //! Latency percentiles and throughput of `Firewall::decide` on the issue-3 bundle, from several
 //! threads sharing one `Firewall` (as the server does).
 //!
-//! `cargo run --release -p portcullis-firewall --example decide_load -- [THREADS] [DECISIONS]`
+//! `cargo run --release -p portcullis-firewall --example decide_load -- [THREADS] [DECISIONS] [cold|warm]`
 //! `cargo run --release -p portcullis-firewall --example decide_load -- --write DIR` writes the
 //! bundle as files for timing `portcullis gate` (docs/benchmarks.md).
 
@@ -12,13 +12,21 @@ use portcullis_evidence::Limits;
 use portcullis_firewall::*;
 use portcullis_policy::PolicyBundle;
 
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../benches/support/bundle.rs"]
 mod bundle;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--write") {
-        let dir = std::path::PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "bench-bundle".into()));
+        let dir = std::path::PathBuf::from(
+            args.get(1)
+                .cloned()
+                .unwrap_or_else(|| "bench-bundle".into()),
+        );
         std::fs::create_dir_all(dir.join("advisories")).unwrap();
         for (name, bytes) in bundle::documents() {
             std::fs::write(dir.join(name), bytes).unwrap();
@@ -31,6 +39,9 @@ fn main() {
     }
     let threads: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(2);
     let total: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4000);
+    // `cold`: every decision builds and converts the input (as for new evidence); `warm`: the
+    // evidence set was seen before (another environment, admission of another replica).
+    let cold = args.get(2).map(String::as_str) != Some("warm");
 
     let limits = Limits::default();
     let config = Config::from_yaml(
@@ -42,18 +53,31 @@ fn main() {
         .into_iter()
         .flat_map(|(name, bytes)| {
             let doc = EvidenceDoc::parse(&name, &bytes, &limits).unwrap();
-            doc.evidence.advisories.into_iter().map(move |a| BlockedAdvisory { advisory: a, source: doc.digest.clone() })
+            doc.evidence
+                .advisories
+                .into_iter()
+                .map(move |a| BlockedAdvisory {
+                    advisory: a,
+                    source: doc.digest.clone(),
+                })
         })
         .collect();
     let fw = Arc::new(
-        Firewall::new(PolicyBundle::builtin().unwrap(), config).unwrap().with_advisories(advisories),
+        Firewall::new(PolicyBundle::builtin().unwrap(), config)
+            .unwrap()
+            .with_advisories(advisories)
+            .with_evidence_cache(if cold { 0 } else { DEFAULT_EVIDENCE_CACHE }),
     );
     let mut req = DecisionRequest::new(
-        ArtifactId { name: bundle::ARTIFACT.into(), digest: bundle::digest() },
+        ArtifactId {
+            name: bundle::ARTIFACT.into(),
+            digest: bundle::digest(),
+        },
         "production",
     );
     for (name, bytes) in bundle::documents() {
-        req.evidence.push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
+        req.evidence
+            .push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
     }
     let req = Arc::new(req);
     let first = fw.decide(&req);
@@ -77,12 +101,16 @@ fn main() {
             })
         })
         .collect();
-    let mut lat: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut lat: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let wall = started.elapsed();
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     println!(
-        "decide: threads={threads} decisions={} violations={} warnings={} p50={:.2?} p99={:.2?} max={:.2?} throughput={:.0}/s",
+        "decide ({}): threads={threads} decisions={} violations={} warnings={} p50={:.2?} p99={:.2?} max={:.2?} throughput={:.0}/s",
+        if cold { "cold" } else { "warm" },
         lat.len(),
         first.violations.len(),
         first.warnings.len(),

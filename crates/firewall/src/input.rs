@@ -46,10 +46,9 @@ pub struct BlockedAdvisory {
     pub source: String,
 }
 
-pub(crate) fn build(
+/// The evidence-derived parts of the input (the rest stays default).
+pub(crate) fn build_evidence(
     req: &DecisionRequest,
-    env: InputEnvironment,
-    now: DateTime<Utc>,
     advisories: &AdvisoryIndex,
     kev: Option<&KevCatalog>,
 ) -> PolicyInput {
@@ -80,6 +79,22 @@ pub(crate) fn build(
         })
         .collect();
     PolicyInput {
+        evidence,
+        components,
+        findings,
+        advisories,
+        attestations,
+        ..PolicyInput::default()
+    }
+}
+
+/// The parts of the input that change with every decision (the evidence parts stay empty).
+pub(crate) fn build_light(
+    req: &DecisionRequest,
+    env: InputEnvironment,
+    now: DateTime<Utc>,
+) -> PolicyInput {
+    PolicyInput {
         version: INPUT_VERSION.to_string(),
         artifact: InputArtifact {
             name: req.artifact.name.clone(),
@@ -95,15 +110,11 @@ pub(crate) fn build(
             time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             time_unix: now.timestamp(),
         },
-        evidence,
-        components,
-        findings,
-        advisories,
-        attestations,
         verifications: req.verifications.clone(),
         exposures: req.exposures.clone(),
         previous: req.previous.clone(),
         history: req.history.clone(),
+        ..PolicyInput::default()
     }
 }
 
@@ -367,7 +378,10 @@ fn package_key(eco: &portcullis_evidence::Ecosystem, name: &str) -> String {
     format!("{}|{}", eco.as_str(), normalized_package_name(eco, name))
 }
 
-fn match_advisories(components: &[InputComponent], indexes: &[&AdvisoryIndex]) -> Vec<InputAdvisory> {
+fn match_advisories(
+    components: &[InputComponent],
+    indexes: &[&AdvisoryIndex],
+) -> Vec<InputAdvisory> {
     let mut out: Vec<InputAdvisory> = Vec::new();
     if indexes.iter().all(|i| i.is_empty()) {
         return out;

@@ -23,11 +23,14 @@ pub mod input;
 pub mod kev;
 pub mod request;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use portcullis_policy::input::{InputEnvironment, PolicyInput};
-use portcullis_policy::{Action, EvalLimits, PolicyBundle, PolicySet, RawViolation, Rule};
+use portcullis_policy::{
+    Action, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, RawViolation, Rule, input_value,
+};
 
 pub use config::Config;
 pub use decision::*;
@@ -56,7 +59,26 @@ pub struct Firewall {
     advisories: input::AdvisoryIndex,
     kev: Option<KevCatalog>,
     exceptions: Vec<CompiledException>,
+    prepared: Mutex<PreparedCache>,
 }
+
+/// The evidence-derived input of a set of evidence documents, built and converted once.
+#[derive(Debug)]
+struct Prepared {
+    input: PolicyInput,
+    value: Result<EvidenceValue, String>,
+}
+
+/// A small FIFO cache of prepared evidence, keyed by the documents' digests and names.
+#[derive(Debug, Default)]
+struct PreparedCache {
+    capacity: usize,
+    entries: HashMap<String, Arc<Prepared>>,
+    order: VecDeque<String>,
+}
+
+/// Prepared evidence sets kept by default (see [`Firewall::with_evidence_cache`]).
+pub const DEFAULT_EVIDENCE_CACHE: usize = 16;
 
 impl Firewall {
     /// Check `config` against `bundle` and compile the rule parameters.
@@ -77,17 +99,35 @@ impl Firewall {
             advisories: input::AdvisoryIndex::default(),
             kev: None,
             exceptions: Vec::new(),
+            prepared: Mutex::new(PreparedCache {
+                capacity: DEFAULT_EVIDENCE_CACHE,
+                ..PreparedCache::default()
+            }),
         })
     }
 
     /// Advisories whose affected packages must not ship.
     pub fn with_advisories(mut self, advisories: Vec<BlockedAdvisory>) -> Self {
         self.advisories = input::AdvisoryIndex::new(advisories);
+        self.clear_prepared();
+        self
+    }
+
+    /// Keep the prepared input of the last `capacity` evidence sets, so that deciding again on
+    /// the same documents (another environment, each replica at admission, re-gating) does not
+    /// rebuild and reconvert it. 0 turns the cache off.
+    pub fn with_evidence_cache(self, capacity: usize) -> Self {
+        if let Ok(mut c) = self.prepared.lock() {
+            c.capacity = capacity;
+            c.entries.clear();
+            c.order.clear();
+        }
         self
     }
 
     pub fn with_kev(mut self, kev: KevCatalog) -> Self {
         self.kev = Some(kev);
+        self.clear_prepared();
         self
     }
 
@@ -104,9 +144,57 @@ impl Firewall {
         &self.config
     }
 
-    /// The policy input this request gives (what `decide` evaluates).
-    pub fn policy_input(&self, req: &DecisionRequest) -> PolicyInput {
-        let now = req.context.time.unwrap_or_else(Utc::now);
+    fn clear_prepared(&self) {
+        if let Ok(mut c) = self.prepared.lock() {
+            c.entries.clear();
+            c.order.clear();
+        }
+    }
+
+    fn prepare(&self, req: &DecisionRequest) -> Arc<Prepared> {
+        let build = || {
+            let input = input::build_evidence(req, &self.advisories, self.kev.as_ref());
+            let value = EvidenceValue::new(&input);
+            Arc::new(Prepared { input, value })
+        };
+        let capacity = self.prepared.lock().map(|c| c.capacity).unwrap_or(0);
+        if capacity == 0 {
+            return build();
+        }
+        let mut key = String::new();
+        for d in &req.evidence {
+            key.push_str(&d.digest);
+            key.push('\0');
+            key.push_str(&d.source);
+            key.push('\n');
+        }
+        if let Some(hit) = self
+            .prepared
+            .lock()
+            .ok()
+            .and_then(|c| c.entries.get(&key).cloned())
+        {
+            return hit;
+        }
+        let prepared = build();
+        if let Ok(mut c) = self.prepared.lock() {
+            if !c.entries.contains_key(&key) {
+                while c.order.len() >= c.capacity {
+                    match c.order.pop_front() {
+                        Some(old) => {
+                            c.entries.remove(&old);
+                        }
+                        None => break,
+                    }
+                }
+                c.order.push_back(key.clone());
+                c.entries.insert(key, prepared.clone());
+            }
+        }
+        prepared
+    }
+
+    fn light_input(&self, req: &DecisionRequest, now: chrono::DateTime<Utc>) -> PolicyInput {
         let (settings, declared) = self.config.environment(&req.environment);
         let env = InputEnvironment {
             name: req.environment.clone(),
@@ -114,25 +202,45 @@ impl Firewall {
             declared,
             labels: settings.labels,
         };
-        input::build(req, env, now, &self.advisories, self.kev.as_ref())
+        input::build_light(req, env, now)
+    }
+
+    /// The policy input this request gives (what `decide` evaluates).
+    pub fn policy_input(&self, req: &DecisionRequest) -> PolicyInput {
+        let now = req.context.time.unwrap_or_else(Utc::now);
+        let prepared = self.prepare(req);
+        let heavy = &prepared.input;
+        PolicyInput {
+            evidence: heavy.evidence.clone(),
+            components: heavy.components.clone(),
+            findings: heavy.findings.clone(),
+            advisories: heavy.advisories.clone(),
+            attestations: heavy.attestations.clone(),
+            ..self.light_input(req, now)
+        }
     }
 
     /// Decide. Never fails: an error becomes part of the decision and denies where any rule
     /// enforces.
     pub fn decide(&self, req: &DecisionRequest) -> Decision {
         let now = req.context.time.unwrap_or_else(Utc::now);
-        let input = self.policy_input(req);
+        let prepared = self.prepare(req);
+        let light = self.light_input(req, now);
+        let value = match &prepared.value {
+            Ok(evidence) => input_value(&light, Some(evidence)),
+            Err(e) => Err(e.clone()),
+        };
         let env = req.environment.as_str();
         let bundle = self.policies.bundle();
         let action_of = |r: &Rule| self.config.action(r, env);
         let results = self
             .policies
-            .evaluate(&input, &|r| action_of(r) != Action::Off);
+            .evaluate_value(value, &|r| action_of(r) != Action::Off);
         let enforcing = bundle
             .rules()
             .iter()
             .any(|r| action_of(r) == Action::Enforce);
-        let refs = RefIndex::new(&input);
+        let refs = RefIndex::new(&prepared.input);
 
         let mut violations = Vec::new();
         let mut warnings = Vec::new();
@@ -360,7 +468,12 @@ fn violation(rule: &Rule, action: Action, raw: RawViolation, refs: &RefIndex<'_>
                 push_unique(&mut evidence, d);
             }
             push_unique(&mut subjects, id);
-            for alias in refs.advisory_aliases.get(id.as_str()).copied().unwrap_or_default() {
+            for alias in refs
+                .advisory_aliases
+                .get(id.as_str())
+                .copied()
+                .unwrap_or_default()
+            {
                 push_unique(&mut subjects, alias);
             }
             evidence_refs.push(EvidenceRef {

@@ -426,6 +426,15 @@ impl PolicySet {
         input: &PolicyInput,
         enabled: &dyn Fn(&Rule) -> bool,
     ) -> Vec<RuleResult> {
+        self.evaluate_value(to_value(input), enabled)
+    }
+
+    /// As [`PolicySet::evaluate`], on an input already converted with [`input_value`].
+    pub fn evaluate_value(
+        &self,
+        value: Result<regorus::Value, String>,
+        enabled: &dyn Fn(&Rule) -> bool,
+    ) -> Vec<RuleResult> {
         let selected: Vec<usize> = self
             .bundle
             .rules
@@ -443,7 +452,7 @@ impl PolicySet {
                 })
                 .collect::<Vec<_>>()
         };
-        let value = match to_value(input) {
+        let value = match value {
             Ok(v) => v,
             Err(e) => return fail_all(format!("policy input: {e}")),
         };
@@ -495,9 +504,94 @@ impl PolicySet {
     }
 }
 
-fn to_value(input: &PolicyInput) -> Result<regorus::Value, String> {
+fn to_value<T: serde::Serialize>(input: &T) -> Result<regorus::Value, String> {
     let json = serde_json::to_string(input).map_err(|e| e.to_string())?;
     regorus::Value::from_json_str(&json).map_err(|e| e.to_string())
+}
+
+/// The evidence-derived parts of a [`PolicyInput`] (components, findings, evidence,
+/// advisories, attestations) converted for the engine once, to be shared by every decision
+/// on the same evidence (several environments, admission of each replica, re-gating).
+#[derive(Debug, Clone)]
+pub struct EvidenceValue {
+    parts: Vec<(&'static str, regorus::Value)>,
+}
+
+impl EvidenceValue {
+    /// Convert the evidence-derived parts of `input`.
+    pub fn new(input: &PolicyInput) -> Result<Self, String> {
+        Ok(Self {
+            parts: vec![
+                ("components", to_value(&input.components)?),
+                ("findings", to_value(&input.findings)?),
+                ("evidence", to_value(&input.evidence)?),
+                ("advisories", to_value(&input.advisories)?),
+                ("attestations", to_value(&input.attestations)?),
+            ],
+        })
+    }
+}
+
+/// Convert `input` for the engine, taking the evidence-derived parts from `evidence` (and
+/// ignoring those fields of `input`) when given.
+pub fn input_value(
+    input: &PolicyInput,
+    evidence: Option<&EvidenceValue>,
+) -> Result<regorus::Value, String> {
+    let Some(evidence) = evidence else {
+        return to_value(input);
+    };
+    let mut value = to_value(&LightInput::from(input))?;
+    let object = value.as_object_mut().map_err(|e| e.to_string())?;
+    for (name, part) in &evidence.parts {
+        object.insert(regorus::Value::from(*name), part.clone());
+    }
+    Ok(value)
+}
+
+/// The fields of a `PolicyInput` that change with every decision.
+#[derive(serde::Serialize)]
+struct LightInput<'a> {
+    version: &'a str,
+    artifact: &'a crate::input::InputArtifact,
+    environment: &'a crate::input::InputEnvironment,
+    context: &'a crate::input::InputContext,
+    verifications: &'a [crate::input::InputVerification],
+    exposures: &'a [crate::input::InputExposure],
+    previous: &'a Option<crate::input::InputPrevious>,
+    history: &'a [crate::input::InputHistoryEntry],
+}
+
+impl<'a> From<&'a PolicyInput> for LightInput<'a> {
+    fn from(i: &'a PolicyInput) -> Self {
+        // Destructured so that a new PolicyInput field is a compile error here until it is
+        // placed on one side or the other.
+        let PolicyInput {
+            version,
+            artifact,
+            environment,
+            context,
+            evidence: _,
+            components: _,
+            findings: _,
+            advisories: _,
+            attestations: _,
+            verifications,
+            exposures,
+            previous,
+            history,
+        } = i;
+        Self {
+            version,
+            artifact,
+            environment,
+            context,
+            verifications,
+            exposures,
+            previous,
+            history,
+        }
+    }
 }
 
 fn violations_of(value: &regorus::Value) -> Result<Vec<RawViolation>, String> {

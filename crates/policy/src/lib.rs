@@ -22,7 +22,8 @@ pub mod metadata;
 pub mod testing;
 
 pub use bundle::{
-    EvalLimits, PolicyBundle, PolicySet, PolicySource, RawViolation, Rule, RuleResult,
+    EvalLimits, EvidenceValue, PolicyBundle, PolicySet, PolicySource, RawViolation, Rule,
+    RuleResult, input_value,
 };
 pub use error::PolicyError;
 pub use input::{INPUT_VERSION, PolicyInput};

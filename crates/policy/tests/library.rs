@@ -12,11 +12,23 @@ fn every_library_test_passes_and_every_rule_has_tests() {
         .filter(|r| r.outcome != TestOutcome::Pass)
         .map(|r| format!("{} ({}): {:?}", r.name, r.file, r.outcome))
         .collect();
-    assert!(failed.is_empty(), "failing Rego tests:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "failing Rego tests:\n{}",
+        failed.join("\n")
+    );
     for rule in bundle.rules() {
         let prefix = format!("data.{}.test_", rule.package);
-        let n = results.iter().filter(|r| r.name.starts_with(&prefix)).count();
-        assert!(n >= 2, "{} ({}) has {n} test_ rules; each rule needs at least one that fires and one that does not", rule.meta.id, rule.package);
+        let n = results
+            .iter()
+            .filter(|r| r.name.starts_with(&prefix))
+            .count();
+        assert!(
+            n >= 2,
+            "{} ({}) has {n} test_ rules; each rule needs at least one that fires and one that does not",
+            rule.meta.id,
+            rule.package
+        );
     }
 }
 

@@ -49,7 +49,10 @@ pub fn documents() -> Vec<(String, Vec<u8>)> {
             "component": {"type": "container", "name": ARTIFACT, "version": digest()}},
         "components": components
     });
-    docs.push(("sbom.cdx.json".into(), serde_json::to_vec(&sbom).unwrap_or_default()));
+    docs.push((
+        "sbom.cdx.json".into(),
+        serde_json::to_vec(&sbom).unwrap_or_default(),
+    ));
 
     let vulns: Vec<_> = (0..FINDINGS)
         .map(|k| {
@@ -79,7 +82,10 @@ pub fn documents() -> Vec<(String, Vec<u8>)> {
         "ArtifactType": "container_image",
         "Results": [{"Target": "app.jar", "Class": "lang-pkgs", "Type": "jar", "Vulnerabilities": vulns}]
     });
-    docs.push(("trivy.json".into(), serde_json::to_vec(&trivy).unwrap_or_default()));
+    docs.push((
+        "trivy.json".into(),
+        serde_json::to_vec(&trivy).unwrap_or_default(),
+    ));
 
     let lines: Vec<String> = (0..2)
         .map(|j| {
@@ -101,7 +107,10 @@ pub fn documents() -> Vec<(String, Vec<u8>)> {
             json!({"payloadType": "application/vnd.in-toto+json", "payload": payload, "signatures": [{"keyid": "release-key", "sig": "c2ln"}]}).to_string()
         })
         .collect();
-    docs.push(("provenance.intoto.jsonl".into(), lines.join("\n").into_bytes()));
+    docs.push((
+        "provenance.intoto.jsonl".into(),
+        lines.join("\n").into_bytes(),
+    ));
     docs
 }
 
