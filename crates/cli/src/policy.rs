@@ -152,7 +152,11 @@ pub fn list(args: &PolicyListArgs) -> anyhow::Result<u8> {
                 }
                 writeln!(out, "  source    {}", e.source)?;
             }
-            writeln!(out, "{} rules", entries.len())?;
+            writeln!(
+                out,
+                "{}",
+                crate::render::plural(entries.len(), "rule", "rules")
+            )?;
         }
     }
     out.flush()?;

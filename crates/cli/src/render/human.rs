@@ -42,6 +42,30 @@ impl Paint {
 
 /// Label column width (`evidence  `).
 const LABEL: usize = 10;
+/// Lines are wrapped at word boundaries to this width (long words are left whole).
+const WIDTH: usize = 100;
+
+/// Greedy word wrap of each line of `text` to `width` columns.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut cur = String::new();
+        for word in line.split_whitespace() {
+            if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
+                out.push(std::mem::take(&mut cur));
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+        out.push(cur);
+    }
+    if out.is_empty() {
+        out.push(String::new());
+    }
+    out
+}
 
 pub fn write(out: &mut dyn Write, r: &Report<'_>, color: bool) -> io::Result<()> {
     let p = Paint(color);
@@ -117,11 +141,17 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>, color: bool) -> io::Result<()>
 }
 
 fn label(out: &mut dyn Write, p: Paint, name: &str, text: &str) -> io::Result<()> {
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or("");
-    writeln!(out, "  {}{first}", p.dim(&format!("{name:<LABEL$}")))?;
-    for l in lines {
-        writeln!(out, "  {:<LABEL$}{l}", "")?;
+    label_lines(out, p, name, &wrap(text, WIDTH - 2 - LABEL))
+}
+
+/// Lines under a label, as they are (for references people copy: keys, files, digests).
+fn label_lines(out: &mut dyn Write, p: Paint, name: &str, lines: &[String]) -> io::Result<()> {
+    for (i, l) in lines.iter().enumerate() {
+        if i == 0 {
+            writeln!(out, "  {}{l}", p.dim(&format!("{name:<LABEL$}")))?;
+        } else {
+            writeln!(out, "  {:<LABEL$}{l}", "")?;
+        }
     }
     Ok(())
 }
@@ -140,12 +170,11 @@ fn write_item(out: &mut dyn Write, r: &Report<'_>, item: Item<'_>, p: Paint) -> 
         v.severity,
         v.title
     )?;
-    writeln!(out, "  {}", v.message)?;
-    label(out, p, "key", &v.key)?;
-    let evidence = evidence_lines(r, v);
-    for (i, line) in evidence.iter().enumerate() {
-        label(out, p, if i == 0 { "evidence" } else { "" }, line)?;
+    for l in wrap(&v.message, WIDTH - 2) {
+        writeln!(out, "  {l}")?;
     }
+    label_lines(out, p, "key", std::slice::from_ref(&v.key))?;
+    label_lines(out, p, "evidence", &evidence_lines(r, v))?;
     if let Some(rule) = r.rule(&v.rule) {
         let why = if rule.description.is_empty() {
             &rule.title
@@ -186,7 +215,12 @@ fn evidence_lines(r: &Report<'_>, v: &Violation) -> Vec<String> {
     for e in &v.evidence_refs {
         // A reference to a whole document (`{"evidence": digest}`, an attestation…).
         if e.evidence.len() == 1 && e.evidence.first() == Some(&e.id) {
-            lines.push(format!("{} {}", e.kind, doc(&e.id)));
+            let kind = if e.kind == "evidence" {
+                "document"
+            } else {
+                &e.kind
+            };
+            lines.push(format!("{kind} {}", doc(&e.id)));
             continue;
         }
         let mut line = format!("{} {}", e.kind, e.id);
@@ -208,4 +242,20 @@ fn evidence_lines(r: &Report<'_>, v: &Violation) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_words_and_keeps_long_words_whole() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(
+            wrap("x sha256:0123456789 y", 5),
+            vec!["x", "sha256:0123456789", "y"]
+        );
+        assert_eq!(wrap("one\ntwo", 80), vec!["one", "two"]);
+        assert_eq!(wrap("", 80), vec![""]);
+    }
 }
