@@ -92,9 +92,15 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>, color: bool) -> io::Result<()>
         d.decided_at
     )?;
 
+    // Why a rule matters is said once, at its first violation.
+    let mut explained: Vec<&str> = Vec::new();
     for item in r.items() {
         writeln!(out)?;
-        write_item(out, r, item, p)?;
+        let first = !explained.contains(&item.violation.rule.as_str());
+        if first {
+            explained.push(&item.violation.rule);
+        }
+        write_item(out, r, item, first, p)?;
     }
 
     for e in &d.expired_exceptions {
@@ -156,7 +162,13 @@ fn label_lines(out: &mut dyn Write, p: Paint, name: &str, lines: &[String]) -> i
     Ok(())
 }
 
-fn write_item(out: &mut dyn Write, r: &Report<'_>, item: Item<'_>, p: Paint) -> io::Result<()> {
+fn write_item(
+    out: &mut dyn Write,
+    r: &Report<'_>,
+    item: Item<'_>,
+    explain: bool,
+    p: Paint,
+) -> io::Result<()> {
     let v = item.violation;
     let head = match item.status {
         Status::Enforced => p.red("VIOLATION"),
@@ -175,7 +187,7 @@ fn write_item(out: &mut dyn Write, r: &Report<'_>, item: Item<'_>, p: Paint) -> 
     }
     label_lines(out, p, "key", std::slice::from_ref(&v.key))?;
     label_lines(out, p, "evidence", &evidence_lines(r, v))?;
-    if let Some(rule) = r.rule(&v.rule) {
+    if let Some(rule) = r.rule(&v.rule).filter(|_| explain) {
         let why = if rule.description.is_empty() {
             &rule.title
         } else {
