@@ -204,8 +204,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
 
     let decision = firewall.decide(&req);
     let code = exit_code(&decision);
-    let input = firewall.policy_input(&req);
-    let report = Report::new(&decision, &firewall, &input, files, code);
+    let report = Report::new(&decision, &firewall, &req, files, code);
 
     let mut err = std::io::stderr().lock();
     for n in &notes {

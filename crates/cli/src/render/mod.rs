@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use portcullis_firewall::{Config, Decision, Exception, Firewall, Violation, engine_rules};
-use portcullis_policy::input::PolicyInput;
+use portcullis_firewall::{
+    Config, Decision, DecisionRequest, Exception, Firewall, Violation, engine_rules,
+};
 use portcullis_policy::{Action, PolicyBundle, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -126,7 +127,7 @@ impl<'a> Report<'a> {
     pub fn new(
         decision: &'a Decision,
         firewall: &Firewall,
-        input: &PolicyInput,
+        req: &DecisionRequest,
         mut files: BTreeMap<String, String>,
         exit_code: u8,
     ) -> Self {
@@ -135,14 +136,15 @@ impl<'a> Report<'a> {
                 .entry(e.digest.clone())
                 .or_insert_with(|| e.source.clone());
         }
-        let locations = input
-            .findings
-            .iter()
-            .filter_map(|f| {
-                let l = f.location.as_ref()?;
-                Some((f.key.clone(), (l.path.clone(), l.line)))
-            })
-            .collect();
+        // Where findings point in the code (first location reported for a finding key).
+        let mut locations: HashMap<String, (String, Option<u32>)> = HashMap::new();
+        for f in req.evidence.iter().flat_map(|d| &d.evidence.findings) {
+            if let Some(l) = &f.location {
+                locations
+                    .entry(f.key.clone())
+                    .or_insert_with(|| (l.path.clone(), l.start_line));
+            }
+        }
         Self {
             decision,
             rules: rule_infos(firewall.bundle(), firewall.config(), &decision.environment),
