@@ -261,7 +261,7 @@ fn inspect_file(
 
 /// Files named directly, and every regular file under the directories named (sorted, hidden
 /// files and directories skipped). Returns whether any directory was walked.
-fn collect(paths: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, bool)> {
+pub fn collect(paths: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, bool)> {
     let mut files = Vec::new();
     let mut walked = false;
     for p in paths {

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod gate;
 mod inspect;
+mod policy;
+mod render;
 
 // Parsing evidence is allocation-heavy (millions of small strings for a large SBOM); mimalloc
 // is markedly faster at that than glibc's allocator (docs/benchmarks.md).
@@ -17,8 +20,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod exit {
     /// Everything read and, for the gate, allowed.
     pub const OK: u8 = 0;
-    /// Denied by policy.
-    #[allow(dead_code)]
+    /// Denied by policy (`policy test`: a test failed).
     pub const DENIED: u8 = 1;
     /// Usage error, unreadable evidence or internal error.
     pub const ERROR: u8 = 2;
@@ -40,6 +42,24 @@ enum Command {
     /// Read evidence files (SBOMs, scans, SAST/DAST reports, advisories, attestations).
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Decide whether an artifact may be deployed to an environment, on its evidence.
+    ///
+    /// Exit 0 allowed, 1 denied by policy, 2 usage error, unreadable evidence or an error in
+    /// the decision. A human summary always goes to stderr; `--format` picks what goes to
+    /// stdout (or `--output`).
+    Gate(Box<GateArgs>),
+    /// The policy library: list its rules, run its tests.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Every rule with its id, category, severity, controls, parameters and the action it
+    /// takes in each environment.
+    List(PolicyListArgs),
+    /// Run the `test_` rules of the built-in library and of DIRs (like `opa test -v`).
+    Test(PolicyTestArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,6 +108,109 @@ pub struct InspectArgs {
     pub limits: LimitArgs,
 }
 
+/// Where policies and configuration come from, shared by `gate` and `policy list`.
+#[derive(Args, Debug, Clone)]
+pub struct PolicyArgs {
+    /// A directory of users' Rego policies, added to the built-in library (repeatable).
+    #[arg(long = "policy", value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
+    /// `portcullis.yaml`: environments, rule parameters and actions. Default: ./portcullis.yaml
+    /// when it exists, else built-in defaults (every environment protected).
+    #[arg(long, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GateArgs {
+    /// The artifact about to be deployed.
+    #[arg(long, env = "PORTCULLIS_ARTIFACT", value_name = "NAME@sha256:HEX")]
+    pub artifact: String,
+    /// The environment it is going to.
+    #[arg(long = "env", env = "PORTCULLIS_ENV", value_name = "ENV")]
+    pub environment: String,
+    /// Evidence files or directories (SBOMs, scans, reports, advisories, attestations); the
+    /// format of each is detected from its content.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    pub evidence: Vec<PathBuf>,
+    /// OSV advisories the firewall blocks: nothing they affect ships, in any environment.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub advisories: Vec<PathBuf>,
+    /// Known-exploited vulnerabilities catalogue (CISA KEV JSON format).
+    #[arg(long, env = "PORTCULLIS_KEV", value_name = "FILE")]
+    pub kev: Option<PathBuf>,
+    /// Exceptions (YAML or JSON): approved, time-boxed waivers of single violations.
+    #[arg(long, env = "PORTCULLIS_EXCEPTIONS", value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+    /// What goes to stdout (or `--output`); the human summary always goes to stderr.
+    #[arg(long, value_enum, env = "PORTCULLIS_FORMAT", default_value_t = render::OutputFormat::Human)]
+    pub format: render::OutputFormat,
+    /// Write the `--format` output to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Colour in the human summary: `auto` when stderr is a terminal (and NO_COLOR is unset).
+    #[arg(long, value_enum, default_value_t = render::ColorChoice::Auto)]
+    pub color: render::ColorChoice,
+    /// Who asks for the deployment.
+    #[arg(long, env = "PORTCULLIS_REQUESTER")]
+    pub requester: Option<String>,
+    /// Who approved it.
+    #[arg(long, env = "PORTCULLIS_APPROVER")]
+    pub approver: Option<String>,
+    /// The pipeline asking (e.g. the CI workflow or job URL).
+    #[arg(long, env = "PORTCULLIS_PIPELINE")]
+    pub pipeline: Option<String>,
+    /// The pipeline stage.
+    #[arg(long, env = "PORTCULLIS_STAGE")]
+    pub stage: Option<String>,
+    /// Change ticket or request reference.
+    #[arg(long = "change-ref", env = "PORTCULLIS_CHANGE_REF")]
+    pub change_ref: Option<String>,
+    /// Canary verification results: JSON, one PolicyInput `verifications` entry or an array
+    /// of them (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub verification: Vec<PathBuf>,
+    /// Exposure check results: JSON, one PolicyInput `exposures` entry or an array (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub exposure: Vec<PathBuf>,
+    /// What runs in the environment today: JSON, the PolicyInput `previous` object.
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+    /// Earlier decisions about this artifact in other environments: JSON, the PolicyInput
+    /// `history` array.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Decide as of this time (RFC 3339) instead of now, for reproducible runs.
+    #[arg(long, env = "PORTCULLIS_TIME", value_name = "RFC3339")]
+    pub time: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyListArgs {
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+    #[arg(long, value_enum, default_value_t = policy::ListFormat::Human)]
+    pub format: policy::ListFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyTestArgs {
+    /// Directories of Rego files (policies and their `*_test.rego`), tested together with the
+    /// built-in library. A file at the same relative path as a library file replaces it, so
+    /// `policy test crates/policy/library` tests the library as it is on disk.
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Test only DIRs, without the built-in library.
+    #[arg(long, requires = "dirs")]
+    pub no_builtin: bool,
+    /// Show only failures, errors and the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -98,6 +221,9 @@ fn main() -> ExitCode {
             }
             Ok(exit::OK)
         }
+        Command::Gate(args) => gate::run(&args),
+        Command::Policy(PolicyCommand::List(args)) => policy::list(&args),
+        Command::Policy(PolicyCommand::Test(args)) => policy::test(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

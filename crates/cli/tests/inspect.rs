@@ -36,15 +36,18 @@ fn readme_main_command_reads_every_example() {
         ("zap-baseline.xml", "OWASP ZAP XML"),
         ("log4shell.osv.json", "OSV advisory"),
         ("checkout-api.intoto.jsonl", "DSSE envelope"),
+        ("clean/checkout-api-2.4.1.cdx.json", "CycloneDX JSON 1.6"),
+        ("clean/trivy-image.json", "Trivy JSON"),
+        ("clean/checkout-api-2.4.1.intoto.jsonl", "DSSE envelope"),
     ] {
         let line = out
             .lines()
-            .find(|l| l.contains(file))
+            .find(|l| l.contains(&format!("evidence/{file}:")))
             .unwrap_or_else(|| panic!("{file} missing from:\n{out}"));
         assert!(line.contains(format), "{line}");
     }
     assert!(
-        stderr(&o).contains("6 file(s) read, 0 unreadable"),
+        stderr(&o).contains("9 file(s) read, 0 unreadable"),
         "{}",
         stderr(&o)
     );
@@ -63,11 +66,16 @@ fn json_output_is_the_normalized_model() {
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let files = doc["files"].as_array().unwrap();
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 9);
     let by_name = |n: &str| {
         files
             .iter()
-            .find(|f| f["file"].as_str().unwrap().ends_with(n))
+            .find(|f| {
+                f["file"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("evidence/{n}"))
+            })
             .unwrap()
             .clone()
     };

@@ -1,0 +1,361 @@
+//! `portcullis gate`: read the evidence, build the firewall, decide, render, exit 0/1/2.
+//!
+//! The decision itself is `Firewall::decide` (the one evaluation path); this module only reads
+//! files, reports what it could not read, and picks the exit code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Utc};
+use portcullis_evidence::{ErrorKind, Limits, ParseError};
+use portcullis_firewall::{
+    ArtifactId, BlockedAdvisory, Config, Decision, DecisionRequest, EvidenceDoc, Firewall,
+    KevCatalog, RequestContext, UnreadableEvidence, exceptions, sha256,
+};
+use portcullis_policy::PolicyBundle;
+use portcullis_policy::input::{
+    InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
+};
+use serde::de::DeserializeOwned;
+
+use crate::render::{self, OutputFormat, Report};
+use crate::{GateArgs, PolicyArgs, exit};
+
+/// The configuration the gate runs with, and a note on where it came from when that is not
+/// obvious from the command line.
+pub struct LoadedConfig {
+    pub config: Config,
+    pub note: Option<String>,
+}
+
+/// `--config FILE`, else `./portcullis.yaml`, else built-in defaults.
+pub fn load_config(args: &PolicyArgs) -> anyhow::Result<LoadedConfig> {
+    if let Some(path) = &args.config {
+        return Ok(LoadedConfig {
+            config: Config::load(path)?,
+            note: None,
+        });
+    }
+    let local = Path::new("portcullis.yaml");
+    if local.is_file() {
+        return Ok(LoadedConfig {
+            config: Config::load(local)?,
+            note: Some("using ./portcullis.yaml".into()),
+        });
+    }
+    Ok(LoadedConfig {
+        config: Config::default(),
+        note: Some(
+            "no --config and no ./portcullis.yaml: built-in defaults, no environments declared, \
+             so every environment is treated as protected"
+                .into(),
+        ),
+    })
+}
+
+/// The built-in library plus `--policy` directories.
+pub fn load_bundle(args: &PolicyArgs) -> anyhow::Result<PolicyBundle> {
+    Ok(PolicyBundle::load(&args.policy)?)
+}
+
+pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
+    let artifact = ArtifactId::parse(&args.artifact).map_err(|e| anyhow!("--artifact {e}"))?;
+    let time = args
+        .time
+        .as_deref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| anyhow!("--time {t:?}: not an RFC 3339 time ({e})"))
+        })
+        .transpose()?;
+    let limits = args.limits.limits();
+    let color = args.color.enabled();
+
+    let loaded = load_config(&args.policies)?;
+    let mut notes: Vec<String> = loaded.note.into_iter().collect();
+    let config = loaded.config;
+    if !config.environments.is_empty() && !config.environments.contains_key(&args.environment) {
+        notes.push(format!(
+            "environment {:?} is not declared in {}: treated as protected",
+            args.environment,
+            config.source.as_deref().unwrap_or("the configuration")
+        ));
+    }
+    let bundle = load_bundle(&args.policies)?;
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+
+    let mut advisories = Vec::new();
+    for path in &args.advisories {
+        let (bytes, doc) = read_evidence(path, &limits).map_err(|e| match e {
+            Unread::Io(e) | Unread::Parse(_, e) => {
+                anyhow!("--advisories {}: {}", path.display(), describe(&e))
+            }
+        })?;
+        files.insert(doc.digest.clone(), display(path));
+        if doc.evidence.advisories.is_empty() {
+            bail!(
+                "--advisories {}: {} holds no advisories (an OSV record or a list of them is expected)",
+                path.display(),
+                doc.evidence.format.name()
+            );
+        }
+        drop(bytes);
+        for a in doc.evidence.advisories {
+            advisories.push(BlockedAdvisory {
+                advisory: a,
+                source: doc.digest.clone(),
+            });
+        }
+    }
+
+    let mut firewall = Firewall::new(bundle, config)?.with_advisories(advisories);
+    if let Some(path) = &args.kev {
+        let bytes = read_limited(path, &limits)
+            .map_err(|e| anyhow!("--kev {}: {}", path.display(), describe(&e)))?;
+        files.insert(sha256(&bytes), display(path));
+        firewall = firewall.with_kev(KevCatalog::parse(&bytes, &display(path))?);
+    }
+    if let Some(path) = &args.exceptions {
+        firewall = firewall.with_exceptions(exceptions::load_exceptions(path)?);
+    }
+
+    let mut req = DecisionRequest::new(artifact, args.environment.clone());
+    req.context = RequestContext {
+        pipeline: args.pipeline.clone(),
+        stage: args.stage.clone(),
+        requester: args.requester.clone(),
+        approver: args.approver.clone(),
+        change_ref: args.change_ref.clone(),
+        time,
+    };
+
+    let evidence_files = evidence_files(&args.evidence)?;
+    let progress = render::progress(evidence_files.len() as u64);
+    for path in &evidence_files {
+        progress.set_message(display(path));
+        match read_evidence(path, &limits) {
+            Ok((_, doc)) => {
+                files.insert(doc.digest.clone(), display(path));
+                req.evidence.push(doc);
+            }
+            Err(Unread::Io(e)) => req.unreadable.push(UnreadableEvidence {
+                source: display(path),
+                digest: None,
+                error: describe(&e),
+            }),
+            Err(Unread::Parse(digest, e)) => {
+                files.insert(digest.clone(), display(path));
+                req.unreadable.push(UnreadableEvidence {
+                    source: display(path),
+                    digest: Some(digest),
+                    error: describe(&e),
+                });
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    for path in &args.verification {
+        match read_entries::<InputVerification>(path, &limits) {
+            Ok((digest, entries)) => {
+                files.insert(digest.clone(), display(path));
+                req.verifications.extend(entries.into_iter().map(|mut v| {
+                    v.evidence.get_or_insert_with(|| digest.clone());
+                    v
+                }));
+            }
+            Err(u) => req.unreadable.push(u),
+        }
+    }
+    for path in &args.exposure {
+        match read_entries::<InputExposure>(path, &limits) {
+            Ok((digest, entries)) => {
+                files.insert(digest.clone(), display(path));
+                req.exposures.extend(entries.into_iter().map(|mut x| {
+                    x.evidence.get_or_insert_with(|| digest.clone());
+                    x
+                }));
+            }
+            Err(u) => req.unreadable.push(u),
+        }
+    }
+    if let Some(path) = &args.previous {
+        match read_json::<InputPrevious>(path, &limits) {
+            Ok((digest, previous)) => {
+                files.insert(digest, display(path));
+                req.previous = Some(previous);
+            }
+            Err(u) => req.unreadable.push(u),
+        }
+    }
+    if let Some(path) = &args.history {
+        match read_json::<Vec<InputHistoryEntry>>(path, &limits) {
+            Ok((digest, history)) => {
+                files.insert(digest, display(path));
+                req.history = history;
+            }
+            Err(u) => req.unreadable.push(u),
+        }
+    }
+
+    let decision = firewall.decide(&req);
+    let code = exit_code(&decision);
+    let report = Report::new(&decision, &firewall, &req, files, code);
+
+    let mut err = std::io::stderr().lock();
+    for n in &notes {
+        writeln!(err, "note: {n}")?;
+    }
+    render::human::write(&mut err, &report, color)?;
+    drop(err);
+
+    let machine = match args.format {
+        OutputFormat::Human => {
+            if args.output.is_none() {
+                return Ok(code);
+            }
+            let mut out = Vec::new();
+            render::human::write(&mut out, &report, false)?;
+            out
+        }
+        OutputFormat::Json => {
+            let mut out = serde_json::to_vec_pretty(&decision)?;
+            out.push(b'\n');
+            out
+        }
+        OutputFormat::Sarif => {
+            let mut out = serde_json::to_vec_pretty(&render::sarif::document(&report))?;
+            out.push(b'\n');
+            out
+        }
+        OutputFormat::Junit => render::junit::document(&report).into_bytes(),
+        OutputFormat::Github => render::github::document(&report).into_bytes(),
+    };
+    match &args.output {
+        Some(p) => {
+            std::fs::write(p, &machine).with_context(|| format!("cannot write {}", p.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&machine)?;
+            out.flush()?;
+        }
+    }
+    Ok(code)
+}
+
+/// 0 allowed, 1 denied, 2 when anything could not be read or evaluated (whatever the verdict).
+pub fn exit_code(d: &Decision) -> u8 {
+    if !d.errors.is_empty() {
+        exit::ERROR
+    } else if d.allowed() {
+        exit::OK
+    } else {
+        exit::DENIED
+    }
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Why a file could not be used: not read at all, or read (with this digest) but not parsed.
+enum Unread {
+    Io(ParseError),
+    Parse(String, ParseError),
+}
+
+/// A parse error without the file name (the caller names the file): `FORMAT: at PLACE:
+/// message [kind]`, or `message [kind]` when the file was not read at all.
+fn describe(e: &ParseError) -> String {
+    if e.format.is_none() && matches!(e.kind, ErrorKind::Io | ErrorKind::TooLarge) {
+        format!("{} [{}]", e.message, e.kind.code())
+    } else {
+        e.to_string()
+    }
+}
+
+/// The file's bytes, refusing files over the size limit before reading them.
+fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, ParseError> {
+    let io_err =
+        |e: std::io::Error| ParseError::new(ErrorKind::Io, None, format!("cannot read: {e}"));
+    let len = std::fs::metadata(path).map_err(io_err)?.len();
+    if len > limits.max_bytes {
+        return Err(ParseError::new(
+            ErrorKind::TooLarge,
+            None,
+            format!(
+                "{len} bytes is over the limit of {} bytes (raise it with --max-bytes)",
+                limits.max_bytes
+            ),
+        ));
+    }
+    std::fs::read(path).map_err(io_err)
+}
+
+fn read_evidence(path: &Path, limits: &Limits) -> Result<(Vec<u8>, EvidenceDoc), Unread> {
+    let bytes = read_limited(path, limits).map_err(Unread::Io)?;
+    match EvidenceDoc::parse(&display(path), &bytes, limits) {
+        Ok(doc) => Ok((bytes, doc)),
+        Err(e) => Err(Unread::Parse(sha256(&bytes), e)),
+    }
+}
+
+/// A JSON document of type `T`, with the digest of its bytes.
+fn read_json<T: DeserializeOwned>(
+    path: &Path,
+    limits: &Limits,
+) -> Result<(String, T), UnreadableEvidence> {
+    let bytes = read_limited(path, limits).map_err(|e| UnreadableEvidence {
+        source: display(path),
+        digest: None,
+        error: describe(&e),
+    })?;
+    let digest = sha256(&bytes);
+    match serde_json::from_slice::<T>(&bytes) {
+        Ok(v) => Ok((digest, v)),
+        Err(e) => Err(UnreadableEvidence {
+            source: display(path),
+            digest: Some(digest),
+            error: format!("JSON: {e}"),
+        }),
+    }
+}
+
+/// One entry or an array of them.
+fn read_entries<T: DeserializeOwned>(
+    path: &Path,
+    limits: &Limits,
+) -> Result<(String, Vec<T>), UnreadableEvidence> {
+    let (digest, value) = read_json::<serde_json::Value>(path, limits)?;
+    let parsed = if value.is_array() {
+        serde_json::from_value::<Vec<T>>(value)
+    } else {
+        serde_json::from_value::<T>(value).map(|v| vec![v])
+    };
+    parsed
+        .map(|v| (digest.clone(), v))
+        .map_err(|e| UnreadableEvidence {
+            source: display(path),
+            digest: Some(digest),
+            error: format!("JSON: {e}"),
+        })
+}
+
+/// Files named, and the files under directories named. A path that cannot be read stays in
+/// the list: it becomes unreadable evidence in the decision, never a skipped file.
+fn evidence_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            out.extend(crate::inspect::collect(std::slice::from_ref(p))?.0);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}

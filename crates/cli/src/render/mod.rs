@@ -1,0 +1,343 @@
+//! Outputs of a decision. Every renderer walks the same [`Item`]s — the firewall's `Violation`
+//! with its status (enforced, warning, excepted) — so the terminal, JSON, SARIF, JUnit and
+//! GitHub annotations never disagree about what was found.
+
+pub mod github;
+pub mod human;
+pub mod junit;
+pub mod sarif;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use portcullis_firewall::{
+    Config, Decision, DecisionRequest, Exception, Firewall, Violation, engine_rules,
+};
+use portcullis_policy::{Action, PolicyBundle, Rule};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Only the human summary (on stderr; also to `--output` when given).
+    Human,
+    /// The decision as JSON.
+    Json,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// JUnit XML (test reports).
+    Junit,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether the human summary on stderr is coloured.
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// A progress bar on stderr for reading many files; hidden for one file or without a terminal.
+pub fn progress(len: u64) -> ProgressBar {
+    if len < 2 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} reading evidence [{bar:30}] {pos}/{len} {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb
+}
+
+/// What a violation did to the decision.
+#[derive(Debug, Clone, Copy)]
+pub enum Status<'a> {
+    /// Enforced: it denies.
+    Enforced,
+    /// The rule warns in this environment.
+    Warning,
+    /// An exception let it through.
+    Excepted(&'a Exception),
+}
+
+impl Status<'_> {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Enforced => "violation",
+            Status::Warning => "warning",
+            Status::Excepted(_) => "excepted",
+        }
+    }
+}
+
+/// One violation as every output shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub violation: &'a Violation,
+    pub status: Status<'a>,
+}
+
+/// Descriptive metadata of a rule: from the bundle, or the firewall's own fail-closed rules.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub severity: String,
+    pub controls: Vec<String>,
+    pub remediation: String,
+    /// The action in the decision's environment.
+    pub action: Action,
+    /// Source file (`builtin/...` for the library).
+    pub source: Option<String>,
+}
+
+/// A decision with what the renderers need around it.
+pub struct Report<'a> {
+    pub decision: &'a Decision,
+    /// Rules of the bundle, then the firewall's own (fail-closed) rules.
+    pub rules: Vec<RuleInfo>,
+    /// Document digest -> file it was read from.
+    pub files: BTreeMap<String, String>,
+    /// Finding key -> where in the code it is (path, line), for SAST and IaC findings.
+    pub locations: HashMap<String, (String, Option<u32>)>,
+    pub exit_code: u8,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(
+        decision: &'a Decision,
+        firewall: &Firewall,
+        req: &DecisionRequest,
+        mut files: BTreeMap<String, String>,
+        exit_code: u8,
+    ) -> Self {
+        for e in &decision.evidence {
+            files
+                .entry(e.digest.clone())
+                .or_insert_with(|| e.source.clone());
+        }
+        // Where findings point in the code (first location reported for a finding key).
+        let mut locations: HashMap<String, (String, Option<u32>)> = HashMap::new();
+        for f in req.evidence.iter().flat_map(|d| &d.evidence.findings) {
+            if let Some(l) = &f.location {
+                locations
+                    .entry(f.key.clone())
+                    .or_insert_with(|| (l.path.clone(), l.start_line));
+            }
+        }
+        Self {
+            decision,
+            rules: rule_infos(firewall.bundle(), firewall.config(), &decision.environment),
+            files,
+            locations,
+            exit_code,
+        }
+    }
+
+    /// Violations, then warnings, then excepted violations.
+    pub fn items(&self) -> impl Iterator<Item = Item<'a>> + use<'a> {
+        let d: &'a Decision = self.decision;
+        d.violations
+            .iter()
+            .map(|v| Item {
+                violation: v,
+                status: Status::Enforced,
+            })
+            .chain(d.warnings.iter().map(|v| Item {
+                violation: v,
+                status: Status::Warning,
+            }))
+            .chain(d.excepted.iter().map(|e| Item {
+                violation: &e.violation,
+                status: Status::Excepted(&e.exception),
+            }))
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&RuleInfo> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The file a document digest was read from.
+    pub fn file(&self, digest: &str) -> Option<&str> {
+        self.files.get(digest).map(String::as_str)
+    }
+
+    /// Where in the code a violation points, when it is about a finding with a location.
+    pub fn code_location(&self, v: &Violation) -> Option<&(String, Option<u32>)> {
+        v.evidence_refs
+            .iter()
+            .filter(|r| r.kind == "finding")
+            .find_map(|r| self.locations.get(&r.id))
+    }
+
+    /// The evidence files a violation rests on, in order, without repeats.
+    pub fn evidence_files<'v>(&self, v: &'v Violation) -> Vec<(&'v str, String)> {
+        let mut out: Vec<(&'v str, String)> = Vec::new();
+        for r in &v.evidence_refs {
+            for d in &r.evidence {
+                if out.iter().any(|(x, _)| *x == d.as_str()) {
+                    continue;
+                }
+                let file = self.file(d).unwrap_or("").to_string();
+                out.push((d.as_str(), file));
+            }
+        }
+        out
+    }
+}
+
+/// Rule metadata and the action of every rule in `env`, plus the firewall's own rules.
+fn rule_infos(bundle: &PolicyBundle, config: &Config, env: &str) -> Vec<RuleInfo> {
+    let mut out: Vec<RuleInfo> = bundle
+        .rules()
+        .iter()
+        .map(|r: &Rule| RuleInfo {
+            id: r.meta.id.clone(),
+            title: r.meta.title.clone(),
+            description: r.meta.description.clone(),
+            category: r.meta.category.as_str().into(),
+            severity: r.meta.severity.clone(),
+            controls: r.meta.controls.qualified(),
+            remediation: r.meta.remediation.clone(),
+            action: config.action(r, env),
+            source: Some(r.source.clone()),
+        })
+        .collect();
+    let enforcing = out.iter().any(|r| r.action == Action::Enforce);
+    out.push(RuleInfo {
+        id: engine_rules::UNREADABLE_EVIDENCE.into(),
+        title: "Evidence could not be read".into(),
+        description: "Evidence was offered but could not be read or parsed; the decision fails \
+                      closed rather than take it as \"no findings\"."
+            .into(),
+        category: "security".into(),
+        severity: "high".into(),
+        controls: vec!["nist-800-53:SI-7".into(), "nist-800-53:CA-7".into()],
+        remediation: "Fix or regenerate the evidence file; `portcullis evidence inspect FILE` \
+                      shows what is wrong."
+            .into(),
+        action: if enforcing {
+            Action::Enforce
+        } else {
+            Action::Warn
+        },
+        source: None,
+    });
+    out.push(RuleInfo {
+        id: engine_rules::RULE_ERROR.into(),
+        title: "Policy rule failed".into(),
+        description: "A policy rule could not be evaluated (runtime error, time limit, malformed \
+                      violation); the decision fails closed where the rule enforces."
+            .into(),
+        category: "security".into(),
+        severity: "high".into(),
+        controls: Vec::new(),
+        remediation: "Fix the rule's Rego, or set its action to `off` for this environment in \
+                      portcullis.yaml."
+            .into(),
+        action: if enforcing {
+            Action::Enforce
+        } else {
+            Action::Warn
+        },
+        source: None,
+    });
+    out
+}
+
+/// `sha256:9f3c1d0a…b7c9f`: enough to tell documents apart and to find them.
+pub fn short_digest(d: &str) -> String {
+    let (alg, hex) = d.split_once(':').unwrap_or(("", d));
+    let short = match (
+        hex.get(..8),
+        hex.len().checked_sub(5).and_then(|i| hex.get(i..)),
+    ) {
+        (Some(head), Some(tail)) if hex.len() > 16 => format!("{head}…{tail}"),
+        _ => hex.to_string(),
+    };
+    if alg.is_empty() {
+        short
+    } else {
+        format!("{alg}:{short}")
+    }
+}
+
+/// Numeric severity for code scanning (`security-severity`, CVSS-like).
+pub fn severity_score(s: &str) -> Option<&'static str> {
+    match s {
+        "critical" => Some("9.5"),
+        "high" => Some("8.0"),
+        "medium" => Some("5.5"),
+        "low" => Some("2.0"),
+        "info" => Some("0.0"),
+        _ => None,
+    }
+}
+
+/// Counts shown in every summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub violations: usize,
+    pub warnings: usize,
+    pub excepted: usize,
+    pub expired: usize,
+    pub errors: usize,
+    pub evaluated: usize,
+}
+
+impl Report<'_> {
+    pub fn counts(&self) -> Counts {
+        let d = self.decision;
+        Counts {
+            violations: d.violations.len(),
+            warnings: d.warnings.len(),
+            excepted: d.excepted.len(),
+            expired: d.expired_exceptions.len(),
+            errors: d.errors.len(),
+            evaluated: self
+                .rules
+                .iter()
+                .filter(|r| r.source.is_some() && r.action != Action::Off)
+                .count(),
+        }
+    }
+}
+
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_digests_keep_both_ends() {
+        assert_eq!(
+            short_digest("sha256:9f3c1d0a8e5b7c2f4a6d8e0b1c3f5a7d9e1b3c5f7a9d1e3b5c7f9a1d3e5b7c9f"),
+            "sha256:9f3c1d0a…b7c9f"
+        );
+        assert_eq!(short_digest("sha256:abc"), "sha256:abc");
+        assert_eq!(short_digest("x"), "x");
+    }
+}
