@@ -58,6 +58,15 @@ enum ArtifactScope {
     Name(GlobMatcher),
 }
 
+/// Where and when a decision is made: what an exception's scope is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub artifact_name: &'a str,
+    pub artifact_digest: &'a str,
+    pub environment: &'a str,
+    pub now: DateTime<Utc>,
+}
+
 /// Whether an exception covers a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coverage {
@@ -105,17 +114,20 @@ impl CompiledException {
     }
 
     /// Whether this exception covers a violation of `rule` about `key` (or one of `subjects`,
-    /// the finding ids, aliases and purls behind it) for `artifact` in `env` at `now`.
+    /// the finding ids, aliases and purls behind it) in `scope`.
     pub fn coverage(
         &self,
         rule: &str,
         key: &str,
         subjects: &[String],
-        artifact_name: &str,
-        artifact_digest: &str,
-        env: &str,
-        now: DateTime<Utc>,
+        scope: &Scope<'_>,
     ) -> Coverage {
+        let (artifact_name, artifact_digest, env, now) = (
+            scope.artifact_name,
+            scope.artifact_digest,
+            scope.environment,
+            scope.now,
+        );
         let e = &self.exception;
         let in_scope = e.rule == rule
             && e.environments.iter().any(|x| x == "*" || x == env)
@@ -249,16 +261,14 @@ mod tests {
         let e = &parse_exceptions(ONE, "x.yaml").unwrap()[0];
         let subjects = vec!["CVE-2023-44487".to_string()];
         let d = "sha256:00";
-        let cov = |rule, env, name, now| {
-            e.coverage(
-                rule,
-                "vuln:X|pkg:golang/net",
-                &subjects,
-                name,
-                d,
-                env,
-                at(now),
-            )
+        let cov = |rule: &str, env: &str, name: &str, now: &str| {
+            let scope = Scope {
+                artifact_name: name,
+                artifact_digest: d,
+                environment: env,
+                now: at(now),
+            };
+            e.coverage(rule, "vuln:X|pkg:golang/net", &subjects, &scope)
         };
         assert_eq!(
             cov(

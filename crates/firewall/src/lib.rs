@@ -177,19 +177,19 @@ impl Firewall {
             return hit;
         }
         let prepared = build();
-        if let Ok(mut c) = self.prepared.lock() {
-            if !c.entries.contains_key(&key) {
-                while c.order.len() >= c.capacity {
-                    match c.order.pop_front() {
-                        Some(old) => {
-                            c.entries.remove(&old);
-                        }
-                        None => break,
+        if let Ok(mut c) = self.prepared.lock()
+            && !c.entries.contains_key(&key)
+        {
+            while c.order.len() >= c.capacity {
+                match c.order.pop_front() {
+                    Some(old) => {
+                        c.entries.remove(&old);
                     }
+                    None => break,
                 }
-                c.order.push_back(key.clone());
-                c.entries.insert(key, prepared.clone());
             }
+            c.order.push_back(key.clone());
+            c.entries.insert(key, prepared.clone());
         }
         prepared
     }
@@ -241,6 +241,12 @@ impl Firewall {
             .iter()
             .any(|r| action_of(r) == Action::Enforce);
         let refs = RefIndex::new(&prepared.input);
+        let scope = exceptions::Scope {
+            artifact_name: &req.artifact.name,
+            artifact_digest: &req.artifact.digest,
+            environment: env,
+            now,
+        };
 
         let mut violations = Vec::new();
         let mut warnings = Vec::new();
@@ -321,15 +327,7 @@ impl Firewall {
                         let v = violation(rule, action, raw, &refs);
                         let mut covered_by = None;
                         for e in &self.exceptions {
-                            match e.coverage(
-                                &v.rule,
-                                &v.key,
-                                &v.subjects,
-                                &req.artifact.name,
-                                &req.artifact.digest,
-                                env,
-                                now,
-                            ) {
+                            match e.coverage(&v.rule, &v.key, &v.subjects, &scope) {
                                 Coverage::Covers => {
                                     covered_by = Some(e.exception.clone());
                                     break;
@@ -507,15 +505,15 @@ fn violation(rule: &Rule, action: Action, raw: RawViolation, refs: &RefIndex<'_>
                 });
             }
         }
-        if r.get("evidence").is_some() && r.get("advisory").is_none() {
-            if let Some(d) = r.get("evidence") {
-                evidence_refs.push(EvidenceRef {
-                    kind: "evidence".into(),
-                    id: d.clone(),
-                    purl: None,
-                    evidence: vec![d.clone()],
-                });
-            }
+        if r.get("advisory").is_none()
+            && let Some(d) = r.get("evidence")
+        {
+            evidence_refs.push(EvidenceRef {
+                kind: "evidence".into(),
+                id: d.clone(),
+                purl: None,
+                evidence: vec![d.clone()],
+            });
         }
     }
     Violation {

@@ -286,23 +286,23 @@ fn run(path: &Path) -> Result<Outcome, String> {
             e.decision, d.decision
         ));
     }
-    if let Some(v) = &e.violations {
-        if ids(&d.violations) != want(v) {
-            return fail(format!(
-                "violations: want {:?}, got {:?}",
-                want(v),
-                ids(&d.violations)
-            ));
-        }
+    if let Some(v) = &e.violations
+        && ids(&d.violations) != want(v)
+    {
+        return fail(format!(
+            "violations: want {:?}, got {:?}",
+            want(v),
+            ids(&d.violations)
+        ));
     }
-    if let Some(v) = &e.warnings {
-        if ids(&d.warnings) != want(v) {
-            return fail(format!(
-                "warnings: want {:?}, got {:?}",
-                want(v),
-                ids(&d.warnings)
-            ));
-        }
+    if let Some(v) = &e.warnings
+        && ids(&d.warnings) != want(v)
+    {
+        return fail(format!(
+            "warnings: want {:?}, got {:?}",
+            want(v),
+            ids(&d.warnings)
+        ));
     }
     if let Some(v) = &e.excepted {
         let got: BTreeSet<String> = d
@@ -324,18 +324,18 @@ fn run(path: &Path) -> Result<Outcome, String> {
             return fail(format!("expired: want {:?}, got {got:?}", want(v)));
         }
     }
-    if let Some(n) = e.violation_count {
-        if d.violations.len() != n {
-            return fail(format!(
-                "violation_count: want {n}, got {}",
-                d.violations.len()
-            ));
-        }
+    if let Some(n) = e.violation_count
+        && d.violations.len() != n
+    {
+        return fail(format!(
+            "violation_count: want {n}, got {}",
+            d.violations.len()
+        ));
     }
-    if let Some(n) = e.errors {
-        if d.errors.len() != n {
-            return fail(format!("errors: want {n}, got {}", d.errors.len()));
-        }
+    if let Some(n) = e.errors
+        && d.errors.len() != n
+    {
+        return fail(format!("errors: want {n}, got {}", d.errors.len()));
     }
     let all_keys: Vec<&str> = d
         .violations
