@@ -124,15 +124,26 @@ impl PolicyBundle {
         let rules = discover_rules(&mut engine, &sources)?;
         // Evaluate every rule once against an empty input so that errors in rule bodies that
         // the parser accepts (unknown functions, bad references) surface at load time.
+        // A rule that is merely slow on this empty input is not an error here (evaluations have
+        // their own time limit), so the check gets a short one.
         engine.set_input(regorus::Value::new_object());
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: Duration::from_millis(250),
+            check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
+        });
         for rule in &rules {
-            engine
-                .eval_rule(format!("data.{}.violation", rule.package))
-                .map_err(|e| PolicyError::Compile {
-                    file: rule.source.clone(),
-                    message: format!("rule {}: {e}", rule.meta.id),
-                })?;
+            if let Err(e) = engine.eval_rule(format!("data.{}.violation", rule.package)) {
+                let timed_out = e.downcast_ref::<regorus::LimitError>().is_some()
+                    || e.to_string().contains("exceeded time limit");
+                if !timed_out {
+                    return Err(PolicyError::Compile {
+                        file: rule.source.clone(),
+                        message: format!("rule {}: {e}", rule.meta.id),
+                    });
+                }
+            }
         }
+        engine.clear_execution_timer_config();
         Ok(Self {
             sources,
             rules,
