@@ -296,6 +296,7 @@ fn findings(docs: &[EvidenceDoc], kev: Option<&KevCatalog>) -> Vec<InputFinding>
                 rule_id: f.rule_id.clone(),
                 cwes: f.cwes.clone(),
                 fixed_versions: f.fixed_versions.clone(),
+                fix_version: None,
                 fix_available: fix_available(f),
                 fix_state: fix_state_word(f),
                 vex_state: f.vex.as_ref().map(|v| v.state.clone()),
@@ -305,7 +306,33 @@ fn findings(docs: &[EvidenceDoc], kev: Option<&KevCatalog>) -> Vec<InputFinding>
             });
         }
     }
+    for f in &mut out {
+        f.fix_version = lowest_fix_above(f);
+    }
     out
+}
+
+/// The lowest reported fixed version above the installed one, in the ecosystem's order.
+fn lowest_fix_above(f: &InputFinding) -> Option<String> {
+    let c = f.component.as_ref()?;
+    let installed = c.version.as_deref()?.trim();
+    if installed.is_empty() {
+        return None;
+    }
+    let eco = c
+        .purl
+        .as_deref()
+        .and_then(|p| Purl::parse(p).ok())
+        .map(|p| p.ecosystem())?;
+    let scheme = portcullis_evidence::version::Scheme::for_ecosystem(&eco);
+    f.fixed_versions
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .filter(|v| scheme.compare(v, installed) == std::cmp::Ordering::Greater)
+        .min_by(|a, b| scheme.compare(a, b))
+        .map(str::to_string)
 }
 
 fn fix_available(f: &Finding) -> bool {
@@ -456,5 +483,53 @@ fn attestation(doc: &EvidenceDoc, a: &portcullis_evidence::Attestation) -> Input
         source_repo: p.and_then(|p| p.source_repo.clone()),
         source_ref: p.and_then(|p| p.source_ref.clone()),
         source_commit: p.and_then(|p| p.source_commit.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(purl: &str, version: &str, fixed: &[&str]) -> InputFinding {
+        InputFinding {
+            component: Some(InputFindingComponent {
+                purl: Some(purl.into()),
+                name: "x".into(),
+                version: Some(version.into()),
+            }),
+            fixed_versions: fixed.iter().map(|s| s.to_string()).collect(),
+            ..InputFinding::default()
+        }
+    }
+
+    #[test]
+    fn the_fix_is_the_lowest_reported_version_above_the_installed_one() {
+        let log4j = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1";
+        let fixed = ["2.15.0", "2.12.2", "2.3.1"];
+        assert_eq!(
+            lowest_fix_above(&finding(log4j, "2.14.1", &fixed)).as_deref(),
+            Some("2.15.0")
+        );
+        assert_eq!(
+            lowest_fix_above(&finding(log4j, "2.12.1", &fixed)).as_deref(),
+            Some("2.12.2")
+        );
+        assert_eq!(lowest_fix_above(&finding(log4j, "2.17.1", &fixed)), None);
+        // One string holding several versions, as some tools write it.
+        assert_eq!(
+            lowest_fix_above(&finding(log4j, "2.0", &["2.15.0, 2.12.2, 2.3.1"])).as_deref(),
+            Some("2.3.1")
+        );
+        // Debian ordering: ~ sorts before anything.
+        let deb = "pkg:deb/debian/openssl@3.0.11-1~deb12u2";
+        assert_eq!(
+            lowest_fix_above(&finding(
+                deb,
+                "3.0.11-1~deb12u2",
+                &["3.0.11-1", "3.0.14-1~deb12u1"]
+            ))
+            .as_deref(),
+            Some("3.0.11-1")
+        );
     }
 }

@@ -150,6 +150,10 @@ pub struct InputFinding {
     pub cwes: Vec<u32>,
     /// Versions that fix it, as the tools reported them.
     pub fixed_versions: Vec<String>,
+    /// The lowest of `fixed_versions` above the installed version, ordered by the component's
+    /// ecosystem (computed in Rust): the version to upgrade to. `null` when no reported fix is
+    /// above the installed version or either is unknown.
+    pub fix_version: Option<String>,
     /// Whether any source names a fix (a fixed version or fix state `fixed`).
     pub fix_available: bool,
     /// `fixed` | `not-fixed` | `wont-fix` | `unknown`, when a tool said.

@@ -121,10 +121,13 @@ vulnerability_label(f) := f.id if {
 	count(f.aliases) == 0
 } else := sprintf("%s (%s)", [f.id, concat(", ", f.aliases)])
 
-# upgrade_remediation(f): the fix for a vulnerable component. Version ordering is Rust's job,
-# so when tools list several fixed versions (one per release line), the first is named and all
-# are listed.
-upgrade_remediation(f) := sprintf("Upgrade %s to %s or later.", [component_name(f), f.fixed_versions[0]]) if {
+# upgrade_remediation(f): the fix for a vulnerable component: `fix_version` (the lowest reported
+# fix above the installed version, ordered in Rust) when known; otherwise, since Rego never
+# orders versions, the first reported fixed version, listing all when there are several.
+upgrade_remediation(f) := sprintf("Upgrade %s to %s or later.", [component_name(f), f.fix_version]) if {
+	# The lowest fix above the installed version, ordered in Rust by the ecosystem's rules.
+	f.fix_version != null
+} else := sprintf("Upgrade %s to %s or later.", [component_name(f), f.fixed_versions[0]]) if {
 	count(f.fixed_versions) == 1
 } else := sprintf("Upgrade %s to %s or later (fixed versions reported: %s; a lower one on your release line may suffice).", [component_name(f), f.fixed_versions[0], concat(", ", f.fixed_versions)]) if {
 	count(f.fixed_versions) > 1
