@@ -203,7 +203,8 @@ pub struct PolicyTestArgs {
     /// `policy test crates/policy/library` tests the library as it is on disk.
     #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// Test only DIRs, without the built-in library.
+    /// Test only DIRs: the built-in rules are left out (their helpers, `data.portcullis.lib`,
+    /// stay available to your policies).
     #[arg(long, requires = "dirs")]
     pub no_builtin: bool,
     /// Show only failures, errors and the summary.

@@ -196,7 +196,7 @@ fn rego_files(dir: &Path) -> anyhow::Result<Vec<(String, PolicySource)>> {
     Ok(out)
 }
 
-/// The built-in library (unless `no_builtin`) and the files of `dirs`; a file of a DIR at the
+/// The built-in library (only its helpers with `no_builtin`) and the files of `dirs`; a file of a DIR at the
 /// same relative path as a library file replaces the embedded copy.
 fn test_sources(dirs: &[PathBuf], no_builtin: bool) -> anyhow::Result<Vec<PolicySource>> {
     let mut user = Vec::new();
@@ -204,19 +204,19 @@ fn test_sources(dirs: &[PathBuf], no_builtin: bool) -> anyhow::Result<Vec<Policy
         user.extend(rego_files(d)?);
     }
     let mut sources: Vec<PolicySource> = Vec::new();
-    if !no_builtin {
-        let builtin = PolicyBundle::builtin()?;
-        sources.extend(
-            builtin
-                .sources()
-                .iter()
-                .filter(|s| {
-                    let rel = s.path.strip_prefix("builtin/").unwrap_or(&s.path);
-                    !user.iter().any(|(r, _)| r == rel)
-                })
-                .cloned(),
-        );
-    }
+    let builtin = PolicyBundle::builtin()?;
+    sources.extend(
+        builtin
+            .sources()
+            .iter()
+            .filter(|s| {
+                let rel = s.path.strip_prefix("builtin/").unwrap_or(&s.path);
+                // Without the built-in rules, their helpers (`data.portcullis.lib`) stay: users'
+                // policies import them.
+                (!no_builtin || rel.starts_with("lib/")) && !user.iter().any(|(r, _)| r == rel)
+            })
+            .cloned(),
+    );
     sources.extend(user.into_iter().map(|(_, s)| s));
     Ok(sources)
 }
