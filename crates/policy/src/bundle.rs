@@ -376,7 +376,22 @@ impl PolicySet {
                 rule: id.clone(),
                 message: "no such rule".into(),
             })?;
-            for name in values.keys() {
+            for (name, value) in values {
+                // A parameter keeps the JSON type of its default (a list stays a list): a
+                // mistyped override is a configuration error, not a silently different rule.
+                if let Some(default) = rule.meta.params.get(name)
+                    && !default.is_null()
+                    && json_type(default) != json_type(value)
+                {
+                    return Err(PolicyError::Params {
+                        rule: id.clone(),
+                        message: format!(
+                            "parameter {name:?} must be {} like its default {default}, not {}",
+                            json_type(default),
+                            json_type(value)
+                        ),
+                    });
+                }
                 if !rule.meta.params.contains_key(name) {
                     let known: Vec<&str> = rule.meta.params.keys().map(String::as_str).collect();
                     return Err(PolicyError::Params {
@@ -622,6 +637,17 @@ fn violations_of(value: &regorus::Value) -> Result<Vec<RawViolation>, String> {
             "`violation` must be a set (`violation contains v if …`), got {}",
             kind_of(other)
         )),
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
