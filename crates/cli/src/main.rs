@@ -212,7 +212,34 @@ pub struct PolicyTestArgs {
     pub quiet: bool,
 }
 
+/// regorus's Rego parser uses `anyhow` errors to backtrack, and with `RUST_BACKTRACE` set (as
+/// in many CI environments) each of those captures a stack trace: loading the policy library
+/// takes twice as long (docs/benchmarks.md). `RUST_LIB_BACKTRACE=0` turns off library
+/// backtraces while panics keep theirs; the process re-executes itself once with it, since
+/// setting the variable in-process is `unsafe` (and this workspace forbids `unsafe`).
+#[cfg(unix)]
+fn without_library_backtraces() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("RUST_BACKTRACE").is_none()
+        || std::env::var_os("RUST_LIB_BACKTRACE").is_some()
+    {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    // `exec` returns only on failure; then carry on in this process.
+    let _ = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("RUST_LIB_BACKTRACE", "0")
+        .exec();
+}
+
+#[cfg(not(unix))]
+fn without_library_backtraces() {}
+
 fn main() -> ExitCode {
+    without_library_backtraces();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Evidence(EvidenceCommand::Inspect(args)) => inspect::run(&args),
