@@ -303,11 +303,27 @@ fn findings(docs: &[EvidenceDoc], kev: Option<&KevCatalog>) -> Vec<InputFinding>
                 suppressed: f.suppression.clone(),
                 known_exploited: known_exploited(f, kev),
                 sources: vec![source],
+                label: String::new(),
+                component_label: None,
+                tools: String::new(),
             });
         }
     }
     for f in &mut out {
         f.fix_version = lowest_fix_above(f);
+        f.label = if f.aliases.is_empty() {
+            f.id.clone()
+        } else {
+            format!("{} ({})", f.id, f.aliases.join(", "))
+        };
+        f.component_label = f.component.as_ref().map(|c| match &c.version {
+            Some(v) => format!("{} {v}", c.name),
+            None => c.name.clone(),
+        });
+        let mut tools: Vec<&str> = f.sources.iter().map(|s| s.tool.as_str()).collect();
+        tools.sort_unstable();
+        tools.dedup();
+        f.tools = tools.join(", ");
     }
     out
 }

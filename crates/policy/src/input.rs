@@ -166,6 +166,17 @@ pub struct InputFinding {
     pub known_exploited: Option<InputKnownExploited>,
     /// Every tool and document that reported it.
     pub sources: Vec<InputFindingSource>,
+    /// For messages, computed once: the id with its aliases (`CVE-2021-44228 (GHSA-…)`).
+    /// The three message fields are computed by the firewall; they may be left out of
+    /// hand-written findings (e.g. `previous`).
+    #[serde(default)]
+    pub label: String,
+    /// For messages: `name version` of the component, `null` without one.
+    #[serde(default)]
+    pub component_label: Option<String>,
+    /// For messages: the tools that reported it, sorted and comma-separated.
+    #[serde(default)]
+    pub tools: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -77,10 +77,13 @@ matches_check(f, checks) if {
 	upper(a) in checks
 }
 
-# finding_tools(f): the tools that reported f, for messages.
-finding_tools(f) := concat(", ", sort({s.tool | some s in f.sources})) if count(f.sources) > 0
-
-finding_tools(f) := "a scanner" if count(f.sources) == 0
+# finding_tools(f): the tools that reported f, for messages. Real inputs carry it computed
+# (`tools`); the fallbacks serve hand-written inputs (tests, users' own callers).
+finding_tools(f) := f.tools if {
+	f.tools != ""
+} else := concat(", ", sort({s.tool | some s in f.sources})) if {
+	count(f.sources) > 0
+} else := "a scanner"
 
 # finding_place(f): where a finding is: resource and file:line, endpoint, or component.
 finding_place(f) := location_label(f.location) if {
@@ -109,7 +112,9 @@ param_label(p) := sprintf("(parameter %s)", [p]) if {
 } else := ""
 
 # finding_component(f): "name version" of the component a finding is about.
-finding_component(f) := sprintf("%s %s", [f.component.name, f.component.version]) if {
+finding_component(f) := f.component_label if {
+	is_string(f.component_label)
+} else := sprintf("%s %s", [f.component.name, f.component.version]) if {
 	f.component != null
 	f.component.version != null
 } else := f.component.name if {
@@ -117,7 +122,10 @@ finding_component(f) := sprintf("%s %s", [f.component.name, f.component.version]
 } else := "an unnamed component"
 
 # vulnerability_label(f): the id with its aliases, e.g. "CVE-2021-44228 (GHSA-jfh8-c2jp-5v3q)".
-vulnerability_label(f) := f.id if {
+vulnerability_label(f) := f.label if {
+	is_string(f.label)
+	f.label != ""
+} else := f.id if {
 	count(f.aliases) == 0
 } else := sprintf("%s (%s)", [f.id, concat(", ", f.aliases)])
 
