@@ -159,18 +159,22 @@ impl Advisory {
         let Some(version) = p.version() else {
             return false;
         };
-        let eco = p.ecosystem();
-        let name = p.package_name();
-        let core = p.without_version();
-        self.affected.iter().any(|a| {
-            let by_name = a.is_package(&eco, &name);
-            let by_purl = a
+        self.affected
+            .iter()
+            .any(|a| a.is_about(&p) && a.affects(version))
+    }
+}
+
+impl Affected {
+    /// Whether this entry is about the package the purl names, by ecosystem and name or by its
+    /// own purl (without version).
+    fn is_about(&self, p: &Purl) -> bool {
+        self.is_package(&p.ecosystem(), &p.package_name())
+            || self
                 .purl
                 .as_deref()
                 .and_then(|ap| Purl::parse(ap).ok())
-                .is_some_and(|ap| ap.without_version() == core);
-            (by_name || by_purl) && a.affects(version)
-        })
+                .is_some_and(|ap| ap.without_version() == p.without_version())
     }
 }
 
@@ -184,18 +188,9 @@ impl Advisory {
         }
         let p = Purl::parse(purl).ok()?;
         let version = p.version()?.trim().to_string();
-        let eco = p.ecosystem();
-        let name = p.package_name();
-        let core = p.without_version();
         let mut best: Option<(Scheme, String)> = None;
         for a in &self.affected {
-            let by_name = a.is_package(&eco, &name);
-            let by_purl = a
-                .purl
-                .as_deref()
-                .and_then(|ap| Purl::parse(ap).ok())
-                .is_some_and(|ap| ap.without_version() == core);
-            if !(by_name || by_purl) || !a.affects(&version) {
+            if !a.is_about(&p) || !a.affects(&version) {
                 continue;
             }
             let eco_scheme = a

@@ -93,6 +93,16 @@ fn log4shell() {
     ));
     assert!(!a.affects(&Ecosystem::Npm, name, "2.14.1"));
     assert!(!a.affects_purl("pkg:maven/org.apache.logging.log4j/log4j-core"));
+    // The fix to name: the lowest `fixed` above the version, on its release line.
+    for (v, fix) in [
+        ("2.14.1", Some("2.15.0")),
+        ("2.12.1", Some("2.12.2")),
+        ("2.0-beta9", Some("2.3.1")),
+        ("2.17.1", None),
+    ] {
+        let purl = format!("pkg:maven/org.apache.logging.log4j/log4j-core@{v}");
+        assert_eq!(a.lowest_fix_for_purl(&purl).as_deref(), fix, "{purl}");
+    }
     let mut withdrawn = a.clone();
     withdrawn.withdrawn = Some("2022-01-01T00:00:00Z".into());
     assert!(!withdrawn.affects(&Ecosystem::Maven, name, "2.14.1"));

@@ -3,9 +3,6 @@
 //! 2 threads come from the `decide_load` example (docs/benchmarks.md).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use portcullis_evidence::Limits;
-use portcullis_firewall::*;
-use portcullis_policy::PolicyBundle;
 
 // The binary runs on mimalloc; measure with the same allocator.
 #[global_allocator]
@@ -14,43 +11,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "support/bundle.rs"]
 mod bundle;
 
-pub fn setup() -> (Firewall, DecisionRequest) {
-    let limits = Limits::default();
-    let config = Config::from_yaml(
-        "environments:\n  production: { protected: true }\n  staging: { protected: true }\n  dev: { protected: false }\n",
-        "bench",
-    )
-    .unwrap();
-    let advisories = bundle::advisories()
-        .into_iter()
-        .flat_map(|(name, bytes)| {
-            let doc = EvidenceDoc::parse(&name, &bytes, &limits).unwrap();
-            doc.evidence
-                .advisories
-                .into_iter()
-                .map(move |a| BlockedAdvisory {
-                    advisory: a,
-                    source: doc.digest.clone(),
-                })
-        })
-        .collect();
-    let fw = Firewall::new(PolicyBundle::builtin().unwrap(), config)
-        .unwrap()
-        .with_advisories(advisories);
-    let artifact = ArtifactId {
-        name: bundle::ARTIFACT.into(),
-        digest: bundle::digest(),
-    };
-    let mut req = DecisionRequest::new(artifact, "production");
-    for (name, bytes) in bundle::documents() {
-        req.evidence
-            .push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
-    }
-    (fw, req)
-}
-
 fn decide(c: &mut Criterion) {
-    let (fw, req) = setup();
+    // The cache on: criterion repeats the same request (the warm path of docs/benchmarks.md).
+    let (fw, req) = bundle::setup(true);
     let d = fw.decide(&req);
     let input = fw.policy_input(&req);
     assert_eq!(input.components.len(), bundle::COMPONENTS);

@@ -8,10 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portcullis_evidence::Limits;
-use portcullis_firewall::*;
-use portcullis_policy::PolicyBundle;
-
 // The binary runs on mimalloc; measure with the same allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -43,42 +39,8 @@ fn main() {
     // evidence set was seen before (another environment, admission of another replica).
     let cold = args.get(2).map(String::as_str) != Some("warm");
 
-    let limits = Limits::default();
-    let config = Config::from_yaml(
-        "environments:\n  production: { protected: true }\n  staging: { protected: true }\n  dev: { protected: false }\n",
-        "bench",
-    )
-    .unwrap();
-    let advisories = bundle::advisories()
-        .into_iter()
-        .flat_map(|(name, bytes)| {
-            let doc = EvidenceDoc::parse(&name, &bytes, &limits).unwrap();
-            doc.evidence
-                .advisories
-                .into_iter()
-                .map(move |a| BlockedAdvisory {
-                    advisory: a,
-                    source: doc.digest.clone(),
-                })
-        })
-        .collect();
-    let fw = Arc::new(
-        Firewall::new(PolicyBundle::builtin().unwrap(), config)
-            .unwrap()
-            .with_advisories(advisories)
-            .with_evidence_cache(if cold { 0 } else { DEFAULT_EVIDENCE_CACHE }),
-    );
-    let mut req = DecisionRequest::new(
-        ArtifactId {
-            name: bundle::ARTIFACT.into(),
-            digest: bundle::digest(),
-        },
-        "production",
-    );
-    for (name, bytes) in bundle::documents() {
-        req.evidence
-            .push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
-    }
+    let (fw, req) = bundle::setup(!cold);
+    let fw = Arc::new(fw);
     let req = Arc::new(req);
     let first = fw.decide(&req);
     assert!(first.errors.is_empty(), "{:?}", first.errors);

@@ -4,6 +4,12 @@
 //! lines with SLSA v1 provenance). Shared by the `decide` bench and the `decide_load` example.
 
 use base64::Engine as _;
+use portcullis_evidence::Limits;
+use portcullis_firewall::{
+    ArtifactId, BlockedAdvisory, Config, DEFAULT_EVIDENCE_CACHE, DecisionRequest, EvidenceDoc,
+    Firewall,
+};
+use portcullis_policy::PolicyBundle;
 use serde_json::json;
 
 pub const COMPONENTS: usize = 1000;
@@ -131,4 +137,42 @@ pub fn advisories() -> Vec<(String, Vec<u8>)> {
             (format!("advisory-{k}.osv.json"), serde_json::to_vec(&osv).unwrap_or_default())
         })
         .collect()
+}
+
+/// The built-in library on the three usual environments, with the 50 advisories blocked and the
+/// prepared-evidence cache on or off; and the request for `production`.
+pub fn setup(cache: bool) -> (Firewall, DecisionRequest) {
+    let limits = Limits::default();
+    let config = Config::from_yaml(
+        "environments:\n  production: { protected: true }\n  staging: { protected: true }\n  dev: { protected: false }\n",
+        "bench",
+    )
+    .unwrap();
+    let blocked = advisories()
+        .into_iter()
+        .flat_map(|(name, bytes)| {
+            let doc = EvidenceDoc::parse(&name, &bytes, &limits).unwrap();
+            doc.evidence
+                .advisories
+                .into_iter()
+                .map(move |a| BlockedAdvisory {
+                    advisory: a,
+                    source: doc.digest.clone(),
+                })
+        })
+        .collect();
+    let fw = Firewall::new(PolicyBundle::builtin().unwrap(), config)
+        .unwrap()
+        .with_advisories(blocked)
+        .with_evidence_cache(if cache { DEFAULT_EVIDENCE_CACHE } else { 0 });
+    let artifact = ArtifactId {
+        name: ARTIFACT.into(),
+        digest: digest(),
+    };
+    let mut req = DecisionRequest::new(artifact, "production");
+    for (name, bytes) in documents() {
+        req.evidence
+            .push(EvidenceDoc::parse(&name, &bytes, &limits).unwrap());
+    }
+    (fw, req)
 }
