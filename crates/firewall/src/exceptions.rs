@@ -11,6 +11,7 @@
 //!     expires: 2026-12-31                     # date (end of that day, UTC) or RFC 3339
 //!     reason: Not reachable: HTTP/2 is disabled at the ingress.
 //!     approver: dana@example.com
+//!     evidence: sha256:…                      # optional: only while the violation rests on this document
 //! ```
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
+use crate::decision::Violation;
 use crate::error::FirewallError;
 
 /// One exception as written.
@@ -35,6 +37,11 @@ pub struct Exception {
     pub expires: String,
     pub reason: String,
     pub approver: String,
+    /// Evidence binding: the `sha256:` digest of the evidence document the exception was
+    /// granted on. When set, it covers a violation only while that document is among the
+    /// violation's evidence: a new scan needs a new look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +100,12 @@ impl CompiledException {
             return Err("`environments` must name at least one environment (or \"*\")".into());
         }
         let expires_at = parse_expiry(&e.expires)?;
+        if let Some(d) = &e.evidence {
+            let hex = d.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("`evidence`: {d:?} is not a sha256:<64 hex> digest"));
+            }
+        }
         let key = glob(&e.key).map_err(|m| format!("`key`: {m}"))?;
         let artifact = if let Some(hex) = e.artifact.strip_prefix("sha256:") {
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -115,13 +128,8 @@ impl CompiledException {
 
     /// Whether this exception covers a violation of `rule` about `key` (or one of `subjects`,
     /// the finding ids, aliases and purls behind it) in `scope`.
-    pub fn coverage(
-        &self,
-        rule: &str,
-        key: &str,
-        subjects: &[String],
-        scope: &Scope<'_>,
-    ) -> Coverage {
+    pub fn coverage(&self, v: &Violation, scope: &Scope<'_>) -> Coverage {
+        let (rule, key, subjects) = (v.rule.as_str(), v.key.as_str(), v.subjects.as_slice());
         let (artifact_name, artifact_digest, env, now) = (
             scope.artifact_name,
             scope.artifact_digest,
@@ -135,7 +143,12 @@ impl CompiledException {
                 ArtifactScope::Digest(d) => d.eq_ignore_ascii_case(artifact_digest),
                 ArtifactScope::Name(g) => g.is_match(artifact_name),
             }
-            && (self.key.is_match(key) || subjects.iter().any(|s| self.key.is_match(s)));
+            && (self.key.is_match(key) || subjects.iter().any(|s| self.key.is_match(s)))
+            && e.evidence.as_ref().is_none_or(|d| {
+                v.evidence_refs
+                    .iter()
+                    .any(|r| r.evidence.iter().any(|x| x.eq_ignore_ascii_case(d)))
+            });
         if !in_scope {
             Coverage::NotInScope
         } else if now >= self.expires_at {
@@ -256,6 +269,58 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    fn violation(rule: &str, subjects: &[String], evidence: &str) -> Violation {
+        Violation {
+            rule: rule.into(),
+            title: String::new(),
+            category: "security".into(),
+            key: "vuln:X|pkg:golang/net".into(),
+            severity: "high".into(),
+            action: "enforce".into(),
+            message: String::new(),
+            controls: Vec::new(),
+            evidence_refs: vec![crate::decision::EvidenceRef {
+                kind: "finding".into(),
+                id: "vuln:X|pkg:golang/net".into(),
+                purl: None,
+                evidence: vec![evidence.into()],
+            }],
+            remediation: String::new(),
+            subjects: subjects.to_vec(),
+        }
+    }
+
+    #[test]
+    fn evidence_binding_covers_only_violations_resting_on_that_document() {
+        let bound = format!("sha256:{}", "ab".repeat(32));
+        let text = ONE.replace(
+            "    approver: dana\n",
+            &format!("    approver: dana\n    evidence: {bound}\n"),
+        );
+        let e = &parse_exceptions(&text, "x.yaml").unwrap()[0];
+        let subjects = vec!["CVE-2023-44487".to_string()];
+        let scope = Scope {
+            artifact_name: "shop/api",
+            artifact_digest: "sha256:00",
+            environment: "staging",
+            now: at("2026-12-01T00:00:00Z"),
+        };
+        let on_bound = violation("PCL-VULN-002", &subjects, &bound);
+        let on_new_scan = violation(
+            "PCL-VULN-002",
+            &subjects,
+            &format!("sha256:{}", "cd".repeat(32)),
+        );
+        assert_eq!(e.coverage(&on_bound, &scope), Coverage::Covers);
+        assert_eq!(e.coverage(&on_new_scan, &scope), Coverage::NotInScope);
+        let bad = ONE.replace(
+            "    approver: dana\n",
+            "    approver: dana\n    evidence: abc\n",
+        );
+        let err = parse_exceptions(&bad, "x.yaml").unwrap_err().to_string();
+        assert!(err.contains("`evidence`"), "{err}");
+    }
+
     #[test]
     fn scope_and_expiry() {
         let e = &parse_exceptions(ONE, "x.yaml").unwrap()[0];
@@ -268,7 +333,7 @@ mod tests {
                 environment: env,
                 now: at(now),
             };
-            e.coverage(rule, "vuln:X|pkg:golang/net", &subjects, &scope)
+            e.coverage(&violation(rule, &subjects, "sha256:11"), &scope)
         };
         assert_eq!(
             cov(

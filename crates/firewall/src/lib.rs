@@ -327,7 +327,7 @@ impl Firewall {
                         let v = violation(rule, action, raw, &refs);
                         let mut covered_by = None;
                         for e in &self.exceptions {
-                            match e.coverage(&v.rule, &v.key, &v.subjects, &scope) {
+                            match e.coverage(&v, &scope) {
                                 Coverage::Covers => {
                                     covered_by = Some(e.exception.clone());
                                     break;
