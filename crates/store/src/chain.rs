@@ -1,0 +1,454 @@
+//! The audit chain: every change of state is an entry whose `hash = sha256(prev_hash ‖
+//! body_digest)` (over the ASCII hex of both), `body_digest = sha256(canonical JSON body)`;
+//! signed checkpoints pin the hash at a sequence number, so that rewriting or truncating the
+//! chain is detectable off-line. `verify` names the first bad entry and what was done to it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::canonical::{self, CanonicalError};
+use crate::keys::{self, CheckpointKey, hex};
+
+/// `prev_hash` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One entry of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// 1, 2, 3, … without gaps.
+    pub seq: u64,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// `decision`, `evidence`, `advisory.added`, `exception.granted`, …
+    pub kind: String,
+    /// The body, canonical JSON (RFC 8785).
+    pub body: String,
+    /// sha256 of `body`, hex.
+    pub body_digest: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A signed statement that the chain had `hash` at `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub hash: String,
+    pub at: String,
+    pub key_id: String,
+    /// ed25519 public key, hex.
+    pub public_key: String,
+    /// Signature of [`Checkpoint::message`], hex.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The bytes a checkpoint signs.
+    pub fn message(seq: u64, hash: &str, at: &str) -> Vec<u8> {
+        format!("portcullis-checkpoint-v1\n{seq}\n{hash}\n{at}").into_bytes()
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// `sha256(prev_hash ‖ body_digest)` over the ASCII hex of both.
+pub fn entry_hash(prev_hash: &str, body_digest: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(body_digest.as_bytes());
+    hex(&h.finalize())
+}
+
+/// The head of a chain, to append to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    last_seq: u64,
+    last_hash: String,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Chain {
+    /// An empty chain.
+    pub fn new() -> Self {
+        Self {
+            last_seq: 0,
+            last_hash: GENESIS.to_string(),
+        }
+    }
+
+    /// The chain whose last entry is `last`.
+    pub fn resume(last: &Entry) -> Self {
+        Self {
+            last_seq: last.seq,
+            last_hash: last.hash.clone(),
+        }
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Append an entry: its body is written in canonical form and chained to the last hash.
+    pub fn append(
+        &mut self,
+        kind: &str,
+        body: &serde_json::Value,
+        at: &str,
+    ) -> Result<Entry, CanonicalError> {
+        let bytes = canonical::to_vec(body)?;
+        let body_digest = sha256_hex(&bytes);
+        let hash = entry_hash(&self.last_hash, &body_digest);
+        let entry = Entry {
+            seq: self.last_seq + 1,
+            at: at.to_string(),
+            kind: kind.to_string(),
+            body: String::from_utf8(bytes).map_err(|e| CanonicalError(e.to_string()))?,
+            body_digest,
+            prev_hash: self.last_hash.clone(),
+            hash: hash.clone(),
+        };
+        self.last_seq = entry.seq;
+        self.last_hash = hash;
+        Ok(entry)
+    }
+
+    /// A signed checkpoint of the chain as it is.
+    pub fn checkpoint(&self, key: &CheckpointKey, at: &str) -> Checkpoint {
+        Checkpoint {
+            seq: self.last_seq,
+            hash: self.last_hash.clone(),
+            at: at.to_string(),
+            key_id: key.key_id(),
+            public_key: key.public_hex(),
+            signature: key.sign(&Checkpoint::message(self.last_seq, &self.last_hash, at)),
+        }
+    }
+}
+
+/// What `verify` found wrong, at the first bad place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tamper {
+    /// The entry's body or hashes do not match each other: it was changed after it was written.
+    Modified { seq: u64 },
+    /// Entries are missing: `expected` should follow the entry before it.
+    Deleted { expected: u64, found: u64 },
+    /// An entry that was not appended in order: its sequence number repeats, or its link to the
+    /// entry before it is broken while its own hashes hold (it was put there, or the entry before
+    /// it was changed and rehashed).
+    Inserted { seq: u64 },
+    /// Entries out of order: `seq` comes after a higher sequence number.
+    Reordered { seq: u64, after: u64 },
+    /// The chain ends before a signed checkpoint.
+    Truncated { last_seq: u64, checkpoint_seq: u64 },
+    /// The chain is consistent but differs from what a signed checkpoint pinned: it was
+    /// rewritten up to `seq` (and rehashed).
+    Rewritten { seq: u64 },
+    /// A checkpoint whose signature does not verify, or not by the trusted key.
+    BadCheckpoint { seq: u64, reason: String },
+}
+
+impl fmt::Display for Tamper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tamper::Modified { seq } => write!(
+                f,
+                "entry {seq} was modified: its body or hash does not match"
+            ),
+            Tamper::Deleted { expected, found } => {
+                write!(
+                    f,
+                    "entries deleted: expected entry {expected}, found {found}"
+                )
+            }
+            Tamper::Inserted { seq } => write!(
+                f,
+                "entry {seq} does not follow the chain: it was inserted, or the entry before it was rewritten"
+            ),
+            Tamper::Reordered { seq, after } => {
+                write!(
+                    f,
+                    "entries reordered: entry {seq} comes after entry {after}"
+                )
+            }
+            Tamper::Truncated {
+                last_seq,
+                checkpoint_seq,
+            } => write!(
+                f,
+                "chain truncated: it ends at entry {last_seq}, but a signed checkpoint covers entry {checkpoint_seq}"
+            ),
+            Tamper::Rewritten { seq } => write!(
+                f,
+                "chain rewritten: entry {seq} differs from the signed checkpoint at that entry"
+            ),
+            Tamper::BadCheckpoint { seq, reason } => {
+                write!(f, "checkpoint at entry {seq}: {reason}")
+            }
+        }
+    }
+}
+
+/// What a successful verification covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub entries: u64,
+    pub checkpoints: usize,
+    pub last_hash: String,
+}
+
+/// Verify `entries` (in stored order) and `checkpoints`. A chain starting at entry 1 must start
+/// from [`GENESIS`]; one starting later (an exported segment) is anchored by its first
+/// `prev_hash`. With `trusted_key` (public key, hex), every checkpoint must be signed by it.
+pub fn verify(
+    entries: &[Entry],
+    checkpoints: &[Checkpoint],
+    trusted_key: Option<&str>,
+) -> Result<Verified, Tamper> {
+    for c in checkpoints {
+        if trusted_key.is_some_and(|k| !k.eq_ignore_ascii_case(&c.public_key)) {
+            return Err(Tamper::BadCheckpoint {
+                seq: c.seq,
+                reason: format!("signed by key {}, not the trusted key", c.key_id),
+            });
+        }
+        if keys::key_id(&keys::decode_hex(&c.public_key).unwrap_or_default()) != c.key_id {
+            return Err(Tamper::BadCheckpoint {
+                seq: c.seq,
+                reason: "its key id does not match its public key".into(),
+            });
+        }
+        if !keys::verify_signature(
+            &c.public_key,
+            &Checkpoint::message(c.seq, &c.hash, &c.at),
+            &c.signature,
+        ) {
+            return Err(Tamper::BadCheckpoint {
+                seq: c.seq,
+                reason: "the signature does not verify".into(),
+            });
+        }
+    }
+
+    let mut prev: Option<&Entry> = None;
+    for (i, e) in entries.iter().enumerate() {
+        let (expected_seq, expected_prev) = match prev {
+            Some(p) => (p.seq + 1, p.hash.as_str()),
+            None if e.seq <= 1 => (1, GENESIS),
+            None => (e.seq, e.prev_hash.as_str()),
+        };
+        if e.seq != expected_seq {
+            return Err(match prev {
+                Some(p) if e.seq == p.seq => Tamper::Inserted { seq: e.seq },
+                Some(p) if e.seq < p.seq => Tamper::Reordered {
+                    seq: e.seq,
+                    after: p.seq,
+                },
+                // The missing entry further on: they were swapped, not deleted.
+                _ if entries
+                    .get(i + 1..)
+                    .is_some_and(|rest| rest.iter().any(|x| x.seq == expected_seq)) =>
+                {
+                    Tamper::Reordered {
+                        seq: expected_seq,
+                        after: e.seq,
+                    }
+                }
+                _ => Tamper::Deleted {
+                    expected: expected_seq,
+                    found: e.seq,
+                },
+            });
+        }
+        if sha256_hex(e.body.as_bytes()) != e.body_digest
+            || entry_hash(&e.prev_hash, &e.body_digest) != e.hash
+        {
+            return Err(Tamper::Modified { seq: e.seq });
+        }
+        if e.prev_hash != expected_prev {
+            // Its own hashes hold but it does not link to the entry before: it was put there,
+            // or the entry before was changed and rehashed (a checkpoint tells which span).
+            return Err(Tamper::Inserted { seq: e.seq });
+        }
+        if let Some(c) = checkpoints.iter().find(|c| c.seq == e.seq)
+            && c.hash != e.hash
+        {
+            return Err(Tamper::Rewritten { seq: e.seq });
+        }
+        prev = Some(e);
+    }
+    let last_seq = prev.map_or(0, |p| p.seq);
+    if let Some(c) = checkpoints
+        .iter()
+        .filter(|c| c.seq > last_seq)
+        .min_by_key(|c| c.seq)
+    {
+        return Err(Tamper::Truncated {
+            last_seq,
+            checkpoint_seq: c.seq,
+        });
+    }
+    Ok(Verified {
+        entries: entries.len() as u64,
+        checkpoints: checkpoints.len(),
+        last_hash: prev.map_or_else(|| GENESIS.to_string(), |p| p.hash.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chain(n: u64, key: &CheckpointKey, checkpoint_every: u64) -> (Vec<Entry>, Vec<Checkpoint>) {
+        let mut c = Chain::new();
+        let mut entries = Vec::new();
+        let mut checkpoints = Vec::new();
+        for i in 1..=n {
+            let body = json!({"decision": if i % 3 == 0 {"deny"} else {"allow"}, "n": i, "artifact": {"name": "shop/api", "digest": format!("sha256:{i:064x}")}});
+            entries.push(c.append("decision", &body, "2026-11-23T12:00:00Z").unwrap());
+            if i % checkpoint_every == 0 {
+                checkpoints.push(c.checkpoint(key, "2026-11-23T12:00:00Z"));
+            }
+        }
+        (entries, checkpoints)
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let key = CheckpointKey::generate().unwrap();
+        let (entries, cps) = chain(50, &key, 10);
+        let v = verify(&entries, &cps, Some(&key.public_hex())).unwrap();
+        assert_eq!(v.entries, 50);
+        assert_eq!(v.checkpoints, 5);
+        assert_eq!(v.last_hash, entries[49].hash);
+        // Resuming continues the same chain.
+        let mut c = Chain::resume(&entries[49]);
+        let next = c
+            .append("decision", &json!({"n": 51}), "2026-11-23T12:00:01Z")
+            .unwrap();
+        let mut more = entries.clone();
+        more.push(next);
+        verify(&more, &cps, None).unwrap();
+    }
+
+    #[test]
+    fn each_kind_of_tampering_names_the_first_bad_entry() {
+        let key = CheckpointKey::generate().unwrap();
+        let (entries, cps) = chain(30, &key, 10);
+
+        let mut modified = entries.clone();
+        modified[11].body = modified[11].body.replace("\"n\":12", "\"n\":112");
+        assert_ne!(modified[11].body, entries[11].body);
+        assert_eq!(
+            verify(&modified, &cps, None),
+            Err(Tamper::Modified { seq: 12 })
+        );
+
+        let mut deleted = entries.clone();
+        deleted.remove(14);
+        assert_eq!(
+            verify(&deleted, &cps, None),
+            Err(Tamper::Deleted {
+                expected: 15,
+                found: 16
+            })
+        );
+
+        // A forged entry with a valid link and hash, slipped in after entry 7.
+        let mut inserted = entries.clone();
+        let mut forger = Chain::resume(&entries[6]);
+        let forged = forger
+            .append(
+                "decision",
+                &json!({"decision": "allow", "forged": true}),
+                "2026-11-23T12:00:00Z",
+            )
+            .unwrap();
+        inserted.insert(7, forged);
+        assert_eq!(
+            verify(&inserted, &cps, None),
+            Err(Tamper::Inserted { seq: 8 })
+        );
+
+        let mut reordered = entries.clone();
+        reordered.swap(20, 21);
+        assert_eq!(
+            verify(&reordered, &cps, None),
+            Err(Tamper::Reordered { seq: 21, after: 22 })
+        );
+
+        let truncated = entries[..25].to_vec();
+        assert_eq!(
+            verify(&truncated, &cps, None),
+            Err(Tamper::Truncated {
+                last_seq: 25,
+                checkpoint_seq: 30
+            })
+        );
+
+        // Rewritten from entry 5 on and rehashed consistently: only the checkpoints tell.
+        let mut rewritten = entries[..4].to_vec();
+        let mut c = Chain::resume(&entries[3]);
+        for i in 5..=30u64 {
+            rewritten.push(
+                c.append(
+                    "decision",
+                    &json!({"decision": "allow", "n": i}),
+                    "2026-11-23T12:00:00Z",
+                )
+                .unwrap(),
+            );
+        }
+        assert_eq!(
+            verify(&rewritten, &cps, None),
+            Err(Tamper::Rewritten { seq: 10 })
+        );
+
+        // A checkpoint signed by another key, or with a changed hash.
+        let other = CheckpointKey::generate().unwrap();
+        assert!(matches!(
+            verify(&entries, &cps, Some(&other.public_hex())),
+            Err(Tamper::BadCheckpoint { seq: 10, .. })
+        ));
+        let mut forged_cp = cps.clone();
+        forged_cp[1].hash = entries[5].hash.clone();
+        assert!(matches!(
+            verify(&entries, &forged_cp, None),
+            Err(Tamper::BadCheckpoint { seq: 20, .. })
+        ));
+    }
+
+    #[test]
+    fn a_segment_is_anchored_by_its_first_link() {
+        let key = CheckpointKey::generate().unwrap();
+        let (entries, cps) = chain(40, &key, 20);
+        let segment = &entries[20..40];
+        let v = verify(segment, &cps[1..], Some(&key.public_hex())).unwrap();
+        assert_eq!(v.entries, 20);
+    }
+
+    #[test]
+    fn messages_name_the_entry() {
+        assert_eq!(
+            Tamper::Modified { seq: 12 }.to_string(),
+            "entry 12 was modified: its body or hash does not match"
+        );
+        assert!(
+            Tamper::Truncated {
+                last_seq: 25,
+                checkpoint_seq: 30
+            }
+            .to_string()
+            .contains("ends at entry 25")
+        );
+    }
+}
