@@ -204,19 +204,13 @@ fn test_sources(dirs: &[PathBuf], no_builtin: bool) -> anyhow::Result<Vec<Policy
         user.extend(rego_files(d)?);
     }
     let mut sources: Vec<PolicySource> = Vec::new();
-    let builtin = PolicyBundle::builtin()?;
-    sources.extend(
-        builtin
-            .sources()
-            .iter()
-            .filter(|s| {
-                let rel = s.path.strip_prefix("builtin/").unwrap_or(&s.path);
-                // Without the built-in rules, their helpers (`data.portcullis.lib`) stay: users'
-                // policies import them.
-                (!no_builtin || rel.starts_with("lib/")) && !user.iter().any(|(r, _)| r == rel)
-            })
-            .cloned(),
-    );
+    // The library's files only: the bundle below compiles everything once.
+    sources.extend(PolicyBundle::builtin_sources().into_iter().filter(|s| {
+        let rel = s.path.strip_prefix("builtin/").unwrap_or(&s.path);
+        // Without the built-in rules, their helpers (`data.portcullis.lib`) stay: users'
+        // policies import them.
+        (!no_builtin || rel.starts_with("lib/")) && !user.iter().any(|(r, _)| r == rel)
+    }));
     sources.extend(user.into_iter().map(|(_, s)| s));
     Ok(sources)
 }

@@ -167,8 +167,9 @@ impl Config {
 
     /// The action of `rule` in environment `env`.
     pub fn action(&self, rule: &Rule, env: &str) -> Action {
-        let (settings, _) = self.environment(env);
-        let class = if settings.protected {
+        // Undeclared environments are protected (see `environment`).
+        let protected = self.environments.get(env).is_none_or(|e| e.protected);
+        let class = if protected {
             "protected"
         } else {
             "unprotected"
@@ -180,7 +181,7 @@ impl Config {
                 }
             }
         }
-        if settings.protected {
+        if protected {
             rule.meta.actions.protected
         } else {
             rule.meta.actions.unprotected

@@ -49,6 +49,41 @@ pub mod engine_rules {
     pub const UNREADABLE_EVIDENCE: &str = "PCL-ENGINE-001";
     /// A rule could not be evaluated (runtime error, time limit, malformed violation).
     pub const RULE_ERROR: &str = "PCL-ENGINE-002";
+
+    /// What one of the firewall's own rules is, for decisions, listings and outputs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct EngineRule {
+        pub id: &'static str,
+        pub title: &'static str,
+        pub description: &'static str,
+        pub severity: &'static str,
+        pub controls: &'static [&'static str],
+        pub remediation: &'static str,
+    }
+
+    pub const UNREADABLE: EngineRule = EngineRule {
+        id: UNREADABLE_EVIDENCE,
+        title: "Evidence could not be read",
+        description: "Evidence was offered but could not be read or parsed; the decision fails \
+                      closed rather than take it as \"no findings\".",
+        severity: "high",
+        controls: &["nist-800-53:SI-7", "nist-800-53:CA-7"],
+        remediation: "Fix or regenerate the evidence file; `portcullis evidence inspect FILE` \
+                      shows what is wrong.",
+    };
+
+    pub const FAILED: EngineRule = EngineRule {
+        id: RULE_ERROR,
+        title: "Policy rule failed",
+        description: "A policy rule could not be evaluated (runtime error, time limit, malformed \
+                      violation); the decision fails closed where the rule enforces.",
+        severity: "high",
+        controls: &[],
+        remediation: "Fix the rule's Rego, or set its action to `off` for this environment in \
+                      portcullis.yaml.",
+    };
+
+    pub const ALL: [EngineRule; 2] = [UNREADABLE, FAILED];
 }
 
 /// Policies, configuration, advisories and exceptions, ready to decide.
@@ -232,14 +267,16 @@ impl Firewall {
         };
         let env = req.environment.as_str();
         let bundle = self.policies.bundle();
-        let action_of = |r: &Rule| self.config.action(r, env);
-        let results = self
-            .policies
-            .evaluate_value(value, &|r| action_of(r) != Action::Off);
-        let enforcing = bundle
+        // Each rule's action in this environment, once (rules are in bundle order).
+        let actions: Vec<Action> = bundle
             .rules()
             .iter()
-            .any(|r| action_of(r) == Action::Enforce);
+            .map(|r| self.config.action(r, env))
+            .collect();
+        let results = self
+            .policies
+            .evaluate_value(value, &|i, _| actions.get(i) != Some(&Action::Off));
+        let enforcing = actions.contains(&Action::Enforce);
         let refs = RefIndex::new(&prepared.input);
         let scope = exceptions::Scope {
             artifact_name: &req.artifact.name,
@@ -258,14 +295,18 @@ impl Firewall {
             let message = format!("{}: {}", u.source, u.error);
             errors.push(message.clone());
             let v = Violation {
-                rule: engine_rules::UNREADABLE_EVIDENCE.into(),
-                title: "Evidence could not be read".into(),
+                rule: engine_rules::UNREADABLE.id.into(),
+                title: engine_rules::UNREADABLE.title.into(),
                 category: "security".into(),
                 key: u.source.clone(),
-                severity: "high".into(),
+                severity: engine_rules::UNREADABLE.severity.into(),
                 action: if enforcing { "enforce" } else { "warn" }.into(),
                 message: format!("unreadable evidence (fail-closed): {message}"),
-                controls: vec!["nist-800-53:SI-7".into(), "nist-800-53:CA-7".into()],
+                controls: engine_rules::UNREADABLE
+                    .controls
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
                 evidence_refs: u
                     .digest
                     .iter()
@@ -276,7 +317,7 @@ impl Firewall {
                         evidence: vec![d.clone()],
                     })
                     .collect(),
-                remediation: "Fix or regenerate the evidence file; `portcullis evidence inspect FILE` shows what is wrong.".into(),
+                remediation: engine_rules::UNREADABLE.remediation.into(),
                 subjects: Vec::new(),
             };
             if enforcing {
@@ -290,7 +331,7 @@ impl Firewall {
             let Some(rule) = bundle.rules().get(result.rule) else {
                 continue;
             };
-            let action = action_of(rule);
+            let action = actions.get(result.rule).copied().unwrap_or(Action::Enforce);
             match result.outcome {
                 Err(e) => {
                     let message = format!(
@@ -299,11 +340,11 @@ impl Firewall {
                     );
                     errors.push(message.clone());
                     let v = Violation {
-                        rule: engine_rules::RULE_ERROR.into(),
-                        title: "Policy rule failed".into(),
+                        rule: engine_rules::FAILED.id.into(),
+                        title: engine_rules::FAILED.title.into(),
                         category: rule.meta.category.as_str().into(),
                         key: rule.meta.id.clone(),
-                        severity: "high".into(),
+                        severity: engine_rules::FAILED.severity.into(),
                         action: action.as_str().into(),
                         message: format!("{message} (fail-closed)"),
                         controls: rule.meta.controls.qualified(),

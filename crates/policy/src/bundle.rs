@@ -73,6 +73,11 @@ impl Default for EvalLimits {
 }
 
 impl PolicyBundle {
+    /// The files of the built-in library, without compiling them.
+    pub fn builtin_sources() -> Vec<PolicySource> {
+        builtin_sources()
+    }
+
     /// The built-in library alone.
     pub fn builtin() -> Result<Self, PolicyError> {
         Self::from_sources(builtin_sources())
@@ -110,7 +115,7 @@ impl PolicyBundle {
             digest.update((s.text.len() as u64).to_le_bytes());
             digest.update(s.text.as_bytes());
         }
-        let digest = format!("sha256:{}", hex(&digest.finalize()));
+        let digest = format!("sha256:{:x}", digest.finalize());
 
         let mut engine = new_engine();
         for s in sources.iter().filter(|s| !s.is_test()) {
@@ -121,7 +126,7 @@ impl PolicyBundle {
                     message: e.to_string(),
                 })?;
         }
-        let rules = discover_rules(&mut engine, &sources)?;
+        let rules = discover_rules(&mut engine)?;
         // Evaluate every rule once against an empty input so that errors in rule bodies that
         // the parser accepts (unknown functions, bad references) surface at load time.
         // A rule that is merely slow on this empty input is not an error here (evaluations have
@@ -234,7 +239,7 @@ fn read_dir(dir: &Path) -> Result<Vec<PolicySource>, PolicyError> {
         .collect()
 }
 
-fn discover_rules(engine: &mut Engine, sources: &[PolicySource]) -> Result<Vec<Rule>, PolicyError> {
+fn discover_rules(engine: &mut Engine) -> Result<Vec<Rule>, PolicyError> {
     let packages = engine
         .get_policy_package_components()
         .map_err(|e| PolicyError::Compile {
@@ -298,7 +303,6 @@ fn discover_rules(engine: &mut Engine, sources: &[PolicySource]) -> Result<Vec<R
             return Err(rule_err(format!("rule id {} is used twice", meta.id)));
         }
         let builtin = file.starts_with("builtin/");
-        let _ = sources;
         rules.push(Rule {
             meta,
             package,
@@ -316,15 +320,6 @@ fn is_identifier(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// What a rule said about one input.
@@ -362,6 +357,8 @@ pub struct PolicySet {
     params: regorus::Value,
     limits: EvalLimits,
     pool: Mutex<Vec<Engine>>,
+    /// `data.<package>.violation` of each rule, in bundle order.
+    entrypoints: Vec<String>,
 }
 
 impl PolicySet {
@@ -410,11 +407,17 @@ impl PolicySet {
         }
         let data = serde_json::json!({"portcullis": {"params": params}});
         let params = regorus::Value::from(data);
+        let entrypoints = bundle
+            .rules
+            .iter()
+            .map(|r| format!("data.{}.violation", r.package))
+            .collect();
         Ok(Self {
             bundle,
             params,
             limits,
             pool: Mutex::new(Vec::new()),
+            entrypoints,
         })
     }
 
@@ -444,13 +447,14 @@ impl PolicySet {
         }
     }
 
-    /// Evaluate the rules `enabled` selects on `input`. Every selected rule gets a result; a
+    /// Evaluate the rules `enabled` selects (by index into [`PolicyBundle::rules`] and rule) on
+    /// `input`. Every selected rule gets a result; a
     /// rule that fails (runtime error, time limit, malformed violation) gets an `Err` and the
     /// others are still evaluated.
     pub fn evaluate(
         &self,
         input: &PolicyInput,
-        enabled: &dyn Fn(&Rule) -> bool,
+        enabled: &dyn Fn(usize, &Rule) -> bool,
     ) -> Vec<RuleResult> {
         self.evaluate_value(to_value(input), enabled)
     }
@@ -459,14 +463,14 @@ impl PolicySet {
     pub fn evaluate_value(
         &self,
         value: Result<regorus::Value, String>,
-        enabled: &dyn Fn(&Rule) -> bool,
+        enabled: &dyn Fn(usize, &Rule) -> bool,
     ) -> Vec<RuleResult> {
         let selected: Vec<usize> = self
             .bundle
             .rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| enabled(r))
+            .filter(|(i, r)| enabled(*i, r))
             .map(|(i, _)| i)
             .collect();
         let fail_all = |message: String| {
@@ -491,7 +495,7 @@ impl PolicySet {
         let mut healthy = true;
         let mut results = Vec::with_capacity(selected.len());
         for &index in &selected {
-            let Some(rule) = self.bundle.rules.get(index) else {
+            let Some(entrypoint) = self.entrypoints.get(index) else {
                 continue;
             };
             let left = self.limits.timeout.saturating_sub(started.elapsed());
@@ -509,7 +513,7 @@ impl PolicySet {
                 limit: left,
                 check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
             });
-            let outcome = match engine.eval_rule(format!("data.{}.violation", rule.package)) {
+            let outcome = match engine.eval_rule(entrypoint.clone()) {
                 Ok(v) => violations_of(&v),
                 Err(e) => {
                     healthy = false;
