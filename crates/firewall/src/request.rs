@@ -83,12 +83,5 @@ impl DecisionRequest {
 
 /// `sha256:<hex>` of bytes.
 pub fn sha256(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    let mut s = String::with_capacity(71);
-    s.push_str("sha256:");
-    for b in d {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    format!("sha256:{:x}", Sha256::digest(bytes))
 }

@@ -37,6 +37,20 @@ fn doc(path: &Path) -> EvidenceDoc {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every kind of example evidence: SBOM, image scan, SAST, DAST and provenance.
+fn example_evidence() -> Vec<EvidenceDoc> {
+    [
+        "checkout-api.cdx.json",
+        "trivy-image.json",
+        "semgrep.json",
+        "zap-baseline.xml",
+        "checkout-api.intoto.jsonl",
+    ]
+    .iter()
+    .map(|f| doc(&examples().join(f)))
+    .collect()
+}
+
 fn blocked(path: &Path) -> Vec<BlockedAdvisory> {
     let d = doc(path);
     d.evidence
@@ -248,15 +262,7 @@ fn the_evidence_cache_does_not_change_decisions() {
             .unwrap()
             .into(),
     );
-    for f in [
-        "checkout-api.cdx.json",
-        "trivy-image.json",
-        "semgrep.json",
-        "zap-baseline.xml",
-        "checkout-api.intoto.jsonl",
-    ] {
-        req.evidence.push(doc(&examples().join(f)));
-    }
+    req.evidence = example_evidence();
     let strip = |mut d: Decision| {
         d.id.clear();
         d
@@ -286,15 +292,7 @@ fn the_policy_input_validates_against_its_schema() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let fw = firewall(CONFIG).with_advisories(blocked(&examples().join("log4shell.osv.json")));
     let mut req = DecisionRequest::new(artifact(), "staging");
-    for f in [
-        "checkout-api.cdx.json",
-        "trivy-image.json",
-        "semgrep.json",
-        "zap-baseline.xml",
-        "checkout-api.intoto.jsonl",
-    ] {
-        req.evidence.push(doc(&examples().join(f)));
-    }
+    req.evidence = example_evidence();
     let input = serde_json::to_value(fw.policy_input(&req)).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&input)

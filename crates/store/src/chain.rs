@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::canonical::{self, CanonicalError};
-use crate::keys::{self, CheckpointKey, hex};
+use crate::keys::{self, CheckpointKey};
 
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -52,7 +52,7 @@ impl Checkpoint {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// `sha256(prev_hash ‖ body_digest)` over the ASCII hex of both.
@@ -60,7 +60,7 @@ pub fn entry_hash(prev_hash: &str, body_digest: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(body_digest.as_bytes());
-    hex(&h.finalize())
+    format!("{:x}", h.finalize())
 }
 
 /// The head of a chain, to append to.

@@ -95,7 +95,7 @@ pub fn verify_signature(public_hex: &str, message: &[u8], signature_hex: &str) -
 }
 
 pub(crate) fn key_id(public: &[u8]) -> String {
-    let mut id = hex(&Sha256::digest(public));
+    let mut id = format!("{:x}", Sha256::digest(public));
     id.truncate(16);
     id
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, Status, plural};
+use super::{Report, Status};
 
 pub fn document(r: &Report<'_>) -> String {
     let d = r.decision;
@@ -82,22 +82,13 @@ pub fn document(r: &Report<'_>) -> String {
             e,
         );
     }
-    let c = r.counts();
     let title = format!(
         "portcullis gate: {} {} to {}",
         d.decision.as_str().to_uppercase(),
         d.artifact.name,
         d.environment
     );
-    let summary = format!(
-        "{}, {}, {} excepted, {}, {} (exit {})",
-        plural(c.violations, "violation", "violations"),
-        plural(c.warnings, "warning", "warnings"),
-        c.excepted,
-        plural(c.expired, "expired exception", "expired exceptions"),
-        plural(c.errors, "error", "errors"),
-        r.exit_code
-    );
+    let summary = r.counts_line();
     line(&mut out, "notice", &[("title", title)], &summary);
     out
 }

@@ -133,16 +133,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>, color: bool) -> io::Result<()>
         (true, _) => p.green("allowed"),
         (false, _) => p.red("denied"),
     };
-    writeln!(
-        out,
-        "{outcome}: {}, {}, {} excepted, {}, {} (exit {})",
-        plural(c.violations, "violation", "violations"),
-        plural(c.warnings, "warning", "warnings"),
-        c.excepted,
-        plural(c.expired, "expired exception", "expired exceptions"),
-        plural(c.errors, "error", "errors"),
-        r.exit_code
-    )?;
+    writeln!(out, "{outcome}: {}", r.counts_line())?;
     Ok(())
 }
 

@@ -224,44 +224,21 @@ fn rule_infos(bundle: &PolicyBundle, config: &Config, env: &str) -> Vec<RuleInfo
         })
         .collect();
     let enforcing = out.iter().any(|r| r.action == Action::Enforce);
-    out.push(RuleInfo {
-        id: engine_rules::UNREADABLE_EVIDENCE.into(),
-        title: "Evidence could not be read".into(),
-        description: "Evidence was offered but could not be read or parsed; the decision fails \
-                      closed rather than take it as \"no findings\"."
-            .into(),
+    out.extend(engine_rules::ALL.iter().map(|e| RuleInfo {
+        id: e.id.into(),
+        title: e.title.into(),
+        description: e.description.into(),
         category: "security".into(),
-        severity: "high".into(),
-        controls: vec!["nist-800-53:SI-7".into(), "nist-800-53:CA-7".into()],
-        remediation: "Fix or regenerate the evidence file; `portcullis evidence inspect FILE` \
-                      shows what is wrong."
-            .into(),
+        severity: e.severity.into(),
+        controls: e.controls.iter().map(|c| c.to_string()).collect(),
+        remediation: e.remediation.into(),
         action: if enforcing {
             Action::Enforce
         } else {
             Action::Warn
         },
         source: None,
-    });
-    out.push(RuleInfo {
-        id: engine_rules::RULE_ERROR.into(),
-        title: "Policy rule failed".into(),
-        description: "A policy rule could not be evaluated (runtime error, time limit, malformed \
-                      violation); the decision fails closed where the rule enforces."
-            .into(),
-        category: "security".into(),
-        severity: "high".into(),
-        controls: Vec::new(),
-        remediation: "Fix the rule's Rego, or set its action to `off` for this environment in \
-                      portcullis.yaml."
-            .into(),
-        action: if enforcing {
-            Action::Enforce
-        } else {
-            Action::Warn
-        },
-        source: None,
-    });
+    }));
     out
 }
 
@@ -320,6 +297,23 @@ impl Report<'_> {
                 .filter(|r| r.source.is_some() && r.action != Action::Off)
                 .count(),
         }
+    }
+}
+
+impl Report<'_> {
+    /// `N violations, N warnings, N excepted, N expired exceptions, N errors (exit C)`: the
+    /// closing line every summary ends with.
+    pub fn counts_line(&self) -> String {
+        let c = self.counts();
+        format!(
+            "{}, {}, {} excepted, {}, {} (exit {})",
+            plural(c.violations, "violation", "violations"),
+            plural(c.warnings, "warning", "warnings"),
+            c.excepted,
+            plural(c.expired, "expired exception", "expired exceptions"),
+            plural(c.errors, "error", "errors"),
+            self.exit_code
+        )
     }
 }
 
