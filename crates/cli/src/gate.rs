@@ -10,14 +10,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use portcullis_evidence::{ErrorKind, Limits, ParseError};
+use portcullis_firewall::record::{Documents, advisories_in, blob_kinds};
 use portcullis_firewall::{
-    ArtifactId, BlockedAdvisory, Config, Decision, DecisionRequest, EvidenceDoc, Firewall,
-    KevCatalog, RequestContext, UnreadableEvidence, exceptions, sha256,
+    ArtifactId, BlockedAdvisory, CompiledException, Config, Decision, DecisionRequest, EvidenceDoc,
+    Exception, Firewall, KevCatalog, RequestContext, UnreadableEvidence, exceptions, sha256,
 };
 use portcullis_policy::PolicyBundle;
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
+use portcullis_store::Store;
 use serde::de::DeserializeOwned;
 
 use crate::render::{self, OutputFormat, Report};
@@ -62,15 +64,16 @@ pub fn load_bundle(args: &PolicyArgs) -> anyhow::Result<PolicyBundle> {
 
 pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     let artifact = ArtifactId::parse(&args.artifact).map_err(|e| anyhow!("--artifact {e}"))?;
-    let time = args
-        .time
-        .as_deref()
-        .map(|t| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| anyhow!("--time {t:?}: not an RFC 3339 time ({e})"))
-        })
-        .transpose()?;
+    let time = match args.time.as_deref() {
+        Some(t) => DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| anyhow!("--time {t:?}: not an RFC 3339 time ({e})"))?,
+        // Millisecond precision, as recorded: a replay decides at exactly the same time.
+        None => now_millis(),
+    };
+    let rt = crate::state::runtime()?;
+    let store = rt.block_on(args.store.open())?;
+    let mut docs = Documents::default();
     let limits = args.limits.limits();
     let color = args.color.enabled();
 
@@ -102,7 +105,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
                 doc.evidence.format.name()
             );
         }
-        drop(bytes);
+        docs.add(blob_kinds::ADVISORY, bytes);
         for a in doc.evidence.advisories {
             advisories.push(BlockedAdvisory {
                 advisory: a,
@@ -110,17 +113,44 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
             });
         }
     }
+    // The advisories and block rules in the store are in force everywhere.
+    for row in rt.block_on(store.advisories(false))? {
+        let (_, bytes) = rt.block_on(store.blob(&row.digest))?.ok_or_else(|| {
+            anyhow!(
+                "advisory {}: document {} is missing from the store",
+                row.id,
+                row.digest
+            )
+        })?;
+        let found = advisories_in(&bytes, &limits)
+            .map_err(|e| anyhow!("advisory {} in the store: {e}", row.id))?;
+        files.insert(row.digest.clone(), format!("advisory {} (store)", row.id));
+        docs.add(blob_kinds::ADVISORY, bytes);
+        for a in found {
+            advisories.push(BlockedAdvisory {
+                advisory: a,
+                source: row.digest.clone(),
+            });
+        }
+    }
 
-    let mut firewall = Firewall::new(bundle, config)?.with_advisories(advisories);
+    let mut firewall = Firewall::new(bundle, config)?
+        .with_advisories(advisories)
+        .with_limits(limits);
     if let Some(path) = &args.kev {
         let bytes = read_limited(path, &limits)
             .map_err(|e| anyhow!("--kev {}: {}", path.display(), describe(&e)))?;
-        files.insert(sha256(&bytes), display(path));
-        firewall = firewall.with_kev(KevCatalog::parse(&bytes, &display(path))?);
+        let digest = sha256(&bytes);
+        files.insert(digest.clone(), display(path));
+        let kev = KevCatalog::parse(&bytes, &display(path))?;
+        docs.add(blob_kinds::KEV, bytes);
+        firewall = firewall.with_kev_from(kev, &digest);
     }
+    let mut granted = stored_exceptions(&rt, &store, time)?;
     if let Some(path) = &args.exceptions {
-        firewall = firewall.with_exceptions(exceptions::load_exceptions(path)?);
+        granted.extend(exceptions::load_exceptions(path)?);
     }
+    firewall = firewall.with_exceptions(granted);
 
     let mut req = DecisionRequest::new(artifact, args.environment.clone());
     req.context = RequestContext {
@@ -129,7 +159,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         requester: args.requester.clone(),
         approver: args.approver.clone(),
         change_ref: args.change_ref.clone(),
-        time,
+        time: Some(time),
     };
 
     let evidence_files = evidence_files(&args.evidence)?;
@@ -137,8 +167,9 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     for path in &evidence_files {
         progress.set_message(display(path));
         match read_evidence(path, &limits) {
-            Ok((_, doc)) => {
+            Ok((bytes, doc)) => {
                 files.insert(doc.digest.clone(), display(path));
+                docs.add(blob_kinds::EVIDENCE, bytes);
                 req.evidence.push(doc);
             }
             Err(Unread::Io(e)) => req.unreadable.push(UnreadableEvidence {
@@ -202,7 +233,11 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
 
-    let decision = firewall.decide(&req);
+    let mut decision = firewall.decide(&req);
+    // Nothing is reported before it is on the record: a decision that cannot be recorded is
+    // an error (exit 2), never an allow.
+    rt.block_on(firewall.record(&store, &req, &mut decision, &docs))
+        .with_context(|| format!("decision {} could not be recorded", decision.id))?;
     let code = exit_code(&decision);
     let report = Report::new(&decision, &firewall, &req, files, code);
 
@@ -211,6 +246,15 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         writeln!(err, "note: {n}")?;
     }
     render::human::write(&mut err, &report, color)?;
+    if let Some(chain) = &decision.chain {
+        writeln!(
+            err,
+            "recorded: decision {} (audit entry {}) in {}",
+            decision.id,
+            chain.seq,
+            store.location()
+        )?;
+    }
     drop(err);
 
     let machine = match args.format {
@@ -246,6 +290,31 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(code)
+}
+
+fn now_millis() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// The exceptions granted in the store (revoked ones left out; expired ones kept, so that a
+/// decision reports them), after recording the expiry of those past it.
+pub fn stored_exceptions(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<CompiledException>> {
+    rt.block_on(store.record_expired_exceptions(now))?;
+    let mut out = Vec::new();
+    for row in rt.block_on(store.exceptions(false))? {
+        let e: Exception = serde_json::from_str(&row.body)
+            .with_context(|| format!("exception {} in the store", row.id))?;
+        out.push(
+            CompiledException::compile(e)
+                .map_err(|m| anyhow!("exception {} in the store: {m}", row.id))?,
+        );
+    }
+    Ok(out)
 }
 
 /// 0 allowed, 1 denied, 2 when anything could not be read or evaluated (whatever the verdict).

@@ -6,10 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod audit;
 mod gate;
 mod inspect;
 mod policy;
+mod registry;
 mod render;
+mod state;
 
 // Parsing evidence is allocation-heavy (millions of small strings for a large SBOM); mimalloc
 // is markedly faster at that than glibc's allocator (docs/benchmarks.md).
@@ -51,6 +54,29 @@ enum Command {
     /// The policy library: list its rules, run its tests.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The audit trail: verify the chain, export proof bundles, sign a checkpoint.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Recorded decisions: show, list, replay.
+    #[command(subcommand)]
+    Decision(registry::DecisionCommand),
+    /// Advisories and block rules in force everywhere: add, list, withdraw, impact.
+    #[command(subcommand)]
+    Advisory(registry::AdvisoryCommand),
+    /// Exceptions granted in the store: add, list, revoke.
+    #[command(subcommand)]
+    Exception(registry::ExceptionCommand),
+    /// Record that an artifact now runs in an environment (the inventory).
+    Deployed(registry::DeployedArgs),
+    /// What runs where, as recorded with `deployed`.
+    Inventory {
+        #[arg(long = "env")]
+        environment: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: registry::ListFormat,
+        #[command(flatten)]
+        store: state::StoreArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +212,8 @@ pub struct GateArgs {
     pub time: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub store: state::StoreArgs,
 }
 
 #[derive(Args, Debug)]
@@ -252,6 +280,16 @@ fn main() -> ExitCode {
         Command::Gate(args) => gate::run(&args),
         Command::Policy(PolicyCommand::List(args)) => policy::list(&args),
         Command::Policy(PolicyCommand::Test(args)) => policy::test(&args),
+        Command::Audit(cmd) => audit::run(&cmd),
+        Command::Decision(cmd) => registry::decision(&cmd),
+        Command::Advisory(cmd) => registry::advisory(&cmd),
+        Command::Exception(cmd) => registry::exception(&cmd),
+        Command::Deployed(args) => registry::deployed(&args),
+        Command::Inventory {
+            environment,
+            format,
+            store,
+        } => registry::inventory(environment.as_deref(), format, &store),
     };
     match result {
         Ok(code) => ExitCode::from(code),

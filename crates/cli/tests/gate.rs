@@ -549,9 +549,16 @@ fn human_summary_snapshot() {
     let o = run_format(&s, "human");
     assert!(stdout(&o).is_empty());
     let err = stderr(&o);
+    // The record line names a fresh decision id and state directory.
+    let recorded = err.lines().last().unwrap_or_default();
+    assert!(
+        recorded.starts_with("recorded: decision ") && recorded.contains("(audit entry "),
+        "{recorded}"
+    );
     // The bundle digest changes with every library edit.
     let redacted: String = err
         .lines()
+        .filter(|l| !l.starts_with("recorded: decision "))
         .map(|l| match l.find("policy bundle sha256:") {
             Some(i) => {
                 let rest = &l[i + "policy bundle ".len()..];

@@ -17,6 +17,7 @@
     )
 )]
 
+pub mod block_rule;
 pub mod detect;
 pub mod error;
 pub mod formats;
@@ -26,6 +27,7 @@ pub mod purl;
 pub mod range;
 pub mod version;
 
+pub use block_rule::BlockRule;
 pub use detect::{Format, detect};
 pub use error::{ErrorKind, ParseError, Place};
 pub use model::*;

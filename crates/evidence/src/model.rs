@@ -728,6 +728,9 @@ pub struct Affected {
     /// Explicitly enumerated affected versions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<String>,
+    /// Affected versions as a `vers:` range (a block rule's range), in the package's scheme.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vers: Option<String>,
 }
 
 /// An OSV range.

@@ -19,6 +19,12 @@ impl Affected {
         if self.versions.iter().any(|v| v.trim() == version) {
             return true;
         }
+        // A range that does not parse matches nothing here; block rules are checked when added.
+        if let Some(vers) = &self.vers
+            && VersRange::parse(vers).is_ok_and(|r| r.contains(version))
+        {
+            return true;
+        }
         let eco_scheme = self
             .ecosystem
             .as_ref()
@@ -543,6 +549,7 @@ mod tests {
                 events,
             }],
             versions: vec![],
+            vers: None,
         }
     }
 

@@ -117,6 +117,11 @@ impl Config {
         Ok(config)
     }
 
+    /// The text the configuration was read from (`None` for the built-in defaults).
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
     /// Check the configuration against a policy bundle: every rule id it names exists.
     pub fn check(&self, bundle: &PolicyBundle) -> Result<(), FirewallError> {
         for id in self.rules.keys() {

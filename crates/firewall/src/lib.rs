@@ -19,8 +19,10 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod exceptions;
+pub mod impact;
 pub mod input;
 pub mod kev;
+pub mod record;
 pub mod request;
 
 use std::collections::{HashMap, VecDeque};
@@ -93,7 +95,11 @@ pub struct Firewall {
     config: Config,
     advisories: input::AdvisoryIndex,
     kev: Option<KevCatalog>,
+    /// Digest of the KEV document, for the record.
+    kev_source: Option<String>,
     exceptions: Vec<CompiledException>,
+    /// The limits evidence was read with (recorded so a replay reads it the same way).
+    limits: portcullis_evidence::Limits,
     prepared: Mutex<PreparedCache>,
 }
 
@@ -133,7 +139,9 @@ impl Firewall {
             config,
             advisories: input::AdvisoryIndex::default(),
             kev: None,
+            kev_source: None,
             exceptions: Vec::new(),
+            limits: portcullis_evidence::Limits::default(),
             prepared: Mutex::new(PreparedCache {
                 capacity: DEFAULT_EVIDENCE_CACHE,
                 ..PreparedCache::default()
@@ -164,6 +172,28 @@ impl Firewall {
         self.kev = Some(kev);
         self.clear_prepared();
         self
+    }
+
+    /// The KEV catalogue and the digest of the document it was read from (for the record).
+    pub fn with_kev_from(mut self, kev: KevCatalog, digest: &str) -> Self {
+        self.kev_source = Some(digest.to_string());
+        self.with_kev(kev)
+    }
+
+    /// The limits the evidence was read with.
+    pub fn with_limits(mut self, limits: portcullis_evidence::Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The advisories the firewall blocks.
+    pub fn advisories(&self) -> &[BlockedAdvisory] {
+        self.advisories.advisories()
+    }
+
+    /// The exceptions in force (expired ones included: they are reported).
+    pub fn exceptions(&self) -> &[CompiledException] {
+        &self.exceptions
     }
 
     pub fn with_exceptions(mut self, exceptions: Vec<CompiledException>) -> Self {

@@ -85,6 +85,18 @@ impl Chain {
         }
     }
 
+    /// The chain whose last entry has `seq` and `hash` (0 and [`GENESIS`] when empty).
+    pub fn at(last_seq: u64, last_hash: &str) -> Self {
+        Self {
+            last_seq,
+            last_hash: last_hash.to_string(),
+        }
+    }
+
+    pub fn last_hash(&self) -> &str {
+        &self.last_hash
+    }
+
     /// The chain whose last entry is `last`.
     pub fn resume(last: &Entry) -> Self {
         Self {
@@ -213,94 +225,158 @@ pub fn verify(
     checkpoints: &[Checkpoint],
     trusted_key: Option<&str>,
 ) -> Result<Verified, Tamper> {
-    for c in checkpoints {
-        if trusted_key.is_some_and(|k| !k.eq_ignore_ascii_case(&c.public_key)) {
-            return Err(Tamper::BadCheckpoint {
-                seq: c.seq,
-                reason: format!("signed by key {}, not the trusted key", c.key_id),
-            });
+    let mut check = ChainCheck::new(checkpoints, trusted_key)?;
+    check.feed(entries.to_vec())?;
+    check.finish()
+}
+
+/// Entries held back at the end of each fed batch, so that a swap across two batches is still
+/// reported as a reordering.
+const LOOKAHEAD: usize = 64;
+
+/// A verification fed in batches (a database streams a long chain through it).
+#[derive(Debug)]
+pub struct ChainCheck<'a> {
+    checkpoints: &'a [Checkpoint],
+    pinned: std::collections::HashMap<u64, &'a str>,
+    /// Sequence number, hash and `prev_hash` of the last entry checked.
+    prev: Option<(u64, String, String)>,
+    pending: Vec<Entry>,
+    count: u64,
+}
+
+impl<'a> ChainCheck<'a> {
+    /// Check every checkpoint's signature (and, with `trusted_key`, that it signed them).
+    pub fn new(checkpoints: &'a [Checkpoint], trusted_key: Option<&str>) -> Result<Self, Tamper> {
+        for c in checkpoints {
+            if trusted_key.is_some_and(|k| !k.eq_ignore_ascii_case(&c.public_key)) {
+                return Err(Tamper::BadCheckpoint {
+                    seq: c.seq,
+                    reason: format!("signed by key {}, not the trusted key", c.key_id),
+                });
+            }
+            if keys::key_id(&keys::decode_hex(&c.public_key).unwrap_or_default()) != c.key_id {
+                return Err(Tamper::BadCheckpoint {
+                    seq: c.seq,
+                    reason: "its key id does not match its public key".into(),
+                });
+            }
+            if !keys::verify_signature(
+                &c.public_key,
+                &Checkpoint::message(c.seq, &c.hash, &c.at),
+                &c.signature,
+            ) {
+                return Err(Tamper::BadCheckpoint {
+                    seq: c.seq,
+                    reason: "the signature does not verify".into(),
+                });
+            }
         }
-        if keys::key_id(&keys::decode_hex(&c.public_key).unwrap_or_default()) != c.key_id {
-            return Err(Tamper::BadCheckpoint {
-                seq: c.seq,
-                reason: "its key id does not match its public key".into(),
-            });
-        }
-        if !keys::verify_signature(
-            &c.public_key,
-            &Checkpoint::message(c.seq, &c.hash, &c.at),
-            &c.signature,
-        ) {
-            return Err(Tamper::BadCheckpoint {
-                seq: c.seq,
-                reason: "the signature does not verify".into(),
-            });
-        }
+        Ok(Self {
+            checkpoints,
+            pinned: checkpoints
+                .iter()
+                .map(|c| (c.seq, c.hash.as_str()))
+                .collect(),
+            prev: None,
+            pending: Vec::new(),
+            count: 0,
+        })
     }
 
-    let mut prev: Option<&Entry> = None;
-    for (i, e) in entries.iter().enumerate() {
-        let (expected_seq, expected_prev) = match prev {
-            Some(p) => (p.seq + 1, p.hash.as_str()),
-            None if e.seq <= 1 => (1, GENESIS),
-            None => (e.seq, e.prev_hash.as_str()),
-        };
-        if e.seq != expected_seq {
-            return Err(match prev {
-                Some(p) if e.seq == p.seq => Tamper::Inserted { seq: e.seq },
-                Some(p) if e.seq < p.seq => Tamper::Reordered {
-                    seq: e.seq,
-                    after: p.seq,
-                },
-                // The missing entry further on: they were swapped, not deleted.
-                _ if entries
-                    .get(i + 1..)
-                    .is_some_and(|rest| rest.iter().any(|x| x.seq == expected_seq)) =>
-                {
-                    Tamper::Reordered {
-                        seq: expected_seq,
-                        after: e.seq,
-                    }
-                }
-                _ => Tamper::Deleted {
-                    expected: expected_seq,
-                    found: e.seq,
-                },
+    /// Check the next entries, in stored order.
+    pub fn feed(&mut self, entries: Vec<Entry>) -> Result<(), Tamper> {
+        let mut batch = std::mem::take(&mut self.pending);
+        batch.extend(entries);
+        let keep = batch.len().saturating_sub(LOOKAHEAD);
+        self.pending = batch.split_off(keep);
+        self.check(&batch, &self.pending.clone())
+    }
+
+    /// Check what is left and that no checkpoint lies beyond the end.
+    pub fn finish(mut self) -> Result<Verified, Tamper> {
+        let rest = std::mem::take(&mut self.pending);
+        self.check(&rest, &[])?;
+        let last_seq = self.prev.as_ref().map_or(0, |p| p.0);
+        if let Some(c) = self
+            .checkpoints
+            .iter()
+            .filter(|c| c.seq > last_seq)
+            .min_by_key(|c| c.seq)
+        {
+            return Err(Tamper::Truncated {
+                last_seq,
+                checkpoint_seq: c.seq,
             });
         }
-        if sha256_hex(e.body.as_bytes()) != e.body_digest
-            || entry_hash(&e.prev_hash, &e.body_digest) != e.hash
-        {
-            return Err(Tamper::Modified { seq: e.seq });
-        }
-        if e.prev_hash != expected_prev {
-            // Its own hashes hold but it does not link to the entry before: it was put there,
-            // or the entry before was changed and rehashed (a checkpoint tells which span).
-            return Err(Tamper::Inserted { seq: e.seq });
-        }
-        if let Some(c) = checkpoints.iter().find(|c| c.seq == e.seq)
-            && c.hash != e.hash
-        {
-            return Err(Tamper::Rewritten { seq: e.seq });
-        }
-        prev = Some(e);
+        Ok(Verified {
+            entries: self.count,
+            checkpoints: self.checkpoints.len(),
+            last_hash: self.prev.map_or_else(|| GENESIS.to_string(), |p| p.1),
+        })
     }
-    let last_seq = prev.map_or(0, |p| p.seq);
-    if let Some(c) = checkpoints
-        .iter()
-        .filter(|c| c.seq > last_seq)
-        .min_by_key(|c| c.seq)
-    {
-        return Err(Tamper::Truncated {
-            last_seq,
-            checkpoint_seq: c.seq,
-        });
+
+    fn check(&mut self, entries: &[Entry], ahead: &[Entry]) -> Result<(), Tamper> {
+        for (i, e) in entries.iter().enumerate() {
+            let (expected_seq, expected_prev) = match &self.prev {
+                Some((seq, hash, _)) => (seq + 1, hash.as_str()),
+                None if e.seq <= 1 => (1, GENESIS),
+                None => (e.seq, e.prev_hash.as_str()),
+            };
+            if e.seq != expected_seq {
+                let later = entries
+                    .get(i + 1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .chain(ahead)
+                    .any(|x| x.seq == expected_seq);
+                return Err(match &self.prev {
+                    Some((seq, _, _)) if e.seq == *seq => Tamper::Inserted { seq: e.seq },
+                    Some((seq, _, _)) if e.seq < *seq => Tamper::Reordered {
+                        seq: e.seq,
+                        after: *seq,
+                    },
+                    // The missing entry further on: they were swapped, not deleted.
+                    _ if later => Tamper::Reordered {
+                        seq: expected_seq,
+                        after: e.seq,
+                    },
+                    _ => Tamper::Deleted {
+                        expected: expected_seq,
+                        found: e.seq,
+                    },
+                });
+            }
+            if sha256_hex(e.body.as_bytes()) != e.body_digest
+                || entry_hash(&e.prev_hash, &e.body_digest) != e.hash
+            {
+                return Err(Tamper::Modified { seq: e.seq });
+            }
+            if e.prev_hash != expected_prev {
+                let next = entries.get(i + 1).or_else(|| ahead.first());
+                return Err(match (&self.prev, next) {
+                    // It links to the entry stored after it: the two were swapped (a database
+                    // keeps the sequence numbers in place and moves the contents).
+                    (_, Some(n)) if n.hash == e.prev_hash => Tamper::Reordered {
+                        seq: e.seq,
+                        after: n.seq,
+                    },
+                    // It links to where the entry before it links: that one was put in between.
+                    (Some((seq, _, pp)), _) if *pp == e.prev_hash => Tamper::Inserted { seq: *seq },
+                    // Its own hashes hold but it does not link to the entry before: it was put
+                    // there, or the entry before was changed and rehashed (a checkpoint tells
+                    // which span).
+                    _ => Tamper::Inserted { seq: e.seq },
+                });
+            }
+            if self.pinned.get(&e.seq).is_some_and(|h| *h != e.hash) {
+                return Err(Tamper::Rewritten { seq: e.seq });
+            }
+            self.count += 1;
+            self.prev = Some((e.seq, e.hash.clone(), e.prev_hash.clone()));
+        }
+        Ok(())
     }
-    Ok(Verified {
-        entries: entries.len() as u64,
-        checkpoints: checkpoints.len(),
-        last_hash: prev.map_or_else(|| GENESIS.to_string(), |p| p.hash.clone()),
-    })
 }
 
 #[cfg(test)]

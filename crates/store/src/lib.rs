@@ -1,8 +1,9 @@
-//! Portcullis store: what the firewall keeps and how it proves it was not changed. This first
-//! part is the audit chain itself — canonical JSON bodies, the hash chain
-//! (`hash = sha256(prev_hash ‖ body_digest)`), ed25519-signed checkpoints and a verifier that
-//! names the first bad entry — independent of the database that will hold it (SQLite or
-//! PostgreSQL, DESIGN.md "Storage and the audit chain").
+//! Portcullis store: what the firewall keeps and how it proves it was not changed — the audit
+//! chain (canonical JSON bodies, `hash = sha256(prev_hash ‖ body_digest)`, ed25519-signed
+//! checkpoints, a verifier that names the first bad entry), content-addressed documents,
+//! decisions, advisories, exceptions, the inventory of what runs where and its component
+//! index, on SQLite (the embedded default) or PostgreSQL behind one API (DESIGN.md "Storage and
+//! the audit chain"), and self-contained proof bundles that verify without a database.
 //!
 //! It must not contain policy logic.
 
@@ -18,7 +19,18 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod db;
+pub mod error;
 pub mod keys;
+pub mod proof;
+pub mod records;
 
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
+pub use db::{Backend, Store, StoreConfig, VerifyFailure};
+pub use error::StoreError;
 pub use keys::CheckpointKey;
+pub use proof::{
+    BundleBlob, BundleReport, BundleScope, ProofBundle, ProofError, ProvenDecision, blob_digest,
+    verify_bundle,
+};
+pub use records::*;

@@ -17,15 +17,41 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// A fresh, empty state directory (PORTCULLIS_HOME) for one run.
+pub fn fresh_home() -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "portcullis-cli-test-{}-{n}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("create state dir");
+    dir
+}
+
 /// Run `portcullis ARGS` in `cwd`, without any PORTCULLIS_* variable of the caller's
-/// environment.
+/// environment, with a fresh state directory (so tests never write into the checkout).
 pub fn portcullis_in<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Output {
+    portcullis_with_home(cwd, &fresh_home(), args)
+}
+
+/// Run `portcullis ARGS` in `cwd` with the store in `home`.
+pub fn portcullis_with_home<S: AsRef<std::ffi::OsStr>>(
+    cwd: &Path,
+    home: &Path,
+    args: &[S],
+) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("PORTCULLIS_") {
             c.env_remove(k);
         }
     }
+    c.env("PORTCULLIS_HOME", home);
     c.current_dir(cwd)
         .args(args)
         .output()

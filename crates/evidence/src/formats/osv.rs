@@ -209,6 +209,7 @@ fn advisory(ptr: &str, r: Record) -> Result<Advisory, ParseError> {
             purl,
             ranges,
             versions: a.versions.unwrap_or_default(),
+            vers: None,
         });
     }
     cwes.sort_unstable();

@@ -1,0 +1,265 @@
+//! `portcullis audit verify | export | checkpoint`: the audit chain from the command line.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use portcullis_store::proof::{BundleScope, ProofBundle, verify_bundle};
+use portcullis_store::{Entry, Store, VerifyFailure};
+
+use crate::exit;
+use crate::state::{StoreArgs, runtime};
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the whole chain and every checkpoint (or, with --bundle, a proof bundle with no
+    /// database). Exit 0 intact, 1 tampered (naming the first bad entry), 2 unreadable.
+    Verify(VerifyArgs),
+    /// Write a self-contained proof bundle — entries, documents, policy bundle, a signed
+    /// checkpoint, the public key — that `audit verify --bundle` checks off-line.
+    Export(ExportArgs),
+    /// Sign a checkpoint at the head of the chain now.
+    Checkpoint(CheckpointArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// A proof bundle written by `audit export`: verified without any database.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// The public key (hex, or a file holding it) every checkpoint must be signed by.
+    #[arg(long, value_name = "HEX|FILE")]
+    pub trusted_key: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Export the proof of one decision.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["from", "to"])]
+    pub decision: Option<String>,
+    /// First entry of a range to export.
+    #[arg(long, value_name = "SEQ", requires = "to")]
+    pub from: Option<u64>,
+    /// Last entry of a range to export.
+    #[arg(long, value_name = "SEQ", requires = "from")]
+    pub to: Option<u64>,
+    /// Where to write the bundle (default: stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+pub fn run(cmd: &AuditCommand) -> anyhow::Result<u8> {
+    match cmd {
+        AuditCommand::Verify(a) => verify(a),
+        AuditCommand::Export(a) => export(a),
+        AuditCommand::Checkpoint(a) => {
+            let rt = runtime()?;
+            let store = rt.block_on(a.store.open())?;
+            match rt.block_on(store.checkpoint())? {
+                Some(c) => println!(
+                    "checkpoint at entry {} ({}) signed by key {}",
+                    c.seq, c.hash, c.key_id
+                ),
+                None => println!("the chain is empty: nothing to sign"),
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn trusted_key(arg: &Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(k) = arg else { return Ok(None) };
+    let text = if std::path::Path::new(k).is_file() {
+        std::fs::read_to_string(k).with_context(|| format!("--trusted-key {k}"))?
+    } else {
+        k.clone()
+    };
+    let hex = text.trim().to_ascii_lowercase();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "--trusted-key: expected an ed25519 public key as 64 hex digits (or a file holding one)"
+        );
+    }
+    Ok(Some(hex))
+}
+
+fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
+    let trusted = trusted_key(&a.trusted_key)?;
+    if let Some(path) = &a.bundle {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        return match verify_bundle(&bytes, trusted.as_deref()) {
+            Ok(report) => {
+                if a.json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    let what = match &report.decision {
+                        Some(d) => format!(
+                            "decision {} ({}) at entry {}",
+                            d.decision_id, d.verdict, d.seq
+                        ),
+                        None => format!("entries {}..={}", report.first_seq, report.last_seq),
+                    };
+                    println!(
+                        "{}: proof bundle intact: {what}; {} entries, {} documents, checkpoint at entry {} signed by key {}",
+                        path.display(),
+                        report.entries,
+                        report.blobs,
+                        report.checkpoint_seq,
+                        report.key_id
+                    );
+                }
+                Ok(exit::OK)
+            }
+            Err(e) => {
+                eprintln!("{}: proof bundle does not verify: {e}", path.display());
+                Ok(exit::DENIED)
+            }
+        };
+    }
+    let rt = runtime()?;
+    let store = rt.block_on(a.store.open())?;
+    let started = std::time::Instant::now();
+    match rt.block_on(store.verify(trusted.as_deref())) {
+        Ok(v) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"intact": true, "entries": v.entries, "checkpoints": v.checkpoints, "last_hash": v.last_hash})
+                );
+            } else {
+                println!(
+                    "audit chain intact: {} entries, {} checkpoints, head {} ({} ms, {})",
+                    v.entries,
+                    v.checkpoints,
+                    v.last_hash,
+                    started.elapsed().as_millis(),
+                    store.location()
+                );
+            }
+            Ok(exit::OK)
+        }
+        Err(VerifyFailure::Tamper(t)) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"intact": false, "problem": t.to_string()})
+                );
+            }
+            eprintln!("audit chain TAMPERED: {t} ({})", store.location());
+            Ok(exit::DENIED)
+        }
+        Err(VerifyFailure::Store(e)) => Err(anyhow!(e)),
+    }
+}
+
+/// The digests an entry rests on (`refs` of its body).
+fn refs(e: &Entry) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(&e.body)
+        .ok()
+        .and_then(|v| v.get("refs").cloned())
+        .and_then(|r| serde_json::from_value::<Vec<String>>(r).ok())
+        .unwrap_or_default()
+}
+
+async fn build_bundle(store: &Store, a: &ExportArgs) -> anyhow::Result<Vec<u8>> {
+    // Never sign over a chain that does not verify.
+    store
+        .verify(None)
+        .await
+        .map_err(|e| anyhow!("the audit chain does not verify, nothing exported: {e}"))?;
+    let (scope, entries) = match (&a.decision, a.from, a.to) {
+        (Some(id), _, _) => {
+            let row = store
+                .decision(id)
+                .await?
+                .ok_or_else(|| anyhow!("decision {id}: not in the store"))?;
+            let seq = u64::try_from(row.seq).unwrap_or(0);
+            (
+                BundleScope::Decision {
+                    decision: id.clone(),
+                },
+                store.entries(seq, seq).await?,
+            )
+        }
+        (None, Some(from), Some(to)) => {
+            if from == 0 || to < from {
+                bail!("--from {from} --to {to}: expected 1 <= FROM <= TO");
+            }
+            let entries = store.entries(from, to).await?;
+            if entries.len() as u64 != to - from + 1 {
+                bail!(
+                    "--from {from} --to {to}: the chain has only {} of those entries",
+                    entries.len()
+                );
+            }
+            (BundleScope::Range { from, to }, entries)
+        }
+        _ => bail!("say what to export: --decision ID, or --from SEQ --to SEQ"),
+    };
+    let last = entries
+        .last()
+        .map(|e| e.seq)
+        .ok_or_else(|| anyhow!("nothing to export"))?;
+    let first = entries.first().map(|e| e.seq).unwrap_or(last);
+    let mut checkpoints: Vec<_> = store
+        .checkpoints()
+        .await?
+        .into_iter()
+        .filter(|c| c.seq >= first && c.seq < last && c.public_key == store.public_key())
+        .collect();
+    checkpoints.push(store.sign_checkpoint_at(last).await?);
+    let digests: BTreeSet<String> = entries.iter().flat_map(refs).collect();
+    let mut blobs = Vec::new();
+    for d in &digests {
+        let (kind, bytes) = store
+            .blob(d)
+            .await?
+            .ok_or_else(|| anyhow!("document {d} is referenced by the chain but not stored"))?;
+        blobs.push((kind, bytes));
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let bundle = ProofBundle::seal(scope, entries, checkpoints, blobs, store.key(), &now)?;
+    let bytes = bundle.to_bytes()?;
+    verify_bundle(&bytes, Some(&store.public_key()))
+        .map_err(|e| anyhow!("the bundle built does not verify: {e}"))?;
+    Ok(bytes)
+}
+
+fn export(a: &ExportArgs) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    let store = rt.block_on(a.store.open())?;
+    let bytes = rt.block_on(build_bundle(&store, a))?;
+    match &a.output {
+        Some(p) => {
+            std::fs::write(p, &bytes).with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!(
+                "wrote {} ({} bytes); check it with `portcullis audit verify --bundle {} --trusted-key {}`",
+                p.display(),
+                bytes.len(),
+                p.display(),
+                store.public_key()
+            );
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(exit::OK)
+}

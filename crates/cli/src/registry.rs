@@ -1,0 +1,706 @@
+//! The records kept in the store, from the command line: decisions (show, list, replay),
+//! advisories (add, list, withdraw, impact), exceptions (add, list, revoke) and deployments.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use portcullis_evidence::BlockRule;
+use portcullis_firewall::record::{self, advisories_in};
+use portcullis_firewall::{ArtifactId, CompiledException, Exception, impact};
+use portcullis_store::{
+    AdvisoryRow, Change, DeploymentRow, ExceptionRow, NewBlob, Store, Write, kinds,
+};
+
+use crate::exit;
+use crate::state::{StoreArgs, actor, runtime};
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Pretty JSON on stdout; a closed pipe (`| head`) ends the output quietly.
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let r = serde_json::to_writer_pretty(&mut out, v)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out));
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+// ---------------------------------------------------------------- decisions
+
+#[derive(Subcommand, Debug)]
+pub enum DecisionCommand {
+    /// A recorded decision, as the gate printed it (JSON), with its place in the audit chain.
+    Show {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Recorded decisions, newest first.
+    List {
+        #[arg(long = "env")]
+        environment: Option<String>,
+        /// Artifact name or `sha256:` digest.
+        #[arg(long)]
+        artifact: Option<String>,
+        /// Only decisions made at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t)]
+        format: ListFormat,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Re-evaluate recorded decisions from their stored inputs; exit 0 when each reproduces
+    /// the same decision and violations, 1 (printing the differences) when one does not.
+    Replay {
+        /// Decision ids (none: see --sample / --all).
+        ids: Vec<String>,
+        /// Replay this many decisions drawn at random from the store.
+        #[arg(long, conflicts_with = "all")]
+        sample: Option<usize>,
+        /// Replay every recorded decision.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub fn decision(cmd: &DecisionCommand) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    match cmd {
+        DecisionCommand::Show { id, store } => {
+            let store = rt.block_on(store.open())?;
+            let (_, d) = rt.block_on(record::load_decision(&store, id))?;
+            print_json(&d)?;
+            Ok(exit::OK)
+        }
+        DecisionCommand::List {
+            environment,
+            artifact,
+            since,
+            limit,
+            format,
+            store,
+        } => {
+            let store = rt.block_on(store.open())?;
+            let rows = rt.block_on(store.decisions(
+                environment.as_deref(),
+                artifact.as_deref(),
+                since.as_deref(),
+                *limit,
+            ))?;
+            if *format == ListFormat::Json {
+                print_json(&rows)?;
+            } else {
+                for r in &rows {
+                    println!(
+                        "{}  {:<5}  {}@{}  {}  {}  entry {}",
+                        r.decided_at,
+                        r.verdict,
+                        r.artifact_name,
+                        r.artifact_digest,
+                        r.environment,
+                        r.id,
+                        r.seq
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+        DecisionCommand::Replay {
+            ids,
+            sample,
+            all,
+            store,
+        } => {
+            let store = rt.block_on(store.open())?;
+            let mut chosen = ids.clone();
+            if *all || sample.is_some() {
+                let mut every = rt.block_on(store.decision_ids())?;
+                if let Some(n) = sample {
+                    shuffle(&mut every);
+                    every.truncate(*n);
+                }
+                chosen.extend(every);
+            }
+            if chosen.is_empty() {
+                bail!("name decisions to replay, or use --sample N / --all");
+            }
+            let mut differing = 0;
+            for id in &chosen {
+                let r = rt.block_on(record::replay(&store, id))?;
+                if r.differences.is_empty() {
+                    println!(
+                        "{id}: reproduced ({}, {} violations, {} warnings)",
+                        r.replayed.decision.as_str(),
+                        r.replayed.violations.len(),
+                        r.replayed.warnings.len()
+                    );
+                } else {
+                    differing += 1;
+                    println!("{id}: DIFFERS");
+                    for d in &r.differences {
+                        println!("  {d}");
+                    }
+                }
+            }
+            eprintln!(
+                "replayed {} decisions: {} reproduced, {differing} differ",
+                chosen.len(),
+                chosen.len() - differing
+            );
+            Ok(if differing == 0 {
+                exit::OK
+            } else {
+                exit::DENIED
+            })
+        }
+    }
+}
+
+/// Fisher–Yates with randomness from the OS (a sample for replay need not be reproducible).
+fn shuffle(v: &mut [String]) {
+    let mut seed = [0u8; 8];
+    let _ = urandom(&mut seed);
+    let mut x = u64::from_le_bytes(seed) | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let j = (x % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+fn urandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+// ---------------------------------------------------------------- advisories
+
+#[derive(Subcommand, Debug)]
+pub enum AdvisoryCommand {
+    /// Block what advisories affect, in every environment, from now on: OSV records (files),
+    /// or a block rule (--purl, --vers, --reason).
+    Add(AdvisoryAddArgs),
+    /// The advisories in force (with --all, withdrawn ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: ListFormat,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Stop blocking an advisory (recorded with who and why).
+    Withdraw {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Every environment and deployed artifact that contains a version the advisory affects.
+    Impact {
+        id: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: ListFormat,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AdvisoryAddArgs {
+    /// OSV records (a record or a list of them per file).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Block rule: the package, without version (`pkg:maven/org.apache.logging.log4j/log4j-core`).
+    #[arg(long, requires_all = ["vers", "reason"], conflicts_with = "files")]
+    pub purl: Option<String>,
+    /// Block rule: the blocked versions (`vers:maven/>=2.0-beta9|<2.15.0`).
+    #[arg(long, requires = "purl")]
+    pub vers: Option<String>,
+    /// Block rule: why.
+    #[arg(long, requires = "purl")]
+    pub reason: Option<String>,
+    /// Block rule id (default: BLOCK-<time>).
+    #[arg(long, requires = "purl")]
+    pub id: Option<String>,
+    #[arg(long)]
+    pub by: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+pub fn advisory(cmd: &AdvisoryCommand) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    match cmd {
+        AdvisoryCommand::Add(a) => {
+            let store = rt.block_on(a.store.open())?;
+            let by = actor(&a.by);
+            let mut docs: Vec<(String, String, String, Vec<u8>)> = Vec::new(); // id, kind, summary, bytes
+            if let Some(purl) = &a.purl {
+                let id = a.id.clone().unwrap_or_else(|| {
+                    format!("BLOCK-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"))
+                });
+                let rule = BlockRule::new(
+                    &id,
+                    purl,
+                    a.vers.as_deref().unwrap_or(""),
+                    a.reason.as_deref().unwrap_or(""),
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+                docs.push((
+                    rule.id.clone(),
+                    "block-rule".into(),
+                    rule.reason.clone(),
+                    rule.to_json(),
+                ));
+            } else if a.files.is_empty() {
+                bail!("give OSV files, or a block rule with --purl, --vers and --reason");
+            }
+            for path in &a.files {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let found = advisories_in(&bytes, &portcullis_evidence::Limits::default())
+                    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                // One record per file, so that each advisory can be withdrawn on its own.
+                match found.as_slice() {
+                    [adv] => docs.push((
+                        adv.id.clone(),
+                        "osv".into(),
+                        adv.summary.clone().unwrap_or_default(),
+                        bytes,
+                    )),
+                    _ => bail!(
+                        "{}: holds {} advisories; add one OSV record per file",
+                        path.display(),
+                        found.len()
+                    ),
+                }
+            }
+            let mut changes = Vec::new();
+            for (id, kind, summary, bytes) in docs {
+                if let Some(old) = rt.block_on(store.advisory(&id))? {
+                    if old.withdrawn_at.is_none() {
+                        bail!(
+                            "advisory {id} is already in force (added {} by {})",
+                            old.added_at,
+                            old.added_by
+                        );
+                    }
+                    bail!(
+                        "advisory {id} was withdrawn on {}; ids are not reused",
+                        old.withdrawn_at.unwrap_or_default()
+                    );
+                }
+                let blob = NewBlob::new("advisory", &bytes)?;
+                let digest = blob.digest.clone();
+                changes.push(Change::new(
+                    kinds::ADVISORY_ADDED,
+                    serde_json::json!({"advisory_id": id, "kind": kind, "digest": digest, "summary": summary, "by": by, "refs": [digest]}),
+                    vec![
+                        Write::Blob { blob, components: Vec::new() },
+                        Write::Advisory(AdvisoryRow {
+                            id: id.clone(),
+                            kind,
+                            digest,
+                            summary,
+                            added_at: now(),
+                            added_by: by.clone(),
+                            seq: 0,
+                            withdrawn_at: None,
+                            withdrawn_by: None,
+                            withdraw_reason: None,
+                        }),
+                    ],
+                ));
+            }
+            let entries = rt.block_on(store.append(changes))?;
+            for e in entries.into_iter().flatten() {
+                println!("added: audit entry {} ({})", e.seq, e.body);
+            }
+            Ok(exit::OK)
+        }
+        AdvisoryCommand::List { all, format, store } => {
+            let store = rt.block_on(store.open())?;
+            let rows = rt.block_on(store.advisories(*all))?;
+            if *format == ListFormat::Json {
+                print_json(&rows)?;
+            } else {
+                for r in &rows {
+                    let state = match &r.withdrawn_at {
+                        Some(at) => format!(
+                            "withdrawn {at} by {}",
+                            r.withdrawn_by.clone().unwrap_or_default()
+                        ),
+                        None => "in force".into(),
+                    };
+                    println!(
+                        "{:<24} {:<10} {}  (added {} by {}; {state})",
+                        r.id, r.kind, r.summary, r.added_at, r.added_by
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+        AdvisoryCommand::Withdraw {
+            id,
+            reason,
+            by,
+            store,
+        } => {
+            let store = rt.block_on(store.open())?;
+            let by = actor(by);
+            if reason.trim().is_empty() {
+                bail!("--reason must say why the advisory is withdrawn");
+            }
+            let row = rt
+                .block_on(store.advisory(id))?
+                .ok_or_else(|| anyhow!("advisory {id}: not in the store"))?;
+            let at = now();
+            let entries = rt.block_on(store.append(vec![Change::if_new(
+                kinds::ADVISORY_WITHDRAWN,
+                serde_json::json!({"advisory_id": id, "digest": row.digest, "by": by, "reason": reason}),
+                vec![Write::AdvisoryWithdrawn { id: id.clone(), at, by: by.clone(), reason: reason.clone() }],
+            )]))?;
+            match entries.into_iter().flatten().next() {
+                Some(e) => println!("withdrawn: {id} (audit entry {})", e.seq),
+                None => bail!("advisory {id} was already withdrawn"),
+            }
+            Ok(exit::OK)
+        }
+        AdvisoryCommand::Impact { id, format, store } => {
+            let store = rt.block_on(store.open())?;
+            let row = rt
+                .block_on(store.advisory(id))?
+                .ok_or_else(|| anyhow!("advisory {id}: not in the store"))?;
+            let (_, bytes) = rt
+                .block_on(store.blob(&row.digest))?
+                .ok_or_else(|| anyhow!("advisory {id}: its document is missing"))?;
+            let advisories = advisories_in(&bytes, &portcullis_evidence::Limits::default())
+                .map_err(|e| anyhow!("advisory {id}: {e}"))?;
+            let mut rows = Vec::new();
+            for a in advisories
+                .iter()
+                .filter(|a| a.id == row.id || advisories.len() == 1)
+            {
+                rows.extend(rt.block_on(impact::impact(&store, a))?);
+            }
+            if *format == ListFormat::Json {
+                print_json(&serde_json::json!({"advisory": id, "affected": rows}))?;
+            } else if rows.is_empty() {
+                println!("{id}: no deployed artifact contains an affected version");
+            } else {
+                println!("{id}: {} deployed artifacts affected", rows.len());
+                for r in &rows {
+                    println!(
+                        "  {:<12} {}@{}  {} (deployed {})",
+                        r.environment, r.artifact_name, r.artifact_digest, r.purl, r.deployed_at
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- exceptions
+
+#[derive(Subcommand, Debug)]
+pub enum ExceptionCommand {
+    /// Grant an exception (recorded with who granted it). From flags, or every exception of
+    /// an exceptions file (--file).
+    Add(ExceptionAddArgs),
+    /// The exceptions in the store (with --all, revoked ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: ListFormat,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke an exception (recorded with who and why).
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ExceptionAddArgs {
+    /// An exceptions file (YAML or JSON, as `gate --exceptions` reads).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["rule", "key"])]
+    pub file: Option<PathBuf>,
+    #[arg(long)]
+    pub id: Option<String>,
+    #[arg(long, requires_all = ["key", "artifact", "environments", "expires", "reason", "approver"])]
+    pub rule: Option<String>,
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Artifact name glob, or an exact `sha256:` digest.
+    #[arg(long)]
+    pub artifact: Option<String>,
+    /// Environments (repeatable, or comma-separated; `*` for all).
+    #[arg(long = "env", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    /// Date (end of that day, UTC) or RFC 3339 time.
+    #[arg(long)]
+    pub expires: Option<String>,
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub approver: Option<String>,
+    /// Bind to an evidence document (`sha256:…`).
+    #[arg(long)]
+    pub evidence: Option<String>,
+    /// Who grants it (default $PORTCULLIS_USER or $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+pub fn exception(cmd: &ExceptionCommand) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    match cmd {
+        ExceptionCommand::Add(a) => {
+            let store = rt.block_on(a.store.open())?;
+            let by = actor(&a.by);
+            let list: Vec<CompiledException> = match (&a.file, &a.rule) {
+                (Some(path), _) => portcullis_firewall::exceptions::load_exceptions(path)?,
+                (None, Some(rule)) => {
+                    let e = Exception {
+                        id: a.id.clone(),
+                        rule: rule.clone(),
+                        key: a.key.clone().unwrap_or_default(),
+                        artifact: a.artifact.clone().unwrap_or_default(),
+                        environments: a.environments.clone(),
+                        expires: a.expires.clone().unwrap_or_default(),
+                        reason: a.reason.clone().unwrap_or_default(),
+                        approver: a.approver.clone().unwrap_or_default(),
+                        evidence: a.evidence.clone(),
+                    };
+                    vec![CompiledException::compile(e).map_err(|m| anyhow!("exception: {m}"))?]
+                }
+                _ => bail!(
+                    "give --file FILE, or --rule, --key, --artifact, --env, --expires, --reason and --approver"
+                ),
+            };
+            let mut changes = Vec::new();
+            for (i, c) in list.into_iter().enumerate() {
+                let id = c.exception.id.clone().unwrap_or_else(|| {
+                    format!("EXC-{}-{i}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"))
+                });
+                if rt.block_on(store.exception(&id))?.is_some() {
+                    bail!("exception {id} exists already; ids are not reused");
+                }
+                let mut e = c.exception.clone();
+                e.id = Some(id.clone());
+                let body = serde_json::to_string(&e)?;
+                let expires_at = c
+                    .expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                changes.push(Change::new(
+                    kinds::EXCEPTION_GRANTED,
+                    serde_json::json!({"exception_id": id, "exception": e, "expires_at": expires_at, "granted_by": by}),
+                    vec![Write::Exception(ExceptionRow {
+                        id,
+                        body,
+                        granted_by: by.clone(),
+                        granted_at: now(),
+                        expires_at,
+                        seq: 0,
+                        revoked_at: None,
+                        revoked_by: None,
+                        revoke_reason: None,
+                        expiry_seq: None,
+                    })],
+                ));
+            }
+            for e in rt.block_on(store.append(changes))?.into_iter().flatten() {
+                println!("granted: audit entry {} ({})", e.seq, e.body);
+            }
+            Ok(exit::OK)
+        }
+        ExceptionCommand::List { all, format, store } => {
+            let store = rt.block_on(store.open())?;
+            rt.block_on(store.record_expired_exceptions(chrono::Utc::now()))?;
+            let rows = rt.block_on(store.exceptions(*all))?;
+            if *format == ListFormat::Json {
+                let out: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let mut v = serde_json::to_value(r).unwrap_or_default();
+                        if let (Some(o), Ok(e)) = (
+                            v.as_object_mut(),
+                            serde_json::from_str::<serde_json::Value>(&r.body),
+                        ) {
+                            o.insert("exception".into(), e);
+                            o.remove("body");
+                        }
+                        v
+                    })
+                    .collect();
+                print_json(&out)?;
+            } else {
+                for r in &rows {
+                    let e: Exception = serde_json::from_str(&r.body)?;
+                    let state = match (&r.revoked_at, r.expiry_seq) {
+                        (Some(at), _) => format!("revoked {at}"),
+                        (None, Some(_)) => "expired".into(),
+                        (None, None) => "active".into(),
+                    };
+                    println!(
+                        "{:<20} {} {} on {} in {} until {} ({state}; granted by {}, approved by {})",
+                        r.id,
+                        e.rule,
+                        e.key,
+                        e.artifact,
+                        e.environments.join(","),
+                        r.expires_at,
+                        r.granted_by,
+                        e.approver
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+        ExceptionCommand::Revoke {
+            id,
+            reason,
+            by,
+            store,
+        } => {
+            let store = rt.block_on(store.open())?;
+            let by = actor(by);
+            if reason.trim().is_empty() {
+                bail!("--reason must say why the exception is revoked");
+            }
+            if rt.block_on(store.exception(id))?.is_none() {
+                bail!("exception {id}: not in the store");
+            }
+            let entries = rt.block_on(store.append(vec![Change::if_new(
+                kinds::EXCEPTION_REVOKED,
+                serde_json::json!({"exception_id": id, "by": by, "reason": reason}),
+                vec![Write::ExceptionRevoked {
+                    id: id.clone(),
+                    at: now(),
+                    by: by.clone(),
+                    reason: reason.clone(),
+                }],
+            )]))?;
+            match entries.into_iter().flatten().next() {
+                Some(e) => println!("revoked: {id} (audit entry {})", e.seq),
+                None => bail!("exception {id} was already revoked"),
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- deployments
+
+#[derive(Args, Debug)]
+pub struct DeployedArgs {
+    /// The artifact now running.
+    #[arg(long, value_name = "NAME@sha256:HEX")]
+    pub artifact: String,
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    #[arg(long)]
+    pub by: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `portcullis deployed`: record that an artifact now runs in an environment.
+pub fn deployed(a: &DeployedArgs) -> anyhow::Result<u8> {
+    let artifact = ArtifactId::parse(&a.artifact).map_err(|e| anyhow!("--artifact {e}"))?;
+    let rt = runtime()?;
+    let store = rt.block_on(a.store.open())?;
+    let by = actor(&a.by);
+    let latest = rt.block_on(store.latest_decision(&artifact.digest, &a.environment))?;
+    let entries = rt.block_on(store.append(vec![Change::new(
+        kinds::DEPLOYMENT,
+        serde_json::json!({
+            "environment": a.environment, "artifact": artifact, "by": by,
+            "decision_id": latest.as_ref().map(|d| d.id.clone()),
+            "decision": latest.as_ref().map(|d| d.verdict.clone()),
+        }),
+        vec![Write::Deployment(DeploymentRow {
+            seq: 0,
+            environment: a.environment.clone(),
+            artifact_name: artifact.name.clone(),
+            artifact_digest: artifact.digest.clone(),
+            deployed_at: now(),
+            deployed_by: by.clone(),
+        })],
+    )]))?;
+    let seq = entries
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|e| e.seq)
+        .unwrap_or(0);
+    println!(
+        "recorded: {}@{} runs in {} (audit entry {seq})",
+        artifact.name, artifact.digest, a.environment
+    );
+    if latest.is_none() {
+        eprintln!(
+            "warning: no decision is recorded for this artifact in {}",
+            a.environment
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// `portcullis inventory`: what runs where.
+pub fn inventory(
+    environment: Option<&str>,
+    format: ListFormat,
+    store: &StoreArgs,
+) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    let store: Store = rt.block_on(store.open())?;
+    let rows = rt.block_on(store.inventory(environment))?;
+    if format == ListFormat::Json {
+        print_json(&rows)?;
+    } else {
+        for r in &rows {
+            println!(
+                "{:<12} {}@{} (since {}, entry {})",
+                r.environment, r.artifact_name, r.artifact_digest, r.deployed_at, r.seq
+            );
+        }
+    }
+    Ok(exit::OK)
+}

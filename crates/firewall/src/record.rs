@@ -1,0 +1,669 @@
+//! Recording decisions and replaying them. A decision is stored with everything it was made
+//! from — the evidence documents, the advisories, the KEV catalogue and the exceptions in force,
+//! the policy bundle (library + users' policies + configuration) and the request — each
+//! content-addressed, so that `replay` rebuilds the same firewall and the same request and must
+//! reach the same decision.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use portcullis_evidence::purl::Purl;
+use portcullis_evidence::{BlockRule, Limits};
+use portcullis_policy::input::{
+    InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
+};
+use portcullis_policy::{PolicyBundle, PolicySource};
+use portcullis_store::{
+    Change, ComponentRow, DecisionRow, NewBlob, Store, StoreError, Write, canonical, kinds,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::decision::{ArtifactId, ChainRef, Decision};
+use crate::exceptions::{CompiledException, Exception};
+use crate::request::{DecisionRequest, EvidenceDoc, RequestContext, UnreadableEvidence};
+use crate::{BlockedAdvisory, Config, ENGINE_VERSION, Firewall, KevCatalog};
+
+/// Version of the stored request format.
+pub const REQUEST_VERSION: u32 = 1;
+
+/// Blob kinds.
+pub mod blob_kinds {
+    pub const EVIDENCE: &str = "evidence";
+    pub const DECISION: &str = "decision";
+    pub const REQUEST: &str = "decision-request";
+    pub const POLICY_BUNDLE: &str = "policy-bundle";
+    pub const ADVISORY: &str = "advisory";
+    pub const KEV: &str = "kev";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("decision {id}: {message}")]
+    Replay { id: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The raw bytes of the documents a request was built from, by digest: what gets stored.
+#[derive(Debug, Default, Clone)]
+pub struct Documents {
+    docs: BTreeMap<String, (String, Vec<u8>)>,
+}
+
+impl Documents {
+    /// Keep `bytes` (of `kind`, see [`blob_kinds`]); returns their digest.
+    pub fn add(&mut self, kind: &str, bytes: Vec<u8>) -> String {
+        let digest = crate::sha256(&bytes);
+        self.docs
+            .entry(digest.clone())
+            .or_insert_with(|| (kind.to_string(), bytes));
+        digest
+    }
+
+    pub fn get(&self, digest: &str) -> Option<&[u8]> {
+        self.docs.get(digest).map(|(_, b)| b.as_slice())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredContext {
+    pub pipeline: Option<String>,
+    pub stage: Option<String>,
+    pub requester: Option<String>,
+    pub approver: Option<String>,
+    pub change_ref: Option<String>,
+    /// The decision time (the request's, or when it was decided).
+    pub time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDoc {
+    pub source: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredUnreadable {
+    pub source: String,
+    pub digest: Option<String>,
+    pub error: String,
+}
+
+/// An advisory in force: its id and the document it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAdvisory {
+    pub id: String,
+    pub digest: String,
+}
+
+/// Everything a decision was made from, by digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRequest {
+    pub version: u32,
+    pub artifact: ArtifactId,
+    pub environment: String,
+    pub context: StoredContext,
+    pub evidence: Vec<StoredDoc>,
+    pub unreadable: Vec<StoredUnreadable>,
+    pub verifications: Vec<InputVerification>,
+    pub exposures: Vec<InputExposure>,
+    pub previous: Option<InputPrevious>,
+    pub history: Vec<InputHistoryEntry>,
+    /// Advisory documents in force (OSV records or block rules), by digest.
+    pub advisories: Vec<String>,
+    pub kev: Option<String>,
+    pub exceptions: Vec<Exception>,
+    /// The stored policy bundle (library + users' policies + configuration).
+    pub policy_bundle: String,
+    pub max_bytes: u64,
+    pub max_depth: usize,
+}
+
+/// The stored policy bundle: the Rego files and the configuration, as they were.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredBundle {
+    pub version: u32,
+    pub engine: String,
+    /// The Rego bundle's digest (`policy_bundle_digest` in decisions).
+    pub rego_digest: String,
+    pub files: Vec<StoredFile>,
+    pub config: Option<StoredFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub path: String,
+    pub text: String,
+}
+
+fn canonical_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>, RecordError> {
+    let value = serde_json::to_value(v).map_err(|e| RecordError::Invalid(e.to_string()))?;
+    Ok(canonical::to_vec(&value).map_err(StoreError::from)?)
+}
+
+/// The components of a document, as index rows.
+fn component_rows(doc: &portcullis_evidence::Evidence) -> Vec<ComponentRow> {
+    let mut rows: Vec<ComponentRow> = doc
+        .components
+        .iter()
+        .filter_map(|c| {
+            let purl = c.purl.as_deref()?;
+            let p = Purl::parse(purl).ok()?;
+            Some(ComponentRow {
+                purl_type: p.ty().to_string(),
+                namespace: p.namespace().unwrap_or("").to_string(),
+                name: p.name().to_string(),
+                version: p.version().unwrap_or("").to_string(),
+                purl: portcullis_evidence::purl_core(purl),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.purl.cmp(&b.purl));
+    rows.dedup();
+    rows
+}
+
+impl Firewall {
+    /// The stored form of this firewall's policy bundle and configuration.
+    pub fn stored_bundle(&self) -> StoredBundle {
+        let bundle = self.bundle();
+        StoredBundle {
+            version: 1,
+            engine: ENGINE_VERSION.into(),
+            rego_digest: bundle.digest().to_string(),
+            files: bundle
+                .sources()
+                .iter()
+                .map(|s| StoredFile {
+                    path: s.path.clone(),
+                    text: s.text.clone(),
+                })
+                .collect(),
+            config: self.config().text().map(|t| StoredFile {
+                path: self
+                    .config()
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| "portcullis.yaml".into()),
+                text: t.to_string(),
+            }),
+        }
+    }
+
+    /// Store `decision` (made by this firewall on `req`) with everything it was made from, as
+    /// one audit entry and its documents, and set its `chain`. `docs` holds the bytes of the
+    /// evidence, advisory and KEV documents the request and firewall were built from.
+    pub async fn record(
+        &self,
+        store: &Store,
+        req: &DecisionRequest,
+        decision: &mut Decision,
+        docs: &Documents,
+    ) -> Result<(), RecordError> {
+        let mut changes = Vec::new();
+        let mut refs: Vec<String> = Vec::new();
+
+        // The documents: each stored once, with an entry the first time.
+        let mut evidence_digests = Vec::new();
+        for d in &req.evidence {
+            let bytes = docs.get(&d.digest).ok_or_else(|| {
+                RecordError::Invalid(format!(
+                    "{}: the bytes of {} were not kept for the record",
+                    d.source, d.digest
+                ))
+            })?;
+            let blob = NewBlob::new(blob_kinds::EVIDENCE, bytes)?;
+            changes.push(Change::if_new(
+                kinds::EVIDENCE_STORED,
+                serde_json::json!({
+                    "digest": d.digest, "kind": crate::input::evidence_kind(&d.evidence),
+                    "format": d.evidence.format.id(), "size": bytes.len(), "source": d.source,
+                }),
+                vec![Write::Blob {
+                    blob,
+                    components: component_rows(&d.evidence),
+                }],
+            ));
+            evidence_digests.push(d.digest.clone());
+        }
+        let mut advisory_digests: Vec<String> = self
+            .advisories
+            .advisories()
+            .iter()
+            .map(|a| a.source.clone())
+            .collect();
+        advisory_digests.sort();
+        advisory_digests.dedup();
+        for digest in &advisory_digests {
+            let bytes = docs.get(digest).ok_or_else(|| {
+                RecordError::Invalid(format!(
+                    "advisory document {digest}: its bytes were not kept for the record"
+                ))
+            })?;
+            changes.push(Change::if_new(
+                kinds::EVIDENCE_STORED,
+                serde_json::json!({"digest": digest, "kind": "advisory", "size": bytes.len()}),
+                vec![Write::Blob {
+                    blob: NewBlob::new(blob_kinds::ADVISORY, bytes)?,
+                    components: Vec::new(),
+                }],
+            ));
+        }
+        let kev = match &self.kev_source {
+            Some(digest) => {
+                let bytes = docs.get(digest).ok_or_else(|| {
+                    RecordError::Invalid(format!(
+                        "KEV catalogue {digest}: its bytes were not kept for the record"
+                    ))
+                })?;
+                changes.push(Change::if_new(
+                    kinds::EVIDENCE_STORED,
+                    serde_json::json!({"digest": digest, "kind": "kev", "size": bytes.len()}),
+                    vec![Write::Blob {
+                        blob: NewBlob::new(blob_kinds::KEV, bytes)?,
+                        components: Vec::new(),
+                    }],
+                ));
+                Some(digest.clone())
+            }
+            None => None,
+        };
+
+        let bundle = self.stored_bundle();
+        let bundle_bytes = canonical_bytes(&bundle)?;
+        let bundle_blob = NewBlob::new(blob_kinds::POLICY_BUNDLE, &bundle_bytes)?;
+        let bundle_digest = bundle_blob.digest.clone();
+        changes.push(Change::if_new(
+            kinds::POLICY_BUNDLE_STORED,
+            serde_json::json!({
+                "digest": bundle_digest, "rego_digest": bundle.rego_digest,
+                "files": bundle.files.len(),
+                "config": bundle.config.as_ref().map(|c| c.path.clone()),
+                "refs": [bundle_digest],
+            }),
+            vec![Write::Blob {
+                blob: bundle_blob,
+                components: Vec::new(),
+            }],
+        ));
+
+        let stored = StoredRequest {
+            version: REQUEST_VERSION,
+            artifact: req.artifact.clone(),
+            environment: req.environment.clone(),
+            context: StoredContext {
+                pipeline: req.context.pipeline.clone(),
+                stage: req.context.stage.clone(),
+                requester: req.context.requester.clone(),
+                approver: req.context.approver.clone(),
+                change_ref: req.context.change_ref.clone(),
+                time: decision.decided_at.clone(),
+            },
+            evidence: req
+                .evidence
+                .iter()
+                .map(|d| StoredDoc {
+                    source: d.source.clone(),
+                    digest: d.digest.clone(),
+                })
+                .collect(),
+            unreadable: req
+                .unreadable
+                .iter()
+                .map(|u| StoredUnreadable {
+                    source: u.source.clone(),
+                    digest: u.digest.clone(),
+                    error: u.error.clone(),
+                })
+                .collect(),
+            verifications: req.verifications.clone(),
+            exposures: req.exposures.clone(),
+            previous: req.previous.clone(),
+            history: req.history.clone(),
+            advisories: advisory_digests.clone(),
+            kev: kev.clone(),
+            exceptions: self
+                .exceptions
+                .iter()
+                .map(|e| e.exception.clone())
+                .collect(),
+            policy_bundle: bundle_digest.clone(),
+            max_bytes: self.limits.max_bytes,
+            max_depth: self.limits.max_depth,
+        };
+        let request_bytes = canonical_bytes(&stored)?;
+        let request_blob = NewBlob::new(blob_kinds::REQUEST, &request_bytes)?;
+        decision.chain = None;
+        let decision_bytes = canonical_bytes(&*decision)?;
+        let decision_blob = NewBlob::new(blob_kinds::DECISION, &decision_bytes)?;
+
+        refs.push(decision_blob.digest.clone());
+        refs.push(request_blob.digest.clone());
+        refs.push(bundle_digest.clone());
+        refs.extend(evidence_digests.iter().cloned());
+        refs.extend(advisory_digests.iter().cloned());
+        refs.extend(kev.iter().cloned());
+        refs.sort();
+        refs.dedup();
+        let mut rules: Vec<&str> = decision
+            .violations
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+
+        let mut writes = vec![
+            Write::Blob {
+                blob: decision_blob.clone(),
+                components: Vec::new(),
+            },
+            Write::Blob {
+                blob: request_blob.clone(),
+                components: Vec::new(),
+            },
+        ];
+        for digest in &evidence_digests {
+            writes.push(Write::ArtifactEvidence {
+                artifact_digest: req.artifact.digest.clone(),
+                evidence_digest: digest.clone(),
+            });
+        }
+        writes.push(Write::Decision(DecisionRow {
+            id: decision.id.clone(),
+            seq: 0,
+            artifact_name: decision.artifact.name.clone(),
+            artifact_digest: decision.artifact.digest.clone(),
+            environment: decision.environment.clone(),
+            verdict: decision.decision.as_str().into(),
+            decided_at: decision.decided_at.clone(),
+            decision_digest: decision_blob.digest.clone(),
+            request_digest: request_blob.digest.clone(),
+            policy_bundle: bundle_digest.clone(),
+        }));
+        changes.push(Change::new(
+            kinds::DECISION,
+            serde_json::json!({
+                "decision_id": decision.id,
+                "verdict": decision.decision.as_str(),
+                "artifact": decision.artifact,
+                "environment": decision.environment,
+                "decided_at": decision.decided_at,
+                "decision_digest": decision_blob.digest,
+                "request_digest": request_blob.digest,
+                "policy_bundle": bundle_digest,
+                "policy_bundle_digest": decision.policy_bundle_digest,
+                "evidence": evidence_digests,
+                "violated_rules": rules,
+                "counts": {
+                    "violations": decision.violations.len(),
+                    "warnings": decision.warnings.len(),
+                    "excepted": decision.excepted.len(),
+                    "errors": decision.errors.len(),
+                },
+                "refs": refs,
+            }),
+            writes,
+        ));
+        let entries = store.append(changes).await?;
+        let entry =
+            entries.last().cloned().flatten().ok_or_else(|| {
+                RecordError::Invalid("the decision entry was not appended".into())
+            })?;
+        decision.chain = Some(ChainRef {
+            seq: entry.seq,
+            hash: entry.hash,
+        });
+        Ok(())
+    }
+}
+
+/// A stored decision with its position in the chain.
+pub async fn load_decision(
+    store: &Store,
+    id: &str,
+) -> Result<(DecisionRow, Decision), RecordError> {
+    let row = store
+        .decision(id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("decision {id}"),
+        })?;
+    let mut decision: Decision = load_json(store, &row.decision_digest, id).await?;
+    let hash = store
+        .entry(u64::try_from(row.seq).unwrap_or(0))
+        .await?
+        .map(|e| e.hash)
+        .unwrap_or_default();
+    decision.chain = Some(ChainRef {
+        seq: u64::try_from(row.seq).unwrap_or(0),
+        hash,
+    });
+    Ok((row, decision))
+}
+
+async fn load_bytes(store: &Store, digest: &str, id: &str) -> Result<Vec<u8>, RecordError> {
+    store
+        .blob(digest)
+        .await?
+        .map(|(_, b)| b)
+        .ok_or_else(|| RecordError::Replay {
+            id: id.to_string(),
+            message: format!("document {digest} is not in the store"),
+        })
+}
+
+async fn load_json<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    digest: &str,
+    id: &str,
+) -> Result<T, RecordError> {
+    let bytes = load_bytes(store, digest, id).await?;
+    serde_json::from_slice(&bytes).map_err(|e| RecordError::Replay {
+        id: id.to_string(),
+        message: format!("document {digest}: {e}"),
+    })
+}
+
+/// Parse an advisory document as stored: an OSV record (or list) or a block rule.
+pub fn advisories_in(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Vec<portcullis_evidence::Advisory>, String> {
+    if let Ok(rule) = BlockRule::from_json(bytes) {
+        return Ok(vec![rule.advisory()]);
+    }
+    let ev = portcullis_evidence::parse(bytes, limits).map_err(|e| e.to_string())?;
+    if ev.advisories.is_empty() {
+        return Err(format!(
+            "{} holds no advisories (an OSV record, a list of them, or a block rule is expected)",
+            ev.format.name()
+        ));
+    }
+    Ok(ev.advisories)
+}
+
+/// What a replay found.
+#[derive(Debug)]
+pub struct Replay {
+    pub original: Decision,
+    pub replayed: Decision,
+    /// Differences in what was decided (empty: reproduced exactly).
+    pub differences: Vec<String>,
+}
+
+/// Re-evaluate a recorded decision from the stored inputs.
+pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
+    let (row, original) = load_decision(store, id).await?;
+    let request: StoredRequest = load_json(store, &row.request_digest, id).await?;
+    if request.version != REQUEST_VERSION {
+        return Err(RecordError::Replay {
+            id: id.into(),
+            message: format!(
+                "stored request version {} is not supported",
+                request.version
+            ),
+        });
+    }
+    let bundle: StoredBundle = load_json(store, &request.policy_bundle, id).await?;
+    let fail = |message: String| RecordError::Replay {
+        id: id.to_string(),
+        message,
+    };
+    let sources = bundle
+        .files
+        .into_iter()
+        .map(|f| PolicySource {
+            path: f.path,
+            text: f.text,
+        })
+        .collect();
+    let policy = PolicyBundle::from_sources(sources).map_err(|e| fail(e.to_string()))?;
+    let config = match &bundle.config {
+        Some(c) => Config::from_yaml(&c.text, &c.path).map_err(|e| fail(e.to_string()))?,
+        None => Config::default(),
+    };
+    let limits = Limits {
+        max_bytes: request.max_bytes,
+        max_depth: request.max_depth,
+    };
+    let mut advisories = Vec::new();
+    for digest in &request.advisories {
+        let bytes = load_bytes(store, digest, id).await?;
+        for a in
+            advisories_in(&bytes, &limits).map_err(|e| fail(format!("advisory {digest}: {e}")))?
+        {
+            advisories.push(BlockedAdvisory {
+                advisory: a,
+                source: digest.clone(),
+            });
+        }
+    }
+    let mut firewall = Firewall::new(policy, config)
+        .map_err(|e| fail(e.to_string()))?
+        .with_advisories(advisories)
+        .with_limits(limits);
+    if let Some(digest) = &request.kev {
+        let bytes = load_bytes(store, digest, id).await?;
+        firewall = firewall.with_kev_from(
+            KevCatalog::parse(&bytes, digest).map_err(|e| fail(e.to_string()))?,
+            digest,
+        );
+    }
+    let exceptions = request
+        .exceptions
+        .iter()
+        .cloned()
+        .map(|e| CompiledException::compile(e).map_err(|m| fail(format!("exception: {m}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    firewall = firewall.with_exceptions(exceptions);
+
+    let time = DateTime::parse_from_rfc3339(&request.context.time)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| fail(format!("stored time {:?}: {e}", request.context.time)))?;
+    let mut req = DecisionRequest::new(request.artifact.clone(), request.environment.clone());
+    req.context = RequestContext {
+        pipeline: request.context.pipeline.clone(),
+        stage: request.context.stage.clone(),
+        requester: request.context.requester.clone(),
+        approver: request.context.approver.clone(),
+        change_ref: request.context.change_ref.clone(),
+        time: Some(time),
+    };
+    for d in &request.evidence {
+        let bytes = load_bytes(store, &d.digest, id).await?;
+        let doc = EvidenceDoc::parse(&d.source, &bytes, &limits)
+            .map_err(|e| fail(format!("{}: {e}", d.source)))?;
+        req.evidence.push(doc);
+    }
+    req.unreadable = request
+        .unreadable
+        .iter()
+        .map(|u| UnreadableEvidence {
+            source: u.source.clone(),
+            digest: u.digest.clone(),
+            error: u.error.clone(),
+        })
+        .collect();
+    req.verifications = request.verifications.clone();
+    req.exposures = request.exposures.clone();
+    req.previous = request.previous.clone();
+    req.history = request.history.clone();
+
+    let mut replayed = firewall.decide(&req);
+    replayed.chain = original.chain.clone();
+    let differences = compare(&original, &replayed);
+    Ok(Replay {
+        original,
+        replayed,
+        differences,
+    })
+}
+
+/// What differs between two decisions about the same request (ids and chain positions
+/// aside).
+pub fn compare(a: &Decision, b: &Decision) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.decision != b.decision {
+        out.push(format!(
+            "decision: recorded {}, replayed {}",
+            a.decision.as_str(),
+            b.decision.as_str()
+        ));
+    }
+    let keys = |vs: &[crate::Violation]| -> Vec<String> {
+        vs.iter().map(|v| format!("{} {}", v.rule, v.key)).collect()
+    };
+    for (what, x, y) in [
+        ("violation", &a.violations, &b.violations),
+        ("warning", &a.warnings, &b.warnings),
+    ] {
+        let (kx, ky) = (keys(x), keys(y));
+        for k in kx.iter().filter(|k| !ky.contains(k)) {
+            out.push(format!("{what} {k}: recorded, not replayed"));
+        }
+        for k in ky.iter().filter(|k| !kx.contains(k)) {
+            out.push(format!("{what} {k}: replayed, not recorded"));
+        }
+        if kx == ky && x != y {
+            for (vx, vy) in x.iter().zip(y.iter()) {
+                if vx != vy {
+                    out.push(format!(
+                        "{what} {} {}: recorded and replayed differ in detail",
+                        vx.rule, vx.key
+                    ));
+                }
+            }
+        }
+    }
+    if a.excepted != b.excepted {
+        out.push("excepted violations differ".into());
+    }
+    if a.expired_exceptions != b.expired_exceptions {
+        out.push("expired exceptions differ".into());
+    }
+    if a.errors != b.errors {
+        out.push(format!(
+            "errors: recorded {:?}, replayed {:?}",
+            a.errors, b.errors
+        ));
+    }
+    if a.evidence != b.evidence {
+        out.push("evidence read differs".into());
+    }
+    if a.policy_bundle_digest != b.policy_bundle_digest {
+        out.push(format!(
+            "policy bundle: recorded {}, replayed {}",
+            a.policy_bundle_digest, b.policy_bundle_digest
+        ));
+    }
+    if a.decided_at != b.decided_at {
+        out.push(format!(
+            "decision time: recorded {}, replayed {}",
+            a.decided_at, b.decided_at
+        ));
+    }
+    out
+}

@@ -1,0 +1,209 @@
+//! The rows the store keeps beside the audit chain, and the changes that write them. Every
+//! change of state is one [`Change`]: an audit entry and the rows it writes, committed together.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::StoreError;
+
+/// zstd level for stored documents: fast, and about 10× on SBOMs and scan reports.
+const ZSTD_LEVEL: i32 = 3;
+
+/// A document to store content-addressed: `digest` is `sha256:<hex>` of the raw bytes, the
+/// bytes are kept compressed.
+#[derive(Debug, Clone)]
+pub struct NewBlob {
+    pub digest: String,
+    pub kind: String,
+    pub size: i64,
+    pub compressed: Vec<u8>,
+}
+
+impl NewBlob {
+    /// Digest and compress `raw`.
+    pub fn new(kind: &str, raw: &[u8]) -> Result<Self, StoreError> {
+        let compressed = zstd::bulk::compress(raw, ZSTD_LEVEL)
+            .map_err(|e| StoreError::Invalid(format!("cannot compress a {kind} document: {e}")))?;
+        Ok(Self {
+            digest: digest(raw),
+            kind: kind.to_string(),
+            size: i64::try_from(raw.len()).unwrap_or(i64::MAX),
+            compressed,
+        })
+    }
+}
+
+/// `sha256:<hex>` of bytes.
+pub fn digest(raw: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(raw))
+}
+
+/// One component of a stored evidence document, indexed by package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentRow {
+    pub purl_type: String,
+    /// Empty when the purl has none.
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    pub purl: String,
+}
+
+/// A recorded decision (the decision document and its request are blobs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRow {
+    pub id: String,
+    /// Its audit entry (set by the store when it is appended).
+    pub seq: i64,
+    pub artifact_name: String,
+    pub artifact_digest: String,
+    pub environment: String,
+    pub verdict: String,
+    pub decided_at: String,
+    pub decision_digest: String,
+    pub request_digest: String,
+    pub policy_bundle: String,
+}
+
+/// A blocking advisory: an OSV record or a block rule, kept as a blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryRow {
+    pub id: String,
+    /// `osv` or `block-rule`.
+    pub kind: String,
+    pub digest: String,
+    pub summary: String,
+    pub added_at: String,
+    pub added_by: String,
+    pub seq: i64,
+    pub withdrawn_at: Option<String>,
+    pub withdrawn_by: Option<String>,
+    pub withdraw_reason: Option<String>,
+}
+
+/// A granted exception. `body` is the exception as the firewall reads it (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRow {
+    pub id: String,
+    pub body: String,
+    pub granted_by: String,
+    pub granted_at: String,
+    /// RFC 3339 UTC.
+    pub expires_at: String,
+    pub seq: i64,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+    /// The audit entry that recorded its expiry, once recorded.
+    pub expiry_seq: Option<i64>,
+}
+
+/// A deployment: this artifact now runs in this environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRow {
+    pub seq: i64,
+    pub environment: String,
+    pub artifact_name: String,
+    pub artifact_digest: String,
+    pub deployed_at: String,
+    pub deployed_by: String,
+}
+
+/// A deployed artifact that contains a package: the candidate rows of an impact query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageInUse {
+    pub environment: String,
+    pub artifact_name: String,
+    pub artifact_digest: String,
+    pub deployed_at: String,
+    pub purl: String,
+    pub version: String,
+}
+
+/// A row written together with an audit entry.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Store a document (once: a digest already stored is left alone) and index its
+    /// components when it is new.
+    Blob {
+        blob: NewBlob,
+        components: Vec<ComponentRow>,
+    },
+    /// This evidence document was offered for this artifact.
+    ArtifactEvidence {
+        artifact_digest: String,
+        evidence_digest: String,
+    },
+    Decision(DecisionRow),
+    Advisory(AdvisoryRow),
+    /// Withdraw an active advisory.
+    AdvisoryWithdrawn {
+        id: String,
+        at: String,
+        by: String,
+        reason: String,
+    },
+    Exception(ExceptionRow),
+    /// Revoke an active exception.
+    ExceptionRevoked {
+        id: String,
+        at: String,
+        by: String,
+        reason: String,
+    },
+    /// Record that an exception expired (once).
+    ExceptionExpired {
+        id: String,
+    },
+    Deployment(DeploymentRow),
+    CheckpointKey {
+        key_id: String,
+        public_key: String,
+    },
+}
+
+/// One change of state: its audit entry (`kind`, `body`) and the rows it writes.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub kind: String,
+    pub body: serde_json::Value,
+    pub writes: Vec<Write>,
+    /// When set, the change is dropped (no audit entry) if its first write changed nothing:
+    /// a document already stored, an exception whose expiry is already recorded, an advisory
+    /// already withdrawn.
+    pub only_if_new: bool,
+}
+
+impl Change {
+    pub fn new(kind: &str, body: serde_json::Value, writes: Vec<Write>) -> Self {
+        Self {
+            kind: kind.to_string(),
+            body,
+            writes,
+            only_if_new: false,
+        }
+    }
+
+    /// A change recorded only when its first write changes something.
+    pub fn if_new(kind: &str, body: serde_json::Value, writes: Vec<Write>) -> Self {
+        Self {
+            only_if_new: true,
+            ..Self::new(kind, body, writes)
+        }
+    }
+}
+
+/// Audit entry kinds (stable strings: reports and exports filter on them).
+pub mod kinds {
+    pub const DECISION: &str = "decision";
+    pub const EVIDENCE_STORED: &str = "evidence.stored";
+    pub const POLICY_BUNDLE_STORED: &str = "policy-bundle.stored";
+    pub const ADVISORY_ADDED: &str = "advisory.added";
+    pub const ADVISORY_WITHDRAWN: &str = "advisory.withdrawn";
+    pub const EXCEPTION_GRANTED: &str = "exception.granted";
+    pub const EXCEPTION_REVOKED: &str = "exception.revoked";
+    pub const EXCEPTION_EXPIRED: &str = "exception.expired";
+    pub const DEPLOYMENT: &str = "deployment.recorded";
+    pub const OVERRIDE: &str = "override";
+    pub const CHECKPOINT_KEY: &str = "checkpoint-key.registered";
+}
