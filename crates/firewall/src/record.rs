@@ -431,15 +431,35 @@ pub async fn load_decision(
         .ok_or_else(|| StoreError::NotFound {
             what: format!("decision {id}"),
         })?;
+    // The row is an index; the audit entry is the record: they must agree.
+    let seq = u64::try_from(row.seq).unwrap_or(0);
+    let entry = store.entry(seq).await?.ok_or_else(|| RecordError::Replay {
+        id: id.to_string(),
+        message: format!("its audit entry {seq} is missing"),
+    })?;
+    let body: serde_json::Value =
+        serde_json::from_str(&entry.body).map_err(|e| RecordError::Replay {
+            id: id.to_string(),
+            message: format!("audit entry {seq}: {e}"),
+        })?;
+    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    if entry.kind != kinds::DECISION
+        || field("decision_id") != row.id
+        || field("decision_digest") != row.decision_digest
+        || field("request_digest") != row.request_digest
+        || field("verdict") != row.verdict
+    {
+        return Err(RecordError::Replay {
+            id: id.to_string(),
+            message: format!(
+                "the decisions table does not match audit entry {seq}: the record was altered"
+            ),
+        });
+    }
     let mut decision: Decision = load_json(store, &row.decision_digest, id).await?;
-    let hash = store
-        .entry(u64::try_from(row.seq).unwrap_or(0))
-        .await?
-        .map(|e| e.hash)
-        .unwrap_or_default();
     decision.chain = Some(ChainRef {
-        seq: u64::try_from(row.seq).unwrap_or(0),
-        hash,
+        seq,
+        hash: entry.hash,
     });
     Ok((row, decision))
 }

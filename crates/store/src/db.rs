@@ -49,6 +49,8 @@ pub struct StoreConfig {
     pub checkpoint_every: u64,
     /// …or once the last one is this old (and something was appended since).
     pub checkpoint_interval: Duration,
+    /// Most changes committed in one transaction (group commit); 1 commits each alone.
+    pub max_batch: usize,
 }
 
 impl StoreConfig {
@@ -59,6 +61,7 @@ impl StoreConfig {
             key_path: home.join("checkpoint.key"),
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(1),
+            max_batch: MAX_BATCH,
         }
     }
 }
@@ -137,6 +140,7 @@ struct Inner {
     key: CheckpointKey,
     checkpoint_every: u64,
     checkpoint_interval: Duration,
+    max_batch: usize,
 }
 
 /// A request to the writer task.
@@ -256,6 +260,7 @@ impl Store {
             key,
             checkpoint_every: config.checkpoint_every.max(1),
             checkpoint_interval: config.checkpoint_interval,
+            max_batch: config.max_batch.max(1),
         });
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer(inner.clone(), rx));
@@ -1036,7 +1041,7 @@ async fn writer(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs.iter().map(|j| j.changes.len()).sum::<usize>();
-        while count < MAX_BATCH {
+        while count < inner.max_batch {
             match rx.try_recv() {
                 Ok(j) => {
                     count += j.changes.len();
