@@ -436,6 +436,14 @@ impl Store {
                 .await
                 .map_err(VerifyFailure::Store)?;
             let Some(last) = chunk.last() else { break };
+            // The store's chain starts at entry 1: a later first entry means the oldest were
+            // deleted (an exported segment may start later; the store's own chain may not).
+            if let Some(first) = chunk.first().filter(|f| next == 1 && f.seq != 1) {
+                return Err(VerifyFailure::Tamper(Tamper::Deleted {
+                    expected: 1,
+                    found: first.seq,
+                }));
+            }
             next = last.seq + 1;
             for e in chunk.iter().filter(|e| e.kind == kinds::CHECKPOINT_KEY) {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.body)
@@ -451,6 +459,14 @@ impl Store {
             }
         }
         let verified = check.finish().map_err(VerifyFailure::Tamper)?;
+        // Every commit that appends signs a checkpoint when none exists: a chain without one
+        // had them deleted.
+        if verified.entries > 0 && checkpoints.is_empty() {
+            return Err(VerifyFailure::Tamper(Tamper::BadCheckpoint {
+                seq: 0,
+                reason: "the chain has entries but no signed checkpoint: they were deleted".into(),
+            }));
+        }
         if trusted_key.is_none() {
             for c in &checkpoints {
                 let pk = c.public_key.to_ascii_lowercase();
@@ -569,6 +585,8 @@ impl Store {
         params: &[&str],
         limit: i64,
     ) -> Result<Vec<DecisionRow>, StoreError> {
+        // A negative limit means none (PostgreSQL refuses a negative LIMIT).
+        let limit = if limit < 0 { i64::MAX } else { limit };
         let sql = format!(
             "SELECT id, seq, artifact_name, artifact_digest, environment, verdict, decided_at, decision_digest, request_digest, policy_bundle FROM decisions {filter} ORDER BY seq DESC LIMIT {limit}"
         );
