@@ -28,7 +28,7 @@ pub mod request;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use portcullis_policy::input::{InputEnvironment, PolicyInput};
 use portcullis_policy::{
     Action, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, RawViolation, Rule, input_value,
@@ -100,6 +100,8 @@ pub struct Firewall {
     exceptions: Vec<CompiledException>,
     /// The limits evidence was read with (recorded so a replay reads it the same way).
     limits: portcullis_evidence::Limits,
+    /// The stored form of the policy bundle and configuration, made once (it is large).
+    stored_bundle: std::sync::OnceLock<Result<portcullis_store::NewBlob, String>>,
     prepared: Mutex<PreparedCache>,
 }
 
@@ -142,6 +144,7 @@ impl Firewall {
             kev_source: None,
             exceptions: Vec::new(),
             limits: portcullis_evidence::Limits::default(),
+            stored_bundle: std::sync::OnceLock::new(),
             prepared: Mutex::new(PreparedCache {
                 capacity: DEFAULT_EVIDENCE_CACHE,
                 ..PreparedCache::default()
@@ -272,7 +275,8 @@ impl Firewall {
 
     /// The policy input this request gives (what `decide` evaluates).
     pub fn policy_input(&self, req: &DecisionRequest) -> PolicyInput {
-        let now = req.context.time.unwrap_or_else(Utc::now);
+        // Millisecond precision, as `decided_at` records it: a replay decides at the same time.
+        let now = req.context.time.unwrap_or_else(Utc::now).trunc_subsecs(3);
         let prepared = self.prepare(req);
         let heavy = &prepared.input;
         PolicyInput {
@@ -288,7 +292,8 @@ impl Firewall {
     /// Decide. Never fails: an error becomes part of the decision and denies where any rule
     /// enforces.
     pub fn decide(&self, req: &DecisionRequest) -> Decision {
-        let now = req.context.time.unwrap_or_else(Utc::now);
+        // Millisecond precision, as `decided_at` records it: a replay decides at the same time.
+        let now = req.context.time.unwrap_or_else(Utc::now).trunc_subsecs(3);
         let prepared = self.prepare(req);
         let light = self.light_input(req, now);
         let value = match &prepared.value {

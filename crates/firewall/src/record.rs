@@ -129,7 +129,11 @@ pub struct StoredBundle {
     /// The Rego bundle's digest (`policy_bundle_digest` in decisions).
     pub rego_digest: String,
     pub files: Vec<StoredFile>,
+    /// The configuration file as written, when it came from one (for people).
     pub config: Option<StoredFile>,
+    /// The configuration in force, as the firewall read it (what a replay uses: a
+    /// configuration built or changed in code has no file).
+    pub settings: Config,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,7 +193,20 @@ impl Firewall {
                     .unwrap_or_else(|| "portcullis.yaml".into()),
                 text: t.to_string(),
             }),
+            settings: self.config().clone(),
         }
+    }
+
+    /// The stored policy bundle document, built once per firewall.
+    fn bundle_blob(&self) -> Result<NewBlob, RecordError> {
+        self.stored_bundle
+            .get_or_init(|| {
+                canonical_bytes(&self.stored_bundle())
+                    .and_then(|b| Ok(NewBlob::new(blob_kinds::POLICY_BUNDLE, &b)?))
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(RecordError::Invalid)
     }
 
     /// Store `decision` (made by this firewall on `req`) with everything it was made from, as
@@ -202,6 +219,18 @@ impl Firewall {
         decision: &mut Decision,
         docs: &Documents,
     ) -> Result<(), RecordError> {
+        if decision.artifact != req.artifact || decision.environment != req.environment {
+            return Err(RecordError::Invalid(format!(
+                "decision {} is about {}@{} in {}, not the request's {}@{} in {}",
+                decision.id,
+                decision.artifact.name,
+                decision.artifact.digest,
+                decision.environment,
+                req.artifact.name,
+                req.artifact.digest,
+                req.environment
+            )));
+        }
         let mut changes = Vec::new();
         let mut refs: Vec<String> = Vec::new();
 
@@ -271,16 +300,14 @@ impl Firewall {
             None => None,
         };
 
-        let bundle = self.stored_bundle();
-        let bundle_bytes = canonical_bytes(&bundle)?;
-        let bundle_blob = NewBlob::new(blob_kinds::POLICY_BUNDLE, &bundle_bytes)?;
+        let bundle_blob = self.bundle_blob()?;
         let bundle_digest = bundle_blob.digest.clone();
         changes.push(Change::if_new(
             kinds::POLICY_BUNDLE_STORED,
             serde_json::json!({
-                "digest": bundle_digest, "rego_digest": bundle.rego_digest,
-                "files": bundle.files.len(),
-                "config": bundle.config.as_ref().map(|c| c.path.clone()),
+                "digest": bundle_digest, "rego_digest": self.bundle().digest(),
+                "files": self.bundle().sources().len(),
+                "config": self.config().source,
                 "refs": [bundle_digest],
             }),
             vec![Write::Blob {
@@ -541,10 +568,8 @@ pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
         })
         .collect();
     let policy = PolicyBundle::from_sources(sources).map_err(|e| fail(e.to_string()))?;
-    let config = match &bundle.config {
-        Some(c) => Config::from_yaml(&c.text, &c.path).map_err(|e| fail(e.to_string()))?,
-        None => Config::default(),
-    };
+    let mut config = bundle.settings.clone();
+    config.source = bundle.config.as_ref().map(|c| c.path.clone());
     let limits = Limits {
         max_bytes: request.max_bytes,
         max_depth: request.max_depth,

@@ -192,7 +192,7 @@ impl Store {
         let db = if is_postgres(&config.url) {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(Duration::from_secs(10))
                 .connect(&config.url)
                 .await
                 .map_err(|e| StoreError::db(&location, format!("cannot connect: {e}")))?;
@@ -206,11 +206,22 @@ impl Store {
                 })?;
             Db::Postgres(pool)
         } else {
-            let path = config
+            // Only SQLite URLs or plain paths: a mistyped scheme must not quietly become a
+            // local file (and a gate without the shared store's advisories).
+            let path = match config
                 .url
                 .strip_prefix("sqlite://")
                 .or_else(|| config.url.strip_prefix("sqlite:"))
-                .unwrap_or(&config.url);
+            {
+                Some(p) => p,
+                None if !config.url.contains("://") => &config.url,
+                None => {
+                    return Err(StoreError::Invalid(format!(
+                        "{location}: not a database URL Portcullis knows (postgres://…, \
+                         postgresql://…, sqlite://PATH, or a file path)"
+                    )));
+                }
+            };
             let path = path.split('?').next().unwrap_or(path);
             if let Some(dir) = Path::new(path)
                 .parent()
