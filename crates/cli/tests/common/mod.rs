@@ -36,7 +36,10 @@ pub fn fresh_home() -> PathBuf {
 /// Run `portcullis ARGS` in `cwd`, without any PORTCULLIS_* variable of the caller's
 /// environment, with a fresh state directory (so tests never write into the checkout).
 pub fn portcullis_in<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Output {
-    portcullis_with_home(cwd, &fresh_home(), args)
+    let home = fresh_home();
+    let out = portcullis_with_home(cwd, &home, args);
+    let _ = std::fs::remove_dir_all(&home);
+    out
 }
 
 /// Run `portcullis ARGS` in `cwd` with the store in `home`.
