@@ -1,0 +1,1156 @@
+//! Store benchmarks (issue 4), on SQLite and PostgreSQL side by side in one run
+//! (docs/benchmarks.md "Store (issue 4)"; `scripts/bench-store` runs all three):
+//!
+//! ```text
+//! store_load record --sqlite FILE [--postgres URL] [--decisions N] [--runs R] [--writers W]
+//! store_load verify --sqlite FILE [--postgres URL] [--entries N] [--runs R]
+//! store_load impact --sqlite FILE [--postgres URL] [--artifacts N] [--components N] [--repeat N]
+//! ```
+//!
+//! Every command takes `--key FILE` (the checkpoint key; default `checkpoint.key` beside the
+//! SQLite file) and either backend may be left out. The databases must exist (PostgreSQL) or
+//! may (SQLite); `verify` and `impact` fill them only as far as they are not filled yet, so a
+//! second run on the same databases measures without loading again.
+//!
+//! - `record`: one real decision (`Firewall::decide` on the README's gate: the example SBOM,
+//!   Trivy scan and provenance, the Log4Shell advisory, the KEV excerpt and the example
+//!   exceptions, `examples/portcullis.yaml`, environment `staging`), made once; then recorded N
+//!   times with `Firewall::record`, each time as a fresh decision (new uuid v7 id, decided now),
+//!   so that what is measured is recording, not the policy engine. Variants: (a) W tasks sharing
+//!   one `Store` (group commit), (b) the same with `max_batch: 1` (group commit off), (c) W
+//!   `Store`s on the same database, one task each (W processes or replicas).
+//! - `verify`: a chain of N entries with bodies shaped like the decision entries `record`
+//!   writes (the real one, with its ids and digests varied), appended in batches of 5,000
+//!   (a checkpoint per batch), then `Store::verify(None)`; and, once, the time split between
+//!   reading the entries and checking them.
+//! - `impact`: N artifacts with one SBOM each of M components (`Store::load_index`, purls across
+//!   maven, npm and pypi, popular packages in many SBOMs), every 20th holding log4j-core at one
+//!   of 15 versions (8 affected by Log4Shell), each deployed (`Write::Deployment`, one of three
+//!   environments), `analyze()`; then `impact::impact` for `examples/evidence/log4shell.osv.json`,
+//!   repeated, checked against the number of affected artifacts generated.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use portcullis_evidence::purl::Purl;
+use portcullis_evidence::{Advisory, Limits};
+use portcullis_firewall::record::{Documents, blob_kinds};
+use portcullis_firewall::{
+    ArtifactId, BlockedAdvisory, Config, Decision, DecisionRequest, EvidenceDoc, Firewall,
+    KevCatalog, exceptions, impact, sha256,
+};
+use portcullis_policy::PolicyBundle;
+use portcullis_store::chain::ChainCheck;
+use portcullis_store::{
+    Change, ComponentRow, DeploymentRow, Store, StoreConfig, Write, canonical, kinds,
+};
+use serde_json::{Value, json};
+
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+const ARTIFACT: &str = "registry.example.com/shop/checkout-api@sha256:9f3c1d0a8e5b7c2f4a6d8e0b1c3f5a7d9e1b3c5f7a9d1e3b5c7f9a1d3e5b7c9f";
+/// Changes per append while filling the chain (and per deployment batch).
+const FILL_BATCH: usize = 5_000;
+const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
+/// The entry kind marking a loaded `impact` data set (first and last entry of the load).
+const LOAD_MARK: &str = "benchmark.load";
+
+struct Args {
+    command: String,
+    sqlite: Option<String>,
+    postgres: Option<String>,
+    key: PathBuf,
+    runs: usize,
+    decisions: usize,
+    writers: usize,
+    entries: u64,
+    artifacts: usize,
+    components: usize,
+    repeat: usize,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: store_load record|verify|impact --sqlite FILE [--postgres URL] [--key FILE] \
+         [--runs R] [--decisions N] [--writers W] [--entries N] [--artifacts N] \
+         [--components N] [--repeat N]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut it = std::env::args().skip(1);
+    let command = it.next().unwrap_or_else(|| usage());
+    let mut a = Args {
+        command,
+        sqlite: None,
+        postgres: None,
+        key: PathBuf::new(),
+        runs: 3,
+        decisions: 2_000,
+        writers: 4,
+        entries: 1_000_000,
+        artifacts: 10_000,
+        components: 1_000,
+        repeat: 20,
+    };
+    let mut key = None;
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| usage());
+        let num = || {
+            value
+                .replace('_', "")
+                .parse::<u64>()
+                .unwrap_or_else(|_| usage())
+        };
+        match flag.as_str() {
+            "--sqlite" => a.sqlite = Some(value.clone()),
+            "--postgres" => a.postgres = Some(value.clone()).filter(|v| !v.is_empty()),
+            "--key" => key = Some(PathBuf::from(&value)),
+            "--runs" => a.runs = num() as usize,
+            "--decisions" => a.decisions = num() as usize,
+            "--writers" => a.writers = num() as usize,
+            "--entries" => a.entries = num(),
+            "--artifacts" => a.artifacts = num() as usize,
+            "--components" => a.components = num() as usize,
+            "--repeat" => a.repeat = num() as usize,
+            _ => usage(),
+        }
+    }
+    a.key = key.unwrap_or_else(|| {
+        let dir = a
+            .sqlite
+            .as_deref()
+            .and_then(|p| Path::new(p).parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        dir.join("checkpoint.key")
+    });
+    a
+}
+
+fn main() -> Result<()> {
+    let args = parse_args();
+    let mut backends = Vec::new();
+    if let Some(p) = &args.sqlite {
+        backends.push(("SQLite", format!("sqlite://{p}")));
+    }
+    if let Some(u) = &args.postgres {
+        backends.push(("PostgreSQL", u.clone()));
+    }
+    if backends.is_empty() {
+        usage();
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    eprintln!(
+        "store_load {}: {} worker threads, load average {}",
+        args.command,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    );
+    match args.command.as_str() {
+        "record" => rt.block_on(record_bench(&args, &backends)),
+        "verify" => rt.block_on(verify_bench(&args, &backends)),
+        "impact" => rt.block_on(impact_bench(&args, &backends)),
+        _ => usage(),
+    }
+}
+
+/// CPU time this process has used (user + system), from /proc/self/stat (Linux; zero elsewhere).
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name (which may hold spaces), from field 3 on.
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            Some(rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on every Linux this runs on.
+    Duration::from_millis(ticks * 10)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn config(url: &str, key: &Path, max_batch: Option<usize>) -> StoreConfig {
+    // The defaults of a real store (checkpoint every 1,000 entries or second, group commit).
+    let mut c = StoreConfig::in_home(Path::new("."));
+    c.url = url.to_string();
+    c.key_path = key.to_path_buf();
+    if let Some(m) = max_batch {
+        c.max_batch = m;
+    }
+    c
+}
+
+fn now_millis() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn pct(sorted: &[Duration], q: f64) -> Duration {
+    let i = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Median and spread of a few runs: `median (min–max)`.
+fn summary(values: &[f64], decimals: usize) -> String {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return "-".into();
+    }
+    let median = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    if v.len() == 1 {
+        format!("{median:.decimals$}")
+    } else {
+        format!(
+            "{median:.decimals$} ({:.decimals$}–{:.decimals$})",
+            v[0],
+            v[v.len() - 1]
+        )
+    }
+}
+
+// ------------------------------------------------------------------------------------ record
+
+/// The README's gate: a real decision and everything `record` stores with it.
+struct Fixture {
+    firewall: Firewall,
+    request: DecisionRequest,
+    docs: Documents,
+    decision: Decision,
+}
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn fixture() -> Result<Fixture> {
+    let root = examples_dir();
+    let limits = Limits::default();
+    let mut docs = Documents::default();
+    let config = Config::load(&root.join("portcullis.yaml"))?;
+
+    let advisory_bytes = std::fs::read(root.join("evidence/log4shell.osv.json"))?;
+    let doc = EvidenceDoc::parse(
+        "examples/evidence/log4shell.osv.json",
+        &advisory_bytes,
+        &limits,
+    )?;
+    docs.add(blob_kinds::ADVISORY, advisory_bytes);
+    let advisories = doc
+        .evidence
+        .advisories
+        .into_iter()
+        .map(|a| BlockedAdvisory {
+            advisory: a,
+            source: doc.digest.clone(),
+        })
+        .collect();
+
+    let kev_bytes = std::fs::read(root.join("kev.json"))?;
+    let kev = KevCatalog::parse(&kev_bytes, "examples/kev.json")?;
+    let kev_digest = sha256(&kev_bytes);
+    docs.add(blob_kinds::KEV, kev_bytes);
+
+    let firewall = Firewall::new(PolicyBundle::builtin()?, config)?
+        .with_advisories(advisories)
+        .with_kev_from(kev, &kev_digest)
+        .with_exceptions(exceptions::load_exceptions(&root.join("exceptions.yaml"))?);
+
+    let mut request = DecisionRequest::new(ArtifactId::parse(ARTIFACT)?, "staging");
+    for name in [
+        "checkout-api.cdx.json",
+        "trivy-image.json",
+        "checkout-api.intoto.jsonl",
+    ] {
+        let bytes = std::fs::read(root.join("evidence").join(name))?;
+        let doc = EvidenceDoc::parse(&format!("examples/evidence/{name}"), &bytes, &limits)?;
+        docs.add(blob_kinds::EVIDENCE, bytes);
+        request.evidence.push(doc);
+    }
+    let decision = firewall.decide(&request);
+    Ok(Fixture {
+        firewall,
+        request,
+        docs,
+        decision,
+    })
+}
+
+/// The fixture's decision as a new one: fresh id, decided now.
+fn fresh(template: &Decision) -> Decision {
+    let mut d = template.clone();
+    d.id = uuid::Uuid::now_v7().to_string();
+    d.decided_at = now_millis();
+    d.chain = None;
+    d
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Shared,
+    NoGroupCommit,
+    Separate,
+}
+
+impl Variant {
+    fn label(self, writers: usize) -> String {
+        match self {
+            Variant::Shared => format!("(a) {writers} tasks, one Store, group commit"),
+            Variant::NoGroupCommit => {
+                format!("(b) {writers} tasks, one Store, max_batch 1 (baseline)")
+            }
+            Variant::Separate => format!("(c) {writers} Stores on one database, 1 task each"),
+        }
+    }
+}
+
+struct RecordRun {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    /// CPU time of this process per decision (the database server's not included).
+    cpu: Duration,
+}
+
+async fn record_run(
+    fx: &Arc<Fixture>,
+    url: &str,
+    key: &Path,
+    variant: Variant,
+    writers: usize,
+    decisions: usize,
+) -> Result<RecordRun> {
+    let max_batch = (variant == Variant::NoGroupCommit).then_some(1);
+    let mut stores = Vec::new();
+    for i in 0..writers {
+        if i == 0 || variant == Variant::Separate {
+            stores.push(Store::open(&config(url, key, max_batch)).await?);
+        }
+    }
+    // Warm up: the first record of a store stores the evidence and the policy bundle.
+    for s in &stores {
+        let mut d = fresh(&fx.decision);
+        fx.firewall.record(s, &fx.request, &mut d, &fx.docs).await?;
+    }
+    let per = decisions / writers;
+    let cpu = cpu_time();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = stores[w % stores.len()].clone();
+            let fx = fx.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(per);
+                for _ in 0..per {
+                    let mut d = fresh(&fx.decision);
+                    let t = Instant::now();
+                    fx.firewall
+                        .record(&store, &fx.request, &mut d, &fx.docs)
+                        .await?;
+                    lat.push(t.elapsed());
+                }
+                Ok::<_, Error>(lat)
+            })
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(decisions);
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu) / lat.len().max(1) as u32;
+    lat.sort();
+    Ok(RecordRun {
+        rate: lat.len() as f64 / wall.as_secs_f64(),
+        p50: pct(&lat, 0.50),
+        p99: pct(&lat, 0.99),
+        cpu,
+    })
+}
+
+async fn record_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
+    let fx = Arc::new(fixture()?);
+    let d = &fx.decision;
+    eprintln!(
+        "decision: {} ({} violations, {} warnings, {} excepted, {} errors)",
+        d.decision.as_str(),
+        d.violations.len(),
+        d.warnings.len(),
+        d.excepted.len(),
+        d.errors.len()
+    );
+    let variants = [Variant::Shared, Variant::NoGroupCommit, Variant::Separate];
+    // results[variant][backend] = runs
+    let mut results: Vec<Vec<Vec<RecordRun>>> = variants
+        .iter()
+        .map(|_| backends.iter().map(|_| Vec::new()).collect())
+        .collect();
+    for run in 1..=args.runs {
+        for (vi, v) in variants.iter().enumerate() {
+            for (bi, (name, url)) in backends.iter().enumerate() {
+                let r = record_run(&fx, url, &args.key, *v, args.writers, args.decisions).await?;
+                eprintln!(
+                    "run {run} {name:<10} {:<52} {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  CPU {:.2} ms/decision  (load {})",
+                    v.label(args.writers),
+                    r.rate,
+                    ms(r.p50),
+                    ms(r.p99),
+                    ms(r.cpu),
+                    load_average()
+                );
+                results[vi][bi].push(r);
+            }
+        }
+    }
+    // The size of what one record appends, from the last entry of the first backend.
+    if let Some((_, url)) = backends.first() {
+        let store = Store::open(&config(url, &args.key, None)).await?;
+        if let Some((seq, _)) = store.head().await?
+            && let Some(e) = store.entry(seq as u64).await?
+        {
+            println!(
+                "decision audit entry: {} bytes of canonical JSON (kind {})",
+                e.body.len(),
+                e.kind
+            );
+        }
+    }
+    println!(
+        "\nrecord: {} decisions per run, {} writers, {} runs: median (min–max)\n",
+        args.decisions, args.writers, args.runs
+    );
+    println!(
+        "| variant | backend | decisions/s | p50 ms | p99 ms | CPU ms/decision (this process) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (vi, v) in variants.iter().enumerate() {
+        for (bi, (name, _)) in backends.iter().enumerate() {
+            let runs = &results[vi][bi];
+            let f = |g: fn(&RecordRun) -> f64| runs.iter().map(g).collect::<Vec<_>>();
+            println!(
+                "| {} | {name} | {} | {} | {} | {} |",
+                v.label(args.writers),
+                summary(&f(|r| r.rate), 0),
+                summary(&f(|r| ms(r.p50)), 2),
+                summary(&f(|r| ms(r.p99)), 2),
+                summary(&f(|r| ms(r.cpu)), 2),
+            );
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------ verify
+
+/// The body of a decision entry as `Firewall::record` writes it, from a scratch store.
+async fn decision_body_template(key: &Path) -> Result<Value> {
+    let fx = fixture()?;
+    let dir = std::env::temp_dir().join(format!("store_load_{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("scratch.db").display());
+    let body = {
+        let store = Store::open(&config(&url, key, None)).await?;
+        let mut d = fresh(&fx.decision);
+        fx.firewall
+            .record(&store, &fx.request, &mut d, &fx.docs)
+            .await?;
+        let seq = d.chain.map(|c| c.seq).unwrap_or(0);
+        let entry = store
+            .entry(seq)
+            .await?
+            .ok_or("the recorded entry is missing")?;
+        serde_json::from_str(&entry.body)?
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(body)
+}
+
+fn hex_digest(seed: &str) -> String {
+    sha256(seed.as_bytes())
+}
+
+/// Entry `i` of the filled chain: the template with its ids, time and digests varied.
+fn fill_body(template: &Value, i: u64) -> Value {
+    let mut b = template.clone();
+    let id = uuid::Uuid::now_v7().to_string();
+    let decision_digest = hex_digest(&format!("decision {i}"));
+    let request_digest = hex_digest(&format!("request {i}"));
+    if let Some(o) = b.as_object_mut() {
+        o.insert("decision_id".into(), json!(id));
+        o.insert("decided_at".into(), json!(now_millis()));
+        o.insert(
+            "verdict".into(),
+            json!(if i.is_multiple_of(4) { "allow" } else { "deny" }),
+        );
+        o.insert("decision_digest".into(), json!(decision_digest));
+        o.insert("request_digest".into(), json!(request_digest));
+        if let Some(refs) = o.get_mut("refs").and_then(Value::as_array_mut) {
+            refs.retain(|r| {
+                r.as_str().is_some_and(|s| {
+                    s != template["decision_digest"] && s != template["request_digest"]
+                })
+            });
+            refs.push(json!(decision_digest));
+            refs.push(json!(request_digest));
+        }
+    }
+    b
+}
+
+async fn fill_chain(name: &str, store: &Store, template: &Value, target: u64) -> Result<()> {
+    let mut head = store.head().await?.map_or(0, |h| h.0 as u64);
+    if head >= target {
+        eprintln!("{name}: the chain holds {head} entries already, not filling");
+        return Ok(());
+    }
+    let started = Instant::now();
+    let from = head;
+    while head < target {
+        let n = (target - head).min(FILL_BATCH as u64);
+        let changes = (0..n)
+            .map(|k| Change::new(kinds::DECISION, fill_body(template, head + k), Vec::new()))
+            .collect();
+        store.append(changes).await?;
+        head += n;
+        if head % 100_000 < FILL_BATCH as u64 || head == target {
+            let rate = (head - from) as f64 / started.elapsed().as_secs_f64();
+            eprintln!(
+                "{name}: {head}/{target} entries ({rate:.0}/s, {:.0} s left)",
+                (target - head) as f64 / rate
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn verify_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
+    let template = decision_body_template(&args.key).await?;
+    let size = canonical::to_vec(&fill_body(&template, 1))?.len();
+    eprintln!("entry body: {size} bytes of canonical JSON");
+    let mut stores = Vec::new();
+    for (name, url) in backends {
+        let store = Store::open(&config(url, &args.key, None)).await?;
+        fill_chain(name, &store, &template, args.entries).await?;
+        stores.push(store);
+    }
+    let mut times: Vec<Vec<f64>> = backends.iter().map(|_| Vec::new()).collect();
+    let mut cpu: Vec<Vec<f64>> = backends.iter().map(|_| Vec::new()).collect();
+    let mut covered = vec![(0u64, 0usize); backends.len()];
+    for run in 1..=args.runs {
+        for (bi, (name, _)) in backends.iter().enumerate() {
+            let c = cpu_time();
+            let t = Instant::now();
+            let v = stores[bi]
+                .verify(None)
+                .await
+                .map_err(|e| format!("{name}: {e}"))?;
+            let s = t.elapsed().as_secs_f64();
+            let c = cpu_time().saturating_sub(c).as_secs_f64();
+            eprintln!(
+                "run {run} {name:<10} verify: {} entries, {} checkpoints in {s:.2} s, CPU {c:.2} s (load {})",
+                v.entries,
+                v.checkpoints,
+                load_average()
+            );
+            covered[bi] = (v.entries, v.checkpoints);
+            times[bi].push(s);
+            cpu[bi].push(c);
+        }
+    }
+    // Where the time goes: reading the entries vs checking them (hashes, links, checkpoints).
+    let mut phases = Vec::new();
+    for (bi, (name, _)) in backends.iter().enumerate() {
+        let store = &stores[bi];
+        let checkpoints = store.checkpoints().await?;
+        let mut check = ChainCheck::new(&checkpoints, None).map_err(|e| e.to_string())?;
+        let (mut fetch, mut hash) = (Duration::ZERO, Duration::ZERO);
+        let mut next = 1u64;
+        loop {
+            let t = Instant::now();
+            let chunk = store.entries(next, next + read_chunk() - 1).await?;
+            fetch += t.elapsed();
+            let Some(last) = chunk.last() else { break };
+            next = last.seq + 1;
+            let t = Instant::now();
+            check.feed(chunk).map_err(|e| e.to_string())?;
+            hash += t.elapsed();
+        }
+        let t = Instant::now();
+        check.finish().map_err(|e| e.to_string())?;
+        hash += t.elapsed();
+        eprintln!(
+            "{name:<10} phases: read {:.2} s, check {:.2} s",
+            fetch.as_secs_f64(),
+            hash.as_secs_f64()
+        );
+        // What reading and checking K segments at once (each on its own connection, linked at
+        // the ends) would take: a possible design for `Store::verify`, not what it does.
+        let t = Instant::now();
+        let n = verify_segments(store, 2).await?;
+        let parallel = t.elapsed().as_secs_f64();
+        eprintln!("{name:<10} 2 segments in parallel: {n} entries in {parallel:.2} s");
+        phases.push((fetch.as_secs_f64(), hash.as_secs_f64(), parallel));
+    }
+    println!(
+        "\nverify: {} runs, entry bodies of {size} bytes: median (min–max)\n",
+        args.runs
+    );
+    println!(
+        "| backend | entries | checkpoints | Store::verify(None) s | CPU s (this process) | read s | check s | 2 segments in parallel s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (bi, (name, _)) in backends.iter().enumerate() {
+        println!(
+            "| {name} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
+            covered[bi].0,
+            covered[bi].1,
+            summary(&times[bi], 2),
+            summary(&cpu[bi], 2),
+            phases[bi].0,
+            phases[bi].1,
+            phases[bi].2
+        );
+    }
+    Ok(())
+}
+
+/// Entries per read in the phase measurements (`STORE_LOAD_CHUNK`; `Store::verify` reads 50,000).
+fn read_chunk() -> u64 {
+    std::env::var("STORE_LOAD_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000)
+}
+
+/// Hashes and links of the chain checked in `k` segments at once, each read on its own
+/// connection and checked on its own task, then linked at the ends. Returns the entries checked.
+async fn verify_segments(store: &Store, k: u64) -> Result<u64> {
+    let head = store.head().await?.map_or(0, |h| h.0 as u64);
+    let per = head.div_ceil(k.max(1));
+    let tasks: Vec<_> = (0..k)
+        .map(|i| {
+            let store = store.clone();
+            let (from, to) = (i * per + 1, ((i + 1) * per).min(head));
+            tokio::spawn(async move {
+                let mut check = ChainCheck::new(&[], None).map_err(|e| e.to_string())?;
+                let mut first: Option<(u64, String)> = None;
+                let mut next = from;
+                while next <= to {
+                    let chunk = store
+                        .entries(next, (next + read_chunk() - 1).min(to))
+                        .await?;
+                    let Some(last) = chunk.last() else { break };
+                    next = last.seq + 1;
+                    if first.is_none() {
+                        first = chunk.first().map(|e| (e.seq, e.prev_hash.clone()));
+                    }
+                    check.feed(chunk).map_err(|e| e.to_string())?;
+                }
+                let v = check.finish().map_err(|e| e.to_string())?;
+                Ok::<_, Error>((first, v))
+            })
+        })
+        .collect();
+    let mut count = 0;
+    let mut last_hash = portcullis_store::chain::GENESIS.to_string();
+    let mut expected_seq = 1;
+    for t in tasks {
+        let (first, v) = t.await??;
+        match first {
+            Some((seq, prev)) if seq == expected_seq && prev == last_hash => {}
+            None => continue,
+            _ => return Err(format!("segments do not link at entry {expected_seq}").into()),
+        }
+        count += v.entries;
+        expected_seq += v.entries;
+        last_hash = v.last_hash;
+    }
+    Ok(count)
+}
+
+// ------------------------------------------------------------------------------------ impact
+
+/// splitmix64: deterministic data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// An index below `n`, skewed to small ones: a few packages are in most SBOMs.
+    fn popular(&mut self, n: u64) -> u64 {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((u * u * u) * n as f64) as u64
+    }
+}
+
+const MAVEN_PACKAGES: u64 = 40_000;
+const NPM_PACKAGES: u64 = 40_000;
+const PYPI_PACKAGES: u64 = 20_000;
+const WORDS: [&str; 32] = [
+    "core",
+    "util",
+    "commons",
+    "http",
+    "client",
+    "json",
+    "xml",
+    "parser",
+    "codec",
+    "logging",
+    "config",
+    "cache",
+    "crypto",
+    "auth",
+    "netty",
+    "stream",
+    "io",
+    "rpc",
+    "grpc",
+    "sql",
+    "orm",
+    "test",
+    "mock",
+    "metrics",
+    "trace",
+    "yaml",
+    "cli",
+    "async",
+    "pool",
+    "validator",
+    "schema",
+    "template",
+];
+const GROUPS: [&str; 12] = [
+    "org.apache",
+    "com.fasterxml",
+    "io.netty",
+    "org.springframework",
+    "com.google",
+    "io.micrometer",
+    "org.eclipse",
+    "com.squareup",
+    "io.projectreactor",
+    "org.hibernate",
+    "com.amazonaws",
+    "io.opentelemetry",
+];
+const SCOPES: [&str; 8] = [
+    "babel",
+    "types",
+    "aws-sdk",
+    "angular",
+    "nestjs",
+    "opentelemetry",
+    "emotion",
+    "testing-library",
+];
+
+/// Log4j-core versions the SBOMs hold (every 20th artifact), and whether GHSA-jfh8-c2jp-5v3q
+/// (introduced 2.13.0 fixed 2.15.0; 2.4–2.12.2; 0–2.3.1) affects them.
+const LOG4J: [(&str, bool); 15] = [
+    ("2.14.1", true),
+    ("2.14.0", true),
+    ("2.13.3", true),
+    ("2.12.1", true),
+    ("2.11.2", true),
+    ("2.8.2", true),
+    ("2.3", true),
+    ("2.0-beta9", true),
+    ("2.3.1", false),
+    ("2.12.2", false),
+    ("2.12.4", false),
+    ("2.15.0", false),
+    ("2.16.0", false),
+    ("2.17.1", false),
+    ("2.23.1", false),
+];
+
+fn word(i: u64) -> &'static str {
+    WORDS[(i % WORDS.len() as u64) as usize]
+}
+
+/// Purl (without version) of package `k` of the universe.
+fn package(k: u64) -> String {
+    if k < MAVEN_PACKAGES {
+        let g = GROUPS[(k % GROUPS.len() as u64) as usize];
+        format!(
+            "pkg:maven/{g}.{}{}/{}-{}-{k}",
+            word(k / 7),
+            k % 50,
+            word(k / 3),
+            word(k / 11)
+        )
+    } else if k < MAVEN_PACKAGES + NPM_PACKAGES {
+        let j = k - MAVEN_PACKAGES;
+        if j.is_multiple_of(5) {
+            let scope = SCOPES[(j % SCOPES.len() as u64) as usize];
+            format!("pkg:npm/%40{scope}/{}-{}{j}", word(j / 3), word(j / 13))
+        } else {
+            format!("pkg:npm/{}-{}-{j}", word(j / 3), word(j / 7))
+        }
+    } else {
+        let j = k - MAVEN_PACKAGES - NPM_PACKAGES;
+        format!("pkg:pypi/py{}-{}-{j}", word(j / 3), word(j / 5))
+    }
+}
+
+/// The component row `Firewall::record` would index for `purl`.
+fn component_row(purl: &str) -> Option<ComponentRow> {
+    let p = Purl::parse(purl).ok()?;
+    Some(ComponentRow {
+        purl_type: p.ty().to_string(),
+        namespace: p.namespace().unwrap_or("").to_string(),
+        name: p.name().to_string(),
+        version: p.version().unwrap_or("").to_string(),
+        purl: portcullis_evidence::purl_core(purl),
+    })
+}
+
+/// SBOM `i`: its digest, the artifact it belongs to and its components.
+struct Sbom {
+    evidence_digest: String,
+    artifact_digest: String,
+    rows: Vec<ComponentRow>,
+}
+
+fn artifact_digest(i: usize) -> String {
+    hex_digest(&format!("artifact {i}"))
+}
+
+fn artifact_name(i: usize) -> String {
+    // Three artifacts per service: its builds running in dev, staging and production.
+    let service = i / 3;
+    format!(
+        "registry.example.com/team{}/{}-{}-{service}",
+        service % 40,
+        word(service as u64),
+        word(service as u64 / 5)
+    )
+}
+
+fn sbom(i: usize, components: usize) -> Sbom {
+    let mut rng = Rng(0x5eed_0000 + i as u64);
+    let universe = MAVEN_PACKAGES + NPM_PACKAGES + PYPI_PACKAGES;
+    let mut chosen = HashSet::with_capacity(components);
+    let mut purls = Vec::with_capacity(components);
+    let log4j = i.is_multiple_of(20).then(|| LOG4J[(i / 20) % LOG4J.len()]);
+    if let Some((v, _)) = log4j {
+        purls.push(format!(
+            "pkg:maven/org.apache.logging.log4j/log4j-core@{v}?type=jar"
+        ));
+        purls.push(format!(
+            "pkg:maven/org.apache.logging.log4j/log4j-api@{v}?type=jar"
+        ));
+    }
+    // A namesake in another ecosystem, which must not match.
+    if i % 1000 == 7 {
+        purls.push("pkg:npm/log4j-core@2.14.1".to_string());
+    }
+    while purls.len() < components {
+        let k = rng.popular(universe);
+        if !chosen.insert(k) {
+            continue;
+        }
+        let version = format!(
+            "{}.{}.{}",
+            k % 5 + rng.below(2),
+            rng.below(20),
+            rng.below(10)
+        );
+        let mut purl = format!("{}@{version}", package(k));
+        if k < MAVEN_PACKAGES {
+            purl.push_str("?type=jar");
+        }
+        purls.push(purl);
+    }
+    let mut rows: Vec<ComponentRow> = purls.iter().filter_map(|p| component_row(p)).collect();
+    rows.sort_by(|a, b| a.purl.cmp(&b.purl));
+    rows.dedup();
+    Sbom {
+        evidence_digest: hex_digest(&format!("sbom {i}")),
+        artifact_digest: artifact_digest(i),
+        rows,
+    }
+}
+
+/// Whether this store holds the whole data set already; errors when it holds part of one.
+async fn loaded(store: &Store, artifacts: usize, components: usize) -> Result<bool> {
+    let Some((head, _)) = store.head().await? else {
+        return Ok(false);
+    };
+    let last = store
+        .entry(head as u64)
+        .await?
+        .ok_or("the head entry is missing")?;
+    let want = json!({"artifacts": artifacts, "components": components, "state": "done"});
+    if last.kind == LOAD_MARK && serde_json::from_str::<Value>(&last.body)? == want {
+        return Ok(true);
+    }
+    if head > 1 {
+        return Err(format!(
+            "{}: not a fresh store and not a complete data set of {artifacts} artifacts × \
+             {components} components (delete it, or drop the database, and run again)",
+            store.location()
+        )
+        .into());
+    }
+    Ok(false)
+}
+
+async fn mark(store: &Store, artifacts: usize, components: usize, state: &str) -> Result<()> {
+    store
+        .append(vec![Change::new(
+            LOAD_MARK,
+            json!({"artifacts": artifacts, "components": components, "state": state}),
+            Vec::new(),
+        )])
+        .await?;
+    Ok(())
+}
+
+async fn load(names: &[&str], stores: &[Store], args: &Args) -> Result<()> {
+    let (artifacts, components) = (args.artifacts, args.components);
+    for s in stores {
+        mark(s, artifacts, components, "started").await?;
+    }
+    // SBOMs are generated on a thread of their own while the databases load the previous ones.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Sbom>(8);
+    let producer = std::thread::spawn(move || {
+        for i in 0..artifacts {
+            if tx.blocking_send(sbom(i, components)).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut done = 0usize;
+    let mut rows = 0usize;
+    while let Some(s) = rx.recv().await {
+        let artifacts_of = [s.artifact_digest.clone()];
+        let loads = stores
+            .iter()
+            .map(|store| store.load_index(&s.evidence_digest, &artifacts_of, &s.rows));
+        for (r, name) in futures_join(loads).await.into_iter().zip(names) {
+            r.map_err(|e| format!("{name}: {e}"))?;
+        }
+        done += 1;
+        rows += s.rows.len();
+        if done.is_multiple_of(250) || done == artifacts {
+            let rate = rows as f64 / started.elapsed().as_secs_f64();
+            eprintln!(
+                "components: {done}/{artifacts} SBOMs, {rows} rows ({rate:.0} rows/s, {:.0} s left, load {})",
+                (artifacts - done) as f64 * components as f64 / rate,
+                load_average()
+            );
+        }
+    }
+    producer.join().map_err(|_| "the SBOM generator panicked")?;
+
+    let started = Instant::now();
+    for chunk_start in (0..artifacts).step_by(FILL_BATCH / 5) {
+        let end = (chunk_start + FILL_BATCH / 5).min(artifacts);
+        let changes: Vec<Change> = (chunk_start..end).map(deployment).collect();
+        let appends = stores.iter().map(|store| store.append(changes.clone()));
+        for (r, name) in futures_join(appends).await.into_iter().zip(names) {
+            r.map_err(|e| format!("{name}: {e}"))?;
+        }
+    }
+    eprintln!(
+        "deployments: {artifacts} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for s in stores {
+        let t = Instant::now();
+        s.analyze().await?;
+        eprintln!(
+            "{}: analyze in {:.1} s",
+            s.location(),
+            t.elapsed().as_secs_f64()
+        );
+        mark(s, artifacts, components, "done").await?;
+    }
+    Ok(())
+}
+
+/// Run futures concurrently (on this task) and collect their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (h, out) in handles.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = h {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *out = Some(v);
+                        *h = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+fn deployment(i: usize) -> Change {
+    let environment = ENVIRONMENTS[i % ENVIRONMENTS.len()];
+    let artifact = ArtifactId {
+        name: artifact_name(i),
+        digest: artifact_digest(i),
+    };
+    Change::new(
+        kinds::DEPLOYMENT,
+        json!({
+            "environment": environment, "artifact": artifact, "by": "bench",
+            "decision_id": null, "decision": null,
+        }),
+        vec![Write::Deployment(DeploymentRow {
+            seq: 0,
+            environment: environment.to_string(),
+            artifact_name: artifact.name,
+            artifact_digest: artifact.digest,
+            deployed_at: now_millis(),
+            deployed_by: "bench".into(),
+        })],
+    )
+}
+
+fn log4shell() -> Result<Advisory> {
+    let bytes = std::fs::read(examples_dir().join("evidence/log4shell.osv.json"))?;
+    let ev = portcullis_evidence::parse(&bytes, &Limits::default())?;
+    ev.advisories
+        .into_iter()
+        .next()
+        .ok_or_else(|| "log4shell.osv.json holds no advisory".into())
+}
+
+async fn impact_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
+    // What was generated, without loading: the artifacts holding log4j-core, affected or not.
+    let (mut holders, mut affected) = (0usize, 0usize);
+    for i in (0..args.artifacts).step_by(20) {
+        holders += 1;
+        if LOG4J[(i / 20) % LOG4J.len()].1 {
+            affected += 1;
+        }
+    }
+    let mut names = Vec::new();
+    let mut stores = Vec::new();
+    let mut to_load = Vec::new();
+    for (name, url) in backends {
+        let store = Store::open(&config(url, &args.key, None)).await?;
+        if loaded(&store, args.artifacts, args.components).await? {
+            eprintln!("{name}: the data set is loaded already");
+        } else {
+            to_load.push(stores.len());
+        }
+        names.push(*name);
+        stores.push(store);
+    }
+    if !to_load.is_empty() {
+        let n: Vec<&str> = to_load.iter().map(|&i| names[i]).collect();
+        let s: Vec<Store> = to_load.iter().map(|&i| stores[i].clone()).collect();
+        eprintln!(
+            "loading {} artifacts × {} components into {}",
+            args.artifacts,
+            args.components,
+            n.join(" and ")
+        );
+        let t = Instant::now();
+        load(&n, &s, args).await?;
+        eprintln!("loaded in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    let advisory = log4shell()?;
+    println!(
+        "\nimpact of {} over {} deployed artifacts × {} components (expected: {affected} \
+         affected of {holders} holding log4j-core): {} timed runs after 2 warm-up runs\n",
+        advisory.id, args.artifacts, args.components, args.repeat
+    );
+    println!(
+        "| backend | affected rows | candidates | impact p50 ms | impact p99 ms | min–max ms | query only p50 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut ok = true;
+    for (name, store) in names.iter().zip(&stores) {
+        let mut lat = Vec::new();
+        let mut query = Vec::new();
+        let mut count = 0;
+        let mut candidates = 0;
+        for r in 0..args.repeat + 2 {
+            let t = Instant::now();
+            let rows = impact::impact(store, &advisory).await?;
+            let e = t.elapsed();
+            count = rows.len();
+            let t = Instant::now();
+            let c = store
+                .deployed_with_package("maven", Some("org.apache.logging.log4j"), "log4j-core")
+                .await?;
+            let q = t.elapsed();
+            candidates = c.len();
+            if r >= 2 {
+                lat.push(e);
+                query.push(q);
+            }
+        }
+        lat.sort();
+        query.sort();
+        if count != affected || candidates != holders {
+            ok = false;
+        }
+        println!(
+            "| {name} | {count} | {candidates} | {:.2} | {:.2} | {:.2}–{:.2} | {:.2} |",
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99)),
+            ms(lat[0]),
+            ms(lat[lat.len() - 1]),
+            ms(pct(&query, 0.5)),
+        );
+    }
+    if !ok {
+        return Err(format!(
+            "impact found a number of rows other than generated ({affected} affected, \
+             {holders} candidates)"
+        )
+        .into());
+    }
+    Ok(())
+}
