@@ -18,11 +18,14 @@
 //!   times with `Firewall::record`, each time as a fresh decision (new uuid v7 id, decided now),
 //!   so that what is measured is recording, not the policy engine. Variants: (a) W tasks sharing
 //!   one `Store` (group commit), (b) the same with `max_batch: 1` (group commit off), (c) W
-//!   `Store`s on the same database, one task each (W processes or replicas).
+//!   `Store`s on the same database, one task each (W processes or replicas); and, to separate
+//!   the store's share, (a′) as (a) with `Store::append` of the rows `record` writes, made
+//!   beforehand, and (a″) the same without the documents that are stored already.
 //! - `verify`: a chain of N entries with bodies shaped like the decision entries `record`
 //!   writes (the real one, with its ids and digests varied), appended in batches of 5,000
 //!   (a checkpoint per batch), then `Store::verify(None)`; and, once, the time split between
-//!   reading the entries and checking them.
+//!   reading the entries and checking them (reads of `STORE_LOAD_CHUNK` entries, default
+//!   50,000), and the time of checking two halves at once.
 //! - `impact`: N artifacts with one SBOM each of M components (`Store::load_index`, purls across
 //!   maven, npm and pypi, popular packages in many SBOMs), every 20th holding log4j-core at one
 //!   of 15 versions (8 affected by Log4Shell), each deployed (`Write::Deployment`, one of three
@@ -314,6 +317,12 @@ enum Variant {
     Shared,
     NoGroupCommit,
     Separate,
+    /// (a) without `Firewall::record`: `Store::append` of rows made beforehand (documents
+    /// compressed already), as `record` writes them: the store's share.
+    StoreOnly,
+    /// The same without the 6 documents stored already (evidence, advisory, KEV, policy
+    /// bundle), which `record` offers again with every decision.
+    StoreOnlyNewDocuments,
 }
 
 impl Variant {
@@ -324,6 +333,10 @@ impl Variant {
                 format!("(b) {writers} tasks, one Store, max_batch 1 (baseline)")
             }
             Variant::Separate => format!("(c) {writers} Stores on one database, 1 task each"),
+            Variant::StoreOnly => "(a′) as (a), Store::append of prepared rows".to_string(),
+            Variant::StoreOnlyNewDocuments => {
+                "(a″) as (a′) without the 6 documents stored already".to_string()
+            }
         }
     }
 }
@@ -357,14 +370,36 @@ async fn record_run(
         fx.firewall.record(s, &fx.request, &mut d, &fx.docs).await?;
     }
     let per = decisions / writers;
+    let prepared = match variant {
+        Variant::StoreOnly | Variant::StoreOnlyNewDocuments => {
+            let stored = variant == Variant::StoreOnly;
+            let mut all = Vec::with_capacity(per * writers);
+            for _ in 0..per * writers {
+                all.push(prepared_changes(fx, &stores[0], stored).await?);
+            }
+            Some(all)
+        }
+        _ => None,
+    };
+    let mut prepared = prepared.map(|p| p.into_iter());
     let cpu = cpu_time();
     let started = Instant::now();
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
             let store = stores[w % stores.len()].clone();
             let fx = fx.clone();
+            let mine: Option<Vec<Vec<Change>>> =
+                prepared.as_mut().map(|p| p.by_ref().take(per).collect());
             tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(per);
+                if let Some(mine) = mine {
+                    for changes in mine {
+                        let t = Instant::now();
+                        store.append(changes).await?;
+                        lat.push(t.elapsed());
+                    }
+                    return Ok::<_, Error>(lat);
+                }
                 for _ in 0..per {
                     let mut d = fresh(&fx.decision);
                     let t = Instant::now();
@@ -392,6 +427,105 @@ async fn record_run(
     })
 }
 
+/// The changes `Firewall::record` appends for a fresh decision, made without it: the documents
+/// already stored (when `stored`), the decision and request documents (compressed here), the
+/// evidence links, the decision row and its entry (the fixture's last entry, ids varied).
+async fn prepared_changes(fx: &Fixture, store: &Store, stored: bool) -> Result<Vec<Change>> {
+    use portcullis_store::{DecisionRow, NewBlob};
+    let head = store.head().await?.ok_or("an empty store")?.0 as u64;
+    let last = store
+        .entry(head)
+        .await?
+        .ok_or("the head entry is missing")?;
+    let template: Value = serde_json::from_str(&last.body)?;
+    let bundle = template["policy_bundle"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut changes = Vec::new();
+    if stored {
+        let mut known: Vec<(String, &str)> = fx
+            .request
+            .evidence
+            .iter()
+            .map(|d| (d.digest.clone(), blob_kinds::EVIDENCE))
+            .collect();
+        known.extend(
+            fx.firewall
+                .advisories()
+                .iter()
+                .map(|a| (a.source.clone(), blob_kinds::ADVISORY)),
+        );
+        if let Some(kev) = template["refs"].as_array().and_then(|refs| {
+            refs.iter()
+                .filter_map(Value::as_str)
+                .find(|r| fx.docs.get(r).is_some() && known.iter().all(|(k, _)| k != r))
+        }) {
+            known.push((kev.to_string(), blob_kinds::KEV));
+        }
+        known.push((bundle.clone(), blob_kinds::POLICY_BUNDLE));
+        for (digest, kind) in known {
+            let bytes = fx.docs.get(&digest).unwrap_or(b"{}");
+            let mut blob = NewBlob::new(kind, bytes)?;
+            blob.digest = digest.clone();
+            changes.push(Change::if_new(
+                kinds::EVIDENCE_STORED,
+                json!({"digest": digest, "kind": kind, "size": bytes.len()}),
+                vec![Write::Blob {
+                    blob,
+                    components: Vec::new(),
+                }],
+            ));
+        }
+    }
+    let d = fresh(&fx.decision);
+    let decision_blob = NewBlob::new(
+        blob_kinds::DECISION,
+        &canonical::to_vec(&serde_json::to_value(&d)?)?,
+    )?;
+    let request_blob = NewBlob::new(
+        blob_kinds::REQUEST,
+        &canonical::to_vec(
+            &json!({"decision": d.id, "time": d.decided_at, "evidence": d.evidence}),
+        )?,
+    )?;
+    let mut body = template;
+    body["decision_id"] = json!(d.id);
+    body["decided_at"] = json!(d.decided_at);
+    body["decision_digest"] = json!(decision_blob.digest);
+    body["request_digest"] = json!(request_blob.digest);
+    let mut writes = vec![
+        Write::Blob {
+            blob: decision_blob.clone(),
+            components: Vec::new(),
+        },
+        Write::Blob {
+            blob: request_blob.clone(),
+            components: Vec::new(),
+        },
+    ];
+    for e in &fx.request.evidence {
+        writes.push(Write::ArtifactEvidence {
+            artifact_digest: d.artifact.digest.clone(),
+            evidence_digest: e.digest.clone(),
+        });
+    }
+    writes.push(Write::Decision(DecisionRow {
+        id: d.id.clone(),
+        seq: 0,
+        artifact_name: d.artifact.name.clone(),
+        artifact_digest: d.artifact.digest.clone(),
+        environment: d.environment.clone(),
+        verdict: d.decision.as_str().into(),
+        decided_at: d.decided_at.clone(),
+        decision_digest: decision_blob.digest,
+        request_digest: request_blob.digest,
+        policy_bundle: bundle,
+    }));
+    changes.push(Change::new(kinds::DECISION, body, writes));
+    Ok(changes)
+}
+
 async fn record_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
     let fx = Arc::new(fixture()?);
     let d = &fx.decision;
@@ -403,7 +537,13 @@ async fn record_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
         d.excepted.len(),
         d.errors.len()
     );
-    let variants = [Variant::Shared, Variant::NoGroupCommit, Variant::Separate];
+    let variants = [
+        Variant::Shared,
+        Variant::NoGroupCommit,
+        Variant::Separate,
+        Variant::StoreOnly,
+        Variant::StoreOnlyNewDocuments,
+    ];
     // results[variant][backend] = runs
     let mut results: Vec<Vec<Vec<RecordRun>>> = variants
         .iter()
