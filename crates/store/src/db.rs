@@ -384,11 +384,26 @@ impl Store {
 
     /// Entries `from..=to` in sequence order.
     pub async fn entries(&self, from: u64, to: u64) -> Result<Vec<Entry>, StoreError> {
-        let from = i64::try_from(from).unwrap_or(i64::MAX);
         let to = i64::try_from(to).unwrap_or(i64::MAX);
+        self.entry_rows(
+            "SELECT seq, at, kind, body, body_digest, prev_hash, hash FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+            from,
+            to,
+        )
+        .await
+    }
+
+    /// Entries read by `sql`, which binds a first sequence number and one more integer.
+    async fn entry_rows(
+        &self,
+        sql: &str,
+        from: u64,
+        second: i64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
         Ok(on_db!(&self.inner.db, pool => {
-            let rows = sqlx::query("SELECT seq, at, kind, body, body_digest, prev_hash, hash FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq")
-                .bind(from).bind(to)
+            let rows = sqlx::query(sql)
+                .bind(from).bind(second)
                 .fetch_all(pool).await.map_err(|e| self.err(e))?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
@@ -497,26 +512,12 @@ impl Store {
 
     /// Up to `limit` entries from `from` on (by sequence number, as stored).
     async fn entries_after(&self, from: u64, limit: i64) -> Result<Vec<Entry>, StoreError> {
-        let from = i64::try_from(from).unwrap_or(i64::MAX);
-        Ok(on_db!(&self.inner.db, pool => {
-            let rows = sqlx::query("SELECT seq, at, kind, body, body_digest, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2")
-                .bind(from).bind(limit)
-                .fetch_all(pool).await.map_err(|e| self.err(e))?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let seq: i64 = col!(r, "seq");
-                out.push(Entry {
-                    seq: seq as u64,
-                    at: col!(r, "at"),
-                    kind: col!(r, "kind"),
-                    body: col!(r, "body"),
-                    body_digest: col!(r, "body_digest"),
-                    prev_hash: col!(r, "prev_hash"),
-                    hash: col!(r, "hash"),
-                });
-            }
-            out
-        }))
+        self.entry_rows(
+            "SELECT seq, at, kind, body, body_digest, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            from,
+            limit,
+        )
+        .await
     }
 
     /// A stored document: its kind and raw bytes (checked against the digest).

@@ -2,7 +2,6 @@
 //! change of state is one [`Change`]: an audit entry and the rows it writes, committed together.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 
@@ -35,7 +34,7 @@ impl NewBlob {
 
 /// `sha256:<hex>` of bytes.
 pub fn digest(raw: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(raw))
+    crate::proof::blob_digest(raw)
 }
 
 /// One component of a stored evidence document, indexed by package.
