@@ -1,13 +1,12 @@
 //! `portcullis audit verify | export | checkpoint`: the audit chain from the command line.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use portcullis_store::proof::{BundleScope, ProofBundle, verify_bundle};
-use portcullis_store::{Entry, Store, VerifyFailure};
+use portcullis_store::proof::{ExportRequest, export_bundle, verify_bundle};
+use portcullis_store::{Store, VerifyFailure};
 
 use crate::exit;
 use crate::state::{StoreArgs, runtime};
@@ -167,77 +166,15 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// The digests an entry rests on (`refs` of its body).
-fn refs(e: &Entry) -> Vec<String> {
-    serde_json::from_str::<serde_json::Value>(&e.body)
-        .ok()
-        .and_then(|v| v.get("refs").cloned())
-        .and_then(|r| serde_json::from_value::<Vec<String>>(r).ok())
-        .unwrap_or_default()
-}
-
 async fn build_bundle(store: &Store, a: &ExportArgs) -> anyhow::Result<Vec<u8>> {
-    // Never sign over a chain that does not verify.
-    store
-        .verify(None)
-        .await
-        .map_err(|e| anyhow!("the audit chain does not verify, nothing exported: {e}"))?;
-    let (scope, entries) = match (&a.decision, a.from, a.to) {
-        (Some(id), _, _) => {
-            let row = store
-                .decision(id)
-                .await?
-                .ok_or_else(|| anyhow!("decision {id}: not in the store"))?;
-            let seq = u64::try_from(row.seq).unwrap_or(0);
-            (
-                BundleScope::Decision {
-                    decision: id.clone(),
-                },
-                store.entries(seq, seq).await?,
-            )
-        }
-        (None, Some(from), Some(to)) => {
-            if from == 0 || to < from {
-                bail!("--from {from} --to {to}: expected 1 <= FROM <= TO");
-            }
-            let entries = store.entries(from, to).await?;
-            if entries.len() as u64 != to - from + 1 {
-                bail!(
-                    "--from {from} --to {to}: the chain has only {} of those entries",
-                    entries.len()
-                );
-            }
-            (BundleScope::Range { from, to }, entries)
-        }
+    let what = match (&a.decision, a.from, a.to) {
+        (Some(id), _, _) => ExportRequest::Decision(id.clone()),
+        (None, Some(from), Some(to)) => ExportRequest::Range { from, to },
         _ => bail!("say what to export: --decision ID, or --from SEQ --to SEQ"),
     };
-    let last = entries
-        .last()
-        .map(|e| e.seq)
-        .ok_or_else(|| anyhow!("nothing to export"))?;
-    let first = entries.first().map(|e| e.seq).unwrap_or(last);
-    let mut checkpoints: Vec<_> = store
-        .checkpoints()
-        .await?
-        .into_iter()
-        .filter(|c| c.seq >= first && c.seq < last && c.public_key == store.public_key())
-        .collect();
-    checkpoints.push(store.sign_checkpoint_at(last).await?);
-    let digests: BTreeSet<String> = entries.iter().flat_map(refs).collect();
-    let mut blobs = Vec::new();
-    for d in &digests {
-        let (kind, bytes) = store
-            .blob(d)
-            .await?
-            .ok_or_else(|| anyhow!("document {d} is referenced by the chain but not stored"))?;
-        blobs.push((kind, bytes));
-    }
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let bundle = ProofBundle::seal(scope, entries, checkpoints, blobs, store.key(), &now)?;
-    let bytes = bundle.to_bytes()?;
-    verify_bundle(&bytes, Some(&store.public_key()))
-        .map_err(|e| anyhow!("the bundle built does not verify: {e}"))?;
-    Ok(bytes)
+    export_bundle(store, &what)
+        .await
+        .map_err(|e| anyhow!("{e}"))
 }
 
 fn export(a: &ExportArgs) -> anyhow::Result<u8> {

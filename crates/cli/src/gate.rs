@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use portcullis_evidence::{ErrorKind, Limits, ParseError};
-use portcullis_firewall::record::{Documents, advisories_in, blob_kinds};
+use portcullis_firewall::record::{Documents, blob_kinds};
+use portcullis_firewall::registry;
 use portcullis_firewall::{
     ArtifactId, BlockedAdvisory, CompiledException, Config, Decision, DecisionRequest, EvidenceDoc,
-    Exception, Firewall, KevCatalog, RequestContext, UnreadableEvidence, exceptions, sha256,
+    Firewall, KevCatalog, RequestContext, UnreadableEvidence, exceptions, sha256,
 };
 use portcullis_policy::PolicyBundle;
 use portcullis_policy::input::{
@@ -114,24 +115,10 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
     // The advisories and block rules in the store are in force everywhere.
-    for row in rt.block_on(store.advisories(false))? {
-        let (_, bytes) = rt.block_on(store.blob(&row.digest))?.ok_or_else(|| {
-            anyhow!(
-                "advisory {}: document {} is missing from the store",
-                row.id,
-                row.digest
-            )
-        })?;
-        let found = advisories_in(&bytes, &limits)
-            .map_err(|e| anyhow!("advisory {} in the store: {e}", row.id))?;
+    for (row, bytes, found) in rt.block_on(registry::advisories_in_force(&store, &limits))? {
         files.insert(row.digest.clone(), format!("advisory {} (store)", row.id));
         docs.add(blob_kinds::ADVISORY, bytes);
-        for a in found {
-            advisories.push(BlockedAdvisory {
-                advisory: a,
-                source: row.digest.clone(),
-            });
-        }
+        advisories.extend(found);
     }
 
     let mut firewall = Firewall::new(bundle, config)?
@@ -239,7 +226,8 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     rt.block_on(firewall.record(&store, &req, &mut decision, &docs))
         .with_context(|| format!("decision {} could not be recorded", decision.id))?;
     let code = exit_code(&decision);
-    let report = Report::new(&decision, &firewall, &req, files, code);
+    let rules = firewall.rule_infos(&decision.environment);
+    let report = Report::new(&decision, rules, &req, files, code);
 
     let mut err = std::io::stderr().lock();
     for n in &notes {
@@ -297,24 +285,13 @@ fn now_millis() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
-/// The exceptions granted in the store (revoked ones left out; expired ones kept, so that a
-/// decision reports them), after recording the expiry of those past it.
+/// The exceptions granted in the store (see [`registry::exceptions_in_force`]).
 pub fn stored_exceptions(
     rt: &tokio::runtime::Runtime,
     store: &Store,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<CompiledException>> {
-    rt.block_on(store.record_expired_exceptions(now))?;
-    let mut out = Vec::new();
-    for row in rt.block_on(store.exceptions(false))? {
-        let e: Exception = serde_json::from_str(&row.body)
-            .with_context(|| format!("exception {} in the store", row.id))?;
-        out.push(
-            CompiledException::compile(e)
-                .map_err(|m| anyhow!("exception {} in the store: {m}", row.id))?,
-        );
-    }
-    Ok(out)
+    Ok(rt.block_on(registry::exceptions_in_force(store, now))?)
 }
 
 /// 0 allowed, 1 denied, 2 when anything could not be read or evaluated (whatever the verdict).

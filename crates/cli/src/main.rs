@@ -12,6 +12,7 @@ mod inspect;
 mod policy;
 mod registry;
 mod render;
+mod serve;
 mod state;
 
 // Parsing evidence is allocation-heavy (millions of small strings for a large SBOM); mimalloc
@@ -68,6 +69,14 @@ enum Command {
     Exception(registry::ExceptionCommand),
     /// Record that an artifact now runs in an environment (the inventory).
     Deployed(registry::DeployedArgs),
+    /// Serve the decision API and the Kubernetes admission webhook.
+    Serve(Box<serve::ServeArgs>),
+    /// API tokens of the server: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
+    /// Seed an embedded store with the examples (a Log4Shell block, an allowed deploy, an
+    /// exception, an advisory with impact) and serve it, printing the URL and tokens.
+    Demo(serve::DemoArgs),
     /// What runs where, as recorded with `deployed`.
     Inventory {
         #[arg(long = "env")]
@@ -285,6 +294,9 @@ fn main() -> ExitCode {
         Command::Advisory(cmd) => registry::advisory(&cmd),
         Command::Exception(cmd) => registry::exception(&cmd),
         Command::Deployed(args) => registry::deployed(&args),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Token(cmd) => serve::token(&cmd),
+        Command::Demo(args) => serve::demo(&args),
         Command::Inventory {
             environment,
             format,

@@ -5,12 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use portcullis_evidence::BlockRule;
 use portcullis_firewall::record::{self, advisories_in};
+use portcullis_firewall::registry::{self, AdvisoryDoc};
 use portcullis_firewall::{ArtifactId, CompiledException, Exception, impact};
-use portcullis_store::{
-    AdvisoryRow, Change, DeploymentRow, ExceptionRow, NewBlob, Store, Write, kinds,
-};
+use portcullis_store::Store;
 
 use crate::exit;
 use crate::state::{StoreArgs, actor, runtime};
@@ -20,10 +18,6 @@ pub enum ListFormat {
     #[default]
     Human,
     Json,
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Pretty JSON on stdout; a closed pipe (`| head`) ends the output quietly.
@@ -259,86 +253,27 @@ pub fn advisory(cmd: &AdvisoryCommand) -> anyhow::Result<u8> {
         AdvisoryCommand::Add(a) => {
             let store = rt.block_on(a.store.open())?;
             let by = actor(&a.by);
-            let mut docs: Vec<(String, String, String, Vec<u8>)> = Vec::new(); // id, kind, summary, bytes
+            let mut docs = Vec::new();
             if let Some(purl) = &a.purl {
-                let id = a.id.clone().unwrap_or_else(|| {
-                    format!("BLOCK-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"))
-                });
-                let rule = BlockRule::new(
-                    &id,
+                docs.push(AdvisoryDoc::block_rule(
+                    a.id.as_deref(),
                     purl,
                     a.vers.as_deref().unwrap_or(""),
                     a.reason.as_deref().unwrap_or(""),
-                )
-                .map_err(|e| anyhow!("{e}"))?;
-                docs.push((
-                    rule.id.clone(),
-                    "block-rule".into(),
-                    rule.reason.clone(),
-                    rule.to_json(),
-                ));
+                )?);
             } else if a.files.is_empty() {
                 bail!("give OSV files, or a block rule with --purl, --vers and --reason");
             }
             for path in &a.files {
                 let bytes = std::fs::read(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                let found = advisories_in(&bytes, &portcullis_evidence::Limits::default())
-                    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-                // One record per file, so that each advisory can be withdrawn on its own.
-                match found.as_slice() {
-                    [adv] => docs.push((
-                        adv.id.clone(),
-                        "osv".into(),
-                        adv.summary.clone().unwrap_or_default(),
-                        bytes,
-                    )),
-                    _ => bail!(
-                        "{}: holds {} advisories; add one OSV record per file",
-                        path.display(),
-                        found.len()
-                    ),
-                }
+                docs.push(AdvisoryDoc::osv(
+                    &path.display().to_string(),
+                    bytes,
+                    &portcullis_evidence::Limits::default(),
+                )?);
             }
-            let mut changes = Vec::new();
-            for (id, kind, summary, bytes) in docs {
-                if let Some(old) = rt.block_on(store.advisory(&id))? {
-                    if old.withdrawn_at.is_none() {
-                        bail!(
-                            "advisory {id} is already in force (added {} by {})",
-                            old.added_at,
-                            old.added_by
-                        );
-                    }
-                    bail!(
-                        "advisory {id} was withdrawn on {}; ids are not reused",
-                        old.withdrawn_at.unwrap_or_default()
-                    );
-                }
-                let blob = NewBlob::new("advisory", &bytes)?;
-                let digest = blob.digest.clone();
-                changes.push(Change::new(
-                    kinds::ADVISORY_ADDED,
-                    serde_json::json!({"advisory_id": id, "kind": kind, "digest": digest, "summary": summary, "by": by, "refs": [digest]}),
-                    vec![
-                        Write::Blob { blob, components: Vec::new() },
-                        Write::Advisory(AdvisoryRow {
-                            id: id.clone(),
-                            kind,
-                            digest,
-                            summary,
-                            added_at: now(),
-                            added_by: by.clone(),
-                            seq: 0,
-                            withdrawn_at: None,
-                            withdrawn_by: None,
-                            withdraw_reason: None,
-                        }),
-                    ],
-                ));
-            }
-            let entries = rt.block_on(store.append(changes))?;
-            for e in entries.into_iter().flatten() {
+            for e in rt.block_on(registry::add_advisories(&store, docs, &by))? {
                 println!("added: audit entry {} ({})", e.seq, e.body);
             }
             Ok(exit::OK)
@@ -372,23 +307,8 @@ pub fn advisory(cmd: &AdvisoryCommand) -> anyhow::Result<u8> {
             store,
         } => {
             let store = rt.block_on(store.open())?;
-            let by = actor(by);
-            if reason.trim().is_empty() {
-                bail!("--reason must say why the advisory is withdrawn");
-            }
-            let row = rt
-                .block_on(store.advisory(id))?
-                .ok_or_else(|| anyhow!("advisory {id}: not in the store"))?;
-            let at = now();
-            let entries = rt.block_on(store.append(vec![Change::if_new(
-                kinds::ADVISORY_WITHDRAWN,
-                serde_json::json!({"advisory_id": id, "digest": row.digest, "by": by, "reason": reason}),
-                vec![Write::AdvisoryWithdrawn { id: id.clone(), at, by: by.clone(), reason: reason.clone() }],
-            )]))?;
-            match entries.into_iter().flatten().next() {
-                Some(e) => println!("withdrawn: {id} (audit entry {})", e.seq),
-                None => bail!("advisory {id} was already withdrawn"),
-            }
+            let e = rt.block_on(registry::withdraw_advisory(&store, id, &actor(by), reason))?;
+            println!("withdrawn: {id} (audit entry {})", e.seq);
             Ok(exit::OK)
         }
         AdvisoryCommand::Impact { id, format, store } => {
@@ -514,38 +434,7 @@ pub fn exception(cmd: &ExceptionCommand) -> anyhow::Result<u8> {
                     "give --file FILE, or --rule, --key, --artifact, --env, --expires, --reason and --approver"
                 ),
             };
-            let mut changes = Vec::new();
-            for (i, c) in list.into_iter().enumerate() {
-                let id = c.exception.id.clone().unwrap_or_else(|| {
-                    format!("EXC-{}-{i}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"))
-                });
-                if rt.block_on(store.exception(&id))?.is_some() {
-                    bail!("exception {id} exists already; ids are not reused");
-                }
-                let mut e = c.exception.clone();
-                e.id = Some(id.clone());
-                let body = serde_json::to_string(&e)?;
-                let expires_at = c
-                    .expires_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                changes.push(Change::new(
-                    kinds::EXCEPTION_GRANTED,
-                    serde_json::json!({"exception_id": id, "exception": e, "expires_at": expires_at, "granted_by": by}),
-                    vec![Write::Exception(ExceptionRow {
-                        id,
-                        body,
-                        granted_by: by.clone(),
-                        granted_at: now(),
-                        expires_at,
-                        seq: 0,
-                        revoked_at: None,
-                        revoked_by: None,
-                        revoke_reason: None,
-                        expiry_seq: None,
-                    })],
-                ));
-            }
-            for e in rt.block_on(store.append(changes))?.into_iter().flatten() {
+            for e in rt.block_on(registry::grant_exceptions(&store, list, &by))? {
                 println!("granted: audit entry {} ({})", e.seq, e.body);
             }
             Ok(exit::OK)
@@ -600,27 +489,8 @@ pub fn exception(cmd: &ExceptionCommand) -> anyhow::Result<u8> {
             store,
         } => {
             let store = rt.block_on(store.open())?;
-            let by = actor(by);
-            if reason.trim().is_empty() {
-                bail!("--reason must say why the exception is revoked");
-            }
-            if rt.block_on(store.exception(id))?.is_none() {
-                bail!("exception {id}: not in the store");
-            }
-            let entries = rt.block_on(store.append(vec![Change::if_new(
-                kinds::EXCEPTION_REVOKED,
-                serde_json::json!({"exception_id": id, "by": by, "reason": reason}),
-                vec![Write::ExceptionRevoked {
-                    id: id.clone(),
-                    at: now(),
-                    by: by.clone(),
-                    reason: reason.clone(),
-                }],
-            )]))?;
-            match entries.into_iter().flatten().next() {
-                Some(e) => println!("revoked: {id} (audit entry {})", e.seq),
-                None => bail!("exception {id} was already revoked"),
-            }
+            let e = rt.block_on(registry::revoke_exception(&store, id, &actor(by), reason))?;
+            println!("revoked: {id} (audit entry {})", e.seq);
             Ok(exit::OK)
         }
     }
@@ -646,30 +516,13 @@ pub fn deployed(a: &DeployedArgs) -> anyhow::Result<u8> {
     let artifact = ArtifactId::parse(&a.artifact).map_err(|e| anyhow!("--artifact {e}"))?;
     let rt = runtime()?;
     let store = rt.block_on(a.store.open())?;
-    let by = actor(&a.by);
-    let latest = rt.block_on(store.latest_decision(&artifact.digest, &a.environment))?;
-    let entries = rt.block_on(store.append(vec![Change::new(
-        kinds::DEPLOYMENT,
-        serde_json::json!({
-            "environment": a.environment, "artifact": artifact, "by": by,
-            "decision_id": latest.as_ref().map(|d| d.id.clone()),
-            "decision": latest.as_ref().map(|d| d.verdict.clone()),
-        }),
-        vec![Write::Deployment(DeploymentRow {
-            seq: 0,
-            environment: a.environment.clone(),
-            artifact_name: artifact.name.clone(),
-            artifact_digest: artifact.digest.clone(),
-            deployed_at: now(),
-            deployed_by: by.clone(),
-        })],
-    )]))?;
-    let seq = entries
-        .into_iter()
-        .flatten()
-        .next()
-        .map(|e| e.seq)
-        .unwrap_or(0);
+    let (entry, latest) = rt.block_on(registry::record_deployment(
+        &store,
+        &artifact,
+        &a.environment,
+        &actor(&a.by),
+    ))?;
+    let seq = entry.seq;
     println!(
         "recorded: {}@{} runs in {} (audit entry {seq})",
         artifact.name, artifact.digest, a.environment

@@ -23,7 +23,9 @@ pub mod impact;
 pub mod input;
 pub mod kev;
 pub mod record;
+pub mod registry;
 pub mod request;
+pub mod rules;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -91,7 +93,8 @@ pub mod engine_rules {
 /// Policies, configuration, advisories and exceptions, ready to decide.
 #[derive(Debug)]
 pub struct Firewall {
-    policies: PolicySet,
+    /// Compiled once, shared by every [`Firewall::fork`].
+    policies: Arc<PolicySet>,
     config: Config,
     advisories: input::AdvisoryIndex,
     kev: Option<KevCatalog>,
@@ -101,7 +104,7 @@ pub struct Firewall {
     /// The limits evidence was read with (recorded so a replay reads it the same way).
     limits: portcullis_evidence::Limits,
     /// The stored form of the policy bundle and configuration, made once (it is large).
-    stored_bundle: std::sync::OnceLock<Result<portcullis_store::NewBlob, String>>,
+    stored_bundle: Arc<std::sync::OnceLock<Result<portcullis_store::NewBlob, String>>>,
     prepared: Mutex<PreparedCache>,
 }
 
@@ -137,19 +140,40 @@ impl Firewall {
             other => FirewallError::Policy(other),
         })?;
         Ok(Self {
-            policies,
+            policies: Arc::new(policies),
             config,
             advisories: input::AdvisoryIndex::default(),
             kev: None,
             kev_source: None,
             exceptions: Vec::new(),
             limits: portcullis_evidence::Limits::default(),
-            stored_bundle: std::sync::OnceLock::new(),
+            stored_bundle: Arc::default(),
             prepared: Mutex::new(PreparedCache {
                 capacity: DEFAULT_EVIDENCE_CACHE,
                 ..PreparedCache::default()
             }),
         })
+    }
+
+    /// The same policies, configuration, KEV catalogue and limits (shared, not recompiled),
+    /// with no advisories and no exceptions: a server builds each new state of advisories and
+    /// exceptions from one compiled firewall this way.
+    pub fn fork(&self) -> Self {
+        let capacity = self.prepared.lock().map(|c| c.capacity).unwrap_or(0);
+        Self {
+            policies: self.policies.clone(),
+            config: self.config.clone(),
+            advisories: input::AdvisoryIndex::default(),
+            kev: self.kev.clone(),
+            kev_source: self.kev_source.clone(),
+            exceptions: Vec::new(),
+            limits: self.limits,
+            stored_bundle: self.stored_bundle.clone(),
+            prepared: Mutex::new(PreparedCache {
+                capacity,
+                ..PreparedCache::default()
+            }),
+        }
     }
 
     /// Advisories whose affected packages must not ship.

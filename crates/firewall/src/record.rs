@@ -49,7 +49,8 @@ pub enum RecordError {
 /// The raw bytes of the documents a request was built from, by digest: what gets stored.
 #[derive(Debug, Default, Clone)]
 pub struct Documents {
-    docs: BTreeMap<String, (String, Vec<u8>)>,
+    /// Shared bytes: a server clones the advisory documents into every request's set.
+    docs: BTreeMap<String, (String, std::sync::Arc<Vec<u8>>)>,
 }
 
 impl Documents {
@@ -58,7 +59,7 @@ impl Documents {
         let digest = crate::sha256(&bytes);
         self.docs
             .entry(digest.clone())
-            .or_insert_with(|| (kind.to_string(), bytes));
+            .or_insert_with(|| (kind.to_string(), std::sync::Arc::new(bytes)));
         digest
     }
 

@@ -141,7 +141,12 @@ struct Inner {
     checkpoint_every: u64,
     checkpoint_interval: Duration,
     max_batch: usize,
+    /// Changes replicas must learn of, for subscribers in this process.
+    events: tokio::sync::broadcast::Sender<StoreEvent>,
 }
+
+/// The PostgreSQL channel that carries [`StoreEvent`]s between replicas.
+pub const CHANGES_CHANNEL: &str = "portcullis_changes";
 
 /// A request to the writer task.
 struct Job {
@@ -272,6 +277,7 @@ impl Store {
             checkpoint_every: config.checkpoint_every.max(1),
             checkpoint_interval: config.checkpoint_interval,
             max_batch: config.max_batch.max(1),
+            events: tokio::sync::broadcast::channel(1024).0,
         });
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer(inner.clone(), rx));
@@ -340,6 +346,78 @@ impl Store {
             .await
             .map_err(|e| StoreError::Writer(e.to_string()))?;
         rx.await.map_err(|e| StoreError::Writer(e.to_string()))?
+    }
+
+    /// Subscribe to the changes replicas must learn of (see [`Subscription`]).
+    pub async fn subscribe(&self) -> Result<Subscription, StoreError> {
+        let local = self.inner.events.subscribe();
+        let remote = match &self.inner.db {
+            Db::Sqlite(_) => None,
+            Db::Postgres(pool) => {
+                let mut l = sqlx::postgres::PgListener::connect_with(pool)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                l.listen(CHANGES_CHANNEL).await.map_err(|e| self.err(e))?;
+                Some(l)
+            }
+        };
+        Ok(Subscription { local, remote })
+    }
+
+    /// An API token by the digest of its secret (revoked ones too: the caller checks).
+    pub async fn token_by_digest(&self, digest: &str) -> Result<Option<TokenRow>, StoreError> {
+        Ok(self
+            .token_rows("SELECT * FROM api_tokens WHERE digest = $1", Some(digest))
+            .await?
+            .pop())
+    }
+
+    pub async fn token(&self, id: &str) -> Result<Option<TokenRow>, StoreError> {
+        Ok(self
+            .token_rows("SELECT * FROM api_tokens WHERE id = $1", Some(id))
+            .await?
+            .pop())
+    }
+
+    /// API tokens, oldest first; revoked ones too when `all`.
+    pub async fn tokens(&self, all: bool) -> Result<Vec<TokenRow>, StoreError> {
+        let sql = if all {
+            "SELECT * FROM api_tokens ORDER BY seq"
+        } else {
+            "SELECT * FROM api_tokens WHERE revoked_at IS NULL ORDER BY seq"
+        };
+        self.token_rows(sql, None).await
+    }
+
+    async fn token_rows(&self, sql: &str, arg: Option<&str>) -> Result<Vec<TokenRow>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            let mut q = sqlx::query(sql);
+            if let Some(a) = arg { q = q.bind(a); }
+            let rows = q.fetch_all(pool).await.map_err(|e| self.err(e))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(TokenRow {
+                    id: col!(r, "id"),
+                    name: col!(r, "name"),
+                    role: col!(r, "role"),
+                    digest: col!(r, "digest"),
+                    created_at: col!(r, "created_at"),
+                    created_by: col!(r, "created_by"),
+                    seq: col!(r, "seq"),
+                    revoked_at: col!(r, "revoked_at"),
+                    revoked_by: col!(r, "revoked_by"),
+                });
+            }
+            out
+        }))
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_db!(&self.inner.db, pool => {
+            sqlx::query("SELECT 1").execute(pool).await.map_err(|e| self.err(e))?;
+        });
+        Ok(())
     }
 
     /// Sign a checkpoint at the head of the chain now (and store it).
@@ -987,6 +1065,16 @@ macro_rules! define_commit {
                                 .bind(key_id).bind(public_key).bind(seq)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
+                        Write::Token(t) => {
+                            sqlx::query("INSERT INTO api_tokens (id, name, role, digest, created_at, created_by, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                                .bind(&t.id).bind(&t.name).bind(&t.role).bind(&t.digest).bind(&t.created_at).bind(&t.created_by).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::TokenRevoked { id, at, by } => {
+                            sqlx::query("UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL")
+                                .bind(at).bind(by).bind(id)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
                     };
                     if i == 0 && change.only_if_new && n == 0 {
                         skip = true;
@@ -1049,6 +1137,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
             let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
             let out = commit_sqlite(&mut tx, inner, changes).await?;
             tx.commit().await.map_err(err)?;
+            publish(inner, &out);
             Ok(out)
         }
         Db::Postgres(pool) => {
@@ -1059,10 +1148,98 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
                 .await
                 .map_err(err)?;
             let out = commit_postgres(&mut tx, inner, changes).await?;
+            // Delivered to every listening replica when (and only if) the transaction commits.
+            for e in out
+                .iter()
+                .flatten()
+                .filter(|e| StoreEvent::is_live(&e.kind))
+            {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANGES_CHANNEL)
+                    .bind(format!("{}:{}", e.kind, e.seq))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
             tx.commit().await.map_err(err)?;
+            publish(inner, &out);
             Ok(out)
         }
     }
+}
+
+/// Tell this process's subscribers about committed live changes.
+fn publish(inner: &Inner, entries: &[Option<Entry>]) {
+    for e in entries
+        .iter()
+        .flatten()
+        .filter(|e| StoreEvent::is_live(&e.kind))
+    {
+        // No subscriber is not an error.
+        let _ = inner.events.send(StoreEvent {
+            kind: e.kind.clone(),
+            seq: e.seq,
+        });
+    }
+}
+
+/// A stream of [`StoreEvent`]s: this process's changes, and on PostgreSQL every replica's
+/// (LISTEN/NOTIFY). After anything that may have lost events (a dropped connection, a slow
+/// reader) it yields a [`StoreEvent::RELOAD`].
+pub struct Subscription {
+    local: tokio::sync::broadcast::Receiver<StoreEvent>,
+    remote: Option<sqlx::postgres::PgListener>,
+}
+
+impl Subscription {
+    /// The next event (waits for it).
+    pub async fn next(&mut self) -> StoreEvent {
+        let reload = || StoreEvent {
+            kind: StoreEvent::RELOAD.into(),
+            seq: 0,
+        };
+        loop {
+            let local = async {
+                match self.local.recv().await {
+                    Ok(e) => Some(e),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Some(reload()),
+                    // The store is gone: nothing more will come from here.
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+                }
+            };
+            let remote = async {
+                match self.remote.as_mut() {
+                    None => std::future::pending().await,
+                    Some(l) => match l.try_recv().await {
+                        Ok(Some(n)) => Some(parse_event(n.payload()).unwrap_or_else(reload)),
+                        // The connection was lost (sqlx reconnects on the next call): whatever
+                        // was sent meanwhile is lost, so reload everything.
+                        Ok(None) => Some(reload()),
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            Some(reload())
+                        }
+                    },
+                }
+            };
+            let got = tokio::select! {
+                e = local => e,
+                e = remote => e,
+            };
+            match got {
+                Some(e) => return e,
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+fn parse_event(payload: &str) -> Option<StoreEvent> {
+    let (kind, seq) = payload.rsplit_once(':')?;
+    Some(StoreEvent {
+        kind: kind.to_string(),
+        seq: seq.parse().ok()?,
+    })
 }
 
 /// The writer task: takes every job waiting, commits them together, answers each. When the

@@ -26,7 +26,7 @@ pub mod proof;
 pub mod records;
 
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
-pub use db::{Backend, Store, StoreConfig, VerifyFailure};
+pub use db::{Backend, CHANGES_CHANNEL, Store, StoreConfig, Subscription, VerifyFailure};
 pub use error::StoreError;
 pub use keys::CheckpointKey;
 pub use proof::{

@@ -682,3 +682,116 @@ fn prove_decision(
         decision_digest: digest.to_string(),
     })
 }
+
+/// What to export: one decision's entry, or a range of entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportRequest {
+    /// The entry of the decision with this id.
+    Decision(String),
+    /// Entries `from..=to`.
+    Range {
+        /// First entry.
+        from: u64,
+        /// Last entry.
+        to: u64,
+    },
+}
+
+/// Why an export could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The request names nothing that exists (unknown decision, range outside the chain).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is wrong, or what was built does not verify.
+    #[error("{0}")]
+    Invalid(String),
+    /// Never sign over a chain that does not verify.
+    #[error("the audit chain does not verify, nothing exported: {0}")]
+    Tampered(String),
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
+    /// The bundle could not be made.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+}
+
+/// The digests an entry rests on (`refs` of its body).
+fn entry_refs(e: &Entry) -> Vec<String> {
+    serde_json::from_str::<Value>(&e.body)
+        .ok()
+        .and_then(|v| v.get("refs").cloned())
+        .and_then(|r| serde_json::from_value::<Vec<String>>(r).ok())
+        .unwrap_or_default()
+}
+
+/// Build, sign and check a proof bundle of `what` from `store` (after verifying the chain).
+pub async fn export_bundle(
+    store: &crate::Store,
+    what: &ExportRequest,
+) -> Result<Vec<u8>, ExportError> {
+    store
+        .verify(None)
+        .await
+        .map_err(|e| ExportError::Tampered(e.to_string()))?;
+    let (scope, entries) = match what {
+        ExportRequest::Decision(id) => {
+            let row = store
+                .decision(id)
+                .await?
+                .ok_or_else(|| ExportError::NotFound(format!("decision {id}: not in the store")))?;
+            let seq = u64::try_from(row.seq).unwrap_or(0);
+            (
+                BundleScope::Decision {
+                    decision: id.clone(),
+                },
+                store.entries(seq, seq).await?,
+            )
+        }
+        ExportRequest::Range { from, to } => {
+            let (from, to) = (*from, *to);
+            if from == 0 || to < from {
+                return Err(ExportError::Invalid(format!(
+                    "from {from} to {to}: expected 1 <= FROM <= TO"
+                )));
+            }
+            let entries = store.entries(from, to).await?;
+            if entries.len() as u64 != to - from + 1 {
+                return Err(ExportError::NotFound(format!(
+                    "from {from} to {to}: the chain has only {} of those entries",
+                    entries.len()
+                )));
+            }
+            (BundleScope::Range { from, to }, entries)
+        }
+    };
+    let last = entries
+        .last()
+        .map(|e| e.seq)
+        .ok_or_else(|| ExportError::NotFound("nothing to export".into()))?;
+    let first = entries.first().map(|e| e.seq).unwrap_or(last);
+    let mut checkpoints: Vec<_> = store
+        .checkpoints()
+        .await?
+        .into_iter()
+        .filter(|c| c.seq >= first && c.seq < last && c.public_key == store.public_key())
+        .collect();
+    checkpoints.push(store.sign_checkpoint_at(last).await?);
+    let digests: std::collections::BTreeSet<String> = entries.iter().flat_map(entry_refs).collect();
+    let mut blobs = Vec::new();
+    for d in &digests {
+        let (kind, bytes) = store.blob(d).await?.ok_or_else(|| {
+            ExportError::Invalid(format!(
+                "document {d} is referenced by the chain but not stored"
+            ))
+        })?;
+        blobs.push((kind, bytes));
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let bundle = ProofBundle::seal(scope, entries, checkpoints, blobs, store.key(), &now)?;
+    let bytes = bundle.to_bytes()?;
+    verify_bundle(&bytes, Some(&store.public_key()))
+        .map_err(|e| ExportError::Invalid(format!("the bundle built does not verify: {e}")))?;
+    Ok(bytes)
+}

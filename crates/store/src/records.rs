@@ -119,6 +119,44 @@ pub struct PackageInUse {
     pub version: String,
 }
 
+/// An API token of the server: only the digest of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    /// Public id (`tok_…`), shown in lists and audit entries.
+    pub id: String,
+    pub name: String,
+    /// `viewer` | `ci` | `approver` | `admin`.
+    pub role: String,
+    /// `sha256:<hex>` of the secret.
+    #[serde(skip_serializing)]
+    pub digest: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub seq: i64,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+}
+
+/// A change other replicas must learn of at once (they reload the state it touches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreEvent {
+    /// The audit entry kind (`advisory.added`, `exception.revoked`, …), or `reload` when
+    /// notifications may have been missed (a reconnect) and everything must be reloaded.
+    pub kind: String,
+    pub seq: u64,
+}
+
+impl StoreEvent {
+    pub const RELOAD: &str = "reload";
+
+    /// Whether entries of `kind` change what replicas hold in memory.
+    pub fn is_live(kind: &str) -> bool {
+        (kind.starts_with("advisory.") && kind != kinds::ADVISORY_IMPACT)
+            || kind.starts_with("exception.")
+            || kind.starts_with("token.")
+    }
+}
+
 /// A row written together with an audit entry.
 #[derive(Debug, Clone)]
 pub enum Write {
@@ -158,6 +196,12 @@ pub enum Write {
     CheckpointKey {
         key_id: String,
         public_key: String,
+    },
+    Token(TokenRow),
+    TokenRevoked {
+        id: String,
+        at: String,
+        by: String,
     },
 }
 
@@ -199,10 +243,14 @@ pub mod kinds {
     pub const POLICY_BUNDLE_STORED: &str = "policy-bundle.stored";
     pub const ADVISORY_ADDED: &str = "advisory.added";
     pub const ADVISORY_WITHDRAWN: &str = "advisory.withdrawn";
+    /// The deployed artifacts an advisory affects, computed when it was added.
+    pub const ADVISORY_IMPACT: &str = "advisory.impact";
     pub const EXCEPTION_GRANTED: &str = "exception.granted";
     pub const EXCEPTION_REVOKED: &str = "exception.revoked";
     pub const EXCEPTION_EXPIRED: &str = "exception.expired";
     pub const DEPLOYMENT: &str = "deployment.recorded";
     pub const OVERRIDE: &str = "override";
     pub const CHECKPOINT_KEY: &str = "checkpoint-key.registered";
+    pub const TOKEN_CREATED: &str = "token.created";
+    pub const TOKEN_REVOKED: &str = "token.revoked";
 }

@@ -11,10 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use portcullis_firewall::{
-    Config, Decision, DecisionRequest, Exception, Firewall, Violation, engine_rules,
-};
-use portcullis_policy::{Action, PolicyBundle, Rule};
+use portcullis_firewall::{Decision, DecisionRequest, Exception, Violation};
+use portcullis_policy::Action;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -95,21 +93,7 @@ pub struct Item<'a> {
     pub status: Status<'a>,
 }
 
-/// Descriptive metadata of a rule: from the bundle, or the firewall's own fail-closed rules.
-#[derive(Debug, Clone)]
-pub struct RuleInfo {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    pub category: String,
-    pub severity: String,
-    pub controls: Vec<String>,
-    pub remediation: String,
-    /// The action in the decision's environment.
-    pub action: Action,
-    /// Source file (`builtin/...` for the library).
-    pub source: Option<String>,
-}
+pub use portcullis_firewall::rules::RuleInfo;
 
 /// A decision with what the renderers need around it.
 pub struct Report<'a> {
@@ -126,7 +110,7 @@ pub struct Report<'a> {
 impl<'a> Report<'a> {
     pub fn new(
         decision: &'a Decision,
-        firewall: &Firewall,
+        rules: Vec<RuleInfo>,
         req: &DecisionRequest,
         mut files: BTreeMap<String, String>,
         exit_code: u8,
@@ -147,7 +131,7 @@ impl<'a> Report<'a> {
         }
         Self {
             decision,
-            rules: rule_infos(firewall.bundle(), firewall.config(), &decision.environment),
+            rules,
             files,
             locations,
             exit_code,
@@ -204,42 +188,6 @@ impl<'a> Report<'a> {
         }
         out
     }
-}
-
-/// Rule metadata and the action of every rule in `env`, plus the firewall's own rules.
-fn rule_infos(bundle: &PolicyBundle, config: &Config, env: &str) -> Vec<RuleInfo> {
-    let mut out: Vec<RuleInfo> = bundle
-        .rules()
-        .iter()
-        .map(|r: &Rule| RuleInfo {
-            id: r.meta.id.clone(),
-            title: r.meta.title.clone(),
-            description: r.meta.description.clone(),
-            category: r.meta.category.as_str().into(),
-            severity: r.meta.severity.clone(),
-            controls: r.meta.controls.qualified(),
-            remediation: r.meta.remediation.clone(),
-            action: config.action(r, env),
-            source: Some(r.source.clone()),
-        })
-        .collect();
-    let enforcing = out.iter().any(|r| r.action == Action::Enforce);
-    out.extend(engine_rules::ALL.iter().map(|e| RuleInfo {
-        id: e.id.into(),
-        title: e.title.into(),
-        description: e.description.into(),
-        category: "security".into(),
-        severity: e.severity.into(),
-        controls: e.controls.iter().map(|c| c.to_string()).collect(),
-        remediation: e.remediation.into(),
-        action: if enforcing {
-            Action::Enforce
-        } else {
-            Action::Warn
-        },
-        source: None,
-    }));
-    out
 }
 
 /// `sha256:9f3c1d0a…b7c9f`: enough to tell documents apart and to find them.

@@ -1,0 +1,404 @@
+//! The Kubernetes admission webhook (`POST /v1/admission`, AdmissionReview v1): every container
+//! image of a workload must be pinned by digest in protected environments, and the latest
+//! decision recorded for that digest in the namespace's environment must be an allow.
+//!
+//! The answer a kubectl user reads is one line per reason, each starting with its rule id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kube_core::DynamicObject;
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use portcullis_store::Change;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{Caller, Permission};
+use crate::body::Json;
+use crate::metrics::ResultLabels;
+use crate::problem::{Problem, codes};
+
+/// Rule ids of the webhook's own checks.
+pub mod rules {
+    /// An image referenced by tag only in a protected environment.
+    pub const NO_DIGEST: &str = "PCL-ADM-001";
+    /// No decision recorded for the image's digest in the environment.
+    pub const NO_DECISION: &str = "PCL-ADM-002";
+    /// The latest decision for the digest in the environment is a deny.
+    pub const DENIED: &str = "PCL-ADM-003";
+    /// The webhook could not evaluate (store unreachable, bad object): fail closed or open.
+    pub const ERROR: &str = "PCL-ADM-004";
+}
+
+/// Closed: an error denies. Open: an error admits (with a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureMode {
+    #[default]
+    Closed,
+    Open,
+}
+
+/// Which reviews go on the audit trail (never a dry run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordMode {
+    /// Every answer.
+    All,
+    /// Denials only (the API server's own audit log has the rest).
+    #[default]
+    Denied,
+    None,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceConfig {
+    /// The environment this namespace deploys to (default: the namespace's name).
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Overrides whether the environment is protected.
+    #[serde(default)]
+    pub protected: Option<bool>,
+    #[serde(default)]
+    pub failure: Option<FailureMode>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionConfig {
+    /// Namespace → environment, protection and failure mode.
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, NamespaceConfig>,
+    /// Environments whose namespaces are protected (when not said per namespace).
+    #[serde(default = "default_protected")]
+    pub protected_environments: Vec<String>,
+    /// Failure mode where a namespace says none.
+    #[serde(default)]
+    pub failure: FailureMode,
+    #[serde(default)]
+    pub record: RecordMode,
+    /// Accept reviews without an API token (when the webhook is reached only by the API
+    /// server, over mutual TLS or a network policy).
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+fn default_protected() -> Vec<String> {
+    vec!["prod".into(), "production".into()]
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        Self {
+            namespaces: BTreeMap::new(),
+            protected_environments: default_protected(),
+            failure: FailureMode::Closed,
+            record: RecordMode::Denied,
+            anonymous: false,
+        }
+    }
+}
+
+/// Where a namespace deploys and how strictly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub environment: String,
+    pub protected: bool,
+    pub failure: FailureMode,
+}
+
+impl AdmissionConfig {
+    pub fn target(&self, namespace: &str) -> Target {
+        let ns = self.namespaces.get(namespace);
+        let environment = ns
+            .and_then(|n| n.environment.clone())
+            .unwrap_or_else(|| namespace.to_string());
+        let protected = ns.and_then(|n| n.protected).unwrap_or_else(|| {
+            self.protected_environments
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&environment))
+        });
+        Target {
+            environment,
+            protected,
+            failure: ns.and_then(|n| n.failure).unwrap_or(self.failure),
+        }
+    }
+}
+
+/// A container image of the object under review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageRef {
+    /// `containers[0]`, `initContainers[1]`, …
+    pub container: String,
+    pub name: String,
+    pub image: String,
+    pub digest: Option<String>,
+}
+
+/// The pod spec of a workload of a supported kind, with its path in the object.
+pub fn pod_spec<'a>(kind: &str, object: &'a Value) -> Option<&'a Value> {
+    let spec = object.get("spec")?;
+    match kind {
+        "Pod" => Some(spec),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            spec.get("template")?.get("spec")
+        }
+        "CronJob" => spec
+            .get("jobTemplate")?
+            .get("spec")?
+            .get("template")?
+            .get("spec"),
+        _ => None,
+    }
+}
+
+pub const KINDS: [&str; 7] = [
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
+
+/// Every image of a pod spec (containers, init containers, ephemeral containers).
+pub fn images(spec: &Value) -> Vec<ImageRef> {
+    let mut out = Vec::new();
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let Some(items) = spec.get(list).and_then(Value::as_array) else {
+            continue;
+        };
+        for (i, c) in items.iter().enumerate() {
+            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+            out.push(ImageRef {
+                container: format!("{list}[{i}]"),
+                name: c
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                image: image.to_string(),
+                digest: digest_of(image),
+            });
+        }
+    }
+    out
+}
+
+/// `sha256:<64 hex>` when the reference is pinned by digest.
+pub fn digest_of(image: &str) -> Option<String> {
+    let (_, d) = image.rsplit_once('@')?;
+    let hex = d.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
+/// The outcome for one review.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub denials: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub async fn review(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(review): Json<AdmissionReview<DynamicObject>>,
+) -> Result<Response, Problem> {
+    if !state.settings.admission.anonymous {
+        let caller = Caller::from_headers(&headers, &state)?;
+        caller.require(Permission::Decide)?;
+    }
+    let started = Instant::now();
+    let req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| {
+        Problem::new(
+            codes::INVALID_REQUEST,
+            "an AdmissionReview (admission.k8s.io/v1) with a request is expected",
+        )
+    })?;
+    let resp = answer(&state, &req).await;
+    let result = if resp.allowed { "allowed" } else { "denied" };
+    state
+        .metrics
+        .admissions
+        .get_or_create(&ResultLabels {
+            result: result.into(),
+        })
+        .inc();
+    state
+        .metrics
+        .admission_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let review = resp.into_review();
+    // AdmissionReview answers carry apiVersion and kind of the request's version (v1).
+    let mut v = serde_json::to_value(&review).map_err(Problem::internal)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "apiVersion".into(),
+            json!(kube_core::admission::META_API_VERSION_V1),
+        );
+        o.insert("kind".into(), json!(kube_core::admission::META_KIND));
+    }
+    Ok((StatusCode::OK, axum::Json(v)).into_response())
+}
+
+async fn answer(state: &AppState, req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    let namespace = req.namespace.clone().unwrap_or_default();
+    let target = state.settings.admission.target(&namespace);
+    let base = AdmissionResponse::from(req);
+    let kind = req.kind.kind.as_str();
+    let what = format!(
+        "{kind} {}{}",
+        if namespace.is_empty() {
+            String::new()
+        } else {
+            format!("{namespace}/")
+        },
+        if req.name.is_empty() {
+            req.object
+                .as_ref()
+                .and_then(|o| o.metadata.generate_name.clone())
+                .unwrap_or_default()
+        } else {
+            req.name.clone()
+        }
+    );
+    if matches!(req.operation, Operation::Delete | Operation::Connect) || !KINDS.contains(&kind) {
+        return base;
+    }
+    let verdict = match evaluate(state, req, &target).await {
+        Ok(v) => v,
+        Err(e) => {
+            let line = format!("{} portcullis could not evaluate {what}: {e}", rules::ERROR);
+            match target.failure {
+                FailureMode::Closed => Verdict {
+                    denials: vec![format!("{line} (failing closed)")],
+                    warnings: vec![],
+                },
+                FailureMode::Open => Verdict {
+                    denials: vec![],
+                    warnings: vec![format!("{line} (failing open: admitted)")],
+                },
+            }
+        }
+    };
+    let record = match state.settings.admission.record {
+        RecordMode::All => true,
+        RecordMode::Denied => !verdict.denials.is_empty(),
+        RecordMode::None => false,
+    };
+    if record && !req.dry_run {
+        let body = json!({
+            "uid": req.uid, "object": what, "namespace": namespace,
+            "environment": target.environment, "operation": format!("{:?}", req.operation),
+            "user": req.user_info.username,
+            "allowed": verdict.denials.is_empty(),
+            "denials": verdict.denials, "warnings": verdict.warnings,
+        });
+        if let Err(e) = state
+            .store
+            .append(vec![Change::new(ADMISSION_REVIEWED, body, vec![])])
+            .await
+        {
+            tracing::error!(error = %e, "admission review {} could not be recorded", req.uid);
+            if target.failure == FailureMode::Closed {
+                return base.deny(format!(
+                    "{} portcullis could not record its answer for {what}: {e} (failing closed)",
+                    rules::ERROR
+                ));
+            }
+        }
+    }
+    let mut resp = if verdict.denials.is_empty() {
+        base
+    } else {
+        let mut msg = format!(
+            "portcullis denied {what} in environment {}:",
+            target.environment
+        );
+        for d in &verdict.denials {
+            msg.push_str("\n- ");
+            msg.push_str(d);
+        }
+        base.deny(msg)
+    };
+    if !verdict.warnings.is_empty() {
+        resp.warnings = Some(verdict.warnings);
+    }
+    resp
+}
+
+/// The audit entry kind of a recorded admission review.
+pub const ADMISSION_REVIEWED: &str = "admission.reviewed";
+
+async fn evaluate(
+    state: &AppState,
+    req: &AdmissionRequest<DynamicObject>,
+    target: &Target,
+) -> Result<Verdict, String> {
+    let object = req
+        .object
+        .as_ref()
+        .ok_or_else(|| "the review carries no object".to_string())?;
+    let kind = req.kind.kind.as_str();
+    let spec =
+        pod_spec(kind, &object.data).ok_or_else(|| format!("a {kind} without a pod template"))?;
+    let mut v = Verdict::default();
+    let env = &target.environment;
+    for img in images(spec) {
+        let who = format!("container {:?} ({})", img.name, img.container);
+        if img.image.is_empty() {
+            v.denials
+                .push(format!("{} {who} has no image", rules::NO_DIGEST));
+            continue;
+        }
+        let Some(digest) = &img.digest else {
+            let line = format!(
+                "{} {who}: image {} has no digest; {env} admits images by digest only (IMAGE@sha256:…)",
+                rules::NO_DIGEST,
+                img.image
+            );
+            if target.protected {
+                v.denials.push(line);
+            } else {
+                v.warnings.push(line);
+            }
+            continue;
+        };
+        let latest = state
+            .store
+            .latest_decision(digest, env)
+            .await
+            .map_err(|e| format!("the store: {e}"))?;
+        match latest {
+            None => {
+                let line = format!(
+                    "{} {who}: no decision is recorded for {digest} in {env} (run `portcullis gate --env {env}` on it)",
+                    rules::NO_DECISION
+                );
+                if target.protected {
+                    v.denials.push(line);
+                } else {
+                    v.warnings.push(line);
+                }
+            }
+            Some(d) if d.verdict != "allow" => v.denials.push(format!(
+                "{} {who}: the latest decision for {digest} in {env} is {} (decision {}, {})",
+                rules::DENIED,
+                d.verdict,
+                d.id,
+                d.decided_at
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(v)
+}

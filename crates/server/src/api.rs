@@ -1,0 +1,994 @@
+//! The routes and their handlers. Each handler checks the caller's role, turns the body into
+//! the firewall's types, and calls the firewall or the registry: nothing is decided here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use portcullis_firewall::exceptions::CompiledException;
+use portcullis_firewall::record::{Documents, blob_kinds, load_decision};
+use portcullis_firewall::registry::{self, AdvisoryDoc};
+use portcullis_firewall::rules::RuleInfo;
+use portcullis_firewall::{
+    ArtifactId, Decision, DecisionRequest, EvidenceDoc, Exception, RequestContext,
+    UnreadableEvidence, impact, sha256,
+};
+use portcullis_policy::input::{
+    InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
+};
+use portcullis_store::proof::{ExportError, ExportRequest, export_bundle};
+use portcullis_store::{Change, NewBlob, VerifyFailure, Write, kinds};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, Permission, Role};
+use crate::body::{self, Json};
+use crate::metrics::{DecisionLabels, RuleLabels};
+use crate::notify::Event;
+use crate::problem::{Problem, codes};
+use crate::{AppState, OPENAPI};
+
+type ApiResult = Result<Response, Problem>;
+
+/// Every route. Keep `openapi.json` in step (a test compares them).
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+        ("POST", "/v1/decisions"),
+        ("GET", "/v1/decisions"),
+        ("GET", "/v1/decisions/{id}"),
+        ("POST", "/v1/evidence"),
+        ("GET", "/v1/advisories"),
+        ("POST", "/v1/advisories"),
+        ("POST", "/v1/advisories/{id}/withdraw"),
+        ("GET", "/v1/advisories/{id}/impact"),
+        ("GET", "/v1/exceptions"),
+        ("POST", "/v1/exceptions"),
+        ("POST", "/v1/exceptions/{id}/revoke"),
+        ("POST", "/v1/deployments"),
+        ("GET", "/v1/inventory"),
+        ("GET", "/v1/audit/verify"),
+        ("GET", "/v1/audit/export"),
+        ("GET", "/v1/tokens"),
+        ("POST", "/v1/tokens"),
+        ("POST", "/v1/tokens/{id}/revoke"),
+        ("POST", "/v1/admission"),
+    ]
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state
+        .settings
+        .body_limit
+        .unwrap_or(crate::DEFAULT_BODY_LIMIT);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/decisions", post(decide).get(list_decisions))
+        .route("/v1/decisions/{id}", get(show_decision))
+        .route("/v1/evidence", post(upload_evidence))
+        .route("/v1/advisories", get(list_advisories).post(add_advisory))
+        .route("/v1/advisories/{id}/withdraw", post(withdraw_advisory))
+        .route("/v1/advisories/{id}/impact", get(advisory_impact))
+        .route(
+            "/v1/exceptions",
+            get(list_exceptions).post(grant_exceptions),
+        )
+        .route("/v1/exceptions/{id}/revoke", post(revoke_exception))
+        .route("/v1/deployments", post(record_deployment))
+        .route("/v1/inventory", get(inventory))
+        .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/audit/export", get(audit_export))
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route("/v1/tokens/{id}/revoke", post(revoke_token))
+        .route("/v1/admission", post(crate::admission::review))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+fn json_response<T: Serialize>(status: StatusCode, v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(bytes) => {
+            let mut r = (status, bytes).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => Problem::internal(e).into_response(),
+    }
+}
+
+fn ok<T: Serialize>(v: &T) -> ApiResult {
+    Ok(json_response(StatusCode::OK, v))
+}
+
+async fn not_found() -> Problem {
+    Problem::new(codes::NOT_FOUND, "no such endpoint (see /openapi.json)")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        codes::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method (see /openapi.json)",
+    )
+}
+
+// ------------------------------------------------------------------ operations
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
+    if !state.is_ready() {
+        return Err(Problem::new(
+            codes::UNAVAILABLE,
+            "starting or shutting down",
+        ));
+    }
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| Problem::new(codes::UNAVAILABLE, format!("database: {e}")))?;
+    let live = state.live();
+    ok(&json!({
+        "status": "ready",
+        "database": format!("{:?}", state.store.backend()).to_lowercase(),
+        "rules": live.firewall.bundle().rules().len(),
+        "policy_bundle": live.firewall.bundle().digest(),
+        "advisories": live.firewall.advisories().len(),
+        "exceptions": live.firewall.exceptions().len(),
+    }))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut r = state.metrics.encode().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+async fn openapi() -> Response {
+    let mut r = OPENAPI.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+// ------------------------------------------------------------------ decisions
+
+/// An artifact as `NAME@sha256:HEX` or `{name, digest}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ArtifactRef {
+    Text(String),
+    Parts { name: String, digest: String },
+}
+
+impl ArtifactRef {
+    pub fn resolve(&self) -> Result<ArtifactId, Problem> {
+        let text = match self {
+            Self::Text(t) => t.clone(),
+            Self::Parts { name, digest } => format!("{name}@{digest}"),
+        };
+        ArtifactId::parse(&text)
+            .map_err(|e| Problem::new(codes::INVALID_REQUEST, format!("artifact {e}")))
+    }
+}
+
+/// One evidence document: exact bytes (base64), a JSON value, or the digest of a document
+/// uploaded before (`POST /v1/evidence`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceItem {
+    /// Where it came from (a file name), for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub content: Option<Value>,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextBody {
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default)]
+    pub requester: Option<String>,
+    #[serde(default)]
+    pub approver: Option<String>,
+    #[serde(default)]
+    pub change_ref: Option<String>,
+    /// RFC 3339; now when absent.
+    #[serde(default)]
+    pub time: Option<String>,
+}
+
+/// A break-glass override: the deployment goes on whatever the decision, on the record.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    pub reason: String,
+}
+
+/// `POST /v1/decisions`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    pub artifact: ArtifactRef,
+    pub environment: String,
+    #[serde(default)]
+    pub context: ContextBody,
+    #[serde(default)]
+    pub evidence: Vec<EvidenceItem>,
+    #[serde(default)]
+    pub verifications: Vec<InputVerification>,
+    #[serde(default)]
+    pub exposures: Vec<InputExposure>,
+    #[serde(default)]
+    pub previous: Option<InputPrevious>,
+    #[serde(default)]
+    pub history: Vec<InputHistoryEntry>,
+    #[serde(default, rename = "override")]
+    pub override_: Option<OverrideBody>,
+}
+
+/// What `POST /v1/decisions` answers: the decision (the documented Decision JSON), the exit
+/// code a local gate would have returned, and the rules a report needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionResponse {
+    pub decision: Decision,
+    pub exit_code: u8,
+    pub rules: Vec<RuleInfo>,
+    /// Present when a break-glass override let a denied deployment through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#override: Option<Value>,
+}
+
+/// 0 allowed, 1 denied, 2 when anything could not be read or evaluated.
+pub fn exit_code(d: &Decision) -> u8 {
+    if !d.errors.is_empty() {
+        2
+    } else if d.allowed() {
+        0
+    } else {
+        1
+    }
+}
+
+async fn decide(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<DecisionBody>,
+) -> ApiResult {
+    caller.require(Permission::Decide)?;
+    let started = Instant::now();
+    if let Some(o) = &body.override_ {
+        if !matches!(caller.role, Role::Approver | Role::Admin) {
+            return Err(Problem::new(
+                codes::FORBIDDEN,
+                format!(
+                    "a break-glass override needs role approver or admin; token {} has {}",
+                    caller.token_id,
+                    caller.role.as_str()
+                ),
+            ));
+        }
+        if o.reason.trim().is_empty() {
+            return Err(Problem::new(
+                codes::INVALID_REQUEST,
+                "a break-glass override must give its reason",
+            ));
+        }
+    }
+    let live = state.live();
+    let (req, docs) = build_request(&state, &body, &live.docs, &caller).await?;
+    let live2 = live.clone();
+    let (decision, req) = tokio::task::spawn_blocking(move || {
+        let d = live2.firewall.decide(&req);
+        (d, req)
+    })
+    .await
+    .map_err(Problem::internal)?;
+    let mut decision = decision;
+    live.firewall
+        .record(&state.store, &req, &mut decision, &docs)
+        .await
+        .map_err(|e| {
+            Problem::internal(format!(
+                "decision {} could not be recorded: {e}",
+                decision.id
+            ))
+        })?;
+    let mut code = exit_code(&decision);
+    let mut override_entry = None;
+    if let Some(o) = &body.override_
+        && code != 0
+    {
+        let entries = state
+            .store
+            .append(vec![Change::new(
+                kinds::OVERRIDE,
+                json!({
+                    "decision_id": decision.id, "artifact": decision.artifact,
+                    "environment": decision.environment, "by": caller.actor(),
+                    "role": caller.role.as_str(), "reason": o.reason,
+                    "violations": decision.violations.iter().map(|v| v.rule.clone()).collect::<Vec<_>>(),
+                }),
+                vec![],
+            )])
+            .await?;
+        let seq = entries.into_iter().flatten().next().map(|e| e.seq);
+        override_entry =
+            Some(json!({"by": caller.actor(), "reason": o.reason, "audit_entry": seq}));
+        state.notifier.send(Event::Override {
+            decision: Box::new(decision.clone()),
+            by: caller.actor(),
+            reason: o.reason.clone(),
+        });
+        code = 0;
+    }
+    observe(&state, &decision, started);
+    if !decision.allowed() && override_entry.is_none() {
+        state.notifier.send(Event::Deny(Box::new(decision.clone())));
+    }
+    let rules = live.firewall.rule_infos(&decision.environment);
+    ok(&DecisionResponse {
+        decision,
+        exit_code: code,
+        rules,
+        r#override: override_entry,
+    })
+}
+
+fn observe(state: &AppState, d: &Decision, started: Instant) {
+    let m = &state.metrics;
+    m.decisions
+        .get_or_create(&DecisionLabels {
+            result: if d.allowed() { "allow" } else { "deny" }.into(),
+            environment: d.environment.clone(),
+        })
+        .inc();
+    for v in &d.violations {
+        m.violations
+            .get_or_create(&RuleLabels {
+                rule: v.rule.clone(),
+                environment: d.environment.clone(),
+            })
+            .inc();
+    }
+    if !d.errors.is_empty() {
+        m.evaluation_errors.inc();
+    }
+    m.decision_seconds.observe(started.elapsed().as_secs_f64());
+    if let Some(c) = &d.chain {
+        m.chain_length.set(c.seq as i64);
+    }
+}
+
+/// The firewall's request from the API body. Evidence that cannot be read becomes
+/// unreadable evidence (the decision fails closed), as at the CLI gate.
+async fn build_request(
+    state: &AppState,
+    body: &DecisionBody,
+    base: &Documents,
+    caller: &Caller,
+) -> Result<(DecisionRequest, Documents), Problem> {
+    let artifact = body.artifact.resolve()?;
+    if body.environment.trim().is_empty() {
+        return Err(Problem::new(codes::INVALID_REQUEST, "environment is empty"));
+    }
+    let time = match &body.context.time {
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    Problem::new(
+                        codes::INVALID_REQUEST,
+                        format!("context.time {t:?}: not an RFC 3339 time ({e})"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let mut docs = base.clone();
+    let mut req = DecisionRequest::new(artifact, body.environment.clone());
+    req.context = RequestContext {
+        pipeline: body.context.pipeline.clone(),
+        stage: body.context.stage.clone(),
+        requester: body
+            .context
+            .requester
+            .clone()
+            .or_else(|| Some(caller.actor())),
+        approver: body.context.approver.clone(),
+        change_ref: body.context.change_ref.clone(),
+        time,
+    };
+    for (i, item) in body.evidence.iter().enumerate() {
+        let source = item
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("evidence[{i}]"));
+        let bytes = match (&item.content, &item.content_base64, &item.digest) {
+            (Some(v), None, None) => serde_json::to_vec(v).map_err(Problem::internal)?,
+            (None, Some(b64), None) => base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| {
+                    Problem::new(
+                        codes::INVALID_REQUEST,
+                        format!("evidence[{i}].content_base64: not base64 ({e})"),
+                    )
+                })?,
+            (None, None, Some(d)) => {
+                match state.store.blob(d).await? {
+                    Some((_, bytes)) => bytes,
+                    None => {
+                        req.unreadable.push(UnreadableEvidence {
+                        source,
+                        digest: Some(d.clone()),
+                        error: format!("{d}: no such document on the server (upload it with POST /v1/evidence)"),
+                    });
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                return Err(Problem::new(
+                    codes::INVALID_REQUEST,
+                    format!("evidence[{i}]: give exactly one of content, content_base64 or digest"),
+                ));
+            }
+        };
+        if bytes.len() as u64 > state.limits.max_bytes {
+            req.unreadable.push(UnreadableEvidence {
+                source,
+                digest: Some(sha256(&bytes)),
+                error: format!(
+                    "{} bytes, more than the limit of {}",
+                    bytes.len(),
+                    state.limits.max_bytes
+                ),
+            });
+            continue;
+        }
+        match EvidenceDoc::parse(&source, &bytes, &state.limits) {
+            Ok(doc) => {
+                docs.add(blob_kinds::EVIDENCE, bytes);
+                req.evidence.push(doc);
+            }
+            Err(e) => req.unreadable.push(UnreadableEvidence {
+                source,
+                digest: Some(sha256(&bytes)),
+                error: e.to_string(),
+            }),
+        }
+    }
+    req.verifications = body.verifications.clone();
+    req.exposures = body.exposures.clone();
+    req.previous = body.previous.clone();
+    req.history = body.history.clone();
+    Ok((req, docs))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionQuery {
+    env: Option<String>,
+    artifact: Option<String>,
+    since: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_decisions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    if let Some(s) = &q.since {
+        DateTime::parse_from_rfc3339(s).map_err(|e| {
+            Problem::new(
+                codes::INVALID_REQUEST,
+                format!("since {s:?}: not an RFC 3339 time ({e})"),
+            )
+        })?;
+    }
+    let rows = state
+        .store
+        .decisions(
+            q.env.as_deref(),
+            q.artifact.as_deref(),
+            q.since.as_deref(),
+            q.limit.unwrap_or(50).clamp(1, 1000),
+        )
+        .await?;
+    ok(&json!({"decisions": rows}))
+}
+
+async fn show_decision(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    if state.store.decision(&id).await?.is_none() {
+        return Err(Problem::new(
+            codes::NOT_FOUND,
+            format!("decision {id}: not in the store"),
+        ));
+    }
+    let (row, decision) = load_decision(&state.store, &id)
+        .await
+        .map_err(Problem::internal)?;
+    ok(&json!({"decision": decision, "audit_entry": row.seq}))
+}
+
+// ------------------------------------------------------------------ evidence
+
+async fn upload_evidence(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    req: Request,
+) -> ApiResult {
+    caller.require(Permission::Decide)?;
+    let name = req
+        .headers()
+        .get("x-portcullis-source")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("upload")
+        .to_string();
+    let bytes = body::read_bytes(req, &state).await?;
+    let doc = EvidenceDoc::parse(&name, &bytes, &state.limits)
+        .map_err(|e| Problem::new(codes::INVALID_REQUEST, format!("{name}: {e}")))?;
+    let blob = NewBlob::new(blob_kinds::EVIDENCE, &bytes)?;
+    let entries = state
+        .store
+        .append(vec![Change::if_new(
+            kinds::EVIDENCE_STORED,
+            json!({
+                "digest": doc.digest, "format": doc.evidence.format.id(), "size": bytes.len(),
+                "source": name, "by": caller.actor(), "refs": [doc.digest],
+            }),
+            vec![Write::Blob {
+                blob,
+                components: Vec::new(),
+            }],
+        )])
+        .await?;
+    let entry = entries.into_iter().flatten().next().map(|e| e.seq);
+    let status = if entry.is_some() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(
+        status,
+        &json!({
+            "digest": doc.digest, "format": doc.evidence.format.id(),
+            "size": bytes.len(), "audit_entry": entry,
+        }),
+    ))
+}
+
+// ------------------------------------------------------------------ advisories
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllQuery {
+    #[serde(default)]
+    all: bool,
+    env: Option<String>,
+}
+
+async fn list_advisories(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: Result<Query<AllQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    ok(&json!({"advisories": state.store.advisories(q.all).await?}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockRuleBody {
+    #[serde(default)]
+    id: Option<String>,
+    purl: String,
+    #[serde(default)]
+    vers: String,
+    reason: String,
+}
+
+/// `POST /v1/advisories`: one OSV record, or a block rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvisoryBody {
+    #[serde(default)]
+    osv: Option<Value>,
+    #[serde(default)]
+    block_rule: Option<BlockRuleBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    reason: String,
+}
+
+async fn add_advisory(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<AdvisoryBody>,
+) -> ApiResult {
+    caller.require(Permission::Admin)?;
+    let doc = match (body.osv, body.block_rule) {
+        (Some(osv), None) => {
+            let bytes = serde_json::to_vec(&osv).map_err(Problem::internal)?;
+            AdvisoryDoc::osv("osv", bytes, &state.limits)?
+        }
+        (None, Some(r)) => AdvisoryDoc::block_rule(r.id.as_deref(), &r.purl, &r.vers, &r.reason)?,
+        _ => {
+            return Err(Problem::new(
+                codes::INVALID_REQUEST,
+                "give exactly one of osv (an OSV record) or block_rule ({purl, vers, reason})",
+            ));
+        }
+    };
+    let id = doc.id.clone();
+    let bytes = doc.bytes.clone();
+    let entries = registry::add_advisories(&state.store, vec![doc], &caller.actor()).await?;
+    let seq = entries.first().map(|e| e.seq);
+    // In force here at once; other replicas follow the store's notification.
+    if let Err(e) = state.reload().await {
+        tracing::error!(error = %e, "reload after adding {id} failed");
+    }
+    let affected = impact_of(&state, &bytes, &id).await?;
+    let impact_entry = state
+        .store
+        .append(vec![Change::new(
+            kinds::ADVISORY_IMPACT,
+            json!({"advisory_id": id, "affected": affected, "by": caller.actor()}),
+            vec![],
+        )])
+        .await?
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|e| e.seq);
+    if !affected.is_empty() {
+        state.notifier.send(Event::AdvisoryImpact {
+            advisory: id.clone(),
+            affected: affected.clone(),
+        });
+    }
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"advisory": id, "audit_entry": seq, "impact_entry": impact_entry, "affected": affected}),
+    ))
+}
+
+async fn impact_of(
+    state: &AppState,
+    bytes: &[u8],
+    id: &str,
+) -> Result<Vec<portcullis_store::PackageInUse>, Problem> {
+    let advisories = portcullis_firewall::record::advisories_in(bytes, &state.limits)
+        .map_err(|e| Problem::internal(format!("advisory {id}: {e}")))?;
+    let mut rows = Vec::new();
+    for a in advisories
+        .iter()
+        .filter(|a| a.id == id || advisories.len() == 1)
+    {
+        rows.extend(impact::impact(&state.store, a).await?);
+    }
+    Ok(rows)
+}
+
+async fn withdraw_advisory(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> ApiResult {
+    caller.require(Permission::Admin)?;
+    let e = registry::withdraw_advisory(&state.store, &id, &caller.actor(), &body.reason).await?;
+    if let Err(e) = state.reload().await {
+        tracing::error!(error = %e, "reload after withdrawing {id} failed");
+    }
+    ok(&json!({"advisory": id, "audit_entry": e.seq}))
+}
+
+async fn advisory_impact(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let row = state.store.advisory(&id).await?.ok_or_else(|| {
+        Problem::new(codes::NOT_FOUND, format!("advisory {id}: not in the store"))
+    })?;
+    let (_, bytes) = state.store.blob(&row.digest).await?.ok_or_else(|| {
+        Problem::internal(format!("advisory {id}: document {} is missing", row.digest))
+    })?;
+    let affected = impact_of(&state, &bytes, &id).await?;
+    ok(&json!({"advisory": id, "affected": affected}))
+}
+
+// ------------------------------------------------------------------ exceptions
+
+async fn list_exceptions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: Result<Query<AllQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    state.store.record_expired_exceptions(Utc::now()).await?;
+    let rows = state.store.exceptions(q.all).await?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if let (Some(o), Ok(e)) = (v.as_object_mut(), serde_json::from_str::<Value>(&r.body)) {
+                o.insert("exception".into(), e);
+                o.remove("body");
+            }
+            v
+        })
+        .collect();
+    ok(&json!({"exceptions": out}))
+}
+
+async fn grant_exceptions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    req: Request,
+) -> ApiResult {
+    caller.require(Permission::Approve)?;
+    let bytes = {
+        let ct_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !ct_ok {
+            return Err(Problem::new(
+                codes::UNSUPPORTED_MEDIA_TYPE,
+                "send the body with Content-Type: application/json",
+            ));
+        }
+        body::read_bytes(req, &state).await?
+    };
+    // Untagged enums lose serde's error messages: try each shape for a precise one.
+    let value: Value = body::parse(&bytes)?;
+    let list = if value.get("exceptions").is_some() {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Many {
+            exceptions: Vec<Exception>,
+        }
+        body::parse::<Many>(&bytes)?.exceptions
+    } else {
+        vec![body::parse::<Exception>(&bytes)?]
+    };
+    let mut compiled = Vec::new();
+    for (i, e) in list.into_iter().enumerate() {
+        compiled
+            .push(CompiledException::compile(e).map_err(|m| {
+                Problem::new(codes::INVALID_REQUEST, format!("exception {i}: {m}"))
+            })?);
+    }
+    let entries = registry::grant_exceptions(&state.store, compiled, &caller.actor()).await?;
+    if let Err(e) = state.reload().await {
+        tracing::error!(error = %e, "reload after granting exceptions failed");
+    }
+    let granted: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let body: Value = serde_json::from_str(&e.body).unwrap_or_default();
+            json!({"audit_entry": e.seq, "exception_id": body.get("exception_id")})
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"granted": granted}),
+    ))
+}
+
+async fn revoke_exception(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> ApiResult {
+    caller.require(Permission::Approve)?;
+    let e = registry::revoke_exception(&state.store, &id, &caller.actor(), &body.reason).await?;
+    if let Err(e) = state.reload().await {
+        tracing::error!(error = %e, "reload after revoking {id} failed");
+    }
+    ok(&json!({"exception": id, "audit_entry": e.seq}))
+}
+
+// ------------------------------------------------------------------ deployments
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeploymentBody {
+    artifact: ArtifactRef,
+    environment: String,
+}
+
+async fn record_deployment(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<DeploymentBody>,
+) -> ApiResult {
+    caller.require(Permission::Decide)?;
+    let artifact = body.artifact.resolve()?;
+    let (entry, latest) =
+        registry::record_deployment(&state.store, &artifact, &body.environment, &caller.actor())
+            .await?;
+    let warning = latest.is_none().then(|| {
+        format!(
+            "no decision is recorded for this artifact in {}",
+            body.environment
+        )
+    });
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({
+            "audit_entry": entry.seq, "artifact": artifact, "environment": body.environment,
+            "decision": latest.map(|d| json!({"id": d.id, "decision": d.verdict})),
+            "warning": warning,
+        }),
+    ))
+}
+
+async fn inventory(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: Result<Query<AllQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    ok(&json!({"inventory": state.store.inventory(q.env.as_deref()).await?}))
+}
+
+// ------------------------------------------------------------------ audit
+
+async fn audit_verify(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult {
+    caller.require(Permission::Read)?;
+    match state.store.verify(None).await {
+        Ok(v) => {
+            state.metrics.chain_length.set(v.entries as i64);
+            ok(
+                &json!({"intact": true, "entries": v.entries, "checkpoints": v.checkpoints, "last_hash": v.last_hash}),
+            )
+        }
+        Err(VerifyFailure::Tamper(t)) => Ok(json_response(
+            StatusCode::CONFLICT,
+            &json!({
+                "type": "https://portcullis.dev/problems/audit-chain-broken",
+                "title": codes::AUDIT_CHAIN_BROKEN.2, "status": 409,
+                "code": codes::AUDIT_CHAIN_BROKEN.0,
+                "detail": t.to_string(), "intact": false,
+            }),
+        )),
+        Err(VerifyFailure::Store(e)) => Err(Problem::internal(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    decision: Option<String>,
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+async fn audit_export(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    let what = match (q.decision, q.from, q.to) {
+        (Some(id), None, None) => ExportRequest::Decision(id),
+        (None, Some(from), Some(to)) => ExportRequest::Range { from, to },
+        _ => {
+            return Err(Problem::new(
+                codes::INVALID_REQUEST,
+                "say what to export: ?decision=ID, or ?from=SEQ&to=SEQ",
+            ));
+        }
+    };
+    let bytes = export_bundle(&state.store, &what)
+        .await
+        .map_err(|e| match e {
+            ExportError::NotFound(m) => Problem::new(codes::NOT_FOUND, m),
+            ExportError::Invalid(m) => Problem::new(codes::INVALID_REQUEST, m),
+            ExportError::Tampered(m) => Problem::new(codes::AUDIT_CHAIN_BROKEN, m),
+            other => Problem::internal(other),
+        })?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+// ------------------------------------------------------------------ tokens
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    name: String,
+    role: Role,
+}
+
+async fn create_token(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<TokenBody>,
+) -> ApiResult {
+    caller.require(Permission::Admin)?;
+    let (secret, row) =
+        crate::auth::create_token(&state.store, &body.name, body.role, &caller.actor()).await?;
+    if let Err(e) = state.reload_tokens().await {
+        tracing::error!(error = %e, "token reload failed");
+    }
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"token": secret, "id": row.id, "name": row.name, "role": row.role, "audit_entry": row.seq}),
+    ))
+}
+
+async fn list_tokens(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult {
+    caller.require(Permission::Admin)?;
+    ok(&json!({"tokens": state.store.tokens(true).await?}))
+}
+
+async fn revoke_token(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Permission::Admin)?;
+    let seq = crate::auth::revoke_token(&state.store, &id, &caller.actor()).await?;
+    if let Err(e) = state.reload_tokens().await {
+        tracing::error!(error = %e, "token reload failed");
+    }
+    ok(&json!({"token": id, "audit_entry": seq}))
+}

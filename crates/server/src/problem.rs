@@ -1,0 +1,155 @@
+//! Errors as RFC 9457 problem documents, each with a stable `code` clients can match on.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_firewall::registry::RegistryError;
+use serde::Serialize;
+
+/// A problem: HTTP status, stable code, and what went wrong in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable: clients and tests match on it.
+    pub code: String,
+}
+
+/// The stable codes, with their status and title.
+pub mod codes {
+    use axum::http::StatusCode;
+
+    pub const MALFORMED_JSON: (&str, StatusCode, &str) = (
+        "malformed-json",
+        StatusCode::BAD_REQUEST,
+        "The body is not valid JSON",
+    );
+    pub const INVALID_REQUEST: (&str, StatusCode, &str) = (
+        "invalid-request",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The request does not have the expected shape",
+    );
+    pub const BODY_TOO_LARGE: (&str, StatusCode, &str) = (
+        "body-too-large",
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "The body is larger than the server accepts",
+    );
+    pub const UNSUPPORTED_MEDIA_TYPE: (&str, StatusCode, &str) = (
+        "unsupported-media-type",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "The body must be JSON (Content-Type: application/json)",
+    );
+    pub const UNAUTHENTICATED: (&str, StatusCode, &str) = (
+        "unauthenticated",
+        StatusCode::UNAUTHORIZED,
+        "A valid API token is required",
+    );
+    pub const FORBIDDEN: (&str, StatusCode, &str) = (
+        "forbidden",
+        StatusCode::FORBIDDEN,
+        "The token's role does not allow this",
+    );
+    pub const NOT_FOUND: (&str, StatusCode, &str) =
+        ("not-found", StatusCode::NOT_FOUND, "No such resource");
+    pub const CONFLICT: (&str, StatusCode, &str) = (
+        "conflict",
+        StatusCode::CONFLICT,
+        "The resource exists already or is in another state",
+    );
+    pub const UNAVAILABLE: (&str, StatusCode, &str) = (
+        "unavailable",
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The server cannot serve this now",
+    );
+    pub const INTERNAL: (&str, StatusCode, &str) = (
+        "internal",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The server failed",
+    );
+    pub const AUDIT_CHAIN_BROKEN: (&str, StatusCode, &str) = (
+        "audit-chain-broken",
+        StatusCode::CONFLICT,
+        "The audit chain does not verify",
+    );
+    pub const METHOD_NOT_ALLOWED: (&str, StatusCode, &str) = (
+        "method-not-allowed",
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This method is not allowed here",
+    );
+
+    pub const ALL: [(&str, StatusCode, &str); 13] = [
+        MALFORMED_JSON,
+        INVALID_REQUEST,
+        BODY_TOO_LARGE,
+        UNSUPPORTED_MEDIA_TYPE,
+        UNAUTHENTICATED,
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        UNAVAILABLE,
+        INTERNAL,
+        AUDIT_CHAIN_BROKEN,
+        METHOD_NOT_ALLOWED,
+        (
+            "not-acceptable",
+            StatusCode::NOT_ACCEPTABLE,
+            "The server cannot produce that",
+        ),
+    ];
+}
+
+impl Problem {
+    pub fn new(code: (&str, StatusCode, &str), detail: impl Into<String>) -> Self {
+        let (code, status, title) = code;
+        Self {
+            kind: format!("https://portcullis.dev/problems/{code}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_string(),
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(codes::INTERNAL, detail.to_string())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portcullis\""),
+            );
+        }
+        resp
+    }
+}
+
+impl From<RegistryError> for Problem {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Invalid(m) => Problem::new(codes::INVALID_REQUEST, m),
+            RegistryError::Conflict(m) => Problem::new(codes::CONFLICT, m),
+            RegistryError::NotFound(m) => Problem::new(codes::NOT_FOUND, m),
+            RegistryError::Store(e) => Problem::internal(e),
+        }
+    }
+}
+
+impl From<portcullis_store::StoreError> for Problem {
+    fn from(e: portcullis_store::StoreError) -> Self {
+        Problem::internal(e)
+    }
+}
