@@ -171,32 +171,7 @@ impl Gatekeeper {
     /// Templates and constraints from every `*.yaml`, `*.yml` and `*.json` file under `dir`
     /// (recursively, in path order), told apart by kind; other documents are ignored.
     pub fn load_dir(dir: &Path) -> Result<Self, GatekeeperError> {
-        let io = |p: &Path, e: std::io::Error| GatekeeperError::Io {
-            file: p.display().to_string(),
-            message: e.to_string(),
-        };
-        let mut files = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
-                let path = entry.map_err(|e| io(&d, e))?.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path
-                    .extension()
-                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
-                {
-                    files.push(path);
-                }
-            }
-        }
-        files.sort();
-        let mut sources = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| io(&f, e))?;
-            sources.push((f.display().to_string(), text));
-        }
-        Self::from_sources(sources)
+        Self::from_sources(read_dir_sources(dir)?)
     }
 
     /// Templates and constraints from documents (path, YAML or JSON text).
@@ -360,6 +335,37 @@ impl Gatekeeper {
             .map_err(|e| e.to_string())?;
         violations_of(&value)
     }
+}
+
+/// The `*.yaml`, `*.yml` and `*.json` files under `dir` (recursively, in path order), as
+/// (path, text) for [`Gatekeeper::from_sources`].
+pub fn read_dir_sources(dir: &Path) -> Result<Vec<(String, String)>, GatekeeperError> {
+    let io = |p: &Path, e: std::io::Error| GatekeeperError::Io {
+        file: p.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
+            let path = entry.map_err(|e| io(&d, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut sources = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| io(&f, e))?;
+        sources.push((f.display().to_string(), text));
+    }
+    Ok(sources)
 }
 
 /// `input.review` as Gatekeeper builds it for an object.

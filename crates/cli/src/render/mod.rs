@@ -147,7 +147,12 @@ impl<'a> Report<'a> {
         }
         Self {
             decision,
-            rules: rule_infos(firewall.bundle(), firewall.config(), &decision.environment),
+            rules: {
+                let mut rules =
+                    rule_infos(firewall.bundle(), firewall.config(), &decision.environment);
+                rules.extend(gatekeeper_rules(firewall));
+                rules
+            },
             files,
             locations,
             exit_code,
@@ -240,6 +245,40 @@ fn rule_infos(bundle: &PolicyBundle, config: &Config, env: &str) -> Vec<RuleInfo
         source: None,
     }));
     out
+}
+
+/// The rules of the firewall's Gatekeeper constraints (`GK.<Kind>.<name>`).
+fn gatekeeper_rules(firewall: &Firewall) -> Vec<RuleInfo> {
+    let Some(gk) = firewall.gatekeeper() else {
+        return Vec::new();
+    };
+    gk.constraints()
+        .iter()
+        .map(|c| RuleInfo {
+            id: c.rule_id(),
+            title: format!("Gatekeeper {} {}", c.kind, c.name),
+            description: format!(
+                "Gatekeeper constraint {} of kind {} ({}), enforcementAction {}.",
+                c.name,
+                c.kind,
+                c.source,
+                c.enforcement.as_str()
+            ),
+            category: "security".into(),
+            severity: "high".into(),
+            controls: Vec::new(),
+            remediation: format!(
+                "Change the object so that the constraint admits it, or change the constraint ({}).",
+                c.source
+            ),
+            action: if c.enforcement == portcullis_policy::gatekeeper::EnforcementAction::Deny {
+                Action::Enforce
+            } else {
+                Action::Warn
+            },
+            source: Some(c.source.clone()),
+        })
+        .collect()
 }
 
 /// `sha256:9f3c1d0a…b7c9f`: enough to tell documents apart and to find them.
