@@ -1081,6 +1081,26 @@ metadata: {name: c}
     }
 
     #[test]
+    fn truncated_documents_never_panic() {
+        let object = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {a: b}}\nspec:\n  containers: [{name: c, image: x}]\n";
+        for (text, is_template) in [(TEMPLATE, true), (object, false)] {
+            for end in (0..=text.len()).filter(|i| text.is_char_boundary(*i)) {
+                let part = &text[..end];
+                if is_template {
+                    if let Ok(gk) = Gatekeeper::from_sources(vec![("t".into(), part.into())]) {
+                        let _ = gk.review(&pod("a", json!({})), None, None);
+                    }
+                } else if let Ok(ms) = crate::kubernetes::parse_manifests("m", part) {
+                    for m in &ms {
+                        let _ = crate::kubernetes::input_object(m);
+                        let _ = review_input(m, None);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn inventory_layout() {
         let objs = [
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}),
