@@ -9,6 +9,9 @@
 //! - `namespaceSelector` needs the namespace object; when the caller has none (a manifest
 //!   without its Namespace), the constraint is evaluated (it may over-match, never
 //!   under-match).
+//! - A manifest without `metadata.namespace` (applied later into some namespace) is outside
+//!   `namespaces`/`excludedNamespaces` and counts as namespaced for `scope` unless its kind is
+//!   a built-in cluster-scoped one: constraints over-match such objects rather than miss them.
 //! - Builtin errors are `undefined`, as in OPA (Gatekeeper's templates are written for it);
 //!   a function regorus lacks is an evaluation error that names it.
 
@@ -835,6 +838,27 @@ fn selector(
 // ---------------------------------------------------------------------------------------------
 // Matching.
 
+/// Built-in kinds that are cluster-scoped.
+const CLUSTER_SCOPED: [&str; 17] = [
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "RuntimeClass",
+    "IngressClass",
+    "CSIDriver",
+    "CSINode",
+    "APIService",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+];
+
 /// Gatekeeper's namespace globs: `*` at the start or end of a pattern.
 fn glob(pattern: &str, s: &str) -> bool {
     if pattern == "*" {
@@ -902,9 +926,13 @@ impl Match {
         } else {
             m.namespace()
         };
+        // A manifest often leaves out the namespace it will be applied in: without one, only a
+        // kind known to be cluster-scoped counts as such (over-matching, never under-matching).
         match self.scope.as_str() {
             "Cluster" if m.namespace().is_some() => return false,
-            "Namespaced" if m.namespace().is_none() => return false,
+            "Namespaced" if m.namespace().is_none() && CLUSTER_SCOPED.contains(&kind) => {
+                return false;
+            }
             _ => {}
         }
         if let Some(ns) = ns {
@@ -1098,6 +1126,34 @@ metadata: {name: c}
                 }
             }
         }
+    }
+
+    #[test]
+    fn scope_without_a_namespace_over_matches() {
+        let namespaced = Match {
+            scope: "Namespaced".into(),
+            ..Match::default()
+        };
+        let mut p = pod("", json!({}));
+        p.object["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("namespace");
+        assert!(
+            namespaced.matches(&p, None),
+            "a Pod manifest without a namespace"
+        );
+        let node = Manifest {
+            source: "n#1".into(),
+            object: json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}}),
+            admission: None,
+        };
+        assert!(!namespaced.matches(&node, None));
+        let cluster = Match {
+            scope: "Cluster".into(),
+            ..Match::default()
+        };
+        assert!(!cluster.matches(&pod("a", json!({})), None));
     }
 
     #[test]
