@@ -50,6 +50,13 @@ pub enum GatekeeperError {
         kind: String,
         name: String,
     },
+    /// Two templates define the same constraint kind.
+    #[error("{second}: ConstraintTemplate kind {kind} is already defined by {first}")]
+    DuplicateKind {
+        kind: String,
+        first: String,
+        second: String,
+    },
     #[error("{file}: {message}")]
     Io { file: String, message: String },
 }
@@ -214,12 +221,15 @@ impl Gatekeeper {
     ) -> Result<Self, GatekeeperError> {
         let mut compiled = BTreeMap::new();
         for t in &templates {
-            if compiled.contains_key(&t.kind) {
-                return Err(GatekeeperError::Invalid {
-                    file: t.source.clone(),
-                    document: 0,
-                    what: format!("ConstraintTemplate {}", t.name),
-                    message: format!("kind {} is defined by another template too", t.kind),
+            if let Some(first) = templates
+                .iter()
+                .find(|o| o.kind == t.kind && o.source != t.source)
+                && compiled.contains_key(&t.kind)
+            {
+                return Err(GatekeeperError::DuplicateKind {
+                    kind: t.kind.clone(),
+                    first: first.source.clone(),
+                    second: t.source.clone(),
                 });
             }
             compiled.insert(t.kind.clone(), compile(t));
@@ -1079,6 +1089,17 @@ metadata: {name: c}
         assert!(
             e.to_string()
                 .contains("no ConstraintTemplate defines kind Nope"),
+            "{e}"
+        );
+        let e = Gatekeeper::from_sources(vec![
+            ("a.yaml".into(), TEMPLATE.into()),
+            ("b.yaml".into(), TEMPLATE.into()),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "b.yaml#1: ConstraintTemplate kind K8sRequiredLabels is already defined by a.yaml#1"
+            ),
             "{e}"
         );
         let e = Gatekeeper::from_sources(vec![("c.yaml".into(), "a: [".into())]).unwrap_err();
