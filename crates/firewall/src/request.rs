@@ -94,6 +94,17 @@ impl DecisionRequest {
 }
 
 impl DecisionRequest {
+    /// Add the object of an AdmissionReview (`{"request": {...}}`, or its `request`) to the
+    /// objects under review: the admission webhook's way in to `Firewall::decide`.
+    pub fn with_admission_review(
+        mut self,
+        review: &serde_json::Value,
+    ) -> Result<Self, ManifestError> {
+        self.manifests
+            .push(Manifest::from_admission_review(review)?);
+        Ok(self)
+    }
+
     /// The Namespace object named `name`: from `namespaces`, else among `manifests`.
     pub fn namespace_object(&self, name: &str) -> Option<&serde_json::Value> {
         let is = |o: &&serde_json::Value| {

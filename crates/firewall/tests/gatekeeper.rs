@@ -180,7 +180,9 @@ fn admission_review_object_is_reviewed() {
         "namespace": "ops", "object": {"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "agent"}, "spec": {"hostNetwork": true, "containers": []}}}});
     let mut req = request();
-    req.manifests = vec![Manifest::from_admission_review(&review).unwrap()];
+    req.manifests.clear();
+    let req = req.with_admission_review(&review).unwrap();
+    assert_eq!(req.manifests.len(), 1);
     let d = fw.decide(&req);
     assert!(
         d.violations
