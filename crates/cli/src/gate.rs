@@ -17,9 +17,11 @@ use portcullis_firewall::{
     Firewall, KevCatalog, RequestContext, UnreadableEvidence, exceptions, sha256,
 };
 use portcullis_policy::PolicyBundle;
+use portcullis_policy::gatekeeper::{Gatekeeper, read_dir_sources};
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
+use portcullis_policy::kubernetes::parse_manifests;
 use portcullis_store::Store;
 use serde::de::DeserializeOwned;
 
@@ -63,8 +65,60 @@ pub fn load_bundle(args: &PolicyArgs) -> anyhow::Result<PolicyBundle> {
     Ok(PolicyBundle::load(&args.policy)?)
 }
 
+/// Gatekeeper templates and constraints from `dirs` (None when no directory is given); what
+/// cannot be evaluated is said in `notes`.
+pub fn load_gatekeeper(
+    dirs: &[PathBuf],
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Option<Gatekeeper>> {
+    if dirs.is_empty() {
+        return Ok(None);
+    }
+    let mut sources = Vec::new();
+    for dir in dirs {
+        sources.extend(
+            read_dir_sources(dir).with_context(|| format!("--gatekeeper {}", dir.display()))?,
+        );
+    }
+    let gk = Gatekeeper::from_sources(sources).context("--gatekeeper")?;
+    if gk.constraints().is_empty() {
+        notes.push(format!(
+            "--gatekeeper: no constraints found ({} templates)",
+            gk.templates().len()
+        ));
+    }
+    for (template, why) in gk.problems() {
+        notes.push(format!(
+            "Gatekeeper template {template} cannot be evaluated ({why}): its constraints fail closed"
+        ));
+    }
+    Ok(Some(gk))
+}
+
 pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
-    let artifact = ArtifactId::parse(&args.artifact).map_err(|e| anyhow!("--artifact {e}"))?;
+    let limits = args.limits.limits();
+    // Manifests are read first: without --artifact, their bytes name the subject.
+    let mut manifest_bytes = Vec::new();
+    for path in &args.manifest {
+        manifest_bytes.push((path, read_limited(path, &limits)));
+    }
+    let artifact = match &args.artifact {
+        Some(a) => ArtifactId::parse(a).map_err(|e| anyhow!("--artifact {e}"))?,
+        None => {
+            let mut all = Vec::new();
+            for (path, bytes) in &manifest_bytes {
+                let bytes = bytes
+                    .as_ref()
+                    .map_err(|e| anyhow!("--manifest {}: {}", path.display(), describe(e)))?;
+                all.extend((bytes.len() as u64).to_le_bytes());
+                all.extend(bytes);
+            }
+            ArtifactId {
+                name: "manifests".into(),
+                digest: sha256(&all),
+            }
+        }
+    };
     let time = match args.time.as_deref() {
         Some(t) => DateTime::parse_from_rfc3339(t)
             .map(|t| t.with_timezone(&Utc))
@@ -75,7 +129,6 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     let rt = crate::state::runtime()?;
     let store = rt.block_on(args.store.open())?;
     let mut docs = Documents::default();
-    let limits = args.limits.limits();
     let color = args.color.enabled();
 
     let loaded = load_config(&args.policies)?;
@@ -138,6 +191,9 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         granted.extend(exceptions::load_exceptions(path)?);
     }
     firewall = firewall.with_exceptions(granted);
+    if let Some(gk) = load_gatekeeper(&args.gatekeeper, &mut notes)? {
+        firewall = firewall.with_gatekeeper(gk);
+    }
 
     let mut req = DecisionRequest::new(artifact, args.environment.clone());
     req.context = RequestContext {
@@ -148,6 +204,33 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         change_ref: args.change_ref.clone(),
         time: Some(time),
     };
+
+    for (path, bytes) in manifest_bytes {
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                req.unreadable.push(UnreadableEvidence {
+                    source: display(path),
+                    digest: None,
+                    error: describe(&e),
+                });
+                continue;
+            }
+        };
+        let digest = sha256(&bytes);
+        files.insert(digest.clone(), display(path));
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|e| format!("not UTF-8 text: {e}"))
+            .and_then(|text| parse_manifests(&display(path), text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(ms) => req.manifests.extend(ms),
+            Err(error) => req.unreadable.push(UnreadableEvidence {
+                source: display(path),
+                digest: Some(digest),
+                error: format!("Kubernetes manifest: {error}"),
+            }),
+        }
+    }
 
     let evidence_files = evidence_files(&args.evidence)?;
     let progress = render::progress(evidence_files.len() as u64);

@@ -157,16 +157,36 @@ pub struct PolicyArgs {
 
 #[derive(Args, Debug)]
 pub struct GateArgs {
-    /// The artifact about to be deployed.
-    #[arg(long, env = "PORTCULLIS_ARTIFACT", value_name = "NAME@sha256:HEX")]
-    pub artifact: String,
+    /// The artifact about to be deployed. Optional with `--manifest`: the manifests are then
+    /// the subject (named `manifests`, with the digest of their bytes).
+    #[arg(
+        long,
+        env = "PORTCULLIS_ARTIFACT",
+        value_name = "NAME@sha256:HEX",
+        required_unless_present = "manifest"
+    )]
+    pub artifact: Option<String>,
     /// The environment it is going to.
     #[arg(long = "env", env = "PORTCULLIS_ENV", value_name = "ENV")]
     pub environment: String,
     /// Evidence files or directories (SBOMs, scans, reports, advisories, attestations); the
     /// format of each is detected from its content.
-    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    #[arg(
+        long,
+        required_unless_present = "manifest",
+        num_args = 1..,
+        value_name = "FILE"
+    )]
     pub evidence: Vec<PathBuf>,
+    /// Kubernetes manifests about to be applied (multi-document YAML or JSON; a `List` is
+    /// expanded; repeatable): the library's Kubernetes rules read their pod specs and
+    /// `--gatekeeper` constraints review every object they match.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Vec<PathBuf>,
+    /// A directory of Gatekeeper ConstraintTemplates and Constraints (YAML/JSON files, told
+    /// apart by kind; repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub gatekeeper: Vec<PathBuf>,
     /// OSV advisories the firewall blocks: nothing they affect ships, in any environment.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub advisories: Vec<PathBuf>,

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Known-exploited vulnerabilities catalogue (CISA KEV JSON format).
     #[arg(long, env = "PORTCULLIS_KEV", value_name = "FILE")]
     pub kev: Option<PathBuf>,
+    /// Gatekeeper ConstraintTemplates and Constraints (YAML files under DIR, repeatable),
+    /// evaluated at admission.
+    #[arg(long, value_name = "DIR")]
+    pub gatekeeper: Vec<PathBuf>,
     /// Largest request body accepted, in bytes (overrides the settings file).
     #[arg(long, env = "PORTCULLIS_BODY_LIMIT")]
     pub body_limit: Option<usize>,
@@ -205,7 +209,14 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     init_logging(args.log_format);
     let settings = settings(args)?;
     let limits = args.limits.limits();
-    let (firewall, docs) = base_firewall(&args.policies, args.kev.as_deref(), limits)?;
+    let (mut firewall, docs) = base_firewall(&args.policies, args.kev.as_deref(), limits)?;
+    let mut notes = Vec::new();
+    if let Some(gk) = gate::load_gatekeeper(&args.gatekeeper, &mut notes)? {
+        firewall = firewall.with_gatekeeper(gk);
+    }
+    for n in notes {
+        tracing::warn!("{n}");
+    }
     let rt = server_runtime()?;
     rt.block_on(async {
         let store = args.store.open().await?;

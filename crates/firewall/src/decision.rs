@@ -137,6 +137,9 @@ pub struct Decision {
     #[serde(default)]
     pub errors: Vec<String>,
     pub policy_bundle_digest: String,
+    /// Digest of the Gatekeeper templates and constraints in force, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gatekeeper_digest: Option<String>,
     pub evidence: Vec<EvidenceRecord>,
     pub engine_version: String,
     pub decided_at: String,

@@ -114,6 +114,11 @@ pub(crate) fn build_light(
         exposures: req.exposures.clone(),
         previous: req.previous.clone(),
         history: req.history.clone(),
+        kubernetes: req
+            .manifests
+            .iter()
+            .map(portcullis_policy::kubernetes::input_object)
+            .collect(),
         ..PolicyInput::default()
     }
 }

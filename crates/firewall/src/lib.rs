@@ -31,6 +31,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{SubsecRound, Utc};
+use portcullis_policy::gatekeeper::{EnforcementAction, Gatekeeper};
 use portcullis_policy::input::{InputEnvironment, PolicyInput};
 use portcullis_policy::{
     Action, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, RawViolation, Rule, input_value,
@@ -53,6 +54,8 @@ pub mod engine_rules {
     pub const UNREADABLE_EVIDENCE: &str = "PCL-ENGINE-001";
     /// A rule could not be evaluated (runtime error, time limit, malformed violation).
     pub const RULE_ERROR: &str = "PCL-ENGINE-002";
+    /// Prefix of the rule id of a Gatekeeper constraint's violations: `GK.<Kind>.<name>`.
+    pub const GATEKEEPER_PREFIX: &str = "GK.";
 
     /// What one of the firewall's own rules is, for decisions, listings and outputs.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +104,8 @@ pub struct Firewall {
     /// Digest of the KEV document, for the record.
     kev_source: Option<String>,
     exceptions: Vec<CompiledException>,
+    /// Gatekeeper templates and constraints reviewing the request's Kubernetes objects.
+    gatekeeper: Option<Arc<Gatekeeper>>,
     /// The limits evidence was read with (recorded so a replay reads it the same way).
     limits: portcullis_evidence::Limits,
     /// The stored form of the policy bundle and configuration, made once (it is large).
@@ -146,6 +151,7 @@ impl Firewall {
             kev: None,
             kev_source: None,
             exceptions: Vec::new(),
+            gatekeeper: None,
             limits: portcullis_evidence::Limits::default(),
             stored_bundle: Arc::default(),
             prepared: Mutex::new(PreparedCache {
@@ -168,6 +174,7 @@ impl Firewall {
             kev_source: self.kev_source.clone(),
             exceptions: Vec::new(),
             limits: self.limits,
+            gatekeeper: self.gatekeeper.clone(),
             stored_bundle: self.stored_bundle.clone(),
             prepared: Mutex::new(PreparedCache {
                 capacity,
@@ -226,6 +233,21 @@ impl Firewall {
     pub fn with_exceptions(mut self, exceptions: Vec<CompiledException>) -> Self {
         self.exceptions = exceptions;
         self
+    }
+
+    /// Gatekeeper constraints (with their templates) that review every Kubernetes object of a
+    /// request they match (`DecisionRequest::manifests`). Each violation becomes a decision
+    /// violation `GK.<Kind>.<name>`: enforced for `deny`, a warning for `warn` and `dryrun`;
+    /// a constraint that cannot be evaluated fails closed.
+    pub fn with_gatekeeper(mut self, gatekeeper: Gatekeeper) -> Self {
+        let gatekeeper = gatekeeper.with_timeout(self.config.timeout());
+        self.gatekeeper = (!gatekeeper.sources().is_empty()).then(|| Arc::new(gatekeeper));
+        self.stored_bundle = Arc::default();
+        self
+    }
+
+    pub fn gatekeeper(&self) -> Option<&Gatekeeper> {
+        self.gatekeeper.as_deref()
     }
 
     pub fn bundle(&self) -> &PolicyBundle {
@@ -344,15 +366,11 @@ impl Firewall {
             now,
         };
 
-        let mut violations = Vec::new();
-        let mut warnings = Vec::new();
-        let mut excepted = Vec::new();
-        let mut expired = Vec::new();
-        let mut errors = Vec::new();
+        let mut outcome = Outcome::default();
 
         for u in &req.unreadable {
             let message = format!("{}: {}", u.source, u.error);
-            errors.push(message.clone());
+            outcome.errors.push(message.clone());
             let v = Violation {
                 rule: engine_rules::UNREADABLE.id.into(),
                 title: engine_rules::UNREADABLE.title.into(),
@@ -380,9 +398,9 @@ impl Firewall {
                 subjects: Vec::new(),
             };
             if enforcing {
-                violations.push(v);
+                outcome.violations.push(v);
             } else {
-                warnings.push(v);
+                outcome.warnings.push(v);
             }
         }
 
@@ -397,7 +415,7 @@ impl Firewall {
                         "rule {} ({}) could not be evaluated: {e}",
                         rule.meta.id, rule.source
                     );
-                    errors.push(message.clone());
+                    outcome.errors.push(message.clone());
                     let v = Violation {
                         rule: engine_rules::FAILED.id.into(),
                         title: engine_rules::FAILED.title.into(),
@@ -415,9 +433,9 @@ impl Firewall {
                         subjects: Vec::new(),
                     };
                     if action == Action::Enforce {
-                        violations.push(v);
+                        outcome.violations.push(v);
                     } else {
-                        warnings.push(v);
+                        outcome.warnings.push(v);
                     }
                 }
                 Ok(raws) => {
@@ -425,33 +443,22 @@ impl Firewall {
                     raws.sort_by(|a, b| a.key.cmp(&b.key).then(a.message.cmp(&b.message)));
                     for raw in raws {
                         let v = violation(rule, action, raw, &refs);
-                        let mut covered_by = None;
-                        for e in &self.exceptions {
-                            match e.coverage(&v, &scope) {
-                                Coverage::Covers => {
-                                    covered_by = Some(e.exception.clone());
-                                    break;
-                                }
-                                Coverage::Expired => expired.push(ExpiredException {
-                                    rule: v.rule.clone(),
-                                    key: v.key.clone(),
-                                    exception: e.exception.clone(),
-                                }),
-                                Coverage::NotInScope => {}
-                            }
-                        }
-                        match covered_by {
-                            Some(exception) => excepted.push(Excepted {
-                                violation: v,
-                                exception,
-                            }),
-                            None if action == Action::Enforce => violations.push(v),
-                            None => warnings.push(v),
-                        }
+                        self.route(v, action == Action::Enforce, &scope, &mut outcome);
                     }
                 }
             }
         }
+
+        if let Some(gk) = &self.gatekeeper {
+            self.review_manifests(gk, req, &scope, &mut outcome);
+        }
+        let Outcome {
+            violations,
+            warnings,
+            excepted,
+            expired,
+            errors,
+        } = outcome;
 
         let decision = if violations.is_empty() {
             Verdict::Allow
@@ -488,10 +495,142 @@ impl Firewall {
             expired_exceptions: expired,
             errors,
             policy_bundle_digest: bundle.digest().to_string(),
+            gatekeeper_digest: self.gatekeeper.as_ref().map(|g| g.digest().to_string()),
             evidence,
             engine_version: format!("{ENGINE_VERSION} ({})", portcullis_policy::REGO_ENGINE),
             decided_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             chain: None,
+        }
+    }
+}
+
+/// What a decision collects while it evaluates.
+#[derive(Default)]
+struct Outcome {
+    violations: Vec<Violation>,
+    warnings: Vec<Violation>,
+    excepted: Vec<Excepted>,
+    expired: Vec<ExpiredException>,
+    errors: Vec<String>,
+}
+
+impl Firewall {
+    /// File `v` under the exception that covers it, else as enforced or as a warning.
+    fn route(&self, v: Violation, enforce: bool, scope: &exceptions::Scope<'_>, out: &mut Outcome) {
+        let mut covered_by = None;
+        for e in &self.exceptions {
+            match e.coverage(&v, scope) {
+                Coverage::Covers => {
+                    covered_by = Some(e.exception.clone());
+                    break;
+                }
+                Coverage::Expired => out.expired.push(ExpiredException {
+                    rule: v.rule.clone(),
+                    key: v.key.clone(),
+                    exception: e.exception.clone(),
+                }),
+                Coverage::NotInScope => {}
+            }
+        }
+        match covered_by {
+            Some(exception) => out.excepted.push(Excepted {
+                violation: v,
+                exception,
+            }),
+            None if enforce => out.violations.push(v),
+            None => out.warnings.push(v),
+        }
+    }
+
+    /// Every Gatekeeper constraint on every Kubernetes object of the request it matches.
+    fn review_manifests(
+        &self,
+        gk: &Gatekeeper,
+        req: &DecisionRequest,
+        scope: &exceptions::Scope<'_>,
+        out: &mut Outcome,
+    ) {
+        if req.manifests.is_empty() {
+            return;
+        }
+        // Referential constraints (unique ingress host, …) see the request's objects.
+        let inventory = portcullis_policy::gatekeeper::inventory(
+            req.manifests
+                .iter()
+                .map(|m| &m.object)
+                .chain(req.namespaces.iter()),
+        );
+        for m in &req.manifests {
+            let ns = m.namespace().and_then(|n| req.namespace_object(n));
+            let key = format!("k8s|{}", m.key());
+            for result in gk.review(m, ns, Some(&inventory)) {
+                let Some(c) = gk.constraints().get(result.constraint) else {
+                    continue;
+                };
+                let enforce = c.enforcement == EnforcementAction::Deny;
+                let action = if enforce {
+                    "enforce"
+                } else {
+                    c.enforcement.as_str()
+                };
+                let manifest_ref = EvidenceRef {
+                    kind: "manifest".into(),
+                    id: m.source.clone(),
+                    purl: None,
+                    evidence: Vec::new(),
+                };
+                match result.outcome {
+                    Err(e) => {
+                        let message = format!(
+                            "Gatekeeper constraint {}/{} ({}) could not be evaluated on {}: {e}",
+                            c.kind, c.name, c.source, m.source
+                        );
+                        out.errors.push(message.clone());
+                        let v = Violation {
+                            rule: engine_rules::FAILED.id.into(),
+                            title: engine_rules::FAILED.title.into(),
+                            category: "security".into(),
+                            key: format!("{}|{key}", c.rule_id()),
+                            severity: engine_rules::FAILED.severity.into(),
+                            action: action.into(),
+                            message: format!("{message} (fail-closed)"),
+                            controls: Vec::new(),
+                            evidence_refs: vec![manifest_ref],
+                            remediation: format!(
+                                "Fix the ConstraintTemplate of kind {} ({}), or remove the constraint.",
+                                c.kind, c.source
+                            ),
+                            subjects: Vec::new(),
+                        };
+                        if enforce {
+                            out.violations.push(v);
+                        } else {
+                            out.warnings.push(v);
+                        }
+                    }
+                    Ok(found) => {
+                        for g in found {
+                            let v = Violation {
+                                rule: c.rule_id(),
+                                title: format!("Gatekeeper {} {}", c.kind, c.name),
+                                category: "security".into(),
+                                key: key.clone(),
+                                severity: "high".into(),
+                                action: action.into(),
+                                message: format!("{} ({}): {}", m.key(), m.source, g.msg),
+                                controls: Vec::new(),
+                                evidence_refs: vec![manifest_ref.clone()],
+                                remediation: format!(
+                                    "Change the object so that Gatekeeper constraint {}/{} ({}) admits it.",
+                                    c.kind, c.name, c.source
+                                ),
+                                subjects: Vec::new(),
+                            };
+                            self.route(v, enforce, scope, out);
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -593,6 +732,14 @@ fn violation(rule: &Rule, action: Action, raw: RawViolation, refs: &RefIndex<'_>
                 id: c.map_or_else(|| key.clone(), |c| c.key.clone()),
                 purl,
                 evidence: c.map(|c| c.sources.clone()).unwrap_or_default(),
+            });
+        }
+        if let Some(source) = r.get("manifest") {
+            evidence_refs.push(EvidenceRef {
+                kind: "manifest".into(),
+                id: source.clone(),
+                purl: None,
+                evidence: Vec::new(),
             });
         }
         for kind in ["attestation", "verification", "exposure"] {

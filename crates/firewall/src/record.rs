@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use portcullis_evidence::purl::Purl;
 use portcullis_evidence::{BlockRule, Limits};
+use portcullis_policy::gatekeeper::Gatekeeper;
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
+use portcullis_policy::kubernetes::Manifest;
 use portcullis_policy::{PolicyBundle, PolicySource};
 use portcullis_store::{
     Change, ComponentRow, DecisionRow, NewBlob, Store, StoreError, Write, canonical, kinds,
@@ -120,6 +122,12 @@ pub struct StoredRequest {
     pub policy_bundle: String,
     pub max_bytes: u64,
     pub max_depth: usize,
+    /// The Kubernetes objects under review, as given (small: kept inline).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<Manifest>,
+    /// Namespace objects given for `namespaceSelector`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<serde_json::Value>,
 }
 
 /// The stored policy bundle: the Rego files and the configuration, as they were.
@@ -135,6 +143,9 @@ pub struct StoredBundle {
     /// The configuration in force, as the firewall read it (what a replay uses: a
     /// configuration built or changed in code has no file).
     pub settings: Config,
+    /// The Gatekeeper templates and constraints in force, as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gatekeeper: Vec<StoredFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +206,18 @@ impl Firewall {
                 text: t.to_string(),
             }),
             settings: self.config().clone(),
+            gatekeeper: self
+                .gatekeeper()
+                .map(|g| {
+                    g.sources()
+                        .iter()
+                        .map(|(path, text)| StoredFile {
+                            path: path.clone(),
+                            text: text.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -360,6 +383,8 @@ impl Firewall {
             policy_bundle: bundle_digest.clone(),
             max_bytes: self.limits.max_bytes,
             max_depth: self.limits.max_depth,
+            manifests: req.manifests.clone(),
+            namespaces: req.namespaces.clone(),
         };
         let request_bytes = canonical_bytes(&stored)?;
         let request_blob = NewBlob::new(blob_kinds::REQUEST, &request_bytes)?;
@@ -605,6 +630,15 @@ pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
         .map(|e| CompiledException::compile(e).map_err(|m| fail(format!("exception: {m}"))))
         .collect::<Result<Vec<_>, _>>()?;
     firewall = firewall.with_exceptions(exceptions);
+    if !bundle.gatekeeper.is_empty() {
+        let sources = bundle
+            .gatekeeper
+            .iter()
+            .map(|f| (f.path.clone(), f.text.clone()))
+            .collect();
+        let gk = Gatekeeper::from_sources(sources).map_err(|e| fail(format!("gatekeeper: {e}")))?;
+        firewall = firewall.with_gatekeeper(gk);
+    }
 
     let time = DateTime::parse_from_rfc3339(&request.context.time)
         .map(|t| t.with_timezone(&Utc))
@@ -637,6 +671,8 @@ pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
     req.exposures = request.exposures.clone();
     req.previous = request.previous.clone();
     req.history = request.history.clone();
+    req.manifests = request.manifests.clone();
+    req.namespaces = request.namespaces.clone();
 
     let mut replayed = firewall.decide(&req);
     replayed.chain = original.chain.clone();
@@ -698,6 +734,12 @@ pub fn compare(a: &Decision, b: &Decision) -> Vec<String> {
     }
     if a.evidence != b.evidence {
         out.push("evidence read differs".into());
+    }
+    if a.gatekeeper_digest != b.gatekeeper_digest {
+        out.push(format!(
+            "Gatekeeper constraints: recorded {:?}, replayed {:?}",
+            a.gatekeeper_digest, b.gatekeeper_digest
+        ));
     }
     if a.policy_bundle_digest != b.policy_bundle_digest {
         out.push(format!(

@@ -5,6 +5,9 @@ use portcullis_evidence::{Evidence, Limits, ParseError};
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
+pub use portcullis_policy::kubernetes::{
+    AdmissionContext, Manifest, ManifestError, parse_manifests,
+};
 use sha2::{Digest, Sha256};
 
 use crate::decision::ArtifactId;
@@ -63,6 +66,13 @@ pub struct DecisionRequest {
     pub exposures: Vec<InputExposure>,
     pub previous: Option<InputPrevious>,
     pub history: Vec<InputHistoryEntry>,
+    /// Kubernetes objects under review (manifests, the object of an admission request): the
+    /// library's Kubernetes rules read their pod specs (`input.kubernetes`) and the
+    /// firewall's Gatekeeper constraints review each one.
+    pub manifests: Vec<Manifest>,
+    /// Namespace objects known to the caller, for constraints with a `namespaceSelector`
+    /// (not reviewed themselves; a Namespace among `manifests` is used too).
+    pub namespaces: Vec<serde_json::Value>,
 }
 
 impl DecisionRequest {
@@ -77,7 +87,34 @@ impl DecisionRequest {
             exposures: Vec::new(),
             previous: None,
             history: Vec::new(),
+            manifests: Vec::new(),
+            namespaces: Vec::new(),
         }
+    }
+}
+
+impl DecisionRequest {
+    /// Add the object of an AdmissionReview (`{"request": {...}}`, or its `request`) to the
+    /// objects under review: the admission webhook's way in to `Firewall::decide`.
+    pub fn with_admission_review(
+        mut self,
+        review: &serde_json::Value,
+    ) -> Result<Self, ManifestError> {
+        self.manifests
+            .push(Manifest::from_admission_review(review)?);
+        Ok(self)
+    }
+
+    /// The Namespace object named `name`: from `namespaces`, else among `manifests`.
+    pub fn namespace_object(&self, name: &str) -> Option<&serde_json::Value> {
+        let is = |o: &&serde_json::Value| {
+            o.get("kind").and_then(|k| k.as_str()) == Some("Namespace")
+                && o.pointer("/metadata/name").and_then(|n| n.as_str()) == Some(name)
+        };
+        self.namespaces
+            .iter()
+            .find(is)
+            .or_else(|| self.manifests.iter().map(|m| &m.object).find(is))
     }
 }
 

@@ -2,6 +2,7 @@
 //! environment. The CLI renders from it, and the server sends it with each decision so that a
 //! remote gate renders exactly what a local one would.
 
+use portcullis_policy::gatekeeper::EnforcementAction;
 use portcullis_policy::{Action, Rule};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +60,41 @@ impl Firewall {
             },
             source: None,
         }));
+        out.extend(self.gatekeeper_rules());
         out
+    }
+
+    /// The rules of the firewall's Gatekeeper constraints (`GK.<Kind>.<name>`).
+    fn gatekeeper_rules(&self) -> Vec<RuleInfo> {
+        let Some(gk) = self.gatekeeper() else {
+            return Vec::new();
+        };
+        gk.constraints()
+            .iter()
+            .map(|c| RuleInfo {
+                id: c.rule_id(),
+                title: format!("Gatekeeper {} {}", c.kind, c.name),
+                description: format!(
+                    "Gatekeeper constraint {} of kind {} ({}), enforcementAction {}.",
+                    c.name,
+                    c.kind,
+                    c.source,
+                    c.enforcement.as_str()
+                ),
+                category: "security".into(),
+                severity: "high".into(),
+                controls: Vec::new(),
+                remediation: format!(
+                    "Change the object so that the constraint admits it, or change the constraint ({}).",
+                    c.source
+                ),
+                action: if c.enforcement == EnforcementAction::Deny {
+                    Action::Enforce
+                } else {
+                    Action::Warn
+                },
+                source: Some(c.source.clone()),
+            })
+            .collect()
     }
 }

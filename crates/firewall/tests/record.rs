@@ -187,6 +187,7 @@ on_both_backends! {
     record_refuses_documents_whose_bytes_were_not_kept => record_refuses_documents_whose_bytes_were_not_kept_sqlite, record_refuses_documents_whose_bytes_were_not_kept_postgres;
     replay_decides_at_the_exact_request_time => replay_decides_at_the_exact_request_time_sqlite, replay_decides_at_the_exact_request_time_postgres;
     replay_uses_a_configuration_built_in_code => replay_uses_a_configuration_built_in_code_sqlite, replay_uses_a_configuration_built_in_code_postgres;
+    replay_reproduces_manifests_and_gatekeeper_constraints => replay_reproduces_manifests_and_gatekeeper_constraints_sqlite, replay_reproduces_manifests_and_gatekeeper_constraints_postgres;
 }
 
 /// An SQL literal of `bytes` for the blobs' content column.
@@ -1243,6 +1244,40 @@ async fn replay_uses_a_configuration_built_in_code(store: Store) {
         "decided with dev declared unprotected, replayed without: {:#?}",
         r.differences
     );
+}
+
+/// The manifests of the request and the Gatekeeper documents in force are on the record: a
+/// replay reaches the same Gatekeeper and Kubernetes violations.
+async fn replay_reproduces_manifests_and_gatekeeper_constraints(store: Store) {
+    let f = fixtures();
+    let template = "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: t}\nspec:\n  crd: {spec: {names: {kind: K8sNoHostPid}}}\n  targets:\n  - target: admission.k8s.gatekeeper.sh\n    rego: |\n      package k8snohostpid\n      violation[{\"msg\": \"host PID\"}] { input.review.object.spec.hostPID }\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sNoHostPid\nmetadata: {name: no-host-pid}\n";
+    let gk = portcullis_policy::gatekeeper::Gatekeeper::from_sources(vec![(
+        "gk.yaml".into(),
+        template.into(),
+    )])
+    .unwrap();
+    let fw = Firewall::new(PolicyBundle::load(&[]).unwrap(), Config::default())
+        .unwrap()
+        .with_gatekeeper(gk);
+    let mut req = log4shell_request(f, "staging");
+    req.manifests = parse_manifests(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: true\n  containers: [{name: c, image: 'x:latest', securityContext: {privileged: true}}]\n",
+    )
+    .unwrap();
+    let mut d = fw.decide(&req);
+    assert!(
+        d.violations
+            .iter()
+            .any(|v| v.rule == "GK.K8sNoHostPid.no-host-pid"),
+        "{:#?}",
+        d.violations
+    );
+    assert!(d.violations.iter().any(|v| v.rule == "PCL-K8S-001"));
+    fw.record(&store, &req, &mut d, &f.docs).await.unwrap();
+    let r = record::replay(&store, &d.id).await.unwrap();
+    assert!(r.differences.is_empty(), "{:#?}", r.differences);
+    assert_eq!(r.replayed.gatekeeper_digest, d.gatekeeper_digest);
 }
 
 // ------------------------------------------------------------------------------------------

@@ -590,6 +590,7 @@ struct LightInput<'a> {
     exposures: &'a [crate::input::InputExposure],
     previous: &'a Option<crate::input::InputPrevious>,
     history: &'a [crate::input::InputHistoryEntry],
+    kubernetes: &'a [crate::input::InputKubernetesObject],
 }
 
 impl<'a> From<&'a PolicyInput> for LightInput<'a> {
@@ -610,6 +611,7 @@ impl<'a> From<&'a PolicyInput> for LightInput<'a> {
             exposures,
             previous,
             history,
+            kubernetes,
         } = i;
         Self {
             version,
@@ -620,6 +622,7 @@ impl<'a> From<&'a PolicyInput> for LightInput<'a> {
             exposures,
             previous,
             history,
+            kubernetes,
         }
     }
 }

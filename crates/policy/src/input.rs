@@ -47,6 +47,10 @@ pub struct PolicyInput {
     pub previous: Option<InputPrevious>,
     /// Earlier decisions about this same artifact digest in other environments (promotion).
     pub history: Vec<InputHistoryEntry>,
+    /// Kubernetes objects under review (manifests given to `gate --manifest`, the object of an
+    /// admission request), with the pod spec of workloads read out. Empty when none.
+    #[serde(default)]
+    pub kubernetes: Vec<InputKubernetesObject>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -317,6 +321,55 @@ pub struct InputHistoryEntry {
     pub decided_at: String,
     /// Whether the artifact was actually deployed there after the decision.
     pub deployed: bool,
+}
+
+/// A Kubernetes object under review. For workloads (Pod, Deployment, StatefulSet, DaemonSet,
+/// ReplicaSet, ReplicationController, Job, CronJob) the pod spec is read out into
+/// `containers` and the host namespace flags; other kinds have none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputKubernetesObject {
+    /// `<namespace>/<kind>/<name>`: what violations about the object are keyed by. The
+    /// namespace is `default` when a namespaced workload states none (kubectl's default).
+    pub key: String,
+    pub api_version: String,
+    pub kind: String,
+    /// `metadata.namespace` as written (`null` when the manifest states none).
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Where it came from: `FILE#N` (N-th YAML document, from 1; `FILE#N.items[I]` inside a
+    /// `List`), or `admission:<uid>`.
+    pub source: String,
+    pub labels: BTreeMap<String, String>,
+    /// Whether the object carries a pod spec.
+    pub workload: bool,
+    pub host_network: bool,
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    /// Containers, init containers and ephemeral containers of the pod spec.
+    pub containers: Vec<InputContainer>,
+    /// The object as written.
+    pub object: serde_json::Value,
+}
+
+/// A container of a pod spec, with its effective security settings (the container's
+/// `securityContext` over the pod's, where Kubernetes inherits them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputContainer {
+    pub name: String,
+    pub image: String,
+    /// An init container.
+    pub init: bool,
+    /// An ephemeral (debug) container.
+    pub ephemeral: bool,
+    /// `securityContext.privileged` is true.
+    pub privileged: bool,
+    pub run_as_non_root: Option<bool>,
+    pub run_as_user: Option<i64>,
+    pub allow_privilege_escalation: Option<bool>,
+    pub capabilities_add: Vec<String>,
+    pub read_only_root_fs: Option<bool>,
 }
 
 /// The JSON Schema of [`PolicyInput`], as committed in `schema/policy-input.v1.schema.json`.

@@ -17,7 +17,9 @@
 
 pub mod bundle;
 pub mod error;
+pub mod gatekeeper;
 pub mod input;
+pub mod kubernetes;
 pub mod metadata;
 pub mod testing;
 

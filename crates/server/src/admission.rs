@@ -22,6 +22,7 @@ use crate::auth::{Caller, Permission};
 use crate::body::Json;
 use crate::metrics::ResultLabels;
 use crate::problem::{Problem, codes};
+use portcullis_firewall::{ArtifactId, DecisionRequest, sha256};
 
 /// Rule ids of the webhook's own checks.
 pub mod rules {
@@ -211,20 +212,22 @@ pub struct Verdict {
 pub async fn review(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Json(review): Json<AdmissionReview<DynamicObject>>,
+    Json(raw): Json<Value>,
 ) -> Result<Response, Problem> {
     if !state.settings.admission.anonymous {
         let caller = Caller::from_headers(&headers, &state)?;
         caller.require(Permission::Decide)?;
     }
     let started = Instant::now();
+    let review: AdmissionReview<DynamicObject> = serde_json::from_value(raw.clone())
+        .map_err(|e| Problem::new(codes::INVALID_REQUEST, format!("AdmissionReview: {e}")))?;
     let req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| {
         Problem::new(
             codes::INVALID_REQUEST,
             "an AdmissionReview (admission.k8s.io/v1) with a request is expected",
         )
     })?;
-    let resp = answer(&state, &req).await;
+    let resp = answer(&state, &req, &raw).await;
     let result = if resp.allowed { "allowed" } else { "denied" };
     state
         .metrics
@@ -250,7 +253,11 @@ pub async fn review(
     Ok((StatusCode::OK, axum::Json(v)).into_response())
 }
 
-async fn answer(state: &AppState, req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+async fn answer(
+    state: &AppState,
+    req: &AdmissionRequest<DynamicObject>,
+    raw: &Value,
+) -> AdmissionResponse {
     let namespace = req.namespace.clone().unwrap_or_default();
     let target = state.settings.admission.target(&namespace);
     let base = AdmissionResponse::from(req);
@@ -274,7 +281,7 @@ async fn answer(state: &AppState, req: &AdmissionRequest<DynamicObject>) -> Admi
     if matches!(req.operation, Operation::Delete | Operation::Connect) || !KINDS.contains(&kind) {
         return base;
     }
-    let verdict = match evaluate(state, req, &target).await {
+    let verdict = match evaluate(state, req, raw, &target).await {
         Ok(v) => v,
         Err(e) => {
             let line = format!("{} portcullis could not evaluate {what}: {e}", rules::ERROR);
@@ -342,6 +349,7 @@ pub const ADMISSION_REVIEWED: &str = "admission.reviewed";
 async fn evaluate(
     state: &AppState,
     req: &AdmissionRequest<DynamicObject>,
+    raw: &Value,
     target: &Target,
 ) -> Result<Verdict, String> {
     let object = req
@@ -400,5 +408,47 @@ async fn evaluate(
             Some(_) => {}
         }
     }
+    workload_rules(state, req, raw, target, &mut v).await?;
     Ok(v)
+}
+
+/// The pod spec itself, through `Firewall::decide` (the one evaluation path): the library's
+/// Kubernetes rules (`PCL-K8S-*`) and the Gatekeeper constraints (`GK.*`), with their
+/// actions in the environment and the exceptions in force. Rules about the artifact's
+/// evidence are the gate's business, not admission's, and are left out here.
+async fn workload_rules(
+    state: &AppState,
+    req: &AdmissionRequest<DynamicObject>,
+    raw: &Value,
+    target: &Target,
+    v: &mut Verdict,
+) -> Result<(), String> {
+    let object = req
+        .object
+        .as_ref()
+        .ok_or_else(|| "the review carries no object".to_string())?;
+    let bytes = serde_json::to_vec(object).map_err(|e| e.to_string())?;
+    let namespace = req.namespace.clone().unwrap_or_default();
+    let artifact = ArtifactId {
+        name: format!("k8s/{namespace}/{}/{}", req.kind.kind, req.name),
+        digest: sha256(&bytes),
+    };
+    let dreq = DecisionRequest::new(artifact, target.environment.clone())
+        .with_admission_review(raw)
+        .map_err(|e| format!("the object: {e}"))?;
+    let live = state.live();
+    let decision = tokio::task::spawn_blocking(move || live.firewall.decide(&dreq))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !decision.errors.is_empty() {
+        return Err(format!("policy evaluation: {}", decision.errors.join("; ")));
+    }
+    let ours = |rule: &str| rule.starts_with("PCL-K8S-") || rule.starts_with("GK.");
+    for x in decision.violations.iter().filter(|x| ours(&x.rule)) {
+        v.denials.push(format!("{} {}", x.rule, x.message));
+    }
+    for x in decision.warnings.iter().filter(|x| ours(&x.rule)) {
+        v.warnings.push(format!("{} {}", x.rule, x.message));
+    }
+    Ok(())
 }

@@ -24,6 +24,8 @@ pub mod error;
 pub mod keys;
 pub mod proof;
 pub mod records;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
 pub use db::{Backend, CHANGES_CHANNEL, Store, StoreConfig, Subscription, VerifyFailure};

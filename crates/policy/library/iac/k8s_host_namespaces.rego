@@ -6,7 +6,7 @@ import data.portcullis.lib
 metadata := {
 	"id": "PCL-K8S-002",
 	"title": "Host network, PID or IPC namespace shared",
-	"description": "An IaC scanner reports a Kubernetes workload with hostNetwork, hostPID or hostIPC set: its containers see the node's network interfaces, processes or shared memory. One list of check ids per namespace (Checkov, Trivy in its three id spellings, KICS, kube-linter), matched against a finding's id, rule id and aliases without regard to case; add your tool's ids to extend them. PodSecurityPolicy checks are not listed.",
+	"description": "An IaC scanner reports a Kubernetes workload with hostNetwork, hostPID or hostIPC set: its containers see the node's network interfaces, processes or shared memory. One list of check ids per namespace (Checkov, Trivy in its three id spellings, KICS, kube-linter), matched against a finding's id, rule id and aliases without regard to case; add your tool's ids to extend them. PodSecurityPolicy checks are not listed. It also reads the pod spec of Kubernetes objects under review (`input.kubernetes`) and fires for each host namespace shared, keyed k8s|<namespace>/<kind>/<name>|<field>.",
 	"category": "security",
 	"severity": "high",
 	"actions": {"protected": "enforce", "unprotected": "warn"},
@@ -41,9 +41,9 @@ metadata := {
 params := lib.params(metadata)
 
 namespaces := [
-	{"param": "network_checks", "name": "network", "field": "hostNetwork"},
-	{"param": "pid_checks", "name": "process (PID)", "field": "hostPID"},
-	{"param": "ipc_checks", "name": "IPC", "field": "hostIPC"},
+	{"param": "network_checks", "name": "network", "field": "hostNetwork", "flag": "host_network"},
+	{"param": "pid_checks", "name": "process (PID)", "field": "hostPID", "flag": "host_pid"},
+	{"param": "ipc_checks", "name": "IPC", "field": "hostIPC", "flag": "host_ipc"},
 ]
 
 checks := {ns.param: lib.upper_set(params[ns.param]) | some ns in namespaces; is_array(params[ns.param])}
@@ -75,4 +75,18 @@ violation contains lib.param_violation(metadata, msg) if {
 	some ns in namespaces
 	not is_array(params[ns.param])
 	msg := sprintf("parameter %s must be a list of check ids", [ns.param])
+}
+
+# Kubernetes objects under review (manifests, the object of an admission request): the pod
+# spec itself.
+violation contains v if {
+	some w in input.kubernetes
+	some ns in namespaces
+	w[ns.flag] == true
+	v := {
+		"key": sprintf("k8s|%s|%s", [w.key, ns.field]),
+		"message": sprintf("%s (%s) shares the host's %s namespace (%s: true)", [w.key, w.source, ns.name, ns.field]),
+		"evidence_refs": [{"manifest": w.source}],
+		"remediation": sprintf("In %s, remove %s from the pod spec (or set it to false).", [w.source, ns.field]),
+	}
 }

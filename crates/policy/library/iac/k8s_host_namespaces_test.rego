@@ -63,3 +63,34 @@ test_overriding_one_list_keeps_the_others if {
 	some v in vs
 	v.key == "p"
 }
+
+daemonset := {
+	"key": "kube-system/DaemonSet/agent",
+	"api_version": "apps/v1",
+	"kind": "DaemonSet",
+	"namespace": "kube-system",
+	"name": "agent",
+	"source": "agent.yaml#1",
+	"labels": {},
+	"workload": true,
+	"host_network": true,
+	"host_pid": true,
+	"host_ipc": false,
+	"containers": [],
+	"object": {},
+}
+
+test_manifest_host_namespaces_fire if {
+	vs := violation with input as {"findings": [], "kubernetes": [daemonset]}
+	count(vs) == 2
+	some a in vs
+	a.key == "k8s|kube-system/DaemonSet/agent|hostNetwork"
+	a.message == "kube-system/DaemonSet/agent (agent.yaml#1) shares the host's network namespace (hostNetwork: true)"
+	some b in vs
+	b.key == "k8s|kube-system/DaemonSet/agent|hostPID"
+}
+
+test_manifest_without_host_namespaces_does_not_fire if {
+	clean := object.union(daemonset, {"host_network": false, "host_pid": false})
+	count(violation) == 0 with input as {"findings": [], "kubernetes": [clean]}
+}

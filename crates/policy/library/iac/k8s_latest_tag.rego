@@ -6,7 +6,7 @@ import data.portcullis.lib
 metadata := {
 	"id": "PCL-K8S-004",
 	"title": "Image referenced by the latest tag or no tag",
-	"description": "An IaC scanner reports a Kubernetes workload whose container image uses the `latest` tag or no tag (which means latest), so what runs can change without a deployment; or the artifact being deployed is itself named by one of mutable_tags (default `latest`). `checks` lists the scanner check ids that mean it (Checkov, Trivy in its three id spellings, KICS, kube-linter), matched against a finding's id, rule id and aliases without regard to case. An artifact name without a tag is not a violation: the decision binds its digest.",
+	"description": "An IaC scanner reports a Kubernetes workload whose container image uses the `latest` tag or no tag (which means latest), so what runs can change without a deployment; or the artifact being deployed is itself named by one of mutable_tags (default `latest`). `checks` lists the scanner check ids that mean it (Checkov, Trivy in its three id spellings, KICS, kube-linter), matched against a finding's id, rule id and aliases without regard to case. An artifact name without a tag is not a violation: the decision binds its digest. It also reads Kubernetes objects under review (`input.kubernetes`) and fires for each container image without a digest whose tag is missing or one of mutable_tags, keyed k8s|<namespace>/<kind>/<name>|<container>.",
 	"category": "security",
 	"severity": "medium",
 	"actions": {"protected": "enforce", "unprotected": "warn"},
@@ -79,3 +79,37 @@ violation contains lib.param_violation(metadata, sprintf("parameter %s must be a
 	some p in ["checks", "mutable_tags"]
 	not is_array(params[p])
 }
+
+# Kubernetes objects under review (manifests, the object of an admission request): container
+# images without a digest whose tag is missing or one of mutable_tags.
+violation contains v if {
+	is_array(params.mutable_tags)
+	some w in input.kubernetes
+	some c in w.containers
+	not contains(c.image, "@")
+	tag := image_tag(c.image)
+	mutable_image_tag(tag)
+	v := {
+		"key": sprintf("k8s|%s|%s", [w.key, c.name]),
+		"message": sprintf("%s (%s): container %s uses image %s by %s", [w.key, w.source, c.name, c.image, tag_label(tag)]),
+		"evidence_refs": [{"manifest": w.source}],
+		"remediation": sprintf("In %s, reference the image of container %s by a version tag and digest (image:1.2.3@sha256:…).", [w.source, c.name]),
+	}
+}
+
+# The tag of an image reference, "" when it has none.
+image_tag(image) := tag if {
+	segments := split(image, "/")
+	last := segments[count(segments) - 1]
+	contains(last, ":")
+	parts := split(last, ":")
+	tag := parts[count(parts) - 1]
+} else := ""
+
+mutable_image_tag(tag) if tag == ""
+
+mutable_image_tag(tag) if tag in params.mutable_tags
+
+tag_label(tag) := "no tag (latest)" if tag == ""
+
+tag_label(tag) := sprintf("the mutable tag %s", [tag]) if tag != ""

@@ -67,3 +67,39 @@ test_mutable_tags_param if {
 		with data.portcullis.params as {"PCL-K8S-004": {"mutable_tags": ["latest", "main"]}}
 	count(vs) == 1
 }
+
+manifest_pod(images) := {
+	"key": "shop/Pod/web",
+	"api_version": "v1",
+	"kind": "Pod",
+	"namespace": "shop",
+	"name": "web",
+	"source": "pod.yaml#1",
+	"labels": {},
+	"workload": true,
+	"host_network": false,
+	"host_pid": false,
+	"host_ipc": false,
+	"containers": [c |
+		some name, image in images
+		c := {"name": name, "image": image, "init": false, "ephemeral": false, "privileged": false, "run_as_non_root": true, "run_as_user": 1000, "allow_privilege_escalation": false, "capabilities_add": [], "read_only_root_fs": true}
+	],
+	"object": {},
+}
+
+test_manifest_latest_and_untagged_fire if {
+	w := manifest_pod({"a": "nginx:latest", "b": "registry.example.com:5000/shop/api", "c": "nginx:1.25"})
+	vs := violation with input as {"findings": [], "artifact": pinned, "kubernetes": [w]}
+	count(vs) == 2
+	some a in vs
+	a.key == "k8s|shop/Pod/web|a"
+	a.message == "shop/Pod/web (pod.yaml#1): container a uses image nginx:latest by the mutable tag latest"
+	some b in vs
+	b.key == "k8s|shop/Pod/web|b"
+	contains(b.message, "no tag (latest)")
+}
+
+test_manifest_pinned_images_do_not_fire if {
+	w := manifest_pod({"a": "nginx:1.25", "b": concat("", ["nginx@", digest]), "c": concat("", ["nginx:latest@", digest])})
+	count(violation) == 0 with input as {"findings": [], "artifact": pinned, "kubernetes": [w]}
+}

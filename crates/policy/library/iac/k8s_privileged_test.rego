@@ -76,3 +76,36 @@ test_bad_checks_param if {
 	some v in vs
 	v.key == "PCL-K8S-001/params"
 }
+
+pod := {
+	"key": "shop/Pod/web",
+	"api_version": "v1",
+	"kind": "Pod",
+	"namespace": "shop",
+	"name": "web",
+	"source": "deploy.yaml#1",
+	"labels": {},
+	"workload": true,
+	"host_network": false,
+	"host_pid": false,
+	"host_ipc": false,
+	"containers": [
+		{"name": "app", "image": "nginx:1.25", "init": false, "ephemeral": false, "privileged": true, "run_as_non_root": true, "run_as_user": 1000, "allow_privilege_escalation": false, "capabilities_add": [], "read_only_root_fs": true},
+		{"name": "sidecar", "image": "envoy:1.30", "init": false, "ephemeral": false, "privileged": false, "run_as_non_root": true, "run_as_user": 1000, "allow_privilege_escalation": false, "capabilities_add": [], "read_only_root_fs": true},
+	],
+	"object": {},
+}
+
+test_manifest_privileged_container_fires if {
+	vs := violation with input as {"findings": [], "kubernetes": [pod]}
+	count(vs) == 1
+	some v in vs
+	v.key == "k8s|shop/Pod/web|app"
+	v.message == "shop/Pod/web (deploy.yaml#1): container app is privileged (securityContext.privileged: true)"
+	v.evidence_refs == [{"manifest": "deploy.yaml#1"}]
+}
+
+test_manifest_unprivileged_does_not_fire if {
+	clean := object.union(pod, {"containers": [pod.containers[1]]})
+	count(violation) == 0 with input as {"findings": [], "kubernetes": [clean]}
+}

@@ -52,3 +52,43 @@ test_checks_param_extends_to_dockerfile_user if {
 		with data.portcullis.params as {"PCL-K8S-003": {"checks": ["DS002", "AVD-DS-0002"]}}
 	count(vs) == 1
 }
+
+container := {"name": "app", "image": "nginx:1.25", "init": false, "ephemeral": false, "privileged": false, "run_as_non_root": null, "run_as_user": null, "allow_privilege_escalation": null, "capabilities_add": [], "read_only_root_fs": null}
+
+deployment := {
+	"key": "default/Deployment/web",
+	"api_version": "apps/v1",
+	"kind": "Deployment",
+	"namespace": null,
+	"name": "web",
+	"source": "deploy.yaml#2",
+	"labels": {},
+	"workload": true,
+	"host_network": false,
+	"host_pid": false,
+	"host_ipc": false,
+	"containers": [container],
+	"object": {},
+}
+
+test_manifest_unset_user_fires if {
+	vs := violation with input as {"findings": [], "kubernetes": [deployment]}
+	count(vs) == 1
+	some v in vs
+	v.key == "k8s|default/Deployment/web|app"
+	contains(v.message, "runAsNonRoot is not true")
+}
+
+test_manifest_uid_zero_fires_even_with_non_root if {
+	c := object.union(container, {"run_as_non_root": true, "run_as_user": 0})
+	vs := violation with input as {"findings": [], "kubernetes": [object.union(deployment, {"containers": [c]})]}
+	count(vs) == 1
+	some v in vs
+	contains(v.message, "runAsUser: 0")
+}
+
+test_manifest_non_root_does_not_fire if {
+	a := object.union(container, {"run_as_non_root": true})
+	b := object.union(container, {"name": "b", "run_as_user": 1000})
+	count(violation) == 0 with input as {"findings": [], "kubernetes": [object.union(deployment, {"containers": [a, b]})]}
+}

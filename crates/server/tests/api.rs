@@ -1,0 +1,651 @@
+//! The API against a real server on a loopback port: round trips, problem documents, the
+//! token × role matrix, and the OpenAPI document in step with the router.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use portcullis_server::ServerSettings;
+use portcullis_server::auth::Role;
+use portcullis_store::Backend;
+use serde_json::{Value, json};
+
+async fn sqlite_server(opts: Options) -> (TestServer, portcullis_store::testing::TestDb) {
+    let db = database(Backend::Sqlite).await.unwrap();
+    (TestServer::start(db.config(), opts).await, db)
+}
+
+fn log4j_evidence() -> Vec<Value> {
+    vec![
+        evidence_file(&examples().join("evidence/checkout-api.cdx.json")),
+        evidence_file(&examples().join("evidence/trivy-image.json")),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_round_trip_and_are_recorded() {
+    let (s, _db) = sqlite_server(Options::default()).await;
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "staging", "evidence": log4j_evidence(),
+                    "context": {"pipeline": "test", "time": "2026-11-23T12:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let d = &body["decision"];
+    assert_eq!(d["decision"], "deny");
+    assert_eq!(body["exit_code"], 1);
+    assert!(
+        d["chain"]["seq"].as_u64().unwrap() > 0,
+        "recorded in the chain: {d}"
+    );
+    assert_eq!(d["decided_at"], "2026-11-23T12:00:00.000Z");
+    let rules: Vec<&str> = d["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"PCL-VULN-002"), "{rules:?}");
+    assert!(
+        body["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "PCL-VULN-002" && r["action"] == "enforce"),
+        "the rules a report needs come along"
+    );
+    // The requester defaults to the token.
+    let id = d["id"].as_str().unwrap();
+    let (status, shown) = s.get(Role::Viewer, &format!("/v1/decisions/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        &shown["decision"], d,
+        "the stored decision is the one answered"
+    );
+    let (_, list) = s
+        .get(Role::Viewer, "/v1/decisions?env=staging&limit=5")
+        .await;
+    assert_eq!(list["decisions"].as_array().unwrap().len(), 1);
+    let (_, none) = s.get(Role::Viewer, "/v1/decisions?env=production").await;
+    assert!(none["decisions"].as_array().unwrap().is_empty());
+    let (status, p) = s.get(Role::Viewer, "/v1/decisions/nope").await;
+    assert_eq!((status, p["code"].as_str()), (404, Some("not-found")));
+
+    // Upload, then decide by digest: the same verdict and the same evidence digests.
+    let bytes = std::fs::read(examples().join("evidence/trivy-image.json")).unwrap();
+    let r = s
+        .client
+        .post(format!("{}/v1/evidence", s.base))
+        .bearer_auth(s.token(Role::Ci))
+        .header("x-portcullis-source", "trivy-image.json")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "stored already, with the decision"
+    );
+    let up: Value = r.json().await.unwrap();
+    let digest = up["digest"].as_str().unwrap().to_string();
+    assert_eq!(up["format"], "trivy-json");
+    assert_eq!(up["audit_entry"], Value::Null);
+    let r = s
+        .client
+        .post(format!("{}/v1/evidence", s.base))
+        .bearer_auth(s.token(Role::Ci))
+        .body(std::fs::read(examples().join("evidence/semgrep.json")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "a new document");
+    let up: Value = r.json().await.unwrap();
+    assert!(up["audit_entry"].as_u64().is_some());
+    let r = s
+        .client
+        .post(format!("{}/v1/evidence", s.base))
+        .bearer_auth(s.token(Role::Ci))
+        .body("not evidence at all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "unknown formats are refused");
+    let (_, by_digest) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "staging",
+                    "evidence": [log4j_evidence()[0].clone(), {"digest": digest}]}),
+        )
+        .await;
+    assert_eq!(by_digest["decision"]["decision"], "deny");
+    let digests: Vec<&str> = by_digest["decision"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["digest"].as_str().unwrap())
+        .collect();
+    assert!(digests.contains(&digest.as_str()), "{digests:?}");
+
+    // An unknown digest is unreadable evidence: it fails closed (exit code 2), never allows.
+    let (_, unknown) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "dev",
+                    "evidence": [{"digest": format!("sha256:{}", "0".repeat(64))}]}),
+        )
+        .await;
+    assert_eq!(unknown["exit_code"], 2, "{unknown}");
+    assert_eq!(unknown["decision"]["decision"], "deny");
+
+    let (status, v) = s.get(Role::Viewer, "/v1/audit/verify").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["intact"], true);
+    let r = s
+        .client
+        .get(format!("{}/v1/audit/export?decision={id}", s.base))
+        .bearer_auth(s.token(Role::Viewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let bundle = r.bytes().await.unwrap();
+    let report = portcullis_store::proof::verify_bundle(&bundle, None).expect("a valid bundle");
+    assert!(format!("{report:?}").contains(id));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advisories_exceptions_deployments_and_inventory() {
+    let (s, _db) = sqlite_server(Options::default()).await;
+    // 2.4.0 runs in dev (deployed before the advisory).
+    let (status, dep) = s
+        .post(
+            Role::Ci,
+            "/v1/deployments",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "dev"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{dep}");
+    assert!(dep["warning"].as_str().unwrap().contains("no decision"));
+    // The SBOM must be on the server for impact: a decision stores it.
+    let (_, d) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "dev", "evidence": log4j_evidence()}),
+        )
+        .await;
+    assert!(
+        !d["decision"]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["rule"] == "PCL-VULN-001")
+    );
+    let osv: Value = serde_json::from_slice(
+        &std::fs::read(examples().join("evidence/log4shell.osv.json")).unwrap(),
+    )
+    .unwrap();
+    let (status, added) = s
+        .post(Role::Admin, "/v1/advisories", &json!({"osv": osv}))
+        .await;
+    assert_eq!(status, 201, "{added}");
+    let affected = added["affected"].as_array().unwrap();
+    assert_eq!(affected.len(), 1, "{added}");
+    assert_eq!(affected[0]["environment"], "dev");
+    assert!(
+        added["impact_entry"].as_u64().is_some(),
+        "impact is on the record"
+    );
+    let (status, again) = s
+        .post(Role::Admin, "/v1/advisories", &json!({"osv": osv}))
+        .await;
+    assert_eq!((status, again["code"].as_str()), (409, Some("conflict")));
+    // In force at once: the same artifact is now denied in dev by PCL-VULN-001.
+    let (_, d) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "dev", "evidence": log4j_evidence()}),
+        )
+        .await;
+    assert_eq!(d["decision"]["decision"], "deny");
+    assert!(
+        d["decision"]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["rule"] == "PCL-VULN-001")
+    );
+    let (_, impact) = s
+        .get(Role::Viewer, "/v1/advisories/GHSA-jfh8-c2jp-5v3q/impact")
+        .await;
+    assert_eq!(impact["affected"].as_array().unwrap().len(), 1);
+    let (_, list) = s.get(Role::Viewer, "/v1/advisories").await;
+    assert_eq!(list["advisories"].as_array().unwrap().len(), 1);
+    let (status, _) = s
+        .post(
+            Role::Admin,
+            "/v1/advisories/GHSA-jfh8-c2jp-5v3q/withdraw",
+            &json!({"reason": "test"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, list) = s.get(Role::Viewer, "/v1/advisories").await;
+    assert!(list["advisories"].as_array().unwrap().is_empty());
+
+    // A block rule.
+    let (status, b) = s
+        .post(
+            Role::Admin,
+            "/v1/advisories",
+            &json!({"block_rule": {"id": "BLOCK-T1", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core", "vers": "vers:maven/<2.17.1", "reason": "test"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{b}");
+    assert_eq!(b["affected"].as_array().unwrap().len(), 1);
+
+    // Exceptions: granted, listed, in force, revoked.
+    let (status, g) = s
+        .post(
+            Role::Approver,
+            "/v1/exceptions",
+            &json!({"id": "EXC-T1", "rule": "PCL-VULN-001", "key": "*log4j-core*", "artifact": "registry.example.com/shop/*",
+                    "environments": ["dev"], "expires": "2099-01-01", "reason": "test", "approver": "dana@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{g}");
+    let (_, d) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "dev", "evidence": log4j_evidence()}),
+        )
+        .await;
+    assert!(
+        d["decision"]["excepted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["exception"]["id"] == "EXC-T1"),
+        "{}",
+        d["decision"]
+    );
+    let (_, ex) = s.get(Role::Viewer, "/v1/exceptions").await;
+    assert_eq!(ex["exceptions"][0]["exception"]["id"], "EXC-T1");
+    let (status, _) = s
+        .post(
+            Role::Approver,
+            "/v1/exceptions/EXC-T1/revoke",
+            &json!({"reason": "fixed"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, p) = s
+        .post(
+            Role::Approver,
+            "/v1/exceptions/EXC-T1/revoke",
+            &json!({"reason": "fixed"}),
+        )
+        .await;
+    assert_eq!((status, p["code"].as_str()), (409, Some("conflict")));
+
+    let (_, inv) = s.get(Role::Viewer, "/v1/inventory?env=dev").await;
+    assert_eq!(inv["inventory"].as_array().unwrap().len(), 1);
+    let (_, v) = s.get(Role::Viewer, "/v1/audit/verify").await;
+    assert_eq!(v["intact"], true);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_override_is_audited_and_needs_an_approver() {
+    let (s, _db) = sqlite_server(Options::default()).await;
+    let body = json!({"artifact": LOG4J_ARTIFACT, "environment": "staging", "evidence": log4j_evidence(),
+                      "override": {"reason": "incident INC-7: hotfix"}});
+    let (status, p) = s.post(Role::Ci, "/v1/decisions", &body).await;
+    assert_eq!((status, p["code"].as_str()), (403, Some("forbidden")));
+    let (status, r) = s.post(Role::Approver, "/v1/decisions", &body).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        r["decision"]["decision"], "deny",
+        "the decision itself stands"
+    );
+    assert_eq!(r["exit_code"], 0, "the override lets it through");
+    let seq = r["override"]["audit_entry"].as_u64().unwrap();
+    let entry = s.store.entry(seq).await.unwrap().unwrap();
+    assert_eq!(entry.kind, "override");
+    assert!(
+        entry.body.contains("INC-7") && entry.body.contains(r["decision"]["id"].as_str().unwrap())
+    );
+    let empty =
+        json!({"artifact": LOG4J_ARTIFACT, "environment": "staging", "override": {"reason": " "}});
+    let (status, _) = s.post(Role::Approver, "/v1/decisions", &empty).await;
+    assert_eq!(status, 422);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_problem_documents() {
+    let settings = ServerSettings {
+        body_limit: Some(64 * 1024),
+        ..Default::default()
+    };
+    let (s, _db) = sqlite_server(Options {
+        settings,
+        ..Default::default()
+    })
+    .await;
+    let send = |body: Vec<u8>, ct: &'static str| {
+        let req = s
+            .client
+            .post(format!("{}/v1/decisions", s.base))
+            .bearer_auth(s.token(Role::Ci))
+            .header("content-type", ct)
+            .body(body);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            (status, ct, v)
+        }
+    };
+    let (status, ct, p) = send(b"{\"artifact\": ".to_vec(), "application/json").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (400, Some("malformed-json")),
+        "{p}"
+    );
+    assert_eq!(ct, "application/problem+json");
+    assert!(p["detail"].as_str().unwrap().contains("line 1"), "{p}");
+    assert_eq!(p["status"], 400);
+    assert!(p["type"].as_str().unwrap().ends_with("/malformed-json"));
+
+    let (status, _, p) = send(
+        br#"{"artifact": "a@sha256:00", "environment": 7}"#.to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, p["code"].as_str()), (422, Some("invalid-request")));
+    assert!(
+        p["detail"].as_str().unwrap().contains("/environment"),
+        "{p}"
+    );
+
+    let (status, _, p) = send(
+        br#"{"artifact": "a@sha256:00", "environment": "dev", "colour": "red"}"#.to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, p["code"].as_str()), (422, Some("invalid-request")));
+    assert!(p["detail"].as_str().unwrap().contains("colour"), "{p}");
+
+    let (status, _, p) = send(
+        br#"{"artifact": "a@sha256:00", "environment": "dev", "evidence": [{"digest": "x", "content": {}}]}"#.to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, p["code"].as_str()), (422, Some("invalid-request")));
+
+    let big = format!(
+        r#"{{"artifact": "a@sha256:00", "environment": "{}"}}"#,
+        "x".repeat(100 * 1024)
+    );
+    let (status, _, p) = send(big.into_bytes(), "application/json").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (413, Some("body-too-large")),
+        "{p}"
+    );
+
+    let (status, _, p) = send(b"{}".to_vec(), "text/plain").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (415, Some("unsupported-media-type"))
+    );
+
+    let (status, _, p) = send(
+        br#"{"artifact": "no-digest", "environment": "dev"}"#.to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, p["code"].as_str()), (422, Some("invalid-request")));
+    assert!(
+        p["detail"].as_str().unwrap().contains("NAME@sha256:HEX"),
+        "{p}"
+    );
+
+    let (status, p) = s.get(Role::Viewer, "/v1/nothing-here").await;
+    assert_eq!((status, p["code"].as_str()), (404, Some("not-found")));
+    let r = s
+        .client
+        .delete(format!("{}/v1/decisions", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    s.stop().await;
+}
+
+/// Every endpoint, every role and no token: who may call what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_role_matrix_covers_every_endpoint() {
+    let (s, _db) = sqlite_server(Options::default()).await;
+    let open = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
+    // (method, path, permission needed, body)
+    let body_for = |path: &str| -> Value {
+        match path {
+            "/v1/decisions" => json!({"artifact": LOG4J_ARTIFACT, "environment": "dev"}),
+            "/v1/advisories" => {
+                json!({"block_rule": {"purl": "pkg:npm/left-pad", "reason": "matrix"}})
+            }
+            "/v1/exceptions" => {
+                json!({"rule": "PCL-VULN-001", "key": "x", "artifact": "*", "environments": ["dev"], "expires": "2099-01-01", "reason": "m", "approver": "a@example.com"})
+            }
+            "/v1/deployments" => json!({"artifact": LOG4J_ARTIFACT, "environment": "dev"}),
+            "/v1/tokens" => json!({"name": "matrix", "role": "viewer"}),
+            "/v1/admission" => {
+                json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "name": "p", "namespace": "dev", "operation": "CREATE", "userInfo": {},
+                "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}}})
+            }
+            p if p.ends_with("/withdraw") || p.ends_with("/revoke") => json!({"reason": "matrix"}),
+            _ => json!({}),
+        }
+    };
+    let need = |method: &str, path: &str| -> Option<Role> {
+        if open.contains(&path) {
+            return None;
+        }
+        Some(match (method, path) {
+            ("GET", p) if p.starts_with("/v1/tokens") => Role::Admin,
+            ("GET", _) => Role::Viewer,
+            ("POST", "/v1/decisions" | "/v1/evidence" | "/v1/deployments" | "/v1/admission") => {
+                Role::Ci
+            }
+            ("POST", p) if p.starts_with("/v1/exceptions") => Role::Approver,
+            ("POST", _) => Role::Admin,
+            _ => unreachable!(),
+        })
+    };
+    let allowed = |needed: Role, role: Role| match needed {
+        Role::Viewer => true,
+        Role::Admin => role == Role::Admin,
+        other => role == other || role == Role::Admin,
+    };
+    let mut checked = 0;
+    for (method, route) in portcullis_server::api::routes() {
+        let path = route.replace("{id}", "X-1");
+        let needed = need(method, &path);
+        let mut roles: Vec<Option<Role>> = Role::ALL.iter().map(|r| Some(*r)).collect();
+        roles.push(None);
+        for role in roles {
+            let mut req = match method {
+                "GET" => s.client.get(format!("{}{path}", s.base)),
+                _ => {
+                    let b = s.client.post(format!("{}{path}", s.base));
+                    if path == "/v1/evidence" {
+                        b.body(std::fs::read(examples().join("evidence/trivy-image.json")).unwrap())
+                    } else {
+                        b.json(&body_for(&path))
+                    }
+                }
+            };
+            if let Some(r) = role {
+                req = req.bearer_auth(s.token(r));
+            }
+            let status = req.send().await.unwrap().status().as_u16();
+            let expect_ok = match (needed, role) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(n), Some(r)) => allowed(n, r),
+            };
+            if expect_ok {
+                assert!(
+                    status != 401 && status != 403,
+                    "{method} {path} as {role:?}: {status}, expected to be let in"
+                );
+            } else {
+                let want = if role.is_none() { 401 } else { 403 };
+                assert_eq!(status, want, "{method} {path} as {role:?}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, portcullis_server::api::routes().len() * 5);
+    // A revoked token is refused at once.
+    let (_, t) = s
+        .post(
+            Role::Admin,
+            "/v1/tokens",
+            &json!({"name": "short-lived", "role": "viewer"}),
+        )
+        .await;
+    let secret = t["token"].as_str().unwrap().to_string();
+    let id = t["id"].as_str().unwrap().to_string();
+    let get = |tok: String| {
+        let r = s
+            .client
+            .get(format!("{}/v1/inventory", s.base))
+            .bearer_auth(tok);
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(secret.clone()).await, 200);
+    let (status, _) = s
+        .post(Role::Admin, &format!("/v1/tokens/{id}/revoke"), &json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(get(secret).await, 401);
+    // Tokens are stored hashed.
+    let row = s.store.token(&id).await.unwrap().unwrap();
+    assert!(
+        row.digest.starts_with("sha256:")
+            && !row.digest.contains(&t["token"].as_str().unwrap()[4..])
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_lists_exactly_the_routes() {
+    let doc: Value =
+        serde_json::from_str(portcullis_server::OPENAPI).expect("openapi.json is JSON");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    documented.sort();
+    let mut routed: Vec<(String, String)> = portcullis_server::api::routes()
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    routed.sort();
+    assert_eq!(documented, routed, "openapi.json and the router disagree");
+    // Every problem code the server can answer is documented.
+    let text = portcullis_server::OPENAPI;
+    for (code, _, _) in portcullis_server::problem::codes::ALL {
+        assert!(
+            text.contains(code),
+            "problem code {code} is not in openapi.json"
+        );
+    }
+    // And the server serves it.
+    let (s, _db) = sqlite_server(Options::default()).await;
+    let served: Value = s
+        .client
+        .get(format!("{}/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served, doc);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_endpoints() {
+    let (s, _db) = sqlite_server(Options::default()).await;
+    let r = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r: Value = s
+        .client
+        .get(format!("{}/readyz", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "ready");
+    assert!(r["rules"].as_u64().unwrap() > 10);
+    s.post(
+        Role::Ci,
+        "/v1/decisions",
+        &json!({"artifact": LOG4J_ARTIFACT, "environment": "staging", "evidence": log4j_evidence()}),
+    )
+    .await;
+    let text = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"portcullis_decisions_total{result="deny",environment="staging"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"portcullis_violations_total{rule="PCL-VULN-002",environment="staging"}"#)
+    );
+    assert!(text.contains("portcullis_decision_duration_seconds_bucket"));
+    assert!(text.contains("portcullis_audit_chain_length"));
+    assert!(text.contains("# EOF"));
+    s.stop().await;
+}
