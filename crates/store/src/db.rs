@@ -352,13 +352,17 @@ impl Store {
     pub async fn subscribe(&self) -> Result<Subscription, StoreError> {
         let local = self.inner.events.subscribe();
         let remote = match &self.inner.db {
-            Db::Sqlite(_) => None,
+            Db::Sqlite(pool) => Remote::Poll {
+                pool: pool.clone(),
+                last: self.head().await?.map(|(seq, _)| seq).unwrap_or(0),
+                pending: Default::default(),
+            },
             Db::Postgres(pool) => {
                 let mut l = sqlx::postgres::PgListener::connect_with(pool)
                     .await
                     .map_err(|e| self.err(e))?;
                 l.listen(CHANGES_CHANNEL).await.map_err(|e| self.err(e))?;
-                Some(l)
+                Remote::Listen(Box::new(l))
             }
         };
         Ok(Subscription { local, remote })
@@ -1188,8 +1192,24 @@ fn publish(inner: &Inner, entries: &[Option<Entry>]) {
 /// reader) it yields a [`StoreEvent::RELOAD`].
 pub struct Subscription {
     local: tokio::sync::broadcast::Receiver<StoreEvent>,
-    remote: Option<sqlx::postgres::PgListener>,
+    remote: Remote,
 }
+
+/// Where other processes' changes come from.
+enum Remote {
+    /// PostgreSQL: LISTEN on [`CHANGES_CHANNEL`].
+    Listen(Box<sqlx::postgres::PgListener>),
+    /// SQLite has no notifications between processes (a CLI and a server on one file): poll
+    /// the chain for live entries after the last one seen.
+    Poll {
+        pool: SqlitePool,
+        last: i64,
+        pending: std::collections::VecDeque<StoreEvent>,
+    },
+}
+
+/// How often SQLite subscribers look for other processes' changes.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Subscription {
     /// The next event (waits for it).
@@ -1208,9 +1228,44 @@ impl Subscription {
                 }
             };
             let remote = async {
-                match self.remote.as_mut() {
-                    None => std::future::pending().await,
-                    Some(l) => match l.try_recv().await {
+                match &mut self.remote {
+                    Remote::Poll {
+                        pool,
+                        last,
+                        pending,
+                    } => loop {
+                        if let Some(e) = pending.pop_front() {
+                            return Some(e);
+                        }
+                        tokio::time::sleep(POLL_INTERVAL).await;
+                        let rows = sqlx::query(
+                            "SELECT seq, kind FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 10000",
+                        )
+                        .bind(*last)
+                        .fetch_all(&*pool)
+                        .await;
+                        match rows {
+                            Ok(rows) => {
+                                for r in rows {
+                                    let (Ok(seq), Ok(kind)) = (
+                                        r.try_get::<i64, _>("seq"),
+                                        r.try_get::<String, _>("kind"),
+                                    ) else {
+                                        continue;
+                                    };
+                                    *last = seq;
+                                    if StoreEvent::is_live(&kind) {
+                                        pending.push_back(StoreEvent {
+                                            kind,
+                                            seq: seq as u64,
+                                        });
+                                    }
+                                }
+                            }
+                            Err(_) => return Some(reload()),
+                        }
+                    },
+                    Remote::Listen(l) => match l.try_recv().await {
                         Ok(Some(n)) => Some(parse_event(n.payload()).unwrap_or_else(reload)),
                         // The connection was lost (sqlx reconnects on the next call): whatever
                         // was sent meanwhile is lost, so reload everything.
