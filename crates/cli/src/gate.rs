@@ -25,7 +25,8 @@ use portcullis_policy::kubernetes::parse_manifests;
 use portcullis_store::Store;
 use serde::de::DeserializeOwned;
 
-use crate::render::{self, OutputFormat, Report};
+use crate::remote;
+use crate::render::{self, OutputFormat, Report, RuleInfo};
 use crate::{GateArgs, PolicyArgs, exit};
 
 /// The configuration the gate runs with, and a note on where it came from when that is not
@@ -126,73 +127,12 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         // Millisecond precision, as recorded: a replay decides at exactly the same time.
         None => now_millis(),
     };
-    let rt = crate::state::runtime()?;
-    let store = rt.block_on(args.store.open())?;
     let mut docs = Documents::default();
     let color = args.color.enabled();
-
-    let loaded = load_config(&args.policies)?;
-    let mut notes: Vec<String> = loaded.note.into_iter().collect();
-    let config = loaded.config;
-    if !config.environments.is_empty() && !config.environments.contains_key(&args.environment) {
-        notes.push(format!(
-            "environment {:?} is not declared in {}: treated as protected",
-            args.environment,
-            config.source.as_deref().unwrap_or("the configuration")
-        ));
-    }
-    let bundle = load_bundle(&args.policies)?;
+    let mut notes: Vec<String> = Vec::new();
     let mut files: BTreeMap<String, String> = BTreeMap::new();
-
-    let mut advisories = Vec::new();
-    for path in &args.advisories {
-        let (bytes, doc) = read_evidence(path, &limits).map_err(|e| match e {
-            Unread::Io(e) | Unread::Parse(_, e) => {
-                anyhow!("--advisories {}: {}", path.display(), describe(&e))
-            }
-        })?;
-        files.insert(doc.digest.clone(), display(path));
-        if doc.evidence.advisories.is_empty() {
-            bail!(
-                "--advisories {}: {} holds no advisories (an OSV record or a list of them is expected)",
-                path.display(),
-                doc.evidence.format.name()
-            );
-        }
-        docs.add(blob_kinds::ADVISORY, bytes);
-        for a in doc.evidence.advisories {
-            advisories.push(BlockedAdvisory {
-                advisory: a,
-                source: doc.digest.clone(),
-            });
-        }
-    }
-    // The advisories and block rules in the store are in force everywhere.
-    for (row, bytes, found) in rt.block_on(registry::advisories_in_force(&store, &limits))? {
-        files.insert(row.digest.clone(), format!("advisory {} (store)", row.id));
-        docs.add(blob_kinds::ADVISORY, bytes);
-        advisories.extend(found);
-    }
-
-    let mut firewall = Firewall::new(bundle, config)?
-        .with_advisories(advisories)
-        .with_limits(limits);
-    if let Some(path) = &args.kev {
-        let bytes = read_limited(path, &limits)
-            .map_err(|e| anyhow!("--kev {}: {}", path.display(), describe(&e)))?;
-        let digest = sha256(&bytes);
-        files.insert(digest.clone(), display(path));
-        let kev = KevCatalog::parse(&bytes, &display(path))?;
-        docs.add(blob_kinds::KEV, bytes);
-        firewall = firewall.with_kev_from(kev, &digest);
-    }
-    let mut granted = stored_exceptions(&rt, &store, time)?;
-    if let Some(path) = &args.exceptions {
-        granted.extend(exceptions::load_exceptions(path)?);
-    }
-    firewall = firewall.with_exceptions(granted);
-    if let Some(gk) = load_gatekeeper(&args.gatekeeper, &mut notes)? {
-        firewall = firewall.with_gatekeeper(gk);
+    if let Some(url) = &args.server {
+        remote::check_args(args, url)?;
     }
 
     let mut req = DecisionRequest::new(artifact, args.environment.clone());
@@ -303,13 +243,19 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
 
-    let mut decision = firewall.decide(&req);
-    // Nothing is reported before it is on the record: a decision that cannot be recorded is
-    // an error (exit 2), never an allow.
-    rt.block_on(firewall.record(&store, &req, &mut decision, &docs))
-        .with_context(|| format!("decision {} could not be recorded", decision.id))?;
-    let code = exit_code(&decision);
-    let rules = firewall.rule_infos(&decision.environment);
+    let (decision, rules, code, location) = match &args.server {
+        None => decide_local(args, &req, &mut docs, &mut files, &mut notes, time, limits)?,
+        Some(url) => {
+            let answer = remote::decide(args, url, &req, &docs)?;
+            // Advisories come from the server's store: named as a local gate names its store's.
+            for e in answer.0.evidence.iter().filter(|e| e.kind == "advisory") {
+                files
+                    .entry(e.digest.clone())
+                    .or_insert_with(|| format!("{} (store)", e.source));
+            }
+            answer
+        }
+    };
     let report = Report::new(&decision, rules, &req, files, code);
 
     let mut err = std::io::stderr().lock();
@@ -321,9 +267,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         writeln!(
             err,
             "recorded: decision {} (audit entry {}) in {}",
-            decision.id,
-            chain.seq,
-            store.location()
+            decision.id, chain.seq, location
         )?;
     }
     drop(err);
@@ -361,6 +305,92 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// Decide with the local policies and record in the local store.
+#[allow(clippy::too_many_arguments)]
+fn decide_local(
+    args: &GateArgs,
+    req: &DecisionRequest,
+    docs: &mut Documents,
+    files: &mut BTreeMap<String, String>,
+    notes: &mut Vec<String>,
+    time: DateTime<Utc>,
+    limits: Limits,
+) -> anyhow::Result<(Decision, Vec<RuleInfo>, u8, String)> {
+    let rt = crate::state::runtime()?;
+    let store = rt.block_on(args.store.open())?;
+    let loaded = load_config(&args.policies)?;
+    notes.extend(loaded.note);
+    let config = loaded.config;
+    if !config.environments.is_empty() && !config.environments.contains_key(&args.environment) {
+        notes.push(format!(
+            "environment {:?} is not declared in {}: treated as protected",
+            args.environment,
+            config.source.as_deref().unwrap_or("the configuration")
+        ));
+    }
+    let bundle = load_bundle(&args.policies)?;
+
+    let mut advisories = Vec::new();
+    for path in &args.advisories {
+        let (bytes, doc) = read_evidence(path, &limits).map_err(|e| match e {
+            Unread::Io(e) | Unread::Parse(_, e) => {
+                anyhow!("--advisories {}: {}", path.display(), describe(&e))
+            }
+        })?;
+        files.insert(doc.digest.clone(), display(path));
+        if doc.evidence.advisories.is_empty() {
+            bail!(
+                "--advisories {}: {} holds no advisories (an OSV record or a list of them is expected)",
+                path.display(),
+                doc.evidence.format.name()
+            );
+        }
+        docs.add(blob_kinds::ADVISORY, bytes);
+        for a in doc.evidence.advisories {
+            advisories.push(BlockedAdvisory {
+                advisory: a,
+                source: doc.digest.clone(),
+            });
+        }
+    }
+    // The advisories and block rules in the store are in force everywhere.
+    for (row, bytes, found) in rt.block_on(registry::advisories_in_force(&store, &limits))? {
+        files.insert(row.digest.clone(), format!("advisory {} (store)", row.id));
+        docs.add(blob_kinds::ADVISORY, bytes);
+        advisories.extend(found);
+    }
+
+    let mut firewall = Firewall::new(bundle, config)?
+        .with_advisories(advisories)
+        .with_limits(limits);
+    if let Some(path) = &args.kev {
+        let bytes = read_limited(path, &limits)
+            .map_err(|e| anyhow!("--kev {}: {}", path.display(), describe(&e)))?;
+        let digest = sha256(&bytes);
+        files.insert(digest.clone(), display(path));
+        let kev = KevCatalog::parse(&bytes, &display(path))?;
+        docs.add(blob_kinds::KEV, bytes);
+        firewall = firewall.with_kev_from(kev, &digest);
+    }
+    let mut granted = stored_exceptions(&rt, &store, time)?;
+    if let Some(path) = &args.exceptions {
+        granted.extend(exceptions::load_exceptions(path)?);
+    }
+    firewall = firewall.with_exceptions(granted);
+    if let Some(gk) = load_gatekeeper(&args.gatekeeper, notes)? {
+        firewall = firewall.with_gatekeeper(gk);
+    }
+
+    let mut decision = firewall.decide(req);
+    // Nothing is reported before it is on the record: a decision that cannot be recorded is
+    // an error (exit 2), never an allow.
+    rt.block_on(firewall.record(&store, req, &mut decision, docs))
+        .with_context(|| format!("decision {} could not be recorded", decision.id))?;
+    let code = exit_code(&decision);
+    let rules = firewall.rule_infos(&decision.environment);
+    Ok((decision, rules, code, store.location().to_string()))
 }
 
 fn now_millis() -> DateTime<Utc> {

@@ -11,6 +11,7 @@ mod gate;
 mod inspect;
 mod policy;
 mod registry;
+mod remote;
 mod render;
 mod serve;
 mod state;
@@ -243,6 +244,11 @@ pub struct GateArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub store: state::StoreArgs,
+    /// Ask a Portcullis server (`portcullis serve`) instead: the same request, decided and
+    /// recorded by the server with its policies, advisories and exceptions; the same outputs
+    /// and exit codes. The token is read from PORTCULLIS_TOKEN.
+    #[arg(long, env = "PORTCULLIS_SERVER", value_name = "URL")]
+    pub server: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -210,6 +210,10 @@ pub struct EvidenceItem {
     pub content: Option<Value>,
     #[serde(default)]
     pub content_base64: Option<String>,
+    /// The client could not read this document (why): recorded, and the decision fails
+    /// closed, as at a local gate.
+    #[serde(default)]
+    pub unreadable: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -438,6 +442,20 @@ async fn build_request(
             .name
             .clone()
             .unwrap_or_else(|| format!("evidence[{i}]"));
+        if let Some(error) = &item.unreadable {
+            if item.content.is_some() || item.content_base64.is_some() {
+                return Err(Problem::new(
+                    codes::INVALID_REQUEST,
+                    format!("evidence[{i}]: unreadable evidence has no content"),
+                ));
+            }
+            req.unreadable.push(UnreadableEvidence {
+                source,
+                digest: item.digest.clone(),
+                error: error.clone(),
+            });
+            continue;
+        }
         let bytes = match (&item.content, &item.content_base64, &item.digest) {
             (Some(v), None, None) => serde_json::to_vec(v).map_err(Problem::internal)?,
             (None, Some(b64), None) => base64::engine::general_purpose::STANDARD

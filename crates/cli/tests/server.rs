@@ -1,0 +1,277 @@
+//! `portcullis serve` as a real process, and `portcullis gate --server URL` against it: the
+//! same outputs and exit codes as a local gate, with the decision recorded by the server.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(home: &Path) -> Server {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PORTCULLIS_") {
+                c.env_remove(k);
+            }
+        }
+        let mut child = c
+            .env("PORTCULLIS_HOME", home)
+            .current_dir(root())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+                "examples/portcullis.yaml",
+                "--kev",
+                "examples/kev.json",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start portcullis serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("serving on ").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(url);
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the server says where it listens");
+        Server { child, url }
+    }
+
+    /// SIGTERM: a graceful shutdown exits 0.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "serve exits 0 on SIGTERM: {status}");
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn run_remote(home: &Path, args: &[String], token: Option<&str>) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PORTCULLIS_") {
+            c.env_remove(k);
+        }
+    }
+    if let Some(t) = token {
+        c.env("PORTCULLIS_TOKEN", t);
+    }
+    c.env("PORTCULLIS_HOME", home)
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("run portcullis")
+}
+
+/// Remote flags: the README's command without what the server keeps itself.
+fn remote_command(local: &[String], url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = 0;
+    for a in local {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        match a.as_str() {
+            "--advisories" | "--kev" | "--exceptions" | "--config" => skip = 1,
+            _ => out.push(a.clone()),
+        }
+    }
+    out.extend(["--server".to_string(), url.to_string()]);
+    out
+}
+
+fn normalize(text: &str, ids: &[&str]) -> String {
+    let mut t = text
+        .lines()
+        .filter(|l| !l.starts_with("recorded:") && !l.starts_with("note:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for id in ids {
+        t = t.replace(id, "DECISION-ID");
+    }
+    t
+}
+
+fn without_record(mut d: Value) -> Value {
+    let o = d.as_object_mut().unwrap();
+    o.remove("id");
+    o.remove("chain");
+    d
+}
+
+#[test]
+fn gate_against_a_server_behaves_exactly_like_a_local_gate() {
+    let home = fresh_home();
+    let config = "examples/portcullis.yaml";
+    // The server's state: the advisory, the exceptions, a CI token.
+    let o = portcullis_with_home(
+        &root(),
+        &home,
+        &["advisory", "add", "examples/evidence/log4shell.osv.json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = portcullis_with_home(
+        &root(),
+        &home,
+        &["exception", "add", "--file", "examples/exceptions.yaml"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = portcullis_with_home(
+        &root(),
+        &home,
+        &["token", "create", "--role", "ci", "--name", "pipeline"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_string();
+    assert!(token.starts_with("pcl_"), "{token}");
+    let server = Server::start(&home);
+    // The local gate reads the same advisory and exceptions from its own store.
+    let local_home = fresh_home();
+    for args in [
+        &["advisory", "add", "examples/evidence/log4shell.osv.json"][..],
+        &["exception", "add", "--file", "examples/exceptions.yaml"][..],
+    ] {
+        let o = portcullis_with_home(&root(), &local_home, args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+
+    for (local_cmd, want) in [(denied_command(config), 1), (allowed_command(config), 0)] {
+        for format in ["json", "sarif"] {
+            let local_args = with(local_cmd.clone(), &["--format", format]);
+            let local_only: Vec<String> = remote_command(&local_args, "")
+                .into_iter()
+                .filter(|a| a != "--server" && !a.is_empty())
+                .chain([
+                    "--config".into(),
+                    config.into(),
+                    "--kev".into(),
+                    "examples/kev.json".into(),
+                ])
+                .collect();
+            let local = portcullis_with_home(&root(), &local_home, &local_only);
+            let remote_home = fresh_home();
+            let remote = run_remote(
+                &remote_home,
+                &remote_command(&local_args, &server.url),
+                Some(&token),
+            );
+            assert_eq!(local.status.code(), Some(want), "{}", stderr(&local));
+            assert_eq!(
+                remote.status.code(),
+                Some(want),
+                "remote: {}",
+                stderr(&remote)
+            );
+            // The remote run wrote nothing locally: the server recorded it.
+            assert!(!remote_home.join("portcullis.db").exists());
+            let _ = std::fs::remove_dir_all(&remote_home);
+            assert!(
+                stderr(&remote).contains(&format!("in {}", server.url)),
+                "{}",
+                stderr(&remote)
+            );
+            if format == "json" {
+                let l: Value = serde_json::from_slice(&local.stdout).unwrap();
+                let r: Value = serde_json::from_slice(&remote.stdout).unwrap();
+                let ids = [l["id"].as_str().unwrap(), r["id"].as_str().unwrap()];
+                assert_eq!(without_record(l.clone()), without_record(r.clone()));
+                assert_eq!(
+                    normalize(&stderr(&local), &ids),
+                    normalize(&stderr(&remote), &ids),
+                    "the human summary is the same"
+                );
+                // The server has it on record.
+                let shown = portcullis_with_home(
+                    &root(),
+                    &home,
+                    &["decision", "show", r["id"].as_str().unwrap()],
+                );
+                assert!(shown.status.success(), "{}", stderr(&shown));
+            } else {
+                // The results and the rules must be the same (the artifacts list differs by
+                // what each command line referenced: the server holds the KEV catalogue).
+                let part = |o: &std::process::Output| {
+                    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+                    (
+                        v["runs"][0]["results"].clone(),
+                        v["runs"][0]["tool"].clone(),
+                    )
+                };
+                let (l, r) = (part(&local), part(&remote));
+                assert!(l.0.as_array().is_some_and(|a| !a.is_empty()) || want == 0);
+                assert_eq!(l, r, "SARIF results and rules");
+            }
+        }
+    }
+
+    // Without a token, with a wrong one, or with flags only a local gate reads: exit 2.
+    let args = remote_command(&denied_command(config), &server.url);
+    let none = run_remote(&fresh_home(), &args, None);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("PORTCULLIS_TOKEN"));
+    let wrong = run_remote(&fresh_home(), &args, Some("pcl_wrong"));
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("unauthenticated"),
+        "{}",
+        stderr(&wrong)
+    );
+    let mixed = run_remote(
+        &fresh_home(),
+        &with(args.clone(), &["--kev", "examples/kev.json"]),
+        Some(&token),
+    );
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(stderr(&mixed).contains("--kev cannot be used with --server"));
+    // An unreadable file is sent as such: the server records it and fails closed (exit 2).
+    let missing = run_remote(
+        &fresh_home(),
+        &with(
+            args.clone(),
+            &["--evidence", "examples/evidence/no-such-file.json"],
+        ),
+        Some(&token),
+    );
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("recorded: decision"),
+        "{}",
+        stderr(&missing)
+    );
+    server.stop();
+    // A server that is gone: exit 2, never an allow.
+    let gone = run_remote(&fresh_home(), &args, Some(&token));
+    assert_eq!(gone.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&local_home);
+}
