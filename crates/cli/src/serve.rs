@@ -40,6 +40,30 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (overrides the settings file).
     #[arg(long, env = "PORTCULLIS_BODY_LIMIT")]
     pub body_limit: Option<usize>,
+    /// Serve HTTPS with this certificate chain (PEM); reloaded when the file changes.
+    #[arg(
+        long,
+        env = "PORTCULLIS_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(
+        long,
+        env = "PORTCULLIS_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA bundle (mutual TLS).
+    #[arg(
+        long,
+        env = "PORTCULLIS_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
     /// Log lines as text or JSON (one object per line).
     #[arg(long, value_enum, env = "PORTCULLIS_LOG_FORMAT", default_value_t)]
     pub log_format: LogFormat,
@@ -228,9 +252,20 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        let tls = args
+            .tls_cert
+            .as_ref()
+            .zip(args.tls_key.as_ref())
+            .map(|(cert, key)| portcullis_server::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            });
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(%addr, store = %location, "portcullis serving");
-        eprintln!("portcullis: serving on http://{addr} (state in {location})");
-        portcullis_server::serve(state, listener, portcullis_server::shutdown_signal()).await?;
+        eprintln!("portcullis: serving on {scheme}://{addr} (state in {location})");
+        portcullis_server::serve(state, listener, tls, portcullis_server::shutdown_signal())
+            .await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(exit::OK)
@@ -305,7 +340,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(portcullis_server::serve(state, listener, async move {
+        let server = tokio::spawn(portcullis_server::serve(state, listener, None, async move {
             tokio::select! {
                 _ = portcullis_server::shutdown_signal() => {},
                 _ = stop_rx => {},

@@ -23,6 +23,7 @@ pub mod body;
 pub mod metrics;
 pub mod notify;
 pub mod problem;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -239,22 +240,30 @@ pub async fn follow_changes(state: Arc<AppState>) {
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
+    tls: Option<tls::TlsFiles>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let follower = tokio::spawn(follow_changes(state.clone()));
     let expiry = tokio::spawn(notify::watch_expiring_exceptions(state.clone()));
     let app = api::router(state.clone());
     let stopping = state.clone();
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let shutdown = async move {
         shutdown.await;
+        // /readyz answers 503 from now on, so load balancers stop sending new requests.
         stopping.shutting_down.store(true, Ordering::SeqCst);
         tracing::info!("shutting down: finishing requests in flight");
-    })
-    .await;
+    };
+    let result = match tls {
+        Some(files) => tls::serve_tls(app, listener, files, shutdown).await,
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    };
     follower.abort();
     expiry.abort();
     state.notifier.flush(Duration::from_secs(5)).await;

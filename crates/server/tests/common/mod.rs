@@ -100,6 +100,7 @@ impl TestServer {
         let task = tokio::spawn(portcullis_server::serve(
             state.clone(),
             listener,
+            None,
             async move {
                 let _ = rx.await;
             },
