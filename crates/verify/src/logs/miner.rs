@@ -32,6 +32,9 @@ pub struct MinerConfig {
     pub extra_delimiters: String,
     /// Regular expressions whose matches become `<*>` before tokenising (slower; optional).
     pub patterns: Vec<String>,
+    /// A masked token under a template's `<*>` counts as equal when matching (plain Drain
+    /// counts it as neither equal nor different).
+    pub masked_tokens_match: bool,
 }
 
 impl Default for MinerConfig {
@@ -43,6 +46,7 @@ impl Default for MinerConfig {
             masking: Masking::default(),
             extra_delimiters: String::new(),
             patterns: Vec::new(),
+            masked_tokens_match: true,
         }
     }
 }
@@ -160,7 +164,7 @@ impl Miner {
         } else {
             let mut cur = std::borrow::Cow::Borrowed(line);
             for re in &self.patterns {
-                if let std::borrow::Cow::Owned(o) = re.replace_all(&cur, &b" <*> "[..]) {
+                if let std::borrow::Cow::Owned(o) = re.replace_all(&cur, &b"<*>"[..]) {
                     cur = std::borrow::Cow::Owned(o);
                 }
             }
@@ -297,6 +301,10 @@ impl Miner {
             for (&t, &l) in c.template.iter().zip(ids) {
                 if t == WILDCARD {
                     params += 1;
+                    // A masked token under a template's `<*>` is as good as equal.
+                    if l == WILDCARD && self.config.masked_tokens_match {
+                        same += 1;
+                    }
                 } else if t == l {
                     same += 1;
                 }
