@@ -13,6 +13,7 @@ mod policy;
 mod registry;
 mod render;
 mod state;
+mod verify;
 
 // Parsing evidence is allocation-heavy (millions of small strings for a large SBOM); mimalloc
 // is markedly faster at that than glibc's allocator (docs/benchmarks.md).
@@ -68,6 +69,9 @@ enum Command {
     Exception(registry::ExceptionCommand),
     /// Record that an artifact now runs in an environment (the inventory).
     Deployed(registry::DeployedArgs),
+    /// Deployment verification: canary analysis of metrics and logs against a baseline.
+    #[command(subcommand)]
+    Verify(verify::VerifyCommand),
     /// What runs where, as recorded with `deployed`.
     Inventory {
         #[arg(long = "env")]
@@ -193,8 +197,8 @@ pub struct GateArgs {
     /// Change ticket or request reference.
     #[arg(long = "change-ref", env = "PORTCULLIS_CHANGE_REF")]
     pub change_ref: Option<String>,
-    /// Canary verification results: JSON, one PolicyInput `verifications` entry or an array
-    /// of them (repeatable).
+    /// Canary verification results: a `portcullis verify canary --format json` report, or
+    /// JSON with one PolicyInput `verifications` entry or an array of them (repeatable).
     #[arg(long, value_name = "FILE")]
     pub verification: Vec<PathBuf>,
     /// Exposure check results: JSON, one PolicyInput `exposures` entry or an array (repeatable).
@@ -285,6 +289,7 @@ fn main() -> ExitCode {
         Command::Advisory(cmd) => registry::advisory(&cmd),
         Command::Exception(cmd) => registry::exception(&cmd),
         Command::Deployed(args) => registry::deployed(&args),
+        Command::Verify(cmd) => verify::run(&cmd),
         Command::Inventory {
             environment,
             format,

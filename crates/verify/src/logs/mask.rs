@@ -79,6 +79,17 @@ fn is_number(t: &[u8]) -> bool {
         && (dots == 0 || t.last().is_some_and(u8::is_ascii_digit))
 }
 
+/// Dates and times: digits with `-`, `:`, `.`, `,`, `/`, `T`, `Z`, `+` between them
+/// (`2026-11-28T10:30:00Z`, `10:30:00.123`, `2026/11/28`).
+fn is_timestamp(t: &[u8]) -> bool {
+    let digits = t.iter().filter(|b| b.is_ascii_digit()).count();
+    digits >= 4
+        && t.first().is_some_and(u8::is_ascii_digit)
+        && t.iter()
+            .all(|&b| b.is_ascii_digit() || b"-:.,/TZ+".contains(&b))
+        && t.iter().any(|&b| b"-:/".contains(&b))
+}
+
 fn is_hex(t: &[u8]) -> bool {
     if let Some(rest) = t.strip_prefix(b"0x").or_else(|| t.strip_prefix(b"0X")) {
         return !rest.is_empty() && rest.iter().all(u8::is_ascii_hexdigit);
@@ -132,7 +143,7 @@ fn is_path(t: &[u8]) -> bool {
 
 impl Masking {
     fn whole(&self, core: &[u8]) -> bool {
-        (self.numbers && is_number(core))
+        (self.numbers && (is_number(core) || is_timestamp(core)))
             || (self.ips && is_ip(core))
             || (self.uuids && is_uuid(core))
             || (self.hex && is_hex(core))
@@ -215,6 +226,8 @@ mod tests {
             ("pid=1234", "pid=<*>"),
             ("HTTP/1.1", "HTTP/1.1"),
             ("error", "error"),
+            ("2026-11-28T10:30:00Z", "<*>"),
+            ("10:30:00.123", "<*>"),
             ("blk_123", "blk_123"),
             ("fe80::1", "<*>"),
         ] {
