@@ -56,12 +56,17 @@ pub fn run_metrics(
     let ranges: Vec<Option<Range>> = match &config.analysis {
         Some(w) => {
             let step = parse_duration(&w.step).unwrap_or(std::time::Duration::from_secs(60));
-            let total = w.end - w.start;
-            (1..=w.intervals)
+            let total = (w.end - w.start).num_seconds();
+            let n = i64::from(w.intervals.max(1));
+            (1..=n)
                 .map(|k| {
-                    let end = w.start
-                        + total * i32::try_from(k).unwrap_or(1)
-                            / i32::try_from(w.intervals).unwrap_or(1);
+                    // Whole seconds; the last interval ends at `end` exactly.
+                    let secs = i128::from(total) * i128::from(k) / i128::from(n);
+                    let end = if k == n {
+                        w.end
+                    } else {
+                        w.start + chrono::TimeDelta::seconds(i64::try_from(secs).unwrap_or(total))
+                    };
                     Some(Range {
                         start: w.start,
                         end,

@@ -165,6 +165,17 @@ pub struct SeriesSummary {
     pub values: Vec<f64>,
 }
 
+/// Largest number of pairwise differences computed for one metric (2,000 × 2,000 values).
+pub const MAX_PAIRS: usize = 4_000_000;
+
+/// At most `keep` values of `v`, evenly spaced.
+fn thin(v: &[f64], keep: usize) -> Vec<f64> {
+    if v.len() <= keep || keep == 0 {
+        return v.to_vec();
+    }
+    (0..keep).filter_map(|i| v.get(i * v.len() / keep).copied()).collect()
+}
+
 /// NaN handling, then outlier removal: (values after NaN handling, values the test uses,
 /// summary).
 fn clean(values: &[f64], rule: &MetricRule) -> (Vec<f64>, Vec<f64>, SeriesSummary) {
@@ -317,8 +328,14 @@ pub fn classify(baseline: &[f64], canary: &[f64], rule: &MetricRule) -> MetricRe
         return result;
     }
 
+    // The Hodges–Lehmann interval needs every pairwise difference: beyond MAX_PAIRS, test
+    // evenly thinned series instead (in their order, so a trend keeps its shape).
+    let thinned = can.len().saturating_mul(base.len()) > MAX_PAIRS;
     let test = if identical {
         None
+    } else if thinned {
+        let keep = (MAX_PAIRS as f64).sqrt() as usize;
+        stats::mann_whitney(&thin(&can, keep), &thin(&base, keep), rule.confidence)
     } else {
         stats::mann_whitney(&can, &base, rule.confidence)
     };
@@ -408,6 +425,12 @@ pub fn classify(baseline: &[f64], canary: &[f64], rule: &MetricRule) -> MetricRe
             fmt(bound * 100.0),
             result.reason
         );
+    }
+    if thinned {
+        result.reason.push_str(&format!(
+            " (series thinned to {} values each for the test)",
+            (MAX_PAIRS as f64).sqrt() as usize
+        ));
     }
     if rule.critical && result.classification.is_failure() {
         result.critical_failure = true;
@@ -811,6 +834,15 @@ mod tests {
             classify(&base, &canary, &with_removal).classification,
             Classification::High
         );
+    }
+
+    #[test]
+    fn long_series_are_thinned_not_exhausted() {
+        let long = |c: f64| (0..30_000).map(|i| c + (i * 37 % 101) as f64 * 0.1).collect::<Vec<_>>();
+        let (base, canary) = (long(100.0), long(150.0));
+        let got = classify(&base, &canary, &rule(Direction::Increase));
+        assert_eq!(got.classification, Classification::High, "{}", got.reason);
+        assert!(got.reason.contains("thinned to 2000"), "{}", got.reason);
     }
 
     #[test]

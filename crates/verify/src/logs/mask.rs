@@ -43,99 +43,160 @@ pub enum Masked {
     Rewritten,
 }
 
-const PUNCT: &[u8] = b"()[]{},;:\"'<>.=!?";
+/// Punctuation trimmed from both ends of a token before classifying it.
+const fn punct_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let p = b"()[]{},;:\"'<>.=!?";
+    let mut i = 0;
+    while i < p.len() {
+        t[p[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static PUNCT: [bool; 256] = punct_table();
+
+fn is_punct(b: u8) -> bool {
+    PUNCT.get(usize::from(b)).copied().unwrap_or(false)
+}
+
+// Byte classes, one table lookup per byte.
+const DIGIT: u16 = 1;
+const HEX_LETTER: u16 = 1 << 1;
+const LETTER: u16 = 1 << 2; // any ASCII letter (hex letters too)
+const DOT: u16 = 1 << 3;
+const COLON: u16 = 1 << 4;
+const SLASH: u16 = 1 << 5;
+const DASH: u16 = 1 << 6;
+const COMMA: u16 = 1 << 7;
+const PLUS: u16 = 1 << 8;
+const TZ: u16 = 1 << 9; // `T` or `Z` (in timestamps; not counted as letters)
+const OTHER: u16 = 1 << 10;
+
+const fn class_table() -> [u16; 256] {
+    let mut t = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => HEX_LETTER | LETTER,
+            b'T' | b'Z' => TZ,
+            b'g'..=b'z' | b'G'..=b'Y' => LETTER,
+            b'.' => DOT,
+            b':' => COLON,
+            b'/' => SLASH,
+            b'-' => DASH,
+            b',' => COMMA,
+            b'+' => PLUS,
+            _ => OTHER,
+        };
+        b += 1;
+    }
+    t
+}
+
+static CLASS: [u16; 256] = class_table();
+
+/// The classes a token is made of, and a few counts, from one pass over its bytes.
+#[derive(Default)]
+struct Shape {
+    any: u16,
+    digits: usize,
+    dots: usize,
+    colons: usize,
+    slashes: usize,
+    dashes: usize,
+}
+
+fn shape(t: &[u8]) -> Shape {
+    let mut s = Shape::default();
+    for &b in t {
+        let c = CLASS.get(usize::from(b)).copied().unwrap_or(OTHER);
+        s.any |= c;
+        s.digits += usize::from(c == DIGIT);
+        s.dots += usize::from(c == DOT);
+        s.colons += usize::from(c == COLON);
+        s.slashes += usize::from(c == SLASH);
+        s.dashes += usize::from(c == DASH);
+    }
+    s
+}
+
+/// Only classes within `allowed`.
+fn only(s: &Shape, allowed: u16) -> bool {
+    s.any & !allowed == 0
+}
 
 fn trim_punct(t: &[u8]) -> &[u8] {
     let mut s = 0;
     let mut e = t.len();
-    while s < e && t.get(s).is_some_and(|b| PUNCT.contains(b)) {
+    while s < e && t.get(s).is_some_and(|&b| is_punct(b)) {
         s += 1;
     }
-    while e > s && t.get(e - 1).is_some_and(|b| PUNCT.contains(b)) {
+    while e > s && t.get(e - 1).is_some_and(|&b| is_punct(b)) {
         e -= 1;
     }
     t.get(s..e).unwrap_or_default()
 }
 
-fn is_number(t: &[u8]) -> bool {
-    let t = match t.first() {
-        Some(b'-' | b'+') => t.get(1..).unwrap_or_default(),
-        _ => t,
-    };
-    if t.is_empty() {
-        return false;
-    }
-    let mut digits = 0;
-    let mut dots = 0;
-    for &b in t {
-        match b {
-            b'0'..=b'9' => digits += 1,
-            b'.' | b',' => dots += 1,
-            _ => return false,
-        }
-    }
-    digits > 0
-        && t.first().is_some_and(u8::is_ascii_digit)
-        && (dots == 0 || t.last().is_some_and(u8::is_ascii_digit))
+fn is_number(t: &[u8], s: &Shape) -> bool {
+    let signed = matches!(t.first(), Some(b'-' | b'+'));
+    let body = if signed { t.get(1..).unwrap_or_default() } else { t };
+    let allowed = DIGIT | DOT | COMMA | if signed { DASH | PLUS } else { 0 };
+    s.digits > 0
+        && only(s, allowed)
+        && s.dashes <= usize::from(signed)
+        && body.first().is_some_and(u8::is_ascii_digit)
+        && body.last().is_some_and(u8::is_ascii_digit)
 }
 
 /// Dates and times: digits with `-`, `:`, `.`, `,`, `/`, `T`, `Z`, `+` between them
 /// (`2026-11-28T10:30:00Z`, `10:30:00.123`, `2026/11/28`).
-fn is_timestamp(t: &[u8]) -> bool {
-    let digits = t.iter().filter(|b| b.is_ascii_digit()).count();
-    digits >= 4
+fn is_timestamp(t: &[u8], s: &Shape) -> bool {
+    s.digits >= 4
         && t.first().is_some_and(u8::is_ascii_digit)
-        && t.iter()
-            .all(|&b| b.is_ascii_digit() || b"-:.,/TZ+".contains(&b))
-        && t.iter().any(|&b| b"-:/".contains(&b))
+        && only(s, DIGIT | DASH | COLON | DOT | COMMA | SLASH | TZ | PLUS)
+        && s.dashes + s.colons + s.slashes > 0
 }
 
-fn is_hex(t: &[u8]) -> bool {
+fn is_hex(t: &[u8], s: &Shape) -> bool {
     if let Some(rest) = t.strip_prefix(b"0x").or_else(|| t.strip_prefix(b"0X")) {
         return !rest.is_empty() && rest.iter().all(u8::is_ascii_hexdigit);
     }
-    t.len() >= 8 && t.iter().all(u8::is_ascii_hexdigit) && t.iter().any(u8::is_ascii_digit)
+    t.len() >= 8 && s.digits > 0 && only(s, DIGIT | HEX_LETTER | LETTER) && t.iter().all(u8::is_ascii_hexdigit)
 }
 
-fn is_ip(t: &[u8]) -> bool {
-    let colons = t.iter().filter(|&&b| b == b':').count();
-    if colons >= 2 {
-        return t.iter().all(|&b| b.is_ascii_hexdigit() || b == b':')
-            && t.iter().any(u8::is_ascii_digit);
-    }
-    // a.b.c.d, optionally :port; or an IPv6-ish run of hex and colons with at least 2 colons.
-    let (addr, port) = match t.iter().rposition(|&b| b == b':') {
-        Some(i) if t.iter().filter(|&&b| b == b':').count() == 1 => {
-            (t.get(..i).unwrap_or_default(), t.get(i + 1..))
-        }
-        _ => (t, None),
-    };
-    if let Some(p) = port
-        && (p.is_empty() || !p.iter().all(u8::is_ascii_digit))
-    {
+fn is_ipv4(t: &[u8], s: &Shape) -> bool {
+    if !(s.dots == 3 && s.colons <= 1 && only(s, DIGIT | DOT | COLON)) {
         return false;
     }
-    let mut parts = 0;
-    for part in addr.split(|&b| b == b'.') {
-        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
-            return false;
-        }
-        parts += 1;
+    let (addr, port) = match t.iter().position(|&b| b == b':') {
+        Some(i) => (t.get(..i).unwrap_or_default(), t.get(i + 1..)),
+        None => (t, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || p.contains(&b'.')) {
+        return false;
     }
-    parts == 4
+    addr.split(|&b| b == b'.').all(|part| !part.is_empty() && part.len() <= 3 && !part.contains(&b':'))
 }
 
-fn is_uuid(t: &[u8]) -> bool {
+fn is_ipv6(t: &[u8], s: &Shape) -> bool {
+    s.colons >= 2 && s.digits > 0 && only(s, DIGIT | HEX_LETTER | LETTER | COLON) && t.iter().all(|&b| b.is_ascii_hexdigit() || b == b':')
+}
+
+fn is_uuid(t: &[u8], s: &Shape) -> bool {
     t.len() == 36
+        && s.dashes == 4
         && t.iter().enumerate().all(|(i, &b)| match i {
             8 | 13 | 18 | 23 => b == b'-',
             _ => b.is_ascii_hexdigit(),
         })
 }
 
-fn is_path(t: &[u8]) -> bool {
-    let slashes = t.iter().filter(|&&b| b == b'/').count();
-    (t.first() == Some(&b'/') && slashes >= 2 && t.len() > 2)
+fn is_path(t: &[u8], s: &Shape) -> bool {
+    (t.first() == Some(&b'/') && s.slashes >= 2 && t.len() > 2)
         || t.starts_with(b"./")
         || t.starts_with(b"~/")
         || (t.len() > 3 && t.get(1) == Some(&b':') && t.get(2) == Some(&b'\\'))
@@ -143,21 +204,24 @@ fn is_path(t: &[u8]) -> bool {
 
 impl Masking {
     fn whole(&self, core: &[u8]) -> bool {
-        (self.numbers && (is_number(core) || is_timestamp(core)))
-            || (self.ips && is_ip(core))
-            || (self.uuids && is_uuid(core))
-            || (self.hex && is_hex(core))
-            || (self.paths && is_path(core))
-            || (self.ips && core.first() == Some(&b'/') && is_ip(core.get(1..).unwrap_or_default()))
+        let s = shape(core);
+        if s.digits == 0 && s.slashes == 0 {
+            return false;
+        }
+        (self.numbers && (is_number(core, &s) || is_timestamp(core, &s)))
+            || (self.ips && (is_ipv4(core, &s) || is_ipv6(core, &s)))
+            || (self.uuids && is_uuid(core, &s))
+            || (self.hex && is_hex(core, &s))
+            || (self.paths && is_path(core, &s))
+            || (self.ips
+                && core.first() == Some(&b'/')
+                && core.get(1..).is_some_and(|rest| is_ipv4(rest, &shape(rest))))
     }
 
     /// Classify `token`; for [`Masked::Rewritten`] the new token is left in `buf`.
     pub fn apply(&self, token: &[u8], buf: &mut Vec<u8>) -> Masked {
-        // Fast exit: a token without digits, '/' or ':' cannot be variable.
-        let interesting = token
-            .iter()
-            .any(|&b| b.is_ascii_digit() || b == b'/' || b == b':');
-        if !interesting {
+        // Fast exit: a token without digits or '/' cannot be variable.
+        if !token.iter().any(|&b| b.is_ascii_digit() || b == b'/') {
             return Masked::Keep;
         }
         let core = trim_punct(token);

@@ -82,7 +82,20 @@ pub struct Cluster {
 struct Node {
     children: FxHashMap<u32, u32>,
     clusters: Vec<u32>,
+    /// Bumped whenever a cluster of this leaf is added or its template changes.
+    version: u32,
 }
+
+/// What matching a token sequence found, valid while its leaf's version is unchanged.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    leaf: u32,
+    version: u32,
+    cluster: u32,
+}
+
+/// Token sequences remembered (then forgotten all at once, to bound memory).
+const SEEN_LIMIT: usize = 1 << 20;
 
 /// The miner. Feed it lines with [`Miner::add`]; each returns the id of its template cluster.
 #[derive(Debug)]
@@ -97,6 +110,9 @@ pub struct Miner {
     roots: FxHashMap<usize, u32>,
     nodes: Vec<Node>,
     clusters: Vec<Cluster>,
+    /// Sequences already matched: a sequence seen again, in a leaf that has not changed since,
+    /// matches the same cluster (the scan would find it again), so the scan is skipped.
+    seen: FxHashMap<Box<[u32]>, Seen>,
     // Scratch space, reused for every line.
     line_ids: Vec<u32>,
     buf: Vec<u8>,
@@ -129,6 +145,7 @@ impl Miner {
             roots: FxHashMap::default(),
             nodes: Vec::new(),
             clusters: Vec::new(),
+            seen: FxHashMap::default(),
             line_ids: Vec::new(),
             buf: Vec::new(),
             pre: Vec::new(),
@@ -208,17 +225,30 @@ impl Miner {
     pub fn add(&mut self, line: &[u8]) -> usize {
         self.tokenize(line);
         let ids = std::mem::take(&mut self.line_ids);
-        let leaf = self.route(&ids);
-        let found = self.best_match(leaf, &ids);
+        let cached = self.seen.get(ids.as_slice()).copied().filter(|s| {
+            self.nodes.get(s.leaf as usize).is_some_and(|n| n.version == s.version)
+        });
+        let (leaf, found) = match cached {
+            Some(s) => (s.leaf as usize, Some(s.cluster as usize)),
+            None => {
+                let leaf = self.route(&ids);
+                (leaf, self.best_match(leaf, &ids))
+            }
+        };
         let cid = match found {
             Some(cid) => {
+                let mut changed = false;
                 if let Some(c) = self.clusters.get_mut(cid) {
                     for (t, &l) in c.template.iter_mut().zip(&ids) {
-                        if *t != l {
+                        if *t != l && *t != WILDCARD {
                             *t = WILDCARD;
+                            changed = true;
                         }
                     }
                     c.size += 1;
+                }
+                if changed && let Some(n) = self.nodes.get_mut(leaf) {
+                    n.version = n.version.wrapping_add(1);
                 }
                 cid
             }
@@ -230,10 +260,25 @@ impl Miner {
                 });
                 if let Some(node) = self.nodes.get_mut(leaf) {
                     node.clusters.push(u32::try_from(cid).unwrap_or(u32::MAX));
+                    node.version = node.version.wrapping_add(1);
                 }
                 cid
             }
         };
+        if cached.is_none() {
+            if self.seen.len() >= SEEN_LIMIT {
+                self.seen.clear();
+            }
+            let version = self.nodes.get(leaf).map_or(0, |n| n.version);
+            self.seen.insert(
+                ids.as_slice().into(),
+                Seen {
+                    leaf: u32::try_from(leaf).unwrap_or(u32::MAX),
+                    version,
+                    cluster: u32::try_from(cid).unwrap_or(u32::MAX),
+                },
+            );
+        }
         self.line_ids = ids;
         cid
     }
