@@ -126,23 +126,24 @@ pub fn assemble(
 ) -> Report {
     let mut failing = Vec::new();
     let mut notes = Vec::new();
-    if let Some(m) = &metrics {
-        if let Some(last) = m.intervals.last() {
-            for sm in &last.metrics {
-                if sm.result.classification.is_failure() && !sm.muted {
-                    failing.push(format!(
-                        "metric {} {:?}: {}",
-                        sm.name, sm.result.classification, sm.result.reason
-                    ));
-                }
-            }
-            notes.extend(last.notes.iter().map(|n| format!("metrics: {n}")));
-            if m.intervals.len() < config.analysis.as_ref().map_or(1, |w| w.intervals as usize) {
-                notes.push(format!(
-                    "metrics: interval {} scored at or below the marginal threshold; the analysis stopped there",
-                    last.index
+    if let Some((m, last)) = metrics
+        .as_ref()
+        .and_then(|m| m.intervals.last().map(|l| (m, l)))
+    {
+        for sm in &last.metrics {
+            if sm.result.classification.is_failure() && !sm.muted {
+                failing.push(format!(
+                    "metric {} {:?}: {}",
+                    sm.name, sm.result.classification, sm.result.reason
                 ));
             }
+        }
+        notes.extend(last.notes.iter().map(|n| format!("metrics: {n}")));
+        if m.intervals.len() < config.analysis.as_ref().map_or(1, |w| w.intervals as usize) {
+            notes.push(format!(
+                "metrics: interval {} scored at or below the marginal threshold; the analysis stopped there",
+                last.index
+            ));
         }
     }
     if let Some(l) = &logs {

@@ -173,7 +173,9 @@ fn thin(v: &[f64], keep: usize) -> Vec<f64> {
     if v.len() <= keep || keep == 0 {
         return v.to_vec();
     }
-    (0..keep).filter_map(|i| v.get(i * v.len() / keep).copied()).collect()
+    (0..keep)
+        .filter_map(|i| v.get(i * v.len() / keep).copied())
+        .collect()
 }
 
 /// NaN handling, then outlier removal: (values after NaN handling, values the test uses,
@@ -239,7 +241,7 @@ pub fn classify(baseline: &[f64], canary: &[f64], rule: &MetricRule) -> MetricRe
         effect_measure: rule.effect_size.measure,
         relative_change: None,
     };
-    if !(rule.confidence > 0.0 && rule.confidence < 1.0) || !rule.outlier_factor.is_finite() {
+    if !(rule.confidence > 0.0 && rule.confidence < 1.0 && rule.outlier_factor.is_finite()) {
         result.classification = Classification::Error;
         result.reason = format!(
             "invalid rule: confidence {} must be in (0, 1), outlier factor {} finite",
@@ -641,7 +643,15 @@ mod tests {
         let base = series(100.0, 40);
         let up = series(150.0, 40);
         let down = series(60.0, 40);
-        let cases: Vec<(&str, Vec<f64>, Vec<f64>, MetricRule, Classification, bool)> = vec![
+        type Case = (
+            &'static str,
+            Vec<f64>,
+            Vec<f64>,
+            MetricRule,
+            Classification,
+            bool,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "same data",
                 base.clone(),
@@ -838,7 +848,11 @@ mod tests {
 
     #[test]
     fn long_series_are_thinned_not_exhausted() {
-        let long = |c: f64| (0..30_000).map(|i| c + (i * 37 % 101) as f64 * 0.1).collect::<Vec<_>>();
+        let long = |c: f64| {
+            (0..30_000)
+                .map(|i| c + (i * 37 % 101) as f64 * 0.1)
+                .collect::<Vec<_>>()
+        };
         let (base, canary) = (long(100.0), long(150.0));
         let got = classify(&base, &canary, &rule(Direction::Increase));
         assert_eq!(got.classification, Classification::High, "{}", got.reason);
@@ -893,7 +907,8 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         // (name, metrics, weights, expected score)
-        let cases: Vec<(&str, Vec<ScoredMetric>, Vec<(String, f64)>, f64)> = vec![
+        type Case = (&'static str, Vec<ScoredMetric>, Vec<(String, f64)>, f64);
+        let cases: Vec<Case> = vec![
             (
                 "all pass",
                 vec![

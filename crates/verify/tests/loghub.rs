@@ -14,7 +14,9 @@ fn corpus() -> Option<PathBuf> {
 }
 
 /// (system, depth, similarity, regex masks, digit runs, masked tokens match)
-fn settings() -> Vec<(&'static str, usize, f64, Vec<&'static str>, bool, bool)> {
+type Setting = (&'static str, usize, f64, Vec<&'static str>, bool, bool);
+
+fn settings() -> Vec<Setting> {
     vec![
         (
             "HDFS",

@@ -44,6 +44,8 @@ pub enum Masked {
 }
 
 /// Punctuation trimmed from both ends of a token before classifying it.
+// A u8 indexes a 256-entry table; `get_mut` is not usable in a const fn.
+#[allow(clippy::indexing_slicing)]
 const fn punct_table() -> [bool; 256] {
     let mut t = [false; 256];
     let p = b"()[]{},;:\"'<>.=!?";
@@ -74,6 +76,8 @@ const PLUS: u16 = 1 << 8;
 const TZ: u16 = 1 << 9; // `T` or `Z` (in timestamps; not counted as letters)
 const OTHER: u16 = 1 << 10;
 
+// A loop below 256 indexes a 256-entry table; `get_mut` is not usable in a const fn.
+#[allow(clippy::indexing_slicing)]
 const fn class_table() -> [u16; 256] {
     let mut t = [OTHER; 256];
     let mut b = 0;
@@ -143,7 +147,11 @@ fn trim_punct(t: &[u8]) -> &[u8] {
 
 fn is_number(t: &[u8], s: &Shape) -> bool {
     let signed = matches!(t.first(), Some(b'-' | b'+'));
-    let body = if signed { t.get(1..).unwrap_or_default() } else { t };
+    let body = if signed {
+        t.get(1..).unwrap_or_default()
+    } else {
+        t
+    };
     let allowed = DIGIT | DOT | COMMA | if signed { DASH | PLUS } else { 0 };
     s.digits > 0
         && only(s, allowed)
@@ -165,7 +173,10 @@ fn is_hex(t: &[u8], s: &Shape) -> bool {
     if let Some(rest) = t.strip_prefix(b"0x").or_else(|| t.strip_prefix(b"0X")) {
         return !rest.is_empty() && rest.iter().all(u8::is_ascii_hexdigit);
     }
-    t.len() >= 8 && s.digits > 0 && only(s, DIGIT | HEX_LETTER | LETTER) && t.iter().all(u8::is_ascii_hexdigit)
+    t.len() >= 8
+        && s.digits > 0
+        && only(s, DIGIT | HEX_LETTER | LETTER)
+        && t.iter().all(u8::is_ascii_hexdigit)
 }
 
 fn is_ipv4(t: &[u8], s: &Shape) -> bool {
@@ -179,11 +190,15 @@ fn is_ipv4(t: &[u8], s: &Shape) -> bool {
     if port.is_some_and(|p| p.is_empty() || p.contains(&b'.')) {
         return false;
     }
-    addr.split(|&b| b == b'.').all(|part| !part.is_empty() && part.len() <= 3 && !part.contains(&b':'))
+    addr.split(|&b| b == b'.')
+        .all(|part| !part.is_empty() && part.len() <= 3 && !part.contains(&b':'))
 }
 
 fn is_ipv6(t: &[u8], s: &Shape) -> bool {
-    s.colons >= 2 && s.digits > 0 && only(s, DIGIT | HEX_LETTER | LETTER | COLON) && t.iter().all(|&b| b.is_ascii_hexdigit() || b == b':')
+    s.colons >= 2
+        && s.digits > 0
+        && only(s, DIGIT | HEX_LETTER | LETTER | COLON)
+        && t.iter().all(|&b| b.is_ascii_hexdigit() || b == b':')
 }
 
 fn is_uuid(t: &[u8], s: &Shape) -> bool {
@@ -215,7 +230,9 @@ impl Masking {
             || (self.paths && is_path(core, &s))
             || (self.ips
                 && core.first() == Some(&b'/')
-                && core.get(1..).is_some_and(|rest| is_ipv4(rest, &shape(rest))))
+                && core
+                    .get(1..)
+                    .is_some_and(|rest| is_ipv4(rest, &shape(rest))))
     }
 
     /// Classify `token`; for [`Masked::Rewritten`] the new token is left in `buf`.

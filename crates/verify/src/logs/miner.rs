@@ -129,11 +129,13 @@ impl Miner {
             .filter_map(|p| Regex::new(p).ok())
             .collect();
         let mut delimiters = [false; 256];
-        for b in [b' ', b'\t', b'\r', b'\n', 0x0b, 0x0c] {
-            delimiters[usize::from(b)] = true;
-        }
-        for b in config.extra_delimiters.bytes() {
-            delimiters[usize::from(b)] = true;
+        for b in [b' ', b'\t', b'\r', b'\n', 0x0b, 0x0c]
+            .into_iter()
+            .chain(config.extra_delimiters.bytes())
+        {
+            if let Some(d) = delimiters.get_mut(usize::from(b)) {
+                *d = true;
+            }
         }
         let mut m = Self {
             config,
@@ -226,7 +228,9 @@ impl Miner {
         self.tokenize(line);
         let ids = std::mem::take(&mut self.line_ids);
         let cached = self.seen.get(ids.as_slice()).copied().filter(|s| {
-            self.nodes.get(s.leaf as usize).is_some_and(|n| n.version == s.version)
+            self.nodes
+                .get(s.leaf as usize)
+                .is_some_and(|n| n.version == s.version)
         });
         let (leaf, found) = match cached {
             Some(s) => (s.leaf as usize, Some(s.cluster as usize)),
