@@ -1,5 +1,5 @@
 //! `portcullis verify canary`: run a canary analysis (metrics and logs against a baseline) and
-//! report it. A report command: the report goes to stdout (or `--output`), as text or as the
+//! report it; `portcullis verify logs`: the log part alone, without a configuration file. A report command: the report goes to stdout (or `--output`), as text or as the
 //! JSON evidence document `portcullis gate --verification FILE` reads; errors go to stderr.
 //!
 //! Exit codes: 0 pass, 1 marginal or fail, 2 bad configuration, unreadable input or an
@@ -28,6 +28,9 @@ pub enum VerifyCommand {
     /// Compare a canary with its baseline (metrics and logs, as the configuration says) and
     /// report the score and verdict. Exit 0 pass, 1 marginal or fail, 2 error.
     Canary(CanaryArgs),
+    /// Compare the canary's logs with the baseline's only (templates new or more frequent in
+    /// the canary), with default settings. Exit 0 pass, 1 marginal or fail, 2 error.
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -44,6 +47,34 @@ pub struct CanaryArgs {
     /// The analysis (`analysis.yaml`, kind CanaryAnalysis).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// The baseline's log files (or globs such as `logs/baseline/*.log`).
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE|GLOB")]
+    pub baseline: Vec<String>,
+    /// The canary's log files (or globs).
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE|GLOB")]
+    pub canary: Vec<String>,
+    /// Templates or lines matching this regular expression are ignored (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub ignore: Vec<String>,
+    /// A score of at least this passes.
+    #[arg(long, default_value_t = 95.0)]
+    pub pass: f64,
+    /// A score of at most this fails.
+    #[arg(long, default_value_t = 75.0)]
+    pub marginal: f64,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// What every `verify` command takes: the subject, the output, the store.
+#[derive(Args, Debug)]
+pub struct CommonArgs {
     /// The artifact the canary runs.
     #[arg(long, env = "PORTCULLIS_ARTIFACT", value_name = "NAME@sha256:HEX")]
     pub artifact: Option<String>,
@@ -64,18 +95,32 @@ pub struct CanaryArgs {
 
 pub fn run(cmd: &VerifyCommand) -> anyhow::Result<u8> {
     match cmd {
-        VerifyCommand::Canary(args) => canary(args),
+        VerifyCommand::Canary(args) => {
+            let config = AnalysisConfig::load(&args.config)?;
+            analyse(&config, &args.common)
+        }
+        VerifyCommand::Logs(args) => {
+            // The same configuration a file would give, built from the flags.
+            let doc = serde_json::json!({
+                "apiVersion": portcullis_verify::config::API_VERSION,
+                "kind": portcullis_verify::config::KIND,
+                "thresholds": {"pass": args.pass, "marginal": args.marginal},
+                "logs": {"baseline": args.baseline, "canary": args.canary, "ignore": args.ignore},
+            });
+            let text = serde_json::to_string(&doc)?;
+            let config = AnalysisConfig::parse(std::path::Path::new("(command line)"), &text)?;
+            analyse(&config, &args.common)
+        }
     }
 }
 
-fn canary(args: &CanaryArgs) -> anyhow::Result<u8> {
+fn analyse(config: &AnalysisConfig, args: &CommonArgs) -> anyhow::Result<u8> {
     let artifact = args
         .artifact
         .as_deref()
         .map(ArtifactId::parse)
         .transpose()
         .map_err(|e| anyhow!("--artifact {e}"))?;
-    let config = AnalysisConfig::load(&args.config)?;
     let subject = Subject {
         artifact: artifact.as_ref().map(|a| ReportArtifact {
             name: a.name.clone(),
@@ -83,7 +128,7 @@ fn canary(args: &CanaryArgs) -> anyhow::Result<u8> {
         }),
         environment: args.environment.clone(),
     };
-    let report = analysis::run(&config, &subject)?;
+    let report = analysis::run(config, &subject)?;
     let json = serde_json::to_vec_pretty(&report).context("cannot serialize the report")?;
 
     if args.record {
@@ -114,7 +159,7 @@ fn canary(args: &CanaryArgs) -> anyhow::Result<u8> {
 }
 
 /// Store the report as an evidence document of the artifact (one audit entry).
-fn record(args: &CanaryArgs, report: &Report, json: &[u8]) -> anyhow::Result<()> {
+fn record(args: &CommonArgs, report: &Report, json: &[u8]) -> anyhow::Result<()> {
     let Some(artifact) = &report.artifact else {
         return Err(anyhow!("--record needs --artifact"));
     };

@@ -168,3 +168,50 @@ fn record_stores_the_report_as_evidence() {
     assert_eq!(code(&v), Some(0), "{}{}", stdout(&v), stderr(&v));
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn logs_alone_from_the_command_line() {
+    let o = portcullis(&[
+        "verify",
+        "logs",
+        "--baseline",
+        "examples/verify/baseline.log",
+        "--canary",
+        "examples/verify/canary-*.log",
+        "--ignore",
+        "cache refreshed",
+        "--format",
+        "json",
+    ]);
+    // Both canaries' logs together hold the new NullPointerException template.
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["score"], 80.0);
+    assert_eq!(r["verdict"], "marginal");
+    assert!(r["metrics"].is_null());
+    assert_eq!(r["logs"]["canary_files"].as_array().unwrap().len(), 2);
+    let o = portcullis(&[
+        "verify",
+        "logs",
+        "--baseline",
+        "examples/verify/baseline.log",
+        "--canary",
+        "examples/verify/canary-healthy.log",
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("score 100.0 → PASS"), "{}", stdout(&o));
+    let o = portcullis(&[
+        "verify",
+        "logs",
+        "--baseline",
+        "nope/*.log",
+        "--canary",
+        "x.log",
+    ]);
+    assert_eq!(code(&o), Some(2));
+    assert!(
+        stderr(&o).contains("nope/*.log: log glob:"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -437,6 +437,39 @@ mod tests {
     }
 
     #[test]
+    fn file_series_are_cut_to_the_interval() {
+        let b = write("metric,timestamp,value\nm,100,1\nm,160,2\nm,220,3\n");
+        let c =
+            write("metric,timestamp,value\nm,1970-01-01T00:01:40Z,4\nm,1970-01-01T00:03:40Z,5\n");
+        let src = FileSource::open(&FilesConfig {
+            baseline: b.path().to_path_buf(),
+            canary: c.path().to_path_buf(),
+        })
+        .unwrap();
+        let metric: Metric = yaml_serde::from_str("name: m").unwrap();
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        let range = Range {
+            start: at(100),
+            end: at(160),
+            step: Duration::from_secs(60),
+        };
+        assert_eq!(
+            src.fetch(&metric, Side::Baseline, Some(&range)).unwrap(),
+            vec![1.0, 2.0]
+        );
+        assert_eq!(
+            src.fetch(&metric, Side::Canary, Some(&range)).unwrap(),
+            vec![4.0]
+        );
+        assert_eq!(
+            src.fetch(&metric, Side::Canary, None).unwrap(),
+            vec![4.0, 5.0]
+        );
+        let other: Metric = yaml_serde::from_str("name: absent").unwrap();
+        assert!(src.fetch(&other, Side::Canary, None).unwrap().is_empty());
+    }
+
+    #[test]
     fn bad_files_name_the_place() {
         let f = write("metric,timestamp,value\nerr,1,0.5\nerr,2,lots\n");
         let e = read_series_file(f.path()).unwrap_err().to_string();

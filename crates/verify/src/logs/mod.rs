@@ -209,8 +209,13 @@ pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, VerifyError> {
         let glob = globset::Glob::new(&name)
             .map_err(|e| VerifyError::input(path, "log glob", e.to_string()))?
             .compile_matcher();
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| VerifyError::input(dir, "log", format!("cannot list: {e}")))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            VerifyError::input(
+                path,
+                "log glob",
+                format!("cannot list {}: {e}", dir.display()),
+            )
+        })?;
         let mut matched: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
