@@ -129,7 +129,9 @@ fn analyse(config: &AnalysisConfig, args: &CommonArgs) -> anyhow::Result<u8> {
         environment: args.environment.clone(),
     };
     let report = analysis::run(config, &subject)?;
-    let json = serde_json::to_vec_pretty(&report).context("cannot serialize the report")?;
+    // The bytes written with `--format json` are the bytes recorded: one digest for both.
+    let mut json = serde_json::to_vec_pretty(&report).context("cannot serialize the report")?;
+    json.push(b'\n');
 
     if args.record {
         record(args, &report, &json)?;
@@ -137,11 +139,7 @@ fn analyse(config: &AnalysisConfig, args: &CommonArgs) -> anyhow::Result<u8> {
 
     let text = match args.format {
         Format::Human => report.human().into_bytes(),
-        Format::Json => {
-            let mut j = json.clone();
-            j.push(b'\n');
-            j
-        }
+        Format::Json => json,
     };
     match &args.output {
         Some(path) => std::fs::write(path, &text)

@@ -141,6 +141,66 @@ fn the_gate_reads_the_report_and_denies_production_below_80() {
 }
 
 #[test]
+fn the_recorded_report_has_the_digest_the_gate_cites() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_only(dir.path(), &["PCL-VERIFY-001"]);
+    let report = dir.path().join("regressed.json");
+    let home = fresh_home();
+    let o = portcullis_with_home(
+        &root(),
+        &home,
+        &[
+            "verify",
+            "canary",
+            "--config",
+            REGRESSED,
+            "--artifact",
+            CLEAN_ARTIFACT,
+            "--env",
+            "production",
+            "--format",
+            "json",
+            "--output",
+            report.to_str().unwrap(),
+            "--record",
+        ],
+    );
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let recorded = err
+        .split("recorded: verification ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{err}"));
+    let o = portcullis_with_home(
+        &root(),
+        &home,
+        &[
+            "gate",
+            "--config",
+            config.to_str().unwrap(),
+            "--artifact",
+            CLEAN_ARTIFACT,
+            "--env",
+            "production",
+            "--evidence",
+            "examples/evidence/clean/checkout-api-2.4.1.cdx.json",
+            "--verification",
+            report.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        d["violations"][0]["evidence_refs"][0]["id"], recorded,
+        "{d}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
 fn record_stores_the_report_as_evidence() {
     let home = fresh_home();
     let o = portcullis_with_home(
