@@ -244,10 +244,11 @@ impl AnalysisConfig {
             let place = e.path().to_string();
             let inner = e.into_inner();
             let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            // yaml_serde may already prefix the message with the path.
             let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
+                .strip_prefix(&format!("{place}: "))
+                .unwrap_or(message)
                 .to_string();
             let at = inner
                 .location()
