@@ -11,7 +11,7 @@
 //!   step: 30s
 //! provider:
 //!   prometheus:
-//!     url: http://127.0.0.1:9090
+//!     url: http://127.0.0.1:9090     # or https://
 //!     baselineScope: 'track="baseline"'
 //!     canaryScope: 'track="canary"'
 //!   # or: files: {baseline: baseline.csv, canary: canary.json}
@@ -111,7 +111,7 @@ pub enum Provider<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrometheusConfig {
-    /// Base URL, `http://host:port` (plain HTTP).
+    /// Base URL, `http://host:port` or `https://…` (TLS, webpki roots).
     pub url: String,
     /// What `${scope}` becomes in the baseline's queries, e.g. `track="baseline"`.
     pub baseline_scope: String,
@@ -312,9 +312,9 @@ impl AnalysisConfig {
             if self.analysis.is_none() {
                 return bad("the prometheus provider needs an analysis window (analysis.start, analysis.end)".into());
             }
-            if !p.url.starts_with("http://") {
+            if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
                 return bad(format!(
-                    "provider.prometheus.url {:?}: only http:// URLs are supported",
+                    "provider.prometheus.url {:?} must start with http:// or https://",
                     p.url
                 ));
             }
@@ -439,6 +439,23 @@ groups:
             .unwrap_err()
             .to_string();
         assert!(e.contains("apiVersion"), "{e}");
+    }
+
+    #[test]
+    fn prometheus_urls() {
+        let prom = |url: &str| {
+            format!(
+                "apiVersion: portcullis.dev/v1\nkind: CanaryAnalysis\nanalysis: {{start: 2026-01-01T00:00:00Z, end: 2026-01-01T01:00:00Z}}\nprovider:\n  prometheus: {{url: '{url}', baselineScope: 'a=\"b\"', canaryScope: 'a=\"c\"'}}\ngroups: [{{name: g, metrics: [{{name: m, query: 'x{{${{scope}}}}'}}]}}]\n"
+            )
+        };
+        for ok in ["http://127.0.0.1:9090", "https://prometheus.example.com"] {
+            AnalysisConfig::parse(Path::new("a.yaml"), &prom(ok)).unwrap();
+        }
+        let e = AnalysisConfig::parse(Path::new("a.yaml"), &prom("ftp://x")).unwrap_err();
+        assert!(e.to_string().contains("http:// or https://"), "{e}");
+        let no_scope = prom("http://x").replace("x{${scope}}", "x");
+        let e = AnalysisConfig::parse(Path::new("a.yaml"), &no_scope).unwrap_err();
+        assert!(e.to_string().contains("placeholder"), "{e}");
     }
 
     #[test]
