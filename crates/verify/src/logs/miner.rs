@@ -95,7 +95,7 @@ struct Seen {
 }
 
 /// Token sequences remembered (then forgotten all at once, to bound memory).
-const SEEN_LIMIT: usize = 1 << 20;
+const SEEN_LIMIT: usize = 1 << 18;
 
 /// The miner. Feed it lines with [`Miner::add`]; each returns the id of its template cluster.
 #[derive(Debug)]
