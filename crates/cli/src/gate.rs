@@ -201,7 +201,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     progress.finish_and_clear();
 
     for path in &args.verification {
-        match read_entries::<InputVerification>(path, &limits) {
+        match read_verifications(path, &limits) {
             Ok((digest, entries)) => {
                 files.insert(digest.clone(), display(path));
                 req.verifications.extend(entries.into_iter().map(|mut v| {
@@ -485,12 +485,146 @@ fn read_json<T: DeserializeOwned>(
     }
 }
 
+/// A `portcullis verify canary --format json` report (only what the gate needs from it).
+#[derive(serde::Deserialize)]
+struct CanaryReport {
+    version: u32,
+    score: f64,
+    verdict: String,
+    #[serde(default)]
+    metrics: Option<CanaryMetrics>,
+    #[serde(default)]
+    logs: Option<CanaryLogs>,
+}
+
+#[derive(serde::Deserialize)]
+struct CanaryMetrics {
+    intervals: Vec<CanaryInterval>,
+}
+
+#[derive(serde::Deserialize)]
+struct CanaryInterval {
+    metrics: Vec<CanaryMetric>,
+}
+
+#[derive(serde::Deserialize)]
+struct CanaryMetric {
+    name: String,
+    #[serde(default)]
+    muted: bool,
+    result: CanaryResult,
+}
+
+#[derive(serde::Deserialize)]
+struct CanaryResult {
+    classification: String,
+}
+
+#[derive(serde::Deserialize)]
+struct CanaryLogs {
+    clusters: Vec<CanaryCluster>,
+}
+
+#[derive(serde::Deserialize)]
+struct CanaryCluster {
+    template: String,
+    level: String,
+    classification: String,
+}
+
+/// Report versions this gate reads.
+const CANARY_REPORT_VERSION: u32 = 1;
+
+/// Verification entries from `path`: a canary analysis report (`"kind": "canary"` with
+/// `apiVersion` and `version`), turned into one entry whose evidence is the report's digest
+/// and whose details name what failed; or PolicyInput `verifications` entries.
+fn read_verifications(
+    path: &Path,
+    limits: &Limits,
+) -> Result<(String, Vec<InputVerification>), UnreadableEvidence> {
+    let (digest, value) = read_json::<serde_json::Value>(path, limits)?;
+    let is_report = value.get("apiVersion").is_some()
+        && value.get("version").is_some()
+        && value.get("kind").and_then(|k| k.as_str()) == Some("canary");
+    if !is_report {
+        return entries_from(path, digest, value);
+    }
+    let unreadable = |error: String| UnreadableEvidence {
+        source: display(path),
+        digest: Some(digest.clone()),
+        error,
+    };
+    let report: CanaryReport = serde_json::from_value(value)
+        .map_err(|e| unreadable(format!("canary report JSON: {e}")))?;
+    if report.version > CANARY_REPORT_VERSION {
+        return Err(unreadable(format!(
+            "canary report version {} is newer than this gate reads ({CANARY_REPORT_VERSION})",
+            report.version
+        )));
+    }
+    if !report.score.is_finite() || !(0.0..=100.0).contains(&report.score) {
+        return Err(unreadable(format!(
+            "canary report: score {} is not in 0..100",
+            report.score
+        )));
+    }
+    let mut failing: Vec<String> = report
+        .metrics
+        .iter()
+        .filter_map(|m| m.intervals.last())
+        .flat_map(|i| &i.metrics)
+        .filter(|m| !m.muted && !matches!(m.result.classification.as_str(), "Pass" | "Nodata"))
+        .map(|m| format!("{} ({})", m.name, m.result.classification))
+        .collect();
+    let unexpected: Vec<&CanaryCluster> = report
+        .logs
+        .iter()
+        .flat_map(|l| &l.clusters)
+        .filter(|c| c.classification == "unexpected")
+        .collect();
+    if let Some(worst) = unexpected.first() {
+        let mut t: String = worst.template.chars().take(80).collect();
+        if t.len() < worst.template.len() {
+            t.push('…');
+        }
+        failing.push(format!(
+            "{} unexpected log template(s), e.g. [{}] {t}",
+            unexpected.len(),
+            worst.level
+        ));
+    }
+    let details = if failing.is_empty() {
+        "nothing failed".to_string()
+    } else {
+        format!("failing: {}", failing.join(", "))
+    };
+    Ok((
+        digest.clone(),
+        vec![InputVerification {
+            kind: "canary".into(),
+            score: report.score,
+            verdict: report.verdict,
+            evidence: Some(digest),
+            details: Some(details),
+        }],
+    ))
+}
+
 /// One entry or an array of them.
 fn read_entries<T: DeserializeOwned>(
     path: &Path,
     limits: &Limits,
 ) -> Result<(String, Vec<T>), UnreadableEvidence> {
     let (digest, value) = read_json::<serde_json::Value>(path, limits)?;
+    entries_from(path, digest, value)
+}
+
+/// `value` as one entry or an array of them.
+fn entries_from<T: DeserializeOwned>(
+    path: &Path,
+    digest: String,
+    value: serde_json::Value,
+) -> Result<(String, Vec<T>), UnreadableEvidence> {
     let parsed = if value.is_array() {
         serde_json::from_value::<Vec<T>>(value)
     } else {

@@ -15,6 +15,7 @@ mod remote;
 mod render;
 mod serve;
 mod state;
+mod verify;
 
 // Parsing evidence is allocation-heavy (millions of small strings for a large SBOM); mimalloc
 // is markedly faster at that than glibc's allocator (docs/benchmarks.md).
@@ -78,6 +79,9 @@ enum Command {
     /// Seed an embedded store with the examples (a Log4Shell block, an allowed deploy, an
     /// exception, an advisory with impact) and serve it, printing the URL and tokens.
     Demo(serve::DemoArgs),
+    /// Deployment verification: canary analysis of metrics and logs against a baseline.
+    #[command(subcommand)]
+    Verify(verify::VerifyCommand),
     /// What runs where, as recorded with `deployed`.
     Inventory {
         #[arg(long = "env")]
@@ -223,8 +227,8 @@ pub struct GateArgs {
     /// Change ticket or request reference.
     #[arg(long = "change-ref", env = "PORTCULLIS_CHANGE_REF")]
     pub change_ref: Option<String>,
-    /// Canary verification results: JSON, one PolicyInput `verifications` entry or an array
-    /// of them (repeatable).
+    /// Canary verification results: a `portcullis verify canary --format json` report, or
+    /// JSON with one PolicyInput `verifications` entry or an array of them (repeatable).
     #[arg(long, value_name = "FILE")]
     pub verification: Vec<PathBuf>,
     /// Exposure check results: JSON, one PolicyInput `exposures` entry or an array (repeatable).
@@ -323,6 +327,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&args),
         Command::Token(cmd) => serve::token(&cmd),
         Command::Demo(args) => serve::demo(&args),
+        Command::Verify(cmd) => verify::run(&cmd),
         Command::Inventory {
             environment,
             format,

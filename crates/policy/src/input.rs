@@ -279,7 +279,7 @@ pub struct InputVerification {
     pub kind: String,
     /// 0–100.
     pub score: f64,
-    /// `pass` | `fail` | `inconclusive`, as the analysis concluded.
+    /// `pass` | `marginal` | `fail` (as `portcullis verify canary` concludes), or `inconclusive`, as the analysis concluded.
     pub verdict: String,
     /// Digest of the evidence document that holds the result.
     pub evidence: Option<String>,

@@ -61,3 +61,14 @@ test_a_malformed_threshold_fails_closed if {
 	some v in vs
 	v.key == "params.min_score"
 }
+
+# `portcullis verify canary` concludes pass, marginal or fail; the rule goes by the score.
+test_a_marginal_canary_below_the_threshold_fires if {
+	vs := violation with input as {"artifact": artifact, "environment": production, "verifications": [object.union(canary(78.5), {"verdict": "marginal"})]}
+	some v in vs
+	contains(v.message, "scored 78.5 (verdict marginal)")
+}
+
+test_a_marginal_canary_at_the_threshold_passes if {
+	count(violation) == 0 with input as {"artifact": artifact, "environment": production, "verifications": [object.union(canary(80), {"verdict": "marginal"})]}
+}

@@ -1,0 +1,185 @@
+//! The verification evidence document (`"kind": "canary"`) and its human rendering.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::judge::{Classification, GroupScore, ScoredMetric, Thresholds, Verdict};
+use crate::logs::{ClusterClass, LogResult};
+
+/// Version of the report format.
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportArtifact {
+    pub name: String,
+    pub digest: String,
+}
+
+/// What a canary analysis concluded, with everything it concluded it from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Always `canary`.
+    pub kind: String,
+    pub version: u32,
+    pub artifact: Option<ReportArtifact>,
+    pub environment: Option<String>,
+    pub generated_at: String,
+    /// 0–100.
+    pub score: f64,
+    /// `pass` | `marginal` | `fail`.
+    pub verdict: Verdict,
+    pub thresholds: Thresholds,
+    pub metrics: Option<MetricsReport>,
+    pub logs: Option<LogResult>,
+    /// One line per failing metric or unexpected log template.
+    pub failing: Vec<String>,
+    /// Why the score is what it is, when a rule overrode it.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsReport {
+    /// Score of the last interval analysed.
+    pub score: f64,
+    pub source: String,
+    pub intervals: Vec<IntervalReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalReport {
+    pub index: u32,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub score: f64,
+    pub verdict: Verdict,
+    pub groups: Vec<GroupScore>,
+    pub notes: Vec<String>,
+    pub metrics: Vec<ScoredMetric>,
+}
+
+impl Report {
+    /// Short text naming what failed (for the gate's `details`).
+    pub fn details(&self) -> String {
+        if self.failing.is_empty() {
+            return format!("score {:.1}, nothing failed", self.score);
+        }
+        let mut s = self
+            .failing
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        if self.failing.len() > 5 {
+            let _ = write!(s, "; and {} more", self.failing.len() - 5);
+        }
+        s
+    }
+
+    /// The readable report.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let target = match (&self.artifact, &self.environment) {
+            (Some(a), Some(e)) => format!(" of {}@{} in {e}", a.name, a.digest),
+            (Some(a), None) => format!(" of {}@{}", a.name, a.digest),
+            (None, Some(e)) => format!(" in {e}"),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "canary analysis{target}: score {:.1} → {} (pass ≥ {}, fail ≤ {})",
+            self.score,
+            self.verdict.as_str().to_uppercase(),
+            self.thresholds.pass,
+            self.thresholds.marginal
+        );
+        for n in &self.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+        if let Some(m) = &self.metrics {
+            let _ = writeln!(out, "\nmetrics ({}): score {:.1}", m.source, m.score);
+            for iv in &m.intervals {
+                let span = match (&iv.start, &iv.end) {
+                    (Some(s), Some(e)) => format!(" {s} .. {e}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  interval {}{span}: score {:.1} ({})",
+                    iv.index,
+                    iv.score,
+                    iv.verdict.as_str()
+                );
+                for n in &iv.notes {
+                    let _ = writeln!(out, "    note: {n}");
+                }
+            }
+            if let Some(last) = m.intervals.last() {
+                for g in &last.groups {
+                    let score = g.score.map_or("-".to_string(), |s| format!("{s:.1}"));
+                    let _ = writeln!(
+                        out,
+                        "  group {} (weight {}): {score}  [pass {}, high {}, low {}, nodata {}, nodata-fail {}, error {}]",
+                        g.name, g.weight, g.pass, g.high, g.low, g.nodata, g.nodata_fail, g.error
+                    );
+                }
+                for sm in &last.metrics {
+                    let r = &sm.result;
+                    let mark = match r.classification {
+                        Classification::Pass => "ok  ",
+                        Classification::Nodata => "--  ",
+                        _ => "FAIL",
+                    };
+                    let muted = if sm.muted { " (muted)" } else { "" };
+                    let _ = writeln!(
+                        out,
+                        "  {mark} {}/{}{muted}: {:?} — {}",
+                        sm.group, sm.name, r.classification, r.reason
+                    );
+                    let _ = writeln!(
+                        out,
+                        "       baseline n={} mean={}  canary n={} mean={}",
+                        r.baseline.used,
+                        r.baseline.mean.map_or("-".into(), |v| format!("{v:.6}")),
+                        r.canary.used,
+                        r.canary.mean.map_or("-".into(), |v| format!("{v:.6}")),
+                    );
+                }
+            }
+        }
+        if let Some(l) = &self.logs {
+            let _ = writeln!(
+                out,
+                "\nlogs: score {:.1} ({} baseline events, {} canary events, {} templates, {} unexpected)",
+                l.score,
+                l.baseline_events,
+                l.canary_events,
+                l.clusters.len(),
+                l.unexpected
+            );
+            for n in &l.notes {
+                let _ = writeln!(out, "  note: {n}");
+            }
+            for c in l
+                .clusters
+                .iter()
+                .filter(|c| c.classification == ClusterClass::Unexpected)
+                .take(20)
+            {
+                let _ = writeln!(
+                    out,
+                    "  UNEXPECTED [{:?}] {} (baseline {}, canary {}): {}",
+                    c.level, c.template, c.baseline_count, c.canary_count, c.reason
+                );
+                if let Some(s) = c.canary_samples.first() {
+                    let first = s.lines().next().unwrap_or("");
+                    let _ = writeln!(out, "       e.g. {first}");
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,80 @@
+//! Untrusted input never panics: log lines, series files, configurations, metric values.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use portcullis_verify::config::AnalysisConfig;
+use portcullis_verify::judge::{self, MetricRule};
+use portcullis_verify::logs::{Miner, MinerConfig};
+use portcullis_verify::provider::read_series_file;
+use portcullis_verify::stats::mann_whitney;
+use proptest::prelude::*;
+
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => -1e6f64..1e6,
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => (0u8..5).prop_map(f64::from),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_miner_takes_any_bytes(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..40)) {
+        let mut plain = Miner::new(MinerConfig::default());
+        let mut tuned = Miner::new(MinerConfig {
+            depth: 6,
+            similarity: 0.9,
+            extra_delimiters: "=,:".into(),
+            patterns: vec![r"\d+".into(), r"(/[\w-]+)+".into()],
+            ..MinerConfig::default()
+        });
+        for l in &lines {
+            let c = plain.add(l);
+            prop_assert!(c < plain.clusters().len());
+            let _ = plain.template(c);
+            tuned.add(l);
+        }
+    }
+
+    #[test]
+    fn series_files_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), json in any::<bool>()) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        if json {
+            f.write_all(b"{").unwrap();
+        }
+        f.write_all(&bytes).unwrap();
+        let _ = read_series_file(f.path());
+    }
+
+    #[test]
+    fn configurations_never_panic(text in "\\PC{0,300}") {
+        let _ = AnalysisConfig::parse(Path::new("fuzz.yaml"), &text);
+        let prefixed = format!("apiVersion: portcullis.dev/v1\nkind: CanaryAnalysis\n{text}");
+        let _ = AnalysisConfig::parse(Path::new("fuzz.yaml"), &prefixed);
+    }
+
+    #[test]
+    fn the_judge_takes_any_values(
+        base in proptest::collection::vec(value(), 0..80),
+        canary in proptest::collection::vec(value(), 0..80),
+        bound in proptest::option::of(0.0f64..3.0),
+    ) {
+        let rule = MetricRule { remove_outliers: true, max_relative_change: bound, ..MetricRule::default() };
+        let r = judge::classify(&base, &canary, &rule);
+        prop_assert!(!r.reason.is_empty());
+    }
+
+    #[test]
+    fn intervals_are_ordered(
+        x in proptest::collection::vec((0u8..20).prop_map(f64::from), 1..70),
+        y in proptest::collection::vec(-50.0f64..50.0, 1..70),
+    ) {
+        let r = mann_whitney(&x, &y, 0.98).unwrap();
+        prop_assert!((0.0..=1.0).contains(&r.p_value), "p {}", r.p_value);
+        prop_assert!(r.lower <= r.upper, "{r:?}");
+    }
+}
