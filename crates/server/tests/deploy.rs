@@ -1,0 +1,118 @@
+//! The manifests in deploy/ say what the issue asks of them and what the server accepts: two
+//! replicas; a ValidatingWebhookConfiguration with a failure policy, a timeout and a namespace
+//! selector that leaves out kube-system and the server's own namespace; settings and policy
+//! configuration the server parses; only flags `portcullis serve` has. (Their schemas are
+//! checked by scripts/validate-manifests with kubernetes-validate.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::repo;
+use serde_json::Value;
+
+fn docs(file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(repo().join("deploy").join(file)).unwrap();
+    text.split("\n---")
+        .filter(|d| {
+            d.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
+        .map(|d| yaml_serde::from_str::<Value>(d).unwrap_or_else(|e| panic!("{file}: {e}")))
+        .collect()
+}
+
+#[test]
+fn deployment_runs_two_replicas_with_flags_the_server_has() {
+    let d = &docs("deployment.yaml")[0];
+    assert_eq!(d["kind"], "Deployment");
+    assert_eq!(d["spec"]["replicas"], 2);
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "serve");
+    // Flags the server has: crates/cli/tests/deploy_flags.rs runs the binary with these args.
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+}
+
+#[test]
+fn webhook_fails_closed_with_a_timeout_outside_system_namespaces() {
+    let w = &docs("webhook.yaml")[0];
+    assert_eq!(w["kind"], "ValidatingWebhookConfiguration");
+    let hook = &w["webhooks"][0];
+    assert_eq!(hook["failurePolicy"], "Fail");
+    assert!(hook["timeoutSeconds"].as_u64().unwrap() <= 10);
+    assert_eq!(hook["clientConfig"]["service"]["path"], "/v1/admission");
+    let exprs = hook["namespaceSelector"]["matchExpressions"]
+        .as_array()
+        .unwrap();
+    let excluded: Vec<&str> = exprs
+        .iter()
+        .filter(|e| e["key"] == "kubernetes.io/metadata.name" && e["operator"] == "NotIn")
+        .flat_map(|e| {
+            e["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+        })
+        .collect();
+    assert!(
+        excluded.contains(&"kube-system") && excluded.contains(&"portcullis"),
+        "{excluded:?}"
+    );
+    let kinds: Vec<&str> = hook["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+        })
+        .collect();
+    for k in [
+        "pods",
+        "deployments",
+        "statefulsets",
+        "daemonsets",
+        "replicasets",
+        "jobs",
+        "cronjobs",
+    ] {
+        assert!(kinds.contains(&k), "{k} not reviewed: {kinds:?}");
+    }
+}
+
+#[test]
+fn configmaps_hold_settings_the_server_parses() {
+    let maps = docs("configmap.yaml");
+    let server = maps
+        .iter()
+        .find_map(|m| m["data"]["server.yaml"].as_str())
+        .expect("server.yaml");
+    let settings =
+        portcullis_server::ServerSettings::parse(server, "deploy/configmap.yaml").unwrap();
+    assert!(settings.admission.anonymous);
+    assert_eq!(
+        settings.admission.target("shop-prod").environment,
+        "production"
+    );
+    let config = maps
+        .iter()
+        .find_map(|m| m["data"]["portcullis.yaml"].as_str())
+        .expect("portcullis.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portcullis.yaml");
+    std::fs::write(&path, config).unwrap();
+    let config = portcullis_firewall::Config::load(&path).unwrap();
+    let bundle = portcullis_policy::PolicyBundle::load(&[]).unwrap();
+    portcullis_firewall::Firewall::new(bundle, config).expect("the library accepts it");
+}
