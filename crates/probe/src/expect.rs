@@ -543,6 +543,28 @@ mod tests {
     }
 
     #[test]
+    fn the_example_parses() {
+        let text = include_str!("../../../examples/probe/expectations.yaml");
+        let e = Expectations::parse(text, "examples/probe/expectations.yaml").unwrap();
+        let tcp = e.targets[0].tcp.as_ref().unwrap();
+        assert!(tcp.scan_ports().len() >= 1000);
+        assert_eq!(tcp.controls(), vec!["CM-7", "SC-7"]);
+        assert_eq!(e.targets[0].tls[0].controls(), vec!["SC-8", "SC-13"]);
+    }
+
+    #[test]
+    fn no_panic_on_mangled_input() {
+        let text = include_str!("../../../examples/probe/expectations.yaml");
+        let bytes = text.as_bytes();
+        for cut in (0..bytes.len()).step_by(7) {
+            let mangled = String::from_utf8_lossy(&bytes[..cut]);
+            let _ = Expectations::parse(&mangled, "f");
+            let swapped = mangled.replace(':', "-").replace('[', "{");
+            let _ = Expectations::parse(&swapped, "f");
+        }
+    }
+
+    #[test]
     fn http_url_must_be_the_target() {
         let text = "apiVersion: portcullis.dev/probe/v1\ntargets:\n  - name: a\n    address: 127.0.0.1\n    http:\n      - url: http://example.com/\n";
         let e = Expectations::parse(text, "f").unwrap_err().to_string();
