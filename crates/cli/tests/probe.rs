@@ -65,10 +65,7 @@ fn probe_exit_codes_formats_record_and_gate() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(
-        err.contains(&format!("DEVIATION checkout/127.0.0.1 [port]")),
-        "{err}"
-    );
+    assert!(err.contains("DEVIATION checkout/127.0.0.1 [port]"), "{err}");
     assert!(err.contains("recorded: exposure evidence sha256:"), "{err}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
