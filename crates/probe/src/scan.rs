@@ -110,8 +110,7 @@ pub async fn probe_port(
         match tokio::time::timeout(timeout, socket.connect(target)).await {
             Err(_) => return PortState::Filtered,
             Ok(Ok(stream)) => {
-                let me = stream.local_addr().ok();
-                if me.is_some() && me == stream.peer_addr().ok() {
+                if is_self_connect(&stream) {
                     // Our own socket answered (TCP simultaneous open on loopback): not a listener.
                     counters.self_connects.fetch_add(1, Ordering::Relaxed);
                     drop(stream);
@@ -142,6 +141,15 @@ pub async fn probe_port(
         }
     }
     PortState::Unknown
+}
+
+/// A connect that reached our own socket (TCP simultaneous open: the kernel chose the target
+/// port as our source port), which says nothing about a listener.
+pub fn is_self_connect(stream: &tokio::net::TcpStream) -> bool {
+    match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(me), Ok(peer)) => me == peer,
+        _ => false,
+    }
 }
 
 fn socket2_zero_linger(stream: &tokio::net::TcpStream) -> std::io::Result<()> {
@@ -197,4 +205,53 @@ pub async fn scan(
     }
     all.sort_unstable_by_key(|(i, _, _)| *i);
     all.into_iter().map(|(_, p, s)| (p, s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bind a socket to a free port and connect it to that same port: the self-connect the
+    /// scanner meets by chance in the ephemeral range, made on purpose.
+    #[tokio::test]
+    async fn a_self_connect_is_recognized() {
+        let mut made = false;
+        for _ in 0..20 {
+            let Ok(probe) = std::net::TcpListener::bind("127.0.0.1:0") else {
+                continue;
+            };
+            let Ok(addr) = probe.local_addr() else {
+                continue;
+            };
+            drop(probe);
+            let Ok(socket) = TcpSocket::new_v4() else {
+                continue;
+            };
+            if socket.set_reuseaddr(true).is_err() || socket.bind(addr).is_err() {
+                continue;
+            }
+            if let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(2), socket.connect(addr)).await
+            {
+                assert!(is_self_connect(&stream));
+                made = true;
+                break;
+            }
+        }
+        assert!(made, "could not make a self-connect on 127.0.0.1");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(!is_self_connect(&stream));
+        let counters = Counters::default();
+        assert_eq!(
+            probe_port(addr.ip(), addr.port(), Duration::from_secs(2), &counters).await,
+            PortState::Open
+        );
+        drop(listener);
+        assert_eq!(
+            probe_port(addr.ip(), addr.port(), Duration::from_secs(2), &counters).await,
+            PortState::Closed
+        );
+    }
 }
