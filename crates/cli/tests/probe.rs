@@ -159,5 +159,23 @@ fn a_bad_expectations_file_exits_2_naming_file_and_line() {
         ]),
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    // A target that cannot be resolved: nothing is judged, exit 2 (`.invalid` never resolves).
+    let path = dir.join("unresolvable.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: portcullis.dev/probe/v1\ntargets:\n  - name: gone\n    address: no-such-host.invalid\n    tcp:\n      scan: [80]\n",
+    )
+    .unwrap();
+    let o = portcullis_in(
+        &root(),
+        &args(&["probe", "--expect", path.to_str().unwrap()]),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot resolve no-such-host.invalid"),
+        "{}",
+        stderr(&o)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
