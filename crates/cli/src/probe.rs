@@ -96,7 +96,11 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
         .context("cannot start the async runtime")?;
     let report = match rt.block_on(portcullis_probe::run(&expectations, &options)) {
         Ok(r) => r,
-        Err(e @ (ProbeError::Resolve { .. } | ProbeError::Undeclared(_))) => {
+        Err(
+            e @ (ProbeError::Resolve { .. }
+            | ProbeError::Unreachable { .. }
+            | ProbeError::Undeclared(_)),
+        ) => {
             eprintln!("error: {e} (no target was judged)");
             return Ok(exit::ERROR);
         }

@@ -179,3 +179,36 @@ fn a_bad_expectations_file_exits_2_naming_file_and_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A target where no port answers (here: 127.0.0.1 in a network namespace of the test's own,
+/// loopback down) exits 2: nothing could be judged, never a clean 0.
+#[test]
+fn an_unreachable_target_exits_2() {
+    let ok = std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: unshare -n is not available (needs root)");
+        return;
+    }
+    let dir = fresh_home();
+    let path = dir.join("down.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: portcullis.dev/probe/v1\ntargets:\n  - name: down\n    address: 127.0.0.1\n    tcp:\n      scan: [\"1-50\"]\n      allowed: [22]\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new("unshare")
+        .arg("-n")
+        .arg(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["probe", "--home"])
+        .arg(&dir)
+        .arg("--expect")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is unreachable"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

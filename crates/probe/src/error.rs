@@ -19,6 +19,15 @@ pub enum ProbeError {
         address: String,
         message: String,
     },
+    /// No scanned port answered at all (neither open nor closed): the host is down, unroutable,
+    /// or drops everything, and nothing can be judged (a target that is meant to drop every
+    /// port is indistinguishable from one that is gone).
+    #[error("target {target}: {address} is unreachable: none of {ports} ports answered")]
+    Unreachable {
+        target: String,
+        address: String,
+        ports: usize,
+    },
     #[error("{0}: not a declared target, refused")]
     Undeclared(String),
     #[error("{file}: CA bundle {bundle}: {message}")]

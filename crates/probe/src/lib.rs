@@ -152,8 +152,15 @@ pub async fn run(exp: &Expectations, opts: &Options) -> Result<Report, ProbeErro
             scope.allow(addr)?;
             let label = format!("{}/{}", t.name, addr);
             if let Some(tcp) = &t.tcp {
-                let (found, port_checks) =
+                let (found, port_checks, answered) =
                     tcp_checks(&label, &t.name, tcp, addr, &config, counters.clone()).await;
+                if !answered {
+                    return Err(ProbeError::Unreachable {
+                        target: t.name.clone(),
+                        address: addr.to_string(),
+                        ports: tcp.scan_ports().len(),
+                    });
+                }
                 ports_scanned = ports_scanned.max(tcp.scan_ports().len());
                 open.push(OpenPorts {
                     address: addr.to_string(),
@@ -285,7 +292,7 @@ async fn tcp_checks(
     addr: IpAddr,
     config: &ScanConfig,
     counters: Arc<scan::Counters>,
-) -> (Vec<u16>, Vec<Check>) {
+) -> (Vec<u16>, Vec<Check>, bool) {
     let ports: Vec<u16> = tcp.scan_ports().into_iter().collect();
     let allowed = tcp.allowed.ports().unwrap_or_default();
     let required = tcp.required.ports().unwrap_or_default();
@@ -329,6 +336,10 @@ async fn tcp_checks(
         }
     }
 
+    let answered = seen
+        .values()
+        .flatten()
+        .any(|s| matches!(s, PortState::Open | PortState::Closed));
     let controls = tcp.controls();
     let expectation = format!("{name} tcp");
     let mut open = Vec::new();
@@ -411,5 +422,5 @@ async fn tcp_checks(
         check.deviating_probes = u32::try_from(bad).unwrap_or(u32::MAX);
         out.push(check);
     }
-    (open, out)
+    (open, out, answered)
 }
