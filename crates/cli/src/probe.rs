@@ -3,8 +3,10 @@
 //! Exit 0 when everything matches, 1 on a deviation, 2 on a bad file or targets that cannot be
 //! probed (unresolvable names, unreadable CA bundles).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -94,7 +96,10 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = match rt.block_on(portcullis_probe::run(&expectations, &options)) {
+    let progress = scan_progress(options.counters.clone());
+    let result = rt.block_on(portcullis_probe::run(&expectations, &options));
+    progress.finish();
+    let report = match result {
         Ok(r) => r,
         Err(
             e @ (ProbeError::Resolve { .. }
@@ -182,4 +187,47 @@ async fn record(
         .await
         .context("the exposure evidence could not be recorded")?;
     Ok(digest)
+}
+
+/// A progress bar on stderr (on a terminal) following the scan's counters.
+struct ScanProgress {
+    done: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ScanProgress {
+    fn finish(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn scan_progress(counters: Arc<portcullis_probe::scan::Counters>) -> ScanProgress {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if !std::io::stderr().is_terminal() {
+        return ScanProgress { done, thread: None };
+    }
+    let stop = done.clone();
+    let thread = std::thread::spawn(move || {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} probing [{bar:30}] {pos}/{len} ports {per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        while !stop.load(Ordering::Relaxed) {
+            pb.set_length(counters.ports_total.load(Ordering::Relaxed));
+            pb.set_position(counters.ports_done.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        pb.finish_and_clear();
+    });
+    ScanProgress {
+        done,
+        thread: Some(thread),
+    }
 }

@@ -41,6 +41,8 @@ pub struct Options {
     pub http_timeout: Duration,
     pub artifact: Option<String>,
     pub environment: Option<String>,
+    /// Counted as the scan goes (a caller may show progress from them).
+    pub counters: Arc<scan::Counters>,
 }
 
 impl Default for Options {
@@ -51,6 +53,7 @@ impl Default for Options {
             http_timeout: Duration::from_secs(10),
             artifact: None,
             environment: None,
+            counters: Arc::default(),
         }
     }
 }
@@ -141,7 +144,7 @@ pub async fn run(exp: &Expectations, opts: &Options) -> Result<Report, ProbeErro
         concurrency,
         ..opts.scan.clone()
     };
-    let counters = Arc::new(scan::Counters::default());
+    let counters = opts.counters.clone();
     let mut checks = Vec::new();
     let mut targets = Vec::new();
 

@@ -67,6 +67,9 @@ impl Default for ScanConfig {
 /// Counters of one scan (probe metadata).
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Ports to scan (re-probes included) and ports scanned so far: for progress displays.
+    pub ports_total: AtomicU64,
+    pub ports_done: AtomicU64,
     pub connects: AtomicU64,
     pub self_connects: AtomicU64,
     pub resource_retries: AtomicU64,
@@ -164,6 +167,10 @@ pub async fn scan(
     config: &ScanConfig,
     counters: Arc<Counters>,
 ) -> Vec<(u16, PortState)> {
+    counters.ports_total.fetch_add(
+        u64::try_from(ports.len()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
     let ports: Arc<Vec<u16>> = Arc::new(ports.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let pace = config.rate.filter(|r| *r > 0).map(|r| {
@@ -193,6 +200,7 @@ pub async fn scan(
                     tokio::time::sleep_until(at).await;
                 }
                 found.push((i, port, probe_port(addr, port, timeout, &counters).await));
+                counters.ports_done.fetch_add(1, Ordering::Relaxed);
             }
             found
         });
