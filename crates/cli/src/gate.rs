@@ -213,7 +213,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
     for path in &args.exposure {
-        match read_entries::<InputExposure>(path, &limits) {
+        match read_exposures(path, &limits) {
             Ok((digest, entries)) => {
                 files.insert(digest.clone(), display(path));
                 req.exposures.extend(entries.into_iter().map(|mut x| {
@@ -610,15 +610,6 @@ fn read_verifications(
     ))
 }
 
-/// One entry or an array of them.
-fn read_entries<T: DeserializeOwned>(
-    path: &Path,
-    limits: &Limits,
-) -> Result<(String, Vec<T>), UnreadableEvidence> {
-    let (digest, value) = read_json::<serde_json::Value>(path, limits)?;
-    entries_from(path, digest, value)
-}
-
 /// `value` as one entry or an array of them.
 fn entries_from<T: DeserializeOwned>(
     path: &Path,
@@ -637,6 +628,53 @@ fn entries_from<T: DeserializeOwned>(
             digest: Some(digest),
             error: format!("JSON: {e}"),
         })
+}
+
+/// Exposure entries: the plain `InputExposure` form (one or a list), or a `portcullis probe`
+/// report (`"kind": "exposure"`), whose checks become entries.
+fn read_exposures(
+    path: &Path,
+    limits: &Limits,
+) -> Result<(String, Vec<InputExposure>), UnreadableEvidence> {
+    let (digest, value) = read_json::<serde_json::Value>(path, limits)?;
+    let unreadable = |error: String| UnreadableEvidence {
+        source: display(path),
+        digest: Some(digest.clone()),
+        error,
+    };
+    let parsed = if value.get("kind").and_then(|k| k.as_str()) == Some("exposure") {
+        let report = serde_json::from_value::<portcullis_probe::Report>(value)
+            .map_err(|e| unreadable(format!("probe report: {e}")))?;
+        if report.version != portcullis_probe::report::VERSION {
+            return Err(unreadable(format!(
+                "probe report version {:?}; this build reads {:?}",
+                report.version,
+                portcullis_probe::report::VERSION
+            )));
+        }
+        report
+            .checks
+            .into_iter()
+            .map(|c| InputExposure {
+                target: c.target,
+                check: c.check,
+                expected: c.expected,
+                observed: c.observed,
+                deviation: c.deviation,
+                message: c.message,
+                evidence: Some(digest.clone()),
+            })
+            .collect()
+    } else if value.is_array() {
+        serde_json::from_value::<Vec<InputExposure>>(value)
+            .map_err(|e| unreadable(format!("JSON: {e}")))?
+    } else {
+        vec![
+            serde_json::from_value::<InputExposure>(value)
+                .map_err(|e| unreadable(format!("JSON: {e}")))?,
+        ]
+    };
+    Ok((digest, parsed))
 }
 
 /// Files named, and the files under directories named. A path that cannot be read stays in

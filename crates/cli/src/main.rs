@@ -10,6 +10,7 @@ mod audit;
 mod gate;
 mod inspect;
 mod policy;
+mod probe;
 mod registry;
 mod remote;
 mod render;
@@ -69,6 +70,11 @@ enum Command {
     /// Exceptions granted in the store: add, list, revoke.
     #[command(subcommand)]
     Exception(registry::ExceptionCommand),
+    /// Check running targets against an expectations file (ports, TLS, HTTP headers).
+    ///
+    /// Exit 0 when everything matches, 1 on a deviation, 2 on a bad file or targets that
+    /// cannot be probed. `--format json` is exposure evidence for `gate --exposure`.
+    Probe(Box<probe::ProbeArgs>),
     /// Record that an artifact now runs in an environment (the inventory).
     Deployed(registry::DeployedArgs),
     /// Serve the decision API and the Kubernetes admission webhook.
@@ -323,6 +329,7 @@ fn main() -> ExitCode {
         Command::Decision(cmd) => registry::decision(&cmd),
         Command::Advisory(cmd) => registry::advisory(&cmd),
         Command::Exception(cmd) => registry::exception(&cmd),
+        Command::Probe(args) => probe::run(&args),
         Command::Deployed(args) => registry::deployed(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Token(cmd) => serve::token(&cmd),

@@ -9,7 +9,7 @@ import data.portcullis.lib
 metadata := {
 	"id": "PCL-EXPO-002",
 	"title": "TLS below the minimum version",
-	"description": "A TLS exposure check observed a protocol version below `min_version` (default TLSv1.2), or no recognizable TLS version where one was expected (for example a plaintext listener).",
+	"description": "A TLS exposure check observed a protocol version below `min_version` (default TLSv1.2), a version its declaration does not allow (deviation), or no recognizable TLS version where one was expected (for example a plaintext listener).",
 	"category": "security",
 	"severity": "high",
 	"actions": {"protected": "enforce", "unprotected": "warn"},
@@ -72,6 +72,27 @@ violation contains v if {
 		]),
 	}
 }
+
+# A declaration stricter than the library's minimum (e.g. Mozilla modern: TLS 1.3 only) that the
+# probe found violated: the versions seen are above `min_version` but not what was declared.
+violation contains v if {
+	some e in tls_checks
+	e.deviation == true
+	found := observed_ranks(e)
+	count(found) > 0
+	min(found) >= min_rank
+	v := {
+		"key": sprintf("%s|tls", [e.target]),
+		"message": sprintf("%s accepts %s, which the declaration %q does not allow (%s)", [
+			e.target, tls_order[min(found)], observed_text_expected(e), e.message,
+		]),
+		"evidence_refs": [{"exposure": d} | some d in [e.evidence]; d != null],
+	}
+}
+
+observed_text_expected(e) := e.expected if e.expected != null
+
+observed_text_expected(e) := "nothing" if e.expected == null
 
 # No version recognized in a check about versions: plaintext, a failed handshake, or a form we
 # cannot read. Either way the minimum is not shown to hold.

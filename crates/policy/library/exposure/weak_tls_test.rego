@@ -67,3 +67,15 @@ test_a_malformed_minimum_fails_closed if {
 	some v in vs
 	v.key == "params.min_version"
 }
+
+test_a_stricter_declaration_fires_on_deviation if {
+	modern := object.union(check("TLSv1.3, TLSv1.2"), {"expected": "TLSv1.3 or later", "deviation": true, "message": "accepts TLSv1.2"})
+	vs := violation with input as {"exposures": [modern]}
+	count(vs) == 1
+	some v in vs
+	v.message == "checkout.example.com:443 accepts TLSv1.2, which the declaration \"TLSv1.3 or later\" does not allow (accepts TLSv1.2)"
+}
+
+test_a_declaration_met_does_not_fire if {
+	count(violation) == 0 with input as {"exposures": [object.union(check("TLSv1.3"), {"expected": "TLSv1.3 or later"})]}
+}
