@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::*;
+use portcullis_store::testing::{under_ci, unique_database_name, with_database};
 use serde_json::Value;
 use sqlx::Connection;
 
@@ -25,10 +25,6 @@ const POSTGRES_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
 const SKIP_MESSAGE: &str = "PostgreSQL tests skipped: PORTCULLIS_TEST_POSTGRES_URL is not set";
 const LOG4SHELL: &str = "GHSA-jfh8-c2jp-5v3q";
 const LOG4SHELL_FILE: &str = "examples/evidence/log4shell.osv.json";
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
-}
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -164,35 +160,6 @@ impl Drop for State {
             }
         });
     }
-}
-
-/// `pcl_t_<pid>_…`: scripts/test drops those a finished run left behind.
-fn unique_database_name() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "pcl_t_{}_cli{}_{nanos:x}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let start = base.find("://").map_or(0, |i| i + 3);
-    let end = base[start..].find('/').map_or(base.len(), |i| start + i);
-    let mut out = format!("{}/{database}", &base[..end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 /// Like `portcullis_with_home`, with extra environment variables.

@@ -15,8 +15,6 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use portcullis_evidence::{BlockRule, Limits};
@@ -26,116 +24,11 @@ use portcullis_policy::input::{
     InputArtifact, InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
 use portcullis_policy::{PolicyBundle, PolicySource};
-use portcullis_store::{Backend, Store, StoreConfig, kinds};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use portcullis_store::testing::{TestDb, under_ci};
+use portcullis_store::{Backend, Store, kinds};
 
 // ------------------------------------------------------------------------------------------
 // Backends
-
-const POSTGRES_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
-const SKIP_MESSAGE: &str = "PostgreSQL tests skipped: PORTCULLIS_TEST_POSTGRES_URL is not set";
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
-}
-
-/// A fresh store on one backend, and what it takes to clean it up.
-struct TestDb {
-    url: String,
-    dir: tempfile::TempDir,
-    /// PostgreSQL: the server connection and the test database to drop.
-    admin: Option<(PgPool, String)>,
-}
-
-impl TestDb {
-    async fn new(backend: Backend) -> Option<Self> {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        match backend {
-            Backend::Sqlite => Some(Self {
-                url: format!("sqlite://{}", dir.path().join("portcullis.db").display()),
-                dir,
-                admin: None,
-            }),
-            Backend::Postgres => {
-                let server = match std::env::var(POSTGRES_URL_VAR) {
-                    Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
-                    _ => {
-                        if under_ci() {
-                            panic!("{SKIP_MESSAGE}, and under CI (CI=true) a skip is a failure");
-                        }
-                        eprintln!("{SKIP_MESSAGE}");
-                        return None;
-                    }
-                };
-                let admin = PgPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect(&server)
-                    .await
-                    .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}: cannot connect: {e}"));
-                let name = unique_database_name();
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&admin)
-                    .await
-                    .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-                Some(Self {
-                    url: with_database(&server, &name),
-                    dir,
-                    admin: Some((admin, name)),
-                })
-            }
-        }
-    }
-
-    fn config(&self) -> StoreConfig {
-        StoreConfig {
-            url: self.url.clone(),
-            ..StoreConfig::in_home(self.dir.path())
-        }
-    }
-
-    /// Drop the PostgreSQL database (best effort).
-    async fn cleanup(&self) {
-        let Some((admin, name)) = &self.admin else {
-            return;
-        };
-        let force = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        if let Err(e) = sqlx::query(&force).execute(admin).await {
-            eprintln!("warning: could not drop the test database {name}: {e}");
-        }
-        admin.close().await;
-    }
-}
-
-fn unique_database_name() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    // `pcl_t_<pid>_…`: scripts/test drops those a finished run left behind.
-    format!(
-        "pcl_t_{}_fw{}_{nanos:x}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `url` with its database replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let start = base.find("://").map_or(0, |i| i + 3);
-    let end = base[start..].find('/').map_or(base.len(), |i| start + i);
-    let mut out = format!("{}/{database}", &base[..end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
 
 /// Open a fresh store on `backend`, run `body` on it (as a task, so that a failing test still
 /// drops its database), clean up, and fail as the body failed.

@@ -100,6 +100,49 @@ async fn a_block_rule_added_on_one_replica_is_in_force_on_the_other() {
         pct(0.99),
         seen.last().unwrap()
     );
+    // A lost LISTEN connection: whatever was notified meanwhile is lost, so the replica
+    // reloads everything once it is back.
+    let reloads = |s: &TestServer| {
+        let (c, url) = (s.client.clone(), format!("{}/metrics", s.base));
+        async move {
+            let text = c.get(url).send().await.unwrap().text().await.unwrap();
+            text.lines()
+                .find(|l| l.starts_with("portcullis_state_reloads_total "))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        }
+    };
+    let before = reloads(&b).await;
+    let killed = a
+        .store
+        .execute_raw(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .await
+        .unwrap();
+    assert!(killed >= 1, "the listeners' connections were found");
+    let start = Instant::now();
+    while reloads(&b).await <= before {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no reload after the listener was cut"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And it still follows changes.
+    let (status, _) = a
+        .post(
+            Role::Admin,
+            "/v1/advisories",
+            &json!({"block_rule": {"id": "BLOCK-AFTER-RECONNECT", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core",
+                                   "vers": "vers:maven/<2.15.0", "reason": "Log4Shell"}}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    wait_until(&b, "BLOCK-AFTER-RECONNECT", true, Duration::from_secs(10)).await;
+
     // Both replicas wrote to one chain, and it verifies.
     let (_, v) = b.get(Role::Viewer, "/v1/audit/verify").await;
     assert_eq!(v["intact"], true, "{v}");
