@@ -117,6 +117,14 @@ fn ok<T: Serialize>(v: &T) -> ApiResult {
     Ok(json_response(StatusCode::OK, v))
 }
 
+type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
+/// A query string, or a problem document naming what is wrong with it.
+fn query<T>(q: QueryResult<T>) -> Result<T, Problem> {
+    q.map(|Query(q)| q)
+        .map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))
+}
+
 async fn not_found() -> Problem {
     Problem::new(codes::NOT_FOUND, "no such endpoint (see /openapi.json)")
 }
@@ -529,10 +537,10 @@ struct DecisionQuery {
 async fn list_decisions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    q: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
+    q: QueryResult<DecisionQuery>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
-    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    let q = query(q)?;
     if let Some(s) = &q.since {
         DateTime::parse_from_rfc3339(s).map_err(|e| {
             Problem::new(
@@ -631,10 +639,10 @@ struct AllQuery {
 async fn list_advisories(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    q: Result<Query<AllQuery>, axum::extract::rejection::QueryRejection>,
+    q: QueryResult<AllQuery>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
-    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    let q = query(q)?;
     ok(&json!({"advisories": state.store.advisories(q.all).await?}))
 }
 
@@ -769,10 +777,10 @@ async fn advisory_impact(
 async fn list_exceptions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    q: Result<Query<AllQuery>, axum::extract::rejection::QueryRejection>,
+    q: QueryResult<AllQuery>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
-    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    let q = query(q)?;
     state.store.record_expired_exceptions(Utc::now()).await?;
     let rows = state.store.exceptions(q.all).await?;
     let out: Vec<Value> = rows
@@ -897,10 +905,10 @@ async fn record_deployment(
 async fn inventory(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    q: Result<Query<AllQuery>, axum::extract::rejection::QueryRejection>,
+    q: QueryResult<AllQuery>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
-    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    let q = query(q)?;
     ok(&json!({"inventory": state.store.inventory(q.env.as_deref()).await?}))
 }
 
@@ -939,10 +947,10 @@ struct ExportQuery {
 async fn audit_export(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    q: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+    q: QueryResult<ExportQuery>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
-    let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
+    let q = query(q)?;
     let what = match (q.decision, q.from, q.to) {
         (Some(id), None, None) => ExportRequest::Decision(id),
         (None, Some(from), Some(to)) => ExportRequest::Range { from, to },

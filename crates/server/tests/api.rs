@@ -426,6 +426,24 @@ async fn bad_input_gets_problem_documents() {
         "{p}"
     );
 
+    let (status, p) = s.get(Role::Viewer, "/v1/decisions?limit=many").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("invalid-request")),
+        "{p}"
+    );
+    let (status, p) = s.get(Role::Viewer, "/v1/decisions?colour=red").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("invalid-request")),
+        "{p}"
+    );
+    let (status, p) = s.get(Role::Viewer, "/v1/decisions?since=yesterday").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("invalid-request")),
+        "{p}"
+    );
     let (status, p) = s.get(Role::Viewer, "/v1/nothing-here").await;
     assert_eq!((status, p["code"].as_str()), (404, Some("not-found")));
     let r = s
