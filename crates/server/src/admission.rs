@@ -398,13 +398,28 @@ async fn evaluate(
                     v.warnings.push(line);
                 }
             }
-            Some(d) if d.verdict != "allow" => v.denials.push(format!(
-                "{} {who}: the latest decision for {digest} in {env} is {} (decision {}, {})",
-                rules::DENIED,
-                d.verdict,
-                d.id,
-                d.decided_at
-            )),
+            Some(d) if d.verdict != "allow" => {
+                let line = format!(
+                    "{} {who}: the latest decision for {digest} in {env} is {} (decision {}, {})",
+                    rules::DENIED,
+                    d.verdict,
+                    d.id,
+                    d.decided_at
+                );
+                let overridden = state
+                    .store
+                    .override_of(&d.id)
+                    .await
+                    .map_err(|e| format!("the store: {e}"))?;
+                match overridden {
+                    // Break-glass: admitted, and said so to whoever deploys.
+                    Some(o) => v.warnings.push(format!(
+                        "{line}; admitted by the break-glass override of {} ({}; audit entry {})",
+                        o.actor, o.reason, o.seq
+                    )),
+                    None => v.denials.push(line),
+                }
+            }
             Some(_) => {}
         }
     }

@@ -355,7 +355,13 @@ async fn decide(
                     "role": caller.role.as_str(), "reason": o.reason,
                     "violations": decision.violations.iter().map(|v| v.rule.clone()).collect::<Vec<_>>(),
                 }),
-                vec![],
+                vec![Write::Override(portcullis_store::OverrideRow {
+                    decision_id: decision.id.clone(),
+                    seq: 0,
+                    actor: caller.actor(),
+                    reason: o.reason.clone(),
+                    at: registry::now(),
+                })],
             )])
             .await?;
         let seq = entries.into_iter().flatten().next().map(|e| e.seq);

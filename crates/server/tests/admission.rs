@@ -219,6 +219,55 @@ async fn allowed_denied_unknown_and_tag_only_images() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_break_glass_override_is_honoured_at_admission() {
+    let Some((s, _db)) = server().await else {
+        return;
+    };
+    let before = review(
+        &s,
+        &fixture(
+            "deployment.json",
+            "shop-prod",
+            &image(LOG4J_ARTIFACT),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(before["allowed"], false);
+    let ex = examples();
+    let (status, r) = s
+        .post(
+            Role::Approver,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "production",
+                    "evidence": [evidence_file(&ex.join("evidence/checkout-api.cdx.json")),
+                                 evidence_file(&ex.join("evidence/trivy-image.json"))],
+                    "override": {"reason": "INC-42: payment outage, hotfix"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["exit_code"], 0);
+    let after = review(
+        &s,
+        &fixture(
+            "deployment.json",
+            "shop-prod",
+            &image(LOG4J_ARTIFACT),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(after["allowed"], true, "{after}");
+    assert!(
+        warnings(&after)
+            .iter()
+            .any(|w| w.contains("break-glass override") && w.contains("INC-42")),
+        "{after}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_has_no_side_effects() {
     let Some((s, _db)) = server().await else {
         return;

@@ -416,6 +416,27 @@ impl Store {
         }))
     }
 
+    /// The break-glass override of decision `id`, if there is one.
+    pub async fn override_of(&self, id: &str) -> Result<Option<OverrideRow>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            match sqlx::query("SELECT * FROM overrides WHERE decision_id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| self.err(e))?
+            {
+                None => None,
+                Some(r) => Some(OverrideRow {
+                    decision_id: col!(r, "decision_id"),
+                    seq: col!(r, "seq"),
+                    actor: col!(r, "actor"),
+                    reason: col!(r, "reason"),
+                    at: col!(r, "at"),
+                }),
+            }
+        }))
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(&self.inner.db, pool => {
@@ -1072,6 +1093,11 @@ macro_rules! define_commit {
                         Write::Token(t) => {
                             sqlx::query("INSERT INTO api_tokens (id, name, role, digest, created_at, created_by, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                                 .bind(&t.id).bind(&t.name).bind(&t.role).bind(&t.digest).bind(&t.created_at).bind(&t.created_by).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Override(o) => {
+                            sqlx::query("INSERT INTO overrides (decision_id, seq, actor, reason, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (decision_id) DO NOTHING")
+                                .bind(&o.decision_id).bind(seq).bind(&o.actor).bind(&o.reason).bind(&o.at)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
                         Write::TokenRevoked { id, at, by } => {

@@ -137,6 +137,17 @@ pub struct TokenRow {
     pub revoked_by: Option<String>,
 }
 
+/// A break-glass override of a denied decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideRow {
+    pub decision_id: String,
+    /// Its audit entry (set by the store).
+    pub seq: i64,
+    pub actor: String,
+    pub reason: String,
+    pub at: String,
+}
+
 /// A change other replicas must learn of at once (they reload the state it touches).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreEvent {
@@ -198,6 +209,7 @@ pub enum Write {
         public_key: String,
     },
     Token(TokenRow),
+    Override(OverrideRow),
     TokenRevoked {
         id: String,
         at: String,
