@@ -25,6 +25,9 @@ pub enum FirewallError {
     Kev { file: String, message: String },
     #[error(transparent)]
     Policy(#[from] portcullis_policy::PolicyError),
+    /// The policy engines could not be prepared.
+    #[error("{0}")]
+    Engine(String),
 }
 
 fn place(file: &str, line: Option<usize>, column: Option<usize>) -> String {

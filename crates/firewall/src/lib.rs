@@ -183,6 +183,13 @@ impl Firewall {
         }
     }
 
+    /// Compile `n` policy engines ahead of the first evaluations (shared by every fork).
+    pub fn warm(&self, n: usize) -> Result<(), FirewallError> {
+        self.policies
+            .warm(n)
+            .map_err(|e| FirewallError::Engine(format!("policy engines: {e}")))
+    }
+
     /// Advisories whose affected packages must not ship.
     pub fn with_advisories(mut self, advisories: Vec<BlockedAdvisory>) -> Self {
         self.advisories = input::AdvisoryIndex::new(advisories);
@@ -352,7 +359,13 @@ impl Firewall {
         let actions: Vec<Action> = bundle
             .rules()
             .iter()
-            .map(|r| self.config.action(r, env))
+            .map(|r| {
+                if req.in_scope(&r.meta.id) {
+                    self.config.action(r, env)
+                } else {
+                    Action::Off
+                }
+            })
             .collect();
         let results = self
             .policies

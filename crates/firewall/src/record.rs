@@ -255,6 +255,12 @@ impl Firewall {
                 req.environment
             )));
         }
+        if req.rule_scope.is_some() {
+            return Err(RecordError::Invalid(format!(
+                "decision {}: a decision on some rules only is not a deployment decision and is not recorded",
+                decision.id
+            )));
+        }
         let mut changes = Vec::new();
         let mut refs: Vec<String> = Vec::new();
 

@@ -73,6 +73,11 @@ pub struct DecisionRequest {
     /// Namespace objects known to the caller, for constraints with a `namespaceSelector`
     /// (not reviewed themselves; a Namespace among `manifests` is used too).
     pub namespaces: Vec<serde_json::Value>,
+    /// Evaluate only the rules whose id starts with one of these prefixes (None: every rule).
+    /// The admission webhook judges the pod spec with `PCL-K8S-` alone: the artifact's
+    /// evidence was judged at the gate. A scoped decision is not a deployment decision and
+    /// is never recorded as one.
+    pub rule_scope: Option<Vec<String>>,
 }
 
 impl DecisionRequest {
@@ -89,7 +94,15 @@ impl DecisionRequest {
             history: Vec::new(),
             manifests: Vec::new(),
             namespaces: Vec::new(),
+            rule_scope: None,
         }
+    }
+
+    /// Whether rule `id` is evaluated for this request.
+    pub fn in_scope(&self, id: &str) -> bool {
+        self.rule_scope
+            .as_ref()
+            .is_none_or(|prefixes| prefixes.iter().any(|p| id.starts_with(p.as_str())))
     }
 }
 

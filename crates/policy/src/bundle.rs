@@ -440,6 +440,27 @@ impl PolicySet {
         Ok(engine)
     }
 
+    /// Compile engines until the pool holds `n`, so that the first `n` concurrent evaluations
+    /// do not each pay for compiling the bundle (a server warms up before it says ready).
+    pub fn warm(&self, n: usize) -> Result<(), String> {
+        let have = match self.pool.lock() {
+            Ok(p) => p.len(),
+            Err(poisoned) => poisoned.into_inner().len(),
+        };
+        let mut fresh = Vec::new();
+        for _ in have..n {
+            let mut engine = self.bundle.engine();
+            engine
+                .add_data(self.params.clone())
+                .map_err(|e| format!("rule parameters: {e}"))?;
+            fresh.push(engine);
+        }
+        for e in fresh {
+            self.checkin(e);
+        }
+        Ok(())
+    }
+
     fn checkin(&self, engine: Engine) {
         match self.pool.lock() {
             Ok(mut p) => p.push(engine),

@@ -361,6 +361,8 @@ async fn evaluate(
         pod_spec(kind, &object.data).ok_or_else(|| format!("a {kind} without a pod template"))?;
     let mut v = Verdict::default();
     let env = &target.environment;
+    let mut seen: std::collections::HashMap<String, Option<portcullis_store::DecisionRow>> =
+        std::collections::HashMap::new();
     for img in images(spec) {
         let who = format!("container {:?} ({})", img.name, img.container);
         if img.image.is_empty() {
@@ -381,11 +383,19 @@ async fn evaluate(
             }
             continue;
         };
-        let latest = state
-            .store
-            .latest_decision(digest, env)
-            .await
-            .map_err(|e| format!("the store: {e}"))?;
+        // Containers often share an image (an init container of the same build): ask once.
+        let latest = match seen.get(digest) {
+            Some(d) => d.clone(),
+            None => {
+                let d = state
+                    .store
+                    .latest_decision(digest, env)
+                    .await
+                    .map_err(|e| format!("the store: {e}"))?;
+                seen.insert(digest.clone(), d.clone());
+                d
+            }
+        };
         match latest {
             None => {
                 let line = format!(
@@ -448,9 +458,12 @@ async fn workload_rules(
         name: format!("k8s/{namespace}/{}/{}", req.kind.kind, req.name),
         digest: sha256(&bytes),
     };
-    let dreq = DecisionRequest::new(artifact, target.environment.clone())
+    let mut dreq = DecisionRequest::new(artifact, target.environment.clone())
         .with_admission_review(raw)
         .map_err(|e| format!("the object: {e}"))?;
+    // The pod spec only: the artifact's evidence was judged at the gate (its decision is
+    // what the image checks above look up).
+    dreq.rule_scope = Some(vec!["PCL-K8S-".into()]);
     let live = state.live();
     let decision = tokio::task::spawn_blocking(move || live.firewall.decide(&dreq))
         .await

@@ -109,6 +109,9 @@ impl AppState {
         settings: ServerSettings,
         limits: Limits,
     ) -> Result<Arc<Self>, String> {
+        // Ready means ready: the first requests do not each compile the policy bundle.
+        let engines = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        firewall.warm(engines).map_err(|e| e.to_string())?;
         let metrics = metrics::Metrics::new();
         let notifier = notify::Notifier::start(
             settings.notifications.clone(),
