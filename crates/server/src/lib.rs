@@ -97,6 +97,9 @@ pub struct AppState {
     pub notifier: notify::Notifier,
     ready: AtomicBool,
     shutting_down: AtomicBool,
+    /// One reload at a time: a reload that read the store before a change never replaces
+    /// one that read it after.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -133,6 +136,7 @@ impl AppState {
             notifier,
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
+            reloading: tokio::sync::Mutex::new(()),
         });
         state.reload().await?;
         state.reload_tokens().await?;
@@ -157,6 +161,7 @@ impl AppState {
 
     /// Rebuild the live state from the advisories and exceptions in the store.
     pub async fn reload(&self) -> Result<(), String> {
+        let _one_at_a_time = self.reloading.lock().await;
         let mut docs = self.base_docs.clone();
         let mut advisories = Vec::new();
         for (_, bytes, found) in registry::advisories_in_force(&self.store, &self.limits)
