@@ -47,11 +47,6 @@ pub fn check_args(args: &GateArgs, url: &str) -> anyhow::Result<()> {
             "--gatekeeper",
             "the server's constraints decide (portcullis serve --gatekeeper)",
         ),
-        (
-            !args.manifest.is_empty(),
-            "--manifest",
-            "manifests are checked locally or at admission; not sent to a server yet",
-        ),
     ];
     for (given, flag, instead) in local_only {
         if given {
@@ -97,6 +92,7 @@ fn body(req: &DecisionRequest, docs: &Documents) -> anyhow::Result<Value> {
         "exposures": req.exposures,
         "previous": req.previous,
         "history": req.history,
+        "manifests": req.manifests,
     }))
 }
 

@@ -234,6 +234,49 @@ fn gate_against_a_server_behaves_exactly_like_a_local_gate() {
         }
     }
 
+    // Kubernetes manifests go with the request: the same PCL-K8S violations both ways.
+    let manifest = local_home.join("pod.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: shop}\nspec:\n  containers:\n  - name: sh\n    image: busybox@sha256:0000000000000000000000000000000000000000000000000000000000000001\n    securityContext: {privileged: true}\n",
+    )
+    .unwrap();
+    let m = manifest.to_str().unwrap();
+    let local_args = with(
+        denied_command(config),
+        &["--manifest", m, "--format", "json"],
+    );
+    let local_only: Vec<String> = remote_command(&local_args, "")
+        .into_iter()
+        .filter(|a| a != "--server" && !a.is_empty())
+        .chain([
+            "--config".into(),
+            config.into(),
+            "--kev".into(),
+            "examples/kev.json".into(),
+        ])
+        .collect();
+    let local = portcullis_with_home(&root(), &local_home, &local_only);
+    let remote = run_remote(
+        &fresh_home(),
+        &remote_command(&local_args, &server.url),
+        Some(&token),
+    );
+    let l: Value = serde_json::from_slice(&local.stdout)
+        .unwrap_or_else(|e| panic!("local: {e}: {}", stderr(&local)));
+    let r: Value = serde_json::from_slice(&remote.stdout)
+        .unwrap_or_else(|e| panic!("remote: {e}: {}", stderr(&remote)));
+    assert_eq!(without_record(l.clone()), without_record(r.clone()));
+    assert!(
+        r["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["rule"] == "PCL-K8S-001"
+                && v["key"].as_str().unwrap().starts_with("k8s|shop/Pod/debug")),
+        "{r}"
+    );
+
     // Without a token, with a wrong one, or with flags only a local gate reads: exit 2.
     let args = remote_command(&denied_command(config), &server.url);
     let none = run_remote(&fresh_home(), &args, None);

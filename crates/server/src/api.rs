@@ -267,6 +267,10 @@ pub struct DecisionBody {
     pub previous: Option<InputPrevious>,
     #[serde(default)]
     pub history: Vec<InputHistoryEntry>,
+    /// Kubernetes objects to check with the deployment (`gate --manifest`): each with its
+    /// `source` (`FILE#N`) and `object`.
+    #[serde(default)]
+    pub manifests: Vec<portcullis_policy::kubernetes::Manifest>,
     #[serde(default, rename = "override")]
     pub override_: Option<OverrideBody>,
 }
@@ -528,6 +532,16 @@ async fn build_request(
     req.exposures = body.exposures.clone();
     req.previous = body.previous.clone();
     req.history = body.history.clone();
+    // Objects sent by a client are manifests, never admission requests.
+    req.manifests = body
+        .manifests
+        .iter()
+        .cloned()
+        .map(|mut m| {
+            m.admission = None;
+            m
+        })
+        .collect();
     Ok((req, docs))
 }
 
