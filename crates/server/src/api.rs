@@ -70,6 +70,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .settings
         .body_limit
         .unwrap_or(crate::DEFAULT_BODY_LIMIT);
+    let timeout = state.settings.request_timeout_seconds.unwrap_or(60);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -96,6 +97,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(timeout.max(1)),
+        ))
         .with_state(state)
 }
 

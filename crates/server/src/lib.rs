@@ -57,6 +57,10 @@ pub struct ServerSettings {
     /// Largest request body accepted, in bytes.
     #[serde(default)]
     pub body_limit: Option<usize>,
+    /// A request not answered within this many seconds gets 408 (default 60): a slow or stuck
+    /// client cannot hold a connection forever.
+    #[serde(default)]
+    pub request_timeout_seconds: Option<u64>,
 }
 
 impl ServerSettings {
