@@ -229,6 +229,11 @@ pub async fn review(
     })?;
     let resp = answer(&state, &req, &raw).await;
     let result = if resp.allowed { "allowed" } else { "denied" };
+    if resp.allowed {
+        tracing::debug!(uid = %req.uid, namespace = ?req.namespace, kind = %req.kind.kind, name = %req.name, "admission allowed");
+    } else {
+        tracing::info!(uid = %req.uid, namespace = ?req.namespace, kind = %req.kind.kind, name = %req.name, reason = %resp.result.message, dry_run = req.dry_run, "admission denied");
+    }
     state
         .metrics
         .admissions

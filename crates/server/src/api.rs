@@ -384,6 +384,18 @@ async fn decide(
         code = 0;
     }
     observe(&state, &decision, started);
+    tracing::info!(
+        decision = %decision.id,
+        verdict = if decision.allowed() { "allow" } else { "deny" },
+        environment = %decision.environment,
+        artifact = %format!("{}@{}", decision.artifact.name, decision.artifact.digest),
+        violations = decision.violations.len(),
+        errors = decision.errors.len(),
+        overridden = override_entry.is_some(),
+        by = %caller.actor(),
+        millis = started.elapsed().as_millis() as u64,
+        "decision"
+    );
     if !decision.allowed() && override_entry.is_none() {
         state.notifier.send(Event::Deny(Box::new(decision.clone())));
     }
