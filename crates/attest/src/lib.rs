@@ -34,12 +34,12 @@ pub use slsa::{Material, ProvenanceFacts};
 /// Input that cannot be read at all (as opposed to an attestation that does not verify).
 #[derive(Debug, thiserror::Error)]
 pub enum AttestError {
-    #[error("{}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("line {line}: not JSON: {source}")]
+    #[error("line {line}: not JSON")]
     NotJson {
         line: usize,
         source: serde_json::Error,
