@@ -37,6 +37,9 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
         .or_else(|| URL_SAFE.decode(text).ok())
 }
 
+/// Most signatures read from one envelope.
+pub const MAX_SIGNATURES: usize = 64;
+
 /// One signature of an envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeSignature {
@@ -93,6 +96,13 @@ impl Envelope {
         };
         if list.is_empty() {
             return Err(malformed(sigs_at, "is empty"));
+        }
+        if list.len() > MAX_SIGNATURES {
+            // Each signature may be tried against every trusted key: bound the work.
+            return Err(malformed(
+                sigs_at,
+                format!("has {} signatures, more than {MAX_SIGNATURES}", list.len()),
+            ));
         }
         let mut signatures = Vec::with_capacity(list.len());
         for (i, s) in list.iter().enumerate() {

@@ -89,4 +89,36 @@ fn every_corpus_provenance_gives_builder_source_and_commit() {
         }
     }
     assert_eq!(versions.into_iter().collect::<Vec<_>>(), vec!["v0.2", "v1"]);
+
+    // Exact values of one v1 (container-based) and one v0.2 (generic) provenance.
+    let facts = |rel: &str| {
+        let bytes = std::fs::read(dir.join(rel)).unwrap();
+        let doc = read_documents(&bytes).unwrap().remove(0);
+        inspect_unverified(&doc).unwrap().provenance.unwrap()
+    };
+    let v1 = facts("gha_container-based/v1.8.0/binary-linux-amd64-push-v14.2.intoto.jsonl");
+    assert_eq!(
+        v1.source_repository.as_deref(),
+        Some("https://github.com/slsa-framework/example-package")
+    );
+    assert_eq!(v1.source_ref.as_deref(), Some("refs/tags/v14.2"));
+    assert_eq!(
+        v1.source_commit.as_deref(),
+        Some("6cf671f47f3752f97b9f5bff511e37b938fe10d2")
+    );
+    assert_eq!(
+        v1.build_type.as_deref(),
+        Some("https://slsa.dev/container-based-build/v0.1?draft")
+    );
+    assert_eq!(v1.materials.len(), 2);
+    let v02 = facts("gha_generic/v1.10.0/binary-linux-amd64-push-v14.intoto.jsonl");
+    assert_eq!(v02.source_ref.as_deref(), Some("refs/tags/v14"));
+    assert_eq!(
+        v02.source_commit.as_deref(),
+        Some("d37a7f740ee7404914456f24dcd90e865a0509e8")
+    );
+    assert_eq!(
+        v02.entry_point.as_deref(),
+        Some(".github/workflows/verifier-e2e.all.workflow_dispatch.main.all.slsa3.yml")
+    );
 }

@@ -288,6 +288,12 @@ fn each_failure_has_its_reason_and_no_facts() {
             Failure::MalformedEnvelope,
             "malformed envelope: /signatures/0/sig",
         ),
+        (
+            serde_json::json!({"payloadType": INTOTO, "payload": "",
+                               "signatures": vec![serde_json::json!({"sig": ""}); 65]}),
+            Failure::MalformedEnvelope,
+            "malformed envelope: /signatures: has 65 signatures",
+        ),
     ];
     for (doc, failure, prefix) in cases {
         let v = one(&keys, &doc);
