@@ -1,5 +1,6 @@
 //! Cross-implementation: envelopes signed by securesystemslib (the Python reference
-//! implementation of DSSE) with Ed25519 and ECDSA P-256 keys it generated must verify here,
+//! implementation of DSSE) with Ed25519, ECDSA P-256 / P-384 and RSA keys it generated (its
+//! default schemes: ed25519, ecdsa-sha2-nistp256/384 DER, rsassa-pss-sha256) must verify here,
 //! and its tampered / untrusted / other-digest / wrong-type envelopes must fail with the right
 //! reason. The test manages its own virtualenv:
 //! `${PORTCULLIS_VENV_ATTEST:-$HOME/.cache/portcullis/venv-attest}`. Without python3 or pip it
@@ -117,12 +118,12 @@ fn securesystemslib_envelopes_verify_and_its_bad_ones_fail_for_the_right_reason(
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
     eprintln!(
-        "securesystemslib {} (cryptography {})",
-        manifest["securesystemslib"], manifest["cryptography"]
+        "securesystemslib {} (cryptography {}), schemes {}",
+        manifest["securesystemslib"], manifest["cryptography"], manifest["schemes"]
     );
 
     let keys = TrustedKeys::load_dir(&out.path().join("trusted")).unwrap();
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 4);
     // Our computation of securesystemslib's keyid agrees with securesystemslib's.
     for key in keys.iter() {
         let theirs = manifest["keyids"][&key.name].as_str().unwrap();
@@ -136,7 +137,7 @@ fn securesystemslib_envelopes_verify_and_its_bad_ones_fail_for_the_right_reason(
 
     let artifact: ArtifactDigest = format!("sha256:{SUBJECT}").parse().unwrap();
     let expect = manifest["expect"].as_object().unwrap();
-    assert_eq!(expect.len(), 6);
+    assert_eq!(expect.len(), 8);
     for (name, want) in expect {
         let bytes =
             std::fs::read(out.path().join("envelopes").join(format!("{name}.json"))).unwrap();
