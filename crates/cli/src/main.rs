@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod attest;
 mod audit;
 mod gate;
 mod inspect;
@@ -58,6 +59,9 @@ enum Command {
     /// The policy library: list its rules, run its tests.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Attestations: verify a DSSE / in-toto statement against trusted keys for an artifact.
+    #[command(subcommand)]
+    Attest(attest::AttestCommand),
     /// The audit trail: verify the chain, export proof bundles, sign a checkpoint.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -325,6 +329,7 @@ fn main() -> ExitCode {
         Command::Gate(args) => gate::run(&args),
         Command::Policy(PolicyCommand::List(args)) => policy::list(&args),
         Command::Policy(PolicyCommand::Test(args)) => policy::test(&args),
+        Command::Attest(cmd) => attest::run(&cmd),
         Command::Audit(cmd) => audit::run(&cmd),
         Command::Decision(cmd) => registry::decision(&cmd),
         Command::Advisory(cmd) => registry::advisory(&cmd),
