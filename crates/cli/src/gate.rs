@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 use crate::remote;
 use crate::render::{self, OutputFormat, Report, RuleInfo};
-use crate::{GateArgs, PolicyArgs, exit};
+use crate::{GateArgs, PolicyArgs};
 
 /// The configuration the gate runs with, and a note on where it came from when that is not
 /// obvious from the command line.
@@ -388,7 +388,7 @@ fn decide_local(
     // an error (exit 2), never an allow.
     rt.block_on(firewall.record(&store, req, &mut decision, docs))
         .with_context(|| format!("decision {} could not be recorded", decision.id))?;
-    let code = exit_code(&decision);
+    let code = decision.exit_code();
     let rules = firewall.rule_infos(&decision.environment);
     Ok((decision, rules, code, store.location().to_string()))
 }
@@ -405,17 +405,6 @@ pub fn stored_exceptions(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<CompiledException>> {
     Ok(rt.block_on(registry::exceptions_in_force(store, now))?)
-}
-
-/// 0 allowed, 1 denied, 2 when anything could not be read or evaluated (whatever the verdict).
-pub fn exit_code(d: &Decision) -> u8 {
-    if !d.errors.is_empty() {
-        exit::ERROR
-    } else if d.allowed() {
-        exit::OK
-    } else {
-        exit::DENIED
-    }
 }
 
 fn display(p: &Path) -> String {

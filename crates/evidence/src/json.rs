@@ -91,7 +91,8 @@ pub fn from_slice_located<T: DeserializeOwned>(
     })
 }
 
-fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+/// serde_path_to_error's path as a JSON pointer (RFC 6901); empty for the root.
+pub fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
     for seg in path.iter() {

@@ -150,4 +150,17 @@ impl Decision {
     pub fn allowed(&self) -> bool {
         self.decision == Verdict::Allow
     }
+
+    /// The gate's exit code for this decision: 0 allowed, 1 denied by policy, 2 when anything
+    /// could not be read or evaluated (whatever the verdict). The CLI exits with it; the
+    /// server returns it, so a remote gate exits the same way.
+    pub fn exit_code(&self) -> u8 {
+        if !self.errors.is_empty() {
+            2
+        } else if self.allowed() {
+            0
+        } else {
+            1
+        }
+    }
 }

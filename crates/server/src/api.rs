@@ -292,17 +292,6 @@ pub struct DecisionResponse {
     pub r#override: Option<Value>,
 }
 
-/// 0 allowed, 1 denied, 2 when anything could not be read or evaluated.
-pub fn exit_code(d: &Decision) -> u8 {
-    if !d.errors.is_empty() {
-        2
-    } else if d.allowed() {
-        0
-    } else {
-        1
-    }
-}
-
 async fn decide(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -349,7 +338,7 @@ async fn decide(
                 decision.id
             ))
         })?;
-    let mut code = exit_code(&decision);
+    let mut code = decision.exit_code();
     let mut override_entry = None;
     if let Some(o) = &body.override_
         && code != 0

@@ -88,19 +88,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     }
 }
 
-/// serde_path_to_error's path as a JSON pointer (RFC 6901).
+/// The JSON pointer of the place (`/` for the whole body).
 fn pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for seg in path.iter() {
-        out.push('/');
-        match seg {
-            Segment::Seq { index } => out.push_str(&index.to_string()),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                out.push_str(&key.replace('~', "~0").replace('/', "~1"))
-            }
-            Segment::Unknown => out.push('?'),
-        }
-    }
-    if out.is_empty() { "/".into() } else { out }
+    let p = portcullis_evidence::json::path_to_pointer(path);
+    if p.is_empty() { "/".into() } else { p }
 }
