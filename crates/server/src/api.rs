@@ -723,9 +723,7 @@ async fn add_advisory(
     let entries = registry::add_advisories(&state.store, vec![doc], &caller.actor()).await?;
     let seq = entries.first().map(|e| e.seq);
     // In force here at once; other replicas follow the store's notification.
-    if let Err(e) = state.reload().await {
-        tracing::error!(error = %e, "reload after adding {id} failed");
-    }
+    state.reload_after(&format!("adding {id}")).await;
     let affected = impact_of(&state, &bytes, &id).await?;
     let impact_entry = state
         .store
@@ -776,9 +774,7 @@ async fn withdraw_advisory(
 ) -> ApiResult {
     caller.require(Permission::Admin)?;
     let e = registry::withdraw_advisory(&state.store, &id, &caller.actor(), &body.reason).await?;
-    if let Err(e) = state.reload().await {
-        tracing::error!(error = %e, "reload after withdrawing {id} failed");
-    }
+    state.reload_after(&format!("withdrawing {id}")).await;
     ok(&json!({"advisory": id, "audit_entry": e.seq}))
 }
 
@@ -863,9 +859,7 @@ async fn grant_exceptions(
             })?);
     }
     let entries = registry::grant_exceptions(&state.store, compiled, &caller.actor()).await?;
-    if let Err(e) = state.reload().await {
-        tracing::error!(error = %e, "reload after granting exceptions failed");
-    }
+    state.reload_after("granting exceptions").await;
     let granted: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -887,9 +881,7 @@ async fn revoke_exception(
 ) -> ApiResult {
     caller.require(Permission::Approve)?;
     let e = registry::revoke_exception(&state.store, &id, &caller.actor(), &body.reason).await?;
-    if let Err(e) = state.reload().await {
-        tracing::error!(error = %e, "reload after revoking {id} failed");
-    }
+    state.reload_after(&format!("revoking {id}")).await;
     ok(&json!({"exception": id, "audit_entry": e.seq}))
 }
 

@@ -104,6 +104,10 @@ pub struct AppState {
     /// One reload at a time: a reload that read the store before a change never replaces
     /// one that read it after.
     reloading: tokio::sync::Mutex<()>,
+    /// The head of the chain when the live state was last loaded: a change event at or before
+    /// it is in that state already (each change is otherwise reloaded twice on the replica that
+    /// made it: by its handler, and again when its own event comes back).
+    loaded_seq: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {
@@ -141,6 +145,7 @@ impl AppState {
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             reloading: tokio::sync::Mutex::new(()),
+            loaded_seq: std::sync::atomic::AtomicU64::new(0),
         });
         state.reload().await?;
         state.reload_tokens().await?;
@@ -165,7 +170,23 @@ impl AppState {
 
     /// Rebuild the live state from the advisories and exceptions in the store.
     pub async fn reload(&self) -> Result<(), String> {
+        self.reload_unless_loaded(None).await
+    }
+
+    /// Reload, unless the state loaded already includes the chain up to `seq` (checked under
+    /// the reload lock, so a change is loaded once however many ways its event arrives).
+    async fn reload_unless_loaded(&self, seq: Option<u64>) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().await;
+        if seq.is_some_and(|s| s <= self.loaded_seq.load(Ordering::SeqCst)) {
+            return Ok(());
+        }
+        // Read the head first: everything up to it is in what is loaded below.
+        let head = self
+            .store
+            .head()
+            .await
+            .map_err(|e| e.to_string())?
+            .map_or(0, |(seq, _)| seq);
         let mut docs = self.base_docs.clone();
         let mut advisories = Vec::new();
         for (_, bytes, found) in registry::advisories_in_force(&self.store, &self.limits)
@@ -190,9 +211,9 @@ impl AppState {
             Err(p) => *p.into_inner() = live,
         }
         self.metrics.reloads.inc();
-        if let Ok(Some((seq, _))) = self.store.head().await {
-            self.metrics.chain_length.set(seq);
-        }
+        self.metrics.chain_length.set(head);
+        self.loaded_seq
+            .fetch_max(u64::try_from(head).unwrap_or(0), Ordering::SeqCst);
         Ok(())
     }
 
@@ -207,6 +228,14 @@ impl AppState {
             Err(p) => *p.into_inner() = tokens,
         }
         Ok(())
+    }
+
+    /// After a change made through this replica: put it in force before answering (a failed
+    /// reload is logged; the change event brings another).
+    pub async fn reload_after(&self, what: &str) {
+        if let Err(e) = self.reload().await {
+            tracing::error!(error = %e, "reload after {what} failed");
+        }
     }
 
     pub fn is_ready(&self) -> bool {
@@ -226,20 +255,28 @@ pub async fn follow_changes(state: Arc<AppState>) {
                 continue;
             }
         };
-        // Anything may have changed while we were not listening.
-        if let Err(e) = state.reload().await {
-            tracing::error!(error = %e, "reload failed");
-        }
-        if let Err(e) = state.reload_tokens().await {
-            tracing::error!(error = %e, "token reload failed");
+        // Anything may have changed while we were not listening (at start-up, AppState::new
+        // has just loaded everything: nothing to do unless the chain moved since).
+        let moved = match state.store.head().await {
+            Ok(h) => h.map_or(0, |(seq, _)| seq) as u64 > state.loaded_seq.load(Ordering::SeqCst),
+            Err(_) => true,
+        };
+        if moved {
+            state.reload_after("subscribing").await;
+            if let Err(e) = state.reload_tokens().await {
+                tracing::error!(error = %e, "token reload failed");
+            }
         }
         loop {
             let ev = sub.next().await;
             tracing::debug!(kind = %ev.kind, seq = ev.seq, "store change");
-            let tokens = ev.kind.starts_with("token.") || ev.kind == StoreEvent::RELOAD;
-            let state_change = !ev.kind.starts_with("token.");
-            if state_change && let Err(e) = state.reload().await {
-                tracing::error!(error = %e, "reload after {} failed", ev.kind);
+            let everything = ev.kind == StoreEvent::RELOAD;
+            let tokens = ev.kind.starts_with("token.") || everything;
+            if !ev.kind.starts_with("token.") {
+                let upto = (!everything).then_some(ev.seq);
+                if let Err(e) = state.reload_unless_loaded(upto).await {
+                    tracing::error!(error = %e, "reload after {} failed", ev.kind);
+                }
             }
             if tokens && let Err(e) = state.reload_tokens().await {
                 tracing::error!(error = %e, "token reload after {} failed", ev.kind);

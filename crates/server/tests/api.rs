@@ -193,10 +193,25 @@ async fn advisories_exceptions_deployments_and_inventory() {
         &std::fs::read(examples().join("evidence/log4shell.osv.json")).unwrap(),
     )
     .unwrap();
+    let reloads = || {
+        let (c, url) = (s.client.clone(), format!("{}/metrics", s.base));
+        async move {
+            let text = c.get(url).send().await.unwrap().text().await.unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("portcullis_state_reloads_total "))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap()
+        }
+    };
+    let before = reloads().await;
     let (status, added) = s
         .post(Role::Admin, "/v1/advisories", &json!({"osv": osv}))
         .await;
     assert_eq!(status, 201, "{added}");
+    // In force when answered (one reload); its own change event, in-process and from the
+    // chain poll, does not load it again.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(reloads().await - before, 1.0, "one reload per change");
     let affected = added["affected"].as_array().unwrap();
     assert_eq!(affected.len(), 1, "{added}");
     assert_eq!(affected[0]["environment"], "dev");
