@@ -723,7 +723,7 @@ async fn add_advisory(
     let entries = registry::add_advisories(&state.store, vec![doc], &caller.actor()).await?;
     let seq = entries.first().map(|e| e.seq);
     // In force here at once; other replicas follow the store's notification.
-    state.reload_after(&format!("adding {id}")).await;
+    state.reload_after(&format!("adding {id}"), seq).await;
     let affected = impact_of(&state, &bytes, &id).await?;
     let impact_entry = state
         .store
@@ -774,7 +774,9 @@ async fn withdraw_advisory(
 ) -> ApiResult {
     caller.require(Permission::Admin)?;
     let e = registry::withdraw_advisory(&state.store, &id, &caller.actor(), &body.reason).await?;
-    state.reload_after(&format!("withdrawing {id}")).await;
+    state
+        .reload_after(&format!("withdrawing {id}"), Some(e.seq))
+        .await;
     ok(&json!({"advisory": id, "audit_entry": e.seq}))
 }
 
@@ -859,7 +861,9 @@ async fn grant_exceptions(
             })?);
     }
     let entries = registry::grant_exceptions(&state.store, compiled, &caller.actor()).await?;
-    state.reload_after("granting exceptions").await;
+    state
+        .reload_after("granting exceptions", entries.iter().map(|e| e.seq).max())
+        .await;
     let granted: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -881,7 +885,9 @@ async fn revoke_exception(
 ) -> ApiResult {
     caller.require(Permission::Approve)?;
     let e = registry::revoke_exception(&state.store, &id, &caller.actor(), &body.reason).await?;
-    state.reload_after(&format!("revoking {id}")).await;
+    state
+        .reload_after(&format!("revoking {id}"), Some(e.seq))
+        .await;
     ok(&json!({"exception": id, "audit_entry": e.seq}))
 }
 

@@ -230,10 +230,10 @@ impl AppState {
         Ok(())
     }
 
-    /// After a change made through this replica: put it in force before answering (a failed
-    /// reload is logged; the change event brings another).
-    pub async fn reload_after(&self, what: &str) {
-        if let Err(e) = self.reload().await {
+    /// After a change made through this replica (its audit entry `seq`): put it in force
+    /// before answering, unless its change event got there first. A failed reload is logged.
+    pub async fn reload_after(&self, what: &str, seq: Option<u64>) {
+        if let Err(e) = self.reload_unless_loaded(seq).await {
             tracing::error!(error = %e, "reload after {what} failed");
         }
     }
@@ -262,7 +262,7 @@ pub async fn follow_changes(state: Arc<AppState>) {
             Err(_) => true,
         };
         if moved {
-            state.reload_after("subscribing").await;
+            state.reload_after("subscribing", None).await;
             if let Err(e) = state.reload_tokens().await {
                 tracing::error!(error = %e, "token reload failed");
             }
