@@ -9,8 +9,10 @@ use base64::Engine as _;
 use portcullis_firewall::record::Documents;
 use portcullis_firewall::rules::RuleInfo;
 use portcullis_firewall::{Decision, DecisionRequest};
-use portcullis_server::api::DecisionResponse;
-use serde_json::{Value, json};
+use portcullis_server::api::{
+    ArtifactRef, ContextBody, DecisionBody, DecisionResponse, EvidenceItem,
+};
+use serde_json::Value;
 
 use crate::GateArgs;
 
@@ -61,39 +63,48 @@ pub fn check_args(args: &GateArgs, url: &str) -> anyhow::Result<()> {
 
 /// The API body for `req` (evidence as its exact bytes; unreadable files as such, so that the
 /// server records them and fails closed as a local gate would).
-fn body(req: &DecisionRequest, docs: &Documents) -> anyhow::Result<Value> {
+fn body(req: &DecisionRequest, docs: &Documents) -> anyhow::Result<DecisionBody> {
     let mut evidence = Vec::new();
     for d in &req.evidence {
         let bytes = docs
             .get(&d.digest)
             .ok_or_else(|| anyhow!("{}: bytes not kept", d.source))?;
-        evidence.push(json!({
-            "name": d.source,
-            "content_base64": base64::engine::general_purpose::STANDARD.encode(bytes),
-        }));
+        evidence.push(EvidenceItem {
+            name: Some(d.source.clone()),
+            content_base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            ..Default::default()
+        });
     }
     for u in &req.unreadable {
-        evidence.push(json!({"name": u.source, "digest": u.digest, "unreadable": u.error}));
+        evidence.push(EvidenceItem {
+            name: Some(u.source.clone()),
+            digest: u.digest.clone(),
+            unreadable: Some(u.error.clone()),
+            ..Default::default()
+        });
     }
-    let time = req
-        .context
-        .time
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    Ok(json!({
-        "artifact": format!("{}@{}", req.artifact.name, req.artifact.digest),
-        "environment": req.environment,
-        "context": {
-            "pipeline": req.context.pipeline, "stage": req.context.stage,
-            "requester": req.context.requester, "approver": req.context.approver,
-            "change_ref": req.context.change_ref, "time": time,
+    let c = &req.context;
+    Ok(DecisionBody {
+        artifact: ArtifactRef::Text(format!("{}@{}", req.artifact.name, req.artifact.digest)),
+        environment: req.environment.clone(),
+        context: ContextBody {
+            pipeline: c.pipeline.clone(),
+            stage: c.stage.clone(),
+            requester: c.requester.clone(),
+            approver: c.approver.clone(),
+            change_ref: c.change_ref.clone(),
+            time: c
+                .time
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         },
-        "evidence": evidence,
-        "verifications": req.verifications,
-        "exposures": req.exposures,
-        "previous": req.previous,
-        "history": req.history,
-        "manifests": req.manifests,
-    }))
+        evidence,
+        verifications: req.verifications.clone(),
+        exposures: req.exposures.clone(),
+        previous: req.previous.clone(),
+        history: req.history.clone(),
+        manifests: req.manifests.clone(),
+        override_: None,
+    })
 }
 
 pub fn decide(

@@ -74,7 +74,7 @@ pub enum Permission {
 
 /// The digest the store keeps of a token.
 pub fn token_digest(token: &str) -> String {
-    format!("sha256:{:x}", Sha256::digest(token.as_bytes()))
+    portcullis_firewall::sha256(token.as_bytes())
 }
 
 /// A new token: (secret, row to store). `seq` is set by the store.
