@@ -34,6 +34,10 @@ pub struct Config {
     pub rules: BTreeMap<String, RuleConfig>,
     #[serde(default)]
     pub evaluation: EvaluationConfig,
+    /// How many trusted signers attestations need (the keys themselves are given with
+    /// `--trusted-keys DIR`).
+    #[serde(default, skip_serializing_if = "AttestationConfig::is_default")]
+    pub attestations: AttestationConfig,
     /// Where this configuration was read from (for messages); not part of the file.
     #[serde(skip)]
     pub source: Option<String>,
@@ -79,6 +83,39 @@ impl Default for EvaluationConfig {
         Self {
             timeout_ms: default_timeout_ms(),
         }
+    }
+}
+
+/// ```yaml
+/// attestations:
+///   threshold: 1                                   # distinct trusted signers, by default
+///   thresholds: { "https://slsa.dev/provenance/v1": 2 }   # per predicate type
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationConfig {
+    #[serde(default = "one")]
+    pub threshold: usize,
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, usize>,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for AttestationConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 1,
+            thresholds: BTreeMap::new(),
+        }
+    }
+}
+
+impl AttestationConfig {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
     }
 }
 
@@ -133,6 +170,20 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if self.attestations.threshold == 0 {
+            return Err(self.error_at(
+                "threshold",
+                "attestations: threshold must be at least 1 (a signature that is not required \
+                 cannot be verified)"
+                    .into(),
+            ));
+        }
+        if let Some((ty, _)) = self.attestations.thresholds.iter().find(|(_, n)| **n == 0) {
+            return Err(self.error_at(
+                ty,
+                format!("attestations: thresholds: {ty}: must be at least 1"),
+            ));
         }
         Ok(())
     }

@@ -141,6 +141,11 @@ pub struct Decision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gatekeeper_digest: Option<String>,
     pub evidence: Vec<EvidenceRecord>,
+    /// Every attestation of the evidence as verified for this artifact: verified or not and
+    /// why, who signed, and the provenance facts of the verified ones (the proof points of the
+    /// provenance rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attestations: Vec<portcullis_policy::input::InputAttestation>,
     pub engine_version: String,
     pub decided_at: String,
     pub chain: Option<ChainRef>,

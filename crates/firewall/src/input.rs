@@ -9,8 +9,11 @@ use portcullis_evidence::range::normalized_package_name;
 use portcullis_evidence::{Advisory, Evidence, Finding, Format, Severity};
 use portcullis_policy::input::*;
 
+use portcullis_attest::Thresholds;
+
 use crate::kev::KevCatalog;
 use crate::request::{DecisionRequest, EvidenceDoc};
+use crate::trust::{self, AttestationTrust, Checked};
 
 /// What kind of evidence a format carries.
 pub fn evidence_kind(evidence: &Evidence) -> &'static str {
@@ -51,6 +54,8 @@ pub(crate) fn build_evidence(
     req: &DecisionRequest,
     advisories: &AdvisoryIndex,
     kev: Option<&KevCatalog>,
+    trust: Option<&AttestationTrust>,
+    thresholds: &Thresholds,
 ) -> PolicyInput {
     let evidence = req.evidence.iter().map(evidence_entry).collect();
     let components = components(&req.evidence);
@@ -71,12 +76,7 @@ pub(crate) fn build_evidence(
     let attestations = req
         .evidence
         .iter()
-        .flat_map(|doc| {
-            doc.evidence
-                .attestations
-                .iter()
-                .map(move |a| attestation(doc, a))
-        })
+        .flat_map(|doc| attestations(doc, &req.artifact.digest, trust, thresholds))
         .collect();
     PolicyInput {
         evidence,
@@ -474,36 +474,120 @@ fn match_advisories(
     out
 }
 
-fn attestation(doc: &EvidenceDoc, a: &portcullis_evidence::Attestation) -> InputAttestation {
-    let st = &a.statement;
-    let p = st.provenance.as_ref();
+/// The attestations of one evidence document, each verified for the artifact `digest`.
+/// What a Statement claims (predicate type, subjects) is kept for messages; provenance facts
+/// come only from a verified attestation.
+pub(crate) fn attestations(
+    doc: &EvidenceDoc,
+    digest: &str,
+    trust: Option<&AttestationTrust>,
+    thresholds: &Thresholds,
+) -> Vec<InputAttestation> {
+    let claims = &doc.evidence.attestations;
+    if claims.is_empty() {
+        return Vec::new();
+    }
+    if claims.len() != doc.attestation_documents.len() {
+        // The evidence reader and the document split disagree (cannot happen for the formats
+        // read today): nothing is verified rather than a signature credited to another claim.
+        return claims
+            .iter()
+            .map(|claim| {
+                attestation(
+                    doc,
+                    claim,
+                    digest,
+                    Checked::failed(
+                        "malformed_envelope",
+                        format!(
+                            "malformed envelope: {} holds {} attestation(s) but {} JSON \
+                             document(s); none is verified",
+                            doc.source,
+                            claims.len(),
+                            doc.attestation_documents.len()
+                        ),
+                    ),
+                )
+            })
+            .collect();
+    }
+    claims
+        .iter()
+        .zip(&doc.attestation_documents)
+        .map(|(claim, document)| {
+            let checked = trust::verify(doc, document, digest, trust, thresholds);
+            attestation(doc, claim, digest, checked)
+        })
+        .collect()
+}
+
+fn attestation(
+    doc: &EvidenceDoc,
+    claim: &portcullis_evidence::Attestation,
+    digest: &str,
+    checked: Checked,
+) -> InputAttestation {
+    let st = &claim.statement;
+    let v = checked.verification;
+    let subjects: Vec<InputSubject> = st
+        .subjects
+        .iter()
+        .map(|s| InputSubject {
+            name: s.name.clone(),
+            digest: s
+                .digest
+                .get("sha256")
+                .map(|h| format!("sha256:{}", h.to_ascii_lowercase())),
+        })
+        .collect();
+    // Whether a subject names the artifact: the verifier's answer when it read the Statement,
+    // the claim's otherwise.
+    let subject_matches_artifact = if v.predicate_type.is_some() {
+        v.subject_matches_artifact
+    } else {
+        let want = digest.to_ascii_lowercase();
+        subjects
+            .iter()
+            .any(|s| s.digest.as_deref() == Some(want.as_str()))
+    };
+    let facts = v.provenance.as_ref().filter(|_| v.verified);
     InputAttestation {
         evidence: doc.digest.clone(),
-        predicate_type: st.predicate_type.clone(),
-        // Signatures are checked by the attest crate (a later issue); until then nothing is
-        // verified and rules that need verified provenance fail closed.
-        verified: false,
-        signers: a
+        predicate_type: v
+            .predicate_type
+            .clone()
+            .unwrap_or_else(|| st.predicate_type.clone()),
+        verified: v.verified,
+        signer: v.signer.clone(),
+        signers: v.signers.clone(),
+        keyids: claim
             .envelope
             .iter()
             .flat_map(|e| e.signatures.iter().filter_map(|s| s.keyid.clone()))
             .collect(),
-        subjects: st
-            .subjects
-            .iter()
-            .map(|s| InputSubject {
-                name: s.name.clone(),
-                digest: s
-                    .digest
-                    .get("sha256")
-                    .map(|h| format!("sha256:{}", h.to_ascii_lowercase())),
+        subject_matches_artifact,
+        failure: if v.verified { None } else { checked.failure },
+        reason: if v.verified { None } else { v.reason.clone() },
+        subjects,
+        builder_id: facts.and_then(|p| p.builder_id.clone()),
+        build_type: facts.and_then(|p| p.build_type.clone()),
+        source_repo: facts.and_then(|p| p.source_repository.clone()),
+        source_ref: facts.and_then(|p| p.source_ref.clone()),
+        source_commit: facts.and_then(|p| p.source_commit.clone()),
+        slsa_version: facts.map(|p| p.slsa_version.trim_start_matches('v').to_string()),
+        entry_point: facts.and_then(|p| p.entry_point.clone()),
+        parameters: facts.map(|p| p.parameters.clone()).unwrap_or_default(),
+        materials: facts
+            .map(|p| {
+                p.materials
+                    .iter()
+                    .map(|m| InputMaterial {
+                        uri: m.uri.clone(),
+                        digest: m.digest.clone(),
+                    })
+                    .collect()
             })
-            .collect(),
-        builder_id: p.map(|p| p.builder_id.clone()),
-        build_type: p.map(|p| p.build_type.clone()),
-        source_repo: p.and_then(|p| p.source_repo.clone()),
-        source_ref: p.and_then(|p| p.source_ref.clone()),
-        source_commit: p.and_then(|p| p.source_commit.clone()),
+            .unwrap_or_default(),
     }
 }
 

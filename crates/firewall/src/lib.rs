@@ -26,6 +26,7 @@ pub mod record;
 pub mod registry;
 pub mod request;
 pub mod rules;
+pub mod trust;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,7 @@ pub use exceptions::{CompiledException, Coverage, Exception};
 pub use input::BlockedAdvisory;
 pub use kev::KevCatalog;
 pub use request::*;
+pub use trust::{AttestationTrust, RefusedKeyFile};
 
 /// The engine version recorded in every decision.
 pub const ENGINE_VERSION: &str = concat!("portcullis ", env!("CARGO_PKG_VERSION"));
@@ -106,6 +108,8 @@ pub struct Firewall {
     exceptions: Vec<CompiledException>,
     /// Gatekeeper templates and constraints reviewing the request's Kubernetes objects.
     gatekeeper: Option<Arc<Gatekeeper>>,
+    /// The keys attestations are verified with (none: nothing verifies).
+    trust: Option<Arc<AttestationTrust>>,
     /// The limits evidence was read with (recorded so a replay reads it the same way).
     limits: portcullis_evidence::Limits,
     /// The stored form of the policy bundle and configuration, made once (it is large).
@@ -152,6 +156,7 @@ impl Firewall {
             kev_source: None,
             exceptions: Vec::new(),
             gatekeeper: None,
+            trust: None,
             limits: portcullis_evidence::Limits::default(),
             stored_bundle: Arc::default(),
             prepared: Mutex::new(PreparedCache {
@@ -175,6 +180,7 @@ impl Firewall {
             exceptions: Vec::new(),
             limits: self.limits,
             gatekeeper: self.gatekeeper.clone(),
+            trust: self.trust.clone(),
             stored_bundle: self.stored_bundle.clone(),
             prepared: Mutex::new(PreparedCache {
                 capacity,
@@ -253,6 +259,19 @@ impl Firewall {
         self
     }
 
+    /// The keys attestations are verified with: an attestation signed by none of them (or by
+    /// fewer than the configured threshold) is reported unverified and gives no facts.
+    pub fn with_trust(mut self, trust: AttestationTrust) -> Self {
+        self.trust = (!trust.is_empty()).then(|| Arc::new(trust));
+        self.stored_bundle = Arc::default();
+        self.clear_prepared();
+        self
+    }
+
+    pub fn trust(&self) -> Option<&AttestationTrust> {
+        self.trust.as_deref()
+    }
+
     pub fn gatekeeper(&self) -> Option<&Gatekeeper> {
         self.gatekeeper.as_deref()
     }
@@ -274,7 +293,13 @@ impl Firewall {
 
     fn prepare(&self, req: &DecisionRequest) -> Arc<Prepared> {
         let build = || {
-            let input = input::build_evidence(req, &self.advisories, self.kev.as_ref());
+            let input = input::build_evidence(
+                req,
+                &self.advisories,
+                self.kev.as_ref(),
+                self.trust.as_deref(),
+                &trust::thresholds(&self.config.attestations),
+            );
             let value = EvidenceValue::new(&input);
             Arc::new(Prepared { input, value })
         };
@@ -282,7 +307,8 @@ impl Firewall {
         if capacity == 0 {
             return build();
         }
-        let mut key = String::new();
+        // Attestations are verified for the artifact: its digest is part of the key.
+        let mut key = format!("{}\n", req.artifact.digest);
         for d in &req.evidence {
             key.push_str(&d.digest);
             key.push('\0');
@@ -510,6 +536,7 @@ impl Firewall {
             policy_bundle_digest: bundle.digest().to_string(),
             gatekeeper_digest: self.gatekeeper.as_ref().map(|g| g.digest().to_string()),
             evidence,
+            attestations: prepared.input.attestations.clone(),
             engine_version: format!("{ENGINE_VERSION} ({})", portcullis_policy::REGO_ENGINE),
             decided_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             chain: None,

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::decision::{ArtifactId, ChainRef, Decision};
 use crate::exceptions::{CompiledException, Exception};
 use crate::request::{DecisionRequest, EvidenceDoc, RequestContext, UnreadableEvidence};
+use crate::trust::AttestationTrust;
 use crate::{BlockedAdvisory, Config, ENGINE_VERSION, Firewall, KevCatalog};
 
 /// Version of the stored request format.
@@ -146,6 +147,9 @@ pub struct StoredBundle {
     /// The Gatekeeper templates and constraints in force, as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gatekeeper: Vec<StoredFile>,
+    /// The public keys attestations were verified with, as read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_keys: Vec<StoredFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +222,7 @@ impl Firewall {
                         .collect()
                 })
                 .unwrap_or_default(),
+            trusted_keys: self.trust().map(|t| t.files().to_vec()).unwrap_or_default(),
         }
     }
 
@@ -645,6 +650,13 @@ pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
         let gk = Gatekeeper::from_sources(sources).map_err(|e| fail(format!("gatekeeper: {e}")))?;
         firewall = firewall.with_gatekeeper(gk);
     }
+    if !bundle.trusted_keys.is_empty() {
+        let (trust, refused) = AttestationTrust::from_files(bundle.trusted_keys.clone());
+        if let Some(r) = refused.first() {
+            return Err(fail(format!("trusted key {}: {}", r.path, r.reason)));
+        }
+        firewall = firewall.with_trust(trust);
+    }
 
     let time = DateTime::parse_from_rfc3339(&request.context.time)
         .map(|t| t.with_timezone(&Utc))
@@ -740,6 +752,9 @@ pub fn compare(a: &Decision, b: &Decision) -> Vec<String> {
     }
     if a.evidence != b.evidence {
         out.push("evidence read differs".into());
+    }
+    if a.attestations != b.attestations {
+        out.push("attestation verification differs".into());
     }
     if a.gatekeeper_digest != b.gatekeeper_digest {
         out.push(format!(

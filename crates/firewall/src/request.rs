@@ -20,16 +20,21 @@ pub struct EvidenceDoc {
     /// `sha256:<hex>` of the bytes.
     pub digest: String,
     pub evidence: Evidence,
+    /// The JSON documents of an attestation file (envelopes, bundles, statements) as read,
+    /// for verifying their signatures; empty for other kinds of evidence.
+    pub attestation_documents: Vec<serde_json::Value>,
 }
 
 impl EvidenceDoc {
     /// Detect the format of `bytes` and parse them.
     pub fn parse(source: &str, bytes: &[u8], limits: &Limits) -> Result<Self, ParseError> {
         let evidence = portcullis_evidence::parse(bytes, limits)?;
+        let attestation_documents = crate::trust::attestation_documents(evidence.format, bytes);
         Ok(Self {
             source: source.to_string(),
             digest: sha256(bytes),
             evidence,
+            attestation_documents,
         })
     }
 }

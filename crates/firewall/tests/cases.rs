@@ -50,6 +50,9 @@ struct Case {
     history: Vec<InputHistoryEntry>,
     #[serde(default)]
     unreadable: Vec<Unreadable>,
+    /// Public key files (PEM, relative to the case file) trusted to sign attestations.
+    #[serde(default)]
+    trusted_keys: Vec<String>,
     /// Extra Rego files (users' policies).
     #[serde(default)]
     policies: Vec<Policy>,
@@ -122,6 +125,9 @@ struct Expect {
     /// Rule ids that must not occur anywhere in the decision.
     #[serde(default)]
     absent: Vec<String>,
+    /// Substrings that must not occur anywhere in the decision JSON.
+    #[serde(default)]
+    absent_text: Vec<String>,
 }
 
 fn default_env() -> String {
@@ -227,6 +233,22 @@ fn run(path: &Path) -> Result<Outcome, String> {
         }
     }
     fw = fw.with_advisories(advisories);
+    if !case.trusted_keys.is_empty() {
+        let mut files = Vec::new();
+        for k in &case.trusted_keys {
+            let p = base.join(k);
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            files.push(record::StoredFile {
+                path: k.clone(),
+                text,
+            });
+        }
+        let (trust, refused) = AttestationTrust::from_files(files);
+        if let Some(r) = refused.first() {
+            return Err(format!("trusted key {}: {}", r.path, r.reason));
+        }
+        fw = fw.with_trust(trust);
+    }
     if let Some(k) = &case.kev {
         let (name, bytes) = doc_bytes(k, base)?;
         fw = fw.with_kev(KevCatalog::parse(&bytes, &name).map_err(|e| e.to_string())?);
@@ -357,6 +379,11 @@ fn run(path: &Path) -> Result<Outcome, String> {
     for r in &e.absent {
         if json.contains(&format!("\"rule\": \"{r}\"")) {
             return fail(format!("rule {r} must not appear"));
+        }
+    }
+    for t in &e.absent_text {
+        if json.contains(t.as_str()) {
+            return fail(format!("decision must not contain {t:?}"));
         }
     }
     let _ = &case.note;

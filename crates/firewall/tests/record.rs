@@ -81,6 +81,7 @@ on_both_backends! {
     replay_decides_at_the_exact_request_time => replay_decides_at_the_exact_request_time_sqlite, replay_decides_at_the_exact_request_time_postgres;
     replay_uses_a_configuration_built_in_code => replay_uses_a_configuration_built_in_code_sqlite, replay_uses_a_configuration_built_in_code_postgres;
     replay_reproduces_manifests_and_gatekeeper_constraints => replay_reproduces_manifests_and_gatekeeper_constraints_sqlite, replay_reproduces_manifests_and_gatekeeper_constraints_postgres;
+    replay_verifies_attestations_with_the_recorded_keys => replay_verifies_attestations_with_the_recorded_keys_sqlite, replay_verifies_attestations_with_the_recorded_keys_postgres;
 }
 
 /// An SQL literal of `bytes` for the blobs' content column.
@@ -1171,6 +1172,66 @@ async fn replay_reproduces_manifests_and_gatekeeper_constraints(store: Store) {
     let r = record::replay(&store, &d.id).await.unwrap();
     assert!(r.differences.is_empty(), "{:#?}", r.differences);
     assert_eq!(r.replayed.gatekeeper_digest, d.gatekeeper_digest);
+}
+
+/// The trusted keys are on the record: a replay verifies the attestation with the same keys,
+/// whatever keys the replaying machine has, and reaches the same verdict and signer.
+async fn replay_verifies_attestations_with_the_recorded_keys(store: Store) {
+    let key = std::fs::read_to_string(examples().join("keys/demo-ci.pub")).unwrap();
+    let (trust, refused) = AttestationTrust::from_files(vec![record::StoredFile {
+        path: "keys/demo-ci.pub".into(),
+        text: key,
+    }]);
+    assert!(refused.is_empty(), "{refused:?}");
+    let fw = Firewall::new(PolicyBundle::load(&[]).unwrap(), Config::default())
+        .unwrap()
+        .with_trust(trust);
+    let mut docs = Documents::default();
+    let bytes = read(&examples().join("evidence/checkout-api.intoto.jsonl"));
+    docs.add(blob_kinds::EVIDENCE, bytes.clone());
+    let mut req = DecisionRequest::new(
+        ArtifactId::parse(
+            "registry.example.com/shop/checkout-api@sha256:9f3c1d0a8e5b7c2f4a6d8e0b1c3f5a7d9e1b3c5f7a9d1e3b5c7f9a1d3e5b7c9f",
+        )
+        .unwrap(),
+        "production",
+    );
+    req.context.time = Some(Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap());
+    req.evidence
+        .push(parse_doc("checkout-api.intoto.jsonl", &bytes));
+    let mut d = fw.decide(&req);
+    assert_eq!(d.attestations.len(), 1);
+    assert!(d.attestations[0].verified, "{:#?}", d.attestations);
+    assert_eq!(d.attestations[0].signer.as_deref(), Some("demo-ci"));
+    assert!(
+        !d.violations.iter().any(|v| v.rule == "PCL-PROV-001"),
+        "{:#?}",
+        d.violations
+    );
+    fw.record(&store, &req, &mut d, &docs).await.unwrap();
+    let r = record::replay(&store, &d.id).await.unwrap();
+    assert!(r.differences.is_empty(), "{:#?}", r.differences);
+    assert!(r.replayed.attestations[0].verified);
+    assert_eq!(
+        r.replayed.attestations[0].signer.as_deref(),
+        Some("demo-ci")
+    );
+
+    // Without the keys the same evidence does not verify, and compare says so.
+    let unkeyed = Firewall::new(PolicyBundle::load(&[]).unwrap(), Config::default()).unwrap();
+    let other = unkeyed.decide(&req);
+    assert!(!other.attestations[0].verified);
+    assert_eq!(
+        other.attestations[0].failure.as_deref(),
+        Some("no_trust_configured")
+    );
+    let diffs = record::compare(&d, &other);
+    assert!(
+        diffs
+            .iter()
+            .any(|x| x == "attestation verification differs"),
+        "{diffs:#?}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------

@@ -251,17 +251,53 @@ pub struct InputAdvisory {
 pub struct InputAttestation {
     /// Digest of the evidence document holding it.
     pub evidence: String,
+    /// The predicate type the Statement claims (read even when it does not verify, for
+    /// messages; empty when the payload is not a Statement).
     pub predicate_type: String,
-    /// Signature checked against a trusted key (false until verification succeeds).
+    /// True only when the signatures meet the threshold of trusted keys (or the Sigstore
+    /// certificate, log entry and identity verify), the payload is an in-toto Statement and a
+    /// subject is the artifact being decided.
     pub verified: bool,
-    /// Key ids of the signatures present, verified or not.
+    /// Who signed, when a trusted key or certificate verified a signature: the key's name (its
+    /// file stem) or the certificate identity. Set also when only the subject is wrong.
+    pub signer: Option<String>,
+    /// Every distinct trusted signer whose signature verified.
     pub signers: Vec<String>,
+    /// The key ids the signatures name, verified or not (for messages).
+    pub keyids: Vec<String>,
+    /// A subject of the Statement has the artifact's sha256 digest (as claimed; see `verified`).
+    pub subject_matches_artifact: bool,
+    /// Why it does not verify: `unsigned`, `bad_signature`, `untrusted_key`, `digest_mismatch`,
+    /// `wrong_payload_type`, `malformed_envelope`, `below_threshold`, `no_trust_configured`, or
+    /// a Sigstore failure (`expired_certificate`, `identity_mismatch`, ...). Null when verified.
+    pub failure: Option<String>,
+    /// The failure with its detail, for people.
+    pub reason: Option<String>,
+    /// The subjects the Statement claims.
     pub subjects: Vec<InputSubject>,
+    /// Provenance facts: set only when `verified` (a claim that does not verify says nothing).
     pub builder_id: Option<String>,
     pub build_type: Option<String>,
     pub source_repo: Option<String>,
     pub source_ref: Option<String>,
     pub source_commit: Option<String>,
+    /// `0.2` or `1` for SLSA provenance (verified only).
+    pub slsa_version: Option<String>,
+    /// The workflow or config file that ran (verified only).
+    pub entry_point: Option<String>,
+    /// Names of the build's top-level parameters (v0.2 `invocation.parameters`, v1
+    /// `externalParameters`), values left out (verified only).
+    pub parameters: Vec<String>,
+    /// v0.2 `materials` / v1 `resolvedDependencies` (verified only).
+    pub materials: Vec<InputMaterial>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputMaterial {
+    pub uri: String,
+    /// Algorithm -> hex digest.
+    pub digest: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

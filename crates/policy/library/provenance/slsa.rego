@@ -18,6 +18,11 @@ provenance := [a | some a in input.attestations; is_provenance(a)]
 # The SLSA provenance attestations that name the artifact's digest among their subjects.
 for_artifact := [a | some a in provenance; names_digest(a, input.artifact.digest)]
 
+# The SLSA provenance attestations that verified (signatures by trusted keys meeting the
+# threshold, and a subject that is the artifact): the only ones whose facts (builder, source)
+# are set, and so the only ones the builder and source rules judge.
+verified_for_artifact := [a | some a in for_artifact; a.verified == true]
+
 # "name@digest" of the artifact, for messages.
 artifact_label := sprintf("%s@%s", [input.artifact.name, input.artifact.digest])
 

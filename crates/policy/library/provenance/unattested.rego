@@ -1,8 +1,7 @@
 # An artifact must come with SLSA provenance that names its digest and whose signature the
-# firewall verified. Unverified provenance is only a claim (anyone can write one), so it does
-# not count: until attestation signatures are verified, every attestation arrives with
-# `verified: false` and this rule fails closed, saying that the provenance is present but
-# unverified.
+# firewall verified with a trusted key (or a Sigstore certificate of a trusted identity).
+# Unverified provenance is only a claim (anyone can write one), so it does not count: the rule
+# fails closed and says why each claim did not verify (the attestation's `reason`).
 package portcullis.rules.provenance.unattested
 
 import data.portcullis.lib.slsa
@@ -67,18 +66,13 @@ message := sprintf("%s has SLSA provenance naming its digest, but none of it is 
 	count(input.attestations) > 0
 } else := sprintf("%s has no SLSA provenance attestation", [slsa.artifact_label])
 
-unverified_detail(a) := sprintf("provenance from builder %s in evidence %s names no signing key", [
-	builder_label(a), a.evidence,
-]) if {
-	count(a.signers) == 0
-} else := sprintf("provenance from builder %s in evidence %s is signed by %s, but no signature was verified against a trusted key", [
-	builder_label(a), a.evidence, concat(", ", a.signers),
+unverified_detail(a) := sprintf("provenance in evidence %s: %s", [a.evidence, a.reason]) if {
+	is_string(a.reason)
+} else := sprintf("provenance in evidence %s names no signing key", [a.evidence]) if {
+	count(object.get(a, "keyids", [])) == 0
+} else := sprintf("provenance in evidence %s is signed by %s, but no signature was verified against a trusted key", [
+	a.evidence, concat(", ", a.keyids),
 ])
-
-builder_label(a) := b if {
-	b := slsa.builder(a)
-	b != ""
-} else := "(none named)"
 
 remediation := "Pass the signed form of this provenance (DSSE envelope or Sigstore bundle) and configure its signer as a trusted key, so that the firewall can verify the signature." if {
 	count(unverified) > 0

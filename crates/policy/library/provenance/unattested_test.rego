@@ -36,7 +36,7 @@ test_no_attestation_fires if {
 }
 
 test_unverified_provenance_fails_closed_and_says_so if {
-	unsigned := object.union(provenance, {"verified": false, "signers": []})
+	unsigned := object.union(provenance, {"verified": false, "signers": [], "keyids": []})
 	vs := violation with input as {"artifact": artifact, "attestations": [unsigned]}
 	count(vs) == 1
 	some v in vs
@@ -48,7 +48,7 @@ test_unverified_provenance_fails_closed_and_says_so if {
 }
 
 test_signed_but_unverified_names_the_keys if {
-	signed := object.union(provenance, {"verified": false, "signers": ["k1", "k2"]})
+	signed := object.union(provenance, {"verified": false, "signers": [], "keyids": ["k1", "k2"]})
 	vs := violation with input as {"artifact": artifact, "attestations": [signed]}
 	some v in vs
 	contains(v.message, "signed by k1, k2, but no signature was verified")
@@ -71,4 +71,15 @@ test_other_predicates_are_not_provenance if {
 test_one_verified_among_unverified_passes if {
 	unsigned := object.union(provenance, {"verified": false, "evidence": "sha256:02"})
 	count(violation) == 0 with input as {"artifact": artifact, "attestations": [unsigned, provenance]}
+}
+
+test_the_reason_of_a_failed_verification_is_given if {
+	bad := object.union(provenance, {
+		"verified": false,
+		"failure": "bad_signature",
+		"reason": "bad signature: signature 0 names trusted key `ci` but no trusted key verifies it",
+	})
+	vs := violation with input as {"artifact": artifact, "attestations": [bad]}
+	some v in vs
+	contains(v.message, "provenance in evidence sha256:01: bad signature: signature 0 names trusted key `ci`")
 }

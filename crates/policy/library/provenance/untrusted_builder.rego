@@ -36,7 +36,7 @@ is_string_list(x) if {
 }
 
 untrusted contains b if {
-	some a in slsa.for_artifact
+	some a in slsa.verified_for_artifact
 	b := slsa.builder(a)
 	not trusted(b)
 }
@@ -49,7 +49,7 @@ trusted(b) if {
 violation contains v if {
 	is_string_list(patterns)
 	some b in untrusted
-	docs := {a.evidence | some a in slsa.for_artifact; slsa.builder(a) == b}
+	docs := {a.evidence | some a in slsa.verified_for_artifact; slsa.builder(a) == b}
 	v := {
 		"key": key(b),
 		"message": message(b),

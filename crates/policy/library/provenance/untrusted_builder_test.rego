@@ -9,8 +9,8 @@ hosted := "https://github.com/actions/runner/github-hosted"
 provenance := {
 	"evidence": "sha256:01",
 	"predicate_type": "https://slsa.dev/provenance/v1",
-	"verified": false,
-	"signers": [],
+	"verified": true,
+	"signers": ["ci"],
 	"subjects": [{"name": "registry.example.com/shop/checkout-api", "digest": digest}],
 	"builder_id": hosted,
 	"build_type": "https://actions.github.io/buildtypes/workflow/v1",
@@ -77,4 +77,11 @@ test_a_malformed_parameter_fails_closed if {
 		with data.portcullis.params as trust(hosted)
 	some v in vs
 	v.key == "params.trusted_builders"
+}
+
+test_unverified_provenance_is_not_judged_its_facts_are_claims if {
+	# The firewall sets no facts on an attestation that does not verify; even if a document
+	# carried some, they are a claim and PCL-PROV-001 reports the artifact instead.
+	claim := object.union(provenance, {"verified": false, "signers": [], "failure": "untrusted_key"})
+	count(violation) == 0 with input as {"artifact": artifact, "attestations": [claim]}
 }

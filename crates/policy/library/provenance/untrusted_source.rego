@@ -43,7 +43,7 @@ repo(a) := a.source_repo if a.source_repo != null
 repo(a) := "" if a.source_repo == null
 
 untrusted contains r if {
-	some a in slsa.for_artifact
+	some a in slsa.verified_for_artifact
 	r := repo(a)
 	not trusted(r)
 }
@@ -57,7 +57,7 @@ trusted(r) if {
 violation contains v if {
 	is_string_list(patterns)
 	some r in untrusted
-	atts := [a | some a in slsa.for_artifact; repo(a) == r]
+	atts := [a | some a in slsa.verified_for_artifact; repo(a) == r]
 	v := {
 		"key": key(r),
 		"message": message(r, atts),

@@ -1,0 +1,238 @@
+//! What the firewall trusts to sign attestations, and the verification of the attestations a
+//! request carries. The trust material is kept as the text it was read from, so that a
+//! decision's record holds it and a replay verifies with exactly the same keys.
+
+use portcullis_attest::{ArtifactDigest, Thresholds, TrustedKey, TrustedKeys, Verification};
+use portcullis_evidence::Format;
+use serde_json::Value;
+use std::path::Path;
+
+use crate::config::AttestationConfig;
+use crate::error::FirewallError;
+use crate::record::StoredFile;
+use crate::request::EvidenceDoc;
+
+/// Trusted public keys (PEM, SPKI), each named by its file stem.
+#[derive(Debug, Clone, Default)]
+pub struct AttestationTrust {
+    keys: TrustedKeys,
+    /// The key files as read (what the record stores).
+    files: Vec<StoredFile>,
+}
+
+/// A file of a trusted-keys directory that is not a usable key, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedKeyFile {
+    pub path: String,
+    pub reason: String,
+}
+
+impl AttestationTrust {
+    /// Every regular, non-hidden file of `dir` as a PEM public key named by its file stem.
+    /// Files that are not usable keys are returned as refused (a caller warns); a directory
+    /// with no usable key is an error, as is one that cannot be read.
+    pub fn load_dir(dir: &Path) -> Result<(Self, Vec<RefusedKeyFile>), FirewallError> {
+        let err = |message: String| FirewallError::Config {
+            file: dir.display().to_string(),
+            line: None,
+            column: None,
+            message,
+        };
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| err(format!("trusted keys: cannot read the directory: {e}")))?;
+        let mut paths: Vec<std::path::PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        paths.sort();
+        let mut files = Vec::new();
+        let mut refused = Vec::new();
+        for path in paths {
+            match std::fs::read(&path) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => files.push(StoredFile {
+                        path: path.display().to_string(),
+                        text,
+                    }),
+                    Err(_) => refused.push(RefusedKeyFile {
+                        path: path.display().to_string(),
+                        reason: "not a text (PEM) file".into(),
+                    }),
+                },
+                Err(e) => refused.push(RefusedKeyFile {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        let (trust, mut more) = Self::from_files(files);
+        refused.append(&mut more);
+        if trust.keys.is_empty() {
+            let why: Vec<String> = refused
+                .iter()
+                .map(|r| format!("{}: {}", r.path, r.reason))
+                .collect();
+            return Err(err(if why.is_empty() {
+                "trusted keys: the directory holds no key file".into()
+            } else {
+                format!("trusted keys: no usable key ({})", why.join("; "))
+            }));
+        }
+        Ok((trust, refused))
+    }
+
+    /// Keys from files already read (a record's copy, or a test's). Files that are not usable
+    /// keys are returned as refused.
+    pub fn from_files(files: Vec<StoredFile>) -> (Self, Vec<RefusedKeyFile>) {
+        let mut keys = Vec::new();
+        let mut kept = Vec::new();
+        let mut refused = Vec::new();
+        for file in files {
+            let name = Path::new(&file.path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match TrustedKey::from_pem(&name, &file.text) {
+                Ok(key) => {
+                    keys.push(key);
+                    kept.push(file);
+                }
+                Err(reason) => refused.push(RefusedKeyFile {
+                    path: file.path,
+                    reason,
+                }),
+            }
+        }
+        (
+            Self {
+                keys: TrustedKeys::from_keys(keys),
+                files: kept,
+            },
+            refused,
+        )
+    }
+
+    pub fn files(&self) -> &[StoredFile] {
+        &self.files
+    }
+
+    pub fn keys(&self) -> &TrustedKeys {
+        &self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The thresholds a configuration sets.
+pub(crate) fn thresholds(config: &AttestationConfig) -> Thresholds {
+    Thresholds {
+        default: config.threshold.max(1),
+        per_predicate_type: config.thresholds.clone(),
+    }
+}
+
+/// The JSON documents of an attestation-kind evidence file (empty for other kinds).
+pub(crate) fn attestation_documents(format: Format, bytes: &[u8]) -> Vec<Value> {
+    match format {
+        Format::Dsse | Format::IntotoJsonl | Format::SigstoreBundle | Format::IntotoStatement => {
+            portcullis_attest::read_documents(bytes).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The outcome of verifying one attestation document: the attest crate's verification, and
+/// the failure as a stable snake_case code (the attest crate's, or the firewall's own:
+/// `unsigned`, `no_trust_configured`).
+#[derive(Debug, Clone)]
+pub(crate) struct Checked {
+    pub verification: Verification,
+    pub failure: Option<String>,
+}
+
+impl Checked {
+    pub(crate) fn failed(code: &str, reason: String) -> Self {
+        Checked {
+            verification: Verification {
+                verified: false,
+                signer: None,
+                signers: Vec::new(),
+                predicate_type: None,
+                subject_matches_artifact: false,
+                provenance: None,
+                reason: Some(reason),
+                failure: None,
+            },
+            failure: Some(code.to_string()),
+        }
+    }
+
+    fn of(verification: Verification) -> Self {
+        let failure = verification.failure.map(|f| {
+            serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| f.description().replace(' ', "_"))
+        });
+        Checked {
+            verification,
+            failure,
+        }
+    }
+}
+
+/// Verify one attestation document of `doc` for the artifact `digest`.
+pub(crate) fn verify(
+    doc: &EvidenceDoc,
+    document: &Value,
+    digest: &str,
+    trust: Option<&AttestationTrust>,
+    thresholds: &Thresholds,
+) -> Checked {
+    if doc.evidence.format == Format::IntotoStatement {
+        return Checked::failed(
+            "unsigned",
+            "unsigned: a bare in-toto Statement carries no signature (pass the signed DSSE \
+             envelope or Sigstore bundle)"
+                .into(),
+        );
+    }
+    let artifact: ArtifactDigest = match digest.parse() {
+        Ok(a) => a,
+        Err(e) => {
+            return Checked::failed(
+                "digest_mismatch",
+                format!("digest mismatch: the artifact digest {digest:?} cannot be matched: {e}"),
+            );
+        }
+    };
+    if doc.evidence.format == Format::SigstoreBundle {
+        return Checked::failed(
+            "no_trust_configured",
+            "no trust configured: no Sigstore trusted root is configured, so the bundle's \
+             certificate cannot be verified"
+                .into(),
+        );
+    }
+    let Some(trust) = trust.filter(|t| !t.is_empty()) else {
+        return Checked::failed(
+            "no_trust_configured",
+            "no trust configured: no trusted keys were given (--trusted-keys DIR), so no \
+             signature can be verified"
+                .into(),
+        );
+    };
+    Checked::of(portcullis_attest::verify(
+        document,
+        &artifact,
+        &trust.keys,
+        thresholds,
+    ))
+}
