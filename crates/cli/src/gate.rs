@@ -13,8 +13,9 @@ use portcullis_evidence::{ErrorKind, Limits, ParseError};
 use portcullis_firewall::record::{Documents, blob_kinds};
 use portcullis_firewall::registry;
 use portcullis_firewall::{
-    ArtifactId, BlockedAdvisory, CompiledException, Config, Decision, DecisionRequest, EvidenceDoc,
-    Firewall, KevCatalog, RequestContext, UnreadableEvidence, exceptions, sha256,
+    ArtifactId, AttestationTrust, BlockedAdvisory, CompiledException, Config, Decision,
+    DecisionRequest, EvidenceDoc, Firewall, KevCatalog, RequestContext, UnreadableEvidence,
+    exceptions, sha256,
 };
 use portcullis_policy::PolicyBundle;
 use portcullis_policy::gatekeeper::{Gatekeeper, read_dir_sources};
@@ -94,6 +95,27 @@ pub fn load_gatekeeper(
         ));
     }
     Ok(Some(gk))
+}
+
+/// The keys of a `--trusted-keys` directory (None when none is given); files that are not
+/// usable keys are said in `notes`, and a directory with no usable key is an error (a typo
+/// must not quietly leave every attestation unverified).
+pub fn load_trust(
+    dir: Option<&std::path::Path>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Option<AttestationTrust>> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let (trust, refused) =
+        AttestationTrust::load_dir(dir).map_err(|e| anyhow!("--trusted-keys: {e}"))?;
+    for r in refused {
+        notes.push(format!(
+            "--trusted-keys: {} is not trusted: {}",
+            r.path, r.reason
+        ));
+    }
+    Ok(Some(trust))
 }
 
 pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
@@ -381,6 +403,9 @@ fn decide_local(
     firewall = firewall.with_exceptions(granted);
     if let Some(gk) = load_gatekeeper(&args.gatekeeper, notes)? {
         firewall = firewall.with_gatekeeper(gk);
+    }
+    if let Some(trust) = load_trust(args.trusted_keys.as_deref(), notes)? {
+        firewall = firewall.with_trust(trust);
     }
 
     let mut decision = firewall.decide(req);

@@ -202,6 +202,11 @@ pub struct GateArgs {
     /// apart by kind; repeatable).
     #[arg(long, value_name = "DIR")]
     pub gatekeeper: Vec<PathBuf>,
+    /// A directory of PEM public keys (SPKI; each named by its file stem) trusted to sign
+    /// attestations: DSSE envelopes signed by them (meeting `attestations.threshold` in the
+    /// configuration) and naming the artifact are `verified` and give provenance facts.
+    #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS", value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
     /// OSV advisories the firewall blocks: nothing they affect ships, in any environment.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub advisories: Vec<PathBuf>,

@@ -49,6 +49,11 @@ pub fn check_args(args: &GateArgs, url: &str) -> anyhow::Result<()> {
             "--gatekeeper",
             "the server's constraints decide (portcullis serve --gatekeeper)",
         ),
+        (
+            args.trusted_keys.is_some(),
+            "--trusted-keys",
+            "the server verifies attestations with its own keys (portcullis serve --trusted-keys)",
+        ),
     ];
     for (given, flag, instead) in local_only {
         if given {

@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// evaluated at admission.
     #[arg(long, value_name = "DIR")]
     pub gatekeeper: Vec<PathBuf>,
+    /// A directory of PEM public keys (SPKI; each named by its file stem) trusted to sign
+    /// attestations (see `portcullis gate --help`).
+    #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS", value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
     /// Largest request body accepted, in bytes (overrides the settings file).
     #[arg(long, env = "PORTCULLIS_BODY_LIMIT")]
     pub body_limit: Option<usize>,
@@ -238,6 +242,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     if let Some(gk) = gate::load_gatekeeper(&args.gatekeeper, &mut notes)? {
         firewall = firewall.with_gatekeeper(gk);
     }
+    if let Some(trust) = gate::load_trust(args.trusted_keys.as_deref(), &mut notes)? {
+        firewall = firewall.with_trust(trust);
+    }
     for n in notes {
         tracing::warn!("{n}");
     }
@@ -315,6 +322,15 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<u8> {
     };
     let limits = portcullis_evidence::Limits::default();
     let (firewall, docs) = base_firewall(&policies, Some(&ex.join("kev.json")), limits)?;
+    // The example attestations are signed with the demo key (scripts/sign-examples).
+    let mut notes = Vec::new();
+    let firewall = match gate::load_trust(Some(&ex.join("keys")), &mut notes)? {
+        Some(trust) => firewall.with_trust(trust),
+        None => firewall,
+    };
+    for n in notes {
+        tracing::warn!("{n}");
+    }
     let store_args = StoreArgs {
         database_url: None,
         home: Some(args.home.clone()),

@@ -94,6 +94,9 @@ fn readme_allowed_example_exits_0() {
     assert_eq!(d["decision"], "allow");
     assert_eq!(d["violations"], serde_json::json!([]));
     assert_eq!(d["errors"], serde_json::json!([]));
+    // The provenance verified with the demo key (--trusted-keys examples/keys), so no
+    // provenance rule even warns.
+    assert_eq!(d["warnings"], serde_json::json!([]), "{d:#}");
     // The SBOM, the scan and the provenance, plus the blocked advisory, were read.
     let kinds: Vec<&str> = d["evidence"]
         .as_array()

@@ -35,6 +35,8 @@ impl Server {
                 "examples/portcullis.yaml",
                 "--kev",
                 "examples/kev.json",
+                "--trusted-keys",
+                "examples/keys",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -102,7 +104,7 @@ fn remote_command(local: &[String], url: &str) -> Vec<String> {
             continue;
         }
         match a.as_str() {
-            "--advisories" | "--kev" | "--exceptions" | "--config" => skip = 1,
+            "--advisories" | "--kev" | "--exceptions" | "--config" | "--trusted-keys" => skip = 1,
             _ => out.push(a.clone()),
         }
     }
