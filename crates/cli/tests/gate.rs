@@ -1012,3 +1012,86 @@ violation contains v if {
     assert!(first.contains(",line="), "{first}");
     assert!(stderr(&o).contains(" at "), "{}", stderr(&o));
 }
+
+/// The allowed command with the provenance swapped for `file` (and the keys kept).
+fn allowed_with_provenance(config: &str, file: &Path) -> Vec<String> {
+    let mut cmd = allowed_command(config);
+    let at = cmd
+        .iter()
+        .position(|a| a == "examples/evidence/clean")
+        .unwrap();
+    cmd.splice(
+        at..=at,
+        [
+            "examples/evidence/clean/checkout-api-2.4.1.cdx.json".to_string(),
+            "examples/evidence/clean/trivy-image.json".to_string(),
+            file.display().to_string(),
+        ],
+    );
+    cmd
+}
+
+#[test]
+fn a_tampered_attestation_denies_with_the_reason_and_gives_no_facts() {
+    let config = example_config();
+    let dir = tempfile::tempdir().unwrap();
+    // The example provenance with its builder changed after signing.
+    let line = std::fs::read_to_string(
+        root().join("examples/evidence/clean/checkout-api-2.4.1.intoto.jsonl"),
+    )
+    .unwrap();
+    let mut env: Value = serde_json::from_str(line.trim()).unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut statement: Value =
+        serde_json::from_slice(&b64.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap();
+    statement["predicate"]["runDetails"]["builder"]["id"] = "https://evil.example/builder".into();
+    env["payload"] = b64.encode(serde_json::to_vec(&statement).unwrap()).into();
+    let tampered = dir.path().join("tampered.intoto.jsonl");
+    std::fs::write(&tampered, serde_json::to_string(&env).unwrap()).unwrap();
+
+    let o = portcullis(&with(
+        allowed_with_provenance(&config.path, &tampered),
+        &["--format", "json"],
+    ));
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    let d = json_of(&o);
+    let rules = rules_of(&d["violations"]);
+    assert!(rules.contains(&"PCL-PROV-001"), "{rules:?}");
+    assert!(rules.contains(&"PCL-PROV-007"), "{rules:?}");
+    let a = &d["attestations"][0];
+    assert_eq!(a["verified"], false);
+    assert_eq!(a["failure"], "bad_signature");
+    assert_eq!(
+        a["builder_id"],
+        Value::Null,
+        "a failed attestation gives no facts"
+    );
+    assert!(!serde_json::to_string(&d).unwrap().contains("evil.example"));
+
+    // The untouched file verifies with the same keys: the run is allowed.
+    let o = portcullis(&allowed_with_provenance(
+        &config.path,
+        &root().join("examples/evidence/clean/checkout-api-2.4.1.intoto.jsonl"),
+    ));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn trusted_keys_that_cannot_be_read_are_a_usage_error_not_an_unverified_run() {
+    let config = example_config();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = allowed_command(&config.path);
+    let at = cmd.iter().position(|a| a == "examples/keys").unwrap();
+    cmd[at] = dir.path().join("missing").display().to_string();
+    let o = portcullis(&cmd);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--trusted-keys"), "{}", stderr(&o));
+
+    // A directory with no usable key names the files it refused.
+    std::fs::write(dir.path().join("notes.txt"), "not a key").unwrap();
+    cmd[at] = dir.path().display().to_string();
+    let o = portcullis(&cmd);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("notes.txt"), "{}", stderr(&o));
+}

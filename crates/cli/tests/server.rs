@@ -178,6 +178,8 @@ fn gate_against_a_server_behaves_exactly_like_a_local_gate() {
                     config.into(),
                     "--kev".into(),
                     "examples/kev.json".into(),
+                    "--trusted-keys".into(),
+                    "examples/keys".into(),
                 ])
                 .collect();
             let local = portcullis_with_home(&root(), &local_home, &local_only);
@@ -256,6 +258,8 @@ fn gate_against_a_server_behaves_exactly_like_a_local_gate() {
             config.into(),
             "--kev".into(),
             "examples/kev.json".into(),
+            "--trusted-keys".into(),
+            "examples/keys".into(),
         ])
         .collect();
     let local = portcullis_with_home(&root(), &local_home, &local_only);

@@ -92,6 +92,47 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>, color: bool) -> io::Result<()>
         d.decided_at
     )?;
 
+    // What each attestation proved (or why it proved nothing).
+    for a in &d.attestations {
+        let what = if a.predicate_type.is_empty() {
+            "attestation".to_string()
+        } else {
+            a.predicate_type.clone()
+        };
+        if a.verified {
+            let mut facts = Vec::new();
+            if let Some(b) = &a.builder_id {
+                facts.push(format!("builder {b}"));
+            }
+            if let Some(repo) = &a.source_repo {
+                let at = a
+                    .source_ref
+                    .as_deref()
+                    .map(|r| format!("@{r}"))
+                    .unwrap_or_default();
+                facts.push(format!("source {repo}{at}"));
+            }
+            let facts = if facts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", facts.join(", "))
+            };
+            writeln!(
+                out,
+                "  {} {what}: verified, signed by {}{facts}",
+                p.green("attestation"),
+                a.signers.join(", ")
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  {} {what}: not verified: {}",
+                p.yellow("attestation"),
+                a.reason.as_deref().unwrap_or("no reason given")
+            )?;
+        }
+    }
+
     // Why a rule matters is said once, at its first violation.
     let mut explained: Vec<&str> = Vec::new();
     for item in r.items() {
