@@ -68,7 +68,13 @@ pub fn firewall(opts: &Options) -> Firewall {
         Some(p) => Config::load(p).expect("the configuration"),
         None => Config::default(),
     };
-    let mut fw = Firewall::new(bundle, config).expect("a firewall");
+    // The examples' attestations are signed with the demo key; a test server trusts it, as
+    // `portcullis serve --trusted-keys examples/keys` would.
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/keys");
+    let (trust, _) = portcullis_firewall::AttestationTrust::load_dir(&keys).expect("the demo key");
+    let mut fw = Firewall::new(bundle, config)
+        .expect("a firewall")
+        .with_trust(trust);
     if let Some(dir) = &opts.gatekeeper {
         fw = fw.with_gatekeeper(Gatekeeper::load_dir(dir).expect("gatekeeper files"));
     }
