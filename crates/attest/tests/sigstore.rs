@@ -1,0 +1,651 @@
+//! Sigstore bundles end to end against a trust root made here (our own CA and log key, see
+//! support/sigstore_fixture.rs): valid bundles of each version are accepted with their facts;
+//! a wrong identity or issuer, a tampered artifact or payload, a certificate expired at the
+//! log entry's time, an untrusted CA, a bad log signature, a bad inclusion proof and a log
+//! entry of another signature are each rejected with their failure code and no facts.
+
+#[path = "support/sigstore_fixture.rs"]
+mod fixture;
+
+use std::path::Path;
+
+use fixture::{Ca, Entry, Leaf, Log, Signer};
+use portcullis_attest::{
+    ArtifactDigest, Failure, Identity, Matcher, SigstoreError, SigstoreTrust, Trust, Verification,
+    verify_bundle, verify_document,
+};
+use serde_json::Value;
+
+const ARTIFACT: &str = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+
+fn artifact() -> ArtifactDigest {
+    format!("sha256:{ARTIFACT}").parse().unwrap()
+}
+
+fn exact(san: &str, issuer: &str) -> Identity {
+    Identity {
+        san: Matcher::exact(san),
+        issuer: Matcher::exact(issuer),
+    }
+}
+
+fn trust_of(cas: &[&Ca], logs: &[&Log], identities: Vec<Identity>) -> SigstoreTrust {
+    let root = fixture::trusted_root(cas, logs).to_string();
+    SigstoreTrust::from_json(&root, Path::new("trusted_root.json"), identities).unwrap()
+}
+
+struct World {
+    ca: Ca,
+    log: Log,
+    signer: Signer,
+    trust: SigstoreTrust,
+}
+
+fn world() -> World {
+    let ca = Ca::new("test-fulcio");
+    let log = Log::new(7);
+    let signer = Signer::new(&ca, &Leaf::default());
+    let trust = trust_of(
+        &[&ca],
+        &[&log],
+        vec![exact(fixture::SAN, fixture::OIDC_ISSUER)],
+    );
+    World {
+        ca,
+        log,
+        signer,
+        trust,
+    }
+}
+
+fn good_bundle(w: &World, media_type: &str) -> Value {
+    fixture::dsse_bundle(
+        media_type,
+        &w.signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &Entry::default(),
+    )
+}
+
+#[track_caller]
+fn assert_rejected(v: &Verification, failure: Failure, reason_has: &str) {
+    assert!(!v.verified, "{v:?}");
+    assert_eq!(v.failure, Some(failure), "{v:?}");
+    assert_eq!(v.provenance, None, "a failure gives no facts: {v:?}");
+    assert_eq!(v.signer, None, "{v:?}");
+    let reason = v.reason.as_deref().unwrap_or_default();
+    eprintln!("rejected as expected: {reason}");
+    assert!(
+        reason.starts_with(failure.description()),
+        "reason `{reason}` does not start with `{failure}`"
+    );
+    assert!(
+        reason.contains(reason_has),
+        "reason `{reason}` does not mention `{reason_has}`"
+    );
+}
+
+#[test]
+fn valid_bundles_of_every_version_are_accepted_with_their_facts() {
+    let w = world();
+    for media_type in [fixture::V01, fixture::V02, fixture::V03, fixture::V03_OLD] {
+        let v = verify_bundle(&good_bundle(&w, media_type), &artifact(), &w.trust);
+        assert!(v.verified, "{media_type}: {v:?}");
+        assert_eq!(v.failure, None);
+        assert_eq!(v.signer.as_deref(), Some(fixture::SAN));
+        assert_eq!(v.signers, vec![fixture::SAN.to_owned()]);
+        assert!(v.subject_matches_artifact);
+        assert_eq!(
+            v.predicate_type.as_deref(),
+            Some("https://slsa.dev/provenance/v1")
+        );
+        let p = v.provenance.unwrap();
+        assert_eq!(
+            p.builder_id.as_deref(),
+            Some("https://ci.example/builder@v1")
+        );
+        assert_eq!(
+            p.source_commit.as_deref(),
+            Some("0123456789abcdef0123456789abcdef01234567")
+        );
+    }
+}
+
+#[test]
+fn the_dispatcher_sends_bundles_to_sigstore_and_needs_a_trust_root() {
+    let w = world();
+    let bundle = good_bundle(&w, fixture::V03);
+    let trust = Trust {
+        sigstore: Some(w.trust.clone()),
+        ..Trust::default()
+    };
+    let v = verify_document(&bundle, &artifact(), &trust);
+    assert!(v.verified, "{v:?}");
+    assert_eq!(v.signer.as_deref(), Some(fixture::SAN));
+
+    let v = verify_document(&bundle, &artifact(), &Trust::default());
+    assert_rejected(&v, Failure::NoTrustRoot, "trusted_root.json");
+
+    // A plain DSSE envelope still goes to the trusted keys (none here).
+    let envelope = bundle["dsseEnvelope"].clone();
+    let v = verify_document(&envelope, &artifact(), &trust);
+    assert_eq!(v.failure, Some(Failure::UntrustedKey), "{v:?}");
+}
+
+#[test]
+fn a_log_entry_with_only_a_signed_entry_timestamp_or_legacy_issuer_is_accepted() {
+    let w = world();
+    let entry = Entry {
+        inclusion_proof: false,
+        ..Entry::default()
+    };
+    let bundle = fixture::dsse_bundle(
+        fixture::V01,
+        &w.signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &entry,
+    );
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert!(v.verified, "{v:?}");
+
+    let signer = Signer::new(
+        &w.ca,
+        &Leaf {
+            legacy_issuer: true,
+            ..Leaf::default()
+        },
+    );
+    let bundle = fixture::dsse_bundle(
+        fixture::V03,
+        &signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &Entry::default(),
+    );
+    assert!(verify_bundle(&bundle, &artifact(), &w.trust).verified);
+}
+
+#[test]
+fn identities_match_exactly_or_by_anchored_regex_and_any_of_several() {
+    let w = world();
+    let bundle = good_bundle(&w, fixture::V03);
+    let with = |identities: Vec<Identity>| {
+        verify_bundle(
+            &bundle,
+            &artifact(),
+            &trust_of(&[&w.ca], &[&w.log], identities),
+        )
+    };
+    let re = |san: &str, issuer: &str| Identity {
+        san: Matcher::regex(san, "--certificate-identity-regexp").unwrap(),
+        issuer: Matcher::regex(issuer, "--certificate-oidc-issuer-regexp").unwrap(),
+    };
+    assert!(
+        with(vec![re(
+            r"https://git\.example/acme/app/\.github/workflows/[a-z]+\.yml@refs/tags/v\d+",
+            r"https://token\.actions\.example"
+        )])
+        .verified
+    );
+    // Anchored: a regex matching only part of the SAN does not match.
+    let v = with(vec![re(r"https://git\.example/acme", ".*")]);
+    assert_rejected(&v, Failure::IdentityMismatch, fixture::SAN);
+    // Several identities: one of them is enough.
+    assert!(
+        with(vec![
+            exact("someone@example.com", fixture::OIDC_ISSUER),
+            exact(fixture::SAN, fixture::OIDC_ISSUER),
+        ])
+        .verified
+    );
+    // An email SAN.
+    let signer = Signer::new(
+        &w.ca,
+        &Leaf {
+            san: rcgen::SanType::Rfc822Name("dev@example.com".try_into().unwrap()),
+            ..Leaf::default()
+        },
+    );
+    let bundle = fixture::dsse_bundle(
+        fixture::V03,
+        &signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &Entry::default(),
+    );
+    let trust = trust_of(
+        &[&w.ca],
+        &[&w.log],
+        vec![exact("dev@example.com", fixture::OIDC_ISSUER)],
+    );
+    let v = verify_bundle(&bundle, &artifact(), &trust);
+    assert_eq!(v.signer.as_deref(), Some("dev@example.com"), "{v:?}");
+}
+
+#[test]
+fn a_wrong_identity_is_rejected() {
+    let w = world();
+    let trust = trust_of(
+        &[&w.ca],
+        &[&w.log],
+        vec![exact(
+            "https://git.example/acme/other/.github/workflows/release.yml@refs/tags/v1",
+            fixture::OIDC_ISSUER,
+        )],
+    );
+    let v = verify_bundle(&good_bundle(&w, fixture::V03), &artifact(), &trust);
+    assert_rejected(&v, Failure::IdentityMismatch, fixture::SAN);
+}
+
+#[test]
+fn a_wrong_issuer_is_rejected() {
+    let w = world();
+    let trust = trust_of(
+        &[&w.ca],
+        &[&w.log],
+        vec![exact(fixture::SAN, "https://accounts.example")],
+    );
+    let v = verify_bundle(&good_bundle(&w, fixture::V03), &artifact(), &trust);
+    assert_rejected(&v, Failure::IssuerMismatch, fixture::OIDC_ISSUER);
+}
+
+#[test]
+fn a_bundle_for_another_artifact_is_rejected() {
+    let w = world();
+    let other: ArtifactDigest = format!("sha256:{}", "b".repeat(64)).parse().unwrap();
+    let v = verify_bundle(&good_bundle(&w, fixture::V03), &other, &w.trust);
+    assert_rejected(&v, Failure::DigestMismatch, ARTIFACT);
+    assert!(!v.subject_matches_artifact);
+}
+
+#[test]
+fn a_tampered_payload_is_rejected() {
+    let w = world();
+    let mut bundle = good_bundle(&w, fixture::V03);
+    // The Statement now names the verified artifact, but it is not what the leaf signed.
+    let other = "c".repeat(64);
+    let signed_for_other = fixture::dsse_bundle(
+        fixture::V03,
+        &w.signer,
+        &w.log,
+        &fixture::statement(&other),
+        &Entry::default(),
+    );
+    bundle["dsseEnvelope"]["signatures"] = signed_for_other["dsseEnvelope"]["signatures"].clone();
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::BadSignature, "signature");
+
+    let mut bundle = good_bundle(&w, fixture::V03);
+    bundle["dsseEnvelope"]["payload"] =
+        Value::String(fixture::b64(&fixture::statement(&"d".repeat(64))));
+    let d: ArtifactDigest = format!("sha256:{}", "d".repeat(64)).parse().unwrap();
+    let v = verify_bundle(&bundle, &d, &w.trust);
+    assert_rejected(&v, Failure::BadSignature, "signature");
+}
+
+#[test]
+fn a_certificate_expired_at_the_log_entry_time_is_rejected() {
+    let w = world();
+    let entry = Entry {
+        integrated_time: fixture::AFTER_EXPIRY,
+        ..Entry::default()
+    };
+    let bundle = fixture::dsse_bundle(
+        fixture::V03,
+        &w.signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &entry,
+    );
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::ExpiredCertificate, "2025-01-02");
+
+    // Signed before the certificate's notBefore.
+    let entry = Entry {
+        integrated_time: 1_735_603_200, // 2024-12-31T00:00:00Z
+        ..Entry::default()
+    };
+    let bundle = fixture::dsse_bundle(
+        fixture::V03,
+        &w.signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &entry,
+    );
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::CertificateNotYetValid, "2025-01-01");
+}
+
+#[test]
+fn a_certificate_of_an_untrusted_ca_is_rejected() {
+    let w = world();
+    let rogue = Ca::new("rogue");
+    let signer = Signer::new(&rogue, &Leaf::default());
+    let bundle = fixture::dsse_bundle(
+        fixture::V03,
+        &signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &Entry::default(),
+    );
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::UntrustedCertificate, "chain");
+}
+
+#[test]
+fn a_bad_log_signature_is_rejected() {
+    let w = world();
+    let rogue = Log::new(9);
+    // Logged by a log the trust root does not know (SET and checkpoint by the rogue key).
+    let bundle = fixture::dsse_bundle(
+        fixture::V03,
+        &w.signer,
+        &rogue,
+        &fixture::statement(ARTIFACT),
+        &Entry::default(),
+    );
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::InvalidLogEntry, "");
+
+    // The trusted log's id, but the SET is not its signature.
+    let mut bundle = good_bundle(&w, fixture::V03);
+    let entry = &mut bundle["verificationMaterial"]["tlogEntries"][0];
+    let forged = rogue.set(b"something else", fixture::SIGNED_AT, 5);
+    entry["inclusionPromise"]["signedEntryTimestamp"] = Value::String(fixture::b64(&forged));
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::InvalidLogEntry, "SET");
+
+    // The integrated time changed after the log signed it.
+    let mut bundle = good_bundle(&w, fixture::V03);
+    bundle["verificationMaterial"]["tlogEntries"][0]["integratedTime"] =
+        Value::String((fixture::SIGNED_AT + 60).to_string());
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::InvalidLogEntry, "SET");
+
+    // A checkpoint not signed by the trusted log.
+    let mut bundle = good_bundle(&w, fixture::V03);
+    let proof = &mut bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"];
+    let root_bytes = base64_decode(proof["rootHash"].as_str().unwrap());
+    proof["checkpoint"]["envelope"] = Value::String(rogue.checkpoint(7, &root_bytes));
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::InvalidLogEntry, "checkpoint");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+#[test]
+fn a_bad_inclusion_proof_is_rejected() {
+    let w = world();
+    let mut bundle = good_bundle(&w, fixture::V03);
+    let proof = &mut bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"];
+    let mut first = base64_decode(proof["hashes"][0].as_str().unwrap());
+    first[0] ^= 1;
+    proof["hashes"][0] = Value::String(fixture::b64(&first));
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::InvalidLogEntry, "inclusion proof");
+
+    // The right hashes, the wrong position.
+    let mut bundle = good_bundle(&w, fixture::V03);
+    let proof = &mut bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"];
+    proof["logIndex"] = Value::String("4".into());
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_eq!(v.failure, Some(Failure::InvalidLogEntry), "{v:?}");
+}
+
+#[test]
+fn a_log_entry_of_another_signature_is_rejected() {
+    let w = world();
+    // A genuine, proven entry — of a different envelope.
+    let other = fixture::dsse_bundle(
+        fixture::V03,
+        &w.signer,
+        &w.log,
+        &fixture::statement(&"e".repeat(64)),
+        &Entry::default(),
+    );
+    let mut bundle = good_bundle(&w, fixture::V03);
+    bundle["verificationMaterial"]["tlogEntries"] =
+        other["verificationMaterial"]["tlogEntries"].clone();
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::InvalidLogEntry, "");
+}
+
+#[test]
+fn a_keyless_bundle_without_a_verified_time_is_rejected() {
+    let w = world();
+    let entry = Entry {
+        set: false,
+        ..Entry::default()
+    };
+    let bundle = fixture::dsse_bundle(
+        fixture::V03,
+        &w.signer,
+        &w.log,
+        &fixture::statement(ARTIFACT),
+        &entry,
+    );
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::InvalidTimestamp, "timestamp");
+}
+
+#[test]
+fn a_message_signature_bundle_over_the_artifact_verifies() {
+    let w = world();
+    let bytes = b"the artifact itself";
+    let digest: ArtifactDigest = format!("sha256:{}", fixture::sha256_hex(bytes))
+        .parse()
+        .unwrap();
+    let bundle = fixture::message_bundle(&w.signer, &w.log, bytes, &Entry::default());
+    let v = verify_bundle(&bundle, &digest, &w.trust);
+    assert!(v.verified, "{v:?}");
+    assert_eq!(v.signer.as_deref(), Some(fixture::SAN));
+    assert_eq!(v.predicate_type, None);
+    assert_eq!(v.provenance, None);
+
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::DigestMismatch, "");
+}
+
+#[test]
+fn malformed_bundles_say_where() {
+    let w = world();
+    let mut bundle = good_bundle(&w, fixture::V03);
+    bundle["mediaType"] =
+        Value::String("application/vnd.dev.sigstore.bundle+json;version=9".into());
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::MalformedEnvelope, "/mediaType");
+
+    let mut bundle = good_bundle(&w, fixture::V03);
+    bundle["verificationMaterial"]["tlogEntries"][0]["logIndex"] = Value::Bool(true);
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::MalformedEnvelope, "");
+
+    let mut bundle = good_bundle(&w, fixture::V03);
+    bundle["dsseEnvelope"]["payload"] = Value::String(fixture::b64(b"{\"_type\": 1}"));
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(
+        &v,
+        Failure::MalformedEnvelope,
+        "/dsseEnvelope/payload/_type",
+    );
+
+    let mut bundle = good_bundle(&w, fixture::V03);
+    bundle["dsseEnvelope"]["payloadType"] = Value::String("text/plain".into());
+    let v = verify_bundle(&bundle, &artifact(), &w.trust);
+    assert_rejected(&v, Failure::WrongPayloadType, "text/plain");
+
+    // Arbitrary garbage under the bundle media type never panics and never verifies.
+    for doc in [
+        serde_json::json!({"mediaType": fixture::V03}),
+        serde_json::json!({"mediaType": fixture::V03, "verificationMaterial": null, "dsseEnvelope": 3}),
+        serde_json::json!({"mediaType": fixture::V01, "verificationMaterial": {"tlogEntries": []}, "dsseEnvelope": {}}),
+    ] {
+        let v = verify_bundle(&doc, &artifact(), &w.trust);
+        assert_eq!(v.failure, Some(Failure::MalformedEnvelope), "{doc}: {v:?}");
+    }
+}
+
+#[test]
+fn a_bad_trust_root_or_identity_is_an_error_naming_the_file_and_place() {
+    let w = world();
+    let path = Path::new("/etc/portcullis/trusted_root.json");
+    let ids = || vec![exact(fixture::SAN, fixture::OIDC_ISSUER)];
+    let err = |text: &str| {
+        SigstoreTrust::from_json(text, path, ids())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("{ not json");
+    assert!(
+        e.contains("/etc/portcullis/trusted_root.json") && e.contains("line 1"),
+        "{e}"
+    );
+    let e = err(r#"{"mediaType": "application/json"}"#);
+    assert!(
+        e.contains("/mediaType") && e.contains("not a TrustedRoot"),
+        "{e}"
+    );
+    let mut root = fixture::trusted_root(&[&w.ca], &[&w.log]);
+    root["tlogs"][0]["publicKey"]["rawBytes"] = Value::Bool(false);
+    let e = err(&root.to_string());
+    assert!(e.contains("/tlogs/0/publicKey/rawBytes"), "{e}");
+    let root = fixture::trusted_root(&[], &[&w.log]);
+    let e = err(&root.to_string());
+    assert!(e.contains("no Fulcio certificate authority"), "{e}");
+    let root = fixture::trusted_root(&[&w.ca], &[&w.log]).to_string();
+    assert!(matches!(
+        SigstoreTrust::from_json(&root, path, Vec::new()),
+        Err(SigstoreError::NoIdentity)
+    ));
+    let e = Matcher::regex("(unclosed", "--certificate-identity-regexp")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--certificate-identity-regexp") && e.contains("(unclosed"),
+        "{e}"
+    );
+    // Loading from a file names it.
+    let e = SigstoreTrust::load(Path::new("/nonexistent/trusted_root.json"), ids())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/nonexistent/trusted_root.json"), "{e}");
+}
+
+#[test]
+fn sigstore_trust_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    shared::<SigstoreTrust>();
+    shared::<Trust>();
+}
+
+/// Real public-good bundles (slsa-verifier testdata, Sigstore bundle v0.1 with Rekor `intoto`
+/// entries, 2023) verified against the public-good trust root as an operator supplies it: a
+/// trusted_root.json file. The file is the snapshot sigstore-trust-root ships (the same
+/// document `cosign trusted-root` / the sigstore root-signing repository give), written out
+/// here, since the tests never go on-line. Skips when the corpus is absent (fails under CI).
+#[test]
+fn public_good_bundles_from_the_corpus_verify_against_the_public_good_trust_root() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/slsa-provenance/gha_container-based/v1.8.0");
+    if !dir.is_dir() {
+        if matches!(std::env::var("CI").as_deref(), Ok("true" | "1")) {
+            panic!("the SLSA corpus is missing under CI: {}", dir.display());
+        }
+        eprintln!("SKIP public-good bundles: {} is absent", dir.display());
+        return;
+    }
+    let root_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        root_file.path(),
+        sigstore_verify::trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT,
+    )
+    .unwrap();
+    let builder = Identity {
+        san: Matcher::regex(
+            r"https://github\.com/slsa-framework/slsa-github-generator/\.github/workflows/builder_container-based_slsa3\.yml@refs/tags/v[0-9.]+",
+            "--certificate-identity-regexp",
+        )
+        .unwrap(),
+        issuer: Matcher::exact("https://token.actions.githubusercontent.com"),
+    };
+    let trust = SigstoreTrust::load(root_file.path(), vec![builder.clone()]).unwrap();
+    assert!(
+        trust.ct_logs > 0,
+        "the public-good root has CT logs: SCTs are checked"
+    );
+    // The subject of these test builds is the empty file.
+    let empty: ArtifactDigest =
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            .parse()
+            .unwrap();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    for path in &paths {
+        let docs = portcullis_attest::read_documents(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(docs.len(), 1);
+        let doc = &docs[0];
+        assert_eq!(doc["mediaType"], fixture::V01);
+        let v = verify_bundle(doc, &empty, &trust);
+        assert!(v.verified, "{}: {v:?}", path.display());
+        let signer = v.signer.as_deref().unwrap();
+        assert!(
+            signer.starts_with("https://github.com/slsa-framework/slsa-github-generator/"),
+            "{signer}"
+        );
+        let p = v.provenance.as_ref().unwrap();
+        assert_eq!(p.slsa_version, "v1");
+        assert!(
+            p.builder_id
+                .as_deref()
+                .unwrap()
+                .starts_with("https://github.com/slsa-framework/slsa-github-generator/"),
+            "{p:?}"
+        );
+
+        // The same bundle for another artifact, another identity, or without a trust root.
+        let v = verify_bundle(doc, &artifact(), &trust);
+        assert_rejected(&v, Failure::DigestMismatch, "e3b0c442");
+        let other = SigstoreTrust::load(
+            root_file.path(),
+            vec![exact(
+                "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main",
+                "https://token.actions.githubusercontent.com",
+            )],
+        )
+        .unwrap();
+        let v = verify_bundle(doc, &empty, &other);
+        assert_rejected(
+            &v,
+            Failure::IdentityMismatch,
+            "builder_container-based_slsa3.yml",
+        );
+        let v = verify_document(doc, &empty, &Trust::default());
+        assert_rejected(&v, Failure::NoTrustRoot, "");
+        // A trust root with the right Rekor key but our own CA: untrusted certificate.
+        let w = world();
+        let mut mixed: Value =
+            serde_json::from_str(sigstore_verify::trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
+                .unwrap();
+        mixed["certificateAuthorities"] =
+            fixture::trusted_root(&[&w.ca], &[&w.log])["certificateAuthorities"].clone();
+        // Our CA "valid" since 2020, so that the chain itself is what fails.
+        mixed["certificateAuthorities"][0]["validFor"]["start"] = "2020-01-01T00:00:00Z".into();
+        let mixed = SigstoreTrust::from_json(
+            &mixed.to_string(),
+            Path::new("mixed.json"),
+            vec![builder.clone()],
+        )
+        .unwrap();
+        let v = verify_bundle(doc, &empty, &mixed);
+        assert_rejected(&v, Failure::UntrustedCertificate, "chain");
+    }
+}
