@@ -649,3 +649,86 @@ fn public_good_bundles_from_the_corpus_verify_against_the_public_good_trust_root
         assert_rejected(&v, Failure::UntrustedCertificate, "chain");
     }
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    /// One valid bundle and its trust, made once.
+    static CASE: LazyLock<(Value, Value, SigstoreTrust, Verification)> = LazyLock::new(|| {
+        let w = world();
+        let bundle = good_bundle(&w, fixture::V02);
+        let good = verify_bundle(&bundle, &artifact(), &w.trust);
+        assert!(good.verified, "{good:?}");
+        let root = fixture::trusted_root(&[&w.ca], &[&w.log]);
+        (bundle, root, w.trust, good)
+    });
+
+    fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| leaves(v, format!("{at}/{k}"), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| leaves(v, format!("{at}/{i}"), out)),
+            _ => out.push(at),
+        }
+    }
+
+    fn replacement() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::String),
+            proptest::collection::vec(any::<u8>(), 0..80)
+                .prop_map(|b| Value::String(fixture::b64(&b))),
+            Just(serde_json::json!({})),
+            Just(serde_json::json!([])),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any one value of a valid bundle replaced: no panic, and a bundle that still
+        /// verifies says exactly what the original said.
+        #[test]
+        fn a_mutated_bundle_never_panics_nor_changes_the_facts(pick in any::<prop::sample::Index>(), new in replacement()) {
+            let (bundle, _, trust, good) = &*CASE;
+            let mut paths = Vec::new();
+            leaves(bundle, String::new(), &mut paths);
+            let path = pick.get(&paths);
+            let mut mutated = bundle.clone();
+            if let Some(slot) = mutated.pointer_mut(path) {
+                *slot = new;
+            }
+            let v = verify_bundle(&mutated, &artifact(), trust);
+            if v.verified {
+                prop_assert_eq!(&v, good, "{} changed", path);
+            } else {
+                prop_assert!(v.failure.is_some() && v.provenance.is_none() && v.signer.is_none());
+            }
+        }
+
+        /// Any one value of a trust root replaced: an error or a trust root, never a panic.
+        #[test]
+        fn a_mutated_trust_root_never_panics(pick in any::<prop::sample::Index>(), new in replacement()) {
+            let (_, root, _, _) = &*CASE;
+            let mut paths = Vec::new();
+            leaves(root, String::new(), &mut paths);
+            let mut mutated = root.clone();
+            if let Some(slot) = mutated.pointer_mut(pick.get(&paths)) {
+                *slot = new;
+            }
+            let _ = SigstoreTrust::from_json(
+                &mutated.to_string(),
+                Path::new("trusted_root.json"),
+                vec![exact(fixture::SAN, fixture::OIDC_ISSUER)],
+            );
+        }
+    }
+}
