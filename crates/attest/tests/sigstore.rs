@@ -721,7 +721,8 @@ mod never_panics {
             let mut paths = Vec::new();
             leaves(root, String::new(), &mut paths);
             let mut mutated = root.clone();
-            if let Some(slot) = mutated.pointer_mut(pick.get(&paths)) {
+            let path: &String = pick.get(&paths);
+            if let Some(slot) = mutated.pointer_mut(path) {
                 *slot = new;
             }
             let _ = SigstoreTrust::from_json(
