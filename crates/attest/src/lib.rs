@@ -32,7 +32,7 @@ pub mod slsa;
 pub use dsse::{Envelope, SignatureCheck, pae};
 pub use intoto::{ArtifactDigest, Statement, Subject};
 pub use keys::{KeyAlgorithm, TrustedKey, TrustedKeys};
-pub use sigstore::{Identity, Matcher, SigstoreError, SigstoreTrust, verify_bundle};
+pub use sigstore::{Identity, IdentitySpec, Matcher, SigstoreError, SigstoreTrust, verify_bundle};
 pub use slsa::{Material, ProvenanceFacts};
 
 /// Input that cannot be read at all (as opposed to an attestation that does not verify).

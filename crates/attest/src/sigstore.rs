@@ -71,6 +71,8 @@ pub enum SigstoreError {
          (certificate SAN) and OIDC issuer, exact or regex"
     )]
     NoIdentity,
+    #[error("identity constraint {index}: {what}")]
+    BadIdentity { index: usize, what: String },
 }
 
 /// How a certificate value (SAN or issuer) is matched.
@@ -127,6 +129,76 @@ pub struct Identity {
 impl std::fmt::Display for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} from issuer {}", self.san, self.issuer)
+    }
+}
+
+/// An allowed identity as written in configuration, with cosign's flag names: one of
+/// `certificate_identity` / `certificate_identity_regexp` and one of `certificate_oidc_issuer` /
+/// `certificate_oidc_issuer_regexp`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_identity_regexp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_oidc_issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+}
+
+impl IdentitySpec {
+    /// The identity; `index` names this spec in errors (its place in a list).
+    pub fn to_identity(&self, index: usize) -> Result<Identity, SigstoreError> {
+        let bad = |what: &str| SigstoreError::BadIdentity {
+            index,
+            what: what.to_owned(),
+        };
+        let san = match (
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+        ) {
+            (Some(v), None) => Matcher::exact(v),
+            (None, Some(re)) => Matcher::regex(re, "certificate_identity_regexp")?,
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "both certificate_identity and certificate_identity_regexp: give one",
+                ));
+            }
+            (None, None) => {
+                return Err(bad(
+                    "no certificate_identity or certificate_identity_regexp (who may sign)",
+                ));
+            }
+        };
+        let issuer = match (
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ) {
+            (Some(v), None) => Matcher::exact(v),
+            (None, Some(re)) => Matcher::regex(re, "certificate_oidc_issuer_regexp")?,
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "both certificate_oidc_issuer and certificate_oidc_issuer_regexp: give one",
+                ));
+            }
+            (None, None) => {
+                return Err(bad(
+                    "no certificate_oidc_issuer or certificate_oidc_issuer_regexp",
+                ));
+            }
+        };
+        Ok(Identity { san, issuer })
+    }
+
+    /// Every spec of a list as an identity (errors name the list index).
+    pub fn to_identities(specs: &[IdentitySpec]) -> Result<Vec<Identity>, SigstoreError> {
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.to_identity(i))
+            .collect()
     }
 }
 

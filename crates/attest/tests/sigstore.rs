@@ -733,3 +733,53 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn identities_from_configuration_use_cosigns_names() {
+    use portcullis_attest::IdentitySpec;
+    let w = world();
+    let specs: Vec<IdentitySpec> = serde_json::from_value(serde_json::json!([
+        {"certificate_identity": "someone@example.com", "certificate_oidc_issuer": fixture::OIDC_ISSUER},
+        {"certificate_identity_regexp": r"https://git\.example/acme/app/.*", "certificate_oidc_issuer_regexp": r"https://token\.actions\.example"},
+    ]))
+    .unwrap();
+    let trust = trust_of(
+        &[&w.ca],
+        &[&w.log],
+        IdentitySpec::to_identities(&specs).unwrap(),
+    );
+    assert!(verify_bundle(&good_bundle(&w, fixture::V03), &artifact(), &trust).verified);
+
+    let err = |v: serde_json::Value| {
+        let specs: Vec<IdentitySpec> = serde_json::from_value(v).unwrap();
+        IdentitySpec::to_identities(&specs).unwrap_err().to_string()
+    };
+    let e = err(serde_json::json!([{"certificate_oidc_issuer": "x"}]));
+    assert!(
+        e.contains("identity constraint 0") && e.contains("certificate_identity"),
+        "{e}"
+    );
+    let e = err(serde_json::json!([
+        {"certificate_identity": "a", "certificate_oidc_issuer": "x"},
+        {"certificate_identity": "a"},
+    ]));
+    assert!(
+        e.contains("identity constraint 1") && e.contains("certificate_oidc_issuer"),
+        "{e}"
+    );
+    let e = err(
+        serde_json::json!([{"certificate_identity": "a", "certificate_identity_regexp": "a", "certificate_oidc_issuer": "x"}]),
+    );
+    assert!(e.contains("both"), "{e}");
+    let e = err(
+        serde_json::json!([{"certificate_identity_regexp": "[", "certificate_oidc_issuer": "x"}]),
+    );
+    assert!(e.contains("regular expression"), "{e}");
+    // An unknown key is refused, not ignored.
+    assert!(
+        serde_json::from_value::<IdentitySpec>(
+            serde_json::json!({"certificate_identity": "a", "issuer": "x"})
+        )
+        .is_err()
+    );
+}
