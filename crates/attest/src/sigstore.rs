@@ -9,7 +9,9 @@
 //! needs around it: the trust root loaded with errors naming the file and place, several
 //! allowed identities with exact or regex matching (the crate matches one exact identity), the
 //! in-toto Statement read by this crate's parser (facts, subject check), and stable failure
-//! codes.
+//! codes. (sigstore-verify proved fit: off-line with a supplied TrustedRoot, bundles v0.1 to
+//! v0.3, maintained by the Sigstore project. Its cost: aws-lc-rs, a C library built with `cc`,
+//! is its only built-in crypto provider.)
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
