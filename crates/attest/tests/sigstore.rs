@@ -783,3 +783,58 @@ fn identities_from_configuration_use_cosigns_names() {
         .is_err()
     );
 }
+
+/// As the public-good Fulcio: the leaf is issued by an intermediate, the trust root lists the
+/// intermediate and the root, and a v0.1/v0.2 bundle may carry the intermediate in its chain.
+#[test]
+fn a_leaf_of_an_intermediate_chains_to_the_trusted_root() {
+    let root_ca = Ca::new("test-root");
+    let intermediate = root_ca.intermediate("test-intermediate");
+    let log = Log::new(11);
+    let signer = Signer::new(&intermediate, &Leaf::default());
+    let mut root = fixture::trusted_root(&[&root_ca], &[&log]);
+    root["certificateAuthorities"][0]["certChain"]["certificates"] = serde_json::json!([
+        {"rawBytes": fixture::b64(&intermediate.der())},
+        {"rawBytes": fixture::b64(&root_ca.der())},
+    ]);
+    let trust = SigstoreTrust::from_json(
+        &root.to_string(),
+        Path::new("trusted_root.json"),
+        vec![exact(fixture::SAN, fixture::OIDC_ISSUER)],
+    )
+    .unwrap();
+    let mut bundle = fixture::dsse_bundle(
+        fixture::V01,
+        &signer,
+        &log,
+        &fixture::statement(ARTIFACT),
+        &Entry::default(),
+    );
+    let v = verify_bundle(&bundle, &artifact(), &trust);
+    assert!(v.verified, "{v:?}");
+    bundle["verificationMaterial"]["x509CertificateChain"]["certificates"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"rawBytes": fixture::b64(&intermediate.der())}));
+    let v = verify_bundle(&bundle, &artifact(), &trust);
+    assert!(v.verified, "{v:?}");
+
+    // Only the root trusted, the intermediate shipped in the bundle: the chain is built.
+    let trust_root_only = trust_of(
+        &[&root_ca],
+        &[&log],
+        vec![exact(fixture::SAN, fixture::OIDC_ISSUER)],
+    );
+    let v = verify_bundle(&bundle, &artifact(), &trust_root_only);
+    assert!(v.verified, "{v:?}");
+    // ... but without it, there is no chain.
+    let bare = fixture::dsse_bundle(
+        fixture::V01,
+        &signer,
+        &log,
+        &fixture::statement(ARTIFACT),
+        &Entry::default(),
+    );
+    let v = verify_bundle(&bare, &artifact(), &trust_root_only);
+    assert_rejected(&v, Failure::UntrustedCertificate, "chain");
+}

@@ -86,6 +86,24 @@ impl Ca {
         }
     }
 
+    /// An intermediate CA signed by this one (as Fulcio's `sigstore-intermediate`).
+    pub fn intermediate(&self, name: &str) -> Ca {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, "portcullis-test");
+        dn.push(DnType::CommonName, name);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        Ca {
+            issuer: CertifiedIssuer::signed_by(params, key, &self.issuer).unwrap(),
+        }
+    }
+
     pub fn der(&self) -> Vec<u8> {
         self.issuer.der().to_vec()
     }
