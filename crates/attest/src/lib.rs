@@ -5,7 +5,9 @@
 //! and must not decide whether a deployment is allowed: that is policy's job. It reads only
 //! the bytes and key files it is given and never panics on any input.
 //!
-//! Not here yet: Sigstore bundles (Fulcio certificates, Rekor inclusion proofs).
+//! Sigstore bundles (Fulcio certificates, Rekor inclusion proofs and signed entry timestamps)
+//! are verified off-line against an operator-supplied `trusted_root.json` ([`sigstore`]);
+//! [`verify_document`] sends each document to the right verifier.
 #![cfg_attr(
     not(test),
     deny(
@@ -24,11 +26,13 @@ use serde_json::Value;
 pub mod dsse;
 pub mod intoto;
 pub mod keys;
+pub mod sigstore;
 pub mod slsa;
 
 pub use dsse::{Envelope, SignatureCheck, pae};
 pub use intoto::{ArtifactDigest, Statement, Subject};
 pub use keys::{KeyAlgorithm, TrustedKey, TrustedKeys};
+pub use sigstore::{Identity, IdentitySpec, Matcher, SigstoreError, SigstoreTrust, verify_bundle};
 pub use slsa::{Material, ProvenanceFacts};
 
 /// Input that cannot be read at all (as opposed to an attestation that does not verify).
@@ -69,6 +73,23 @@ pub enum Failure {
     WrongPayloadType,
     MalformedEnvelope,
     BelowThreshold,
+    /// The signing certificate had expired at the signing time (the log entry's time).
+    ExpiredCertificate,
+    /// The signing certificate was not yet valid at the signing time.
+    CertificateNotYetValid,
+    /// The certificate's identity (SAN) is not an allowed one.
+    IdentityMismatch,
+    /// The certificate's identity is allowed, but not from its OIDC issuer.
+    IssuerMismatch,
+    /// The certificate does not chain to a trusted CA valid at the signing time.
+    UntrustedCertificate,
+    /// The transparency log entry is not proven by a trusted log (inclusion proof, signed
+    /// checkpoint, signed entry timestamp) or does not bind this signature.
+    InvalidLogEntry,
+    /// A timestamp (RFC 3161) does not verify, or no verified time for the signature exists.
+    InvalidTimestamp,
+    /// A Sigstore bundle, but no Sigstore trust root is configured.
+    NoTrustRoot,
 }
 
 impl Failure {
@@ -81,6 +102,14 @@ impl Failure {
             Failure::WrongPayloadType => "wrong payload type",
             Failure::MalformedEnvelope => "malformed envelope",
             Failure::BelowThreshold => "below threshold",
+            Failure::ExpiredCertificate => "expired certificate",
+            Failure::CertificateNotYetValid => "certificate not yet valid",
+            Failure::IdentityMismatch => "identity mismatch",
+            Failure::IssuerMismatch => "issuer mismatch",
+            Failure::UntrustedCertificate => "untrusted certificate",
+            Failure::InvalidLogEntry => "invalid log entry",
+            Failure::InvalidTimestamp => "invalid timestamp",
+            Failure::NoTrustRoot => "no trust root",
         }
     }
 }
@@ -159,6 +188,35 @@ impl Thresholds {
             .unwrap_or(self.default)
             .max(1)
     }
+}
+
+/// Everything attestations are verified against: trusted keys (DSSE envelopes) with their
+/// thresholds, and a Sigstore trust root with the allowed identities (Sigstore bundles).
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    pub keys: TrustedKeys,
+    pub thresholds: Thresholds,
+    pub sigstore: Option<SigstoreTrust>,
+}
+
+/// Verify one attestation document for `artifact`: a keyless Sigstore bundle against the
+/// Sigstore trust root ([`verify_bundle`]; without one it fails with [`Failure::NoTrustRoot`]),
+/// anything else (a DSSE envelope, or a bundle signed with a public key) against the trusted
+/// keys ([`verify`]).
+pub fn verify_document(document: &Value, artifact: &ArtifactDigest, trust: &Trust) -> Verification {
+    let keyed_bundle = document
+        .pointer("/verificationMaterial/publicKey")
+        .is_some();
+    if sigstore::is_bundle(document) && !keyed_bundle {
+        return match &trust.sigstore {
+            Some(s) => verify_bundle(document, artifact, s),
+            None => Verification::failed(
+                Failure::NoTrustRoot,
+                "a Sigstore bundle, but no Sigstore trust root (trusted_root.json) is configured",
+            ),
+        };
+    }
+    verify(document, artifact, &trust.keys, &trust.thresholds)
 }
 
 /// The JSON documents of an attestation file: one JSON value, or JSON lines (`.intoto.jsonl`).
@@ -280,8 +338,8 @@ pub fn verify(
 }
 
 /// What an envelope's Statement claims, read WITHOUT checking any signature: for inspection
-/// only (e.g. provenance signed through Sigstore, whose trust root this crate does not hold
-/// yet). Never use it to decide anything.
+/// only (e.g. to show what a Sigstore bundle claims when no Sigstore trust root is at hand).
+/// Never use it to decide anything.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UnverifiedClaims {
     pub payload_type: String,

@@ -1,7 +1,9 @@
 //! Real SLSA provenance (slsa-verifier testdata, v0.2 and v1) in /work/shared/corpus: each
 //! envelope's claims are read — through the explicitly unverified inspection path, since
 //! their signatures need the Sigstore trust root — and the verified path with a key of ours
-//! refuses them and gives no facts. Skips when the corpus is absent (fails under CI).
+//! refuses them and gives no facts. Skips when the corpus is absent (fails under CI). The
+//! Sigstore bundles among them are verified against the public-good trust root in
+//! tests/sigstore.rs.
 
 use std::path::{Path, PathBuf};
 

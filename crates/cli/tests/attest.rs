@@ -111,3 +111,229 @@ fn unreadable_input_exits_2() {
     let o = attest("provenance.dsse.json", "sha256:abc", "trusted", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[path = "../../attest/tests/support/sigstore_fixture.rs"]
+mod sigstore_fixture;
+
+/// A Sigstore trust root and bundles made in the test (our own CA and log key).
+struct SigstoreCase {
+    dir: tempfile::TempDir,
+}
+
+impl SigstoreCase {
+    fn new() -> Self {
+        use sigstore_fixture::{Ca, Entry, Leaf, Log, Signer};
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("test-fulcio");
+        let log = Log::new(3);
+        let signer = Signer::new(&ca, &Leaf::default());
+        let subject = ARTIFACT.trim_start_matches("sha256:");
+        let write = |name: &str, v: &serde_json::Value| {
+            std::fs::write(dir.path().join(name), v.to_string()).unwrap();
+        };
+        write(
+            "trusted_root.json",
+            &sigstore_fixture::trusted_root(&[&ca], &[&log]),
+        );
+        write(
+            "good.sigstore.json",
+            &sigstore_fixture::dsse_bundle(
+                sigstore_fixture::V03,
+                &signer,
+                &log,
+                &sigstore_fixture::statement(subject),
+                &Entry::default(),
+            ),
+        );
+        let expired = Entry {
+            integrated_time: sigstore_fixture::AFTER_EXPIRY,
+            ..Entry::default()
+        };
+        write(
+            "expired.sigstore.json",
+            &sigstore_fixture::dsse_bundle(
+                sigstore_fixture::V02,
+                &signer,
+                &log,
+                &sigstore_fixture::statement(subject),
+                &expired,
+            ),
+        );
+        SigstoreCase { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn verify(&self, file: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
+            "attest".to_owned(),
+            "verify".to_owned(),
+            self.path(file),
+            "--artifact".to_owned(),
+            ARTIFACT.to_owned(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        portcullis(&args)
+    }
+}
+
+#[test]
+fn a_sigstore_bundle_verifies_against_a_trusted_root_and_identity() {
+    let case = SigstoreCase::new();
+    let root = case.path("trusted_root.json");
+    let o = case.verify(
+        "good.sigstore.json",
+        &[
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            sigstore_fixture::SAN,
+            "--certificate-oidc-issuer",
+            sigstore_fixture::OIDC_ISSUER,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("signed by {}", sigstore_fixture::SAN)),
+        "{out}"
+    );
+    assert!(
+        out.contains("builder: https://ci.example/builder@v1"),
+        "{out}"
+    );
+
+    // Regex flags, JSON output.
+    let o = case.verify(
+        "good.sigstore.json",
+        &[
+            "--trusted-root",
+            &root,
+            "--certificate-identity-regexp",
+            r"https://git\.example/acme/.*",
+            "--certificate-oidc-issuer-regexp",
+            r"https://token\.actions\.(example|test)",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["results"][0]["signer"], sigstore_fixture::SAN);
+}
+
+#[test]
+fn a_sigstore_bundle_of_another_identity_issuer_or_time_exits_1() {
+    let case = SigstoreCase::new();
+    let root = case.path("trusted_root.json");
+    let run = |file: &str, identity: &str, issuer: &str| {
+        let o = case.verify(
+            file,
+            &[
+                "--trusted-root",
+                &root,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                issuer,
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["results"][0]["provenance"], serde_json::Value::Null);
+        v["results"][0]["failure"].as_str().unwrap().to_owned()
+    };
+    let san = sigstore_fixture::SAN;
+    let iss = sigstore_fixture::OIDC_ISSUER;
+    assert_eq!(
+        run("good.sigstore.json", "someone@example.com", iss),
+        "identity_mismatch"
+    );
+    assert_eq!(
+        run("good.sigstore.json", san, "https://accounts.example"),
+        "issuer_mismatch"
+    );
+    assert_eq!(
+        run("expired.sigstore.json", san, iss),
+        "expired_certificate"
+    );
+    // A bundle with only trusted keys given: no trust root to verify it with.
+    let o = case.verify(
+        "good.sigstore.json",
+        &[
+            "--trusted-keys",
+            &fixtures().join("attest/trusted").display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("no trust root"), "{}", stdout(&o));
+}
+
+#[test]
+fn an_unusable_trust_root_or_identity_flag_exits_2() {
+    let case = SigstoreCase::new();
+    let root = case.path("trusted_root.json");
+    let san = sigstore_fixture::SAN;
+    let iss = sigstore_fixture::OIDC_ISSUER;
+    // No identity.
+    let o = case.verify(
+        "good.sigstore.json",
+        &["--trusted-root", &root, "--certificate-oidc-issuer", iss],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--certificate-identity"),
+        "{}",
+        stderr(&o)
+    );
+    // No issuer.
+    let o = case.verify(
+        "good.sigstore.json",
+        &["--trusted-root", &root, "--certificate-identity", san],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--certificate-oidc-issuer"),
+        "{}",
+        stderr(&o)
+    );
+    // A bad regex.
+    let o = case.verify(
+        "good.sigstore.json",
+        &[
+            "--trusted-root",
+            &root,
+            "--certificate-identity-regexp",
+            "(",
+            "--certificate-oidc-issuer",
+            iss,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("regular expression"), "{}", stderr(&o));
+    // A trust root that is not one: the error names the file.
+    let o = case.verify(
+        "good.sigstore.json",
+        &[
+            "--trusted-root",
+            &case.path("good.sigstore.json"),
+            "--certificate-identity",
+            san,
+            "--certificate-oidc-issuer",
+            iss,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("good.sigstore.json") && stderr(&o).contains("not a TrustedRoot"),
+        "{}",
+        stderr(&o)
+    );
+    // Neither keys nor a trust root.
+    let o = case.verify("good.sigstore.json", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
