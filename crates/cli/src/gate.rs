@@ -97,23 +97,35 @@ pub fn load_gatekeeper(
     Ok(Some(gk))
 }
 
-/// The keys of a `--trusted-keys` directory (None when none is given); files that are not
-/// usable keys are said in `notes`, and a directory with no usable key is an error (a typo
-/// must not quietly leave every attestation unverified).
+/// The keys of a `--trusted-keys` directory and the Sigstore `--trusted-root` (None when
+/// neither is given); key files that are not usable keys are said in `notes`. A directory with
+/// no usable key, an unreadable root or a root without `attestations.identities` is an error:
+/// a typo must not quietly leave every attestation unverified.
 pub fn load_trust(
     dir: Option<&std::path::Path>,
+    root: Option<&std::path::Path>,
+    config: &Config,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<Option<AttestationTrust>> {
-    let Some(dir) = dir else {
+    if dir.is_none() && root.is_none() {
         return Ok(None);
-    };
-    let (trust, refused) =
-        AttestationTrust::load_dir(dir).map_err(|e| anyhow!("--trusted-keys: {e}"))?;
-    for r in refused {
-        notes.push(format!(
-            "--trusted-keys: {} is not trusted: {}",
-            r.path, r.reason
-        ));
+    }
+    let mut trust = AttestationTrust::default();
+    if let Some(dir) = dir {
+        let (keys, refused) =
+            AttestationTrust::load_dir(dir).map_err(|e| anyhow!("--trusted-keys: {e}"))?;
+        for r in refused {
+            notes.push(format!(
+                "--trusted-keys: {} is not trusted: {}",
+                r.path, r.reason
+            ));
+        }
+        trust = keys;
+    }
+    if let Some(root) = root {
+        trust = trust
+            .load_sigstore_root(root, &config.attestations.identities)
+            .map_err(|e| anyhow!("--trusted-root: {e}"))?;
     }
     Ok(Some(trust))
 }
@@ -404,7 +416,12 @@ fn decide_local(
     if let Some(gk) = load_gatekeeper(&args.gatekeeper, notes)? {
         firewall = firewall.with_gatekeeper(gk);
     }
-    if let Some(trust) = load_trust(args.trusted_keys.as_deref(), notes)? {
+    if let Some(trust) = load_trust(
+        args.trusted_keys.as_deref(),
+        args.trusted_root.as_deref(),
+        firewall.config(),
+        notes,
+    )? {
         firewall = firewall.with_trust(trust);
     }
 

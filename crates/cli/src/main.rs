@@ -207,6 +207,11 @@ pub struct GateArgs {
     /// configuration) and naming the artifact are `verified` and give provenance facts.
     #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS", value_name = "DIR")]
     pub trusted_keys: Option<PathBuf>,
+    /// A Sigstore trusted_root.json (Fulcio CAs, Rekor keys) that keyless Sigstore bundles are
+    /// verified against, off-line; who may sign is `attestations.identities` in the
+    /// configuration.
+    #[arg(long, env = "PORTCULLIS_TRUSTED_ROOT", value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// OSV advisories the firewall blocks: nothing they affect ships, in any environment.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub advisories: Vec<PathBuf>,

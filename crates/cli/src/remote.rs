@@ -54,6 +54,11 @@ pub fn check_args(args: &GateArgs, url: &str) -> anyhow::Result<()> {
             "--trusted-keys",
             "the server verifies attestations with its own keys (portcullis serve --trusted-keys)",
         ),
+        (
+            args.trusted_root.is_some(),
+            "--trusted-root",
+            "the server verifies Sigstore bundles with its own trust root (portcullis serve --trusted-root)",
+        ),
     ];
     for (given, flag, instead) in local_only {
         if given {

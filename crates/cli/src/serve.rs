@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// attestations (see `portcullis gate --help`).
     #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS", value_name = "DIR")]
     pub trusted_keys: Option<PathBuf>,
+    /// A Sigstore trusted_root.json for keyless bundles (see `portcullis gate --help`).
+    #[arg(long, env = "PORTCULLIS_TRUSTED_ROOT", value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// Largest request body accepted, in bytes (overrides the settings file).
     #[arg(long, env = "PORTCULLIS_BODY_LIMIT")]
     pub body_limit: Option<usize>,
@@ -242,7 +245,12 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     if let Some(gk) = gate::load_gatekeeper(&args.gatekeeper, &mut notes)? {
         firewall = firewall.with_gatekeeper(gk);
     }
-    if let Some(trust) = gate::load_trust(args.trusted_keys.as_deref(), &mut notes)? {
+    if let Some(trust) = gate::load_trust(
+        args.trusted_keys.as_deref(),
+        args.trusted_root.as_deref(),
+        firewall.config(),
+        &mut notes,
+    )? {
         firewall = firewall.with_trust(trust);
     }
     for n in notes {
@@ -324,7 +332,8 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<u8> {
     let (firewall, docs) = base_firewall(&policies, Some(&ex.join("kev.json")), limits)?;
     // The example attestations are signed with the demo key (scripts/sign-examples).
     let mut notes = Vec::new();
-    let firewall = match gate::load_trust(Some(&ex.join("keys")), &mut notes)? {
+    let config = firewall.config().clone();
+    let firewall = match gate::load_trust(Some(&ex.join("keys")), None, &config, &mut notes)? {
         Some(trust) => firewall.with_trust(trust),
         None => firewall,
     };

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fixtures, portcullis, stderr, stdout};
+use common::{fixtures, fresh_home, portcullis, portcullis_with_home, root, stderr, stdout};
 
 const ARTIFACT: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
@@ -336,4 +336,99 @@ fn an_unusable_trust_root_or_identity_flag_exits_2() {
     // Neither keys nor a trust root.
     let o = case.verify("good.sigstore.json", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// A gate run with `--trusted-root` and `attestations.identities` in the configuration.
+fn gate_with_bundle(
+    case: &SigstoreCase,
+    home: &std::path::Path,
+    bundle: &str,
+) -> serde_json::Value {
+    let config = case.dir.path().join("portcullis.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "environments:\n  production: {{ protected: true }}\nattestations:\n  identities:\n    - certificate_identity: {}\n      certificate_oidc_issuer: {}\nrules:\n  PCL-PROV-002:\n    params: {{ trusted_builders: [\"**\"] }}\n  PCL-PROV-003:\n    params: {{ trusted_repos: [\"**\"] }}\n",
+            sigstore_fixture::SAN,
+            sigstore_fixture::OIDC_ISSUER
+        ),
+    )
+    .unwrap();
+    let root_file = case.path("trusted_root.json");
+    let o = portcullis_with_home(
+        &root(),
+        home,
+        &[
+            "gate",
+            "--config",
+            config.to_str().unwrap(),
+            "--artifact",
+            &format!("app.tar.gz@{ARTIFACT}"),
+            "--env",
+            "production",
+            "--evidence",
+            &case.path(bundle),
+            "--trusted-root",
+            &root_file,
+            "--format",
+            "json",
+        ],
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)))
+}
+
+fn rule_fired(d: &serde_json::Value, rule: &str) -> bool {
+    d["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["rule"] == rule)
+}
+
+#[test]
+fn a_gate_verifies_sigstore_bundles_with_the_trusted_root_and_replays_the_same() {
+    let case = SigstoreCase::new();
+    let home = fresh_home();
+
+    let d = gate_with_bundle(&case, &home, "good.sigstore.json");
+    let a = &d["attestations"][0];
+    assert_eq!(a["verified"], true, "{d:#}");
+    assert_eq!(a["signer"], sigstore_fixture::SAN);
+    assert_eq!(a["source_repo"], "https://git.example/acme/app");
+    assert!(!rule_fired(&d, "PCL-PROV-001"), "{d:#}");
+
+    // Recorded with the trusted root: the replay verifies with it and agrees.
+    let id = d["id"].as_str().unwrap();
+    let o = portcullis_with_home(&root(), &home, &["decision", "replay", id]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    // A certificate that had expired when the log entry was made: no facts, the reason given.
+    let d = gate_with_bundle(&case, &home, "expired.sigstore.json");
+    let a = &d["attestations"][0];
+    assert_eq!(a["verified"], false);
+    assert_eq!(a["failure"], "expired_certificate", "{a:#}");
+    assert_eq!(a["source_repo"], serde_json::Value::Null);
+    assert!(rule_fired(&d, "PCL-PROV-001"));
+    assert!(rule_fired(&d, "PCL-PROV-007"));
+    let _ = std::fs::remove_dir_all(&home);
+
+    // A trusted root without identities in the configuration is refused (exit 2).
+    let o = portcullis(&[
+        "gate",
+        "--artifact",
+        &format!("app.tar.gz@{ARTIFACT}"),
+        "--env",
+        "production",
+        "--evidence",
+        &case.path("good.sigstore.json"),
+        "--trusted-root",
+        &case.path("trusted_root.json"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("attestations.identities"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -98,6 +98,10 @@ pub struct AttestationConfig {
     pub threshold: usize,
     #[serde(default)]
     pub thresholds: BTreeMap<String, usize>,
+    /// Who may sign Sigstore bundles (with `--trusted-root`): the certificate SAN and OIDC
+    /// issuer, each exact or a regular expression matching the whole value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<portcullis_attest::sigstore::IdentitySpec>,
 }
 
 fn one() -> usize {
@@ -109,6 +113,7 @@ impl Default for AttestationConfig {
         Self {
             threshold: 1,
             thresholds: BTreeMap::new(),
+            identities: Vec::new(),
         }
     }
 }
@@ -178,6 +183,11 @@ impl Config {
                  cannot be verified)"
                     .into(),
             ));
+        }
+        for (i, spec) in self.attestations.identities.iter().enumerate() {
+            if let Err(e) = spec.to_identity(i) {
+                return Err(self.error_at("identities", format!("attestations: identities: {e}")));
+            }
         }
         if let Some((ty, _)) = self.attestations.thresholds.iter().find(|(_, n)| **n == 0) {
             return Err(self.error_at(

@@ -9,8 +9,6 @@ use portcullis_evidence::range::normalized_package_name;
 use portcullis_evidence::{Advisory, Evidence, Finding, Format, Severity};
 use portcullis_policy::input::*;
 
-use portcullis_attest::Thresholds;
-
 use crate::kev::KevCatalog;
 use crate::request::{DecisionRequest, EvidenceDoc};
 use crate::trust::{self, AttestationTrust, Checked};
@@ -55,7 +53,6 @@ pub(crate) fn build_evidence(
     advisories: &AdvisoryIndex,
     kev: Option<&KevCatalog>,
     trust: Option<&AttestationTrust>,
-    thresholds: &Thresholds,
 ) -> PolicyInput {
     let evidence = req.evidence.iter().map(evidence_entry).collect();
     let components = components(&req.evidence);
@@ -76,7 +73,7 @@ pub(crate) fn build_evidence(
     let attestations = req
         .evidence
         .iter()
-        .flat_map(|doc| attestations(doc, &req.artifact.digest, trust, thresholds))
+        .flat_map(|doc| attestations(doc, &req.artifact.digest, trust))
         .collect();
     PolicyInput {
         evidence,
@@ -481,7 +478,6 @@ pub(crate) fn attestations(
     doc: &EvidenceDoc,
     digest: &str,
     trust: Option<&AttestationTrust>,
-    thresholds: &Thresholds,
 ) -> Vec<InputAttestation> {
     let claims = &doc.evidence.attestations;
     if claims.is_empty() {
@@ -515,7 +511,7 @@ pub(crate) fn attestations(
         .iter()
         .zip(&doc.attestation_documents)
         .map(|(claim, document)| {
-            let checked = trust::verify(doc, document, digest, trust, thresholds);
+            let checked = trust::verify(doc, document, digest, trust);
             attestation(doc, claim, digest, checked)
         })
         .collect()

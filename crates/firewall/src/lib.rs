@@ -262,6 +262,7 @@ impl Firewall {
     /// The keys attestations are verified with: an attestation signed by none of them (or by
     /// fewer than the configured threshold) is reported unverified and gives no facts.
     pub fn with_trust(mut self, trust: AttestationTrust) -> Self {
+        let trust = trust.with_thresholds(trust::thresholds(&self.config.attestations));
         self.trust = (!trust.is_empty()).then(|| Arc::new(trust));
         self.stored_bundle = Arc::default();
         self.clear_prepared();
@@ -298,7 +299,6 @@ impl Firewall {
                 &self.advisories,
                 self.kev.as_ref(),
                 self.trust.as_deref(),
-                &trust::thresholds(&self.config.attestations),
             );
             let value = EvidenceValue::new(&input);
             Arc::new(Prepared { input, value })

@@ -150,6 +150,10 @@ pub struct StoredBundle {
     /// The public keys attestations were verified with, as read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_keys: Vec<StoredFile>,
+    /// The Sigstore trusted root bundles were verified against, as read (the identities
+    /// allowed to sign are in `settings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigstore_root: Option<StoredFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +227,7 @@ impl Firewall {
                 })
                 .unwrap_or_default(),
             trusted_keys: self.trust().map(|t| t.files().to_vec()).unwrap_or_default(),
+            sigstore_root: self.trust().and_then(|t| t.sigstore_root().cloned()),
         }
     }
 
@@ -650,10 +655,15 @@ pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
         let gk = Gatekeeper::from_sources(sources).map_err(|e| fail(format!("gatekeeper: {e}")))?;
         firewall = firewall.with_gatekeeper(gk);
     }
-    if !bundle.trusted_keys.is_empty() {
-        let (trust, refused) = AttestationTrust::from_files(bundle.trusted_keys.clone());
+    if !bundle.trusted_keys.is_empty() || bundle.sigstore_root.is_some() {
+        let (mut trust, refused) = AttestationTrust::from_files(bundle.trusted_keys.clone());
         if let Some(r) = refused.first() {
             return Err(fail(format!("trusted key {}: {}", r.path, r.reason)));
+        }
+        if let Some(root) = &bundle.sigstore_root {
+            trust = trust
+                .with_sigstore_root(root.clone(), &bundle.settings.attestations.identities)
+                .map_err(|e| fail(e.to_string()))?;
         }
         firewall = firewall.with_trust(trust);
     }

@@ -2,7 +2,8 @@
 //! request carries. The trust material is kept as the text it was read from, so that a
 //! decision's record holds it and a replay verifies with exactly the same keys.
 
-use portcullis_attest::{ArtifactDigest, Thresholds, TrustedKey, TrustedKeys, Verification};
+use portcullis_attest::sigstore::{IdentitySpec, SigstoreTrust};
+use portcullis_attest::{ArtifactDigest, Thresholds, Trust, TrustedKey, TrustedKeys, Verification};
 use portcullis_evidence::Format;
 use serde_json::Value;
 use std::path::Path;
@@ -12,12 +13,15 @@ use crate::error::FirewallError;
 use crate::record::StoredFile;
 use crate::request::EvidenceDoc;
 
-/// Trusted public keys (PEM, SPKI), each named by its file stem.
+/// Trusted public keys (PEM, SPKI, each named by its file stem) for DSSE envelopes, and a
+/// Sigstore trust root (`trusted_root.json`) with the identities allowed to sign bundles.
 #[derive(Debug, Clone, Default)]
 pub struct AttestationTrust {
-    keys: TrustedKeys,
+    trust: Trust,
     /// The key files as read (what the record stores).
     files: Vec<StoredFile>,
+    /// The trusted root as read (what the record stores).
+    root: Option<StoredFile>,
 }
 
 /// A file of a trusted-keys directory that is not a usable key, and why.
@@ -72,7 +76,7 @@ impl AttestationTrust {
         }
         let (trust, mut more) = Self::from_files(files);
         refused.append(&mut more);
-        if trust.keys.is_empty() {
+        if trust.trust.keys.is_empty() {
             let why: Vec<String> = refused
                 .iter()
                 .map(|r| format!("{}: {}", r.path, r.reason))
@@ -110,23 +114,97 @@ impl AttestationTrust {
         }
         (
             Self {
-                keys: TrustedKeys::from_keys(keys),
+                trust: Trust {
+                    keys: TrustedKeys::from_keys(keys),
+                    ..Trust::default()
+                },
                 files: kept,
+                root: None,
             },
             refused,
         )
     }
 
+    /// Read a Sigstore `trusted_root.json` (see [`AttestationTrust::with_sigstore_root`]).
+    pub fn load_sigstore_root(
+        self,
+        path: &Path,
+        identities: &[IdentitySpec],
+    ) -> Result<Self, FirewallError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FirewallError::Config {
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+            message: format!("Sigstore trusted root: cannot read: {e}"),
+        })?;
+        self.with_sigstore_root(
+            StoredFile {
+                path: path.display().to_string(),
+                text,
+            },
+            identities,
+        )
+    }
+
+    /// Verify Sigstore bundles against this trusted root, signed by one of `identities` (the
+    /// configuration's `attestations.identities`: a root without identities would let anyone
+    /// with a certificate sign, so it is refused).
+    pub fn with_sigstore_root(
+        mut self,
+        root: StoredFile,
+        identities: &[IdentitySpec],
+    ) -> Result<Self, FirewallError> {
+        let err = |file: &str, message: String| FirewallError::Config {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            message,
+        };
+        if identities.is_empty() {
+            return Err(err(
+                &root.path,
+                "Sigstore trusted root given, but `attestations.identities` in the configuration \
+                 lists nobody who may sign (certificate_identity[_regexp] and \
+                 certificate_oidc_issuer[_regexp])"
+                    .into(),
+            ));
+        }
+        let mut parsed = Vec::new();
+        for (i, spec) in identities.iter().enumerate() {
+            parsed.push(
+                spec.to_identity(i)
+                    .map_err(|e| err("configuration", format!("attestations: identities: {e}")))?,
+            );
+        }
+        let sigstore = SigstoreTrust::from_json(&root.text, Path::new(&root.path), parsed)
+            .map_err(|e| err(&root.path, e.to_string()))?;
+        self.trust.sigstore = Some(sigstore);
+        self.root = Some(root);
+        Ok(self)
+    }
+
+    /// The key files as read.
     pub fn files(&self) -> &[StoredFile] {
         &self.files
     }
 
+    /// The Sigstore trusted root as read.
+    pub fn sigstore_root(&self) -> Option<&StoredFile> {
+        self.root.as_ref()
+    }
+
     pub fn keys(&self) -> &TrustedKeys {
-        &self.keys
+        &self.trust.keys
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.trust.keys.is_empty() && self.trust.sigstore.is_none()
+    }
+
+    /// The same trust with the configuration's thresholds.
+    pub(crate) fn with_thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.trust.thresholds = thresholds;
+        self
     }
 }
 
@@ -194,7 +272,6 @@ pub(crate) fn verify(
     document: &Value,
     digest: &str,
     trust: Option<&AttestationTrust>,
-    thresholds: &Thresholds,
 ) -> Checked {
     if doc.evidence.format == Format::IntotoStatement {
         return Checked::failed(
@@ -213,26 +290,32 @@ pub(crate) fn verify(
             );
         }
     };
-    if doc.evidence.format == Format::SigstoreBundle {
-        return Checked::failed(
-            "no_trust_configured",
-            "no trust configured: no Sigstore trusted root is configured, so the bundle's \
-             certificate cannot be verified"
-                .into(),
-        );
-    }
-    let Some(trust) = trust.filter(|t| !t.is_empty()) else {
+    let keyless_bundle = portcullis_attest::sigstore::is_bundle(document)
+        && document
+            .pointer("/verificationMaterial/publicKey")
+            .is_none();
+    if keyless_bundle {
+        if trust.is_none_or(|t| t.trust.sigstore.is_none()) {
+            return Checked::failed(
+                "no_trust_configured",
+                "no trust configured: a Sigstore bundle, but no Sigstore trusted root was given \
+                 (--trusted-root FILE with attestations.identities in the configuration)"
+                    .into(),
+            );
+        }
+    } else if trust.is_none_or(|t| t.trust.keys.is_empty()) {
         return Checked::failed(
             "no_trust_configured",
             "no trust configured: no trusted keys were given (--trusted-keys DIR), so no \
              signature can be verified"
                 .into(),
         );
+    }
+    let trust = match trust {
+        Some(t) => &t.trust,
+        None => return Checked::failed("no_trust_configured", "no trust configured".into()),
     };
-    Checked::of(portcullis_attest::verify(
-        document,
-        &artifact,
-        &trust.keys,
-        thresholds,
+    Checked::of(portcullis_attest::verify_document(
+        document, &artifact, trust,
     ))
 }
