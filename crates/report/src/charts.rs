@@ -431,11 +431,7 @@ fn truncate(text: &str, limit: usize) -> String {
 /// charts inlined in one HTML page don't share ids (FNV-1a over the title and shape).
 fn chart_id(kind: &str, title: &str, a: usize, b: usize) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in title
-        .bytes()
-        .chain(a.to_le_bytes())
-        .chain(b.to_le_bytes())
-    {
+    for byte in title.bytes().chain(a.to_le_bytes()).chain(b.to_le_bytes()) {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -450,7 +446,11 @@ mod tests {
         StackedBars {
             title: "Decisions per day".into(),
             description: "Allowed, denied and warned decisions per day".into(),
-            labels: vec!["2026-11-01".into(), "2026-11-02".into(), "2026-11-03".into()],
+            labels: vec![
+                "2026-11-01".into(),
+                "2026-11-02".into(),
+                "2026-11-03".into(),
+            ],
             series: vec![
                 Series {
                     name: "allowed".into(),
@@ -556,7 +556,9 @@ mod tests {
         well_formed(&svg);
         assert!(!svg.contains("<script>"));
         assert!(!svg.contains("<b>"));
-        assert!(svg.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"));
+        assert!(
+            svg.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;")
+        );
         assert!(svg.contains("a&amp;b\u{FFFD}"));
         assert!(!svg.contains('\u{0}'));
 
