@@ -218,7 +218,7 @@ pub fn stacked_bars(chart: &StackedBars) -> String {
         }
         // Total above the bar.
         let total = totals.get(i).copied().unwrap_or(0);
-        if bar_w >= 7.0 * total.to_string().len() as f64 {
+        if total > 0 && bar_w >= 7.0 * total.to_string().len() as f64 {
             let _ = write!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{:.1}\" {FONT} font-size=\"11\" text-anchor=\"middle\" fill=\"{INK}\">{total}</text>",

@@ -203,7 +203,15 @@ fn objective_id(c: &ControlCoverage) -> String {
     )
 }
 
-fn finding(report: &Report, c: &ControlCoverage) -> Option<Value> {
+/// Observation UUIDs by decision id, computed once (findings cite the same decisions many times).
+type ObservationUuids<'a> = std::collections::HashMap<&'a str, String>;
+
+fn finding(
+    report: &Report,
+    c: &ControlCoverage,
+    observations: &ObservationUuids<'_>,
+) -> Option<Value> {
+    let key = range_key(report);
     let (state, reason, evidence) = match c.status {
         Status::Satisfied => ("satisfied", "pass", &c.evaluated_in),
         Status::NotSatisfied => ("not-satisfied", "fail", &c.violated_in),
@@ -243,7 +251,7 @@ fn finding(report: &Report, c: &ControlCoverage) -> Option<Value> {
         ),
     };
     let mut f = json!({
-        "uuid": uuid(&["finding", &c.framework, &c.control, &range_key(report)]),
+        "uuid": uuid(&["finding", &c.framework, &c.control, &key]),
         "title": format!("{name}: {}", c.status.label().to_lowercase()),
         "description": description,
         "props": [
@@ -259,7 +267,13 @@ fn finding(report: &Report, c: &ControlCoverage) -> Option<Value> {
     });
     let related: Vec<Value> = evidence
         .iter()
-        .map(|id| json!({"observation-uuid": observation_uuid(id)}))
+        .map(|id| {
+            let uuid = observations
+                .get(id.as_str())
+                .cloned()
+                .unwrap_or_else(|| observation_uuid(id));
+            json!({"observation-uuid": uuid})
+        })
         .collect();
     if !related.is_empty()
         && let Some(o) = f.as_object_mut()
@@ -329,10 +343,15 @@ fn assessment_results(report: &Report) -> Value {
         },
     });
     let observations: Vec<Value> = report.decisions.iter().map(observation).collect();
+    let uuids: ObservationUuids<'_> = report
+        .decisions
+        .iter()
+        .map(|d| (d.id.as_str(), observation_uuid(&d.id)))
+        .collect();
     let findings: Vec<Value> = report
         .coverage
         .iter()
-        .filter_map(|c| finding(report, c))
+        .filter_map(|c| finding(report, c, &uuids))
         .collect();
     if let Some(o) = result.as_object_mut() {
         if !observations.is_empty() {

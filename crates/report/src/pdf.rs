@@ -3,7 +3,7 @@
 //! `/usr/bin/chromium`, or `chromium` / `chromium-browser` / `google-chrome` on `PATH`;
 //! without it the error says what is missing and how to get it.
 //!
-//! This call blocks (up to [`TIMEOUT`]); async callers run it on a blocking thread.
+//! This call blocks (up to [`timeout`]); async callers run it on a blocking thread.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,8 +11,19 @@ use std::time::{Duration, Instant};
 
 use crate::ReportError;
 
-/// How long Chromium may take to print one report.
-pub const TIMEOUT: Duration = Duration::from_secs(120);
+/// How long Chromium may take to print one report, unless `PORTCULLIS_PDF_TIMEOUT` (seconds)
+/// says otherwise. A thousand decisions take minutes on a busy machine (docs/reports.md).
+pub const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The time limit in force: `PORTCULLIS_PDF_TIMEOUT` seconds (1 to 3600), else [`TIMEOUT`].
+pub fn timeout() -> Duration {
+    std::env::var("PORTCULLIS_PDF_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|s| (1..=3600).contains(s))
+        .map(Duration::from_secs)
+        .unwrap_or(TIMEOUT)
+}
 
 /// Names looked up on `PATH`, in order.
 const NAMES: [&str; 4] = [
@@ -102,16 +113,17 @@ pub fn render(html: &str) -> Result<Vec<u8>, ReportError> {
         })
     });
     let start = Instant::now();
+    let limit = timeout();
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > TIMEOUT => {
+            Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(ReportError::Pdf(format!(
-                    "{} did not finish printing within {}s",
+                    "{} did not finish printing within {}s (set PORTCULLIS_PDF_TIMEOUT to allow more, or narrow the range)",
                     chromium.display(),
-                    TIMEOUT.as_secs()
+                    limit.as_secs()
                 )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
