@@ -525,3 +525,169 @@ fn decisions(h: &mut String, r: &Report) {
     }
     h.push_str("</section>");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+    use portcullis_firewall::{ArtifactId, EvidenceRecord, EvidenceRef, Violation};
+
+    const EVIL: &str = "<script>alert(1)</script>\"'&";
+
+    fn violation() -> Violation {
+        Violation {
+            rule: "PCL-VULN-001".into(),
+            title: EVIL.into(),
+            category: "security".into(),
+            key: format!("{EVIL}|key"),
+            severity: "critical".into(),
+            action: "enforce".into(),
+            message: EVIL.into(),
+            controls: vec!["nist-800-53:RA-5".into()],
+            evidence_refs: vec![EvidenceRef {
+                kind: "advisory".into(),
+                id: EVIL.into(),
+                purl: None,
+                evidence: vec!["sha256:00".into()],
+            }],
+            remediation: EVIL.into(),
+            subjects: vec![],
+        }
+    }
+
+    fn report() -> Report {
+        let decision = DecisionEntry {
+            id: format!("d-{EVIL}"),
+            decided_at: "2026-11-02T10:00:00.000Z".into(),
+            environment: EVIL.into(),
+            artifact: ArtifactId {
+                name: EVIL.into(),
+                digest: "sha256:ab".into(),
+            },
+            verdict: "deny".into(),
+            outcome: Outcome::Deny,
+            chain_seq: 7,
+            chain_hash: "ff".into(),
+            policy_bundle_digest: "sha256:cd".into(),
+            engine_version: "portcullis 0.1.0".into(),
+            evidence: vec![EvidenceRecord {
+                kind: "sbom".into(),
+                format: "cyclonedx-json".into(),
+                digest: "sha256:00".into(),
+                source: EVIL.into(),
+            }],
+            violations: vec![violation()],
+            warnings: vec![],
+            excepted: vec![],
+            errors: vec![EVIL.into()],
+            requester: Some(EVIL.into()),
+            pipeline: None,
+            break_glass: Some(OverrideEntry {
+                actor: EVIL.into(),
+                reason: EVIL.into(),
+                at: "2026-11-02T11:00:00Z".into(),
+            }),
+        };
+        Report {
+            schema: SCHEMA.into(),
+            generated_at: "2026-11-03T00:00:00Z".into(),
+            range: Range {
+                environment: Some(EVIL.into()),
+                from: "2026-11-01T00:00:00Z".into(),
+                to: "2026-11-03T00:00:00Z".into(),
+            },
+            summary: Summary::default(),
+            decisions: vec![decision],
+            exceptions: vec![ExceptionEntry {
+                id: EVIL.into(),
+                rule: "PCL-VULN-001".into(),
+                key: EVIL.into(),
+                artifact: EVIL.into(),
+                environments: vec![EVIL.into()],
+                reason: EVIL.into(),
+                approver: EVIL.into(),
+                granted_by: EVIL.into(),
+                granted_at: "2026-11-01T00:00:00Z".into(),
+                expires_at: "2026-12-01T00:00:00Z".into(),
+                revoked_at: Some(EVIL.into()),
+                revoked_by: Some(EVIL.into()),
+                revoke_reason: Some(EVIL.into()),
+                evidence: Some(EVIL.into()),
+                active: false,
+                used_by: vec![],
+                chain_seq: 3,
+            }],
+            advisories: vec![AdvisoryEntry {
+                id: EVIL.into(),
+                kind: "osv".into(),
+                summary: EVIL.into(),
+                digest: "sha256:ee".into(),
+                added_at: EVIL.into(),
+                added_by: EVIL.into(),
+                withdrawn_at: None,
+                withdraw_reason: None,
+                decisions: vec![],
+                denied: 0,
+                artifacts: vec![EVIL.into()],
+                deployed: vec![DeployedImpact {
+                    environment: EVIL.into(),
+                    artifact_name: EVIL.into(),
+                    artifact_digest: "sha256:ab".into(),
+                    purl: EVIL.into(),
+                }],
+            }],
+            coverage: vec![ControlCoverage {
+                framework: "nist-800-53".into(),
+                control: "RA-5".into(),
+                title: "Vulnerability Monitoring and Scanning".into(),
+                status: Status::NotSatisfied,
+                rules: vec![EVIL.into()],
+                evaluated_in: vec![format!("d-{EVIL}")],
+                violated_in: vec![format!("d-{EVIL}")],
+                excepted_in: vec![],
+            }],
+            chain: ChainResult {
+                verified: false,
+                entries: 9,
+                checkpoints: 1,
+                last_hash: None,
+                failure: Some(EVIL.into()),
+            },
+            days: vec![DayCounts {
+                day: "2026-11-02".into(),
+                allowed: 0,
+                warned: 0,
+                denied: 1,
+            }],
+            rules: vec![RuleCount {
+                rule: "PCL-VULN-001".into(),
+                title: EVIL.into(),
+                decisions: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn every_value_from_the_store_is_escaped() {
+        let html = render(&report());
+        assert!(!html.contains("<script"), "unescaped script");
+        assert!(!html.contains("alert(1)</"), "unescaped text");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
+        // Attributes too: the decision anchor and the links to it.
+        assert!(html.contains("id=\"d-d-&lt;script&gt;"));
+        assert!(html.contains("href=\"#d-d-&lt;script&gt;"));
+    }
+
+    #[test]
+    fn a_broken_chain_and_statuses_read_without_colour() {
+        let html = render(&report());
+        assert!(html.contains("✘ NOT VERIFIED"));
+        assert!(html.contains("The records below may have been altered."));
+        assert!(html.contains("✘ Not satisfied"));
+        assert!(html.contains("Break-glass override"));
+        assert!(html.contains("@media print"));
+        assert!(html.contains("Decisions (1)"));
+        // Self-contained: no script, no external resource.
+        assert!(!html.contains("<link") && !html.contains("src=") && !html.contains("@import"));
+    }
+}
