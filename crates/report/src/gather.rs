@@ -3,6 +3,7 @@
 //! exceptions, advisories and their impact, and the chain's verification.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_firewall::record::{self, StoredBundle, StoredRequest};
@@ -71,7 +72,7 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
     let mut rows = store.decisions(env, None, Some(&since), -1).await?;
     rows.reverse();
 
-    let mut bundles: HashMap<String, BundleRules> = HashMap::new();
+    let mut bundles: HashMap<String, Arc<BundleRules>> = HashMap::new();
     let mut by_control: BTreeMap<(String, String), ControlAcc> = BTreeMap::new();
     for (framework, id, rule) in library_controls()? {
         by_control
@@ -106,7 +107,7 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
         let request: StoredRequest =
             load_json(store, &row.request_digest, &row.id, "request").await?;
         if !bundles.contains_key(&request.policy_bundle) {
-            let rules = load_bundle(store, &request.policy_bundle, &row.id).await?;
+            let rules = bundle_rules(store, &request.policy_bundle, &row.id).await?;
             bundles.insert(request.policy_bundle.clone(), rules);
         }
         let bundle = bundles.get(&request.policy_bundle);
@@ -437,6 +438,31 @@ async fn load_json<T: serde::de::DeserializeOwned>(
         decision: decision.to_string(),
         message: format!("its stored {what} {digest} is not valid JSON of that kind: {e}"),
     })
+}
+
+/// Policy bundles compiled for earlier reports, by digest (a digest names one content, so a
+/// cached entry never goes stale). Small: a store holds few bundles in a report's range.
+static BUNDLES: std::sync::OnceLock<Mutex<HashMap<String, Arc<BundleRules>>>> =
+    std::sync::OnceLock::new();
+const BUNDLE_CACHE: usize = 16;
+
+async fn bundle_rules(
+    store: &Store,
+    digest: &str,
+    decision: &str,
+) -> Result<Arc<BundleRules>, ReportError> {
+    let cache = BUNDLES.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(digest).cloned()) {
+        return Ok(hit);
+    }
+    let rules = Arc::new(load_bundle(store, digest, decision).await?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= BUNDLE_CACHE {
+            c.clear();
+        }
+        c.insert(digest.to_string(), Arc::clone(&rules));
+    }
+    Ok(rules)
 }
 
 async fn load_bundle(

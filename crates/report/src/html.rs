@@ -149,7 +149,19 @@ fn summary(h: &mut String, r: &Report) {
         s.controls_not_satisfied,
         s.controls_not_assessed
     );
-    let per_day = StackedBars {
+    let _ = write!(
+        h,
+        "<div class=\"chart\">{}</div>",
+        charts::stacked_bars(&day_chart(r))
+    );
+    let top = rule_chart(r, 15);
+    let _ = write!(h, "<div class=\"chart\">{}</div>", charts::hbars(&top));
+    h.push_str("</section>");
+}
+
+/// The decisions-per-day chart of a report (allowed, denied, allowed with warnings, stacked).
+pub fn day_chart(r: &Report) -> StackedBars {
+    StackedBars {
         title: "Decisions per day".into(),
         description: format!(
             "Decisions per UTC day from {} to {}: allowed, allowed with warnings, and denied, stacked.",
@@ -170,19 +182,18 @@ fn summary(h: &mut String, r: &Report) {
                 values: r.days.iter().map(|d| d.warned).collect(),
             },
         ],
-    };
-    let _ = write!(
-        h,
-        "<div class=\"chart\">{}</div>",
-        charts::stacked_bars(&per_day)
-    );
-    let top = HBars {
+    }
+}
+
+/// The `top` most violated rules of a report.
+pub fn rule_chart(r: &Report, top: usize) -> HBars {
+    HBars {
         title: "Most violated rules".into(),
         description: "Rules by the number of decisions with an unexcepted violation of them (enforced or warned), most first.".into(),
         bars: r
             .rules
             .iter()
-            .take(15)
+            .take(top)
             .map(|c| Bar {
                 label: if c.title.is_empty() {
                     c.rule.clone()
@@ -192,9 +203,7 @@ fn summary(h: &mut String, r: &Report) {
                 value: c.decisions,
             })
             .collect(),
-    };
-    let _ = write!(h, "<div class=\"chart\">{}</div>", charts::hbars(&top));
-    h.push_str("</section>");
+    }
 }
 
 fn status(s: Status) -> String {
