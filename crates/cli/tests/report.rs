@@ -1,6 +1,7 @@
 //! `portcullis report` on the real binary: the README's denied and allowed gate runs recorded in
-//! a fresh store, then the report of their day as JSON, HTML and OSCAL files, and the errors for
-//! bad arguments (the report's contents are checked in crates/report/tests/report.rs).
+//! a fresh store (the denied one using an exception from the gate's exceptions file), then the
+//! report of their day as JSON, HTML and OSCAL files, and the errors for bad arguments (the
+//! report's contents are checked in depth in crates/report/tests/report.rs).
 
 mod common;
 
@@ -46,6 +47,27 @@ fn report_of_the_recorded_gate_runs() {
         err.contains("2 decisions") && err.contains("audit chain verified"),
         "{err}"
     );
+    // The exception the denied run used came from the gate's --exceptions file: listed with
+    // who approved it, why and until when, used by that decision, active at the end of the day.
+    let denied_id = v["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["environment"] == "staging")
+        .unwrap()["id"]
+        .clone();
+    let exc = v["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "EXC-2026-017")
+        .unwrap_or_else(|| panic!("EXC-2026-017 is not listed: {}", v["exceptions"]));
+    assert_eq!(exc["granted_in_store"], false);
+    assert_eq!(exc["approver"], "dana@example.com");
+    assert_eq!(exc["expires_at"], "2027-01-01T00:00:00Z");
+    assert_eq!(exc["active"], true);
+    assert_eq!(exc["used_by"], serde_json::json!([denied_id]));
+    assert_eq!(v["summary"]["exceptions_used"], 1);
 
     // The day before has nothing.
     let o = portcullis_with_home(
@@ -88,8 +110,7 @@ fn report_of_the_recorded_gate_runs() {
     assert!(text.contains("environment staging"));
     assert!(text.contains("PCL-VULN-001"));
 
-    // OSCAL into a directory: the assessment results; no POA&M, since the store holds no
-    // exception (the gate's --exceptions file is not a grant).
+    // OSCAL into a directory: the assessment results and the POA&M (one item: the exception).
     let o = portcullis_with_home(
         &root,
         &home,
@@ -120,6 +141,31 @@ fn report_of_the_recorded_gate_runs() {
             .len(),
         2
     );
+    let poam: Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("plan-of-action-and-milestones.json")).unwrap(),
+    )
+    .unwrap();
+    let poam = &poam["plan-of-action-and-milestones"];
+    assert_eq!(poam["poam-items"].as_array().unwrap().len(), 1);
+    assert_eq!(poam["risks"][0]["deadline"], "2027-01-01T00:00:00Z");
+
+    // A day without active exceptions: no POA&M, and the earlier file is removed.
+    let o = portcullis_with_home(
+        &root,
+        &home,
+        &[
+            "report",
+            "--from",
+            "2026-11-22",
+            "--to",
+            "2026-11-22",
+            "--format",
+            "oscal",
+            "-o",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         !out.path()
             .join("plan-of-action-and-milestones.json")

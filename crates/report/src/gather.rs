@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_firewall::record::{self, StoredBundle, StoredRequest};
-use portcullis_firewall::{Config, Decision, Exception, Violation, engine_rules};
+use portcullis_firewall::{
+    CompiledException, Config, Decision, Exception, Violation, engine_rules,
+};
 use portcullis_policy::{Action, PolicyBundle, PolicySource};
 use portcullis_store::{Store, VerifyFailure};
 
@@ -86,7 +88,7 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
     let mut summary = Summary::default();
     let mut days: BTreeMap<String, DayCounts> = BTreeMap::new();
     let mut rule_counts: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut used: BTreeMap<String, (Exception, Vec<String>)> = BTreeMap::new();
     let mut cited: BTreeMap<String, Vec<(String, bool, String)>> = BTreeMap::new();
 
     for row in rows {
@@ -193,11 +195,12 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
 
         // Exceptions used, advisories cited.
         for x in &decision.excepted {
-            if let Some(id) = &x.exception.id {
-                let list = used.entry(id.clone()).or_default();
-                if list.last() != Some(&decision.id) {
-                    list.push(decision.id.clone());
-                }
+            let id = exception_id(&x.exception);
+            let (_, list) = used
+                .entry(id)
+                .or_insert_with(|| (x.exception.clone(), Vec::new()));
+            if list.last() != Some(&decision.id) {
+                list.push(decision.id.clone());
             }
         }
         let denied = !decision.allowed();
@@ -520,14 +523,52 @@ fn library_controls() -> Result<Vec<Mapping>, ReportError> {
         .map_err(|e| ReportError::Query(format!("the built-in policy library does not load: {e}")))
 }
 
+/// An exception's id; one given to the gate in a file may have none.
+fn exception_id(e: &Exception) -> String {
+    e.id.clone()
+        .unwrap_or_else(|| format!("unnamed:{}:{}:{}", e.rule, e.key, e.artifact))
+}
+
 async fn exceptions(
     store: &Store,
     query: &ReportQuery,
     env: Option<&str>,
-    used: &BTreeMap<String, Vec<String>>,
+    used: &BTreeMap<String, (Exception, Vec<String>)>,
 ) -> Result<Vec<ExceptionEntry>, ReportError> {
     let mut out = Vec::new();
-    for row in store.exceptions(true).await? {
+    let rows = store.exceptions(true).await?;
+    // Exceptions the decisions used that the store never granted: given to the gate in a
+    // file (`gate --exceptions`). Who approved, why and until when come from the decision.
+    for (id, (e, used_by)) in used {
+        if rows.iter().any(|r| &r.id == id) {
+            continue;
+        }
+        let expires = CompiledException::compile(e.clone())
+            .map(|c| rfc3339(&c.expires_at))
+            .unwrap_or_else(|_| e.expires.clone());
+        let active = parse_time(&expires).is_some_and(|x| x >= query.to);
+        out.push(ExceptionEntry {
+            id: id.clone(),
+            rule: e.rule.clone(),
+            key: e.key.clone(),
+            artifact: e.artifact.clone(),
+            environments: e.environments.clone(),
+            reason: e.reason.clone(),
+            approver: e.approver.clone(),
+            granted_by: String::new(),
+            granted_at: String::new(),
+            expires_at: expires,
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+            evidence: e.evidence.clone(),
+            active,
+            used_by: used_by.clone(),
+            chain_seq: 0,
+            granted_in_store: false,
+        });
+    }
+    for row in rows {
         let e: Exception = serde_json::from_str(&row.body).map_err(|err| {
             ReportError::Store(portcullis_store::StoreError::Corrupt {
                 what: format!("exception {}", row.id),
@@ -543,7 +584,10 @@ async fn exceptions(
             (x, r) => x.or(r),
         };
         let overlaps = granted.is_none_or(|g| g < query.to) && ended.is_none_or(|t| t > query.from);
-        let used_by = used.get(&row.id).cloned().unwrap_or_default();
+        let used_by = used
+            .get(&row.id)
+            .map(|(_, list)| list.clone())
+            .unwrap_or_default();
         let in_env = env.is_none_or(|env| e.environments.iter().any(|x| x == "*" || x == env));
         if !(used_by.is_empty() && !(overlaps && in_env)) {
             let active = granted.is_some_and(|g| g < query.to)
@@ -567,6 +611,7 @@ async fn exceptions(
                 active: active && in_env,
                 used_by,
                 chain_seq: row.seq,
+                granted_in_store: true,
             });
         }
     }

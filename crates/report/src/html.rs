@@ -302,6 +302,15 @@ fn exceptions(h: &mut String, r: &Report) {
     }
     h.push_str("<table><thead><tr><th>Exception</th><th>Rule and subject</th><th>Who</th><th>Why</th><th>Until</th><th>State</th><th>Used by</th></tr></thead><tbody>");
     for e in &r.exceptions {
+        let granted = if e.granted_in_store {
+            format!(
+                "granted by {} on {}",
+                escape(&e.granted_by),
+                escape(&e.granted_at)
+            )
+        } else {
+            "given to the gate in an exceptions file (not granted in the store)".to_string()
+        };
         let state = if let Some(at) = &e.revoked_at {
             format!(
                 "revoked {} by {}: {}",
@@ -317,7 +326,7 @@ fn exceptions(h: &mut String, r: &Report) {
         let _ = write!(
             h,
             "<tr><td><code>{}</code></td><td><code>{}</code> on <code>{}</code><br>artifact <code>{}</code>, environments {}{}</td>\
-             <td>approved by {}<br>granted by {} on {}</td><td>{}</td><td>{}</td><td>{state}</td><td>{}</td></tr>",
+             <td>approved by {}<br>{granted}</td><td>{}</td><td>{}</td><td>{state}</td><td>{}</td></tr>",
             escape(&e.id),
             escape(&e.rule),
             escape(&e.key),
@@ -328,8 +337,6 @@ fn exceptions(h: &mut String, r: &Report) {
                 .map(|d| format!("<br>bound to evidence <code>{}</code>", escape(d)))
                 .unwrap_or_default(),
             escape(&e.approver),
-            escape(&e.granted_by),
-            escape(&e.granted_at),
             escape(&e.reason),
             escape(&e.expires_at),
             id_list(&e.used_by, 10)
@@ -625,6 +632,7 @@ mod tests {
                 active: false,
                 used_by: vec![],
                 chain_seq: 3,
+                granted_in_store: true,
             }],
             advisories: vec![AdvisoryEntry {
                 id: EVIL.into(),

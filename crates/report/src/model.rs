@@ -165,7 +165,17 @@ pub struct ExceptionEntry {
     pub active: bool,
     /// Decisions of the range it let a violation through in.
     pub used_by: Vec<String>,
+    /// Its `exception.granted` audit entry (0 when not granted in the store).
     pub chain_seq: i64,
+    /// Granted in the store (`exception add`, `POST /v1/exceptions`); false for one given to
+    /// the gate in a file, known from the decisions that used it (`granted_by`/`granted_at`
+    /// empty, `id` `unnamed:RULE:KEY:ARTIFACT` when the file gave none).
+    #[serde(default = "granted_in_store_default")]
+    pub granted_in_store: bool,
+}
+
+fn granted_in_store_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

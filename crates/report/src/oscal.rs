@@ -419,8 +419,14 @@ fn poam_item(report: &Report, e: &ExceptionEntry) -> (Value, Value) {
         "uuid": uuid(&["poam-item", &e.id, &key]),
         "title": format!("Remove the need for exception {} ({} on {})", e.id, e.rule, e.key),
         "description": format!(
-            "Approved by {} and granted by {} on {}, until {}: {}. Fix what rule {} reports about {} before the exception expires.",
-            nonempty(&e.approver), nonempty(&e.granted_by), e.granted_at, e.expires_at, nonempty(&e.reason), e.rule, e.key
+            "Approved by {} and {}, until {}: {}. Fix what rule {} reports about {} before the exception expires.",
+            nonempty(&e.approver),
+            if e.granted_in_store {
+                format!("granted by {} on {}", nonempty(&e.granted_by), e.granted_at)
+            } else {
+                "given to the gate in an exceptions file".to_string()
+            },
+            e.expires_at, nonempty(&e.reason), e.rule, e.key
         ),
         "props": [
             prop("exception-id", nonempty(&e.id)),
