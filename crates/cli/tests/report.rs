@@ -68,6 +68,17 @@ fn report_of_the_recorded_gate_runs() {
     assert_eq!(exc["active"], true);
     assert_eq!(exc["used_by"], serde_json::json!([denied_id]));
     assert_eq!(v["summary"]["exceptions_used"], 1);
+    // The Log4Shell advisory was given to the gate in a file, not added to the store: listed from
+    // the denied decision that cites it.
+    let log4shell = v["advisories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "GHSA-jfh8-c2jp-5v3q")
+        .unwrap_or_else(|| panic!("Log4Shell is not listed: {}", v["advisories"]));
+    assert_eq!(log4shell["kind"], "not-in-store");
+    assert_eq!(log4shell["decisions"], serde_json::json!([denied_id]));
+    assert_eq!(log4shell["denied"], 1);
 
     // The day before has nothing.
     let o = portcullis_with_home(

@@ -625,7 +625,32 @@ async fn advisories(
 ) -> Result<Vec<AdvisoryEntry>, ReportError> {
     let limits = portcullis_evidence::Limits::default();
     let mut out = Vec::new();
-    for row in store.advisories(true).await? {
+    let rows = store.advisories(true).await?;
+    // Advisories the decisions cite that were never added to the store: given to the gate in
+    // a file (`gate --advisories`), or matched from a scanner's own findings.
+    for (id, by_decision) in cited {
+        if rows.iter().any(|r| &r.id == id) {
+            continue;
+        }
+        let mut artifacts: Vec<String> = by_decision.iter().map(|(_, _, a)| a.clone()).collect();
+        artifacts.sort();
+        artifacts.dedup();
+        out.push(AdvisoryEntry {
+            id: id.clone(),
+            kind: "not-in-store".into(),
+            summary: String::new(),
+            digest: String::new(),
+            added_at: String::new(),
+            added_by: String::new(),
+            withdrawn_at: None,
+            withdraw_reason: None,
+            denied: by_decision.iter().filter(|(_, d, _)| *d).count() as u64,
+            decisions: by_decision.iter().map(|(id, _, _)| id.clone()).collect(),
+            artifacts,
+            deployed: Vec::new(),
+        });
+    }
+    for row in rows {
         let added = parse_time(&row.added_at);
         let withdrawn = row.withdrawn_at.as_deref().and_then(parse_time);
         let in_force =

@@ -181,7 +181,9 @@ fn granted_in_store_default() -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdvisoryEntry {
     pub id: String,
-    /// `osv` | `block-rule`.
+    /// `osv` | `block-rule` (added to the store), or `not-in-store`: cited by decisions but
+    /// never added to the store (given to the gate in a file); its `summary`, `digest`,
+    /// `added_*` are empty and `deployed` is not computed.
     pub kind: String,
     pub summary: String,
     pub digest: String,
