@@ -3,7 +3,7 @@
 //! CycloneDX SBOM of log4j-core 2.13.2), then `crates/server/tests/e2e/dashboard.mjs` drives
 //! Debian's chromium with playwright-core through the acceptance scenario: log in, see the
 //! denial on the overview, open it, grant exceptions as an approver, see the re-gated decision
-//! allowed with the exceptions listed (and export the report as PDF when the build has it).
+//! allowed with the exceptions listed, and export the report as PDF.
 //! Screenshots are kept under `$CARGO_TARGET_DIR/e2e-screenshots`.
 //!
 //! Needs node, `npm ci` in crates/server/tests/e2e and /usr/bin/chromium (`./scripts/test`

@@ -7,7 +7,6 @@
 //! Nothing is decided here: pages read the store's queries, changes go through
 //! `portcullis_firewall::registry`, and re-gating is `Firewall::decide` + `Firewall::record`.
 
-mod charts;
 mod pages;
 
 use std::collections::HashMap;
@@ -464,6 +463,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/rules", get(pages::rules))
         .route("/ui/pipelines", get(pages::pipelines))
         .route("/ui/audit", get(pages::audit))
+        .route("/ui/report", get(pages::report))
         .route("/ui/assets/{hash}/{name}", get(pages::asset))
         .layer(axum::Extension(dash))
 }

@@ -24,17 +24,15 @@ use portcullis_store::{Change, VerifyFailure, kinds};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::charts::{self, Series};
 use super::{ASSETS, COOKIE, Dash, PageError, Transport, User, check_csrf, urlencode};
 use crate::AppState;
 use crate::auth::Permission;
 use crate::notify::Event;
+use portcullis_report::charts::{self, Bar, HBars, StackedBars};
+use portcullis_report::{Format, ReportQuery};
 
 type Page = Result<Response, PageError>;
 
-const ALLOW_COLOR: &str = "#1a7f37";
-const WARN_COLOR: &str = "#bf8700";
-const DENY_COLOR: &str = "#cf222e";
 /// Days the overview covers.
 const OVERVIEW_DAYS: i64 = 14;
 /// Exceptions expiring within this many days are "expiring soon".
@@ -455,46 +453,58 @@ pub async fn overview(
         }
         e.total += c.n;
     }
-    let series = |name, color, outcome: &str| Series {
-        name,
-        color,
+    let series = |name: &str, outcome: &str| charts::Series {
+        name: name.to_string(),
         values: days
             .iter()
-            .map(|d| by_day.get(&(d.as_str(), outcome)).copied().unwrap_or(0))
+            .map(|d| {
+                by_day
+                    .get(&(d.as_str(), outcome))
+                    .copied()
+                    .unwrap_or(0)
+                    .max(0) as u64
+            })
             .collect(),
     };
-    let per_day_svg = charts::stacked_columns(
-        &format!("Decisions per day, last {OVERVIEW_DAYS} days"),
-        &days,
-        &[
-            series("allowed", ALLOW_COLOR, "allow"),
-            series("allowed with warnings", WARN_COLOR, "warn"),
-            series("denied", DENY_COLOR, "deny"),
+    // Series in the report's palette order: green, vermilion, orange.
+    let per_day_svg = charts::stacked_bars(&StackedBars {
+        title: format!("Decisions per day, last {OVERVIEW_DAYS} days"),
+        description: "Decisions recorded each day: allowed, denied, and allowed with warnings."
+            .into(),
+        labels: days
+            .iter()
+            .map(|d| d.get(5..).unwrap_or(d).to_string())
+            .collect(),
+        series: vec![
+            series("allowed", "allow"),
+            series("denied", "deny"),
+            series("allowed with warnings", "warn"),
         ],
-    );
+    });
     let envs: Vec<EnvTotals> = by_env.into_values().collect();
     let env_names: Vec<String> = envs.iter().map(|e| e.environment.clone()).collect();
-    let per_env_svg = charts::stacked_columns(
-        &format!("Decisions per environment, last {OVERVIEW_DAYS} days"),
-        &env_names,
-        &[
-            Series {
-                name: "allowed",
-                color: ALLOW_COLOR,
-                values: envs.iter().map(|e| e.allow).collect(),
+    let count = |f: fn(&EnvTotals) -> i64| -> Vec<u64> {
+        envs.iter().map(|e| f(e).max(0) as u64).collect()
+    };
+    let per_env_svg = charts::stacked_bars(&StackedBars {
+        title: format!("Decisions per environment, last {OVERVIEW_DAYS} days"),
+        description: "Allowed, denied and warned decisions in each environment.".into(),
+        labels: env_names,
+        series: vec![
+            charts::Series {
+                name: "allowed".into(),
+                values: count(|e| e.allow),
             },
-            Series {
-                name: "allowed with warnings",
-                color: WARN_COLOR,
-                values: envs.iter().map(|e| e.warn).collect(),
+            charts::Series {
+                name: "denied".into(),
+                values: count(|e| e.deny),
             },
-            Series {
-                name: "denied",
-                color: DENY_COLOR,
-                values: envs.iter().map(|e| e.deny).collect(),
+            charts::Series {
+                name: "allowed with warnings".into(),
+                values: count(|e| e.warn),
             },
         ],
-    );
+    });
     let live = state.live();
     let titles: HashMap<String, String> = live
         .firewall
@@ -514,14 +524,17 @@ pub async fn overview(
             environments: r.environments,
         })
         .collect();
-    let rules_svg = charts::hbars(
-        &format!("Most violated rules, last {OVERVIEW_DAYS} days"),
-        &rules
+    let rules_svg = charts::hbars(&HBars {
+        title: format!("Most violated rules, last {OVERVIEW_DAYS} days"),
+        description: "Enforced violations recorded per rule, most first.".into(),
+        bars: rules
             .iter()
-            .map(|r| (r.rule.clone(), r.n))
-            .collect::<Vec<_>>(),
-        DENY_COLOR,
-    );
+            .map(|r| Bar {
+                label: r.rule.clone(),
+                value: r.n.max(0) as u64,
+            })
+            .collect(),
+    });
     let advisories = advisory_lines(&state, false, 10).await?;
     let now = Utc::now();
     let expiring = exception_lines(&state, false)
@@ -1682,19 +1695,17 @@ pub async fn pipelines(State(state): State<Arc<AppState>>, user: User) -> Page {
             }
         })
         .collect();
-    let rate_svg = charts::hbars(
-        "Pass rate per pipeline and stage (%)",
-        &pipelines
+    let rate_svg = charts::hbars(&HBars {
+        title: "Pass rate per pipeline and stage (%)".into(),
+        description: "The share of each pipeline stage's decisions that were allowed.".into(),
+        bars: pipelines
             .iter()
-            .map(|p| {
-                (
-                    format!("{} / {}", p.pipeline, p.stage),
-                    (100 * p.passed / p.decisions.max(1)) as i64,
-                )
+            .map(|p| Bar {
+                label: format!("{} / {}", p.pipeline, p.stage),
+                value: (100 * p.passed / p.decisions.max(1)) as u64,
             })
-            .collect::<Vec<_>>(),
-        ALLOW_COLOR,
-    );
+            .collect(),
+    });
     render(&PipelinesPage {
         layout: layout("Pipelines", "pipelines", Some(&user)),
         days: PIPELINE_DAYS,
@@ -1755,6 +1766,86 @@ pub async fn audit(
         chain: chain_status(&state, &dash).await?,
         just_verified: verify,
     })
+}
+
+// ------------------------------------------------------------------ reports
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    env: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// The audit report (`portcullis_report`: the same build and render as `portcullis report`),
+/// as a download: `?format=html|pdf|json|oscal&env=&from=&to=` (default: PDF of the last 30
+/// days, every environment).
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    q: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+) -> Page {
+    let q = query(q)?;
+    let format: Format = q
+        .format
+        .as_deref()
+        .unwrap_or("pdf")
+        .parse()
+        .map_err(PageError::bad_request)?;
+    let bound = |v: Option<&str>, b: portcullis_report::Bound, default: DateTime<Utc>| match v
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => portcullis_report::parse_bound(s, b).map_err(PageError::bad_request),
+        None => Ok(default),
+    };
+    let now = Utc::now();
+    let query = ReportQuery {
+        env: q.env.filter(|e| !e.trim().is_empty()),
+        from: bound(
+            q.from.as_deref(),
+            portcullis_report::Bound::From,
+            now - Days::days(30),
+        )?,
+        to: bound(q.to.as_deref(), portcullis_report::Bound::To, now)?,
+    };
+    let report = portcullis_report::build(&state.store, &query)
+        .await
+        .map_err(|e| match e {
+            portcullis_report::ReportError::Query(m) => PageError::bad_request(m),
+            other => PageError::internal(other),
+        })?;
+    let bytes = tokio::task::spawn_blocking(move || portcullis_report::render(&report, format))
+        .await
+        .map_err(PageError::internal)?
+        .map_err(|e| match e {
+            portcullis_report::ReportError::Pdf(m) => {
+                PageError::new(StatusCode::SERVICE_UNAVAILABLE, "No PDF renderer", m)
+            }
+            other => PageError::internal(other),
+        })?;
+    tracing::info!(format = format.as_str(), by = %user.actor(), "dashboard: report exported");
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"portcullis-report-{}.{}\"",
+        now.format("%Y%m%d"),
+        format.extension()
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 // ------------------------------------------------------------------ assets
