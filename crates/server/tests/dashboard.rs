@@ -428,3 +428,48 @@ async fn summaries_match_the_decisions_on_sqlite() {
 async fn summaries_match_the_decisions_on_postgres() {
     summaries_match_the_decisions(Backend::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_stream_changes_and_end_on_shutdown() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+    // Without a session there is no stream.
+    let r = client()
+        .get(format!("{}/ui/events", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let mut r = client()
+        .get(format!("{}/ui/events", s.base))
+        .header("cookie", &viewer.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let d = denied_decision(&s).await;
+    let seq = d["chain"]["seq"].as_u64().unwrap();
+    // The change event names the chain's head once the decision is in it.
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(&format!("data: {seq}")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no change event: {seen:?}"
+        );
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), r.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream is open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: change"), "{seen}");
+    // An open stream does not hold up a graceful shutdown.
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.stop())
+        .await
+        .expect("the server stops with a live page open");
+    drop(r);
+}

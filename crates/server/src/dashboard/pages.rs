@@ -719,13 +719,26 @@ pub async fn events(
     _user: User,
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = dash.head(&state).await;
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.changed().await.ok()?;
-        let seq = *rx.borrow_and_update();
-        Some((
-            Ok(SseEvent::default().event("change").data(seq.to_string())),
-            rx,
-        ))
+    // The stream ends when the server shuts down: an open page must not hold up a graceful
+    // shutdown (the browser reconnects to the next server).
+    let stream = futures_util::stream::unfold((rx, state), |(mut rx, state)| async move {
+        loop {
+            tokio::select! {
+                changed = rx.changed() => {
+                    changed.ok()?;
+                    let seq = *rx.borrow_and_update();
+                    return Some((
+                        Ok(SseEvent::default().event("change").data(seq.to_string())),
+                        (rx, state),
+                    ));
+                }
+                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                    if !state.is_ready() {
+                        return None;
+                    }
+                }
+            }
+        }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

@@ -22,6 +22,10 @@ CREATE TABLE decision_summary (
 CREATE INDEX decision_summary_by_pipeline ON decision_summary (pipeline, stage, seq);
 CREATE INDEX decision_summary_by_id ON decision_summary (decision_id);
 
+-- The latest decisions (the overview's list, the dashboard's decision pages) by position in
+-- the chain.
+CREATE INDEX decisions_by_seq ON decisions (seq);
+
 -- Decisions per day, environment and outcome.
 CREATE TABLE decision_daily (
     day         TEXT    NOT NULL,
