@@ -15,6 +15,7 @@ mod probe;
 mod registry;
 mod remote;
 mod render;
+mod report;
 mod serve;
 mod state;
 mod verify;
@@ -92,6 +93,11 @@ enum Command {
     /// Deployment verification: canary analysis of metrics and logs against a baseline.
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
+    /// Audit and compliance report of a time range: decisions with their proof, exceptions,
+    /// advisories, NIST SP 800-53 / HIPAA control coverage, the chain's verification — as
+    /// html, pdf, json or oscal. Exit 0 written, 1 written but the audit chain does not
+    /// verify, 2 error.
+    Report(Box<report::ReportArgs>),
     /// What runs where, as recorded with `deployed`.
     Inventory {
         #[arg(long = "env")]
@@ -340,6 +346,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => serve::token(&cmd),
         Command::Demo(args) => serve::demo(&args),
         Command::Verify(cmd) => verify::run(&cmd),
+        Command::Report(args) => report::run(&args),
         Command::Inventory {
             environment,
             format,

@@ -463,11 +463,13 @@ async fn load_bundle(
     })
 }
 
+/// (framework, control id, rule id).
+type Mapping = (String, String, String);
+
 /// (framework, control, rule) for every mapping of the built-in library and the firewall's
 /// own rules: the controls every report lists.
-fn library_controls() -> Result<Vec<(String, String, String)>, ReportError> {
-    static LIBRARY: std::sync::OnceLock<Result<Vec<(String, String, String)>, String>> =
-        std::sync::OnceLock::new();
+fn library_controls() -> Result<Vec<Mapping>, ReportError> {
+    static LIBRARY: std::sync::OnceLock<Result<Vec<Mapping>, String>> = std::sync::OnceLock::new();
     LIBRARY
         .get_or_init(|| {
             let bundle = PolicyBundle::builtin().map_err(|e| e.to_string())?;

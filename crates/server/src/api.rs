@@ -58,6 +58,7 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
         ("GET", "/v1/inventory"),
         ("GET", "/v1/audit/verify"),
         ("GET", "/v1/audit/export"),
+        ("GET", "/v1/reports"),
         ("GET", "/v1/tokens"),
         ("POST", "/v1/tokens"),
         ("POST", "/v1/tokens/{id}/revoke"),
@@ -91,6 +92,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/inventory", get(inventory))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/audit/export", get(audit_export))
+        .route("/v1/reports", get(report))
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/v1/admission", post(crate::admission::review))
@@ -999,6 +1001,98 @@ async fn audit_export(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    Ok(r)
+}
+
+// ------------------------------------------------------------------ reports
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportParams {
+    env: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+/// The audit and compliance report of a range (`portcullis report`), in any of its formats.
+async fn report(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: QueryResult<ReportParams>,
+) -> ApiResult {
+    use portcullis_report::{Bound, Format, ReportError, ReportQuery, parse_bound};
+    caller.require(Permission::Read)?;
+    let q = query(q)?;
+    let invalid =
+        |what: &str, e: String| Problem::new(codes::INVALID_REQUEST, format!("{what}: {e}"));
+    let format: Format = match q.format.as_deref() {
+        None => Format::Json,
+        Some(f) => f.parse().map_err(|e| invalid("format", e))?,
+    };
+    let to = match q.to.as_deref() {
+        Some(t) => parse_bound(t, Bound::To).map_err(|e| invalid("to", e))?,
+        None => Utc::now(),
+    };
+    let from = match q.from.as_deref() {
+        Some(t) => parse_bound(t, Bound::From).map_err(|e| invalid("from", e))?,
+        None => to - chrono::Duration::days(30),
+    };
+    let env = q.env.filter(|e| !e.trim().is_empty());
+    let query = ReportQuery {
+        env: env.clone(),
+        from,
+        to,
+    };
+    let problem = |e: ReportError| match e {
+        ReportError::Query(m) => Problem::new(codes::INVALID_REQUEST, m),
+        e @ ReportError::Record { .. } => Problem::new(codes::AUDIT_CHAIN_BROKEN, e.to_string()),
+        e @ ReportError::Pdf(_) => Problem::new(codes::UNAVAILABLE, e.to_string()),
+        other => Problem::internal(other),
+    };
+    let report = portcullis_report::build(&state.store, &query)
+        .await
+        .map_err(problem)?;
+    // Rendering (Chromium for PDF) blocks: off the async workers.
+    let bytes = tokio::task::spawn_blocking(move || portcullis_report::render(&report, format))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(problem)?;
+    let name = format!(
+        "portcullis-report-{}-{}-{}.{}",
+        env.as_deref()
+            .unwrap_or("all")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            })
+            .collect::<String>(),
+        from.format("%Y%m%dT%H%M%SZ"),
+        to.format("%Y%m%dT%H%M%SZ"),
+        format.extension()
+    );
+    let disposition = if format == Format::Html || format == Format::Json {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    if format == Format::Html {
+        // The report has no script and loads nothing: say so to the browser.
+        r.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
     Ok(r)
 }
 

@@ -682,3 +682,94 @@ async fn operations_endpoints() {
     assert!(text.contains("# EOF"));
     s.stop().await;
 }
+
+/// `GET /v1/reports`: the report of a range in each format, for a viewer; bad parameters are
+/// problem documents naming the parameter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_export_the_range_in_every_format() {
+    let (s, _db) = sqlite_server(Options::default()).await;
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "staging", "evidence": log4j_evidence(),
+                    "context": {"pipeline": "test", "time": "2026-11-23T12:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["decision"]["id"].as_str().unwrap().to_string();
+
+    let range = "from=2026-11-23&to=2026-11-23";
+    let (status, v) = s
+        .get(Role::Viewer, &format!("/v1/reports?{range}&env=staging"))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["schema"], "portcullis.report/v1");
+    assert_eq!(v["summary"]["decisions"], 1);
+    assert_eq!(v["summary"]["denied"], 1);
+    assert_eq!(v["decisions"][0]["id"], id.as_str());
+    assert_eq!(v["range"]["to"], "2026-11-24T00:00:00Z");
+    assert_eq!(v["chain"]["verified"], true);
+    let ra5 = v["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["framework"] == "nist-800-53" && c["control"] == "RA-5")
+        .unwrap();
+    assert_eq!(ra5["status"], "not-satisfied");
+    assert_eq!(ra5["violated_in"][0], id.as_str());
+
+    // Another environment's report has none of it.
+    let (_, v) = s
+        .get(Role::Viewer, &format!("/v1/reports?{range}&env=production"))
+        .await;
+    assert_eq!(v["summary"]["decisions"], 0);
+
+    let get = |format: &str| {
+        s.client
+            .get(format!("{}/v1/reports?{range}&format={format}", s.base))
+            .bearer_auth(s.token(Role::Viewer))
+            .send()
+    };
+    let r = get("html").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("id=\"d-{id}\"")) && html.contains("<svg"));
+    let r = get("oscal").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"portcullis-report-all-20261123T000000Z-")
+    );
+    let oscal: Value = r.json().await.unwrap();
+    assert_eq!(
+        oscal["assessment-results"]["metadata"]["oscal-version"],
+        "1.1.2"
+    );
+    assert_eq!(
+        oscal["assessment-results"]["results"][0]["observations"][0]["relevant-evidence"][0]["href"],
+        format!("urn:portcullis:decision:{id}")
+    );
+
+    for (query, word) in [
+        ("format=docx", "format"),
+        ("from=last-week", "from"),
+        ("from=2026-11-24&to=2026-11-01", "not before"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, v) = s.get(Role::Viewer, &format!("/v1/reports?{query}")).await;
+        assert_eq!(status, 422, "{query}: {v}");
+        assert_eq!(v["code"], "invalid-request");
+        assert!(v["detail"].as_str().unwrap().contains(word), "{query}: {v}");
+    }
+    s.stop().await;
+}

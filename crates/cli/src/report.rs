@@ -1,0 +1,145 @@
+//! `portcullis report`: the audit and compliance report of a time range, as HTML, PDF, JSON or
+//! OSCAL. A one-line summary goes to stderr; the report to stdout or `--output`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use portcullis_report::{Bound, Format, ReportQuery, oscal, parse_bound};
+
+use crate::exit;
+use crate::state::{StoreArgs, runtime};
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// One environment (default: all of them).
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Start of the range: RFC 3339, or a date (its start, UTC). Default: 30 days before --to.
+    #[arg(long, value_name = "TIME|DATE")]
+    pub from: Option<String>,
+    /// End of the range, excluded: RFC 3339, or a date (included: the range ends at its end,
+    /// UTC). Default: now.
+    #[arg(long, value_name = "TIME|DATE")]
+    pub to: Option<String>,
+    /// html (self-contained), pdf (headless Chromium), json, or oscal (OSCAL 1.1.2 assessment
+    /// results and POA&M).
+    #[arg(long, default_value = "html", value_name = "FORMAT", value_parser = parse_format)]
+    pub format: Format,
+    /// Where to write it (default: stdout). With --format oscal, an existing directory gets two
+    /// files: assessment-results.json and plan-of-action-and-milestones.json.
+    #[arg(long, short, value_name = "FILE|DIR")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
+    let to = match &a.to {
+        Some(t) => parse_bound(t, Bound::To).map_err(|e| anyhow::anyhow!("--to: {e}"))?,
+        None => chrono::Utc::now(),
+    };
+    let from = match &a.from {
+        Some(t) => parse_bound(t, Bound::From).map_err(|e| anyhow::anyhow!("--from: {e}"))?,
+        None => to - chrono::Duration::days(30),
+    };
+    if a.format == Format::Pdf && a.output.is_none() && std::io::stdout().is_terminal() {
+        bail!("--format pdf writes binary data: give --output FILE (or redirect stdout)");
+    }
+    let query = ReportQuery {
+        env: a.environment.clone(),
+        from,
+        to,
+    };
+    let rt = runtime()?;
+    let store = rt.block_on(a.store.open())?;
+    let report = rt
+        .block_on(portcullis_report::build(&store, &query))
+        .context("cannot build the report")?;
+
+    let written = match (&a.output, a.format) {
+        (Some(dir), Format::Oscal) if dir.is_dir() => {
+            let docs = oscal::documents(&report);
+            let ar = dir.join("assessment-results.json");
+            std::fs::write(&ar, serde_json::to_vec_pretty(&docs.assessment_results)?)
+                .with_context(|| format!("cannot write {}", ar.display()))?;
+            let poam_path = dir.join("plan-of-action-and-milestones.json");
+            match &docs.poam {
+                Some(poam) => {
+                    std::fs::write(&poam_path, serde_json::to_vec_pretty(poam)?)
+                        .with_context(|| format!("cannot write {}", poam_path.display()))?;
+                    format!("{} and {}", ar.display(), poam_path.display())
+                }
+                None => {
+                    // A stale POA&M from an earlier run must not pass for this one.
+                    if poam_path.is_file() {
+                        std::fs::remove_file(&poam_path).with_context(|| {
+                            format!("cannot remove the stale {}", poam_path.display())
+                        })?;
+                    }
+                    format!(
+                        "{} (no POA&M: no exception is active at the end of the range)",
+                        ar.display()
+                    )
+                }
+            }
+        }
+        (output, format) => {
+            let bytes = portcullis_report::render(&report, format)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(path, &bytes)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    path.display().to_string()
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&bytes)?;
+                    out.flush()?;
+                    "stdout".into()
+                }
+            }
+        }
+    };
+
+    let s = &report.summary;
+    eprintln!(
+        "report {} {}..{}: {} decisions ({} allowed, {} with warnings, {} denied), {} exceptions used, {} advisories; controls {} satisfied, {} not satisfied, {} not assessed; audit chain {}; {} written to {written}",
+        report
+            .range
+            .environment
+            .as_deref()
+            .unwrap_or("(all environments)"),
+        report.range.from,
+        report.range.to,
+        s.counts.decisions,
+        s.counts.allowed,
+        s.counts.warned,
+        s.counts.denied,
+        s.exceptions_used,
+        s.advisories,
+        s.controls_satisfied,
+        s.controls_not_satisfied,
+        s.controls_not_assessed,
+        if report.chain.verified {
+            "verified".to_string()
+        } else {
+            format!(
+                "DOES NOT VERIFY ({})",
+                report.chain.failure.as_deref().unwrap_or("?")
+            )
+        },
+        a.format
+    );
+    // A report over a chain that does not verify is written, but the run fails.
+    Ok(if report.chain.verified {
+        exit::OK
+    } else {
+        exit::DENIED
+    })
+}
