@@ -354,6 +354,44 @@ async fn grant_an_exception_and_regate_until_allowed() {
     // The pipelines page groups the decisions by pipeline and stage.
     let (_, html) = get_page(&s, &approver.cookie, "/ui/pipelines").await;
     assert!(html.contains("deploy-staging"), "{html}");
+    // Every other page renders what it is about.
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/rules").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("PCL-VULN-002") && html.contains(">enforce<"),
+        "{html}"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/decisions?env=staging").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&first) && html.contains(&current), "{html}");
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/environments").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&current),
+        "the last decision in staging: {html}"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/advisories").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        !html.contains("Withdraw"),
+        "an approver may not withdraw advisories"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/audit?verify=1").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("The chain verifies"), "{html}");
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/decisions/no-such-id").await;
+    assert_eq!(status, 404, "{html}");
+    // The report, as JSON here (PDF needs Chromium: the browser test exports it).
+    let (status, json) = get_page(&s, &approver.cookie, "/ui/report?format=json").await;
+    assert_eq!(status, 200, "{json}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        report.to_string().contains(&current),
+        "the report lists the decisions"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/report?format=docx").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("docx"), "{html}");
     s.stop().await;
 }
 
