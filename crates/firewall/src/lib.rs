@@ -23,6 +23,7 @@ pub mod impact;
 pub mod input;
 pub mod kev;
 pub mod record;
+pub mod regate;
 pub mod registry;
 pub mod request;
 pub mod rules;

@@ -466,6 +466,9 @@ impl Firewall {
                 "policy_bundle_digest": decision.policy_bundle_digest,
                 "evidence": evidence_digests,
                 "violated_rules": rules,
+                // Where it was asked from: the dashboard groups decisions by pipeline and stage.
+                "pipeline": req.context.pipeline,
+                "stage": req.context.stage,
                 "counts": {
                     "violations": decision.violations.len(),
                     "warnings": decision.warnings.len(),

@@ -96,6 +96,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/v1/admission", post(crate::admission::review))
+        .merge(crate::dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -751,7 +752,7 @@ async fn add_advisory(
     ))
 }
 
-async fn impact_of(
+pub(crate) async fn impact_of(
     state: &AppState,
     bytes: &[u8],
     id: &str,

@@ -203,6 +203,17 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// The role of the active token `id` (None once it is revoked): dashboard sessions are
+    /// bound to a token and end with it.
+    pub fn role_of(&self, id: &str) -> Option<Role> {
+        self.known
+            .iter()
+            .find(|(_, known, _)| known == id)
+            .map(|(_, _, role)| *role)
+    }
+}
+
 fn digest_bytes(digest: &str) -> Option<[u8; 32]> {
     let hex = digest.strip_prefix("sha256:")?;
     if hex.len() != 64 {

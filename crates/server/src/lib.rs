@@ -20,6 +20,7 @@ pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod metrics;
 pub mod notify;
 pub mod problem;
@@ -294,7 +295,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let follower = tokio::spawn(follow_changes(state.clone()));
     let expiry = tokio::spawn(notify::watch_expiring_exceptions(state.clone()));
-    let app = api::router(state.clone());
+    let app = api::router(state.clone())
+        .layer(axum::Extension(dashboard::Transport { tls: tls.is_some() }));
     let stopping = state.clone();
     let shutdown = async move {
         shutdown.await;

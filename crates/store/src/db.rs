@@ -990,6 +990,10 @@ impl Store {
     }
 }
 
+#[macro_use]
+mod summary;
+pub use summary::{DailyCount, DecisionSummary, RuleCount, outcome};
+
 /// Why `Store::verify` failed: the chain was tampered with, or the store could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyFailure {
@@ -1115,6 +1119,7 @@ macro_rules! define_commit {
                     out.push(None);
                     continue;
                 }
+                summarize_decision!(conn, change, seq, err);
                 let entry = chain.append(&change.kind, &change.body, &at)?;
                 sqlx::query("INSERT INTO audit_log (seq, at, kind, body, body_digest, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(entry.seq as i64).bind(&entry.at).bind(&entry.kind).bind(&entry.body)

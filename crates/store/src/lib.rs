@@ -28,7 +28,10 @@ pub mod records;
 pub mod testing;
 
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
-pub use db::{Backend, CHANGES_CHANNEL, Store, StoreConfig, Subscription, VerifyFailure};
+pub use db::{
+    Backend, CHANGES_CHANNEL, DailyCount, DecisionSummary, RuleCount, Store, StoreConfig,
+    Subscription, VerifyFailure, outcome,
+};
 pub use error::StoreError;
 pub use keys::CheckpointKey;
 pub use proof::{

@@ -1,0 +1,210 @@
+//! The dashboard in a real browser: a real `portcullis serve` on a temporary store, seeded
+//! through the CLI and the API with a Log4Shell denial (the corpus's advisory and a real Grype
+//! CycloneDX SBOM of log4j-core 2.13.2), then `crates/server/tests/e2e/dashboard.mjs` drives
+//! Debian's chromium with playwright-core through the acceptance scenario: log in, see the
+//! denial on the overview, open it, grant exceptions as an approver, see the re-gated decision
+//! allowed with the exceptions listed, and export the report as PDF.
+//! Screenshots are kept under `$CARGO_TARGET_DIR/e2e-screenshots`.
+//!
+//! Needs node, `npm ci` in crates/server/tests/e2e and /usr/bin/chromium (`./scripts/test`
+//! installs them under CI); without them it skips with a message, but under CI (CI=true) a
+//! skip is a failure.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
+}
+
+/// Skip (outside CI) or fail (under CI) for want of `what`.
+fn missing(what: &str) {
+    if under_ci() {
+        panic!("the dashboard's browser test must run under CI, but {what}");
+    }
+    eprintln!("SKIPPED: dashboard browser test: {what} (./scripts/test installs it under CI)");
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn e2e_dir() -> PathBuf {
+    root().join("crates/server/tests/e2e")
+}
+
+fn screenshots() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root().join(target)
+    };
+    target.join("e2e-screenshots")
+}
+
+fn start_server(home: &Path) -> (Server, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PORTCULLIS_") {
+            c.env_remove(k);
+        }
+    }
+    let mut child = c
+        .env("PORTCULLIS_HOME", home)
+        .current_dir(root())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "examples/portcullis.yaml",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start portcullis serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the server says where it listens");
+    (Server(child), url)
+}
+
+#[test]
+fn dashboard_acceptance_in_chromium() {
+    let corpus = root().join("../shared/corpus");
+    let advisory = corpus.join("advisories/GHSA-jfh8-c2jp-5v3q.osv.json");
+    let sbom = corpus.join("scanners/cyclonedx/log4j.json");
+    if !advisory.is_file() || !sbom.is_file() {
+        return missing(&format!("the corpus is absent ({})", corpus.display()));
+    }
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).is_file() {
+        return missing(&format!(
+            "{chromium} is not installed (apt-get install chromium)"
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return missing("node is not installed");
+    }
+    if !e2e_dir().join("node_modules/playwright-core").is_dir() {
+        return missing(&format!(
+            "playwright-core is not installed (npm ci in {})",
+            e2e_dir().display()
+        ));
+    }
+
+    // The server's state, through the CLI: the Log4Shell advisory and two tokens.
+    let home = fresh_home();
+    let o = portcullis_with_home(
+        &root(),
+        &home,
+        &["advisory", "add", &advisory.display().to_string()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = |role: &str| {
+        let o = portcullis_with_home(
+            &root(),
+            &home,
+            &[
+                "token",
+                "create",
+                "--role",
+                role,
+                "--name",
+                &format!("e2e {role}"),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).trim().to_string()
+    };
+    let ci = token("ci");
+    let approver = token("approver");
+    let (server, url) = start_server(&home);
+
+    // A pipeline's gate against the server: denied (exit 1), recorded there.
+    let mut gate = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PORTCULLIS_") {
+            gate.env_remove(k);
+        }
+    }
+    let local = fresh_home();
+    let o = gate
+        .env("PORTCULLIS_HOME", &local)
+        .env("PORTCULLIS_TOKEN", &ci)
+        .current_dir(root())
+        .args([
+            "gate",
+            "--server",
+            &url,
+            "--artifact",
+            "registry.example.com/shop/checkout-api@sha256:9f3c1d0a8e5b7c2f4a6d8e0b1c3f5a7d9e1b3c5f7a9d1e3b5c7f9a1d3e5b7c9f",
+            "--env",
+            "staging",
+            "--evidence",
+            &sbom.display().to_string(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run portcullis gate");
+    assert_eq!(o.status.code(), Some(1), "denied: {}", stderr(&o));
+    let decision: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("the decision as JSON");
+    let id = decision["id"].as_str().expect("a decision id").to_string();
+    assert!(
+        decision["violations"]
+            .as_array()
+            .expect("violations")
+            .iter()
+            .any(|v| v["rule"] == "PCL-VULN-001"),
+        "denied for Log4Shell: {decision}"
+    );
+
+    let shots = screenshots();
+    eprintln!("dashboard e2e: screenshots in {}", shots.display());
+    let out = Command::new("node")
+        .arg("dashboard.mjs")
+        .current_dir(e2e_dir())
+        .env("PORTCULLIS_URL", &url)
+        .env("PORTCULLIS_TOKEN", &approver)
+        .env("PORTCULLIS_DECISION", &id)
+        .env("E2E_SCREENSHOTS", &shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("run node");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{log}");
+    assert!(out.status.success(), "the browser scenario failed:\n{log}");
+    assert!(log.contains("e2e: PASSED"), "{log}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&local);
+}

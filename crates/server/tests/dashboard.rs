@@ -1,0 +1,513 @@
+//! The dashboard against a real server on a loopback port: login and sessions bound to tokens,
+//! roles re-checked on every POST, CSRF, the pages' contents after real decisions, re-gating
+//! after an exception, and the overview's aggregates on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use portcullis_server::auth::Role;
+use portcullis_store::Backend;
+use serde_json::{Value, json};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn log4j_evidence() -> Vec<Value> {
+    vec![
+        evidence_file(&examples().join("evidence/checkout-api.cdx.json")),
+        evidence_file(&examples().join("evidence/trivy-image.json")),
+    ]
+}
+
+/// A logged-in browser: its session cookie and CSRF token.
+struct Browser {
+    cookie: String,
+    csrf: String,
+}
+
+async fn login(s: &TestServer, token: &str) -> Browser {
+    let r = client()
+        .post(format!("{}/ui/login", s.base))
+        .form(&[("token", token), ("next", "/ui/decisions")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "login answers with a redirect");
+    assert_eq!(r.headers()["location"], "/ui/decisions");
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        !set.contains("Secure"),
+        "plain HTTP: no Secure flag ({set})"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    let page = get_page(s, &cookie, "/ui").await;
+    assert_eq!(page.0, 200, "{}", page.1);
+    let csrf = page
+        .1
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a CSRF token in the page")
+        .to_string();
+    Browser { cookie, csrf }
+}
+
+async fn get_page(s: &TestServer, cookie: &str, path: &str) -> (u16, String) {
+    let r = client()
+        .get(format!("{}{path}", s.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post_form(
+    s: &TestServer,
+    b: &Browser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, Option<String>) {
+    let mut form: Vec<(&str, &str)> = vec![("csrf", b.csrf.as_str())];
+    form.extend_from_slice(fields);
+    let r = client()
+        .post(format!("{}{path}", s.base))
+        .header("cookie", &b.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, r.text().await.unwrap(), location)
+}
+
+async fn denied_decision(s: &TestServer) -> Value {
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "staging", "evidence": log4j_evidence(),
+                    "context": {"pipeline": "shop", "stage": "deploy-staging"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["decision"]["decision"], "deny", "{body}");
+    body["decision"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sessions_and_roles() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+
+    // Without a session every page sends the browser to the login form.
+    let r = client().get(format!("{}/ui", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/ui/login?next=/ui");
+    let r = client()
+        .get(format!("{}/ui/login", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("name=\"token\""), "{html}");
+    // Every asset is vendored and served from here, with its content hash.
+    assert!(!html.contains("https://"), "no CDN: {html}");
+    let js = html
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    let r = client()
+        .get(format!("{}{js}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+
+    // A wrong token is refused, and no session is made.
+    let r = client()
+        .post(format!("{}/ui/login", s.base))
+        .form(&[("token", "pcl_not-a-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.text().await.unwrap().contains("Unknown or revoked token"));
+    // A cross-site login post is refused.
+    let r = client()
+        .post(format!("{}/ui/login", s.base))
+        .header("origin", "https://evil.example")
+        .form(&[("token", s.token(Role::Viewer))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let d = denied_decision(&s).await;
+    let id = d["id"].as_str().unwrap();
+
+    // A viewer sees everything, is shown no buttons, and every POST is refused with 403.
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+    let (status, html) = get_page(&s, &viewer.cookie, &format!("/ui/decisions/{id}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("PCL-VULN-002"), "{html}");
+    assert!(
+        !html.contains("Grant and re-gate"),
+        "viewer sees no grant form"
+    );
+    assert!(
+        !html.contains("Re-gate now"),
+        "viewer sees no re-gate button"
+    );
+    let (status, html, _) = post_form(
+        &s,
+        &viewer,
+        "/ui/exceptions",
+        &[
+            ("rule", "PCL-VULN-002"),
+            ("key", "*"),
+            ("artifact", "*"),
+            ("environments", "*"),
+            ("expires", "2099-01-01"),
+            ("reason", "viewer tries"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("needs role approver or admin"), "{html}");
+    let (status, _, _) = post_form(&s, &viewer, &format!("/ui/decisions/{id}/regate"), &[]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = post_form(
+        &s,
+        &viewer,
+        "/ui/advisories",
+        &[("purl", "pkg:npm/left-pad"), ("reason", "viewer tries")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        s.store.exceptions(true).await.unwrap().is_empty(),
+        "nothing was granted"
+    );
+
+    // An approver with a wrong CSRF token is refused, whatever the role.
+    let approver = login(&s, s.token(Role::Approver)).await;
+    let forged = Browser {
+        cookie: approver.cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let (status, html, _) = post_form(
+        &s,
+        &forged,
+        "/ui/exceptions/EXC-1/revoke",
+        &[("reason", "x")],
+    )
+    .await;
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("CSRF"), "{html}");
+
+    // Revoking the token ends its sessions at once.
+    let tokens = s.store.tokens(false).await.unwrap();
+    let viewer_id = &tokens.iter().find(|t| t.role == "viewer").unwrap().id;
+    let (status, body) = s
+        .post(
+            Role::Admin,
+            &format!("/v1/tokens/{viewer_id}/revoke"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = get_page(&s, &viewer.cookie, "/ui").await;
+    assert_eq!(status, 303, "the revoked token's session is over");
+
+    // Logging out ends the session.
+    let (status, _, location) = post_form(&s, &approver, "/ui/logout", &[]).await;
+    assert_eq!(status, 303);
+    assert_eq!(location.as_deref(), Some("/ui/login"));
+    let (status, _) = get_page(&s, &approver.cookie, "/ui").await;
+    assert_eq!(status, 303);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_an_exception_and_regate_until_allowed() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let d = denied_decision(&s).await;
+    let first = d["id"].as_str().unwrap().to_string();
+    let approver = login(&s, s.token(Role::Approver)).await;
+
+    // The overview shows the denial and its rules.
+    let (status, html) = get_page(&s, &approver.cookie, "/ui").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&first), "{html}");
+    assert!(html.contains("<svg"), "charts are inline SVG");
+    for v in d["violations"].as_array().unwrap() {
+        assert!(html.contains(v["rule"].as_str().unwrap()), "{html}");
+    }
+
+    // Grant an exception for each violation from its form, re-gating each time; the last
+    // re-gate is allowed, with every exception listed as what let it through.
+    let mut current = first.clone();
+    let violations: Vec<(String, String)> = d["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["rule"].as_str().unwrap().to_string(),
+                v["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(!violations.is_empty());
+    for (rule, key) in &violations {
+        let (status, html, location) = post_form(
+            &s,
+            &approver,
+            "/ui/exceptions",
+            &[
+                ("regate", current.as_str()),
+                ("rule", rule),
+                ("key", key),
+                ("artifact", "registry.example.com/shop/checkout-api"),
+                ("environments", "staging"),
+                ("expires", "2099-01-01"),
+                ("reason", "dashboard test"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 303, "{html}");
+        let location = location.unwrap();
+        assert!(
+            location.contains(&format!("regated_from={current}")),
+            "{location}"
+        );
+        current = location
+            .trim_start_matches("/ui/decisions/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+    }
+    let (status, body) = s
+        .get(Role::Viewer, &format!("/v1/decisions/{current}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["decision"]["decision"], "allow", "{body}");
+    assert_eq!(
+        body["decision"]["excepted"].as_array().unwrap().len(),
+        violations.len()
+    );
+    let (status, html) = get_page(
+        &s,
+        &approver.cookie,
+        &format!("/ui/decisions/{current}?regated_from={first}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="verdict">allow"#), "{html}");
+    assert!(html.contains("Excepted by"), "{html}");
+    // The exceptions page lists them, granted by the approver's token.
+    let (_, html) = get_page(&s, &approver.cookie, "/ui/exceptions").await;
+    assert_eq!(html.matches("dashboard test").count(), violations.len());
+    // A bad expiry is a clear error, not a grant.
+    let (status, html, _) = post_form(
+        &s,
+        &approver,
+        "/ui/exceptions",
+        &[
+            ("rule", "PCL-VULN-002"),
+            ("key", "x"),
+            ("artifact", "x"),
+            ("environments", "dev"),
+            ("expires", "next tuesday"),
+            ("reason", "r"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("next tuesday"), "{html}");
+    // The pipelines page groups the decisions by pipeline and stage.
+    let (_, html) = get_page(&s, &approver.cookie, "/ui/pipelines").await;
+    assert!(html.contains("deploy-staging"), "{html}");
+    // Every other page renders what it is about.
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/rules").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("PCL-VULN-002") && html.contains(">enforce<"),
+        "{html}"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/decisions?env=staging").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&first) && html.contains(&current), "{html}");
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/environments").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&current),
+        "the last decision in staging: {html}"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/advisories").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        !html.contains("Withdraw"),
+        "an approver may not withdraw advisories"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/audit?verify=1").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("The chain verifies"), "{html}");
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/decisions/no-such-id").await;
+    assert_eq!(status, 404, "{html}");
+    // The report, as JSON here (PDF needs Chromium: the browser test exports it).
+    let (status, json) = get_page(&s, &approver.cookie, "/ui/report?format=json").await;
+    assert_eq!(status, 200, "{json}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        report.to_string().contains(&current),
+        "the report lists the decisions"
+    );
+    let (status, html) = get_page(&s, &approver.cookie, "/ui/report?format=docx").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("docx"), "{html}");
+    s.stop().await;
+}
+
+/// The overview's figures come from the summaries kept on insert: the same numbers on both
+/// backends as counting the decisions themselves.
+async fn summaries_match_the_decisions(backend: Backend) {
+    let Some(db) = database(backend).await else {
+        return;
+    };
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let clean = "registry.example.com/shop/checkout-api@sha256:fefd31d2667bc768c7174b24c29c256ff27d4903a2d552ee8c4951c9d094363c";
+    let mut want = std::collections::BTreeMap::<(String, String), i64>::new();
+    for (artifact, env, evidence) in [
+        (LOG4J_ARTIFACT, "staging", log4j_evidence()),
+        (LOG4J_ARTIFACT, "dev", log4j_evidence()),
+        (LOG4J_ARTIFACT, "staging", log4j_evidence()),
+        (clean, "dev", vec![]),
+    ] {
+        let (status, body) = s
+            .post(
+                Role::Ci,
+                "/v1/decisions",
+                &json!({"artifact": artifact, "environment": env, "evidence": evidence}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let d = &body["decision"];
+        let outcome = portcullis_store::outcome(
+            d["decision"].as_str().unwrap(),
+            d["warnings"].as_array().unwrap().len() as i64,
+        );
+        *want
+            .entry((env.to_string(), outcome.to_string()))
+            .or_default() += 1;
+    }
+    let got: std::collections::BTreeMap<(String, String), i64> = s
+        .store
+        .outcome_totals()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| ((c.environment, c.outcome), c.n))
+        .collect();
+    assert_eq!(got, want);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let top = s.store.top_rules(&today, 10).await.unwrap();
+    let vuln = top
+        .iter()
+        .find(|r| r.rule == "PCL-VULN-002")
+        .expect("{top:?}");
+    assert_eq!(
+        vuln.n, 2,
+        "denied twice in staging (dev only warns): {top:?}"
+    );
+    let latest = s.store.latest_per_environment().await.unwrap();
+    assert_eq!(
+        latest
+            .iter()
+            .map(|r| r.environment.as_str())
+            .collect::<Vec<_>>(),
+        ["dev", "staging"]
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_match_the_decisions_on_sqlite() {
+    summaries_match_the_decisions(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_match_the_decisions_on_postgres() {
+    summaries_match_the_decisions(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_stream_changes_and_end_on_shutdown() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+    // Without a session there is no stream.
+    let r = client()
+        .get(format!("{}/ui/events", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let mut r = client()
+        .get(format!("{}/ui/events", s.base))
+        .header("cookie", &viewer.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let d = denied_decision(&s).await;
+    let seq = d["chain"]["seq"].as_u64().unwrap();
+    // The change event names the chain's head once the decision is in it.
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(&format!("data: {seq}")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no change event: {seen:?}"
+        );
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), r.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream is open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: change"), "{seen}");
+    // An open stream does not hold up a graceful shutdown.
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.stop())
+        .await
+        .expect("the server stops with a live page open");
+    drop(r);
+}

@@ -1,0 +1,251 @@
+//! The dashboard's summaries (migration 0004): each decision's audit entry is summarized when it
+//! is appended, in the same transaction (`summarize_decision!` in the commit), into per-decision
+//! rows and per-day counters; the overview reads the counters with GROUP BY, never the decisions.
+
+use sqlx::Row;
+
+use super::{Db, Store};
+use crate::error::StoreError;
+
+/// What the summaries keep of a decision's audit entry body.
+pub(crate) struct DecisionFacts {
+    pub decision_id: String,
+    pub environment: String,
+    pub artifact_name: String,
+    pub outcome: &'static str,
+    pub decided_at: String,
+    pub day: String,
+    pub pipeline: Option<String>,
+    pub stage: Option<String>,
+    pub violations: i64,
+    pub warnings: i64,
+    pub excepted: i64,
+    pub rules: Vec<String>,
+}
+
+impl DecisionFacts {
+    /// The facts of a `decision` entry body (as `Firewall::record` writes it).
+    pub(crate) fn from_body(body: &serde_json::Value) -> Self {
+        let text = |k: &str| {
+            body.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let count = |k: &str| {
+            body.pointer(&format!("/counts/{k}"))
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0)
+        };
+        let opt = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let decided_at = text("decided_at");
+        let warnings = count("warnings");
+        Self {
+            decision_id: text("decision_id"),
+            environment: text("environment"),
+            artifact_name: body
+                .pointer("/artifact/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            outcome: outcome(&text("verdict"), warnings),
+            day: decided_at.chars().take(10).collect(),
+            decided_at,
+            pipeline: opt("pipeline"),
+            stage: opt("stage"),
+            violations: count("violations"),
+            warnings,
+            excepted: count("excepted"),
+            rules: body
+                .get("violated_rules")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `deny`, `warn` (allowed with warnings) or `allow`.
+pub fn outcome(verdict: &str, warnings: i64) -> &'static str {
+    if verdict != "allow" {
+        "deny"
+    } else if warnings > 0 {
+        "warn"
+    } else {
+        "allow"
+    }
+}
+
+/// Write the summary rows of a decision entry (`$change` of kind `decision`, at `$seq`).
+macro_rules! summarize_decision {
+    ($conn:expr, $change:expr, $seq:expr, $err:expr) => {
+        if $change.kind == kinds::DECISION {
+            let f = summary::DecisionFacts::from_body(&$change.body);
+            sqlx::query("INSERT INTO decision_summary (seq, decision_id, environment, artifact_name, outcome, decided_at, day, pipeline, stage, violations, warnings, excepted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                .bind($seq).bind(&f.decision_id).bind(&f.environment).bind(&f.artifact_name).bind(f.outcome)
+                .bind(&f.decided_at).bind(&f.day).bind(&f.pipeline).bind(&f.stage)
+                .bind(f.violations).bind(f.warnings).bind(f.excepted)
+                .execute(&mut *$conn).await.map_err($err)?;
+            sqlx::query("INSERT INTO decision_daily (day, environment, outcome, n) VALUES ($1, $2, $3, 1) ON CONFLICT (day, environment, outcome) DO UPDATE SET n = decision_daily.n + 1")
+                .bind(&f.day).bind(&f.environment).bind(f.outcome)
+                .execute(&mut *$conn).await.map_err($err)?;
+            for rule in &f.rules {
+                sqlx::query("INSERT INTO rule_daily (day, rule, environment, n) VALUES ($1, $2, $3, 1) ON CONFLICT (day, rule, environment) DO UPDATE SET n = rule_daily.n + 1")
+                    .bind(&f.day).bind(rule).bind(&f.environment)
+                    .execute(&mut *$conn).await.map_err($err)?;
+            }
+        }
+    };
+}
+
+/// Decisions of one day in one environment with one outcome.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DailyCount {
+    pub day: String,
+    pub environment: String,
+    pub outcome: String,
+    pub n: i64,
+}
+
+/// How often a rule's enforced violations were recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleCount {
+    pub rule: String,
+    pub n: i64,
+    /// How many environments it was violated in.
+    pub environments: i64,
+}
+
+/// One decision as the pipelines page reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DecisionSummary {
+    pub seq: i64,
+    pub decision_id: String,
+    pub environment: String,
+    pub artifact_name: String,
+    pub outcome: String,
+    pub decided_at: String,
+    pub pipeline: Option<String>,
+    pub stage: Option<String>,
+}
+
+impl Store {
+    /// Decisions per day, environment and outcome from `since_day` (`YYYY-MM-DD`) on.
+    pub async fn daily_counts(&self, since_day: &str) -> Result<Vec<DailyCount>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            let rows = sqlx::query("SELECT day, environment, outcome, n FROM decision_daily WHERE day >= $1 ORDER BY day, environment, outcome")
+                .bind(since_day).fetch_all(pool).await.map_err(|e| self.err(e))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(DailyCount { day: col!(r, "day"), environment: col!(r, "environment"), outcome: col!(r, "outcome"), n: col!(r, "n") });
+            }
+            out
+        }))
+    }
+
+    /// Decisions per environment and outcome, all time.
+    pub async fn outcome_totals(&self) -> Result<Vec<DailyCount>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            let rows = sqlx::query("SELECT '' AS day, environment, outcome, CAST(SUM(n) AS BIGINT) AS n FROM decision_daily GROUP BY environment, outcome ORDER BY environment, outcome")
+                .fetch_all(pool).await.map_err(|e| self.err(e))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(DailyCount { day: col!(r, "day"), environment: col!(r, "environment"), outcome: col!(r, "outcome"), n: col!(r, "n") });
+            }
+            out
+        }))
+    }
+
+    /// The rules violated most often from `since_day` on, most first.
+    pub async fn top_rules(
+        &self,
+        since_day: &str,
+        limit: i64,
+    ) -> Result<Vec<RuleCount>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            let rows = sqlx::query("SELECT rule, CAST(SUM(n) AS BIGINT) AS n, CAST(COUNT(DISTINCT environment) AS BIGINT) AS environments FROM rule_daily WHERE day >= $1 GROUP BY rule ORDER BY n DESC, rule LIMIT $2")
+                .bind(since_day).bind(limit.max(0)).fetch_all(pool).await.map_err(|e| self.err(e))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(RuleCount { rule: col!(r, "rule"), n: col!(r, "n"), environments: col!(r, "environments") });
+            }
+            out
+        }))
+    }
+
+    /// The latest decision in each environment (the index on (environment, seq) answers it).
+    pub async fn latest_per_environment(&self) -> Result<Vec<crate::DecisionRow>, StoreError> {
+        let mut out = self
+            .decisions_where(
+                "WHERE seq IN (SELECT MAX(seq) FROM decisions GROUP BY environment)",
+                &[],
+                -1,
+            )
+            .await?;
+        out.sort_by(|a, b| a.environment.cmp(&b.environment));
+        Ok(out)
+    }
+
+    /// Decisions that name a pipeline, from `since` (RFC 3339) on, oldest first, at most
+    /// `limit`.
+    pub async fn pipeline_decisions(
+        &self,
+        since: &str,
+        limit: i64,
+    ) -> Result<Vec<DecisionSummary>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            let rows = sqlx::query("SELECT seq, decision_id, environment, artifact_name, outcome, decided_at, pipeline, stage FROM decision_summary WHERE pipeline IS NOT NULL AND decided_at >= $1 ORDER BY seq LIMIT $2")
+                .bind(since).bind(limit.max(0)).fetch_all(pool).await.map_err(|e| self.err(e))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(DecisionSummary {
+                    seq: col!(r, "seq"), decision_id: col!(r, "decision_id"), environment: col!(r, "environment"),
+                    artifact_name: col!(r, "artifact_name"), outcome: col!(r, "outcome"), decided_at: col!(r, "decided_at"),
+                    pipeline: col!(r, "pipeline"), stage: col!(r, "stage"),
+                });
+            }
+            out
+        }))
+    }
+
+    /// The newest signed checkpoint: (seq, signed at).
+    pub async fn last_checkpoint(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            match sqlx::query("SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(pool).await.map_err(|e| self.err(e))? {
+                Some(r) => Some((col!(r, "seq"), col!(r, "at"))),
+                None => None,
+            }
+        }))
+    }
+
+    /// The outcome (`allow` | `warn` | `deny`) of each of these decisions, by id.
+    pub async fn outcomes(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(200) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT decision_id, outcome FROM decision_summary WHERE decision_id IN ({})",
+                marks.join(", ")
+            );
+            on_db!(&self.inner.db, pool => {
+                let mut q = sqlx::query(&sql);
+                for id in chunk { q = q.bind(id); }
+                for r in q.fetch_all(pool).await.map_err(|e| self.err(e))? {
+                    out.insert(col!(r, "decision_id"), col!(r, "outcome"));
+                }
+            });
+        }
+        Ok(out)
+    }
+}
