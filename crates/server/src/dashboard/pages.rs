@@ -854,6 +854,20 @@ pub struct EvidenceLine {
     pub source: String,
 }
 
+/// One attestation as the decision verified it.
+pub struct AttestationLine {
+    pub predicate_type: String,
+    pub verified: bool,
+    pub signer: String,
+    /// The failure and its detail (empty when verified).
+    pub reason: String,
+    pub builder: String,
+    /// `repository@ref` and the commit, when the provenance names them (verified only).
+    pub source: String,
+    pub commit: String,
+    pub evidence: String,
+}
+
 pub struct VerificationLine {
     pub kind: String,
     pub score: String,
@@ -884,7 +898,7 @@ struct DecisionPage {
     expired: Vec<String>,
     errors: Vec<String>,
     evidence: Vec<EvidenceLine>,
-    provenance: Vec<EvidenceLine>,
+    provenance: Vec<AttestationLine>,
     verifications: Vec<VerificationLine>,
     diff: Vec<DiffSection>,
     diff_present: bool,
@@ -1032,18 +1046,26 @@ pub async fn decision(
             source: e.source.clone(),
         })
         .collect();
-    let provenance = d
-        .evidence
+    let provenance: Vec<AttestationLine> = d
+        .attestations
         .iter()
-        .filter(|e| {
-            let k = e.kind.to_ascii_lowercase();
-            k.contains("provenance") || k.contains("attestation") || k.contains("statement")
-        })
-        .map(|e| EvidenceLine {
-            kind: e.kind.clone(),
-            format: e.format.clone(),
-            digest: e.digest.clone(),
-            source: e.source.clone(),
+        .map(|a| AttestationLine {
+            predicate_type: if a.predicate_type.is_empty() {
+                "(not a readable Statement)".into()
+            } else {
+                a.predicate_type.clone()
+            },
+            verified: a.verified,
+            signer: a.signers.join(", "),
+            reason: a.reason.clone().unwrap_or_default(),
+            builder: a.builder_id.clone().unwrap_or_default(),
+            source: match (&a.source_repo, &a.source_ref) {
+                (Some(r), Some(at)) => format!("{r}@{at}"),
+                (Some(r), None) => r.clone(),
+                _ => String::new(),
+            },
+            commit: a.source_commit.clone().unwrap_or_default(),
+            evidence: a.evidence.clone(),
         })
         .collect();
     let verifications = request
