@@ -143,6 +143,10 @@ pub struct Decision {
     pub evidence: Vec<EvidenceRecord>,
     pub engine_version: String,
     pub decided_at: String,
+    /// The artifact compared with what runs in the environment, when the caller looked it up
+    /// (see `docs/diff.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<portcullis_policy::input::InputDiff>,
     pub chain: Option<ChainRef>,
 }
 
