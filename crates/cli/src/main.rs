@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod attest;
 mod audit;
+mod diff;
 mod gate;
 mod inspect;
 mod policy;
@@ -92,6 +93,10 @@ enum Command {
     /// Deployment verification: canary analysis of metrics and logs against a baseline.
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
+    /// Compare an artifact with what the inventory says runs in an environment under the same
+    /// name: components added, removed, upgraded, downgraded; findings new and fixed; licenses
+    /// and provenance changed. Exit 0 with the report, 2 on unreadable evidence or a store error.
+    Diff(Box<diff::DiffArgs>),
     /// What runs where, as recorded with `deployed`.
     Inventory {
         #[arg(long = "env")]
@@ -340,6 +345,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => serve::token(&cmd),
         Command::Demo(args) => serve::demo(&args),
         Command::Verify(cmd) => verify::run(&cmd),
+        Command::Diff(args) => diff::run(&args),
         Command::Inventory {
             environment,
             format,
