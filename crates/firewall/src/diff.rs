@@ -122,20 +122,53 @@ impl Baseline {
 /// Baseline sides already read, by the digests of their evidence (a small FIFO).
 #[derive(Debug, Default)]
 pub struct BaselineCache {
-    entries: Mutex<(HashMap<String, Arc<BaselineSide>>, VecDeque<String>)>,
+    entries: Mutex<SideEntries>,
+    /// The evidence of recorded decisions, by decision id: a decision's request never
+    /// changes, so it is read from the store once.
+    requests: Mutex<HashMap<String, Arc<DocList>>>,
+}
+
+/// Evidence documents as (digest, source).
+type DocList = Vec<(String, String)>;
+
+/// Baseline sides by evidence key, and the keys in insertion order.
+#[derive(Debug, Default)]
+struct SideEntries {
+    map: HashMap<String, Arc<BaselineSide>>,
+    order: VecDeque<String>,
 }
 
 /// Baseline sides kept by a [`BaselineCache`].
 const BASELINE_CACHE: usize = 16;
 
 impl BaselineCache {
+    fn request(&self, decision: &str) -> Option<Arc<DocList>> {
+        self.requests
+            .lock()
+            .ok()
+            .and_then(|r| r.get(decision).cloned())
+    }
+
+    fn put_request(&self, decision: &str, evidence: Arc<DocList>) {
+        if let Ok(mut r) = self.requests.lock() {
+            // Small entries; forgotten all at once rather than tracked one by one.
+            if r.len() >= 4 * BASELINE_CACHE {
+                r.clear();
+            }
+            r.insert(decision.to_string(), evidence);
+        }
+    }
+
     fn get(&self, key: &str) -> Option<Arc<BaselineSide>> {
-        self.entries.lock().ok().and_then(|e| e.0.get(key).cloned())
+        self.entries
+            .lock()
+            .ok()
+            .and_then(|e| e.map.get(key).cloned())
     }
 
     fn put(&self, key: String, side: Arc<BaselineSide>) {
         if let Ok(mut guard) = self.entries.lock() {
-            let (map, order) = &mut *guard;
+            let SideEntries { map, order } = &mut *guard;
             if map.contains_key(&key) {
                 return;
             }
@@ -205,6 +238,10 @@ pub async fn lookup(
         ));
     };
     info.decision = Some(decision.id.clone());
+    if let Some(evidence) = cache.request(&decision.id) {
+        info.evidence = evidence.iter().map(|(d, _)| d.clone()).collect();
+        return load_side(store, info, &evidence, limits, cache).await;
+    }
     let request = match store.blob(&decision.request_digest).await? {
         Some((_, bytes)) => match serde_json::from_slice::<crate::record::StoredRequest>(&bytes) {
             Ok(r) => r,
@@ -254,7 +291,12 @@ pub async fn lookup(
             format!("decision {} read no evidence documents", decision.id),
         ));
     }
-    load_side(store, info, &evidence, limits, cache).await
+    let evidence = Arc::new(evidence);
+    let b = load_side(store, info, &evidence, limits, cache).await?;
+    if b.is_known() {
+        cache.put_request(&decision.id, evidence);
+    }
+    Ok(b)
 }
 
 /// The baseline recorded with a decision, rebuilt from the stored documents (for replay).
@@ -772,7 +814,8 @@ pub fn normalized_repo(s: &str) -> String {
 fn provenance(base: &[InputAttestation], cand: &[InputAttestation]) -> InputProvenanceChange {
     let (b, c) = (facts(base), facts(cand));
     let mut changed = Vec::new();
-    let fields: [(&str, &Vec<String>, &Vec<String>, fn(&str) -> String); 3] = [
+    type Normalize = fn(&str) -> String;
+    let fields: [(&str, &Vec<String>, &Vec<String>, Normalize); 3] = [
         ("builder", &b.builders, &c.builders, |s| {
             s.trim().to_string()
         }),

@@ -374,6 +374,10 @@ async fn decisions_carry_the_diff_against_the_inventory(store: Store) {
         baseline.info.artifact.as_ref().map(|a| a.digest.as_str()),
         Some(ArtifactId::parse(BASE).unwrap().digest.as_str())
     );
+    // Asked again (the decision's request and evidence now come from the cache): the same.
+    let again = fw.baseline(&store, "production", name).await.unwrap();
+    assert!(again.is_known());
+    assert_eq!(again.info, baseline.info);
     cand.baseline = Some(baseline);
     let mut second = fw.decide(&cand);
     let d = second.diff.clone().expect("a diff");

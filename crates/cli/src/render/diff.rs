@@ -198,14 +198,13 @@ pub fn write_report(out: &mut dyn Write, r: &DiffReport, color: bool) -> io::Res
     for a in &k.removed {
         writeln!(
             out,
-            "  {} {} {}",
-            "removed   ",
+            "  removed    {} {}",
             a.name,
             a.version.as_deref().unwrap_or("(no version)")
         )?;
     }
     for u in &k.upgraded {
-        writeln!(out, "  {} {} {} -> {}", "upgraded  ", u.name, u.from, u.to)?;
+        writeln!(out, "  upgraded   {} {} -> {}", u.name, u.from, u.to)?;
     }
     for u in &k.downgraded {
         writeln!(
