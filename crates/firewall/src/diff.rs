@@ -48,8 +48,10 @@ pub enum DiffError {
 }
 
 /// The evidence-derived facts of the running artifact, built once and shared.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BaselineSide {
+    /// Tells sides apart for the diff memo (unique per process).
+    id: u64,
     components: Vec<InputComponent>,
     findings: Vec<InputFinding>,
     attestations: Vec<InputAttestation>,
@@ -58,8 +60,10 @@ pub struct BaselineSide {
 impl BaselineSide {
     /// The facts of `docs`, deduplicated the way the firewall builds a decision's input.
     pub fn from_docs(docs: Vec<EvidenceDoc>) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let input = candidate_input(docs);
         Self {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             components: input.components,
             findings: input.findings,
             attestations: input.attestations,
@@ -108,14 +112,12 @@ impl Baseline {
         self.side.is_some()
     }
 
-    /// What identifies the comparison (for caches): the baseline's decision and evidence.
+    /// What identifies the comparison (for the diff memo): the baseline side itself.
     fn cache_key(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.info.state,
-            self.info.decision.as_deref().unwrap_or(""),
-            self.info.evidence.join(",")
-        )
+        match &self.side {
+            Some(side) => format!("side {}", side.id),
+            None => format!("{} {:?}", self.info.state, self.info.reason),
+        }
     }
 }
 
