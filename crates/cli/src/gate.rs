@@ -278,7 +278,9 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     }
 
     let (decision, rules, code, location) = match &args.server {
-        None => decide_local(args, &req, &mut docs, &mut files, &mut notes, time, limits)?,
+        None => decide_local(
+            args, &mut req, &mut docs, &mut files, &mut notes, time, limits,
+        )?,
         Some(url) => {
             let answer = remote::decide(args, url, &req, &docs)?;
             // Advisories come from the server's store: named as a local gate names its store's.
@@ -345,7 +347,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
 #[allow(clippy::too_many_arguments)]
 fn decide_local(
     args: &GateArgs,
-    req: &DecisionRequest,
+    req: &mut DecisionRequest,
     docs: &mut Documents,
     files: &mut BTreeMap<String, String>,
     notes: &mut Vec<String>,
@@ -425,6 +427,11 @@ fn decide_local(
         firewall = firewall.with_trust(trust);
     }
 
+    // The decision carries the diff against what the inventory says runs there.
+    req.baseline = Some(
+        rt.block_on(firewall.baseline(&store, &req.environment, &req.artifact.name))
+            .context("the diff baseline (what runs in the environment) could not be read")?,
+    );
     let mut decision = firewall.decide(req);
     // Nothing is reported before it is on the record: a decision that cannot be recorded is
     // an error (exit 2), never an allow.
@@ -449,19 +456,19 @@ pub fn stored_exceptions(
     Ok(rt.block_on(registry::exceptions_in_force(store, now))?)
 }
 
-fn display(p: &Path) -> String {
+pub(crate) fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
 /// Why a file could not be used: not read at all, or read (with this digest) but not parsed.
-enum Unread {
+pub(crate) enum Unread {
     Io(ParseError),
     Parse(String, ParseError),
 }
 
 /// A parse error without the file name (the caller names the file): `FORMAT: at PLACE:
 /// message [kind]`, or `message [kind]` when the file was not read at all.
-fn describe(e: &ParseError) -> String {
+pub(crate) fn describe(e: &ParseError) -> String {
     if e.format.is_none() && matches!(e.kind, ErrorKind::Io | ErrorKind::TooLarge) {
         format!("{} [{}]", e.message, e.kind.code())
     } else {
@@ -487,7 +494,10 @@ fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, ParseError> {
     std::fs::read(path).map_err(io_err)
 }
 
-fn read_evidence(path: &Path, limits: &Limits) -> Result<(Vec<u8>, EvidenceDoc), Unread> {
+pub(crate) fn read_evidence(
+    path: &Path,
+    limits: &Limits,
+) -> Result<(Vec<u8>, EvidenceDoc), Unread> {
     let bytes = read_limited(path, limits).map_err(Unread::Io)?;
     match EvidenceDoc::parse(&display(path), &bytes, limits) {
         Ok(doc) => Ok((bytes, doc)),
@@ -710,7 +720,7 @@ fn read_exposures(
 
 /// Files named, and the files under directories named. A path that cannot be read stays in
 /// the list: it becomes unreadable evidence in the decision, never a skipped file.
-fn evidence_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn evidence_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod attest;
 mod audit;
+mod diff;
 mod gate;
 mod inspect;
 mod policy;
@@ -98,6 +99,10 @@ enum Command {
     /// html, pdf, json or oscal. Exit 0 written, 1 written but the audit chain does not
     /// verify, 2 error.
     Report(Box<report::ReportArgs>),
+    /// Compare an artifact with what the inventory says runs in an environment under the same
+    /// name: components added, removed, upgraded, downgraded; findings new and fixed; licenses
+    /// and provenance changed. Exit 0 with the report, 2 on unreadable evidence or a store error.
+    Diff(Box<diff::DiffArgs>),
     /// What runs where, as recorded with `deployed`.
     Inventory {
         #[arg(long = "env")]
@@ -357,6 +362,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => serve::demo(&args),
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Report(args) => report::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Inventory {
             environment,
             format,

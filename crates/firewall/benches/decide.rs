@@ -11,6 +11,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "support/bundle.rs"]
 mod bundle;
 
+use portcullis_firewall::{EvidenceDoc, diff};
+
 fn decide(c: &mut Criterion) {
     // The cache on: criterion repeats the same request (the warm path of docs/benchmarks.md).
     let (fw, req) = bundle::setup(true);
@@ -24,6 +26,45 @@ fn decide(c: &mut Criterion) {
     let mut g = c.benchmark_group("decide");
     g.bench_function("decide_1000c_300f_50a_2att", |b| b.iter(|| fw.decide(&req)));
     g.bench_function("policy_input_only", |b| b.iter(|| fw.policy_input(&req)));
+
+    // The diff against what runs (docs/diff.md): redeploying the same evidence (nothing
+    // changes), and against an unrelated small artifact (1,000 components added, 300 findings
+    // new: the largest diff this bundle gives). The baseline side is read once, as a server's
+    // cache keeps it; `decide` reuses the diff computed for the same evidence and baseline.
+    let baseline = |docs: Vec<EvidenceDoc>| {
+        diff::Baseline::known(
+            portcullis_policy::input::InputDiffBaseline::default(),
+            std::sync::Arc::new(diff::BaselineSide::from_docs(docs)),
+        )
+    };
+    let mut redeploy = req.clone();
+    redeploy.baseline = Some(baseline(req.evidence.clone()));
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diff");
+    let small: Vec<EvidenceDoc> = ["base.cdx.xml", "base.grype.json", "base.provenance.json"]
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(fixtures.join(f)).unwrap();
+            EvidenceDoc::parse(f, &bytes, &portcullis_evidence::Limits::default()).unwrap()
+        })
+        .collect();
+    let all_new_baseline = baseline(small);
+    let mut all_new = req.clone();
+    all_new.baseline = Some(all_new_baseline.clone());
+    let d = fw.decide(&all_new);
+    let changes = d.diff.and_then(|d| d.changes).unwrap();
+    eprintln!(
+        "diff against the small artifact: {} components added, {} removed, {} findings new",
+        changes.components.added.len(),
+        changes.components.removed.len(),
+        changes.findings.new.len()
+    );
+    assert!(changes.components.added.len() > bundle::COMPONENTS / 2);
+    g.bench_function("decide_diff_redeploy", |b| b.iter(|| fw.decide(&redeploy)));
+    g.bench_function("decide_diff_all_new", |b| b.iter(|| fw.decide(&all_new)));
+    let candidate = fw.policy_input(&req);
+    g.bench_function("diff_compare_all_new", |b| {
+        b.iter(|| diff::compare(&all_new_baseline, &candidate))
+    });
     g.finish();
 }
 

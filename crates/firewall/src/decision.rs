@@ -148,6 +148,10 @@ pub struct Decision {
     pub attestations: Vec<portcullis_policy::input::InputAttestation>,
     pub engine_version: String,
     pub decided_at: String,
+    /// The artifact compared with what runs in the environment, when the caller looked it up
+    /// (see `docs/diff.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<portcullis_policy::input::InputDiff>,
     pub chain: Option<ChainRef>,
 }
 

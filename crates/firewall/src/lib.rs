@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod decision;
+pub mod diff;
 pub mod error;
 pub mod exceptions;
 pub mod impact;
@@ -34,7 +35,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{SubsecRound, Utc};
 use portcullis_policy::gatekeeper::{EnforcementAction, Gatekeeper};
-use portcullis_policy::input::{InputEnvironment, PolicyInput};
+use portcullis_policy::input::{InputDiff, InputEnvironment, PolicyInput};
 use portcullis_policy::{
     Action, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, RawViolation, Rule, input_value,
 };
@@ -116,6 +117,8 @@ pub struct Firewall {
     /// The stored form of the policy bundle and configuration, made once (it is large).
     stored_bundle: Arc<std::sync::OnceLock<Result<portcullis_store::NewBlob, String>>>,
     prepared: Mutex<PreparedCache>,
+    /// Running artifacts' evidence already read for diffs (shared by every fork).
+    baselines: Arc<diff::BaselineCache>,
 }
 
 /// The evidence-derived input of a set of evidence documents, built and converted once.
@@ -123,6 +126,8 @@ pub struct Firewall {
 struct Prepared {
     input: PolicyInput,
     value: Result<EvidenceValue, String>,
+    /// The last diff of this evidence against a baseline.
+    diff: diff::DiffMemo,
 }
 
 /// A small FIFO cache of prepared evidence, keyed by the documents' digests and names.
@@ -164,6 +169,7 @@ impl Firewall {
                 capacity: DEFAULT_EVIDENCE_CACHE,
                 ..PreparedCache::default()
             }),
+            baselines: Arc::default(),
         })
     }
 
@@ -187,6 +193,7 @@ impl Firewall {
                 capacity,
                 ..PreparedCache::default()
             }),
+            baselines: self.baselines.clone(),
         }
     }
 
@@ -302,7 +309,11 @@ impl Firewall {
                 self.trust.as_deref(),
             );
             let value = EvidenceValue::new(&input);
-            Arc::new(Prepared { input, value })
+            Arc::new(Prepared {
+                input,
+                value,
+                diff: diff::DiffMemo::default(),
+            })
         };
         let capacity = self.prepared.lock().map(|c| c.capacity).unwrap_or(0);
         if capacity == 0 {
@@ -342,6 +353,52 @@ impl Firewall {
         prepared
     }
 
+    /// What runs in `environment` under `name`, with the evidence of its recorded decision:
+    /// what a request's `baseline` is set to, so that the decision carries the diff.
+    pub async fn baseline(
+        &self,
+        store: &portcullis_store::Store,
+        environment: &str,
+        name: &str,
+    ) -> Result<diff::Baseline, diff::DiffError> {
+        diff::lookup(store, environment, name, &self.limits, &self.baselines).await
+    }
+
+    /// The baseline a recorded decision was compared with, rebuilt from the store (replay).
+    pub async fn recorded_baseline(
+        &self,
+        store: &portcullis_store::Store,
+        info: &portcullis_policy::input::InputDiffBaseline,
+    ) -> Result<diff::Baseline, diff::DiffError> {
+        diff::from_record(store, info, &self.limits, &self.baselines).await
+    }
+
+    /// `artifact` compared with what runs in `environment` (on `evidence`, else on the evidence
+    /// of its latest recorded decision): what `portcullis diff` and `GET /v1/diff` show.
+    pub async fn diff_report(
+        &self,
+        store: &portcullis_store::Store,
+        environment: &str,
+        artifact: &ArtifactId,
+        evidence: Option<Vec<EvidenceDoc>>,
+    ) -> Result<diff::DiffReport, diff::DiffError> {
+        diff::report(
+            store,
+            environment,
+            artifact,
+            evidence,
+            &self.limits,
+            &self.baselines,
+        )
+        .await
+    }
+
+    /// The request's candidate compared with its baseline (None without a baseline).
+    fn diff_of(&self, req: &DecisionRequest, prepared: &Prepared) -> Option<InputDiff> {
+        let baseline = req.baseline.as_ref()?;
+        Some(prepared.diff.get_or_compute(baseline, &prepared.input))
+    }
+
     fn light_input(&self, req: &DecisionRequest, now: chrono::DateTime<Utc>) -> PolicyInput {
         let (settings, declared) = self.config.environment(&req.environment);
         let env = InputEnvironment {
@@ -365,6 +422,7 @@ impl Firewall {
             findings: heavy.findings.clone(),
             advisories: heavy.advisories.clone(),
             attestations: heavy.attestations.clone(),
+            diff: self.diff_of(req, &prepared),
             ..self.light_input(req, now)
         }
     }
@@ -375,7 +433,8 @@ impl Firewall {
         // Millisecond precision, as `decided_at` records it: a replay decides at the same time.
         let now = req.context.time.unwrap_or_else(Utc::now).trunc_subsecs(3);
         let prepared = self.prepare(req);
-        let light = self.light_input(req, now);
+        let mut light = self.light_input(req, now);
+        light.diff = self.diff_of(req, &prepared);
         let value = match &prepared.value {
             Ok(evidence) => input_value(&light, Some(evidence)),
             Err(e) => Err(e.clone()),
@@ -540,6 +599,7 @@ impl Firewall {
             attestations: prepared.input.attestations.clone(),
             engine_version: format!("{ENGINE_VERSION} ({})", portcullis_policy::REGO_ENGINE),
             decided_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            diff: light.diff,
             chain: None,
         }
     }

@@ -129,6 +129,9 @@ pub struct StoredRequest {
     /// Namespace objects given for `namespaceSelector`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<serde_json::Value>,
+    /// What the artifact was compared with (the diff's baseline), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<portcullis_policy::input::InputDiffBaseline>,
 }
 
 /// The stored policy bundle: the Rego files and the configuration, as they were.
@@ -401,6 +404,7 @@ impl Firewall {
             max_depth: self.limits.max_depth,
             manifests: req.manifests.clone(),
             namespaces: req.namespaces.clone(),
+            baseline: req.baseline.as_ref().map(|b| b.info.clone()),
         };
         let request_bytes = canonical_bytes(&stored)?;
         let request_blob = NewBlob::new(blob_kinds::REQUEST, &request_bytes)?;
@@ -704,6 +708,14 @@ pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
     req.history = request.history.clone();
     req.manifests = request.manifests.clone();
     req.namespaces = request.namespaces.clone();
+    if let Some(info) = &request.baseline {
+        req.baseline = Some(
+            firewall
+                .recorded_baseline(store, info)
+                .await
+                .map_err(|e| fail(format!("diff baseline: {e}")))?,
+        );
+    }
 
     let mut replayed = firewall.decide(&req);
     replayed.chain = original.chain.clone();
@@ -780,6 +792,9 @@ pub fn compare(a: &Decision, b: &Decision) -> Vec<String> {
             "policy bundle: recorded {}, replayed {}",
             a.policy_bundle_digest, b.policy_bundle_digest
         ));
+    }
+    if a.diff != b.diff {
+        out.push("the diff against what runs in the environment differs".into());
     }
     if a.decided_at != b.decided_at {
         out.push(format!(

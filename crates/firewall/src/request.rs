@@ -83,6 +83,9 @@ pub struct DecisionRequest {
     /// evidence was judged at the gate. A scoped decision is not a deployment decision and
     /// is never recorded as one.
     pub rule_scope: Option<Vec<String>>,
+    /// What runs in the environment under the artifact's name (`Firewall::baseline`): the
+    /// decision then carries the diff against it. None: no diff.
+    pub baseline: Option<crate::diff::Baseline>,
 }
 
 impl DecisionRequest {
@@ -100,6 +103,7 @@ impl DecisionRequest {
             manifests: Vec::new(),
             namespaces: Vec::new(),
             rule_scope: None,
+            baseline: None,
         }
     }
 

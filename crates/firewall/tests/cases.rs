@@ -56,7 +56,17 @@ struct Case {
     /// Extra Rego files (users' policies).
     #[serde(default)]
     policies: Vec<Policy>,
+    /// What runs in the environment (the diff's baseline): its artifact and evidence.
+    #[serde(default)]
+    baseline: Option<BaselineCase>,
     expect: Expect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineCase {
+    artifact: String,
+    evidence: Vec<Doc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -295,6 +305,30 @@ fn run(path: &Path) -> Result<Outcome, String> {
     req.exposures = case.exposures.clone();
     req.previous = case.previous.clone();
     req.history = case.history.clone();
+    if let Some(b) = &case.baseline {
+        let running = ArtifactId::parse(&b.artifact)?;
+        let mut docs = Vec::new();
+        for (i, d) in b.evidence.iter().enumerate() {
+            let (name, bytes) = doc_bytes(d, base)?;
+            docs.push(
+                EvidenceDoc::parse(&format!("{name}#baseline{i}"), &bytes, &limits)
+                    .map_err(|e| format!("baseline evidence {name}: {e}"))?,
+            );
+        }
+        let info = portcullis_policy::input::InputDiffBaseline {
+            artifact: Some(portcullis_policy::input::InputArtifact {
+                name: running.name,
+                digest: running.digest,
+            }),
+            decision: Some("case-baseline".into()),
+            evidence: docs.iter().map(|d| d.digest.clone()).collect(),
+            ..Default::default()
+        };
+        req.baseline = Some(diff::Baseline::known(
+            info,
+            std::sync::Arc::new(diff::BaselineSide::from_docs(docs)),
+        ));
+    }
 
     let d = fw.decide(&req);
     let json = serde_json::to_string_pretty(&d).unwrap();

@@ -612,6 +612,7 @@ struct LightInput<'a> {
     previous: &'a Option<crate::input::InputPrevious>,
     history: &'a [crate::input::InputHistoryEntry],
     kubernetes: &'a [crate::input::InputKubernetesObject],
+    diff: &'a Option<crate::input::InputDiff>,
 }
 
 impl<'a> From<&'a PolicyInput> for LightInput<'a> {
@@ -633,6 +634,7 @@ impl<'a> From<&'a PolicyInput> for LightInput<'a> {
             previous,
             history,
             kubernetes,
+            diff,
         } = i;
         Self {
             version,
@@ -644,6 +646,7 @@ impl<'a> From<&'a PolicyInput> for LightInput<'a> {
             previous,
             history,
             kubernetes,
+            diff,
         }
     }
 }

@@ -51,6 +51,11 @@ pub struct PolicyInput {
     /// admission request), with the pod spec of workloads read out. Empty when none.
     #[serde(default)]
     pub kubernetes: Vec<InputKubernetesObject>,
+    /// What changes compared with what the inventory says runs in this environment under the
+    /// same artifact name. `null` when the caller did not look (no store, an admission review);
+    /// when it looked, `baseline.state` says whether there was anything to compare with.
+    #[serde(default)]
+    pub diff: Option<InputDiff>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -357,6 +362,162 @@ pub struct InputHistoryEntry {
     pub decided_at: String,
     /// Whether the artifact was actually deployed there after the decision.
     pub deployed: bool,
+}
+
+/// The candidate compared with what runs in the environment (the smart diff). Every list is
+/// sorted, so that the same two artifacts always give the same document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputDiff {
+    /// What the candidate is compared with.
+    pub baseline: InputDiffBaseline,
+    /// The changes; `null` unless `baseline.state` is `known` (never an empty diff that would
+    /// read as "nothing changed").
+    pub changes: Option<InputDiffChanges>,
+}
+
+/// The artifact running in the environment, and whether its evidence is known.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputDiffBaseline {
+    /// `known`: the running artifact and the evidence of its recorded decision were found;
+    /// `none`: nothing of this name runs in the environment; `unknown`: something runs, but its
+    /// evidence cannot be had (see `reason`).
+    pub state: String,
+    /// Why the state is `none` or `unknown`; `null` when `known`.
+    pub reason: Option<String>,
+    /// The artifact the inventory says runs there (`null` when none).
+    pub artifact: Option<InputArtifact>,
+    /// When it was recorded as deployed.
+    pub deployed_at: Option<String>,
+    /// The recorded decision whose evidence is the baseline.
+    pub decision: Option<String>,
+    /// Digests of the baseline's evidence documents (sorted).
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputDiffChanges {
+    pub components: InputComponentChanges,
+    pub findings: InputFindingChanges,
+    /// Components on both sides whose declared licenses differ.
+    pub licenses: Vec<InputLicenseChange>,
+    pub provenance: InputProvenanceChange,
+}
+
+/// Components matched by package (purl without version and qualifiers, else ecosystem and
+/// name); versions ordered by the package's ecosystem.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputComponentChanges {
+    pub added: Vec<InputDiffComponent>,
+    pub removed: Vec<InputDiffComponent>,
+    pub upgraded: Vec<InputVersionChange>,
+    pub downgraded: Vec<InputVersionChange>,
+    /// Components on both sides at the same version.
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputDiffComponent {
+    /// The package: purl without version, qualifiers and subpath, else `ecosystem/name` or name.
+    pub package: String,
+    /// The component's key in its side's `components` (purl, or name@version).
+    pub key: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub ecosystem: Option<String>,
+    pub purl: Option<String>,
+    pub licenses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputVersionChange {
+    pub package: String,
+    pub name: String,
+    pub ecosystem: Option<String>,
+    /// The version running (baseline) and the candidate's.
+    pub from: String,
+    pub to: String,
+    /// The components' keys on each side.
+    pub from_key: String,
+    pub to_key: String,
+}
+
+/// Findings matched by key with the component version left out (`vuln:<ID>|<package>`), so a
+/// vulnerability still present after an upgrade is neither new nor fixed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputFindingChanges {
+    /// In the candidate, not in the baseline.
+    pub new: Vec<InputDiffFinding>,
+    /// In the baseline, not in the candidate.
+    pub fixed: Vec<InputDiffFinding>,
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputDiffFinding {
+    /// What the two sides are matched by.
+    pub match_key: String,
+    /// The finding's key in its side's `findings` (what exceptions bind to).
+    pub key: String,
+    pub kind: String,
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub severity: String,
+    pub component: Option<InputFindingComponent>,
+    pub fixed_versions: Vec<String>,
+    pub vex_state: Option<String>,
+    pub suppressed: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputLicenseChange {
+    pub package: String,
+    pub name: String,
+    pub from_version: Option<String>,
+    pub to_version: Option<String>,
+    /// Licenses declared before and after (sorted).
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputProvenanceChange {
+    pub baseline: InputProvenanceFacts,
+    pub candidate: InputProvenanceFacts,
+    /// The facts that differ where both sides state them (`builder`, `source_repo`,
+    /// `source_commit`).
+    pub changed: Vec<InputProvenanceFieldChange>,
+}
+
+/// Provenance facts of one side, from its attestations: only the verified ones when any is
+/// verified, else every one (then `verified` is false).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputProvenanceFacts {
+    pub verified: bool,
+    /// Attestations the facts come from.
+    pub attestations: u64,
+    pub builders: Vec<String>,
+    pub source_repos: Vec<String>,
+    pub source_commits: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputProvenanceFieldChange {
+    /// `builder` | `source_repo` | `source_commit`.
+    pub field: String,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
 }
 
 /// A Kubernetes object under review. For workloads (Pod, Deployment, StatefulSet, DaemonSet,

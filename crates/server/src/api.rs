@@ -56,6 +56,7 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
         ("POST", "/v1/exceptions/{id}/revoke"),
         ("POST", "/v1/deployments"),
         ("GET", "/v1/inventory"),
+        ("GET", "/v1/diff"),
         ("GET", "/v1/audit/verify"),
         ("GET", "/v1/audit/export"),
         ("GET", "/v1/reports"),
@@ -90,6 +91,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/exceptions/{id}/revoke", post(revoke_exception))
         .route("/v1/deployments", post(record_deployment))
         .route("/v1/inventory", get(inventory))
+        .route("/v1/diff", get(diff))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/audit/export", get(audit_export))
         .route("/v1/reports", get(report))
@@ -323,7 +325,14 @@ async fn decide(
         }
     }
     let live = state.live();
-    let (req, docs) = build_request(&state, &body, &live.docs, &caller).await?;
+    let (mut req, docs) = build_request(&state, &body, &live.docs, &caller).await?;
+    // The decision carries the diff against what the inventory says runs there.
+    req.baseline = Some(
+        live.firewall
+            .baseline(&state.store, &req.environment, &req.artifact.name)
+            .await
+            .map_err(|e| Problem::internal(format!("the diff baseline could not be read: {e}")))?,
+    );
     let live2 = live.clone();
     let (decision, req) = tokio::task::spawn_blocking(move || {
         let d = live2.firewall.decide(&req);
@@ -937,6 +946,41 @@ async fn inventory(
     caller.require(Permission::Read)?;
     let q = query(q)?;
     ok(&json!({"inventory": state.store.inventory(q.env.as_deref()).await?}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiffQuery {
+    env: String,
+    artifact: String,
+}
+
+/// The artifact compared with what runs in `env`, on the evidence of its latest recorded
+/// decision (what `portcullis diff` prints without `--evidence`).
+async fn diff(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: QueryResult<DiffQuery>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let q = query(q)?;
+    if q.env.trim().is_empty() {
+        return Err(Problem::new(codes::INVALID_REQUEST, "env is empty"));
+    }
+    let artifact = ArtifactRef::Text(q.artifact).resolve()?;
+    let live = state.live();
+    match live
+        .firewall
+        .diff_report(&state.store, &q.env, &artifact, None)
+        .await
+    {
+        Ok(report) => ok(&report),
+        Err(portcullis_firewall::diff::DiffError::NoCandidate(m)) => {
+            Err(Problem::new(codes::NOT_FOUND, m))
+        }
+        Err(portcullis_firewall::diff::DiffError::Store(e)) => Err(e.into()),
+        Err(e) => Err(Problem::internal(e)),
+    }
 }
 
 // ------------------------------------------------------------------ audit

@@ -91,6 +91,12 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>, color: bool) -> io::Result<()>
         short_digest(&d.policy_bundle_digest),
         d.decided_at
     )?;
+    if let Some(diff) = &d.diff {
+        // Not wrapped: it names digests and decision ids people copy.
+        for l in super::diff::summary(diff) {
+            writeln!(out, "  {l}")?;
+        }
+    }
 
     // What each attestation proved (or why it proved nothing).
     for a in &d.attestations {

@@ -2,6 +2,7 @@
 //! with its status (enforced, warning, excepted) — so the terminal, JSON, SARIF, JUnit and
 //! GitHub annotations never disagree about what was found.
 
+pub mod diff;
 pub mod github;
 pub mod human;
 pub mod junit;

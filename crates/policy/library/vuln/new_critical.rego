@@ -4,6 +4,10 @@
 # settled findings (VEX not_affected/false_positive/resolved, or suppressed) are ignored. With
 # no previous deployment known (`input.previous` is null: a first deployment, or an environment
 # the firewall has no inventory of) there is nothing to compare with and the rule says nothing.
+# When the firewall compared the artifact with what its inventory says runs there
+# (`input.diff.baseline.state` is `known`), PCL-DIFF-001 reports new vulnerabilities instead
+# (matched without the component version, from the recorded evidence) and this rule stays silent,
+# so one new vulnerability is not reported twice.
 package portcullis.rules.vuln.new_critical
 
 import data.portcullis.lib
@@ -39,6 +43,7 @@ valid_severities if {
 violation contains v if {
 	valid_severities
 	input.previous != null
+	not compared_with_inventory
 	running := {f.key | some f in input.previous.findings}
 	some f in input.findings
 	f.kind == "vulnerability"
@@ -68,6 +73,8 @@ violation contains v if {
 		"remediation": "Set severities of PCL-VULN-004 to a list such as [critical, high] in portcullis.yaml.",
 	}
 }
+
+compared_with_inventory if input.diff.baseline.state == "known"
 
 aliases(f) := "" if count(f.aliases) == 0
 

@@ -75,3 +75,10 @@ test_a_malformed_parameter_fails_closed if {
 	some v in vs
 	v.key == "params.severities"
 }
+
+test_silent_when_the_inventory_diff_is_known if {
+	known := {"baseline": {"state": "known"}, "changes": {}}
+	count(violation) == 0 with input as object.union(req([openssl], previous([])), {"diff": known})
+	none := {"baseline": {"state": "none"}, "changes": null}
+	count(violation) == 1 with input as object.union(req([openssl], previous([])), {"diff": none})
+}
