@@ -42,6 +42,16 @@ pub struct DiffArgs {
     /// Colour in the human report: `auto` when stdout is a terminal (and NO_COLOR is unset).
     #[arg(long, value_enum, default_value_t = render::ColorChoice::Auto)]
     pub color: render::ColorChoice,
+    /// Public keys trusted to sign attestations (as `gate --trusted-keys`): only verified
+    /// provenance gives the builder, repository and commit the diff compares.
+    #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS", value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
+    /// A Sigstore trusted_root.json (as `gate --trusted-root`; identities from `--config`).
+    #[arg(long, env = "PORTCULLIS_TRUSTED_ROOT", value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The configuration whose `attestations.identities` may sign Sigstore bundles.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -70,6 +80,20 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
         Some(docs)
     };
+    let config = match &args.config {
+        Some(path) => portcullis_firewall::Config::load(path)?,
+        None => portcullis_firewall::Config::default(),
+    };
+    let mut notes = Vec::new();
+    let trust = crate::gate::load_trust(
+        args.trusted_keys.as_deref(),
+        args.trusted_root.as_deref(),
+        &config,
+        &mut notes,
+    )?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
     let rt = state::runtime()?;
     let store = rt.block_on(args.store.open())?;
     let report = rt
@@ -80,6 +104,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
             evidence,
             &limits,
             &BaselineCache::default(),
+            trust.as_ref(),
         ))
         .with_context(|| {
             format!(

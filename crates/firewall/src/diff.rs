@@ -27,6 +27,7 @@ use portcullis_store::{Store, StoreError};
 use crate::decision::ArtifactId;
 use crate::input::AdvisoryIndex;
 use crate::request::{DecisionRequest, EvidenceDoc};
+use crate::trust::AttestationTrust;
 
 /// `baseline.state` values.
 pub mod states {
@@ -59,9 +60,15 @@ pub struct BaselineSide {
 
 impl BaselineSide {
     /// The facts of `docs`, deduplicated the way the firewall builds a decision's input.
-    pub fn from_docs(docs: Vec<EvidenceDoc>) -> Self {
+    /// Attestations are verified for `digest` (the running artifact's) with `trust`: only
+    /// verified ones give provenance facts.
+    pub fn from_docs(
+        docs: Vec<EvidenceDoc>,
+        digest: &str,
+        trust: Option<&AttestationTrust>,
+    ) -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let input = candidate_input(docs);
+        let input = candidate_input(docs, digest, trust);
         Self {
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             components: input.components,
@@ -197,6 +204,7 @@ pub async fn lookup(
     name: &str,
     limits: &Limits,
     cache: &BaselineCache,
+    trust: Option<&AttestationTrust>,
 ) -> Result<Baseline, DiffError> {
     let running = store
         .inventory(Some(environment))
@@ -242,7 +250,7 @@ pub async fn lookup(
     info.decision = Some(decision.id.clone());
     if let Some(evidence) = cache.request(&decision.id) {
         info.evidence = evidence.iter().map(|(d, _)| d.clone()).collect();
-        return load_side(store, info, &evidence, limits, cache).await;
+        return load_side(store, info, &evidence, limits, cache, trust).await;
     }
     let request = match store.blob(&decision.request_digest).await? {
         Some((_, bytes)) => match serde_json::from_slice::<crate::record::StoredRequest>(&bytes) {
@@ -294,7 +302,7 @@ pub async fn lookup(
         ));
     }
     let evidence = Arc::new(evidence);
-    let b = load_side(store, info, &evidence, limits, cache).await?;
+    let b = load_side(store, info, &evidence, limits, cache, trust).await?;
     if b.is_known() {
         cache.put_request(&decision.id, evidence);
     }
@@ -307,6 +315,7 @@ pub async fn from_record(
     info: &InputDiffBaseline,
     limits: &Limits,
     cache: &BaselineCache,
+    trust: Option<&AttestationTrust>,
 ) -> Result<Baseline, DiffError> {
     if info.state != states::KNOWN {
         return Ok(Baseline {
@@ -319,7 +328,7 @@ pub async fn from_record(
         .iter()
         .map(|d| (d.clone(), d.clone()))
         .collect();
-    let b = load_side(store, info.clone(), &evidence, limits, cache).await?;
+    let b = load_side(store, info.clone(), &evidence, limits, cache, trust).await?;
     if b.is_known() {
         Ok(b)
     } else {
@@ -336,6 +345,7 @@ async fn load_side(
     evidence: &[(String, String)],
     limits: &Limits,
     cache: &BaselineCache,
+    trust: Option<&AttestationTrust>,
 ) -> Result<Baseline, DiffError> {
     let key = info.evidence.join(",");
     if let Some(side) = cache.get(&key) {
@@ -359,7 +369,12 @@ async fn load_side(
             }
         }
     }
-    let side = Arc::new(BaselineSide::from_docs(docs));
+    let digest = info
+        .artifact
+        .as_ref()
+        .map(|a| a.digest.clone())
+        .unwrap_or_default();
+    let side = Arc::new(BaselineSide::from_docs(docs, &digest, trust));
     cache.put(key, side.clone());
     Ok(Baseline::known(info, side))
 }
@@ -429,16 +444,20 @@ pub struct DiffReport {
 
 /// The facts of `docs` as a decision's input holds them (components, findings,
 /// attestations; no advisories).
-pub fn candidate_input(docs: Vec<EvidenceDoc>) -> PolicyInput {
+pub fn candidate_input(
+    docs: Vec<EvidenceDoc>,
+    digest: &str,
+    trust: Option<&AttestationTrust>,
+) -> PolicyInput {
     let mut req = DecisionRequest::new(
         ArtifactId {
             name: String::new(),
-            digest: String::new(),
+            digest: digest.to_string(),
         },
         "",
     );
     req.evidence = docs;
-    crate::input::build_evidence(&req, &AdvisoryIndex::default(), None)
+    crate::input::build_evidence(&req, &AdvisoryIndex::default(), None, trust)
 }
 
 /// The evidence documents of the latest decision about `artifact` (in `environment`, else in
@@ -502,6 +521,7 @@ pub async fn report(
     evidence: Option<Vec<EvidenceDoc>>,
     limits: &Limits,
     cache: &BaselineCache,
+    trust: Option<&AttestationTrust>,
 ) -> Result<DiffReport, DiffError> {
     let (decision, docs) = match evidence {
         Some(docs) => (None, docs),
@@ -513,8 +533,8 @@ pub async fn report(
     let mut digests: Vec<String> = docs.iter().map(|d| d.digest.clone()).collect();
     digests.sort();
     digests.dedup();
-    let baseline = lookup(store, environment, &artifact.name, limits, cache).await?;
-    let input = candidate_input(docs);
+    let baseline = lookup(store, environment, &artifact.name, limits, cache, trust).await?;
+    let input = candidate_input(docs, &artifact.digest, trust);
     Ok(DiffReport {
         artifact: artifact.clone(),
         environment: environment.to_string(),

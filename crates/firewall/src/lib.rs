@@ -361,7 +361,15 @@ impl Firewall {
         environment: &str,
         name: &str,
     ) -> Result<diff::Baseline, diff::DiffError> {
-        diff::lookup(store, environment, name, &self.limits, &self.baselines).await
+        diff::lookup(
+            store,
+            environment,
+            name,
+            &self.limits,
+            &self.baselines,
+            self.trust.as_deref(),
+        )
+        .await
     }
 
     /// The baseline a recorded decision was compared with, rebuilt from the store (replay).
@@ -370,7 +378,14 @@ impl Firewall {
         store: &portcullis_store::Store,
         info: &portcullis_policy::input::InputDiffBaseline,
     ) -> Result<diff::Baseline, diff::DiffError> {
-        diff::from_record(store, info, &self.limits, &self.baselines).await
+        diff::from_record(
+            store,
+            info,
+            &self.limits,
+            &self.baselines,
+            self.trust.as_deref(),
+        )
+        .await
     }
 
     /// `artifact` compared with what runs in `environment` (on `evidence`, else on the evidence
@@ -389,6 +404,7 @@ impl Firewall {
             evidence,
             &self.limits,
             &self.baselines,
+            self.trust.as_deref(),
         )
         .await
     }

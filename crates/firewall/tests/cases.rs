@@ -307,6 +307,7 @@ fn run(path: &Path) -> Result<Outcome, String> {
     req.history = case.history.clone();
     if let Some(b) = &case.baseline {
         let running = ArtifactId::parse(&b.artifact)?;
+        let running_digest = running.digest.clone();
         let mut docs = Vec::new();
         for (i, d) in b.evidence.iter().enumerate() {
             let (name, bytes) = doc_bytes(d, base)?;
@@ -326,7 +327,11 @@ fn run(path: &Path) -> Result<Outcome, String> {
         };
         req.baseline = Some(diff::Baseline::known(
             info,
-            std::sync::Arc::new(diff::BaselineSide::from_docs(docs)),
+            std::sync::Arc::new(diff::BaselineSide::from_docs(
+                docs,
+                &running_digest,
+                fw.trust(),
+            )),
         ));
     }
 

@@ -21,6 +21,16 @@ use serde_json::{Value, json};
 const BASE: &str = "defectdojo/defectdojo-django@sha256:53302007b6bca69dbb20922a2efcf873ff28947732a28bf6b4d33d17006463b5";
 const CANDIDATE: &str = "defectdojo/defectdojo-django@sha256:b914ffbdf28309f2f5fc46caf1a78bbd90f1e2786dd0f01b69c8b00a07a9d078";
 
+/// The demo key the provenance fixtures are signed with (only verified provenance gives facts).
+fn trust() -> AttestationTrust {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/keys");
+    AttestationTrust::load_dir(&keys).unwrap().0
+}
+
+fn digest_of(artifact: &str) -> String {
+    ArtifactId::parse(artifact).unwrap().digest
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diff")
 }
@@ -34,7 +44,7 @@ fn doc(path: &Path) -> (EvidenceDoc, Vec<u8>) {
 }
 
 fn side(which: &str) -> Vec<(EvidenceDoc, Vec<u8>)> {
-    ["cdx.xml", "grype.json", "provenance.json"]
+    ["cdx.xml", "grype.json", "provenance.intoto.jsonl"]
         .iter()
         .map(|ext| doc(&fixtures().join(format!("{which}.{ext}"))))
         .collect()
@@ -54,7 +64,11 @@ fn known(docs: Vec<EvidenceDoc>) -> Baseline {
             }),
             ..InputDiffBaseline::default()
         },
-        Arc::new(BaselineSide::from_docs(docs)),
+        Arc::new(BaselineSide::from_docs(
+            docs,
+            &digest_of(BASE),
+            Some(&trust()),
+        )),
     )
 }
 
@@ -91,7 +105,7 @@ fn scan_finding(id: &str, severity: &str, name: &str, version: &str, fixed: &[&s
 fn the_fixture_pair_gives_exactly_the_expected_diff() {
     let d = diff::compare(
         &known(docs("base")),
-        &diff::candidate_input(docs("candidate")),
+        &diff::candidate_input(docs("candidate"), &digest_of(CANDIDATE), Some(&trust())),
     );
     assert_eq!(d.baseline.state, "known");
     let got = serde_json::to_value(&d.changes).unwrap();
@@ -140,10 +154,10 @@ fn the_fixture_pair_gives_exactly_the_expected_diff() {
         "licenses": [{"package": "JSON-log-formatter", "name": "JSON-log-formatter",
             "from_version": "0.3.0", "to_version": "0.3.1", "from": ["UNKNOWN"], "to": ["MIT"]}],
         "provenance": {
-            "baseline": {"verified": false, "attestations": 1, "builders": [builder],
+            "baseline": {"verified": true, "attestations": 1, "builders": [builder],
                 "source_repos": ["https://github.com/DefectDojo/django-DefectDojo"],
                 "source_commits": ["4a0c2ae2e9b8d3d7d1c3a8e2f0b5f3a4c5d6e7f8"]},
-            "candidate": {"verified": false, "attestations": 1, "builders": [builder],
+            "candidate": {"verified": true, "attestations": 1, "builders": [builder],
                 "source_repos": ["https://github.com/defectdojo-fork/django-DefectDojo"],
                 "source_commits": ["9b1e7c3d5f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c"]},
             "changed": [
@@ -168,13 +182,19 @@ fn the_fixture_pair_gives_exactly_the_expected_diff() {
     base.reverse();
     let mut cand = docs("candidate");
     cand.reverse();
-    let again = diff::compare(&known(base), &diff::candidate_input(cand));
+    let again = diff::compare(
+        &known(base),
+        &diff::candidate_input(cand, &digest_of(CANDIDATE), Some(&trust())),
+    );
     assert_eq!(serde_json::to_value(&again.changes).unwrap(), expected);
 }
 
 #[test]
 fn the_same_evidence_on_both_sides_changes_nothing() {
-    let d = diff::compare(&known(docs("base")), &diff::candidate_input(docs("base")));
+    let d = diff::compare(
+        &known(docs("base")),
+        &diff::candidate_input(docs("base"), &digest_of(BASE), Some(&trust())),
+    );
     let c = d.changes.unwrap();
     assert!(c.components.added.is_empty() && c.components.removed.is_empty());
     assert!(c.components.upgraded.is_empty() && c.components.downgraded.is_empty());
@@ -187,7 +207,10 @@ fn the_same_evidence_on_both_sides_changes_nothing() {
 #[test]
 fn without_a_known_baseline_there_are_no_changes_only_the_reason() {
     let b = Baseline::none("nothing named x is recorded as running in production");
-    let d = diff::compare(&b, &diff::candidate_input(docs("candidate")));
+    let d = diff::compare(
+        &b,
+        &diff::candidate_input(docs("candidate"), &digest_of(CANDIDATE), Some(&trust())),
+    );
     assert_eq!(d.baseline.state, "none");
     assert_eq!(
         d.baseline.reason.as_deref(),
@@ -211,7 +234,10 @@ fn real_defectdojo_sboms_give_the_version_changes_of_the_release() {
     }
     let (base, _) = doc(&corpus.join("grype_dd_1_14_1.xml"));
     let (cand, _) = doc(&corpus.join("dd_1_15_0.xml"));
-    let d = diff::compare(&known(vec![base]), &diff::candidate_input(vec![cand]));
+    let d = diff::compare(
+        &known(vec![base]),
+        &diff::candidate_input(vec![cand], &digest_of(CANDIDATE), Some(&trust())),
+    );
     let c = d.changes.unwrap();
     let names = |v: &[portcullis_policy::input::InputVersionChange]| -> Vec<String> {
         v.iter()
@@ -328,7 +354,9 @@ fn rule_keys(d: &Decision, rule: &str) -> Vec<String> {
 }
 
 async fn decisions_carry_the_diff_against_the_inventory(store: Store) {
-    let fw = Firewall::new(PolicyBundle::load(&[]).unwrap(), Config::default()).unwrap();
+    let fw = Firewall::new(PolicyBundle::load(&[]).unwrap(), Config::default())
+        .unwrap()
+        .with_trust(trust());
     let name = "defectdojo/defectdojo-django";
 
     // Nothing runs in production yet: the diff says so, and no diff rule fires.
@@ -383,7 +411,7 @@ async fn decisions_carry_the_diff_against_the_inventory(store: Store) {
     let d = second.diff.clone().expect("a diff");
     let expected = diff::compare(
         &known(docs("base")),
-        &diff::candidate_input(docs("candidate")),
+        &diff::candidate_input(docs("candidate"), &digest_of(CANDIDATE), Some(&trust())),
     );
     assert_eq!(d.changes, expected.changes);
     assert_eq!(

@@ -15,7 +15,7 @@ const CANDIDATE: &str = "defectdojo/defectdojo-django@sha256:b914ffbdf28309f2f5f
 fn evidence(which: &str) -> Value {
     let dir = repo().join("crates/firewall/tests/fixtures/diff");
     Value::Array(
-        ["cdx.xml", "grype.json", "provenance.json"]
+        ["cdx.xml", "grype.json", "provenance.intoto.jsonl"]
             .iter()
             .map(|ext| evidence_file(&dir.join(format!("{which}.{ext}"))))
             .collect(),
