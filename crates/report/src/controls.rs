@@ -30,10 +30,11 @@ pub fn title(framework: &str, id: &str) -> &'static str {
         .unwrap_or("")
 }
 
-const NIST_TITLES: [(&str, &str); 48] = [
+const NIST_TITLES: [(&str, &str); 52] = [
     ("AC-4", "Information Flow Enforcement"),
     ("AC-5", "Separation of Duties"),
     ("AC-6", "Least Privilege"),
+    ("AU-10", "Non-repudiation"),
     ("CA-7", "Continuous Monitoring"),
     ("CM-2", "Baseline Configuration"),
     ("CM-3", "Configuration Change Control"),
@@ -62,9 +63,11 @@ const NIST_TITLES: [(&str, &str); 48] = [
     ("IA-5(7)", "No Embedded Unencrypted Static Authenticators"),
     ("PM-16", "Threat Awareness Program"),
     ("RA-5", "Vulnerability Monitoring and Scanning"),
+    ("SA-10", "Developer Configuration Management"),
     ("SA-11", "Developer Testing and Evaluation"),
     ("SA-11(1)", "Static Code Analysis"),
     ("SA-11(8)", "Dynamic Code Analysis"),
+    ("SA-15", "Development Process, Standards, and Tools"),
     ("SC-7", "Boundary Protection"),
     ("SC-7(5)", "Deny by Default — Allow by Exception"),
     ("SC-8", "Transmission Confidentiality and Integrity"),
@@ -78,6 +81,7 @@ const NIST_TITLES: [(&str, &str); 48] = [
     ("SI-4", "System Monitoring"),
     ("SI-5", "Security Alerts, Advisories, and Directives"),
     ("SI-7", "Software, Firmware, and Information Integrity"),
+    ("SI-7(6)", "Cryptographic Protection"),
     ("SI-7(15)", "Code Authentication"),
     ("SI-10", "Information Input Validation"),
     ("SI-11", "Error Handling"),
@@ -87,7 +91,7 @@ const NIST_TITLES: [(&str, &str); 48] = [
     ("SR-11", "Component Authenticity"),
 ];
 
-const HIPAA_TITLES: [(&str, &str); 10] = [
+const HIPAA_TITLES: [(&str, &str); 11] = [
     ("164.308(a)(1)(ii)(A)", "Risk analysis"),
     ("164.308(a)(1)(ii)(B)", "Risk management"),
     ("164.308(a)(3)(ii)(A)", "Authorization and/or supervision"),
@@ -95,6 +99,10 @@ const HIPAA_TITLES: [(&str, &str); 10] = [
     ("164.308(a)(8)", "Evaluation"),
     ("164.312(a)(1)", "Access control"),
     ("164.312(c)(1)", "Integrity"),
+    (
+        "164.312(c)(2)",
+        "Mechanism to authenticate electronic protected health information",
+    ),
     ("164.312(d)", "Person or entity authentication"),
     ("164.312(e)(1)", "Transmission security"),
     ("164.312(e)(2)(ii)", "Encryption"),
