@@ -34,19 +34,23 @@ fn decide(c: &mut Criterion) {
     let baseline = |docs: Vec<EvidenceDoc>| {
         diff::Baseline::known(
             portcullis_policy::input::InputDiffBaseline::default(),
-            std::sync::Arc::new(diff::BaselineSide::from_docs(docs)),
+            std::sync::Arc::new(diff::BaselineSide::from_docs(docs, "", None)),
         )
     };
     let mut redeploy = req.clone();
     redeploy.baseline = Some(baseline(req.evidence.clone()));
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diff");
-    let small: Vec<EvidenceDoc> = ["base.cdx.xml", "base.grype.json", "base.provenance.json"]
-        .iter()
-        .map(|f| {
-            let bytes = std::fs::read(fixtures.join(f)).unwrap();
-            EvidenceDoc::parse(f, &bytes, &portcullis_evidence::Limits::default()).unwrap()
-        })
-        .collect();
+    let small: Vec<EvidenceDoc> = [
+        "base.cdx.xml",
+        "base.grype.json",
+        "base.provenance.intoto.jsonl",
+    ]
+    .iter()
+    .map(|f| {
+        let bytes = std::fs::read(fixtures.join(f)).unwrap();
+        EvidenceDoc::parse(f, &bytes, &portcullis_evidence::Limits::default()).unwrap()
+    })
+    .collect();
     let all_new_baseline = baseline(small);
     let mut all_new = req.clone();
     all_new.baseline = Some(all_new_baseline.clone());
