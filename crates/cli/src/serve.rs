@@ -378,6 +378,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<u8> {
             seed(&base, &admin, ex).await?;
         }
         println!("Portcullis demo: {base}");
+        println!("  dashboard:    {base}/ui (log in with a token below)");
         println!("  admin token:  {admin}");
         println!("  viewer token: {viewer}");
         println!("  try:  curl -s -H 'Authorization: Bearer {viewer}' {base}/v1/decisions");
