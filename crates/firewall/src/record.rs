@@ -563,6 +563,76 @@ async fn load_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The stored request of decision `id` (at `digest`), in a version this build reads.
+pub(crate) async fn load_request(
+    store: &Store,
+    digest: &str,
+    id: &str,
+) -> Result<StoredRequest, RecordError> {
+    let request: StoredRequest = load_json(store, digest, id).await?;
+    if request.version != REQUEST_VERSION {
+        return Err(RecordError::Replay {
+            id: id.into(),
+            message: format!(
+                "stored request version {} is not supported",
+                request.version
+            ),
+        });
+    }
+    Ok(request)
+}
+
+/// The decision request a stored request describes, its evidence read back from the store
+/// with `limits`, decided at `time` (replay: the recorded time; re-gating: now). The diff
+/// baseline is left to the caller (replay rebuilds the recorded one, re-gating looks it up
+/// anew). The evidence bytes are added to `docs` when given (what a new record stores).
+pub(crate) async fn rebuild_request(
+    store: &Store,
+    id: &str,
+    request: &StoredRequest,
+    limits: &Limits,
+    time: DateTime<Utc>,
+    mut docs: Option<&mut Documents>,
+) -> Result<DecisionRequest, RecordError> {
+    let mut req = DecisionRequest::new(request.artifact.clone(), request.environment.clone());
+    req.context = RequestContext {
+        pipeline: request.context.pipeline.clone(),
+        stage: request.context.stage.clone(),
+        requester: request.context.requester.clone(),
+        approver: request.context.approver.clone(),
+        change_ref: request.context.change_ref.clone(),
+        time: Some(time),
+    };
+    for d in &request.evidence {
+        let bytes = load_bytes(store, &d.digest, id).await?;
+        let doc =
+            EvidenceDoc::parse(&d.source, &bytes, limits).map_err(|e| RecordError::Replay {
+                id: id.to_string(),
+                message: format!("{}: {e}", d.source),
+            })?;
+        if let Some(docs) = docs.as_deref_mut() {
+            docs.add(blob_kinds::EVIDENCE, bytes);
+        }
+        req.evidence.push(doc);
+    }
+    req.unreadable = request
+        .unreadable
+        .iter()
+        .map(|u| UnreadableEvidence {
+            source: u.source.clone(),
+            digest: u.digest.clone(),
+            error: u.error.clone(),
+        })
+        .collect();
+    req.verifications = request.verifications.clone();
+    req.exposures = request.exposures.clone();
+    req.previous = request.previous.clone();
+    req.history = request.history.clone();
+    req.manifests = request.manifests.clone();
+    req.namespaces = request.namespaces.clone();
+    Ok(req)
+}
+
 /// Parse an advisory document as stored: an OSV record (or list) or a block rule.
 pub fn advisories_in(
     bytes: &[u8],
@@ -593,16 +663,7 @@ pub struct Replay {
 /// Re-evaluate a recorded decision from the stored inputs.
 pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
     let (row, original) = load_decision(store, id).await?;
-    let request: StoredRequest = load_json(store, &row.request_digest, id).await?;
-    if request.version != REQUEST_VERSION {
-        return Err(RecordError::Replay {
-            id: id.into(),
-            message: format!(
-                "stored request version {} is not supported",
-                request.version
-            ),
-        });
-    }
+    let request = load_request(store, &row.request_digest, id).await?;
     let bundle: StoredBundle = load_json(store, &request.policy_bundle, id).await?;
     let fail = |message: String| RecordError::Replay {
         id: id.to_string(),
@@ -678,36 +739,7 @@ pub async fn replay(store: &Store, id: &str) -> Result<Replay, RecordError> {
     let time = DateTime::parse_from_rfc3339(&request.context.time)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| fail(format!("stored time {:?}: {e}", request.context.time)))?;
-    let mut req = DecisionRequest::new(request.artifact.clone(), request.environment.clone());
-    req.context = RequestContext {
-        pipeline: request.context.pipeline.clone(),
-        stage: request.context.stage.clone(),
-        requester: request.context.requester.clone(),
-        approver: request.context.approver.clone(),
-        change_ref: request.context.change_ref.clone(),
-        time: Some(time),
-    };
-    for d in &request.evidence {
-        let bytes = load_bytes(store, &d.digest, id).await?;
-        let doc = EvidenceDoc::parse(&d.source, &bytes, &limits)
-            .map_err(|e| fail(format!("{}: {e}", d.source)))?;
-        req.evidence.push(doc);
-    }
-    req.unreadable = request
-        .unreadable
-        .iter()
-        .map(|u| UnreadableEvidence {
-            source: u.source.clone(),
-            digest: u.digest.clone(),
-            error: u.error.clone(),
-        })
-        .collect();
-    req.verifications = request.verifications.clone();
-    req.exposures = request.exposures.clone();
-    req.previous = request.previous.clone();
-    req.history = request.history.clone();
-    req.manifests = request.manifests.clone();
-    req.namespaces = request.namespaces.clone();
+    let mut req = rebuild_request(store, id, &request, &limits, time, None).await?;
     if let Some(info) = &request.baseline {
         req.baseline = Some(
             firewall

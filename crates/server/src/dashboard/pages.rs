@@ -1161,9 +1161,18 @@ async fn regate_decision(state: &AppState, user: &User, id: &str) -> Result<Deci
     }
     let live = state.live();
     let mut docs = live.docs.clone();
-    let req = regate::stored_request(&state.store, id, &state.limits, &mut docs)
+    let mut req = regate::stored_request(&state.store, id, &state.limits, &mut docs)
         .await
         .map_err(PageError::internal)?;
+    // As POST /v1/decisions: the new decision carries the diff against what runs now.
+    req.baseline = Some(
+        live.firewall
+            .baseline(&state.store, &req.environment, &req.artifact.name)
+            .await
+            .map_err(|e| {
+                PageError::internal(format!("the diff baseline could not be read: {e}"))
+            })?,
+    );
     let deciding = live.clone();
     let (mut decision, req) = tokio::task::spawn_blocking(move || {
         let d = deciding.firewall.decide(&req);
