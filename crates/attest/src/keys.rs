@@ -254,6 +254,21 @@ impl TrustedKey {
     }
 }
 
+/// The files of a trusted-keys directory: every regular, non-hidden file, sorted by name.
+pub fn key_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 impl TrustedKeys {
     /// Keys given directly (tests, embedding).
     pub fn from_keys(keys: Vec<TrustedKey>) -> Self {
@@ -271,17 +286,7 @@ impl TrustedKeys {
             path: dir.to_path_buf(),
             source,
         };
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        paths.sort();
+        let paths = key_files(dir).map_err(io)?;
         let mut out = TrustedKeys::default();
         for path in paths {
             let name = path

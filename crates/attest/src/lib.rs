@@ -204,10 +204,7 @@ pub struct Trust {
 /// anything else (a DSSE envelope, or a bundle signed with a public key) against the trusted
 /// keys ([`verify`]).
 pub fn verify_document(document: &Value, artifact: &ArtifactDigest, trust: &Trust) -> Verification {
-    let keyed_bundle = document
-        .pointer("/verificationMaterial/publicKey")
-        .is_some();
-    if sigstore::is_bundle(document) && !keyed_bundle {
+    if sigstore::is_keyless_bundle(document) {
         return match &trust.sigstore {
             Some(s) => verify_bundle(document, artifact, s),
             None => Verification::failed(

@@ -52,6 +52,15 @@ pub fn is_bundle(document: &Value) -> bool {
         .is_some_and(|m| m.starts_with(BUNDLE_MEDIA_TYPE_PREFIX))
 }
 
+/// Whether a document is a keyless Sigstore bundle (a Fulcio certificate, verified against a
+/// trust root); a bundle signed with a plain public key is verified against trusted keys.
+pub fn is_keyless_bundle(document: &Value) -> bool {
+    is_bundle(document)
+        && document
+            .pointer("/verificationMaterial/publicKey")
+            .is_none()
+}
+
 /// A Sigstore trust root or identity constraint that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SigstoreError {

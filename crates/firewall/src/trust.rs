@@ -42,18 +42,8 @@ impl AttestationTrust {
             column: None,
             message,
         };
-        let entries = std::fs::read_dir(dir)
+        let paths = portcullis_attest::keys::key_files(dir)
             .map_err(|e| err(format!("trusted keys: cannot read the directory: {e}")))?;
-        let mut paths: Vec<std::path::PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        paths.sort();
         let mut files = Vec::new();
         let mut refused = Vec::new();
         for path in paths {
@@ -290,32 +280,28 @@ pub(crate) fn verify(
             );
         }
     };
-    let keyless_bundle = portcullis_attest::sigstore::is_bundle(document)
-        && document
-            .pointer("/verificationMaterial/publicKey")
-            .is_none();
-    if keyless_bundle {
-        if trust.is_none_or(|t| t.trust.sigstore.is_none()) {
-            return Checked::failed(
-                "no_trust_configured",
-                "no trust configured: a Sigstore bundle, but no Sigstore trusted root was given \
-                 (--trusted-root FILE with attestations.identities in the configuration)"
-                    .into(),
-            );
+    // A keyless bundle needs the Sigstore trust root, anything else trusted keys.
+    let keyless = portcullis_attest::sigstore::is_keyless_bundle(document);
+    let configured = trust.filter(|t| {
+        if keyless {
+            t.trust.sigstore.is_some()
+        } else {
+            !t.trust.keys.is_empty()
         }
-    } else if trust.is_none_or(|t| t.trust.keys.is_empty()) {
-        return Checked::failed(
-            "no_trust_configured",
+    });
+    let Some(trust) = configured else {
+        let why = if keyless {
+            "no trust configured: a Sigstore bundle, but no Sigstore trusted root was given \
+             (--trusted-root FILE with attestations.identities in the configuration)"
+        } else {
             "no trust configured: no trusted keys were given (--trusted-keys DIR), so no \
              signature can be verified"
-                .into(),
-        );
-    }
-    let trust = match trust {
-        Some(t) => &t.trust,
-        None => return Checked::failed("no_trust_configured", "no trust configured".into()),
+        };
+        return Checked::failed("no_trust_configured", why.into());
     };
     Checked::of(portcullis_attest::verify_document(
-        document, &artifact, trust,
+        document,
+        &artifact,
+        &trust.trust,
     ))
 }
