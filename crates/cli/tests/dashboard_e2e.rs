@@ -12,10 +12,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use common::*;
 
@@ -29,15 +27,6 @@ fn missing(what: &str) {
         panic!("the dashboard's browser test must run under CI, but {what}");
     }
     eprintln!("SKIPPED: dashboard browser test: {what} (./scripts/test installs it under CI)");
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn e2e_dir() -> PathBuf {
@@ -54,42 +43,6 @@ fn screenshots() -> PathBuf {
         root().join(target)
     };
     target.join("e2e-screenshots")
-}
-
-fn start_server(home: &Path) -> (Server, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PORTCULLIS_") {
-            c.env_remove(k);
-        }
-    }
-    let mut child = c
-        .env("PORTCULLIS_HOME", home)
-        .current_dir(root())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            "examples/portcullis.yaml",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start portcullis serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving on ").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the server says where it listens");
-    (Server(child), url)
 }
 
 #[test]
@@ -142,7 +95,8 @@ fn dashboard_acceptance_in_chromium() {
     };
     let ci = token("ci");
     let approver = token("approver");
-    let (server, url) = start_server(&home);
+    let server = Serve::start(&home, &["--config", "examples/portcullis.yaml"]);
+    let url = server.url.clone();
 
     // A pipeline's gate against the server: denied (exit 1), recorded there.
     let mut gate = Command::new(env!("CARGO_BIN_EXE_portcullis"));

@@ -3,68 +3,44 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
 
-struct Server {
-    child: Child,
-    url: String,
+struct Server(Serve);
+
+impl std::ops::Deref for Server {
+    type Target = Serve;
+    fn deref(&self) -> &Serve {
+        &self.0
+    }
 }
 
 impl Server {
     fn start(home: &Path) -> Server {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PORTCULLIS_") {
-                c.env_remove(k);
-            }
-        }
-        let mut child = c
-            .env("PORTCULLIS_HOME", home)
-            .current_dir(root())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
+        Server(Serve::start(
+            home,
+            &[
                 "--config",
                 "examples/portcullis.yaml",
                 "--kev",
                 "examples/kev.json",
                 "--trusted-keys",
                 "examples/keys",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start portcullis serve");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("serving on ").nth(1) {
-                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(url);
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the server says where it listens");
-        Server { child, url }
+            ],
+        ))
     }
 
     /// SIGTERM: a graceful shutdown exits 0.
     fn stop(mut self) {
-        let pid = self.child.id().to_string();
+        let pid = self.0.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let start = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.0.child.try_wait().unwrap() {
                 assert!(status.success(), "serve exits 0 on SIGTERM: {status}");
                 return;
             }

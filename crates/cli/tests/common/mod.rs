@@ -231,3 +231,55 @@ pub fn with(mut cmd: Vec<String>, extra: &[&str]) -> Vec<String> {
     cmd.extend(extra.iter().map(|s| s.to_string()));
     cmd
 }
+
+/// A `portcullis serve` process listening on an ephemeral 127.0.0.1 port, started in the
+/// repository root with the store in `home` (no PORTCULLIS_* variable of the caller's
+/// environment); killed when dropped if still running.
+pub struct Serve {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Serve {
+    /// `portcullis serve --listen 127.0.0.1:0 ARGS`; waits for the address it logs.
+    pub fn start(home: &Path, args: &[&str]) -> Serve {
+        use std::io::{BufRead, BufReader};
+        let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PORTCULLIS_") {
+                c.env_remove(k);
+            }
+        }
+        let mut child = c
+            .env("PORTCULLIS_HOME", home)
+            .current_dir(root())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start portcullis serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("serving on ").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the server says where it listens");
+        Serve { child, url }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
