@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use portcullis_firewall::ArtifactId;
 use portcullis_firewall::diff::{self, BaselineCache};
+use portcullis_firewall::{ArtifactId, ConfigSource};
 
 use crate::gate::{Unread, describe, display, evidence_files, read_evidence};
 use crate::render;
@@ -80,17 +80,19 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
         Some(docs)
     };
-    let config = match &args.config {
-        Some(path) => portcullis_firewall::Config::load(path)?,
-        None => portcullis_firewall::Config::default(),
+    let setup = portcullis_firewall::Setup {
+        config: match &args.config {
+            Some(path) => ConfigSource::File(path.clone()),
+            None => ConfigSource::Discover,
+        },
+        trusted_keys: args.trusted_keys.clone(),
+        trusted_root: args.trusted_root.clone(),
+        limits,
+        ..Default::default()
     };
+    let (config, _) = setup.load_config()?;
     let mut notes = Vec::new();
-    let trust = crate::gate::load_trust(
-        args.trusted_keys.as_deref(),
-        args.trusted_root.as_deref(),
-        &config,
-        &mut notes,
-    )?;
+    let trust = setup.load_trust(&config, &mut notes)?;
     for n in notes {
         eprintln!("note: {n}");
     }

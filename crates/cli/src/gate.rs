@@ -7,127 +7,43 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use portcullis_evidence::{ErrorKind, Limits, ParseError};
+use portcullis_firewall::admission::AdmissionConfig;
 use portcullis_firewall::record::{Documents, blob_kinds};
-use portcullis_firewall::registry;
+use portcullis_firewall::service::{Ask, Decided};
 use portcullis_firewall::{
-    ArtifactId, AttestationTrust, BlockedAdvisory, CompiledException, Config, Decision,
-    DecisionRequest, EvidenceDoc, Firewall, KevCatalog, RequestContext, UnreadableEvidence,
-    exceptions, sha256,
+    ArtifactId, ConfigSource, DecisionRequest, DecisionService, EvidenceDoc, RequestContext, Setup,
+    UnreadableEvidence, sha256,
 };
-use portcullis_policy::PolicyBundle;
-use portcullis_policy::gatekeeper::{Gatekeeper, read_dir_sources};
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
 use portcullis_policy::kubernetes::parse_manifests;
-use portcullis_store::Store;
 use serde::de::DeserializeOwned;
 
 use crate::remote;
-use crate::render::{self, OutputFormat, Report, RuleInfo};
+use crate::render::{self, OutputFormat, Report};
 use crate::{GateArgs, PolicyArgs};
 
-/// The configuration the gate runs with, and a note on where it came from when that is not
-/// obvious from the command line.
-pub struct LoadedConfig {
-    pub config: Config,
-    pub note: Option<String>,
+/// Where the configuration comes from: `--config FILE`, else `./portcullis.yaml`, else the
+/// built-in defaults.
+pub fn config_source(args: &PolicyArgs) -> ConfigSource {
+    match &args.config {
+        Some(path) => ConfigSource::File(path.clone()),
+        None => ConfigSource::Discover,
+    }
 }
 
-/// `--config FILE`, else `./portcullis.yaml`, else built-in defaults.
-pub fn load_config(args: &PolicyArgs) -> anyhow::Result<LoadedConfig> {
-    if let Some(path) = &args.config {
-        return Ok(LoadedConfig {
-            config: Config::load(path)?,
-            note: None,
-        });
+/// What the firewall is built from: the configuration and policies, with these limits.
+pub fn setup(args: &PolicyArgs, limits: Limits) -> Setup {
+    Setup {
+        config: config_source(args),
+        policies: args.policy.clone(),
+        limits,
+        ..Setup::default()
     }
-    let local = Path::new("portcullis.yaml");
-    if local.is_file() {
-        return Ok(LoadedConfig {
-            config: Config::load(local)?,
-            note: Some("using ./portcullis.yaml".into()),
-        });
-    }
-    Ok(LoadedConfig {
-        config: Config::default(),
-        note: Some(
-            "no --config and no ./portcullis.yaml: built-in defaults, no environments declared, \
-             so every environment is treated as protected"
-                .into(),
-        ),
-    })
-}
-
-/// The built-in library plus `--policy` directories.
-pub fn load_bundle(args: &PolicyArgs) -> anyhow::Result<PolicyBundle> {
-    Ok(PolicyBundle::load(&args.policy)?)
-}
-
-/// Gatekeeper templates and constraints from `dirs` (None when no directory is given); what
-/// cannot be evaluated is said in `notes`.
-pub fn load_gatekeeper(
-    dirs: &[PathBuf],
-    notes: &mut Vec<String>,
-) -> anyhow::Result<Option<Gatekeeper>> {
-    if dirs.is_empty() {
-        return Ok(None);
-    }
-    let mut sources = Vec::new();
-    for dir in dirs {
-        sources.extend(
-            read_dir_sources(dir).with_context(|| format!("--gatekeeper {}", dir.display()))?,
-        );
-    }
-    let gk = Gatekeeper::from_sources(sources).context("--gatekeeper")?;
-    if gk.constraints().is_empty() {
-        notes.push(format!(
-            "--gatekeeper: no constraints found ({} templates)",
-            gk.templates().len()
-        ));
-    }
-    for (template, why) in gk.problems() {
-        notes.push(format!(
-            "Gatekeeper template {template} cannot be evaluated ({why}): its constraints fail closed"
-        ));
-    }
-    Ok(Some(gk))
-}
-
-/// The keys of a `--trusted-keys` directory and the Sigstore `--trusted-root` (None when
-/// neither is given); key files that are not usable keys are said in `notes`. A directory with
-/// no usable key, an unreadable root or a root without `attestations.identities` is an error:
-/// a typo must not quietly leave every attestation unverified.
-pub fn load_trust(
-    dir: Option<&std::path::Path>,
-    root: Option<&std::path::Path>,
-    config: &Config,
-    notes: &mut Vec<String>,
-) -> anyhow::Result<Option<AttestationTrust>> {
-    if dir.is_none() && root.is_none() {
-        return Ok(None);
-    }
-    let mut trust = AttestationTrust::default();
-    if let Some(dir) = dir {
-        let (keys, refused) =
-            AttestationTrust::load_dir(dir).map_err(|e| anyhow!("--trusted-keys: {e}"))?;
-        for r in refused {
-            notes.push(format!(
-                "--trusted-keys: {} is not trusted: {}",
-                r.path, r.reason
-            ));
-        }
-        trust = keys;
-    }
-    if let Some(root) = root {
-        trust = trust
-            .load_sigstore_root(root, &config.attestations.identities)
-            .map_err(|e| anyhow!("--trusted-root: {e}"))?;
-    }
-    Ok(Some(trust))
 }
 
 pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
@@ -277,19 +193,27 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
 
-    let (decision, rules, code, location) = match &args.server {
-        None => decide_local(
-            args, &mut req, &mut docs, &mut files, &mut notes, time, limits,
-        )?,
+    let (decision, rules, code, location, req) = match &args.server {
+        None => {
+            let (decided, location) = decide_local(args, req, docs, &mut files, &mut notes)?;
+            let Decided {
+                decision,
+                exit_code,
+                rules,
+                request,
+                ..
+            } = decided;
+            (decision, rules, exit_code, location, request)
+        }
         Some(url) => {
-            let answer = remote::decide(args, url, &req, &docs)?;
+            let (decision, rules, code, location) = remote::decide(args, url, &req, &docs)?;
             // Advisories come from the server's store: named as a local gate names its store's.
-            for e in answer.0.evidence.iter().filter(|e| e.kind == "advisory") {
+            for e in decision.evidence.iter().filter(|e| e.kind == "advisory") {
                 files
                     .entry(e.digest.clone())
                     .or_insert_with(|| format!("{} (store)", e.source));
             }
-            answer
+            (decision, rules, code, location, req)
         }
     };
     let report = Report::new(&decision, rules, &req, files, code);
@@ -343,22 +267,29 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// Decide with the local policies and record in the local store.
-#[allow(clippy::too_many_arguments)]
+/// Decide with the local policies, record in the local store (the firewall's decision
+/// service does both).
 fn decide_local(
     args: &GateArgs,
-    req: &mut DecisionRequest,
-    docs: &mut Documents,
+    req: DecisionRequest,
+    docs: Documents,
     files: &mut BTreeMap<String, String>,
     notes: &mut Vec<String>,
-    time: DateTime<Utc>,
-    limits: Limits,
-) -> anyhow::Result<(Decision, Vec<RuleInfo>, u8, String)> {
+) -> anyhow::Result<(Decided, String)> {
     let rt = crate::state::runtime()?;
     let store = rt.block_on(args.store.open())?;
-    let loaded = load_config(&args.policies)?;
-    notes.extend(loaded.note);
-    let config = loaded.config;
+    let loaded = Setup {
+        kev: args.kev.clone(),
+        gatekeeper: args.gatekeeper.clone(),
+        trusted_keys: args.trusted_keys.clone(),
+        trusted_root: args.trusted_root.clone(),
+        advisories: args.advisories.clone(),
+        exceptions: args.exceptions.clone(),
+        ..setup(&args.policies, args.limits.limits())
+    }
+    .load()?;
+    notes.extend(loaded.notes.iter().cloned());
+    let config = loaded.firewall.config();
     if !config.environments.is_empty() && !config.environments.contains_key(&args.environment) {
         notes.push(format!(
             "environment {:?} is not declared in {}: treated as protected",
@@ -366,94 +297,32 @@ fn decide_local(
             config.source.as_deref().unwrap_or("the configuration")
         ));
     }
-    let bundle = load_bundle(&args.policies)?;
-
-    let mut advisories = Vec::new();
-    for path in &args.advisories {
-        let (bytes, doc) = read_evidence(path, &limits).map_err(|e| match e {
-            Unread::Io(e) | Unread::Parse(_, e) => {
-                anyhow!("--advisories {}: {}", path.display(), describe(&e))
-            }
-        })?;
-        files.insert(doc.digest.clone(), display(path));
-        if doc.evidence.advisories.is_empty() {
-            bail!(
-                "--advisories {}: {} holds no advisories (an OSV record or a list of them is expected)",
-                path.display(),
-                doc.evidence.format.name()
-            );
-        }
-        docs.add(blob_kinds::ADVISORY, bytes);
-        for a in doc.evidence.advisories {
-            advisories.push(BlockedAdvisory {
-                advisory: a,
-                source: doc.digest.clone(),
-            });
-        }
+    let location = store.location().to_string();
+    let service = rt.block_on(DecisionService::open(
+        store,
+        loaded,
+        AdmissionConfig::default(),
+    ))?;
+    for (digest, source) in &service.live().sources {
+        files
+            .entry(digest.clone())
+            .or_insert_with(|| source.clone());
     }
-    // The advisories and block rules in the store are in force everywhere.
-    for (row, bytes, found) in rt.block_on(registry::advisories_in_force(&store, &limits))? {
-        files.insert(row.digest.clone(), format!("advisory {} (store)", row.id));
-        docs.add(blob_kinds::ADVISORY, bytes);
-        advisories.extend(found);
-    }
-
-    let mut firewall = Firewall::new(bundle, config)?
-        .with_advisories(advisories)
-        .with_limits(limits);
-    if let Some(path) = &args.kev {
-        let bytes = read_limited(path, &limits)
-            .map_err(|e| anyhow!("--kev {}: {}", path.display(), describe(&e)))?;
-        let digest = sha256(&bytes);
-        files.insert(digest.clone(), display(path));
-        let kev = KevCatalog::parse(&bytes, &display(path))?;
-        docs.add(blob_kinds::KEV, bytes);
-        firewall = firewall.with_kev_from(kev, &digest);
-    }
-    let mut granted = stored_exceptions(&rt, &store, time)?;
-    if let Some(path) = &args.exceptions {
-        granted.extend(exceptions::load_exceptions(path)?);
-    }
-    firewall = firewall.with_exceptions(granted);
-    if let Some(gk) = load_gatekeeper(&args.gatekeeper, notes)? {
-        firewall = firewall.with_gatekeeper(gk);
-    }
-    if let Some(trust) = load_trust(
-        args.trusted_keys.as_deref(),
-        args.trusted_root.as_deref(),
-        firewall.config(),
-        notes,
-    )? {
-        firewall = firewall.with_trust(trust);
-    }
-
-    // The decision carries the diff against what the inventory says runs there.
-    req.baseline = Some(
-        rt.block_on(firewall.baseline(&store, &req.environment, &req.artifact.name))
-            .context("the diff baseline (what runs in the environment) could not be read")?,
-    );
-    let mut decision = firewall.decide(req);
+    let actor = crate::state::cli_actor(&args.requester);
     // Nothing is reported before it is on the record: a decision that cannot be recorded is
     // an error (exit 2), never an allow.
-    rt.block_on(firewall.record(&store, req, &mut decision, docs))
-        .with_context(|| format!("decision {} could not be recorded", decision.id))?;
-    let code = decision.exit_code();
-    let rules = firewall.rule_infos(&decision.environment);
-    Ok((decision, rules, code, store.location().to_string()))
+    let decided = rt.block_on(service.decide(Ask {
+        request: req,
+        documents: docs,
+        actor,
+        override_reason: None,
+    }))?;
+    Ok((decided, location))
 }
 
 fn now_millis() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
-}
-
-/// The exceptions granted in the store (see [`registry::exceptions_in_force`]).
-pub fn stored_exceptions(
-    rt: &tokio::runtime::Runtime,
-    store: &Store,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<CompiledException>> {
-    Ok(rt.block_on(registry::exceptions_in_force(store, now))?)
 }
 
 pub(crate) fn display(p: &Path) -> String {

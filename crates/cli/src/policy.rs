@@ -12,7 +12,7 @@ use portcullis_policy::testing::{TestOutcome, run_tests};
 use portcullis_policy::{Action, PolicyBundle, PolicySource, Rule};
 use serde::Serialize;
 
-use crate::gate::{load_bundle, load_config};
+use crate::gate::setup;
 use crate::{PolicyListArgs, PolicyTestArgs, exit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,9 +66,9 @@ fn class_action(config: &Config, rule: &Rule, protected: bool) -> Action {
 }
 
 pub fn list(args: &PolicyListArgs) -> anyhow::Result<u8> {
-    let loaded = load_config(&args.policies)?;
-    let config = loaded.config;
-    let bundle = load_bundle(&args.policies)?;
+    let setup = setup(&args.policies, portcullis_evidence::Limits::default());
+    let (config, note) = setup.load_config()?;
+    let bundle = setup.load_bundle()?;
     config.check(&bundle)?;
     let entries: Vec<RuleEntry<'_>> = bundle
         .rules()
@@ -123,7 +123,7 @@ pub fn list(args: &PolicyListArgs) -> anyhow::Result<u8> {
             writeln!(out)?;
         }
         ListFormat::Human => {
-            if let Some(n) = &loaded.note {
+            if let Some(n) = &note {
                 eprintln!("note: {n}");
             }
             for e in &entries {

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use portcullis_firewall::record::{self, advisories_in};
-use portcullis_firewall::registry::{self, AdvisoryDoc};
-use portcullis_firewall::{ArtifactId, CompiledException, Exception, impact};
+use portcullis_firewall::record;
+use portcullis_firewall::registry::{AdvisoryDoc, Registry};
+use portcullis_firewall::{ArtifactId, Exception};
 use portcullis_store::Store;
 
 use crate::exit;
-use crate::state::{StoreArgs, actor, runtime};
+use crate::state::{StoreArgs, cli_actor, runtime};
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ListFormat {
@@ -252,7 +252,7 @@ pub fn advisory(cmd: &AdvisoryCommand) -> anyhow::Result<u8> {
     match cmd {
         AdvisoryCommand::Add(a) => {
             let store = rt.block_on(a.store.open())?;
-            let by = actor(&a.by);
+            let by = cli_actor(&a.by);
             let mut docs = Vec::new();
             if let Some(purl) = &a.purl {
                 docs.push(AdvisoryDoc::block_rule(
@@ -273,8 +273,28 @@ pub fn advisory(cmd: &AdvisoryCommand) -> anyhow::Result<u8> {
                     &portcullis_evidence::Limits::default(),
                 )?);
             }
-            for e in rt.block_on(registry::add_advisories(&store, docs, &by))? {
-                println!("added: audit entry {} ({})", e.seq, e.body);
+            let registry = Registry::new(store, portcullis_evidence::Limits::default());
+            for a in rt.block_on(registry.add_advisories(docs, &by))? {
+                println!("added: audit entry {} ({})", a.entry.seq, a.entry.body);
+                let entry = a
+                    .impact_entry
+                    .map(|s| format!(" (audit entry {s})"))
+                    .unwrap_or_default();
+                if a.affected.is_empty() {
+                    println!("impact: {} affects no deployed artifact{entry}", a.id);
+                } else {
+                    println!(
+                        "impact: {} affects {} deployed artifact(s){entry}:",
+                        a.id,
+                        a.affected.len()
+                    );
+                    for r in &a.affected {
+                        println!(
+                            "  {:<12} {}@{}  {}",
+                            r.environment, r.artifact_name, r.artifact_digest, r.purl
+                        );
+                    }
+                }
             }
             Ok(exit::OK)
         }
@@ -307,27 +327,15 @@ pub fn advisory(cmd: &AdvisoryCommand) -> anyhow::Result<u8> {
             store,
         } => {
             let store = rt.block_on(store.open())?;
-            let e = rt.block_on(registry::withdraw_advisory(&store, id, &actor(by), reason))?;
+            let registry = Registry::new(store, portcullis_evidence::Limits::default());
+            let e = rt.block_on(registry.withdraw_advisory(id, &cli_actor(by), reason))?;
             println!("withdrawn: {id} (audit entry {})", e.seq);
             Ok(exit::OK)
         }
         AdvisoryCommand::Impact { id, format, store } => {
             let store = rt.block_on(store.open())?;
-            let row = rt
-                .block_on(store.advisory(id))?
-                .ok_or_else(|| anyhow!("advisory {id}: not in the store"))?;
-            let (_, bytes) = rt
-                .block_on(store.blob(&row.digest))?
-                .ok_or_else(|| anyhow!("advisory {id}: its document is missing"))?;
-            let advisories = advisories_in(&bytes, &portcullis_evidence::Limits::default())
-                .map_err(|e| anyhow!("advisory {id}: {e}"))?;
-            let mut rows = Vec::new();
-            for a in advisories
-                .iter()
-                .filter(|a| a.id == row.id || advisories.len() == 1)
-            {
-                rows.extend(rt.block_on(impact::impact(&store, a))?);
-            }
+            let registry = Registry::new(store, portcullis_evidence::Limits::default());
+            let rows = rt.block_on(registry.advisory_impact(id))?;
             if *format == ListFormat::Json {
                 print_json(&serde_json::json!({"advisory": id, "affected": rows}))?;
             } else if rows.is_empty() {
@@ -413,9 +421,12 @@ pub fn exception(cmd: &ExceptionCommand) -> anyhow::Result<u8> {
     match cmd {
         ExceptionCommand::Add(a) => {
             let store = rt.block_on(a.store.open())?;
-            let by = actor(&a.by);
-            let list: Vec<CompiledException> = match (&a.file, &a.rule) {
-                (Some(path), _) => portcullis_firewall::exceptions::load_exceptions(path)?,
+            let by = cli_actor(&a.by);
+            let list: Vec<Exception> = match (&a.file, &a.rule) {
+                (Some(path), _) => portcullis_firewall::exceptions::load_exceptions(path)?
+                    .into_iter()
+                    .map(|c| c.exception)
+                    .collect(),
                 (None, Some(rule)) => {
                     let e = Exception {
                         id: a.id.clone(),
@@ -428,44 +439,45 @@ pub fn exception(cmd: &ExceptionCommand) -> anyhow::Result<u8> {
                         approver: a.approver.clone().unwrap_or_default(),
                         evidence: a.evidence.clone(),
                     };
-                    vec![CompiledException::compile(e).map_err(|m| anyhow!("exception: {m}"))?]
+                    vec![e]
                 }
                 _ => bail!(
                     "give --file FILE, or --rule, --key, --artifact, --env, --expires, --reason and --approver"
                 ),
             };
-            for e in rt.block_on(registry::grant_exceptions(&store, list, &by))? {
-                println!("granted: audit entry {} ({})", e.seq, e.body);
+            let registry = Registry::new(store, portcullis_evidence::Limits::default());
+            for g in rt.block_on(registry.grant_exceptions(list, &by))? {
+                println!("granted: audit entry {} ({})", g.entry.seq, g.entry.body);
             }
             Ok(exit::OK)
         }
         ExceptionCommand::List { all, format, store } => {
             let store = rt.block_on(store.open())?;
-            rt.block_on(store.record_expired_exceptions(chrono::Utc::now()))?;
-            let rows = rt.block_on(store.exceptions(*all))?;
+            let registry = Registry::new(store, portcullis_evidence::Limits::default());
+            let states = rt.block_on(registry.exceptions(*all))?;
             if *format == ListFormat::Json {
-                let out: Vec<serde_json::Value> = rows
+                let out: Vec<serde_json::Value> = states
                     .iter()
-                    .map(|r| {
-                        let mut v = serde_json::to_value(r).unwrap_or_default();
-                        if let (Some(o), Ok(e)) = (
-                            v.as_object_mut(),
-                            serde_json::from_str::<serde_json::Value>(&r.body),
-                        ) {
-                            o.insert("exception".into(), e);
+                    .map(|x| {
+                        let mut v = serde_json::to_value(&x.row).unwrap_or_default();
+                        if let Some(o) = v.as_object_mut() {
                             o.remove("body");
+                            o.insert("exception".into(), serde_json::json!(x.exception));
+                            o.insert("status".into(), serde_json::json!(x.status));
                         }
                         v
                     })
                     .collect();
                 print_json(&out)?;
             } else {
-                for r in &rows {
-                    let e: Exception = serde_json::from_str(&r.body)?;
-                    let state = match (&r.revoked_at, r.expiry_seq) {
+                for x in &states {
+                    let r = &x.row;
+                    let e = x.exception.as_ref().ok_or_else(|| {
+                        anyhow!("exception {}: its stored body cannot be read", r.id)
+                    })?;
+                    let state = match (&r.revoked_at, x.status) {
                         (Some(at), _) => format!("revoked {at}"),
-                        (None, Some(_)) => "expired".into(),
-                        (None, None) => "active".into(),
+                        (None, status) => status.as_str().to_string(),
                     };
                     println!(
                         "{:<20} {} {} on {} in {} until {} ({state}; granted by {}, approved by {})",
@@ -489,7 +501,8 @@ pub fn exception(cmd: &ExceptionCommand) -> anyhow::Result<u8> {
             store,
         } => {
             let store = rt.block_on(store.open())?;
-            let e = rt.block_on(registry::revoke_exception(&store, id, &actor(by), reason))?;
+            let registry = Registry::new(store, portcullis_evidence::Limits::default());
+            let e = rt.block_on(registry.revoke_exception(id, &cli_actor(by), reason))?;
             println!("revoked: {id} (audit entry {})", e.seq);
             Ok(exit::OK)
         }
@@ -516,12 +529,9 @@ pub fn deployed(a: &DeployedArgs) -> anyhow::Result<u8> {
     let artifact = ArtifactId::parse(&a.artifact).map_err(|e| anyhow!("--artifact {e}"))?;
     let rt = runtime()?;
     let store = rt.block_on(a.store.open())?;
-    let (entry, latest) = rt.block_on(registry::record_deployment(
-        &store,
-        &artifact,
-        &a.environment,
-        &actor(&a.by),
-    ))?;
+    let registry = Registry::new(store, portcullis_evidence::Limits::default());
+    let (entry, latest) =
+        rt.block_on(registry.record_deployment(&artifact, &a.environment, &cli_actor(&a.by)))?;
     let seq = entry.seq;
     println!(
         "recorded: {}@{} runs in {} (audit entry {seq})",

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use portcullis_firewall::record::{Documents, blob_kinds};
-use portcullis_firewall::{Firewall, KevCatalog, sha256};
-use portcullis_server::auth::{self, Role};
+use portcullis_firewall::access::{self, Actor, Role};
+use portcullis_firewall::exceptions;
 use portcullis_server::{AppState, ServerSettings};
 use serde_json::json;
 
@@ -142,14 +141,12 @@ pub fn token(cmd: &TokenCommand) -> anyhow::Result<u8> {
             store,
         } => {
             let store = rt.block_on(store.open())?;
-            let (secret, row) = rt
-                .block_on(auth::create_token(
-                    &store,
-                    name,
-                    (*role).into(),
-                    &crate::state::actor(by),
-                ))
-                .map_err(|p| anyhow!("{}", p.detail))?;
+            let (secret, row) = rt.block_on(access::create_token(
+                &store,
+                name,
+                (*role).into(),
+                &crate::state::cli_actor(by),
+            ))?;
             println!("{secret}");
             eprintln!(
                 "created: token {} ({}, role {}) — audit entry {}; the token is shown only now",
@@ -176,9 +173,11 @@ pub fn token(cmd: &TokenCommand) -> anyhow::Result<u8> {
         }
         TokenCommand::Revoke { id, by, store } => {
             let store = rt.block_on(store.open())?;
-            let seq = rt
-                .block_on(auth::revoke_token(&store, id, &crate::state::actor(by)))
-                .map_err(|p| anyhow!("{}", p.detail))?;
+            let seq = rt.block_on(access::revoke_token(
+                &store,
+                id,
+                &crate::state::cli_actor(by),
+            ))?;
             println!("revoked: {id} (audit entry {seq})");
             Ok(exit::OK)
         }
@@ -195,30 +194,6 @@ fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
-}
-
-/// The compiled firewall and the KEV document's bytes.
-fn base_firewall(
-    policies: &PolicyArgs,
-    kev: Option<&Path>,
-    limits: portcullis_evidence::Limits,
-) -> anyhow::Result<(Firewall, Documents)> {
-    let loaded = gate::load_config(policies)?;
-    if let Some(n) = &loaded.note {
-        tracing::info!("{n}");
-    }
-    let bundle = gate::load_bundle(policies)?;
-    let mut firewall = Firewall::new(bundle, loaded.config)?.with_limits(limits);
-    let mut docs = Documents::default();
-    if let Some(path) = kev {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("--kev {}: cannot read", path.display()))?;
-        let digest = sha256(&bytes);
-        let catalog = KevCatalog::parse(&bytes, &path.display().to_string())?;
-        docs.add(blob_kinds::KEV, bytes);
-        firewall = firewall.with_kev_from(catalog, &digest);
-    }
-    Ok((firewall, docs))
 }
 
 fn settings(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
@@ -239,28 +214,22 @@ fn settings(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
 pub fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     init_logging(args.log_format);
     let settings = settings(args)?;
-    let limits = args.limits.limits();
-    let (mut firewall, docs) = base_firewall(&args.policies, args.kev.as_deref(), limits)?;
-    let mut notes = Vec::new();
-    if let Some(gk) = gate::load_gatekeeper(&args.gatekeeper, &mut notes)? {
-        firewall = firewall.with_gatekeeper(gk);
+    let loaded = portcullis_firewall::Setup {
+        kev: args.kev.clone(),
+        gatekeeper: args.gatekeeper.clone(),
+        trusted_keys: args.trusted_keys.clone(),
+        trusted_root: args.trusted_root.clone(),
+        ..gate::setup(&args.policies, args.limits.limits())
     }
-    if let Some(trust) = gate::load_trust(
-        args.trusted_keys.as_deref(),
-        args.trusted_root.as_deref(),
-        firewall.config(),
-        &mut notes,
-    )? {
-        firewall = firewall.with_trust(trust);
-    }
-    for n in notes {
+    .load()?;
+    for n in &loaded.notes {
         tracing::warn!("{n}");
     }
     let rt = server_runtime()?;
     rt.block_on(async {
         let store = args.store.open().await?;
         let location = store.location().to_string();
-        let state = AppState::new(store, firewall, docs, settings, limits)
+        let state = AppState::from_loaded(store, loaded, settings)
             .await
             .map_err(|e| anyhow!("cannot start: {e}"))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -324,20 +293,15 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<u8> {
             ex.display()
         );
     }
-    let policies = PolicyArgs {
-        policy: vec![],
-        config: Some(ex.join("portcullis.yaml")),
-    };
-    let limits = portcullis_evidence::Limits::default();
-    let (firewall, docs) = base_firewall(&policies, Some(&ex.join("kev.json")), limits)?;
     // The example attestations are signed with the demo key (scripts/sign-examples).
-    let mut notes = Vec::new();
-    let config = firewall.config().clone();
-    let firewall = match gate::load_trust(Some(&ex.join("keys")), None, &config, &mut notes)? {
-        Some(trust) => firewall.with_trust(trust),
-        None => firewall,
-    };
-    for n in notes {
+    let loaded = portcullis_firewall::Setup {
+        config: portcullis_firewall::ConfigSource::File(ex.join("portcullis.yaml")),
+        kev: Some(ex.join("kev.json")),
+        trusted_keys: Some(ex.join("keys")),
+        ..Default::default()
+    }
+    .load()?;
+    for n in &loaded.notes {
         tracing::warn!("{n}");
     }
     let store_args = StoreArgs {
@@ -349,15 +313,11 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<u8> {
     rt.block_on(async {
         let store = store_args.open().await?;
         let location = store.location().to_string();
-        let (admin, _) = auth::create_token(&store, "demo admin", Role::Admin, "portcullis demo")
-            .await
-            .map_err(|p| anyhow!("{}", p.detail))?;
-        let (viewer, _) =
-            auth::create_token(&store, "demo viewer", Role::Viewer, "portcullis demo")
-                .await
-                .map_err(|p| anyhow!("{}", p.detail))?;
+        let demo = Actor::new("portcullis demo", Role::Admin);
+        let (admin, _) = access::create_token(&store, "demo admin", Role::Admin, &demo).await?;
+        let (viewer, _) = access::create_token(&store, "demo viewer", Role::Viewer, &demo).await?;
         let seeded = !store.decisions(None, None, None, 1).await?.is_empty();
-        let state = AppState::new(store, firewall, docs, ServerSettings::default(), limits)
+        let state = AppState::from_loaded(store, loaded, ServerSettings::default())
             .await
             .map_err(|e| anyhow!("cannot start: {e}"))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -418,10 +378,26 @@ async fn seed(base: &str, token: &str, ex: &Path) -> anyhow::Result<()> {
             Ok::<_, anyhow::Error>(v)
         }
     };
-    let exceptions: serde_json::Value = yaml_serde::from_str(
-        &std::fs::read_to_string(ex.join("exceptions.yaml")).context("examples/exceptions.yaml")?,
-    )?;
-    post("/v1/exceptions", exceptions).await?;
+    // The example exceptions still to expire are granted (an exception is granted until a
+    // time to come); an expired one stays in the file to show `gate --exceptions` reporting it.
+    let path = ex.join("exceptions.yaml");
+    let text = std::fs::read_to_string(&path).context("examples/exceptions.yaml")?;
+    let now = chrono::Utc::now();
+    let mut current = Vec::new();
+    for c in exceptions::parse_exceptions(&text, &path.display().to_string())? {
+        if c.expires_at > now {
+            current.push(c.exception);
+        } else {
+            eprintln!(
+                "demo: {} expired on {}: not granted",
+                c.exception.id.as_deref().unwrap_or("an exception"),
+                c.exception.expires
+            );
+        }
+    }
+    if !current.is_empty() {
+        post("/v1/exceptions", json!({"exceptions": current})).await?;
+    }
     let full = vec![
         read(ex.join("evidence/checkout-api.cdx.json"))?,
         read(ex.join("evidence/trivy-image.json"))?,

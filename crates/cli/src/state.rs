@@ -74,3 +74,9 @@ pub fn actor(by: &Option<String>) -> String {
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// The command line as an actor: `actor(by)` with role admin (whoever can open the store can
+/// change anything in it anyway; the server's tokens are what roles limit).
+pub fn cli_actor(by: &Option<String>) -> portcullis_firewall::Actor {
+    portcullis_firewall::Actor::new(actor(by), portcullis_firewall::Role::Admin)
+}

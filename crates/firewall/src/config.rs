@@ -166,7 +166,16 @@ impl Config {
 
     /// Check the configuration against a policy bundle: every rule id it names exists.
     pub fn check(&self, bundle: &PolicyBundle) -> Result<(), FirewallError> {
-        for id in self.rules.keys() {
+        for (id, rc) in &self.rules {
+            if crate::engine_rules::ADMISSION.iter().any(|r| r.id == id) {
+                if !rc.params.is_empty() {
+                    return Err(self.error_at(
+                        id,
+                        format!("rules: {id}: an admission rule takes no params, only actions"),
+                    ));
+                }
+                continue;
+            }
             if bundle.rule(id).is_none() {
                 return Err(self.error_at(
                     id,

@@ -15,9 +15,12 @@
     )
 )]
 
+pub mod access;
+pub mod admission;
 pub mod config;
 pub mod decision;
 pub mod diff;
+pub mod engine_rules;
 pub mod error;
 pub mod exceptions;
 pub mod impact;
@@ -28,6 +31,8 @@ pub mod regate;
 pub mod registry;
 pub mod request;
 pub mod rules;
+pub mod service;
+pub mod setup;
 pub mod trust;
 
 use std::collections::{HashMap, VecDeque};
@@ -40,6 +45,7 @@ use portcullis_policy::{
     Action, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, RawViolation, Rule, input_value,
 };
 
+pub use access::{Actor, Permission, Role};
 pub use config::Config;
 pub use decision::*;
 pub use error::FirewallError;
@@ -47,55 +53,12 @@ pub use exceptions::{CompiledException, Coverage, Exception};
 pub use input::BlockedAdvisory;
 pub use kev::KevCatalog;
 pub use request::*;
+pub use service::{DecisionService, ServiceError};
+pub use setup::{ConfigSource, Loaded, Setup};
 pub use trust::{AttestationTrust, RefusedKeyFile};
 
 /// The engine version recorded in every decision.
 pub const ENGINE_VERSION: &str = concat!("portcullis ", env!("CARGO_PKG_VERSION"));
-
-/// Rule ids of the firewall's own fail-closed violations (not Rego rules).
-pub mod engine_rules {
-    /// Evidence was offered but could not be read.
-    pub const UNREADABLE_EVIDENCE: &str = "PCL-ENGINE-001";
-    /// A rule could not be evaluated (runtime error, time limit, malformed violation).
-    pub const RULE_ERROR: &str = "PCL-ENGINE-002";
-    /// Prefix of the rule id of a Gatekeeper constraint's violations: `GK.<Kind>.<name>`.
-    pub const GATEKEEPER_PREFIX: &str = "GK.";
-
-    /// What one of the firewall's own rules is, for decisions, listings and outputs.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct EngineRule {
-        pub id: &'static str,
-        pub title: &'static str,
-        pub description: &'static str,
-        pub severity: &'static str,
-        pub controls: &'static [&'static str],
-        pub remediation: &'static str,
-    }
-
-    pub const UNREADABLE: EngineRule = EngineRule {
-        id: UNREADABLE_EVIDENCE,
-        title: "Evidence could not be read",
-        description: "Evidence was offered but could not be read or parsed; the decision fails \
-                      closed rather than take it as \"no findings\".",
-        severity: "high",
-        controls: &["nist-800-53:SI-7", "nist-800-53:CA-7"],
-        remediation: "Fix or regenerate the evidence file; `portcullis evidence inspect FILE` \
-                      shows what is wrong.",
-    };
-
-    pub const FAILED: EngineRule = EngineRule {
-        id: RULE_ERROR,
-        title: "Policy rule failed",
-        description: "A policy rule could not be evaluated (runtime error, time limit, malformed \
-                      violation); the decision fails closed where the rule enforces.",
-        severity: "high",
-        controls: &[],
-        remediation: "Fix the rule's Rego, or set its action to `off` for this environment in \
-                      portcullis.yaml.",
-    };
-
-    pub const ALL: [EngineRule; 2] = [UNREADABLE, FAILED];
-}
 
 /// Policies, configuration, advisories and exceptions, ready to decide.
 #[derive(Debug)]
@@ -239,6 +202,11 @@ impl Firewall {
     pub fn with_limits(mut self, limits: portcullis_evidence::Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// The limits evidence is read with.
+    pub fn limits(&self) -> portcullis_evidence::Limits {
+        self.limits
     }
 
     /// The advisories the firewall blocks.
@@ -564,6 +532,15 @@ impl Firewall {
             }
         }
 
+        if let Some(facts) = &req.admission {
+            let found = admission::judge(&self.config, facts, env);
+            for (v, action) in found.routed {
+                if action != Action::Off && req.in_scope(&v.rule) {
+                    self.route(v, action == Action::Enforce, &scope, &mut outcome);
+                }
+            }
+            outcome.warnings.extend(found.overridden);
+        }
         if let Some(gk) = &self.gatekeeper {
             self.review_manifests(gk, req, &scope, &mut outcome);
         }

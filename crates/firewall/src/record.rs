@@ -66,6 +66,15 @@ impl Documents {
         digest
     }
 
+    /// Keep every document of `other` too.
+    pub fn merge(&mut self, other: &Documents) {
+        for (digest, doc) in &other.docs {
+            self.docs
+                .entry(digest.clone())
+                .or_insert_with(|| doc.clone());
+        }
+    }
+
     pub fn get(&self, digest: &str) -> Option<&[u8]> {
         self.docs.get(digest).map(|(_, b)| b.as_slice())
     }

@@ -6,19 +6,28 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use portcullis_evidence::{BlockRule, Limits};
 use portcullis_store::{
-    AdvisoryRow, Change, DecisionRow, DeploymentRow, Entry, ExceptionRow, NewBlob, Store,
-    StoreError, Write, kinds,
+    AdvisoryRow, Change, DecisionRow, DeploymentRow, Entry, ExceptionRow, NewBlob, PackageInUse,
+    Store, StoreError, TokenRow, Write, kinds,
 };
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::BlockedAdvisory;
+use crate::access::{AccessError, Actor, Permission, Role};
 use crate::decision::ArtifactId;
 use crate::exceptions::{CompiledException, Exception};
-use crate::record::advisories_in;
+use crate::record::{advisories_in, blob_kinds};
+use crate::request::{EvidenceDoc, EvidenceFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The actor's role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Internal(String),
     /// The request is wrong (bad document, missing reason).
     #[error("{0}")]
     Invalid(String),
@@ -332,4 +341,315 @@ pub async fn record_deployment(
         .next()
         .ok_or_else(|| RegistryError::Invalid("the deployment was not recorded".into()))?;
     Ok((entry, latest))
+}
+
+impl From<AccessError> for RegistryError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Store(e) => Self::Store(e),
+            AccessError::Forbidden(m) => Self::Forbidden(m),
+            AccessError::Invalid(m) => Self::Invalid(m),
+            AccessError::NotFound(m) => Self::NotFound(m),
+            AccessError::Conflict(m) => Self::Conflict(m),
+            e @ AccessError::Randomness(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+/// An advisory added, with its impact (recorded too).
+#[derive(Debug, Clone)]
+pub struct AdvisoryAdded {
+    pub id: String,
+    pub entry: Entry,
+    pub affected: Vec<PackageInUse>,
+    pub impact_entry: Option<u64>,
+}
+
+/// An exception as granted.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub id: String,
+    pub entry: Entry,
+}
+
+/// Where an exception stands. One definition, for every way of looking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExceptionStatus {
+    Active,
+    /// Past its expiry (or its expiry cannot be read): it covers nothing.
+    Expired,
+    Revoked,
+}
+
+impl ExceptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// The status of a stored exception at `now`.
+    pub fn of(row: &ExceptionRow, now: DateTime<Utc>) -> Self {
+        if row.revoked_at.is_some() {
+            Self::Revoked
+        } else if expiry(row).is_none_or(|t| t <= now) {
+            Self::Expired
+        } else {
+            Self::Active
+        }
+    }
+}
+
+/// When a stored exception expires (None: unreadable, which counts as expired).
+pub fn expiry(row: &ExceptionRow) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&row.expires_at)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A stored exception, read.
+#[derive(Debug, Clone)]
+pub struct ExceptionState {
+    pub row: ExceptionRow,
+    /// None when the stored body cannot be read.
+    pub exception: Option<Exception>,
+    pub status: ExceptionStatus,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// The records of a store, changed as an actor: each change checked (role, fields, expiry)
+/// and recorded the one way, whichever door it came through. `DecisionService` puts each
+/// change in force; a one-shot command line uses this alone.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    store: Store,
+    limits: Limits,
+}
+
+impl Registry {
+    pub fn new(store: Store, limits: Limits) -> Self {
+        Self { store, limits }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Keep an evidence document for later decisions (`POST /v1/evidence`); returns its
+    /// digest, format and the audit entry (None when it was kept already).
+    pub async fn store_evidence(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        actor: &Actor,
+    ) -> Result<(EvidenceFile, Option<u64>), RegistryError> {
+        actor.require(Permission::Decide, "uploading evidence")?;
+        let doc = EvidenceDoc::parse(name, bytes, &self.limits)
+            .map_err(|e| RegistryError::Invalid(format!("{name}: {e}")))?;
+        let blob = NewBlob::new(blob_kinds::EVIDENCE, bytes)?;
+        let entries = self
+            .store
+            .append(vec![Change::if_new(
+                kinds::EVIDENCE_STORED,
+                json!({
+                    "digest": doc.digest, "format": doc.evidence.format.id(), "size": bytes.len(),
+                    "source": name, "by": actor.name, "refs": [doc.digest],
+                }),
+                vec![Write::Blob {
+                    blob,
+                    components: Vec::new(),
+                }],
+            )])
+            .await?;
+        let file = EvidenceFile {
+            digest: doc.digest,
+            format: doc.evidence.format.id().to_string(),
+            size: bytes.len(),
+        };
+        Ok((file, entries.into_iter().flatten().next().map(|e| e.seq)))
+    }
+
+    /// Add advisories (one audit entry each), put them in force, and record the impact of
+    /// each on what runs (an `advisory.impact` entry each, affected or not).
+    pub async fn add_advisories(
+        &self,
+        docs: Vec<AdvisoryDoc>,
+        actor: &Actor,
+    ) -> Result<Vec<AdvisoryAdded>, RegistryError> {
+        actor.require(Permission::Admin, "adding advisories")?;
+        if docs.is_empty() {
+            return Err(RegistryError::Invalid("no advisory to add".into()));
+        }
+        let bytes: Vec<(String, Vec<u8>)> = docs
+            .iter()
+            .map(|d| (d.id.clone(), d.bytes.clone()))
+            .collect();
+        let entries = add_advisories(&self.store, docs, &actor.name).await?;
+        let mut out = Vec::new();
+        for ((id, bytes), entry) in bytes.into_iter().zip(entries) {
+            let affected = self.impact_of(&bytes, &id).await?;
+            let impact_entry = self
+                .store
+                .append(vec![Change::new(
+                    kinds::ADVISORY_IMPACT,
+                    json!({"advisory_id": id, "affected": affected, "by": actor.name}),
+                    vec![],
+                )])
+                .await?
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|e| e.seq);
+            out.push(AdvisoryAdded {
+                id,
+                entry,
+                affected,
+                impact_entry,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn withdraw_advisory(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Entry, RegistryError> {
+        actor.require(Permission::Admin, "withdrawing an advisory")?;
+        let e = withdraw_advisory(&self.store, id, &actor.name, reason).await?;
+        Ok(e)
+    }
+
+    /// Every deployed artifact holding a version advisory `id` affects, now.
+    pub async fn advisory_impact(&self, id: &str) -> Result<Vec<PackageInUse>, RegistryError> {
+        let row =
+            self.store.advisory(id).await?.ok_or_else(|| {
+                RegistryError::NotFound(format!("advisory {id}: not in the store"))
+            })?;
+        let (_, bytes) = self.store.blob(&row.digest).await?.ok_or_else(|| {
+            RegistryError::Internal(format!("advisory {id}: document {} is missing", row.digest))
+        })?;
+        self.impact_of(&bytes, id).await
+    }
+
+    async fn impact_of(&self, bytes: &[u8], id: &str) -> Result<Vec<PackageInUse>, RegistryError> {
+        let advisories = crate::record::advisories_in(bytes, &self.limits)
+            .map_err(|e| RegistryError::Internal(format!("advisory {id}: {e}")))?;
+        let mut rows = Vec::new();
+        for a in advisories
+            .iter()
+            .filter(|a| a.id == id || advisories.len() == 1)
+        {
+            rows.extend(crate::impact::impact(&self.store, a).await?);
+        }
+        Ok(rows)
+    }
+
+    /// Check and compile exceptions to grant: every field, and an expiry still ahead.
+    pub fn check_exceptions(list: Vec<Exception>) -> Result<Vec<CompiledException>, RegistryError> {
+        let now = Utc::now();
+        let many = list.len() > 1;
+        let mut out = Vec::new();
+        for (i, e) in list.into_iter().enumerate() {
+            let name = match (&e.id, many) {
+                (Some(id), _) => format!("exception {id}: "),
+                (None, true) => format!("exception {i}: "),
+                (None, false) => "exception: ".to_string(),
+            };
+            let expires = e.expires.clone();
+            let c = CompiledException::compile(e)
+                .map_err(|m| RegistryError::Invalid(format!("{name}{m}")))?;
+            if c.expires_at <= now {
+                return Err(RegistryError::Invalid(format!(
+                    "{name}expires {expires}: that is in the past; an exception is granted \
+                     until a time still to come"
+                )));
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Grant exceptions (checked by [`Self::check_exceptions`]) and put them in force.
+    pub async fn grant_exceptions(
+        &self,
+        list: Vec<Exception>,
+        actor: &Actor,
+    ) -> Result<Vec<Granted>, RegistryError> {
+        actor.require(Permission::Approve, "granting exceptions")?;
+        if list.is_empty() {
+            return Err(RegistryError::Invalid("no exception to grant".into()));
+        }
+        let compiled = Self::check_exceptions(list)?;
+        let entries = grant_exceptions(&self.store, compiled, &actor.name).await?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let id = serde_json::from_str::<Value>(&entry.body)
+                    .ok()
+                    .and_then(|b| b.get("exception_id")?.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                Granted { id, entry }
+            })
+            .collect())
+    }
+
+    pub async fn revoke_exception(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Entry, RegistryError> {
+        actor.require(Permission::Approve, "revoking an exception")?;
+        let e = revoke_exception(&self.store, id, &actor.name, reason).await?;
+        Ok(e)
+    }
+
+    /// The stored exceptions (revoked ones too with `all`), each with its status now, after
+    /// recording the expiry of those past it.
+    pub async fn exceptions(&self, all: bool) -> Result<Vec<ExceptionState>, RegistryError> {
+        let now = Utc::now();
+        self.store.record_expired_exceptions(now).await?;
+        Ok(self
+            .store
+            .exceptions(all)
+            .await?
+            .into_iter()
+            .map(|row| ExceptionState {
+                exception: serde_json::from_str(&row.body).ok(),
+                status: ExceptionStatus::of(&row, now),
+                expires: expiry(&row),
+                row,
+            })
+            .collect())
+    }
+
+    /// Record that `artifact` now runs in `environment`, with the latest decision about it
+    /// there (None: none is recorded, which the caller says).
+    pub async fn record_deployment(
+        &self,
+        artifact: &ArtifactId,
+        environment: &str,
+        actor: &Actor,
+    ) -> Result<(Entry, Option<DecisionRow>), RegistryError> {
+        actor.require(Permission::Decide, "recording a deployment")?;
+        record_deployment(&self.store, artifact, environment, &actor.name).await
+    }
+
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &Actor,
+    ) -> Result<(String, TokenRow), RegistryError> {
+        Ok(crate::access::create_token(&self.store, name, role, actor).await?)
+    }
+
+    pub async fn revoke_token(&self, id: &str, actor: &Actor) -> Result<u64, RegistryError> {
+        Ok(crate::access::revoke_token(&self.store, id, actor).await?)
+    }
 }

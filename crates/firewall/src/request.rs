@@ -39,6 +39,14 @@ impl EvidenceDoc {
     }
 }
 
+/// An evidence document as kept: its digest, detected format and size.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EvidenceFile {
+    pub digest: String,
+    pub format: String,
+    pub size: usize,
+}
+
 /// Evidence that was offered but could not be read: the decision fails closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnreadableEvidence {
@@ -86,6 +94,9 @@ pub struct DecisionRequest {
     /// What runs in the environment under the artifact's name (`Firewall::baseline`): the
     /// decision then carries the diff against it. None: no diff.
     pub baseline: Option<crate::diff::Baseline>,
+    /// The admission facts of a workload under review (its images and what the store says
+    /// of each): the admission rules judge them.
+    pub admission: Option<crate::admission::AdmissionFacts>,
 }
 
 impl DecisionRequest {
@@ -104,6 +115,7 @@ impl DecisionRequest {
             namespaces: Vec::new(),
             rule_scope: None,
             baseline: None,
+            admission: None,
         }
     }
 

@@ -45,7 +45,7 @@ impl Firewall {
             })
             .collect();
         let enforcing = out.iter().any(|r| r.action == Action::Enforce);
-        out.extend(engine_rules::ALL.iter().map(|e| RuleInfo {
+        out.extend(engine_rules::FAIL_CLOSED.iter().map(|e| RuleInfo {
             id: e.id.into(),
             title: e.title.into(),
             description: e.description.into(),

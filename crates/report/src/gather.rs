@@ -139,7 +139,7 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
             }
         }
         // The firewall's own checks (evidence readability) run in every decision.
-        for e in engine_rules::ALL {
+        for e in engine_rules::FAIL_CLOSED {
             evaluated.extend(
                 e.controls
                     .iter()
@@ -510,7 +510,7 @@ fn library_controls() -> Result<Vec<Mapping>, ReportError> {
                     }
                 }
             }
-            for e in engine_rules::ALL {
+            for e in engine_rules::FAIL_CLOSED {
                 for c in e.controls {
                     if let Some((f, id)) = split_control(c) {
                         out.push((f.to_string(), id.to_string(), e.id.to_string()));

@@ -2,7 +2,6 @@
 //! the firewall's types, and calls the firewall or the registry: nothing is decided here.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -11,26 +10,24 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use portcullis_firewall::exceptions::CompiledException;
-use portcullis_firewall::record::{Documents, blob_kinds, load_decision};
-use portcullis_firewall::registry::{self, AdvisoryDoc};
+use portcullis_firewall::record::{Documents, blob_kinds};
+use portcullis_firewall::registry::AdvisoryDoc;
 use portcullis_firewall::rules::RuleInfo;
+use portcullis_firewall::service::Ask;
 use portcullis_firewall::{
     ArtifactId, Decision, DecisionRequest, EvidenceDoc, Exception, RequestContext,
-    UnreadableEvidence, impact, sha256,
+    UnreadableEvidence, sha256,
 };
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
+use portcullis_store::VerifyFailure;
 use portcullis_store::proof::{ExportError, ExportRequest, export_bundle};
-use portcullis_store::{Change, NewBlob, VerifyFailure, Write, kinds};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::auth::{Caller, Permission, Role};
 use crate::body::{self, Json};
-use crate::metrics::{DecisionLabels, RuleLabels};
-use crate::notify::Event;
 use crate::problem::{Problem, codes};
 use crate::{AppState, OPENAPI};
 
@@ -302,136 +299,24 @@ async fn decide(
     caller: Caller,
     Json(body): Json<DecisionBody>,
 ) -> ApiResult {
-    if body.override_.is_none() {
-        caller.require(Permission::Decide)?;
-    }
-    let started = Instant::now();
-    if let Some(o) = &body.override_ {
-        if !matches!(caller.role, Role::Approver | Role::Admin) {
-            return Err(Problem::new(
-                codes::FORBIDDEN,
-                format!(
-                    "a break-glass override needs role approver or admin; token {} has {}",
-                    caller.token_id,
-                    caller.role.as_str()
-                ),
-            ));
-        }
-        if o.reason.trim().is_empty() {
-            return Err(Problem::new(
-                codes::INVALID_REQUEST,
-                "a break-glass override must give its reason",
-            ));
-        }
-    }
-    let live = state.live();
-    let (mut req, docs) = build_request(&state, &body, &live.docs, &caller).await?;
-    // The decision carries the diff against what the inventory says runs there.
-    req.baseline = Some(
-        live.firewall
-            .baseline(&state.store, &req.environment, &req.artifact.name)
-            .await
-            .map_err(|e| Problem::internal(format!("the diff baseline could not be read: {e}")))?,
-    );
-    let live2 = live.clone();
-    let (decision, req) = tokio::task::spawn_blocking(move || {
-        let d = live2.firewall.decide(&req);
-        (d, req)
-    })
-    .await
-    .map_err(Problem::internal)?;
-    let mut decision = decision;
-    live.firewall
-        .record(&state.store, &req, &mut decision, &docs)
-        .await
-        .map_err(|e| {
-            Problem::internal(format!(
-                "decision {} could not be recorded: {e}",
-                decision.id
-            ))
-        })?;
-    let mut code = decision.exit_code();
-    let mut override_entry = None;
-    if let Some(o) = &body.override_
-        && code != 0
-    {
-        let entries = state
-            .store
-            .append(vec![Change::new(
-                kinds::OVERRIDE,
-                json!({
-                    "decision_id": decision.id, "artifact": decision.artifact,
-                    "environment": decision.environment, "by": caller.actor(),
-                    "role": caller.role.as_str(), "reason": o.reason,
-                    "violations": decision.violations.iter().map(|v| v.rule.clone()).collect::<Vec<_>>(),
-                }),
-                vec![Write::Override(portcullis_store::OverrideRow {
-                    decision_id: decision.id.clone(),
-                    seq: 0,
-                    actor: caller.actor(),
-                    reason: o.reason.clone(),
-                    at: registry::now(),
-                })],
-            )])
-            .await?;
-        let seq = entries.into_iter().flatten().next().map(|e| e.seq);
-        override_entry =
-            Some(json!({"by": caller.actor(), "reason": o.reason, "audit_entry": seq}));
-        state.notifier.send(Event::Override {
-            decision: Box::new(decision.clone()),
-            by: caller.actor(),
-            reason: o.reason.clone(),
-        });
-        code = 0;
-    }
-    observe(&state, &decision, started);
-    tracing::info!(
-        decision = %decision.id,
-        verdict = if decision.allowed() { "allow" } else { "deny" },
-        environment = %decision.environment,
-        artifact = %format!("{}@{}", decision.artifact.name, decision.artifact.digest),
-        violations = decision.violations.len(),
-        errors = decision.errors.len(),
-        overridden = override_entry.is_some(),
-        by = %caller.actor(),
-        millis = started.elapsed().as_millis() as u64,
-        "decision"
-    );
-    if !decision.allowed() && override_entry.is_none() {
-        state.notifier.send(Event::Deny(Box::new(decision.clone())));
-    }
-    let rules = live.firewall.rule_infos(&decision.environment);
-    ok(&DecisionResponse {
-        decision,
-        exit_code: code,
-        rules,
-        r#override: override_entry,
-    })
-}
-
-fn observe(state: &AppState, d: &Decision, started: Instant) {
-    let m = &state.metrics;
-    m.decisions
-        .get_or_create(&DecisionLabels {
-            result: if d.allowed() { "allow" } else { "deny" }.into(),
-            environment: d.environment.clone(),
+    let (request, documents) = build_request(&state, &body, &caller).await?;
+    let decided = state
+        .service
+        .decide(Ask {
+            request,
+            documents,
+            actor: caller.as_actor(),
+            override_reason: body.override_.as_ref().map(|o| o.reason.clone()),
         })
-        .inc();
-    for v in &d.violations {
-        m.violations
-            .get_or_create(&RuleLabels {
-                rule: v.rule.clone(),
-                environment: d.environment.clone(),
-            })
-            .inc();
-    }
-    if !d.errors.is_empty() {
-        m.evaluation_errors.inc();
-    }
-    m.decision_seconds.observe(started.elapsed().as_secs_f64());
-    if let Some(c) = &d.chain {
-        m.chain_length.set(c.seq as i64);
-    }
+        .await?;
+    ok(&DecisionResponse {
+        decision: decided.decision,
+        exit_code: decided.exit_code,
+        rules: decided.rules,
+        r#override: decided
+            .overridden
+            .map(|o| json!({"by": o.by, "reason": o.reason, "audit_entry": o.audit_entry})),
+    })
 }
 
 /// The firewall's request from the API body. Evidence that cannot be read becomes
@@ -439,7 +324,6 @@ fn observe(state: &AppState, d: &Decision, started: Instant) {
 async fn build_request(
     state: &AppState,
     body: &DecisionBody,
-    base: &Documents,
     caller: &Caller,
 ) -> Result<(DecisionRequest, Documents), Problem> {
     let artifact = body.artifact.resolve()?;
@@ -459,7 +343,7 @@ async fn build_request(
         ),
         None => None,
     };
-    let mut docs = base.clone();
+    let mut docs = Documents::default();
     let mut req = DecisionRequest::new(artifact, body.environment.clone());
     req.context = RequestContext {
         pipeline: body.context.pipeline.clone(),
@@ -605,15 +489,7 @@ async fn show_decision(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
-    if state.store.decision(&id).await?.is_none() {
-        return Err(Problem::new(
-            codes::NOT_FOUND,
-            format!("decision {id}: not in the store"),
-        ));
-    }
-    let (row, decision) = load_decision(&state.store, &id)
-        .await
-        .map_err(Problem::internal)?;
+    let (row, decision) = state.service.decision(&id).await?;
     ok(&json!({"decision": decision, "audit_entry": row.seq}))
 }
 
@@ -632,24 +508,10 @@ async fn upload_evidence(
         .unwrap_or("upload")
         .to_string();
     let bytes = body::read_bytes(req, &state).await?;
-    let doc = EvidenceDoc::parse(&name, &bytes, &state.limits)
-        .map_err(|e| Problem::new(codes::INVALID_REQUEST, format!("{name}: {e}")))?;
-    let blob = NewBlob::new(blob_kinds::EVIDENCE, &bytes)?;
-    let entries = state
-        .store
-        .append(vec![Change::if_new(
-            kinds::EVIDENCE_STORED,
-            json!({
-                "digest": doc.digest, "format": doc.evidence.format.id(), "size": bytes.len(),
-                "source": name, "by": caller.actor(), "refs": [doc.digest],
-            }),
-            vec![Write::Blob {
-                blob,
-                components: Vec::new(),
-            }],
-        )])
+    let (file, entry) = state
+        .service
+        .store_evidence(&name, &bytes, &caller.as_actor())
         .await?;
-    let entry = entries.into_iter().flatten().next().map(|e| e.seq);
     let status = if entry.is_some() {
         StatusCode::CREATED
     } else {
@@ -658,8 +520,8 @@ async fn upload_evidence(
     Ok(json_response(
         status,
         &json!({
-            "digest": doc.digest, "format": doc.evidence.format.id(),
-            "size": bytes.len(), "audit_entry": entry,
+            "digest": file.digest, "format": file.format,
+            "size": file.size, "audit_entry": entry,
         }),
     ))
 }
@@ -730,52 +592,18 @@ async fn add_advisory(
             ));
         }
     };
-    let id = doc.id.clone();
-    let bytes = doc.bytes.clone();
-    let entries = registry::add_advisories(&state.store, vec![doc], &caller.actor()).await?;
-    let seq = entries.first().map(|e| e.seq);
-    // In force here at once; other replicas follow the store's notification.
-    state.reload_after(&format!("adding {id}"), seq).await;
-    let affected = impact_of(&state, &bytes, &id).await?;
-    let impact_entry = state
-        .store
-        .append(vec![Change::new(
-            kinds::ADVISORY_IMPACT,
-            json!({"advisory_id": id, "affected": affected, "by": caller.actor()}),
-            vec![],
-        )])
-        .await?
+    let added = state
+        .service
+        .add_advisories(vec![doc], &caller.as_actor())
+        .await?;
+    let a = added
         .into_iter()
-        .flatten()
         .next()
-        .map(|e| e.seq);
-    if !affected.is_empty() {
-        state.notifier.send(Event::AdvisoryImpact {
-            advisory: id.clone(),
-            affected: affected.clone(),
-        });
-    }
+        .ok_or_else(|| Problem::internal("the advisory was not added"))?;
     Ok(json_response(
         StatusCode::CREATED,
-        &json!({"advisory": id, "audit_entry": seq, "impact_entry": impact_entry, "affected": affected}),
+        &json!({"advisory": a.id, "audit_entry": a.entry.seq, "impact_entry": a.impact_entry, "affected": a.affected}),
     ))
-}
-
-pub(crate) async fn impact_of(
-    state: &AppState,
-    bytes: &[u8],
-    id: &str,
-) -> Result<Vec<portcullis_store::PackageInUse>, Problem> {
-    let advisories = portcullis_firewall::record::advisories_in(bytes, &state.limits)
-        .map_err(|e| Problem::internal(format!("advisory {id}: {e}")))?;
-    let mut rows = Vec::new();
-    for a in advisories
-        .iter()
-        .filter(|a| a.id == id || advisories.len() == 1)
-    {
-        rows.extend(impact::impact(&state.store, a).await?);
-    }
-    Ok(rows)
 }
 
 async fn withdraw_advisory(
@@ -784,11 +612,10 @@ async fn withdraw_advisory(
     Path(id): Path<String>,
     Json(body): Json<ReasonBody>,
 ) -> ApiResult {
-    caller.require(Permission::Admin)?;
-    let e = registry::withdraw_advisory(&state.store, &id, &caller.actor(), &body.reason).await?;
-    state
-        .reload_after(&format!("withdrawing {id}"), Some(e.seq))
-        .await;
+    let e = state
+        .service
+        .withdraw_advisory(&id, &caller.as_actor(), &body.reason)
+        .await?;
     ok(&json!({"advisory": id, "audit_entry": e.seq}))
 }
 
@@ -798,13 +625,7 @@ async fn advisory_impact(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
-    let row = state.store.advisory(&id).await?.ok_or_else(|| {
-        Problem::new(codes::NOT_FOUND, format!("advisory {id}: not in the store"))
-    })?;
-    let (_, bytes) = state.store.blob(&row.digest).await?.ok_or_else(|| {
-        Problem::internal(format!("advisory {id}: document {} is missing", row.digest))
-    })?;
-    let affected = impact_of(&state, &bytes, &id).await?;
+    let affected = state.service.advisory_impact(&id).await?;
     ok(&json!({"advisory": id, "affected": affected}))
 }
 
@@ -817,15 +638,17 @@ async fn list_exceptions(
 ) -> ApiResult {
     caller.require(Permission::Read)?;
     let q = query(q)?;
-    state.store.record_expired_exceptions(Utc::now()).await?;
-    let rows = state.store.exceptions(q.all).await?;
-    let out: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            if let (Some(o), Ok(e)) = (v.as_object_mut(), serde_json::from_str::<Value>(&r.body)) {
-                o.insert("exception".into(), e);
+    let out: Vec<Value> = state
+        .service
+        .exceptions(q.all)
+        .await?
+        .into_iter()
+        .map(|x| {
+            let mut v = serde_json::to_value(&x.row).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
                 o.remove("body");
+                o.insert("exception".into(), json!(x.exception));
+                o.insert("status".into(), json!(x.status));
             }
             v
         })
@@ -865,23 +688,12 @@ async fn grant_exceptions(
     } else {
         vec![body::parse::<Exception>(&bytes)?]
     };
-    let mut compiled = Vec::new();
-    for (i, e) in list.into_iter().enumerate() {
-        compiled
-            .push(CompiledException::compile(e).map_err(|m| {
-                Problem::new(codes::INVALID_REQUEST, format!("exception {i}: {m}"))
-            })?);
-    }
-    let entries = registry::grant_exceptions(&state.store, compiled, &caller.actor()).await?;
-    state
-        .reload_after("granting exceptions", entries.iter().map(|e| e.seq).max())
-        .await;
-    let granted: Vec<Value> = entries
+    let granted: Vec<Value> = state
+        .service
+        .grant_exceptions(list, &caller.as_actor())
+        .await?
         .iter()
-        .map(|e| {
-            let body: Value = serde_json::from_str(&e.body).unwrap_or_default();
-            json!({"audit_entry": e.seq, "exception_id": body.get("exception_id")})
-        })
+        .map(|g| json!({"audit_entry": g.entry.seq, "exception_id": g.id}))
         .collect();
     Ok(json_response(
         StatusCode::CREATED,
@@ -895,11 +707,10 @@ async fn revoke_exception(
     Path(id): Path<String>,
     Json(body): Json<ReasonBody>,
 ) -> ApiResult {
-    caller.require(Permission::Approve)?;
-    let e = registry::revoke_exception(&state.store, &id, &caller.actor(), &body.reason).await?;
-    state
-        .reload_after(&format!("revoking {id}"), Some(e.seq))
-        .await;
+    let e = state
+        .service
+        .revoke_exception(&id, &caller.as_actor(), &body.reason)
+        .await?;
     ok(&json!({"exception": id, "audit_entry": e.seq}))
 }
 
@@ -917,11 +728,11 @@ async fn record_deployment(
     caller: Caller,
     Json(body): Json<DeploymentBody>,
 ) -> ApiResult {
-    caller.require(Permission::Decide)?;
     let artifact = body.artifact.resolve()?;
-    let (entry, latest) =
-        registry::record_deployment(&state.store, &artifact, &body.environment, &caller.actor())
-            .await?;
+    let (entry, latest) = state
+        .service
+        .record_deployment(&artifact, &body.environment, &caller.as_actor())
+        .await?;
     let warning = latest.is_none().then(|| {
         format!(
             "no decision is recorded for this artifact in {}",
@@ -968,12 +779,7 @@ async fn diff(
         return Err(Problem::new(codes::INVALID_REQUEST, "env is empty"));
     }
     let artifact = ArtifactRef::Text(q.artifact).resolve()?;
-    let live = state.live();
-    match live
-        .firewall
-        .diff_report(&state.store, &q.env, &artifact, None)
-        .await
-    {
+    match state.service.diff(&q.env, &artifact, None).await {
         Ok(report) => ok(&report),
         Err(portcullis_firewall::diff::DiffError::NoCandidate(m)) => {
             Err(Problem::new(codes::NOT_FOUND, m))
@@ -1154,9 +960,10 @@ async fn create_token(
     caller: Caller,
     Json(body): Json<TokenBody>,
 ) -> ApiResult {
-    caller.require(Permission::Admin)?;
-    let (secret, row) =
-        crate::auth::create_token(&state.store, &body.name, body.role, &caller.actor()).await?;
+    let (secret, row) = state
+        .service
+        .create_token(&body.name, body.role, &caller.as_actor())
+        .await?;
     if let Err(e) = state.reload_tokens().await {
         tracing::error!(error = %e, "token reload failed");
     }
@@ -1176,8 +983,7 @@ async fn revoke_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    caller.require(Permission::Admin)?;
-    let seq = crate::auth::revoke_token(&state.store, &id, &caller.actor()).await?;
+    let seq = state.service.revoke_token(&id, &caller.as_actor()).await?;
     if let Err(e) = state.reload_tokens().await {
         tracing::error!(error = %e, "token reload failed");
     }

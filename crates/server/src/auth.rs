@@ -7,166 +7,38 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use base64::Engine as _;
-use portcullis_store::{Change, Store, TokenRow, Write, kinds};
-use serde::{Deserialize, Serialize};
+use portcullis_store::{Store, TokenRow};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::problem::{Problem, codes};
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Read decisions, advisories, exceptions, inventory, the audit trail.
-    Viewer,
-    /// Viewer + request decisions, upload evidence, record deployments, admission reviews.
-    Ci,
-    /// Viewer + grant and revoke exceptions, break-glass overrides.
-    Approver,
-    /// Everything: advisories, tokens, policies.
-    Admin,
-}
+use portcullis_firewall::Actor;
+pub use portcullis_firewall::access::{Permission, Role, token_digest};
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Ci, Role::Approver, Role::Admin];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "viewer" => Some(Self::Viewer),
-            "ci" => Some(Self::Ci),
-            "approver" => Some(Self::Approver),
-            "admin" => Some(Self::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Ci => "ci",
-            Self::Approver => "approver",
-            Self::Admin => "admin",
-        }
-    }
-
-    pub fn allows(self, p: Permission) -> bool {
-        matches!(
-            (self, p),
-            (Self::Admin, _)
-                | (_, Permission::Read)
-                | (Self::Ci, Permission::Decide)
-                | (Self::Approver, Permission::Approve)
-        )
-    }
-}
-
-/// What an endpoint needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    Read,
-    Decide,
-    Approve,
-    Admin,
-}
-
-/// The digest the store keeps of a token.
-pub fn token_digest(token: &str) -> String {
-    portcullis_firewall::sha256(token.as_bytes())
-}
-
-/// A new token: (secret, row to store). `seq` is set by the store.
-pub fn new_token(name: &str, role: Role, by: &str) -> Result<(String, TokenRow), String> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
-    let mut id = [0u8; 6];
-    getrandom::fill(&mut id).map_err(|e| format!("no randomness: {e}"))?;
-    let token = format!(
-        "pcl_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    );
-    let id = format!(
-        "tok_{}",
-        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    Ok((
-        token.clone(),
-        TokenRow {
-            id,
-            name: name.to_string(),
-            role: role.as_str().to_string(),
-            digest: token_digest(&token),
-            created_at: portcullis_firewall::registry::now(),
-            created_by: by.to_string(),
-            seq: 0,
-            revoked_at: None,
-            revoked_by: None,
-        },
-    ))
-}
-
-/// Create a token in the store (an audit entry without the secret); returns the secret.
+/// Create a token in the store (the firewall records it); returns the secret. `by` acts as
+/// an admin: the command line and tests create tokens directly on the store.
 pub async fn create_token(
     store: &Store,
     name: &str,
     role: Role,
     by: &str,
 ) -> Result<(String, TokenRow), Problem> {
-    if name.trim().is_empty() {
-        return Err(Problem::new(
-            codes::INVALID_REQUEST,
-            "a token needs a name (who or what uses it)",
-        ));
-    }
-    let (secret, row) = new_token(name, role, by).map_err(Problem::internal)?;
-    let entries = store
-        .append(vec![Change::new(
-            kinds::TOKEN_CREATED,
-            serde_json::json!({"token_id": row.id, "name": row.name, "role": row.role, "by": by}),
-            vec![Write::Token(row.clone())],
-        )])
-        .await?;
-    let seq = entries
-        .into_iter()
-        .flatten()
-        .next()
-        .map(|e| e.seq)
-        .unwrap_or(0);
-    Ok((
-        secret,
-        TokenRow {
-            seq: seq as i64,
-            ..row
-        },
-    ))
+    Ok(
+        portcullis_firewall::access::create_token(store, name, role, &Actor::new(by, Role::Admin))
+            .await
+            .map_err(portcullis_firewall::ServiceError::from)?,
+    )
 }
 
+/// Revoke a token (recorded by the firewall); returns the audit entry's seq.
 pub async fn revoke_token(store: &Store, id: &str, by: &str) -> Result<u64, Problem> {
-    if store.token(id).await?.is_none() {
-        return Err(Problem::new(
-            codes::NOT_FOUND,
-            format!("token {id}: not in the store"),
-        ));
-    }
-    let entries = store
-        .append(vec![Change::if_new(
-            kinds::TOKEN_REVOKED,
-            serde_json::json!({"token_id": id, "by": by}),
-            vec![Write::TokenRevoked {
-                id: id.to_string(),
-                at: portcullis_firewall::registry::now(),
-                by: by.to_string(),
-            }],
-        )])
-        .await?;
-    entries
-        .into_iter()
-        .flatten()
-        .next()
-        .map(|e| e.seq)
-        .ok_or_else(|| Problem::new(codes::CONFLICT, format!("token {id} was already revoked")))
+    Ok(
+        portcullis_firewall::access::revoke_token(store, id, &Actor::new(by, Role::Admin))
+            .await
+            .map_err(portcullis_firewall::ServiceError::from)?,
+    )
 }
 
 /// The tokens a server accepts (loaded at start and after every token change).
@@ -245,10 +117,8 @@ impl Caller {
                     self.token_id,
                     self.role.as_str(),
                     match p {
-                        Permission::Read => "read",
-                        Permission::Decide => "needs role ci or admin",
-                        Permission::Approve => "needs role approver or admin",
-                        Permission::Admin => "needs role admin",
+                        Permission::Read => "read".to_string(),
+                        other => format!("needs {}", other.needs()),
                     }
                 ),
             ))
@@ -258,6 +128,11 @@ impl Caller {
     /// Who made a change, for the record.
     pub fn actor(&self) -> String {
         format!("token:{}", self.token_id)
+    }
+
+    /// The caller as the firewall sees it: its name on the record and its role.
+    pub fn as_actor(&self) -> Actor {
+        Actor::new(self.actor(), self.role)
     }
 }
 

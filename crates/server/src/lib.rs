@@ -31,15 +31,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use chrono::Utc;
 use portcullis_evidence::Limits;
-use portcullis_firewall::record::{Documents, blob_kinds};
-use portcullis_firewall::{Firewall, registry};
+use portcullis_firewall::record::Documents;
+use portcullis_firewall::service::{Event, Observer, ServiceError};
+use portcullis_firewall::{DecisionService, Firewall, Loaded};
 use portcullis_store::{Store, StoreEvent};
 use serde::Deserialize;
 
-pub use admission::AdmissionConfig;
 pub use notify::NotificationConfig;
+pub use portcullis_firewall::admission::AdmissionConfig;
 
 /// The OpenAPI document of the API (checked in; a test keeps it and the router in step).
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -79,36 +79,79 @@ impl ServerSettings {
     }
 }
 
-/// The firewall in force and the documents its advisories and KEV catalogue came from (what
-/// each decision records). Replaced as a whole when advisories or exceptions change, so a
-/// request decides and records with one consistent state.
-pub struct Live {
-    pub firewall: Firewall,
-    pub docs: Documents,
-}
+pub use portcullis_firewall::service::Live;
 
 /// Everything a request handler needs.
 pub struct AppState {
     pub store: Store,
-    /// Compiled policies and configuration, without advisories or exceptions.
-    base: Firewall,
-    /// The KEV catalogue's bytes, when there is one.
-    base_docs: Documents,
-    live: RwLock<Arc<Live>>,
+    /// The firewall on the store: every decision and record goes through it.
+    pub service: Arc<DecisionService>,
     tokens: RwLock<Arc<auth::Tokens>>,
-    pub metrics: metrics::Metrics,
+    pub metrics: Arc<metrics::Metrics>,
     pub settings: ServerSettings,
     pub limits: Limits,
-    pub notifier: notify::Notifier,
+    pub notifier: Arc<notify::Notifier>,
     ready: AtomicBool,
     shutting_down: AtomicBool,
-    /// One reload at a time: a reload that read the store before a change never replaces
-    /// one that read it after.
-    reloading: tokio::sync::Mutex<()>,
-    /// The head of the chain when the live state was last loaded: a change event at or before
-    /// it is in that state already (each change is otherwise reloaded twice on the replica that
-    /// made it: by its handler, and again when its own event comes back).
-    loaded_seq: std::sync::atomic::AtomicU64,
+}
+
+/// What the server does with the firewall's events: metrics and notifications.
+struct Watch {
+    metrics: Arc<metrics::Metrics>,
+    notifier: Arc<notify::Notifier>,
+}
+
+impl Observer for Watch {
+    fn notice(&self, event: &Event) {
+        match event {
+            Event::Decided {
+                decision,
+                took,
+                by,
+                regated_from,
+                overridden,
+            } => {
+                metrics::observe_decision(&self.metrics, decision, *took);
+                tracing::info!(
+                    decision = %decision.id,
+                    verdict = decision.decision.as_str(),
+                    environment = %decision.environment,
+                    artifact = %format!("{}@{}", decision.artifact.name, decision.artifact.digest),
+                    violations = decision.violations.len(),
+                    errors = decision.errors.len(),
+                    overridden = *overridden,
+                    regated_from = regated_from.as_deref().unwrap_or(""),
+                    by = %by,
+                    millis = took.as_millis() as u64,
+                    "decision"
+                );
+                if !decision.allowed() && !overridden {
+                    self.notifier.send(notify::Event::Deny(decision.clone()));
+                }
+            }
+            Event::Overridden {
+                decision,
+                by,
+                reason,
+            } => self.notifier.send(notify::Event::Override {
+                decision: decision.clone(),
+                by: by.clone(),
+                reason: reason.clone(),
+            }),
+            Event::AdvisoryImpact { advisory, affected } => {
+                self.notifier.send(notify::Event::AdvisoryImpact {
+                    advisory: advisory.clone(),
+                    affected: affected.clone(),
+                })
+            }
+            Event::Reloaded { seq } => {
+                self.metrics.reloads.inc();
+                self.metrics
+                    .chain_length
+                    .set(i64::try_from(*seq).unwrap_or(i64::MAX));
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -120,24 +163,47 @@ impl AppState {
         base_docs: Documents,
         settings: ServerSettings,
         limits: Limits,
-    ) -> Result<Arc<Self>, String> {
+    ) -> Result<Arc<Self>, StartError> {
+        let loaded = Loaded {
+            firewall: firewall.with_limits(limits),
+            docs: base_docs,
+            advisories: Vec::new(),
+            exceptions: Vec::new(),
+            files: Default::default(),
+            notes: Vec::new(),
+        };
+        Self::from_loaded(store, loaded, settings).await
+    }
+
+    /// The firewall `loaded` (`portcullis_firewall::Setup::load`) served on `store`.
+    pub async fn from_loaded(
+        store: Store,
+        loaded: Loaded,
+        settings: ServerSettings,
+    ) -> Result<Arc<Self>, StartError> {
+        let limits = loaded.firewall.limits();
+        let service =
+            DecisionService::open(store.clone(), loaded, settings.admission.clone()).await?;
         // Ready means ready: the first requests do not each compile the policy bundle.
         let engines = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-        firewall.warm(engines).map_err(|e| e.to_string())?;
-        let metrics = metrics::Metrics::new();
-        let notifier = notify::Notifier::start(
+        service.warm(engines)?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let notifier = Arc::new(notify::Notifier::start(
             settings.notifications.clone(),
             metrics.notification_failures.clone(),
             metrics.notifications_sent.clone(),
-        );
+        ));
+        metrics.reloads.inc();
+        metrics
+            .chain_length
+            .set(i64::try_from(service.loaded_seq()).unwrap_or(i64::MAX));
+        service.observe(Arc::new(Watch {
+            metrics: metrics.clone(),
+            notifier: notifier.clone(),
+        }));
         let state = Arc::new(Self {
             store,
-            live: RwLock::new(Arc::new(Live {
-                firewall: firewall.fork(),
-                docs: base_docs.clone(),
-            })),
-            base: firewall,
-            base_docs,
+            service: Arc::new(service),
             tokens: RwLock::new(Arc::new(auth::Tokens::default())),
             metrics,
             settings,
@@ -145,10 +211,7 @@ impl AppState {
             notifier,
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
-            reloading: tokio::sync::Mutex::new(()),
-            loaded_seq: std::sync::atomic::AtomicU64::new(0),
         });
-        state.reload().await?;
         state.reload_tokens().await?;
         state.ready.store(true, Ordering::SeqCst);
         Ok(state)
@@ -156,10 +219,7 @@ impl AppState {
 
     /// The state to decide with now.
     pub fn live(&self) -> Arc<Live> {
-        match self.live.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.service.live()
     }
 
     pub fn tokens(&self) -> Arc<auth::Tokens> {
@@ -170,60 +230,12 @@ impl AppState {
     }
 
     /// Rebuild the live state from the advisories and exceptions in the store.
-    pub async fn reload(&self) -> Result<(), String> {
-        self.reload_unless_loaded(None).await
+    pub async fn reload(&self) -> Result<(), ServiceError> {
+        self.service.reload().await
     }
 
-    /// Reload, unless the state loaded already includes the chain up to `seq` (checked under
-    /// the reload lock, so a change is loaded once however many ways its event arrives).
-    async fn reload_unless_loaded(&self, seq: Option<u64>) -> Result<(), String> {
-        let _one_at_a_time = self.reloading.lock().await;
-        if seq.is_some_and(|s| s <= self.loaded_seq.load(Ordering::SeqCst)) {
-            return Ok(());
-        }
-        // Read the head first: everything up to it is in what is loaded below.
-        let head = self
-            .store
-            .head()
-            .await
-            .map_err(|e| e.to_string())?
-            .map_or(0, |(seq, _)| seq);
-        let mut docs = self.base_docs.clone();
-        let mut advisories = Vec::new();
-        for (_, bytes, found) in registry::advisories_in_force(&self.store, &self.limits)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            docs.add(blob_kinds::ADVISORY, bytes);
-            advisories.extend(found);
-        }
-        let exceptions = registry::exceptions_in_force(&self.store, Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
-        let firewall = self
-            .base
-            .fork()
-            .with_advisories(advisories)
-            .with_exceptions(exceptions)
-            .with_limits(self.limits);
-        let live = Arc::new(Live { firewall, docs });
-        match self.live.write() {
-            Ok(mut g) => *g = live,
-            Err(p) => *p.into_inner() = live,
-        }
-        self.metrics.reloads.inc();
-        self.metrics.chain_length.set(head);
-        self.loaded_seq
-            .fetch_max(u64::try_from(head).unwrap_or(0), Ordering::SeqCst);
-        Ok(())
-    }
-
-    pub async fn reload_tokens(&self) -> Result<(), String> {
-        let tokens = Arc::new(
-            auth::Tokens::load(&self.store)
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+    pub async fn reload_tokens(&self) -> Result<(), StartError> {
+        let tokens = Arc::new(auth::Tokens::load(&self.store).await?);
         match self.tokens.write() {
             Ok(mut g) => *g = tokens,
             Err(p) => *p.into_inner() = tokens,
@@ -231,10 +243,9 @@ impl AppState {
         Ok(())
     }
 
-    /// After a change made through this replica (its audit entry `seq`): put it in force
-    /// before answering, unless its change event got there first. A failed reload is logged.
+    /// Put the chain up to `seq` in force (unless it is already); a failed reload is logged.
     pub async fn reload_after(&self, what: &str, seq: Option<u64>) {
-        if let Err(e) = self.reload_unless_loaded(seq).await {
+        if let Err(e) = self.service.reload_unless_loaded(seq).await {
             tracing::error!(error = %e, "reload after {what} failed");
         }
     }
@@ -242,6 +253,15 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst) && !self.shutting_down.load(Ordering::SeqCst)
     }
+}
+
+/// Why the server cannot start (or reload its tokens).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Store(#[from] portcullis_store::StoreError),
 }
 
 /// Follow the store's change events (every replica's, on PostgreSQL) and reload what they
@@ -259,7 +279,7 @@ pub async fn follow_changes(state: Arc<AppState>) {
         // Anything may have changed while we were not listening (at start-up, AppState::new
         // has just loaded everything: nothing to do unless the chain moved since).
         let moved = match state.store.head().await {
-            Ok(h) => h.map_or(0, |(seq, _)| seq) as u64 > state.loaded_seq.load(Ordering::SeqCst),
+            Ok(h) => h.map_or(0, |(seq, _)| seq) as u64 > state.service.loaded_seq(),
             Err(_) => true,
         };
         if moved {
@@ -275,7 +295,7 @@ pub async fn follow_changes(state: Arc<AppState>) {
             let tokens = ev.kind.starts_with("token.") || everything;
             if !ev.kind.starts_with("token.") {
                 let upto = (!everything).then_some(ev.seq);
-                if let Err(e) = state.reload_unless_loaded(upto).await {
+                if let Err(e) = state.service.reload_unless_loaded(upto).await {
                     tracing::error!(error = %e, "reload after {} failed", ev.kind);
                 }
             }

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::AtomicU64;
 
+use portcullis_firewall::Decision;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -142,5 +143,31 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Count a recorded decision: by result and environment, its violations, its errors, its
+/// latency and the chain's length.
+pub fn observe_decision(m: &Metrics, d: &Decision, took: std::time::Duration) {
+    m.decisions
+        .get_or_create(&DecisionLabels {
+            result: if d.allowed() { "allow" } else { "deny" }.into(),
+            environment: d.environment.clone(),
+        })
+        .inc();
+    for v in &d.violations {
+        m.violations
+            .get_or_create(&RuleLabels {
+                rule: v.rule.clone(),
+                environment: d.environment.clone(),
+            })
+            .inc();
+    }
+    if !d.errors.is_empty() {
+        m.evaluation_errors.inc();
+    }
+    m.decision_seconds.observe(took.as_secs_f64());
+    if let Some(c) = &d.chain {
+        m.chain_length.set(c.seq as i64);
     }
 }

@@ -143,7 +143,9 @@ impl From<RegistryError> for Problem {
             RegistryError::Invalid(m) => Problem::new(codes::INVALID_REQUEST, m),
             RegistryError::Conflict(m) => Problem::new(codes::CONFLICT, m),
             RegistryError::NotFound(m) => Problem::new(codes::NOT_FOUND, m),
+            RegistryError::Forbidden(m) => Problem::new(codes::FORBIDDEN, m),
             RegistryError::Store(e) => Problem::internal(e),
+            RegistryError::Internal(m) => Problem::internal(m),
         }
     }
 }
@@ -151,5 +153,18 @@ impl From<RegistryError> for Problem {
 impl From<portcullis_store::StoreError> for Problem {
     fn from(e: portcullis_store::StoreError) -> Self {
         Problem::internal(e)
+    }
+}
+
+impl From<portcullis_firewall::ServiceError> for Problem {
+    fn from(e: portcullis_firewall::ServiceError) -> Self {
+        use portcullis_firewall::ServiceError as E;
+        match e {
+            E::Forbidden(m) => Problem::new(codes::FORBIDDEN, m),
+            E::Invalid(m) => Problem::new(codes::INVALID_REQUEST, m),
+            E::NotFound(m) => Problem::new(codes::NOT_FOUND, m),
+            E::Conflict(m) => Problem::new(codes::CONFLICT, m),
+            other => Problem::internal(other),
+        }
     }
 }

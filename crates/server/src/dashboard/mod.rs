@@ -209,6 +209,11 @@ impl User {
     pub fn actor(&self) -> String {
         self.caller().actor()
     }
+
+    /// The user as the firewall sees it (its token's name and role).
+    pub fn as_actor(&self) -> portcullis_firewall::Actor {
+        self.caller().as_actor()
+    }
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -353,6 +358,12 @@ impl From<Problem> for PageError {
 impl From<portcullis_store::StoreError> for PageError {
     fn from(e: portcullis_store::StoreError) -> Self {
         PageError::internal(e)
+    }
+}
+
+impl From<portcullis_firewall::ServiceError> for PageError {
+    fn from(e: portcullis_firewall::ServiceError) -> Self {
+        PageError::from(Problem::from(e))
     }
 }
 

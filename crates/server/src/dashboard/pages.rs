@@ -15,19 +15,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration as Days, NaiveDate, SecondsFormat, Utc};
-use portcullis_firewall::exceptions::CompiledException;
+use portcullis_firewall::ServiceError;
 use portcullis_firewall::record::{StoredRequest, load_decision};
-use portcullis_firewall::registry::{self, AdvisoryDoc};
-use portcullis_firewall::{Decision, Exception, Violation, regate};
+use portcullis_firewall::registry::AdvisoryDoc;
+use portcullis_firewall::{Decision, Exception, Violation};
+use portcullis_store::VerifyFailure;
 use portcullis_store::proof::{ExportError, ExportRequest, export_bundle};
-use portcullis_store::{Change, VerifyFailure, kinds};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ASSETS, COOKIE, Dash, PageError, Transport, User, check_csrf, urlencode};
 use crate::AppState;
 use crate::auth::Permission;
-use crate::notify::Event;
 use portcullis_report::charts::{self, Bar, HBars, StackedBars};
 use portcullis_report::{Format, ReportQuery};
 
@@ -648,31 +647,15 @@ async fn advisory_impact(
     state: &AppState,
     row: &portcullis_store::AdvisoryRow,
 ) -> Result<Vec<portcullis_store::PackageInUse>, crate::problem::Problem> {
-    let (_, bytes) = state.store.blob(&row.digest).await?.ok_or_else(|| {
-        crate::problem::Problem::internal(format!(
-            "advisory {}: document {} is missing",
-            row.id, row.digest
-        ))
-    })?;
-    crate::api::impact_of(state, &bytes, &row.id).await
+    Ok(state.service.advisory_impact(&row.id).await?)
 }
 
 async fn exception_lines(state: &AppState, all: bool) -> Result<Vec<ExceptionLine>, PageError> {
     let now = Utc::now();
-    state.store.record_expired_exceptions(now).await?;
     let mut out = Vec::new();
-    for row in state.store.exceptions(all).await? {
-        let e: Option<Exception> = serde_json::from_str(&row.body).ok();
-        let expires = DateTime::parse_from_rfc3339(&row.expires_at)
-            .ok()
-            .map(|t| t.with_timezone(&Utc));
-        let status = if row.revoked_at.is_some() {
-            "revoked"
-        } else if expires.is_none_or(|t| t <= now) {
-            "expired"
-        } else {
-            "active"
-        };
+    for x in state.service.exceptions(all).await? {
+        let (row, e, expires) = (&x.row, x.exception.as_ref(), x.expires);
+        let status = x.status.as_str();
         out.push(ExceptionLine {
             id: row.id.clone(),
             rule: e.as_ref().map(|e| e.rule.clone()).unwrap_or_default(),
@@ -1154,53 +1137,7 @@ pub async fn decision(
 
 /// Decide recorded decision `id` again, now, with the firewall in force, and record it.
 async fn regate_decision(state: &AppState, user: &User, id: &str) -> Result<Decision, PageError> {
-    if state.store.decision(id).await?.is_none() {
-        return Err(PageError::not_found(format!(
-            "decision {id}: not in the store"
-        )));
-    }
-    let live = state.live();
-    let mut docs = live.docs.clone();
-    let mut req = regate::stored_request(&state.store, id, &state.limits, &mut docs)
-        .await
-        .map_err(PageError::internal)?;
-    // As POST /v1/decisions: the new decision carries the diff against what runs now.
-    req.baseline = Some(
-        live.firewall
-            .baseline(&state.store, &req.environment, &req.artifact.name)
-            .await
-            .map_err(|e| {
-                PageError::internal(format!("the diff baseline could not be read: {e}"))
-            })?,
-    );
-    let deciding = live.clone();
-    let (mut decision, req) = tokio::task::spawn_blocking(move || {
-        let d = deciding.firewall.decide(&req);
-        (d, req)
-    })
-    .await
-    .map_err(PageError::internal)?;
-    live.firewall
-        .record(&state.store, &req, &mut decision, &docs)
-        .await
-        .map_err(|e| {
-            PageError::internal(format!(
-                "decision {} could not be recorded: {e}",
-                decision.id
-            ))
-        })?;
-    tracing::info!(
-        decision = %decision.id,
-        regated = %id,
-        verdict = decision.decision.as_str(),
-        environment = %decision.environment,
-        by = %user.actor(),
-        "decision (re-gated from the dashboard)"
-    );
-    if !decision.allowed() {
-        state.notifier.send(Event::Deny(Box::new(decision.clone())));
-    }
-    Ok(decision)
+    Ok(state.service.regate(id, &user.as_actor()).await?.decision)
 }
 
 pub async fn regate(
@@ -1375,27 +1312,11 @@ pub async fn add_advisory(
         }
     };
     let id = doc.id.clone();
-    let entries = registry::add_advisories(&state.store, vec![doc], &user.actor()).await?;
-    let seq = entries.first().map(|e| e.seq);
-    state.reload_after(&format!("adding {id}"), seq).await;
-    // The impact, recorded as the API records it.
-    if let Some(row) = state.store.advisory(&id).await? {
-        let affected = advisory_impact(&state, &row).await?;
-        state
-            .store
-            .append(vec![Change::new(
-                kinds::ADVISORY_IMPACT,
-                json!({"advisory_id": id, "affected": affected, "by": user.actor()}),
-                vec![],
-            )])
-            .await?;
-        if !affected.is_empty() {
-            state.notifier.send(Event::AdvisoryImpact {
-                advisory: id.clone(),
-                affected,
-            });
-        }
-    }
+    // The firewall records the impact too, as for every other way of adding one.
+    state
+        .service
+        .add_advisories(vec![doc], &user.as_actor())
+        .await?;
     Ok(see_other(&format!(
         "/ui/advisories?done={}",
         urlencode(&format!("Added {id}."))
@@ -1418,10 +1339,10 @@ pub async fn withdraw_advisory(
     let f = form(f)?;
     check_csrf(&user, &headers, &f.csrf)?;
     user.require(Permission::Admin)?;
-    let e = registry::withdraw_advisory(&state.store, &id, &user.actor(), &f.reason).await?;
     state
-        .reload_after(&format!("withdrawing {id}"), Some(e.seq))
-        .await;
+        .service
+        .withdraw_advisory(&id, &user.as_actor(), &f.reason)
+        .await?;
     Ok(see_other(&format!(
         "/ui/advisories?done={}",
         urlencode(&format!("Withdrew {id}."))
@@ -1524,24 +1445,17 @@ pub async fn grant_exception(
             "environments is empty (name them, comma-separated, or *)",
         ));
     }
-    let compiled = CompiledException::compile(exception).map_err(PageError::bad_request)?;
-    if compiled.expires_at <= Utc::now() {
-        return Err(PageError::bad_request(format!(
-            "expires {expires}: that is in the past"
-        )));
-    }
-    let entries = registry::grant_exceptions(&state.store, vec![compiled], &user.actor()).await?;
-    state
-        .reload_after("granting an exception", entries.iter().map(|e| e.seq).max())
-        .await;
-    let granted = entries
-        .first()
-        .and_then(|e| serde_json::from_str::<Value>(&e.body).ok())
-        .and_then(|b| {
-            b.get("exception_id")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        })
+    let granted = state
+        .service
+        .grant_exceptions(vec![exception], &user.as_actor())
+        .await
+        .map_err(|e| match e {
+            ServiceError::Invalid(m) => PageError::bad_request(m),
+            other => PageError::from(other),
+        })?
+        .into_iter()
+        .next()
+        .map(|g| g.id)
         .unwrap_or_default();
     let regate_id = f.regate.trim();
     if !regate_id.is_empty() {
@@ -1568,10 +1482,10 @@ pub async fn revoke_exception(
     let f = form(f)?;
     check_csrf(&user, &headers, &f.csrf)?;
     user.require(Permission::Approve)?;
-    let e = registry::revoke_exception(&state.store, &id, &user.actor(), &f.reason).await?;
     state
-        .reload_after(&format!("revoking {id}"), Some(e.seq))
-        .await;
+        .service
+        .revoke_exception(&id, &user.as_actor(), &f.reason)
+        .await?;
     Ok(see_other(&format!(
         "/ui/exceptions?done={}",
         urlencode(&format!("Revoked {id}."))
@@ -1940,7 +1854,7 @@ mod tests {
 
     #[test]
     fn a_diff_renders_its_lists_and_values() {
-        let d = json!({
+        let d = serde_json::json!({
             "against": "dec-1",
             "added": [{"rule": "PCL-VULN-001", "key": "CVE-2021-44228"}],
             "removed": [],

@@ -1,0 +1,911 @@
+//! The decision service: the firewall on its store, the one door every way in goes through —
+//! `portcullis gate` (local store or `--server`), `POST /v1/decisions`, the admission webhook,
+//! the dashboard, re-gating and replay. A decision is made, recorded and acted on here (the
+//! diff baseline looked up, the decision recorded before anyone hears of it, a break-glass
+//! override checked and recorded); records change here (advisories with their impact,
+//! exceptions with one validation and one definition of expiry, deployments, evidence uploads,
+//! tokens). Entry points only translate their input into these calls and the results into
+//! their output; what happens is told to [`Observer`]s (the server's metrics and
+//! notifications), whichever door it came through.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use portcullis_evidence::Limits;
+use portcullis_store::{
+    Change, DecisionRow, Entry, OverrideRow, PackageInUse, Store, StoreError, TokenRow, Write,
+    kinds,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::access::{AccessError, Actor, Permission, Role};
+use crate::admission::{
+    self, AdmissionConfig, AdmissionFacts, FailureMode, ImageFact, RecordMode, RecordedDecision,
+    RecordedOverride,
+};
+use crate::decision::{ArtifactId, Decision};
+use crate::diff::{DiffError, DiffReport};
+use crate::engine_rules;
+use crate::exceptions::{CompiledException, Exception};
+use crate::record::{Documents, RecordError, Replay, blob_kinds, load_decision};
+use crate::registry::{self, AdvisoryDoc, Registry, RegistryError};
+pub use crate::registry::{AdvisoryAdded, ExceptionState, ExceptionStatus, Granted};
+use crate::request::{DecisionRequest, EvidenceDoc, EvidenceFile};
+use crate::rules::RuleInfo;
+use crate::setup::Loaded;
+use crate::{BlockedAdvisory, Firewall, sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The actor's role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The record exists already, or is in a state that forbids the change.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A decision was made but could not be recorded: nobody may act on it.
+    #[error("decision {id} could not be recorded: {source}")]
+    NotRecorded { id: String, source: RecordError },
+    /// A recorded decision could not be read back (replay, re-gating).
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// What runs in the environment could not be read for the diff.
+    #[error("the diff baseline (what runs in the environment) could not be read: {0}")]
+    Baseline(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<RegistryError> for ServiceError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Store(e) => Self::Store(e),
+            RegistryError::Forbidden(m) => Self::Forbidden(m),
+            RegistryError::Internal(m) => Self::Internal(m),
+            RegistryError::Invalid(m) => Self::Invalid(m),
+            RegistryError::Conflict(m) => Self::Conflict(m),
+            RegistryError::NotFound(m) => Self::NotFound(m),
+        }
+    }
+}
+
+impl From<AccessError> for ServiceError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Store(e) => Self::Store(e),
+            AccessError::Forbidden(m) => Self::Forbidden(m),
+            AccessError::Invalid(m) => Self::Invalid(m),
+            AccessError::NotFound(m) => Self::NotFound(m),
+            AccessError::Conflict(m) => Self::Conflict(m),
+            e @ AccessError::Randomness(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+/// What happened, for whoever watches (metrics, notifications, logs).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A decision was recorded (through any door, re-gating included).
+    Decided {
+        decision: Box<Decision>,
+        /// How long deciding and recording took.
+        took: Duration,
+        by: String,
+        /// The recorded decision this one re-gated.
+        regated_from: Option<String>,
+        overridden: bool,
+    },
+    /// A break-glass override let a denied deployment through.
+    Overridden {
+        decision: Box<Decision>,
+        by: String,
+        reason: String,
+    },
+    /// An advisory was added; these deployed artifacts contain a version it affects.
+    AdvisoryImpact {
+        advisory: String,
+        affected: Vec<PackageInUse>,
+    },
+    /// The state in force was reloaded from the store (chain head `seq`).
+    Reloaded { seq: u64 },
+}
+
+/// Told of every [`Event`]; must not block.
+pub trait Observer: Send + Sync {
+    fn notice(&self, event: &Event);
+}
+
+/// The firewall in force (advisories and exceptions of the store, plus those given as files)
+/// and the documents it records with each decision. Replaced as a whole when advisories or
+/// exceptions change, so a decision is made and recorded with one consistent state.
+#[derive(Debug)]
+pub struct Live {
+    pub firewall: Firewall,
+    pub docs: Documents,
+    /// Digest → what the document is (`advisory ID (store)`, a file name), for reports.
+    pub sources: BTreeMap<String, String>,
+}
+
+/// A request for a decision, with the bytes of its evidence (what the record keeps).
+#[derive(Debug)]
+pub struct Ask {
+    pub request: DecisionRequest,
+    pub documents: Documents,
+    pub actor: Actor,
+    /// A break-glass override: the deployment goes on whatever the decision, on the record.
+    pub override_reason: Option<String>,
+}
+
+/// A break-glass override as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OverrideRecord {
+    pub by: String,
+    pub reason: String,
+    pub audit_entry: Option<u64>,
+}
+
+/// A recorded decision and what a caller needs to render it.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// As recorded, with its place in the chain.
+    pub decision: Decision,
+    /// What `portcullis gate` exits with: 0 allowed (or overridden), 1 denied, 2 errors.
+    pub exit_code: u8,
+    /// The rules' metadata and actions in the decision's environment.
+    pub rules: Vec<RuleInfo>,
+    pub overridden: Option<OverrideRecord>,
+    /// The request as decided (its diff baseline filled in).
+    pub request: DecisionRequest,
+}
+
+/// A workload under admission review, as the server read it off the wire.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub uid: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT`.
+    pub operation: String,
+    pub dry_run: bool,
+    pub user: Option<String>,
+    /// The object (None for a DELETE).
+    pub object: Option<Value>,
+    /// The AdmissionReview as received (`{"request": …}`).
+    pub raw: Value,
+}
+
+impl Review {
+    /// `Kind namespace/name`, as a kubectl user reads it.
+    pub fn what(&self) -> String {
+        let name = if self.name.is_empty() {
+            self.object
+                .as_ref()
+                .and_then(|o| o.pointer("/metadata/generateName"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            self.name.clone()
+        };
+        if self.namespace.is_empty() {
+            format!("{} {name}", self.kind)
+        } else {
+            format!("{} {}/{name}", self.kind, self.namespace)
+        }
+    }
+}
+
+/// The firewall's answer to an admission review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Admission {
+    pub allowed: bool,
+    /// What a denied user reads: one line per reason, each with its rule id.
+    pub message: Option<String>,
+    pub warnings: Vec<String>,
+    pub environment: String,
+}
+
+/// The audit entry kind of a recorded admission review.
+pub const ADMISSION_REVIEWED: &str = "admission.reviewed";
+
+/// The firewall on its store.
+pub struct DecisionService {
+    store: Store,
+    registry: Registry,
+    /// Compiled policies, configuration, KEV, Gatekeeper and trust; no advisories or
+    /// exceptions (each new state is forked from it).
+    base: Firewall,
+    base_docs: Documents,
+    base_sources: BTreeMap<String, String>,
+    /// Given as files (a local gate): in force beside the store's.
+    file_advisories: Vec<BlockedAdvisory>,
+    file_exceptions: Vec<CompiledException>,
+    limits: Limits,
+    admission: AdmissionConfig,
+    live: RwLock<Arc<Live>>,
+    /// One reload at a time: a reload that read the store before a change never replaces one
+    /// that read it after.
+    reloading: tokio::sync::Mutex<()>,
+    /// The head of the chain when the live state was loaded: a change at or before it is in
+    /// that state already.
+    loaded_seq: AtomicU64,
+    observers: RwLock<Vec<Arc<dyn Observer>>>,
+}
+
+impl std::fmt::Debug for DecisionService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionService")
+            .field("store", &self.store.location())
+            .field("loaded_seq", &self.loaded_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+fn poisoned<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}
+
+impl DecisionService {
+    /// The firewall `loaded` on `store`, with the advisories and exceptions in force there.
+    pub async fn open(
+        store: Store,
+        loaded: Loaded,
+        admission: AdmissionConfig,
+    ) -> Result<Self, ServiceError> {
+        let Loaded {
+            firewall,
+            docs,
+            advisories,
+            exceptions,
+            files,
+            notes: _,
+        } = loaded;
+        let limits = firewall.limits();
+        let service = Self {
+            registry: Registry::new(store.clone(), limits),
+            store,
+            live: RwLock::new(Arc::new(Live {
+                firewall: firewall.fork(),
+                docs: docs.clone(),
+                sources: files.clone(),
+            })),
+            base: firewall,
+            base_docs: docs,
+            base_sources: files,
+            file_advisories: advisories,
+            file_exceptions: exceptions,
+            limits,
+            admission,
+            reloading: tokio::sync::Mutex::new(()),
+            loaded_seq: AtomicU64::new(0),
+            observers: RwLock::new(Vec::new()),
+        };
+        service.reload().await?;
+        Ok(service)
+    }
+
+    /// Tell `observer` of every event from now on.
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        match self.observers.write() {
+            Ok(mut g) => g.push(observer),
+            Err(p) => p.into_inner().push(observer),
+        }
+    }
+
+    fn tell(&self, event: Event) {
+        for o in poisoned(&self.observers) {
+            o.notice(&event);
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn admission_config(&self) -> &AdmissionConfig {
+        &self.admission
+    }
+
+    /// The state to decide with now.
+    pub fn live(&self) -> Arc<Live> {
+        poisoned(&self.live)
+    }
+
+    /// The firewall in force (advisories and exceptions included).
+    pub fn firewall(&self) -> Arc<Live> {
+        self.live()
+    }
+
+    /// Compile `n` policy engines ahead of the first evaluations.
+    pub fn warm(&self, n: usize) -> Result<(), ServiceError> {
+        self.base
+            .warm(n)
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// The chain head the state in force was loaded at.
+    pub fn loaded_seq(&self) -> u64 {
+        self.loaded_seq.load(Ordering::SeqCst)
+    }
+
+    /// Rebuild the state in force from the advisories and exceptions in the store.
+    pub async fn reload(&self) -> Result<(), ServiceError> {
+        self.reload_unless_loaded(None).await
+    }
+
+    /// Reload, unless the state loaded already includes the chain up to `seq` (checked under
+    /// the reload lock, so a change is loaded once however many ways its event arrives).
+    pub async fn reload_unless_loaded(&self, seq: Option<u64>) -> Result<(), ServiceError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        if seq.is_some_and(|s| s <= self.loaded_seq()) {
+            return Ok(());
+        }
+        // Read the head first: everything up to it is in what is loaded below.
+        let head = self.store.head().await?.map_or(0, |(seq, _)| seq);
+        let mut docs = self.base_docs.clone();
+        let mut sources = self.base_sources.clone();
+        let mut advisories = self.file_advisories.clone();
+        for (row, bytes, found) in registry::advisories_in_force(&self.store, &self.limits).await? {
+            sources.insert(row.digest.clone(), format!("advisory {} (store)", row.id));
+            docs.add(blob_kinds::ADVISORY, bytes);
+            advisories.extend(found);
+        }
+        let mut exceptions = registry::exceptions_in_force(&self.store, Utc::now()).await?;
+        exceptions.extend(self.file_exceptions.iter().cloned());
+        let firewall = self
+            .base
+            .fork()
+            .with_advisories(advisories)
+            .with_exceptions(exceptions)
+            .with_limits(self.limits);
+        let live = Arc::new(Live {
+            firewall,
+            docs,
+            sources,
+        });
+        match self.live.write() {
+            Ok(mut g) => *g = live,
+            Err(p) => *p.into_inner() = live,
+        }
+        let head = u64::try_from(head).unwrap_or(0);
+        self.loaded_seq.fetch_max(head, Ordering::SeqCst);
+        self.tell(Event::Reloaded { seq: head });
+        Ok(())
+    }
+
+    /// After a change this service made (its audit entry `seq`): put it in force before
+    /// answering. A failed reload is logged by the caller's observer, not fatal: the change is
+    /// recorded, and the next reload takes it in.
+    async fn reload_after(&self, seq: Option<u64>) -> Result<(), ServiceError> {
+        self.reload_unless_loaded(seq).await
+    }
+
+    // ------------------------------------------------------------ decisions
+
+    /// Decide on `ask`, record the decision with everything it was made from, and apply a
+    /// break-glass override. Nothing is returned before it is on the record.
+    pub async fn decide(&self, ask: Ask) -> Result<Decided, ServiceError> {
+        let Ask {
+            request,
+            documents,
+            actor,
+            override_reason,
+        } = ask;
+        match &override_reason {
+            Some(reason) => {
+                if !matches!(actor.role, Role::Approver | Role::Admin) {
+                    return Err(ServiceError::Forbidden(format!(
+                        "a break-glass override needs role approver or admin; {} has {}",
+                        actor.name,
+                        actor.role.as_str()
+                    )));
+                }
+                if reason.trim().is_empty() {
+                    return Err(ServiceError::Invalid(
+                        "a break-glass override must give its reason".into(),
+                    ));
+                }
+            }
+            None => actor.require(Permission::Decide, "requesting a decision")?,
+        }
+        if request.environment.trim().is_empty() {
+            return Err(ServiceError::Invalid("environment is empty".into()));
+        }
+        let started = Instant::now();
+        let live = self.live();
+        let mut docs = live.docs.clone();
+        docs.merge(&documents);
+        let (decision, request) = self.decide_and_record(&live, request, &docs).await?;
+        let mut exit_code = decision.exit_code();
+        let mut overridden = None;
+        if let Some(reason) = override_reason
+            && exit_code != 0
+        {
+            overridden = Some(self.record_override(&decision, &actor, &reason).await?);
+            exit_code = 0;
+        }
+        self.tell(Event::Decided {
+            decision: Box::new(decision.clone()),
+            took: started.elapsed(),
+            by: actor.name.clone(),
+            regated_from: None,
+            overridden: overridden.is_some(),
+        });
+        if let Some(o) = &overridden {
+            self.tell(Event::Overridden {
+                decision: Box::new(decision.clone()),
+                by: o.by.clone(),
+                reason: o.reason.clone(),
+            });
+        }
+        let rules = live.firewall.rule_infos(&decision.environment);
+        Ok(Decided {
+            decision,
+            exit_code,
+            rules,
+            overridden,
+            request,
+        })
+    }
+
+    /// The diff baseline, the decision (off the async workers: evaluation is CPU work), and
+    /// its record.
+    async fn decide_and_record(
+        &self,
+        live: &Arc<Live>,
+        mut request: DecisionRequest,
+        docs: &Documents,
+    ) -> Result<(Decision, DecisionRequest), ServiceError> {
+        // The decision carries the diff against what the inventory says runs there.
+        request.baseline = Some(
+            live.firewall
+                .baseline(&self.store, &request.environment, &request.artifact.name)
+                .await
+                .map_err(|e| ServiceError::Baseline(e.to_string()))?,
+        );
+        let deciding = live.clone();
+        let (mut decision, request) = tokio::task::spawn_blocking(move || {
+            let d = deciding.firewall.decide(&request);
+            (d, request)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("the decision task failed: {e}")))?;
+        live.firewall
+            .record(&self.store, &request, &mut decision, docs)
+            .await
+            .map_err(|source| ServiceError::NotRecorded {
+                id: decision.id.clone(),
+                source,
+            })?;
+        Ok((decision, request))
+    }
+
+    async fn record_override(
+        &self,
+        decision: &Decision,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<OverrideRecord, ServiceError> {
+        let entries = self
+            .store
+            .append(vec![Change::new(
+                kinds::OVERRIDE,
+                json!({
+                    "decision_id": decision.id, "artifact": decision.artifact,
+                    "environment": decision.environment, "by": actor.name,
+                    "role": actor.role.as_str(), "reason": reason,
+                    "violations": decision.violations.iter().map(|v| v.rule.clone()).collect::<Vec<_>>(),
+                }),
+                vec![Write::Override(OverrideRow {
+                    decision_id: decision.id.clone(),
+                    seq: 0,
+                    actor: actor.name.clone(),
+                    reason: reason.to_string(),
+                    at: registry::now(),
+                })],
+            )])
+            .await?;
+        Ok(OverrideRecord {
+            by: actor.name.clone(),
+            reason: reason.to_string(),
+            audit_entry: entries.into_iter().flatten().next().map(|e| e.seq),
+        })
+    }
+
+    /// Decide recorded decision `id` again, now, with the state in force (new advisories,
+    /// exceptions granted or revoked since), and record it.
+    pub async fn regate(&self, id: &str, actor: &Actor) -> Result<Decided, ServiceError> {
+        if !(actor.may(Permission::Decide) || actor.may(Permission::Approve)) {
+            return Err(ServiceError::Forbidden(format!(
+                "re-gating needs role ci, approver or admin; {} has role {}",
+                actor.name,
+                actor.role.as_str()
+            )));
+        }
+        if self.store.decision(id).await?.is_none() {
+            return Err(ServiceError::NotFound(format!(
+                "decision {id}: not in the store"
+            )));
+        }
+        let started = Instant::now();
+        let live = self.live();
+        let mut docs = live.docs.clone();
+        let request =
+            crate::regate::stored_request(&self.store, id, &self.limits, &mut docs).await?;
+        let (decision, request) = self.decide_and_record(&live, request, &docs).await?;
+        self.tell(Event::Decided {
+            decision: Box::new(decision.clone()),
+            took: started.elapsed(),
+            by: actor.name.clone(),
+            regated_from: Some(id.to_string()),
+            overridden: false,
+        });
+        let rules = live.firewall.rule_infos(&decision.environment);
+        Ok(Decided {
+            exit_code: decision.exit_code(),
+            decision,
+            rules,
+            overridden: None,
+            request,
+        })
+    }
+
+    /// Decide recorded decision `id` again from exactly what it was made from.
+    pub async fn replay(&self, id: &str) -> Result<Replay, ServiceError> {
+        Ok(crate::record::replay(&self.store, id).await?)
+    }
+
+    /// A recorded decision with its place in the chain (checked against the audit entry).
+    pub async fn decision(&self, id: &str) -> Result<(DecisionRow, Decision), ServiceError> {
+        if self.store.decision(id).await?.is_none() {
+            return Err(ServiceError::NotFound(format!(
+                "decision {id}: not in the store"
+            )));
+        }
+        Ok(load_decision(&self.store, id).await?)
+    }
+
+    /// `artifact` compared with what runs in `environment` (on `evidence`, else on the
+    /// evidence of its latest recorded decision).
+    pub async fn diff(
+        &self,
+        environment: &str,
+        artifact: &ArtifactId,
+        evidence: Option<Vec<EvidenceDoc>>,
+    ) -> Result<DiffReport, DiffError> {
+        self.live()
+            .firewall
+            .diff_report(&self.store, environment, artifact, evidence)
+            .await
+    }
+
+    // ------------------------------------------------------------ advisories
+
+    // ------------------------------------------------------------ records
+
+    /// The store's records, changed as an actor (without putting changes in force: the
+    /// methods below do both).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Keep an evidence document for later decisions (`POST /v1/evidence`).
+    pub async fn store_evidence(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        actor: &Actor,
+    ) -> Result<(EvidenceFile, Option<u64>), ServiceError> {
+        Ok(self.registry.store_evidence(name, bytes, actor).await?)
+    }
+
+    /// Add advisories, put them in force, and record and tell the impact of each.
+    pub async fn add_advisories(
+        &self,
+        docs: Vec<AdvisoryDoc>,
+        actor: &Actor,
+    ) -> Result<Vec<AdvisoryAdded>, ServiceError> {
+        let added = self.registry.add_advisories(docs, actor).await?;
+        self.reload_after(added.iter().map(|a| a.entry.seq).max())
+            .await?;
+        for a in added.iter().filter(|a| !a.affected.is_empty()) {
+            self.tell(Event::AdvisoryImpact {
+                advisory: a.id.clone(),
+                affected: a.affected.clone(),
+            });
+        }
+        Ok(added)
+    }
+
+    pub async fn withdraw_advisory(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Entry, ServiceError> {
+        let e = self.registry.withdraw_advisory(id, actor, reason).await?;
+        self.reload_after(Some(e.seq)).await?;
+        Ok(e)
+    }
+
+    /// Every deployed artifact holding a version advisory `id` affects, now.
+    pub async fn advisory_impact(&self, id: &str) -> Result<Vec<PackageInUse>, ServiceError> {
+        Ok(self.registry.advisory_impact(id).await?)
+    }
+
+    /// Grant exceptions (checked: every field, an expiry still ahead) and put them in force.
+    pub async fn grant_exceptions(
+        &self,
+        list: Vec<Exception>,
+        actor: &Actor,
+    ) -> Result<Vec<Granted>, ServiceError> {
+        let granted = self.registry.grant_exceptions(list, actor).await?;
+        self.reload_after(granted.iter().map(|g| g.entry.seq).max())
+            .await?;
+        Ok(granted)
+    }
+
+    pub async fn revoke_exception(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Entry, ServiceError> {
+        let e = self.registry.revoke_exception(id, actor, reason).await?;
+        self.reload_after(Some(e.seq)).await?;
+        Ok(e)
+    }
+
+    /// The stored exceptions with their status now (revoked ones too with `all`).
+    pub async fn exceptions(&self, all: bool) -> Result<Vec<ExceptionState>, ServiceError> {
+        Ok(self.registry.exceptions(all).await?)
+    }
+
+    /// Record that `artifact` now runs in `environment`.
+    pub async fn record_deployment(
+        &self,
+        artifact: &ArtifactId,
+        environment: &str,
+        actor: &Actor,
+    ) -> Result<(Entry, Option<DecisionRow>), ServiceError> {
+        Ok(self
+            .registry
+            .record_deployment(artifact, environment, actor)
+            .await?)
+    }
+
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &Actor,
+    ) -> Result<(String, TokenRow), ServiceError> {
+        Ok(self.registry.create_token(name, role, actor).await?)
+    }
+
+    pub async fn revoke_token(&self, id: &str, actor: &Actor) -> Result<u64, ServiceError> {
+        Ok(self.registry.revoke_token(id, actor).await?)
+    }
+
+    // ------------------------------------------------------------ admission
+
+    /// Judge a workload under admission review: its images (PCL-ADM-001..003, from what the
+    /// store says of each digest) and its pod spec (the library's PCL-K8S-* rules and the
+    /// Gatekeeper constraints), with the environment's actions and the exceptions in force;
+    /// record the answer as the settings say (never for a dry run); fail closed or open
+    /// (PCL-ADM-004) when it cannot be judged.
+    pub async fn admit(&self, review: &Review, actor: &Actor) -> Result<Admission, ServiceError> {
+        if !self.admission.anonymous {
+            actor.require(Permission::Decide, "an admission review")?;
+        }
+        let target = self.admission.target(&review.namespace);
+        let mut answer = Admission {
+            allowed: true,
+            message: None,
+            warnings: Vec::new(),
+            environment: target.environment.clone(),
+        };
+        let op = review.operation.to_ascii_uppercase();
+        if op == "DELETE" || op == "CONNECT" || !admission::KINDS.contains(&review.kind.as_str()) {
+            return Ok(answer);
+        }
+        let what = review.what();
+        let (mut denials, mut warnings, excepted) = match self.judge_workload(review, &target).await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                let line = format!(
+                    "{} portcullis could not evaluate {what}: {e}",
+                    engine_rules::ADM_ERROR.id
+                );
+                match target.failure {
+                    FailureMode::Closed => {
+                        (vec![format!("{line} (failing closed)")], vec![], vec![])
+                    }
+                    FailureMode::Open => (
+                        vec![],
+                        vec![format!("{line} (failing open: admitted)")],
+                        vec![],
+                    ),
+                }
+            }
+        };
+        let record = match self.admission.record {
+            RecordMode::All => true,
+            RecordMode::Denied => !denials.is_empty(),
+            RecordMode::None => false,
+        };
+        if record && !review.dry_run {
+            let body = json!({
+                "uid": review.uid, "object": what, "namespace": review.namespace,
+                "environment": target.environment, "operation": review.operation,
+                "user": review.user,
+                "allowed": denials.is_empty(),
+                "denials": denials, "warnings": warnings, "excepted": excepted,
+            });
+            if let Err(e) = self
+                .store
+                .append(vec![Change::new(ADMISSION_REVIEWED, body, vec![])])
+                .await
+                && target.failure == FailureMode::Closed
+            {
+                denials = vec![format!(
+                    "{} portcullis could not record its answer for {what}: {e} (failing closed)",
+                    engine_rules::ADM_ERROR.id
+                )];
+                warnings.clear();
+            }
+        }
+        if !denials.is_empty() {
+            let mut msg = format!(
+                "portcullis denied {what} in environment {}:",
+                target.environment
+            );
+            for d in &denials {
+                msg.push_str("\n- ");
+                msg.push_str(d);
+            }
+            answer.allowed = false;
+            answer.message = Some(msg);
+        }
+        answer.warnings = warnings;
+        Ok(answer)
+    }
+
+    /// (denials, warnings, excepted) of a workload, or why it cannot be judged.
+    async fn judge_workload(
+        &self,
+        review: &Review,
+        target: &admission::Target,
+    ) -> Result<(Vec<String>, Vec<String>, Vec<String>), String> {
+        let object = review
+            .object
+            .as_ref()
+            .ok_or_else(|| "the review carries no object".to_string())?;
+        let kind = review.kind.as_str();
+        let spec = admission::pod_spec(kind, object)
+            .ok_or_else(|| format!("a {kind} without a pod template"))?;
+        let env = &target.environment;
+        let mut images = Vec::new();
+        let mut seen: BTreeMap<String, Option<RecordedDecision>> = BTreeMap::new();
+        for image in admission::images(spec) {
+            let latest = match &image.digest {
+                None => None,
+                // Containers often share an image (an init container of the same build).
+                Some(d) => match seen.get(d) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let found = self
+                            .recorded_decision(d, env)
+                            .await
+                            .map_err(|e| format!("the store: {e}"))?;
+                        seen.insert(d.clone(), found.clone());
+                        found
+                    }
+                },
+            };
+            images.push(ImageFact { image, latest });
+        }
+        let bytes = serde_json::to_vec(object).map_err(|e| e.to_string())?;
+        let artifact = ArtifactId {
+            name: format!("k8s/{}/{kind}/{}", review.namespace, review.name),
+            digest: sha256(&bytes),
+        };
+        let mut request = DecisionRequest::new(artifact, env.clone())
+            .with_admission_review(&review.raw)
+            .map_err(|e| format!("the object: {e}"))?;
+        // The images and the pod spec: the artifact's evidence was judged at the gate (its
+        // decision is what the image rules look up).
+        request.rule_scope = Some(vec![
+            "PCL-K8S-".into(),
+            engine_rules::ADMISSION_PREFIX.into(),
+        ]);
+        request.admission = Some(AdmissionFacts {
+            protected: target.protected,
+            images,
+        });
+        let live = self.live();
+        let decision = tokio::task::spawn_blocking(move || live.firewall.decide(&request))
+            .await
+            .map_err(|e| e.to_string())?;
+        if !decision.errors.is_empty() {
+            return Err(format!("policy evaluation: {}", decision.errors.join("; ")));
+        }
+        let ours = |rule: &str| {
+            rule.starts_with("PCL-K8S-")
+                || rule.starts_with(engine_rules::ADMISSION_PREFIX)
+                || rule.starts_with(engine_rules::GATEKEEPER_PREFIX)
+        };
+        let line = |v: &crate::Violation| format!("{} {}", v.rule, v.message);
+        let denials = decision
+            .violations
+            .iter()
+            .filter(|v| ours(&v.rule))
+            .map(line)
+            .collect();
+        let mut warnings: Vec<String> = decision
+            .warnings
+            .iter()
+            .filter(|v| ours(&v.rule))
+            .map(line)
+            .collect();
+        let mut excepted = Vec::new();
+        for x in &decision.excepted {
+            let id = x.exception.id.clone().unwrap_or_default();
+            warnings.push(format!(
+                "{} {} (admitted by exception {id} until {}, approved by {})",
+                x.violation.rule, x.violation.message, x.exception.expires, x.exception.approver
+            ));
+            excepted.push(format!("{} {} {id}", x.violation.rule, x.violation.key));
+        }
+        Ok((denials, warnings, excepted))
+    }
+
+    /// The latest decision for `digest` in `env`, with its break-glass override if any.
+    async fn recorded_decision(
+        &self,
+        digest: &str,
+        env: &str,
+    ) -> Result<Option<RecordedDecision>, StoreError> {
+        let Some(d) = self.store.latest_decision(digest, env).await? else {
+            return Ok(None);
+        };
+        let overridden = if d.verdict == "allow" {
+            None
+        } else {
+            self.store
+                .override_of(&d.id)
+                .await?
+                .map(|o| RecordedOverride {
+                    actor: o.actor,
+                    reason: o.reason,
+                    seq: o.seq,
+                })
+        };
+        Ok(Some(RecordedDecision {
+            id: d.id,
+            verdict: d.verdict,
+            decided_at: d.decided_at,
+            overridden,
+        }))
+    }
+}
