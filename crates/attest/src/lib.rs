@@ -93,6 +93,43 @@ pub enum Failure {
 }
 
 impl Failure {
+    pub const ALL: [Failure; 14] = [
+        Failure::BadSignature,
+        Failure::UntrustedKey,
+        Failure::DigestMismatch,
+        Failure::WrongPayloadType,
+        Failure::MalformedEnvelope,
+        Failure::BelowThreshold,
+        Failure::ExpiredCertificate,
+        Failure::CertificateNotYetValid,
+        Failure::IdentityMismatch,
+        Failure::IssuerMismatch,
+        Failure::UntrustedCertificate,
+        Failure::InvalidLogEntry,
+        Failure::InvalidTimestamp,
+        Failure::NoTrustRoot,
+    ];
+
+    /// The stable code decisions carry (`attestations[].failure`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Failure::BadSignature => "bad_signature",
+            Failure::UntrustedKey => "untrusted_key",
+            Failure::DigestMismatch => "digest_mismatch",
+            Failure::WrongPayloadType => "wrong_payload_type",
+            Failure::MalformedEnvelope => "malformed_envelope",
+            Failure::BelowThreshold => "below_threshold",
+            Failure::ExpiredCertificate => "expired_certificate",
+            Failure::CertificateNotYetValid => "certificate_not_yet_valid",
+            Failure::IdentityMismatch => "identity_mismatch",
+            Failure::IssuerMismatch => "issuer_mismatch",
+            Failure::UntrustedCertificate => "untrusted_certificate",
+            Failure::InvalidLogEntry => "invalid_log_entry",
+            Failure::InvalidTimestamp => "invalid_timestamp",
+            Failure::NoTrustRoot => "no_trust_root",
+        }
+    }
+
     /// The phrase reasons start with.
     pub fn description(self) -> &'static str {
         match self {
@@ -355,4 +392,19 @@ pub fn inspect_unverified(document: &Value) -> Result<UnverifiedClaims, Malforme
         subjects: statement.subjects.clone(),
         provenance: ProvenanceFacts::of(&statement),
     })
+}
+
+#[cfg(test)]
+mod failure_codes {
+    use super::Failure;
+
+    #[test]
+    fn each_code_is_the_serialized_form_and_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in Failure::ALL {
+            let serialized = serde_json::to_value(f).unwrap();
+            assert_eq!(serialized, f.code(), "{f:?}");
+            assert!(seen.insert(f.code()), "{} twice", f.code());
+        }
+    }
 }

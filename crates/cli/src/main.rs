@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod attest;
 mod audit;
+mod catalogue;
 mod diff;
 mod gate;
 mod inspect;
@@ -103,6 +104,9 @@ enum Command {
     /// name: components added, removed, upgraded, downgraded; findings new and fixed; licenses
     /// and provenance changed. Exit 0 with the report, 2 on unreadable evidence or a store error.
     Diff(Box<diff::DiffArgs>),
+    /// Every rule id and error code a user can meet (library and engine rules, API problem
+    /// codes, evidence errors, attestation failures, exit codes): docs/catalogue.md.
+    Catalogue(catalogue::CatalogueArgs),
     /// What runs where, as recorded with `deployed`.
     Inventory {
         #[arg(long = "env")]
@@ -363,6 +367,7 @@ fn main() -> ExitCode {
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Report(args) => report::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Catalogue(args) => catalogue::run(&args),
         Command::Inventory {
             environment,
             format,

@@ -31,6 +31,39 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    pub const ALL: [ErrorKind; 10] = [
+        Self::Empty,
+        Self::NotUtf8,
+        Self::Truncated,
+        Self::Syntax,
+        Self::Shape,
+        Self::TooDeep,
+        Self::TooLarge,
+        Self::UnknownFormat,
+        Self::Unsupported,
+        Self::Io,
+    ];
+
+    /// What the code means, in a sentence.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Empty => "Nothing but white space.",
+            Self::NotUtf8 => "Bytes that are not UTF-8 (or UTF-16 where UTF-8 is required).",
+            Self::Truncated => "The document ends before it is complete.",
+            Self::Syntax => "Not well-formed JSON or XML.",
+            Self::Shape => {
+                "Well-formed, but not the shape the format requires (a missing field, a wrong type)."
+            }
+            Self::TooDeep => "Nested deeper than the configured limit (--max-depth).",
+            Self::TooLarge => "Larger than the configured limit (--max-bytes).",
+            Self::UnknownFormat => "No known format matches the content.",
+            Self::Unsupported => {
+                "A recognized format in a version or variant that is not supported."
+            }
+            Self::Io => "The bytes could not be read at all.",
+        }
+    }
+
     /// Stable code, for logs and exceptions.
     pub fn code(self) -> &'static str {
         match self {

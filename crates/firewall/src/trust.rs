@@ -216,6 +216,22 @@ pub(crate) fn attestation_documents(format: Format, bytes: &[u8]) -> Vec<Value> 
     }
 }
 
+/// The firewall's own attestation failure codes (beside the attest crate's `Failure` codes),
+/// with what each means.
+pub const OWN_FAILURES: [(&str, &str); 2] = [
+    (
+        UNSIGNED,
+        "A bare in-toto Statement: it carries no signature, so it gives no facts.",
+    ),
+    (
+        NO_TRUST_CONFIGURED,
+        "No trusted keys (or no Sigstore trusted root for a keyless bundle) were given, so no \
+         signature can be verified.",
+    ),
+];
+const UNSIGNED: &str = "unsigned";
+const NO_TRUST_CONFIGURED: &str = "no_trust_configured";
+
 /// The outcome of verifying one attestation document: the attest crate's verification, and
 /// the failure as a stable snake_case code (the attest crate's, or the firewall's own:
 /// `unsigned`, `no_trust_configured`).
@@ -243,12 +259,7 @@ impl Checked {
     }
 
     fn of(verification: Verification) -> Self {
-        let failure = verification.failure.map(|f| {
-            serde_json::to_value(f)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| f.description().replace(' ', "_"))
-        });
+        let failure = verification.failure.map(|f| f.code().to_string());
         Checked {
             verification,
             failure,
@@ -265,7 +276,7 @@ pub(crate) fn verify(
 ) -> Checked {
     if doc.evidence.format == Format::IntotoStatement {
         return Checked::failed(
-            "unsigned",
+            UNSIGNED,
             "unsigned: a bare in-toto Statement carries no signature (pass the signed DSSE \
              envelope or Sigstore bundle)"
                 .into(),
@@ -297,7 +308,7 @@ pub(crate) fn verify(
             "no trust configured: no trusted keys were given (--trusted-keys DIR), so no \
              signature can be verified"
         };
-        return Checked::failed("no_trust_configured", why.into());
+        return Checked::failed(NO_TRUST_CONFIGURED, why.into());
     };
     Checked::of(portcullis_attest::verify_document(
         document,

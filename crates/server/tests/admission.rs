@@ -377,3 +377,109 @@ async fn errors_fail_closed_or_open_per_namespace() {
     assert_eq!(review(&s, &del).await["allowed"], true);
     s.stop().await;
 }
+
+/// The admission rules are rules of the engine: an exception for PCL-ADM-002 (a digest with no
+/// recorded decision) in one namespace admits that image there, and nothing else; revoked, it
+/// admits nothing; an exception already expired is refused when granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exception_for_an_admission_rule_admits_that_image_and_nothing_else() {
+    let Some((s, _db)) = server().await else {
+        return;
+    };
+    let digest = UNKNOWN.rsplit_once('@').unwrap().1;
+    let other = "registry.example.com/shop/checkout-api@sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+    let until = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let exception = json!({
+        "id": "EXC-ADM-1", "rule": "PCL-ADM-002", "key": digest,
+        "artifact": "k8s/shop-prod/*", "environments": ["production"], "expires": until,
+        "reason": "hotfix image, gated after the fact", "approver": "dana@example.com",
+    });
+    let before = review(&s, &fixture("deployment.json", "shop-prod", UNKNOWN, false)).await;
+    assert_eq!(before["allowed"], false, "{before}");
+
+    let (status, r) = s.post(Role::Approver, "/v1/exceptions", &exception).await;
+    assert_eq!(status, 201, "{r}");
+    let admitted = review(&s, &fixture("deployment.json", "shop-prod", UNKNOWN, false)).await;
+    assert_eq!(admitted["allowed"], true, "{admitted}");
+    assert!(
+        warnings(&admitted)
+            .iter()
+            .any(|w| w.starts_with("PCL-ADM-002 ") && w.contains("admitted by exception EXC-ADM-1")),
+        "the deployer is told what let it in: {admitted}"
+    );
+    // Another digest without a decision, in the same namespace: still denied.
+    let other_image = review(&s, &fixture("deployment.json", "shop-prod", other, false)).await;
+    assert_eq!(other_image["allowed"], false, "{other_image}");
+    assert!(message(&other_image).contains("PCL-ADM-002"));
+    // The same image in another namespace of the same environment: the exception's artifact
+    // scope (k8s/shop-prod/*) does not cover it.
+    let elsewhere = review(
+        &s,
+        &fixture("deployment.json", "production", UNKNOWN, false),
+    )
+    .await;
+    assert_eq!(elsewhere["allowed"], false, "{elsewhere}");
+    // A denied image is still denied: the exception is for PCL-ADM-002 only.
+    let denied = review(
+        &s,
+        &fixture("deployment.json", "shop-prod", LOG4J_ARTIFACT, false),
+    )
+    .await;
+    assert_eq!(denied["allowed"], false);
+
+    // Revoked: in force at once, nothing admitted any more.
+    let (status, r) = s
+        .post(
+            Role::Approver,
+            "/v1/exceptions/EXC-ADM-1/revoke",
+            &json!({"reason": "the image was gated"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let after = review(&s, &fixture("deployment.json", "shop-prod", UNKNOWN, false)).await;
+    assert_eq!(after["allowed"], false, "{after}");
+
+    // An exception whose expiry is past is refused, through this door as through every other.
+    let mut expired = exception.clone();
+    expired["id"] = json!("EXC-ADM-2");
+    expired["expires"] = json!("2020-01-01");
+    let (status, p) = s.post(Role::Approver, "/v1/exceptions", &expired).await;
+    assert_eq!(status, 422, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("in the past"), "{p}");
+    s.stop().await;
+}
+
+/// In warn mode (portcullis.yaml: `PCL-ADM-002: actions: {production: warn}`) the admission
+/// rule admits with a warning, as any other rule in warn mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admission_rule_in_warn_mode_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("portcullis.yaml");
+    std::fs::write(
+        &config,
+        "environments:\n  production: { protected: true }\nrules:\n  PCL-ADM-002:\n    actions: { production: warn }\n",
+    )
+    .unwrap();
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(
+        db.config(),
+        Options {
+            settings: settings(),
+            config: Some(config),
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = review(&s, &fixture("deployment.json", "shop-prod", UNKNOWN, false)).await;
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(
+        warnings(&r).iter().any(|w| w.starts_with("PCL-ADM-002 ")),
+        "{r}"
+    );
+    // PCL-ADM-001 is still enforced there.
+    let tag = "registry.example.com/shop/checkout-api:2.4.1";
+    let tagged = review(&s, &fixture("deployment.json", "shop-prod", tag, false)).await;
+    assert_eq!(tagged["allowed"], false, "{tagged}");
+    assert!(message(&tagged).contains("PCL-ADM-001"));
+    s.stop().await;
+}
