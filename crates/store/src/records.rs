@@ -34,7 +34,7 @@ impl NewBlob {
 
 /// `sha256:<hex>` of bytes.
 pub fn digest(raw: &[u8]) -> String {
-    crate::proof::blob_digest(raw)
+    crate::digest::sha256(raw)
 }
 
 /// One component of a stored evidence document, indexed by package.
