@@ -20,6 +20,7 @@
 pub mod canonical;
 pub mod chain;
 pub mod db;
+mod digest;
 pub mod error;
 pub mod keys;
 pub mod proof;

@@ -27,7 +27,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::canonical::{self, CanonicalError};
 use crate::chain::{self, Checkpoint, Entry, Tamper};
@@ -40,7 +39,7 @@ pub const FORMAT: &str = "portcullis-proof-bundle/v1";
 pub const MAX_BUNDLE_BYTES: usize = 2 << 30;
 
 /// The prefix of every blob digest.
-const DIGEST_PREFIX: &str = "sha256:";
+const DIGEST_PREFIX: &str = crate::digest::PREFIX;
 
 /// What a bundle covers: one decision, or a range of audit entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -310,7 +309,7 @@ impl From<Tamper> for ProofError {
 
 /// The digest a blob is keyed by: `sha256:` + lowercase hex of sha256 over its raw bytes.
 pub fn blob_digest(raw: &[u8]) -> String {
-    format!("{DIGEST_PREFIX}{:x}", Sha256::digest(raw))
+    crate::digest::sha256(raw)
 }
 
 impl ProofBundle {
@@ -711,7 +710,7 @@ pub enum ExportError {
     Tampered(String),
     /// The store could not be read or written.
     #[error(transparent)]
-    Store(#[from] crate::StoreError),
+    Store(#[from] crate::error::StoreError),
     /// The bundle could not be made.
     #[error(transparent)]
     Proof(#[from] ProofError),
@@ -728,7 +727,7 @@ fn entry_refs(e: &Entry) -> Vec<String> {
 
 /// Build, sign and check a proof bundle of `what` from `store` (after verifying the chain).
 pub async fn export_bundle(
-    store: &crate::Store,
+    store: &crate::db::Store,
     what: &ExportRequest,
 ) -> Result<Vec<u8>, ExportError> {
     store

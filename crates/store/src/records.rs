@@ -34,7 +34,7 @@ impl NewBlob {
 
 /// `sha256:<hex>` of bytes.
 pub fn digest(raw: &[u8]) -> String {
-    crate::proof::blob_digest(raw)
+    crate::digest::sha256(raw)
 }
 
 /// One component of a stored evidence document, indexed by package.
@@ -49,7 +49,7 @@ pub struct ComponentRow {
 }
 
 /// A recorded decision (the decision document and its request are blobs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct DecisionRow {
     pub id: String,
     /// Its audit entry (set by the store when it is appended).
@@ -65,7 +65,7 @@ pub struct DecisionRow {
 }
 
 /// A blocking advisory: an OSV record or a block rule, kept as a blob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct AdvisoryRow {
     pub id: String,
     /// `osv` or `block-rule`.
@@ -81,7 +81,7 @@ pub struct AdvisoryRow {
 }
 
 /// A granted exception. `body` is the exception as the firewall reads it (JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct ExceptionRow {
     pub id: String,
     pub body: String,
@@ -98,7 +98,7 @@ pub struct ExceptionRow {
 }
 
 /// A deployment: this artifact now runs in this environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct DeploymentRow {
     pub seq: i64,
     pub environment: String,
@@ -109,7 +109,7 @@ pub struct DeploymentRow {
 }
 
 /// A deployed artifact that contains a package: the candidate rows of an impact query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct PackageInUse {
     pub environment: String,
     pub artifact_name: String,
@@ -120,7 +120,7 @@ pub struct PackageInUse {
 }
 
 /// An API token of the server: only the digest of the secret is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct TokenRow {
     /// Public id (`tok_…`), shown in lists and audit entries.
     pub id: String,
@@ -138,7 +138,7 @@ pub struct TokenRow {
 }
 
 /// A break-glass override of a denied decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct OverrideRow {
     pub decision_id: String,
     /// Its audit entry (set by the store).

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::{Backend, StoreConfig};
+use crate::db::{Backend, StoreConfig};
 
 pub const POSTGRES_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
 const SKIP_MESSAGE: &str = "PostgreSQL tests skipped: PORTCULLIS_TEST_POSTGRES_URL is not set";

@@ -14,8 +14,8 @@ use chrono::{TimeZone, Utc};
 use portcullis_store::chain::{GENESIS, entry_hash};
 use portcullis_store::{
     AdvisoryRow, Chain, Change, CheckpointKey, ComponentRow, DecisionRow, DeploymentRow, Entry,
-    ExceptionRow, NewBlob, PackageInUse, Store, StoreConfig, StoreError, Tamper, VerifyFailure,
-    Write, canonical, kinds,
+    ExceptionRow, NewBlob, PackageInUse, Store, StoreConfig, StoreError, StoreEvent, Tamper,
+    TokenRow, VerifyFailure, Write, canonical, kinds,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -42,6 +42,10 @@ on_both_backends! {
     exceptions_expire_once_and_are_revoked => exceptions_expire_once_and_are_revoked_sqlite, exceptions_expire_once_and_are_revoked_postgres;
     inventory_and_package_index => inventory_and_package_index_sqlite, inventory_and_package_index_postgres;
     a_second_key_is_registered => a_second_key_is_registered_sqlite, a_second_key_is_registered_postgres;
+    tokens_and_overrides_read_back => tokens_and_overrides_read_back_sqlite, tokens_and_overrides_read_back_postgres;
+    dashboard_summaries_read_back => dashboard_summaries_read_back_sqlite, dashboard_summaries_read_back_postgres;
+    another_process_changes_reach_subscribers => another_process_changes_reach_subscribers_sqlite, another_process_changes_reach_subscribers_postgres;
+    tamper_checkpoint_moved_to_a_negative_seq => tamper_checkpoint_moved_to_a_negative_seq_sqlite, tamper_checkpoint_moved_to_a_negative_seq_postgres;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1597,6 +1601,281 @@ async fn a_second_key_is_registered(store: Store, ctx: &Ctx) {
         matches!(&t, Tamper::BadCheckpoint { seq: 3, reason } if reason.contains("never registered")),
         "{t:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Every other row type reads back whole, on both backends (tokens, overrides, the dashboard's
+// summaries), and other processes' changes reach subscribers.
+
+fn token_row(id: &str, name: &str, role: &str) -> TokenRow {
+    TokenRow {
+        id: id.into(),
+        name: name.into(),
+        role: role.into(),
+        digest: blob_digest(format!("secret of {id}").as_bytes()),
+        created_at: AT.into(),
+        created_by: "admin".into(),
+        // Set by the store.
+        seq: 0,
+        revoked_at: None,
+        revoked_by: None,
+    }
+}
+
+async fn tokens_and_overrides_read_back(store: Store, _ctx: &Ctx) {
+    let mut ci = token_row("tok_ci", "pipeline", "ci");
+    let mut viewer = token_row("tok_view", "dashboard", "viewer");
+    let entries = store
+        .append(vec![
+            Change::new(
+                kinds::TOKEN_CREATED,
+                json!({"id": ci.id}),
+                vec![Write::Token(ci.clone())],
+            ),
+            Change::new(
+                kinds::TOKEN_CREATED,
+                json!({"id": viewer.id}),
+                vec![Write::Token(viewer.clone())],
+            ),
+        ])
+        .await
+        .unwrap();
+    ci.seq = entries[0].as_ref().unwrap().seq as i64;
+    viewer.seq = entries[1].as_ref().unwrap().seq as i64;
+    assert_eq!(store.token("tok_ci").await.unwrap(), Some(ci.clone()));
+    assert_eq!(
+        store.token_by_digest(&viewer.digest).await.unwrap(),
+        Some(viewer.clone())
+    );
+    assert_eq!(store.token("tok_nope").await.unwrap(), None);
+    assert_eq!(
+        store.tokens(false).await.unwrap(),
+        vec![ci.clone(), viewer.clone()]
+    );
+
+    let revoked = store
+        .append(vec![Change::new(
+            kinds::TOKEN_REVOKED,
+            json!({"id": ci.id}),
+            vec![Write::TokenRevoked {
+                id: ci.id.clone(),
+                at: "2026-11-24T08:00:00.000Z".into(),
+                by: "bob".into(),
+            }],
+        )])
+        .await
+        .unwrap();
+    assert!(revoked[0].is_some());
+    ci.revoked_at = Some("2026-11-24T08:00:00.000Z".into());
+    ci.revoked_by = Some("bob".into());
+    assert_eq!(store.tokens(false).await.unwrap(), vec![viewer.clone()]);
+    assert_eq!(store.tokens(true).await.unwrap(), vec![ci.clone(), viewer]);
+    assert_eq!(store.token_by_digest(&ci.digest).await.unwrap(), Some(ci));
+
+    let d = decision_row(
+        "d-denied",
+        "prod",
+        "shop/api",
+        &artifact_digest(1),
+        "deny",
+        AT,
+    );
+    store.append(vec![decision(&d)]).await.unwrap();
+    assert_eq!(store.override_of("d-denied").await.unwrap(), None);
+    let mut o = portcullis_store::OverrideRow {
+        decision_id: d.id.clone(),
+        // Set by the store.
+        seq: 0,
+        actor: "carol".into(),
+        reason: "incident 42: the fix must ship".into(),
+        at: "2026-11-24T09:00:00.000Z".into(),
+    };
+    let e = store
+        .append(vec![Change::new(
+            kinds::OVERRIDE,
+            json!({"decision_id": d.id}),
+            vec![Write::Override(o.clone())],
+        )])
+        .await
+        .unwrap();
+    o.seq = e[0].as_ref().unwrap().seq as i64;
+    assert_eq!(store.override_of("d-denied").await.unwrap(), Some(o));
+}
+
+/// A decision entry as `Firewall::record` writes it (what the summaries read).
+fn summarized_decision(
+    d: &DecisionRow,
+    warnings: i64,
+    rules: &[&str],
+    pipeline: Option<&str>,
+) -> Change {
+    let mut body = json!({
+        "decision_id": d.id,
+        "verdict": d.verdict,
+        "environment": d.environment,
+        "artifact": {"name": d.artifact_name, "digest": d.artifact_digest},
+        "decided_at": d.decided_at,
+        "counts": {"violations": rules.len(), "warnings": warnings, "excepted": 0},
+        "violated_rules": rules,
+    });
+    if let Some(p) = pipeline {
+        body["pipeline"] = json!(p);
+        body["stage"] = json!("deploy");
+    }
+    Change::new(kinds::DECISION, body, vec![Write::Decision(d.clone())])
+}
+
+async fn dashboard_summaries_read_back(store: Store, _ctx: &Ctx) {
+    use portcullis_store::{DailyCount, DecisionSummary, RuleCount};
+
+    let mut d1 = decision_row(
+        "d1",
+        "prod",
+        "shop/api",
+        &artifact_digest(1),
+        "deny",
+        "2026-11-20T10:00:00.000Z",
+    );
+    let mut d2 = decision_row(
+        "d2",
+        "prod",
+        "shop/api",
+        &artifact_digest(2),
+        "allow",
+        "2026-11-21T10:00:00.000Z",
+    );
+    let mut d3 = decision_row(
+        "d3",
+        "staging",
+        "shop/web",
+        &artifact_digest(3),
+        "allow",
+        "2026-11-21T11:00:00.000Z",
+    );
+    let entries = store
+        .append(vec![
+            summarized_decision(&d1, 0, &["rule.a", "rule.b"], Some("build")),
+            summarized_decision(&d2, 1, &[], None),
+            summarized_decision(&d3, 0, &["rule.a"], Some("build")),
+        ])
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = entries
+        .iter()
+        .map(|e| e.as_ref().unwrap().seq as i64)
+        .collect();
+    (d1.seq, d2.seq, d3.seq) = (seqs[0], seqs[1], seqs[2]);
+
+    let count = |day: &str, env: &str, outcome: &str, n: i64| DailyCount {
+        day: day.into(),
+        environment: env.into(),
+        outcome: outcome.into(),
+        n,
+    };
+    assert_eq!(
+        store.daily_counts("2026-11-21").await.unwrap(),
+        vec![
+            count("2026-11-21", "prod", "warn", 1),
+            count("2026-11-21", "staging", "allow", 1)
+        ]
+    );
+    assert_eq!(store.daily_counts("2026-11-01").await.unwrap().len(), 3);
+    assert_eq!(
+        store.outcome_totals().await.unwrap(),
+        vec![
+            count("", "prod", "deny", 1),
+            count("", "prod", "warn", 1),
+            count("", "staging", "allow", 1)
+        ]
+    );
+    let rule = |rule: &str, n: i64, environments: i64| RuleCount {
+        rule: rule.into(),
+        n,
+        environments,
+    };
+    assert_eq!(
+        store.top_rules("2026-11-01", 10).await.unwrap(),
+        vec![rule("rule.a", 2, 2), rule("rule.b", 1, 1)]
+    );
+    assert_eq!(
+        store.top_rules("2026-11-21", 1).await.unwrap(),
+        vec![rule("rule.a", 1, 1)]
+    );
+    let summary = |d: &DecisionRow, outcome: &str| DecisionSummary {
+        seq: d.seq,
+        decision_id: d.id.clone(),
+        environment: d.environment.clone(),
+        artifact_name: d.artifact_name.clone(),
+        outcome: outcome.into(),
+        decided_at: d.decided_at.clone(),
+        pipeline: Some("build".into()),
+        stage: Some("deploy".into()),
+    };
+    assert_eq!(
+        store
+            .pipeline_decisions("2026-11-01T00:00:00.000Z", 10)
+            .await
+            .unwrap(),
+        vec![summary(&d1, "deny"), summary(&d3, "allow")]
+    );
+    let ids: Vec<String> = ["d1", "d2", "d3", "d-nope"].map(String::from).into();
+    let outcomes = store.outcomes(&ids).await.unwrap();
+    assert_eq!(
+        outcomes.into_iter().collect::<BTreeSet<_>>(),
+        [("d1", "deny"), ("d2", "warn"), ("d3", "allow")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .into()
+    );
+    assert_eq!(store.latest_per_environment().await.unwrap(), vec![d2, d3]);
+    let last = store.checkpoints().await.unwrap().pop().unwrap();
+    assert_eq!(
+        store.last_checkpoint().await.unwrap(),
+        Some((last.seq as i64, last.at))
+    );
+}
+
+async fn another_process_changes_reach_subscribers(store: Store, ctx: &Ctx) {
+    let mut sub = store.subscribe().await.unwrap();
+    let other = ctx.second_handle().await;
+    let t = token_row("tok_other", "replica", "ci");
+    let e = other
+        .append(vec![Change::new(
+            kinds::TOKEN_CREATED,
+            json!({"id": t.id}),
+            vec![Write::Token(t)],
+        )])
+        .await
+        .unwrap();
+    let seq = e[0].as_ref().unwrap().seq;
+    let got = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let ev = sub.next().await;
+            if ev.kind != StoreEvent::RELOAD {
+                return ev;
+            }
+        }
+    })
+    .await
+    .expect("the other handle's change within 20 s");
+    assert_eq!(
+        got,
+        StoreEvent {
+            kind: kinds::TOKEN_CREATED.into(),
+            seq
+        }
+    );
+}
+
+async fn tamper_checkpoint_moved_to_a_negative_seq(store: Store, _ctx: &Ctx) {
+    thirty_entries(&store).await;
+    // A negative sequence number is read (as the huge unsigned one it reinterprets to) and named
+    // as tampering, not refused as an unreadable row.
+    let n = store
+        .execute_raw("UPDATE checkpoints SET seq = -seq WHERE seq = 30")
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    tamper(&store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

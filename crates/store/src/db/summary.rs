@@ -1,11 +1,12 @@
-//! The dashboard's summaries (migration 0004): each decision's audit entry is summarized when it
-//! is appended, in the same transaction (`summarize_decision!` in the commit), into per-decision
-//! rows and per-day counters; the overview reads the counters with GROUP BY, never the decisions.
+//! Stores the dashboard's summaries (migration 0004): per-decision rows and per-day counters.
+//!
+//! Each decision's audit entry is summarized when it is appended, in the same transaction
+//! (`summarize_decision!` in the commit); the overview reads the counters with GROUP BY, never
+//! the decisions.
 
-use sqlx::Row;
-
-use super::{Db, Store};
+use super::pool::{Store, on_db};
 use crate::error::StoreError;
+use crate::records::DecisionRow;
 
 /// What the summaries keep of a decision's audit entry body.
 pub(crate) struct DecisionFacts {
@@ -83,8 +84,8 @@ pub fn outcome(verdict: &str, warnings: i64) -> &'static str {
 /// Write the summary rows of a decision entry (`$change` of kind `decision`, at `$seq`).
 macro_rules! summarize_decision {
     ($conn:expr, $change:expr, $seq:expr, $err:expr) => {
-        if $change.kind == kinds::DECISION {
-            let f = summary::DecisionFacts::from_body(&$change.body);
+        if $change.kind == $crate::records::kinds::DECISION {
+            let f = $crate::db::summary::DecisionFacts::from_body(&$change.body);
             sqlx::query("INSERT INTO decision_summary (seq, decision_id, environment, artifact_name, outcome, decided_at, day, pipeline, stage, violations, warnings, excepted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
                 .bind($seq).bind(&f.decision_id).bind(&f.environment).bind(&f.artifact_name).bind(f.outcome)
                 .bind(&f.decided_at).bind(&f.day).bind(&f.pipeline).bind(&f.stage)
@@ -101,9 +102,10 @@ macro_rules! summarize_decision {
         }
     };
 }
+pub(super) use summarize_decision;
 
 /// Decisions of one day in one environment with one outcome.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct DailyCount {
     pub day: String,
     pub environment: String,
@@ -112,7 +114,7 @@ pub struct DailyCount {
 }
 
 /// How often a rule's enforced violations were recorded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct RuleCount {
     pub rule: String,
     pub n: i64,
@@ -121,7 +123,7 @@ pub struct RuleCount {
 }
 
 /// One decision as the pipelines page reads it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct DecisionSummary {
     pub seq: i64,
     pub decision_id: String,
@@ -137,26 +139,16 @@ impl Store {
     /// Decisions per day, environment and outcome from `since_day` (`YYYY-MM-DD`) on.
     pub async fn daily_counts(&self, since_day: &str) -> Result<Vec<DailyCount>, StoreError> {
         Ok(on_db!(&self.inner.db, pool => {
-            let rows = sqlx::query("SELECT day, environment, outcome, n FROM decision_daily WHERE day >= $1 ORDER BY day, environment, outcome")
-                .bind(since_day).fetch_all(pool).await.map_err(|e| self.err(e))?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                out.push(DailyCount { day: col!(r, "day"), environment: col!(r, "environment"), outcome: col!(r, "outcome"), n: col!(r, "n") });
-            }
-            out
+            sqlx::query_as("SELECT day, environment, outcome, n FROM decision_daily WHERE day >= $1 ORDER BY day, environment, outcome")
+                .bind(since_day).fetch_all(pool).await.map_err(|e| self.err(e))?
         }))
     }
 
     /// Decisions per environment and outcome, all time.
     pub async fn outcome_totals(&self) -> Result<Vec<DailyCount>, StoreError> {
         Ok(on_db!(&self.inner.db, pool => {
-            let rows = sqlx::query("SELECT '' AS day, environment, outcome, CAST(SUM(n) AS BIGINT) AS n FROM decision_daily GROUP BY environment, outcome ORDER BY environment, outcome")
-                .fetch_all(pool).await.map_err(|e| self.err(e))?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                out.push(DailyCount { day: col!(r, "day"), environment: col!(r, "environment"), outcome: col!(r, "outcome"), n: col!(r, "n") });
-            }
-            out
+            sqlx::query_as("SELECT '' AS day, environment, outcome, CAST(SUM(n) AS BIGINT) AS n FROM decision_daily GROUP BY environment, outcome ORDER BY environment, outcome")
+                .fetch_all(pool).await.map_err(|e| self.err(e))?
         }))
     }
 
@@ -167,18 +159,13 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<RuleCount>, StoreError> {
         Ok(on_db!(&self.inner.db, pool => {
-            let rows = sqlx::query("SELECT rule, CAST(SUM(n) AS BIGINT) AS n, CAST(COUNT(DISTINCT environment) AS BIGINT) AS environments FROM rule_daily WHERE day >= $1 GROUP BY rule ORDER BY n DESC, rule LIMIT $2")
-                .bind(since_day).bind(limit.max(0)).fetch_all(pool).await.map_err(|e| self.err(e))?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                out.push(RuleCount { rule: col!(r, "rule"), n: col!(r, "n"), environments: col!(r, "environments") });
-            }
-            out
+            sqlx::query_as("SELECT rule, CAST(SUM(n) AS BIGINT) AS n, CAST(COUNT(DISTINCT environment) AS BIGINT) AS environments FROM rule_daily WHERE day >= $1 GROUP BY rule ORDER BY n DESC, rule LIMIT $2")
+                .bind(since_day).bind(limit.max(0)).fetch_all(pool).await.map_err(|e| self.err(e))?
         }))
     }
 
     /// The latest decision in each environment (the index on (environment, seq) answers it).
-    pub async fn latest_per_environment(&self) -> Result<Vec<crate::DecisionRow>, StoreError> {
+    pub async fn latest_per_environment(&self) -> Result<Vec<DecisionRow>, StoreError> {
         let mut out = self
             .decisions_where(
                 "WHERE seq IN (SELECT MAX(seq) FROM decisions GROUP BY environment)",
@@ -198,28 +185,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DecisionSummary>, StoreError> {
         Ok(on_db!(&self.inner.db, pool => {
-            let rows = sqlx::query("SELECT seq, decision_id, environment, artifact_name, outcome, decided_at, pipeline, stage FROM decision_summary WHERE pipeline IS NOT NULL AND decided_at >= $1 ORDER BY seq LIMIT $2")
-                .bind(since).bind(limit.max(0)).fetch_all(pool).await.map_err(|e| self.err(e))?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                out.push(DecisionSummary {
-                    seq: col!(r, "seq"), decision_id: col!(r, "decision_id"), environment: col!(r, "environment"),
-                    artifact_name: col!(r, "artifact_name"), outcome: col!(r, "outcome"), decided_at: col!(r, "decided_at"),
-                    pipeline: col!(r, "pipeline"), stage: col!(r, "stage"),
-                });
-            }
-            out
-        }))
-    }
-
-    /// The newest signed checkpoint: (seq, signed at).
-    pub async fn last_checkpoint(&self) -> Result<Option<(i64, String)>, StoreError> {
-        Ok(on_db!(&self.inner.db, pool => {
-            match sqlx::query("SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(pool).await.map_err(|e| self.err(e))? {
-                Some(r) => Some((col!(r, "seq"), col!(r, "at"))),
-                None => None,
-            }
+            sqlx::query_as("SELECT seq, decision_id, environment, artifact_name, outcome, decided_at, pipeline, stage FROM decision_summary WHERE pipeline IS NOT NULL AND decided_at >= $1 ORDER BY seq LIMIT $2")
+                .bind(since).bind(limit.max(0)).fetch_all(pool).await.map_err(|e| self.err(e))?
         }))
     }
 
@@ -239,11 +206,9 @@ impl Store {
                 marks.join(", ")
             );
             on_db!(&self.inner.db, pool => {
-                let mut q = sqlx::query(&sql);
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql);
                 for id in chunk { q = q.bind(id); }
-                for r in q.fetch_all(pool).await.map_err(|e| self.err(e))? {
-                    out.insert(col!(r, "decision_id"), col!(r, "outcome"));
-                }
+                out.extend(q.fetch_all(pool).await.map_err(|e| self.err(e))?);
             });
         }
         Ok(out)

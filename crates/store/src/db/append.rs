@@ -1,0 +1,269 @@
+//! Stores every change: each as an audit entry plus the rows of its `Write`s, in group commits.
+//!
+//! The writer task commits every change waiting for it in one transaction and signs checkpoints
+//! as the chain grows.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sqlx::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::blobs::insert_components;
+use super::events::{CHANGES_CHANNEL, publish};
+use super::pool::{Db, Inner, Job, Store, now};
+use super::summary::summarize_decision;
+use crate::chain::{Chain, Entry};
+use crate::error::StoreError;
+use crate::records::{Change, StoreEvent, Write};
+
+/// Changes committed in one transaction at most.
+pub(super) const MAX_BATCH: usize = 512;
+/// The PostgreSQL advisory lock that serializes appends ("PCLAUDIT").
+const APPEND_LOCK: i64 = 0x50434c4155444954;
+
+impl Store {
+    /// Append changes: each becomes an audit entry (in order) with its rows, committed
+    /// together with whatever else is waiting (group commit). Returns each change's entry, or
+    /// `None` for an `only_if_new` change that changed nothing. Returns once durable.
+    pub async fn append(&self, changes: Vec<Change>) -> Result<Vec<Option<Entry>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Job { changes, reply })
+            .await
+            .map_err(|e| StoreError::Writer(e.to_string()))?;
+        rx.await.map_err(|e| StoreError::Writer(e.to_string()))?
+    }
+}
+
+/// The writer task: takes every job waiting, commits them together, answers each. When the
+/// group fails (one bad change), each job is retried alone so that the others still land.
+pub(super) async fn writer(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        let mut count = jobs.iter().map(|j| j.changes.len()).sum::<usize>();
+        while count < inner.max_batch {
+            match rx.try_recv() {
+                Ok(j) => {
+                    count += j.changes.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let all: Vec<&Change> = jobs.iter().flat_map(|j| j.changes.iter()).collect();
+        match commit(&inner, &all).await {
+            Ok(entries) => {
+                let mut entries = entries.into_iter();
+                for job in jobs {
+                    let mine: Vec<Option<Entry>> =
+                        entries.by_ref().take(job.changes.len()).collect();
+                    let _ = job.reply.send(Ok(mine));
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                if let Some(job) = jobs.pop() {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+            Err(_) => {
+                for job in jobs {
+                    let mine: Vec<&Change> = job.changes.iter().collect();
+                    let _ = job.reply.send(commit(&inner, &mine).await);
+                }
+            }
+        }
+    }
+}
+
+/// The commit of one batch, expanded for each backend's connection type.
+macro_rules! define_commit {
+    ($name:ident, $Conn:ty) => {
+        async fn $name(
+            conn: &mut $Conn,
+            inner: &Inner,
+            changes: &[&Change],
+        ) -> Result<Vec<Option<Entry>>, StoreError> {
+            let err = |e: sqlx::Error| StoreError::db(&inner.location, e);
+            let head: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(err)?;
+            let mut chain = match head {
+                Some((seq, hash)) => Chain::at(seq as u64, &hash),
+                None => Chain::new(),
+            };
+            let start_seq = chain.last_seq();
+            let at = now();
+            let mut out = Vec::with_capacity(changes.len());
+            for change in changes {
+                let seq = (chain.last_seq() + 1) as i64;
+                let mut skip = false;
+                for (i, w) in change.writes.iter().enumerate() {
+                    let n: u64 = match w {
+                        Write::Blob { blob, components } => {
+                            let n = sqlx::query("INSERT INTO blobs (digest, kind, size, compression, content, stored_at) VALUES ($1, $2, $3, 'zstd', $4, $5) ON CONFLICT (digest) DO NOTHING")
+                                .bind(&blob.digest).bind(&blob.kind).bind(blob.size).bind(&blob.compressed).bind(&at)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected();
+                            if n > 0 {
+                                insert_components!(&mut *conn, &blob.digest, components, err);
+                            }
+                            n
+                        }
+                        Write::ArtifactEvidence { artifact_digest, evidence_digest } => {
+                            sqlx::query("INSERT INTO artifact_evidence (artifact_digest, evidence_digest) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                                .bind(artifact_digest).bind(evidence_digest)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Decision(d) => {
+                            sqlx::query("INSERT INTO decisions (id, seq, artifact_name, artifact_digest, environment, verdict, decided_at, decision_digest, request_digest, policy_bundle) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                                .bind(&d.id).bind(seq).bind(&d.artifact_name).bind(&d.artifact_digest).bind(&d.environment)
+                                .bind(&d.verdict).bind(&d.decided_at).bind(&d.decision_digest).bind(&d.request_digest).bind(&d.policy_bundle)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Advisory(a) => {
+                            sqlx::query("INSERT INTO advisories (id, kind, digest, summary, added_at, added_by, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                                .bind(&a.id).bind(&a.kind).bind(&a.digest).bind(&a.summary).bind(&a.added_at).bind(&a.added_by).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::AdvisoryWithdrawn { id, at, by, reason } => {
+                            sqlx::query("UPDATE advisories SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 WHERE id = $4 AND withdrawn_at IS NULL")
+                                .bind(at).bind(by).bind(reason).bind(id)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Exception(x) => {
+                            sqlx::query("INSERT INTO exceptions (id, body, granted_by, granted_at, expires_at, seq) VALUES ($1, $2, $3, $4, $5, $6)")
+                                .bind(&x.id).bind(&x.body).bind(&x.granted_by).bind(&x.granted_at).bind(&x.expires_at).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::ExceptionRevoked { id, at, by, reason } => {
+                            sqlx::query("UPDATE exceptions SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4 AND revoked_at IS NULL")
+                                .bind(at).bind(by).bind(reason).bind(id)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::ExceptionExpired { id } => {
+                            sqlx::query("UPDATE exceptions SET expiry_seq = $1 WHERE id = $2 AND expiry_seq IS NULL")
+                                .bind(seq).bind(id)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Deployment(d) => {
+                            sqlx::query("INSERT INTO deployments (seq, environment, artifact_name, artifact_digest, deployed_at, deployed_by) VALUES ($1, $2, $3, $4, $5, $6)")
+                                .bind(seq).bind(&d.environment).bind(&d.artifact_name).bind(&d.artifact_digest).bind(&d.deployed_at).bind(&d.deployed_by)
+                                .execute(&mut *conn).await.map_err(err)?;
+                            sqlx::query("INSERT INTO inventory (environment, artifact_name, artifact_digest, deployed_at, seq) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (environment, artifact_name) DO UPDATE SET artifact_digest = excluded.artifact_digest, deployed_at = excluded.deployed_at, seq = excluded.seq")
+                                .bind(&d.environment).bind(&d.artifact_name).bind(&d.artifact_digest).bind(&d.deployed_at).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::CheckpointKey { key_id, public_key } => {
+                            sqlx::query("INSERT INTO checkpoint_keys (key_id, public_key, seq) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING")
+                                .bind(key_id).bind(public_key).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Token(t) => {
+                            sqlx::query("INSERT INTO api_tokens (id, name, role, digest, created_at, created_by, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                                .bind(&t.id).bind(&t.name).bind(&t.role).bind(&t.digest).bind(&t.created_at).bind(&t.created_by).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Override(o) => {
+                            sqlx::query("INSERT INTO overrides (decision_id, seq, actor, reason, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (decision_id) DO NOTHING")
+                                .bind(&o.decision_id).bind(seq).bind(&o.actor).bind(&o.reason).bind(&o.at)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::TokenRevoked { id, at, by } => {
+                            sqlx::query("UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL")
+                                .bind(at).bind(by).bind(id)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                    };
+                    if i == 0 && change.only_if_new && n == 0 {
+                        skip = true;
+                        break;
+                    }
+                }
+                if skip {
+                    out.push(None);
+                    continue;
+                }
+                summarize_decision!(conn, change, seq, err);
+                let entry = chain.append(&change.kind, &change.body, &at)?;
+                sqlx::query("INSERT INTO audit_log (seq, at, kind, body, body_digest, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(entry.seq as i64).bind(&entry.at).bind(&entry.kind).bind(&entry.body)
+                    .bind(&entry.body_digest).bind(&entry.prev_hash).bind(&entry.hash)
+                    .execute(&mut *conn).await.map_err(err)?;
+                out.push(Some(entry));
+            }
+            if chain.last_seq() > start_seq {
+                let last: Option<(i64, String)> =
+                    sqlx::query_as("SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1")
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(err)?;
+                let due = match last {
+                    None => true,
+                    Some((seq, cp_at)) => {
+                        let old = DateTime::parse_from_rfc3339(&cp_at)
+                            .map(|t| {
+                                Utc::now().signed_duration_since(t.with_timezone(&Utc))
+                                    >= chrono::Duration::from_std(inner.checkpoint_interval)
+                                        .unwrap_or(chrono::Duration::MAX)
+                            })
+                            .unwrap_or(true);
+                        chain.last_seq().saturating_sub(seq as u64) >= inner.checkpoint_every || old
+                    }
+                };
+                if due {
+                    let cp = chain.checkpoint(&inner.key, &at);
+                    sqlx::query("INSERT INTO checkpoints (seq, hash, at, key_id, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(cp.seq as i64).bind(&cp.hash).bind(&cp.at).bind(&cp.key_id).bind(&cp.public_key).bind(&cp.signature)
+                        .execute(&mut *conn).await.map_err(err)?;
+                }
+            }
+            Ok(out)
+        }
+    };
+}
+
+define_commit!(commit_sqlite, sqlx::SqliteConnection);
+define_commit!(commit_postgres, sqlx::PgConnection);
+
+/// One transaction for `changes`: serialized against every other writer of the database.
+async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>, StoreError> {
+    let err = |e: sqlx::Error| StoreError::db(&inner.location, e);
+    match &inner.db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await.map_err(err)?;
+            // IMMEDIATE: take the write lock now, so the head read below is the real head.
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+            let out = commit_sqlite(&mut tx, inner, changes).await?;
+            tx.commit().await.map_err(err)?;
+            publish(inner, &out);
+            Ok(out)
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await.map_err(err)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(APPEND_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            let out = commit_postgres(&mut tx, inner, changes).await?;
+            // Delivered to every listening replica when (and only if) the transaction commits.
+            for e in out
+                .iter()
+                .flatten()
+                .filter(|e| StoreEvent::is_live(&e.kind))
+            {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANGES_CHANNEL)
+                    .bind(format!("{}:{}", e.kind, e.seq))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+            tx.commit().await.map_err(err)?;
+            publish(inner, &out);
+            Ok(out)
+        }
+    }
+}

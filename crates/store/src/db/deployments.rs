@@ -1,0 +1,29 @@
+//! Stores deployments (`deployments`, every one) and the inventory (`inventory`, what runs now).
+
+use super::pool::{Store, on_db};
+use crate::error::StoreError;
+use crate::records::DeploymentRow;
+
+impl Store {
+    /// What runs where: the current artifact per (environment, name), optionally one
+    /// environment.
+    pub async fn inventory(
+        &self,
+        environment: Option<&str>,
+    ) -> Result<Vec<DeploymentRow>, StoreError> {
+        // The inventory keeps no deployer: `deployed_by` is read as empty.
+        let sql = match environment {
+            Some(_) => {
+                "SELECT seq, environment, artifact_name, artifact_digest, deployed_at, '' AS deployed_by FROM inventory WHERE environment = $1 ORDER BY environment, artifact_name"
+            }
+            None => {
+                "SELECT seq, environment, artifact_name, artifact_digest, deployed_at, '' AS deployed_by FROM inventory ORDER BY environment, artifact_name"
+            }
+        };
+        Ok(on_db!(&self.inner.db, pool => {
+            let mut q = sqlx::query_as(sql);
+            if let Some(env) = environment { q = q.bind(env); }
+            q.fetch_all(pool).await.map_err(|e| self.err(e))?
+        }))
+    }
+}
