@@ -116,8 +116,8 @@ impl std::fmt::Display for Format {
 /// Render `report` in `format`.
 pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, ReportError> {
     match format {
-        Format::Html => Ok(html::render(report).into_bytes()),
-        Format::Pdf => pdf::render(&html::render(report)),
+        Format::Html => html::render(report).map(String::into_bytes),
+        Format::Pdf => pdf::render(&html::render(report)?),
         Format::Json => serde_json::to_vec_pretty(report).map_err(|e| ReportError::Render {
             format: "json",
             message: e.to_string(),
