@@ -48,6 +48,26 @@ pub enum ReportError {
     Pdf(String),
 }
 
+/// A report argument that does not parse: a range bound ([`Bound::parse`]) or a format name
+/// ([`Format::from_name`]). The message quotes the text and says what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// A date whose day (or the day after it, for [`Bound::To`]) is outside chrono's range.
+    #[error("{0:?} is out of range")]
+    OutOfRange(String),
+    #[error("{0:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time (2026-11-28T12:00:00Z)")]
+    Time(String),
+    #[error("unknown report format {0:?}: expected html, pdf, json or oscal")]
+    Format(String),
+}
+
+/// A bad argument is a bad query (the server answers it with `invalid-request`).
+impl From<ParseError> for ReportError {
+    fn from(e: ParseError) -> Self {
+        ReportError::Query(e.to_string())
+    }
+}
+
 /// Output formats of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -94,16 +114,23 @@ impl Format {
     }
 }
 
+impl Format {
+    /// The format named `name` (`html`, `pdf`, `json`, `oscal`; any case, spaces around ignored).
+    pub fn from_name(name: &str) -> Result<Format, ParseError> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| ParseError::Format(name.to_string()))
+    }
+}
+
+/// [`Format::from_name`] with the error as its message (what the CLI's and the server's
+/// argument parsing take).
 impl std::str::FromStr for Format {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!("unknown report format {s:?}: expected html, pdf, json or oscal")
-            })
+        Format::from_name(s).map_err(|e| e.to_string())
     }
 }
 
@@ -116,8 +143,8 @@ impl std::fmt::Display for Format {
 /// Render `report` in `format`.
 pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, ReportError> {
     match format {
-        Format::Html => Ok(html::render(report).into_bytes()),
-        Format::Pdf => pdf::render(&html::render(report)),
+        Format::Html => html::render(report).map(String::into_bytes),
+        Format::Pdf => pdf::render(&html::render(report)?),
         Format::Json => serde_json::to_vec_pretty(report).map_err(|e| ReportError::Render {
             format: "json",
             message: e.to_string(),
@@ -139,28 +166,31 @@ pub enum Bound {
     To,
 }
 
-/// Parse a range bound: an RFC 3339 time, or a date `YYYY-MM-DD` (UTC) — the start of that day
-/// for `From`, the end of it (the start of the next day) for `To`, so `--to 2026-11-30`
-/// includes the 30th.
-pub fn parse_bound(text: &str, bound: Bound) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    let s = text.trim();
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let day = match bound {
-            Bound::From => Some(d),
-            Bound::To => d.succ_opt(),
-        };
-        return day
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc())
-            .ok_or_else(|| format!("{s:?} is out of range"));
+impl Bound {
+    /// Parse a range bound: an RFC 3339 time, or a date `YYYY-MM-DD` (UTC) — the start of that
+    /// day for `From`, the end of it (the start of the next day) for `To`, so `--to 2026-11-30`
+    /// includes the 30th.
+    pub fn parse(self, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ParseError> {
+        let s = text.trim();
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            let day = match self {
+                Bound::From => Some(d),
+                Bound::To => d.succ_opt(),
+            };
+            return day
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+                .ok_or_else(|| ParseError::OutOfRange(s.to_string()));
+        }
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| ParseError::Time(s.to_string()))
     }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| {
-            format!(
-                "{s:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time (2026-11-28T12:00:00Z)"
-            )
-        })
+}
+
+/// [`Bound::parse`] with the error as its message (what the CLI and the server call).
+pub fn parse_bound(text: &str, bound: Bound) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    bound.parse(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -187,5 +217,31 @@ mod tests {
         assert_eq!("PDF".parse::<Format>().unwrap(), Format::Pdf);
         let err = "docx".parse::<Format>().unwrap_err();
         assert!(err.contains("html, pdf, json or oscal"), "{err}");
+        assert_eq!(Format::from_name(" Oscal "), Ok(Format::Oscal));
+        assert_eq!(
+            Format::from_name("docx"),
+            Err(ParseError::Format("docx".into()))
+        );
+    }
+
+    #[test]
+    fn bad_bounds_are_typed_errors_and_bad_queries() {
+        assert_eq!(
+            Bound::From.parse(" yesterday "),
+            Err(ParseError::Time("yesterday".into()))
+        );
+        assert_eq!(
+            Bound::To.parse("+262142-12-31"),
+            Err(ParseError::OutOfRange("+262142-12-31".into()))
+        );
+        assert_eq!(
+            Bound::To.parse("2026-11-30").unwrap().to_rfc3339(),
+            "2026-12-01T00:00:00+00:00"
+        );
+        let e = ReportError::from(ParseError::Time("x".into()));
+        assert!(
+            matches!(&e, ReportError::Query(m) if m.contains("RFC 3339")),
+            "{e}"
+        );
     }
 }
