@@ -17,6 +17,23 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// `../shared/corpus` beside the checkout, or `None` with a message saying what `needs` it;
+/// absence fails under CI.
+pub fn corpus(needs: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("../shared/corpus is missing under CI: {}", dir.display());
+    }
+    eprintln!(
+        "SKIPPED: ../shared/corpus is absent ({}); {needs} needs it",
+        dir.display()
+    );
+    None
+}
+
 /// A fresh, empty state directory (PORTCULLIS_HOME) for one run.
 pub fn fresh_home() -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
