@@ -1,0 +1,171 @@
+//! Exceptions (`/ui/exceptions`): the list with expiry and revocation, granting (optionally
+//! re-gating a decision at once), revoking.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use portcullis_firewall::exceptions::CompiledException;
+use portcullis_firewall::{Exception, registry};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::lines::{ExceptionLine, exception_lines};
+use super::page::{
+    Layout, NoticeQuery, Page, PageError, ReasonForm, User, check_csrf, form, layout, render,
+    see_other, urlencode,
+};
+use super::regate::regate_decision;
+use crate::AppState;
+use crate::auth::Permission;
+
+#[derive(Template)]
+#[template(path = "exceptions.html")]
+struct ExceptionsPage {
+    layout: Layout,
+    exceptions: Vec<ExceptionLine>,
+    notice: Option<String>,
+    grant_expires: String,
+}
+
+pub async fn exceptions(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    q: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Page {
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    render(&ExceptionsPage {
+        layout: layout("Exceptions", "exceptions", Some(&user)),
+        exceptions: exception_lines(&state, true).await?,
+        notice: q.done,
+        grant_expires: (Utc::now() + Days::days(30)).format("%Y-%m-%d").to_string(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct GrantForm {
+    csrf: String,
+    rule: String,
+    key: String,
+    artifact: String,
+    environments: String,
+    expires: String,
+    reason: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    evidence: String,
+    /// Re-gate this decision once the exception is in force.
+    #[serde(default)]
+    regate: String,
+}
+
+pub async fn grant_exception(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    headers: HeaderMap,
+    f: Result<Form<GrantForm>, FormRejection>,
+) -> Page {
+    let f = form(f)?;
+    check_csrf(&user, &headers, &f.csrf)?;
+    user.require(Permission::Approve)?;
+    let expires = f.expires.trim();
+    if NaiveDate::parse_from_str(expires, "%Y-%m-%d").is_err()
+        && DateTime::parse_from_rfc3339(expires).is_err()
+    {
+        return Err(PageError::bad_request(format!(
+            "expires {expires:?}: give a date (YYYY-MM-DD) or an RFC 3339 time"
+        )));
+    }
+    let opt = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_string())
+    };
+    let exception = Exception {
+        id: opt(&f.id),
+        rule: f.rule.trim().to_string(),
+        key: f.key.trim().to_string(),
+        artifact: f.artifact.trim().to_string(),
+        environments: f
+            .environments
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        expires: expires.to_string(),
+        reason: f.reason.trim().to_string(),
+        approver: user.actor(),
+        evidence: opt(&f.evidence),
+    };
+    for (what, v) in [
+        ("rule", &exception.rule),
+        ("key", &exception.key),
+        ("artifact", &exception.artifact),
+        ("reason", &exception.reason),
+    ] {
+        if v.is_empty() {
+            return Err(PageError::bad_request(format!("{what} is empty")));
+        }
+    }
+    if exception.environments.is_empty() {
+        return Err(PageError::bad_request(
+            "environments is empty (name them, comma-separated, or *)",
+        ));
+    }
+    let compiled = CompiledException::compile(exception).map_err(PageError::bad_request)?;
+    if compiled.expires_at <= Utc::now() {
+        return Err(PageError::bad_request(format!(
+            "expires {expires}: that is in the past"
+        )));
+    }
+    let entries = registry::grant_exceptions(&state.store, vec![compiled], &user.actor()).await?;
+    state
+        .reload_after("granting an exception", entries.iter().map(|e| e.seq).max())
+        .await;
+    let granted = entries
+        .first()
+        .and_then(|e| serde_json::from_str::<Value>(&e.body).ok())
+        .and_then(|b| {
+            b.get("exception_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let regate_id = f.regate.trim();
+    if !regate_id.is_empty() {
+        let d = regate_decision(&state, &user, regate_id).await?;
+        return Ok(see_other(&format!(
+            "/ui/decisions/{}?regated_from={}",
+            urlencode(&d.id),
+            urlencode(regate_id)
+        )));
+    }
+    Ok(see_other(&format!(
+        "/ui/exceptions?done={}",
+        urlencode(&format!("Granted {granted}."))
+    )))
+}
+
+pub async fn revoke_exception(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: Result<Form<ReasonForm>, FormRejection>,
+) -> Page {
+    let f = form(f)?;
+    check_csrf(&user, &headers, &f.csrf)?;
+    user.require(Permission::Approve)?;
+    let e = registry::revoke_exception(&state.store, &id, &user.actor(), &f.reason).await?;
+    state
+        .reload_after(&format!("revoking {id}"), Some(e.seq))
+        .await;
+    Ok(see_other(&format!(
+        "/ui/exceptions?done={}",
+        urlencode(&format!("Revoked {id}."))
+    )))
+}
