@@ -4,7 +4,6 @@
 //!
 //! The answer a kubectl user reads is one line per reason, each starting with its rule id.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,14 +13,14 @@ use axum::response::{IntoResponse, Response};
 use kube_core::DynamicObject;
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use portcullis_store::Change;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::auth::{Caller, Permission};
 use crate::body::Json;
 use crate::metrics::ResultLabels;
 use crate::problem::{Problem, codes};
+use crate::state::AppState;
 use portcullis_firewall::{ArtifactId, DecisionRequest, sha256};
 
 /// Rule ids of the webhook's own checks.
@@ -36,102 +35,7 @@ pub mod rules {
     pub const ERROR: &str = "PCL-ADM-004";
 }
 
-/// Closed: an error denies. Open: an error admits (with a warning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailureMode {
-    #[default]
-    Closed,
-    Open,
-}
-
-/// Which reviews go on the audit trail (never a dry run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordMode {
-    /// Every answer.
-    All,
-    /// Denials only (the API server's own audit log has the rest).
-    #[default]
-    Denied,
-    None,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NamespaceConfig {
-    /// The environment this namespace deploys to (default: the namespace's name).
-    #[serde(default)]
-    pub environment: Option<String>,
-    /// Overrides whether the environment is protected.
-    #[serde(default)]
-    pub protected: Option<bool>,
-    #[serde(default)]
-    pub failure: Option<FailureMode>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdmissionConfig {
-    /// Namespace → environment, protection and failure mode.
-    #[serde(default)]
-    pub namespaces: BTreeMap<String, NamespaceConfig>,
-    /// Environments whose namespaces are protected (when not said per namespace).
-    #[serde(default = "default_protected")]
-    pub protected_environments: Vec<String>,
-    /// Failure mode where a namespace says none.
-    #[serde(default)]
-    pub failure: FailureMode,
-    #[serde(default)]
-    pub record: RecordMode,
-    /// Accept reviews without an API token (when the webhook is reached only by the API
-    /// server, over mutual TLS or a network policy).
-    #[serde(default)]
-    pub anonymous: bool,
-}
-
-fn default_protected() -> Vec<String> {
-    vec!["prod".into(), "production".into()]
-}
-
-impl Default for AdmissionConfig {
-    fn default() -> Self {
-        Self {
-            namespaces: BTreeMap::new(),
-            protected_environments: default_protected(),
-            failure: FailureMode::Closed,
-            record: RecordMode::Denied,
-            anonymous: false,
-        }
-    }
-}
-
-/// Where a namespace deploys and how strictly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub environment: String,
-    pub protected: bool,
-    pub failure: FailureMode,
-}
-
-impl AdmissionConfig {
-    pub fn target(&self, namespace: &str) -> Target {
-        let ns = self.namespaces.get(namespace);
-        let environment = ns
-            .and_then(|n| n.environment.clone())
-            .unwrap_or_else(|| namespace.to_string());
-        let protected = ns.and_then(|n| n.protected).unwrap_or_else(|| {
-            self.protected_environments
-                .iter()
-                .any(|e| e.eq_ignore_ascii_case(&environment))
-        });
-        Target {
-            environment,
-            protected,
-            failure: ns.and_then(|n| n.failure).unwrap_or(self.failure),
-        }
-    }
-}
+pub use crate::settings::{AdmissionConfig, FailureMode, NamespaceConfig, RecordMode, Target};
 
 /// A container image of the object under review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use portcullis_firewall::registry::{self, AdvisoryDoc};
 use portcullis_firewall::rules::RuleInfo;
 use portcullis_firewall::{
     ArtifactId, Decision, DecisionRequest, EvidenceDoc, Exception, RequestContext,
-    UnreadableEvidence, impact, sha256,
+    UnreadableEvidence, sha256,
 };
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
@@ -29,10 +29,11 @@ use serde_json::{Value, json};
 
 use crate::auth::{Caller, Permission, Role};
 use crate::body::{self, Json};
+use crate::impact::impact_of;
 use crate::metrics::{DecisionLabels, RuleLabels};
 use crate::notify::Event;
 use crate::problem::{Problem, codes};
-use crate::{AppState, OPENAPI};
+use crate::state::AppState;
 
 type ApiResult = Result<Response, Problem>;
 
@@ -67,17 +68,12 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
-    let limit = state
-        .settings
-        .body_limit
-        .unwrap_or(crate::DEFAULT_BODY_LIMIT);
-    let timeout = state.settings.request_timeout_seconds.unwrap_or(60);
+/// The API's routes (without fallbacks or layers: `routes::router` assembles the server).
+pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
         .route("/v1/decisions", post(decide).get(list_decisions))
         .route("/v1/decisions/{id}", get(show_decision))
         .route("/v1/evidence", post(upload_evidence))
@@ -98,15 +94,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/v1/admission", post(crate::admission::review))
-        .merge(crate::dashboard::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            std::time::Duration::from_secs(timeout.max(1)),
-        ))
-        .with_state(state)
 }
 
 fn json_response<T: Serialize>(status: StatusCode, v: &T) -> Response {
@@ -133,17 +120,6 @@ type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>
 fn query<T>(q: QueryResult<T>) -> Result<T, Problem> {
     q.map(|Query(q)| q)
         .map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))
-}
-
-async fn not_found() -> Problem {
-    Problem::new(codes::NOT_FOUND, "no such endpoint (see /openapi.json)")
-}
-
-async fn method_not_allowed() -> Problem {
-    Problem::new(
-        codes::METHOD_NOT_ALLOWED,
-        "this endpoint does not take that method (see /openapi.json)",
-    )
 }
 
 // ------------------------------------------------------------------ operations
@@ -180,15 +156,6 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    r
-}
-
-async fn openapi() -> Response {
-    let mut r = OPENAPI.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
     );
     r
 }
@@ -759,23 +726,6 @@ async fn add_advisory(
         StatusCode::CREATED,
         &json!({"advisory": id, "audit_entry": seq, "impact_entry": impact_entry, "affected": affected}),
     ))
-}
-
-pub(crate) async fn impact_of(
-    state: &AppState,
-    bytes: &[u8],
-    id: &str,
-) -> Result<Vec<portcullis_store::PackageInUse>, Problem> {
-    let advisories = portcullis_firewall::record::advisories_in(bytes, &state.limits)
-        .map_err(|e| Problem::internal(format!("advisory {id}: {e}")))?;
-    let mut rows = Vec::new();
-    for a in advisories
-        .iter()
-        .filter(|a| a.id == id || advisories.len() == 1)
-    {
-        rows.extend(impact::impact(&state.store, a).await?);
-    }
-    Ok(rows)
 }
 
 async fn withdraw_advisory(

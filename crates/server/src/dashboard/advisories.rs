@@ -17,9 +17,9 @@ use super::page::{
     Layout, NoticeQuery, Page, PageError, ReasonForm, User, check_csrf, form, layout, render,
     see_other, urlencode,
 };
-use crate::AppState;
 use crate::auth::Permission;
 use crate::notify::Event;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "advisories.html")]

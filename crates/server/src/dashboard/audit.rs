@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::lines::{ChainStatus, chain_status};
 use super::page::{Layout, Page, PageError, User, layout, query, render};
 use super::state::{ChainCheck, Dash};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "audit.html")]

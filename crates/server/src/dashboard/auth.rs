@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::page::{PageError, User, urlencode};
 use super::state::Dash;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The session cookie.
 pub const COOKIE: &str = "pcl_session";

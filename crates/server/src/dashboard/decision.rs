@@ -21,8 +21,8 @@ use super::page::{
     urlencode, when,
 };
 use super::regate::regate_decision;
-use crate::AppState;
 use crate::auth::Permission;
+use crate::state::AppState;
 
 pub struct RefLine {
     pub kind: String,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::lines::{DecisionLine, lines_of};
 use super::page::{Layout, Page, User, layout, query, render};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

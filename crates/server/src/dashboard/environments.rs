@@ -7,7 +7,7 @@ use axum::extract::State;
 
 use super::lines::{DecisionLine, lines_of};
 use super::page::{Layout, Page, User, layout, render, short, when};
-use crate::AppState;
+use crate::state::AppState;
 
 pub struct DeployedLine {
     pub environment: String,

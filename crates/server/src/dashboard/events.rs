@@ -9,7 +9,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 
 use super::page::User;
 use super::state::Dash;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Server-sent events: `change` (with the chain's head) whenever the store's chain moves.
 pub async fn events(

@@ -19,8 +19,8 @@ use super::page::{
     see_other, urlencode,
 };
 use super::regate::regate_decision;
-use crate::AppState;
 use crate::auth::Permission;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "exceptions.html")]

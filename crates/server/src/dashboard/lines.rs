@@ -8,7 +8,7 @@ use portcullis_firewall::Exception;
 
 use super::page::{PageError, duration_text, short, when};
 use super::state::{ChainCheck, Dash};
-use crate::AppState;
+use crate::state::AppState;
 
 /// A decision row as the tables show it.
 pub struct DecisionLine {
@@ -173,7 +173,7 @@ pub async fn advisory_impact(
             row.id, row.digest
         ))
     })?;
-    crate::api::impact_of(state, &bytes, &row.id).await
+    crate::impact::impact_of(state, &bytes, &row.id).await
 }
 
 pub async fn exception_lines(state: &AppState, all: bool) -> Result<Vec<ExceptionLine>, PageError> {

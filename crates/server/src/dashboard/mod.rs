@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 pub use auth::{COOKIE, Transport};
 pub use page::{PageError, User};
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// The dashboard's routes (every one under `/ui`, plus `/` sending browsers there).
 pub fn router() -> Router<Arc<AppState>> {

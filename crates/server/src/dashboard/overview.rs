@@ -18,7 +18,7 @@ use super::lines::{
 };
 use super::page::{Layout, Page, User, layout, render};
 use super::state::Dash;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Days the overview covers.
 const OVERVIEW_DAYS: i64 = 14;

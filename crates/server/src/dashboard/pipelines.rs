@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration as Days, SecondsFormat, Utc};
 use portcullis_report::charts::{self, Bar, HBars};
 
 use super::page::{Layout, Page, User, duration_text, layout, render, when};
-use crate::AppState;
+use crate::state::AppState;
 
 pub struct PipelineLine {
     pub pipeline: String,

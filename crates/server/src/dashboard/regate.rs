@@ -4,8 +4,8 @@
 use portcullis_firewall::{Decision, regate};
 
 use super::page::{PageError, User};
-use crate::AppState;
 use crate::notify::Event;
+use crate::state::AppState;
 
 /// Decide recorded decision `id` again, now, with the firewall in force, and record it.
 pub async fn regate_decision(

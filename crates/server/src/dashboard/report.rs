@@ -10,7 +10,7 @@ use portcullis_report::{Format, ReportQuery};
 use serde::Deserialize;
 
 use super::page::{Page, PageError, User, query};
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::State;
 
 use super::page::{Layout, Page, User, layout, render};
-use crate::AppState;
+use crate::state::AppState;
 
 pub struct RuleRow {
     pub id: String,

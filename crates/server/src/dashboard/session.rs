@@ -15,7 +15,7 @@ use super::page::{
     see_other,
 };
 use super::state::Dash;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// How long a session lasts after login.
 const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
