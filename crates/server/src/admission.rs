@@ -113,6 +113,19 @@ pub struct Verdict {
     pub warnings: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admission",
+    tag = "admission",
+    operation_id = "admission_review",
+    description = "The Kubernetes validating admission webhook (AdmissionReview v1): images must be pinned by digest in protected environments, and the latest decision for the digest in the namespace's environment must be an allow. Role: ci or admin (no token when `admission.anonymous` is set).",
+    request_body = crate::schemas::AdmissionReviewBody,
+    responses(
+        (status = 200, description = "The AdmissionReview answered: `response.allowed`, one line per reason in `response.status.message`", body = crate::schemas::AdmissionReviewBody),
+        (status = 422, description = "Not an AdmissionReview with a request (problem code: invalid-request)", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn review(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::problem::{Problem, codes};
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read decisions, advisories, exceptions, inventory, the audit trail.

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod notify;
 pub mod problem;
 pub mod routes;
+pub mod schemas;
 pub mod settings;
 pub mod state;
 pub mod tls;
@@ -36,7 +37,6 @@ use std::time::Duration;
 
 pub use admission::AdmissionConfig;
 pub use notify::NotificationConfig;
-pub use routes::OPENAPI;
 pub use settings::{DEFAULT_BODY_LIMIT, ServerSettings};
 pub use state::{AppState, Live, follow_changes};
 
