@@ -72,12 +72,17 @@ pub fn token_digest(token: &str) -> String {
     portcullis_firewall::sha256(token.as_bytes())
 }
 
+/// The system's random source failed (no token or session can be made without it).
+#[derive(Debug, thiserror::Error)]
+#[error("no randomness: {0}")]
+pub struct NoRandomness(pub getrandom::Error);
+
 /// A new token: (secret, row to store). `seq` is set by the store.
-pub fn new_token(name: &str, role: Role, by: &str) -> Result<(String, TokenRow), String> {
+pub fn new_token(name: &str, role: Role, by: &str) -> Result<(String, TokenRow), NoRandomness> {
     let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
+    getrandom::fill(&mut secret).map_err(NoRandomness)?;
     let mut id = [0u8; 6];
-    getrandom::fill(&mut id).map_err(|e| format!("no randomness: {e}"))?;
+    getrandom::fill(&mut id).map_err(NoRandomness)?;
     let token = format!(
         "pcl_{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)

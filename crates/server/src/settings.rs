@@ -27,8 +27,19 @@ pub struct ServerSettings {
     pub request_timeout_seconds: Option<u64>,
 }
 
+/// Server settings that do not read: the file, the line:column, the field, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{place}: server settings, at {path}: {message}")]
+pub struct SettingsError {
+    /// The settings file.
+    pub file: String,
+    pub place: String,
+    pub path: String,
+    pub message: String,
+}
+
 impl ServerSettings {
-    pub fn parse(text: &str, source: &str) -> Result<Self, String> {
+    pub fn parse(text: &str, source: &str) -> Result<Self, SettingsError> {
         let de = yaml_serde::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -37,7 +48,12 @@ impl ServerSettings {
                 .location()
                 .map(|l| format!("{}:{}", l.line(), l.column()))
                 .unwrap_or_default();
-            format!("{source}:{place}: server settings, at {path}: {inner}")
+            SettingsError {
+                file: source.to_string(),
+                place,
+                path,
+                message: inner.to_string(),
+            }
         })
     }
 }

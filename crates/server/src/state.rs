@@ -21,6 +21,17 @@ use crate::problem::Problem;
 use crate::settings::ServerSettings;
 use crate::{metrics, notify};
 
+/// Why the state could not be (re)loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the policies could not be compiled: {0}")]
+    Warm(portcullis_firewall::FirewallError),
+    #[error(transparent)]
+    Store(#[from] portcullis_store::StoreError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+}
+
 /// The firewall in force and the documents its advisories and KEV catalogue came from (what
 /// each decision records). Replaced as a whole when advisories or exceptions change, so a
 /// request decides and records with one consistent state.
@@ -62,10 +73,10 @@ impl AppState {
         base_docs: Documents,
         settings: ServerSettings,
         limits: Limits,
-    ) -> Result<Arc<Self>, String> {
+    ) -> Result<Arc<Self>, StateError> {
         // Ready means ready: the first requests do not each compile the policy bundle.
         let engines = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-        firewall.warm(engines).map_err(|e| e.to_string())?;
+        firewall.warm(engines).map_err(StateError::Warm)?;
         let metrics = metrics::Metrics::new();
         let notifier = notify::Notifier::start(
             settings.notifications.clone(),
@@ -112,36 +123,26 @@ impl AppState {
     }
 
     /// Rebuild the live state from the advisories and exceptions in the store.
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(&self) -> Result<(), StateError> {
         self.reload_unless_loaded(None).await
     }
 
     /// Reload, unless the state loaded already includes the chain up to `seq` (checked under
     /// the reload lock, so a change is loaded once however many ways its event arrives).
-    async fn reload_unless_loaded(&self, seq: Option<u64>) -> Result<(), String> {
+    async fn reload_unless_loaded(&self, seq: Option<u64>) -> Result<(), StateError> {
         let _one_at_a_time = self.reloading.lock().await;
         if seq.is_some_and(|s| s <= self.loaded_seq.load(Ordering::SeqCst)) {
             return Ok(());
         }
         // Read the head first: everything up to it is in what is loaded below.
-        let head = self
-            .store
-            .head()
-            .await
-            .map_err(|e| e.to_string())?
-            .map_or(0, |(seq, _)| seq);
+        let head = self.store.head().await?.map_or(0, |(seq, _)| seq);
         let mut docs = self.base_docs.clone();
         let mut advisories = Vec::new();
-        for (_, bytes, found) in registry::advisories_in_force(&self.store, &self.limits)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        for (_, bytes, found) in registry::advisories_in_force(&self.store, &self.limits).await? {
             docs.add(blob_kinds::ADVISORY, bytes);
             advisories.extend(found);
         }
-        let exceptions = registry::exceptions_in_force(&self.store, Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
+        let exceptions = registry::exceptions_in_force(&self.store, Utc::now()).await?;
         let firewall = self
             .base
             .fork()
@@ -160,12 +161,8 @@ impl AppState {
         Ok(())
     }
 
-    pub async fn reload_tokens(&self) -> Result<(), String> {
-        let tokens = Arc::new(
-            auth::Tokens::load(&self.store)
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+    pub async fn reload_tokens(&self) -> Result<(), StateError> {
+        let tokens = Arc::new(auth::Tokens::load(&self.store).await?);
         match self.tokens.write() {
             Ok(mut g) => *g = tokens,
             Err(p) => *p.into_inner() = tokens,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+use crate::auth::NoRandomness;
 use crate::state::AppState;
 
 /// How long a session lasts after login.
@@ -55,7 +56,7 @@ impl Dash {
     }
 
     /// A new session for `token_id`: (cookie secret, CSRF token).
-    pub fn open_session(&self, token_id: &str) -> Result<(String, String), String> {
+    pub fn open_session(&self, token_id: &str) -> Result<(String, String), NoRandomness> {
         let secret = random_token()?;
         let csrf = random_token()?;
         let mut sessions = self.sessions();
@@ -158,8 +159,8 @@ fn session_key(secret: &str) -> String {
     portcullis_firewall::sha256(secret.as_bytes())
 }
 
-fn random_token() -> Result<String, String> {
+fn random_token() -> Result<String, NoRandomness> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
+    getrandom::fill(&mut b).map_err(NoRandomness)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
