@@ -13,21 +13,32 @@ use kube_core::DynamicObject;
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::auth::{Caller, Permission, Role};
 use crate::body::Json;
 use crate::metrics::ResultLabels;
 use crate::problem::{Problem, codes};
+pub use crate::settings::{AdmissionConfig, FailureMode, NamespaceConfig, RecordMode, Target};
+use crate::state::AppState;
 use portcullis_firewall::Actor;
-pub use portcullis_firewall::admission::{
-    AdmissionConfig, FailureMode, NamespaceConfig, RecordMode, Target,
-};
 pub use portcullis_firewall::engine_rules::{
     ADM_DENIED, ADM_ERROR, ADM_NO_DECISION, ADM_NO_DIGEST,
 };
 pub use portcullis_firewall::service::ADMISSION_REVIEWED;
 use portcullis_firewall::service::Review;
 
+#[utoipa::path(
+    post,
+    path = "/v1/admission",
+    tag = "admission",
+    operation_id = "admission_review",
+    description = "The Kubernetes validating admission webhook (AdmissionReview v1): images must be pinned by digest in protected environments, and the latest decision for the digest in the namespace's environment must be an allow. Role: ci or admin (no token when `admission.anonymous` is set).",
+    request_body = crate::schemas::AdmissionReviewBody,
+    responses(
+        (status = 200, description = "The AdmissionReview answered: `response.allowed`, one line per reason in `response.status.message`", body = crate::schemas::AdmissionReviewBody),
+        (status = 422, description = "Not an AdmissionReview with a request (problem code: invalid-request)", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn review(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

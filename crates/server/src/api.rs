@@ -3,11 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use portcullis_firewall::record::{Documents, blob_kinds};
@@ -25,85 +23,43 @@ use portcullis_store::VerifyFailure;
 use portcullis_store::proof::{ExportError, ExportRequest, export_bundle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{Caller, Permission, Role};
 use crate::body::{self, Json};
 use crate::problem::{Problem, codes};
-use crate::{AppState, OPENAPI};
+use crate::schemas::ExceptionGrant;
+use crate::state::AppState;
 
 type ApiResult = Result<Response, Problem>;
 
-/// Every route. Keep `openapi.json` in step (a test compares them).
-pub fn routes() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("GET", "/healthz"),
-        ("GET", "/readyz"),
-        ("GET", "/metrics"),
-        ("GET", "/openapi.json"),
-        ("POST", "/v1/decisions"),
-        ("GET", "/v1/decisions"),
-        ("GET", "/v1/decisions/{id}"),
-        ("POST", "/v1/evidence"),
-        ("GET", "/v1/advisories"),
-        ("POST", "/v1/advisories"),
-        ("POST", "/v1/advisories/{id}/withdraw"),
-        ("GET", "/v1/advisories/{id}/impact"),
-        ("GET", "/v1/exceptions"),
-        ("POST", "/v1/exceptions"),
-        ("POST", "/v1/exceptions/{id}/revoke"),
-        ("POST", "/v1/deployments"),
-        ("GET", "/v1/inventory"),
-        ("GET", "/v1/diff"),
-        ("GET", "/v1/audit/verify"),
-        ("GET", "/v1/audit/export"),
-        ("GET", "/v1/reports"),
-        ("GET", "/v1/tokens"),
-        ("POST", "/v1/tokens"),
-        ("POST", "/v1/tokens/{id}/revoke"),
-        ("POST", "/v1/admission"),
-    ]
-}
-
-pub fn router(state: Arc<AppState>) -> Router {
-    let limit = state
-        .settings
-        .body_limit
-        .unwrap_or(crate::DEFAULT_BODY_LIMIT);
-    let timeout = state.settings.request_timeout_seconds.unwrap_or(60);
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .route("/v1/decisions", post(decide).get(list_decisions))
-        .route("/v1/decisions/{id}", get(show_decision))
-        .route("/v1/evidence", post(upload_evidence))
-        .route("/v1/advisories", get(list_advisories).post(add_advisory))
-        .route("/v1/advisories/{id}/withdraw", post(withdraw_advisory))
-        .route("/v1/advisories/{id}/impact", get(advisory_impact))
-        .route(
-            "/v1/exceptions",
-            get(list_exceptions).post(grant_exceptions),
-        )
-        .route("/v1/exceptions/{id}/revoke", post(revoke_exception))
-        .route("/v1/deployments", post(record_deployment))
-        .route("/v1/inventory", get(inventory))
-        .route("/v1/diff", get(diff))
-        .route("/v1/audit/verify", get(audit_verify))
-        .route("/v1/audit/export", get(audit_export))
-        .route("/v1/reports", get(report))
-        .route("/v1/tokens", get(list_tokens).post(create_token))
-        .route("/v1/tokens/{id}/revoke", post(revoke_token))
-        .route("/v1/admission", post(crate::admission::review))
-        .merge(crate::dashboard::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            std::time::Duration::from_secs(timeout.max(1)),
-        ))
-        .with_state(state)
+/// The API's routes, each documented by its handler's `#[utoipa::path]` (the path there is
+/// the route: the router and the document cannot disagree). `routes::router` adds the
+/// fallbacks and layers.
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(decide, list_decisions))
+        .routes(routes!(show_decision))
+        .routes(routes!(upload_evidence))
+        .routes(routes!(list_advisories, add_advisory))
+        .routes(routes!(withdraw_advisory))
+        .routes(routes!(advisory_impact))
+        .routes(routes!(list_exceptions, grant_exceptions))
+        .routes(routes!(revoke_exception))
+        .routes(routes!(record_deployment))
+        .routes(routes!(inventory))
+        .routes(routes!(diff))
+        .routes(routes!(audit_verify))
+        .routes(routes!(audit_export))
+        .routes(routes!(report))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(crate::admission::review))
 }
 
 fn json_response<T: Serialize>(status: StatusCode, v: &T) -> Response {
@@ -132,23 +88,33 @@ fn query<T>(q: QueryResult<T>) -> Result<T, Problem> {
         .map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))
 }
 
-async fn not_found() -> Problem {
-    Problem::new(codes::NOT_FOUND, "no such endpoint (see /openapi.json)")
-}
-
-async fn method_not_allowed() -> Problem {
-    Problem::new(
-        codes::METHOD_NOT_ALLOWED,
-        "this endpoint does not take that method (see /openapi.json)",
-    )
-}
-
 // ------------------------------------------------------------------ operations
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    description = "Liveness: the process answers. No token needed.",
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\"}`", body = serde_json::Value),
+    ),
+)]
 async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    description = "Readiness: the store answers and the policies are loaded; 503 while starting or shutting down. No token needed.",
+    responses(
+        (status = 200, description = "`{status, database, rules, policy_bundle, advisories, exceptions}`", body = serde_json::Value),
+        (status = 503, description = "starting, shutting down, or the database does not answer (problem code: unavailable)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
     if !state.is_ready() {
         return Err(Problem::new(
@@ -172,6 +138,16 @@ async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    description = "Prometheus metrics (OpenMetrics text). No token needed.",
+    responses(
+        (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
+    ),
+)]
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut r = state.metrics.encode().into_response();
     r.headers_mut().insert(
@@ -181,23 +157,18 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     r
 }
 
-async fn openapi() -> Response {
-    let mut r = OPENAPI.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
 // ------------------------------------------------------------------ decisions
 
 /// An artifact as `NAME@sha256:HEX` or `{name, digest}`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ArtifactRef {
+    /// `NAME@sha256:HEX`
     Text(String),
-    Parts { name: String, digest: String },
+    Parts {
+        name: String,
+        digest: String,
+    },
 }
 
 impl ArtifactRef {
@@ -213,7 +184,7 @@ impl ArtifactRef {
 
 /// One evidence document: exact bytes (base64), a JSON value, or the digest of a document
 /// uploaded before (`POST /v1/evidence`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceItem {
     /// Where it came from (a file name), for reports.
@@ -221,6 +192,7 @@ pub struct EvidenceItem {
     pub name: Option<String>,
     #[serde(default)]
     pub digest: Option<String>,
+    /// The document as a JSON value.
     #[serde(default)]
     pub content: Option<Value>,
     #[serde(default)]
@@ -231,7 +203,7 @@ pub struct EvidenceItem {
     pub unreadable: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextBody {
     #[serde(default)]
@@ -250,14 +222,14 @@ pub struct ContextBody {
 }
 
 /// A break-glass override: the deployment goes on whatever the decision, on the record.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideBody {
     pub reason: String,
 }
 
 /// `POST /v1/decisions`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     pub artifact: ArtifactRef,
@@ -266,17 +238,26 @@ pub struct DecisionBody {
     pub context: ContextBody,
     #[serde(default)]
     pub evidence: Vec<EvidenceItem>,
+    /// Canary verifications (`PolicyInput` `verifications[]`: kind, score, verdict, evidence).
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     pub verifications: Vec<InputVerification>,
+    /// Exposure checks (`PolicyInput` `exposures[]`).
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     pub exposures: Vec<InputExposure>,
+    /// The previous deployment (`PolicyInput` `previous`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub previous: Option<InputPrevious>,
+    /// Deployment history (`PolicyInput` `history[]`).
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     pub history: Vec<InputHistoryEntry>,
     /// Kubernetes objects to check with the deployment (`gate --manifest`): each with its
     /// `source` (`FILE#N`) and `object`.
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     pub manifests: Vec<portcullis_policy::kubernetes::Manifest>,
     #[serde(default, rename = "override")]
     pub override_: Option<OverrideBody>,
@@ -284,16 +265,35 @@ pub struct DecisionBody {
 
 /// What `POST /v1/decisions` answers: the decision (the documented Decision JSON), the exit
 /// code a local gate would have returned, and the rules a report needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DecisionResponse {
+    /// The Decision JSON: `{id, decision: "allow"|"deny", artifact{name, digest}, environment, violations[], warnings[], excepted[], policy_bundle_digest, evidence[{kind, format, digest}], engine_version, decided_at, chain{seq, hash}}`.
+    #[schema(value_type = Object)]
     pub decision: Decision,
+    /// What a local gate would exit with: 0 allowed, 1 denied by policy, 2 unreadable evidence or an internal error.
     pub exit_code: u8,
+    /// The rules in force for the environment: `{id, title, category, severity, controls[], remediation, action}`.
+    #[schema(value_type = Vec<Object>)]
     pub rules: Vec<RuleInfo>,
     /// Present when a break-glass override let a denied deployment through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#override: Option<Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/decisions",
+    tag = "decisions",
+    operation_id = "decide",
+    description = "Decide whether an artifact may be deployed to an environment (`Firewall::decide`, as `portcullis gate`), and record the decision. Role: ci or admin; a break-glass `override` needs approver or admin and is recorded on the audit trail.",
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "The decision (also when it is a deny: see `exit_code`)", body = DecisionResponse),
+        (status = 403, description = "the role does not allow deciding, or an override without role approver or admin (problem code: forbidden)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "bad artifact, empty environment, evidence given twice or not base64, bad context.time, an override without a reason (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn decide(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -447,7 +447,8 @@ async fn build_request(
     Ok((req, docs))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DecisionQuery {
     env: Option<String>,
@@ -456,6 +457,19 @@ struct DecisionQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/decisions",
+    tag = "decisions",
+    operation_id = "list_decisions",
+    description = "Recorded decisions, newest first, filtered by `env`, `artifact` and `since`. Role: viewer or above.",
+    params(DecisionQuery),
+    responses(
+        (status = 200, description = "`{decisions: [DecisionRow]}`", body = serde_json::Value),
+        (status = 422, description = "an unknown parameter, or since not RFC 3339 (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_decisions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -483,6 +497,19 @@ async fn list_decisions(
     ok(&json!({"decisions": rows}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/decisions/{id}",
+    tag = "decisions",
+    operation_id = "show_decision",
+    description = "One recorded decision (the Decision JSON) and its audit entry. Role: viewer or above.",
+    params(("id" = String, Path, description = "the decision id")),
+    responses(
+        (status = 200, description = "`{decision: Decision, audit_entry}`", body = serde_json::Value),
+        (status = 404, description = "no such decision (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn show_decision(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -495,6 +522,20 @@ async fn show_decision(
 
 // ------------------------------------------------------------------ evidence
 
+#[utoipa::path(
+    post,
+    path = "/v1/evidence",
+    tag = "evidence",
+    operation_id = "upload_evidence",
+    description = "Upload one evidence document (exact bytes; format detected from the content); decisions can then name it by digest. Header `X-Portcullis-Source` names it. Role: ci or admin.",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the document's bytes"),
+    responses(
+        (status = 201, description = "Stored: `{digest, format, size, audit_entry}`", body = serde_json::Value),
+        (status = 200, description = "Stored before: `{digest, format, size, audit_entry: null}`", body = serde_json::Value),
+        (status = 422, description = "not a known evidence format (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn upload_evidence(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -528,7 +569,8 @@ async fn upload_evidence(
 
 // ------------------------------------------------------------------ advisories
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AllQuery {
     #[serde(default)]
@@ -536,6 +578,18 @@ struct AllQuery {
     env: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/advisories",
+    tag = "advisories",
+    operation_id = "list_advisories",
+    description = "Advisories and block rules in force (`all=true`: withdrawn ones too). Role: viewer or above.",
+    params(AllQuery),
+    responses(
+        (status = 200, description = "`{advisories: [AdvisoryRow]}`", body = serde_json::Value),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_advisories(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -546,7 +600,7 @@ async fn list_advisories(
     ok(&json!({"advisories": state.store.advisories(q.all).await?}))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BlockRuleBody {
     #[serde(default)]
@@ -558,7 +612,7 @@ struct BlockRuleBody {
 }
 
 /// `POST /v1/advisories`: one OSV record, or a block rule.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdvisoryBody {
     #[serde(default)]
@@ -567,12 +621,26 @@ struct AdvisoryBody {
     block_rule: Option<BlockRuleBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/advisories",
+    tag = "advisories",
+    operation_id = "add_advisory",
+    description = "Add an OSV record or a block rule; in force on every replica within a second, its impact on what is deployed recorded and notified. Role: admin.",
+    request_body = AdvisoryBody,
+    responses(
+        (status = 201, description = "`{advisory, audit_entry, impact_entry, affected: [PackageInUse]}`", body = serde_json::Value),
+        (status = 409, description = "an advisory with that id exists (problem code: conflict)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "neither or both of osv and block_rule, or an invalid record (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_advisory(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -606,6 +674,21 @@ async fn add_advisory(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/advisories/{id}/withdraw",
+    tag = "advisories",
+    operation_id = "withdraw_advisory",
+    description = "Withdraw an advisory or block rule (with a reason). Role: admin.",
+    request_body = ReasonBody,
+    params(("id" = String, Path, description = "the advisory id")),
+    responses(
+        (status = 200, description = "`{advisory, audit_entry}`", body = serde_json::Value),
+        (status = 404, description = "no such advisory (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "withdrawn already (problem code: conflict)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn withdraw_advisory(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -619,6 +702,19 @@ async fn withdraw_advisory(
     ok(&json!({"advisory": id, "audit_entry": e.seq}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/advisories/{id}/impact",
+    tag = "advisories",
+    operation_id = "advisory_impact",
+    description = "The deployed artifacts an advisory affects now. Role: viewer or above.",
+    params(("id" = String, Path, description = "the advisory id")),
+    responses(
+        (status = 200, description = "`{advisory, affected: [PackageInUse]}`", body = serde_json::Value),
+        (status = 404, description = "no such advisory (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn advisory_impact(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -631,6 +727,18 @@ async fn advisory_impact(
 
 // ------------------------------------------------------------------ exceptions
 
+#[utoipa::path(
+    get,
+    path = "/v1/exceptions",
+    tag = "exceptions",
+    operation_id = "list_exceptions",
+    description = "Exceptions in force (`all=true`: expired and revoked ones too). Role: viewer or above.",
+    params(AllQuery),
+    responses(
+        (status = 200, description = "`{exceptions: [ExceptionRow with its exception]}`", body = serde_json::Value),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_exceptions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -656,6 +764,20 @@ async fn list_exceptions(
     ok(&json!({"exceptions": out}))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exceptions",
+    tag = "exceptions",
+    operation_id = "grant_exceptions",
+    description = "Grant one exception, or several as `{exceptions: [...]}`. Role: approver or admin.",
+    request_body = ExceptionGrant,
+    responses(
+        (status = 201, description = "`{granted: [{audit_entry, exception_id}]}`", body = serde_json::Value),
+        (status = 409, description = "an exception with that id exists (problem code: conflict)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "an invalid exception (scope, expiry, key) (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn grant_exceptions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -701,6 +823,21 @@ async fn grant_exceptions(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exceptions/{id}/revoke",
+    tag = "exceptions",
+    operation_id = "revoke_exception",
+    description = "Revoke an exception (with a reason). Role: approver or admin.",
+    request_body = ReasonBody,
+    params(("id" = String, Path, description = "the exception id")),
+    responses(
+        (status = 200, description = "`{exception, audit_entry}`", body = serde_json::Value),
+        (status = 404, description = "no such exception (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "revoked or expired already (problem code: conflict)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn revoke_exception(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -716,13 +853,26 @@ async fn revoke_exception(
 
 // ------------------------------------------------------------------ deployments
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeploymentBody {
     artifact: ArtifactRef,
     environment: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/deployments",
+    tag = "deployments",
+    operation_id = "record_deployment",
+    description = "Record that an artifact now runs in an environment (the inventory). Role: ci or admin.",
+    request_body = DeploymentBody,
+    responses(
+        (status = 201, description = "`{audit_entry, artifact, environment, decision: {id, decision} | null, warning}`", body = serde_json::Value),
+        (status = 422, description = "bad artifact or environment (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn record_deployment(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -749,6 +899,18 @@ async fn record_deployment(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/inventory",
+    tag = "deployments",
+    operation_id = "inventory",
+    description = "What runs where (`env` filters). Role: viewer or above.",
+    params(AllQuery),
+    responses(
+        (status = 200, description = "`{inventory: [Deployed]}`", body = serde_json::Value),
+    ),
+    security(("bearer" = [])),
+)]
 async fn inventory(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -759,7 +921,8 @@ async fn inventory(
     ok(&json!({"inventory": state.store.inventory(q.env.as_deref()).await?}))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DiffQuery {
     env: String,
@@ -768,6 +931,20 @@ struct DiffQuery {
 
 /// The artifact compared with what runs in `env`, on the evidence of its latest recorded
 /// decision (what `portcullis diff` prints without `--evidence`).
+#[utoipa::path(
+    get,
+    path = "/v1/diff",
+    tag = "deployments",
+    operation_id = "diff",
+    description = "The artifact compared with what runs in `env`, on the evidence of its latest recorded decision (`portcullis diff`). Role: viewer or above.",
+    params(DiffQuery),
+    responses(
+        (status = 200, description = "The diff report", body = serde_json::Value),
+        (status = 404, description = "no recorded decision for the artifact (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "empty env or a bad artifact (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn diff(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -791,6 +968,18 @@ async fn diff(
 
 // ------------------------------------------------------------------ audit
 
+#[utoipa::path(
+    get,
+    path = "/v1/audit/verify",
+    tag = "audit",
+    operation_id = "audit_verify",
+    description = "Verify the whole audit chain and its signed checkpoints. Role: viewer or above.",
+    responses(
+        (status = 200, description = "`{intact: true, entries, checkpoints, last_hash}`", body = serde_json::Value),
+        (status = 409, description = "the chain does not verify (the document also has `intact: false`) (problem code: audit-chain-broken)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn audit_verify(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult {
     caller.require(Permission::Read)?;
     match state.store.verify(None).await {
@@ -813,7 +1002,8 @@ async fn audit_verify(State(state): State<Arc<AppState>>, caller: Caller) -> Api
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExportQuery {
     decision: Option<String>,
@@ -821,6 +1011,21 @@ struct ExportQuery {
     to: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/audit/export",
+    tag = "audit",
+    operation_id = "audit_export",
+    description = "A proof bundle a third party can check without the database: of one decision (`decision=ID`) or a range (`from`, `to`). Role: viewer or above.",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The proof bundle (JSON)", body = serde_json::Value),
+        (status = 404, description = "no such decision or range (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the entries do not verify (problem code: audit-chain-broken)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "neither decision nor from and to (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn audit_export(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -856,7 +1061,8 @@ async fn audit_export(
 
 // ------------------------------------------------------------------ reports
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReportParams {
     env: Option<String>,
@@ -866,6 +1072,21 @@ struct ReportParams {
 }
 
 /// The audit and compliance report of a range (`portcullis report`), in any of its formats.
+#[utoipa::path(
+    get,
+    path = "/v1/reports",
+    tag = "audit",
+    operation_id = "report",
+    description = "The audit and compliance report of a range (`portcullis report`): `format` json (default), html, pdf or oscal; `env`; `from` and `to` (default: the last 30 days). Role: viewer or above.",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The report in the asked format (Content-Type by format)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 409, description = "a recorded decision does not read back (problem code: audit-chain-broken)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "an unknown format or a bad bound (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "no PDF renderer (problem code: unavailable)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn report(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -948,13 +1169,27 @@ async fn report(
 
 // ------------------------------------------------------------------ tokens
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     name: String,
+    #[schema(value_type = crate::schemas::RoleName)]
     role: Role,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    tag = "tokens",
+    operation_id = "create_token",
+    description = "Create an API token; the secret is in this answer only. Role: admin.",
+    request_body = TokenBody,
+    responses(
+        (status = 201, description = "`{token, id, name, role, audit_entry}`", body = serde_json::Value),
+        (status = 422, description = "an empty name (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -973,11 +1208,36 @@ async fn create_token(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tokens",
+    tag = "tokens",
+    operation_id = "list_tokens",
+    description = "API tokens (never their secrets). Role: admin.",
+    responses(
+        (status = 200, description = "`{tokens: [TokenRow]}`", body = serde_json::Value),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_tokens(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult {
     caller.require(Permission::Admin)?;
     ok(&json!({"tokens": state.store.tokens(true).await?}))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tokens/{id}/revoke",
+    tag = "tokens",
+    operation_id = "revoke_token",
+    description = "Revoke an API token: refused at once on every replica. Role: admin.",
+    params(("id" = String, Path, description = "the token id")),
+    responses(
+        (status = 200, description = "`{token, audit_entry}`", body = serde_json::Value),
+        (status = 404, description = "no such token (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "revoked already (problem code: conflict)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn revoke_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,

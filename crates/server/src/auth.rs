@@ -2,20 +2,20 @@
 //! the store keeps only its sha256, and the server compares digests in constant time against
 //! every token it knows (so the time taken says nothing about which one, if any, matched).
 
-use std::sync::Arc;
-
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use portcullis_store::{Store, TokenRow};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::AppState;
 use crate::problem::{Problem, codes};
 
 use portcullis_firewall::Actor;
 pub use portcullis_firewall::access::{Permission, Role, token_digest};
+
+/// The system's random source failed (no token or session can be made without it).
+#[derive(Debug, thiserror::Error)]
+#[error("no randomness: {0}")]
+pub struct NoRandomness(pub getrandom::Error);
 
 /// Create a token in the store (the firewall records it); returns the secret. `by` acts as
 /// an admin: the command line and tests create tokens directly on the store.
@@ -137,8 +137,8 @@ impl Caller {
 }
 
 impl Caller {
-    /// The caller named by the `Authorization: Bearer` header.
-    pub fn from_headers(headers: &HeaderMap, state: &AppState) -> Result<Self, Problem> {
+    /// The caller named by the `Authorization: Bearer` header, among `tokens`.
+    pub fn from_bearer(headers: &HeaderMap, tokens: &Tokens) -> Result<Self, Problem> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -158,21 +158,9 @@ impl Caller {
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
-        let (token_id, role) = state
-            .tokens()
+        let (token_id, role) = tokens
             .check(token)
             .ok_or_else(|| Problem::new(codes::UNAUTHENTICATED, "unknown or revoked token"))?;
         Ok(Caller { token_id, role })
-    }
-}
-
-impl FromRequestParts<Arc<AppState>> for Caller {
-    type Rejection = Problem;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        Caller::from_headers(&parts.headers, state)
     }
 }

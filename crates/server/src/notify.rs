@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use portcullis_firewall::Decision;
-use portcullis_store::PackageInUse;
+use portcullis_store::{PackageInUse, Store};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::AppState;
 use crate::metrics::TargetLabels;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -330,15 +329,18 @@ async fn deliver(
     false
 }
 
-/// Look for exceptions expiring within the configured days, and notify once per exception.
-pub async fn watch_expiring_exceptions(state: Arc<AppState>) {
-    let cfg = state.settings.notifications.clone();
+/// Look for exceptions expiring within the configured days, and `notify` once per exception.
+pub async fn watch_expiring_exceptions(
+    store: Store,
+    cfg: NotificationConfig,
+    notify: impl Fn(Event) + Send + 'static,
+) {
     if cfg.webhooks.is_empty() {
         return;
     }
     let mut told: HashSet<String> = HashSet::new();
     loop {
-        match state.store.exceptions(false).await {
+        match store.exceptions(false).await {
             Ok(rows) => {
                 let now = Utc::now();
                 for r in rows {
@@ -359,7 +361,7 @@ pub async fn watch_expiring_exceptions(state: Arc<AppState>) {
                                 .unwrap_or_default()
                                 .to_string()
                         };
-                        state.notifier.send(Event::ExceptionExpiring {
+                        notify(Event::ExceptionExpiring {
                             id: r.id.clone(),
                             rule: field("rule"),
                             key: field("key"),

@@ -4,17 +4,36 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_firewall::registry::RegistryError;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// A problem: HTTP status, stable code, and what went wrong in words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
+    #[schema(example = "https://portcullis.dev/problems/not-found")]
     pub kind: String,
     pub title: String,
     pub status: u16,
     pub detail: String,
     /// Stable: clients and tests match on it.
+    #[schema(schema_with = code_schema)]
     pub code: String,
+}
+
+/// Every code in [`codes::ALL`], each with its status and title.
+fn code_schema() -> ObjectBuilder {
+    let described: Vec<String> = codes::ALL
+        .iter()
+        .map(|(code, status, title)| format!("`{code}` ({}): {title}", status.as_u16()))
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes::ALL.iter().map(|(code, _, _)| *code)))
+        .description(Some(format!(
+            "Stable: clients match on it. {}.",
+            described.join("; ")
+        )))
 }
 
 /// The stable codes, with their status and title.

@@ -49,42 +49,70 @@ impl TlsFiles {
     }
 
     /// A rustls configuration from the files (errors name the file).
-    pub fn load(&self) -> Result<ServerConfig, String> {
+    pub fn load(&self) -> Result<ServerConfig, TlsError> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert)
-            .map_err(|e| format!("{}: {e}", self.cert.display()))?
+            .map_err(|e| TlsError::file(&self.cert, e))?
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", self.cert.display()))?;
+            .map_err(|e| TlsError::file(&self.cert, e))?;
         if certs.is_empty() {
-            return Err(format!("{}: no PEM certificate", self.cert.display()));
+            return Err(TlsError::NoCertificate(self.cert.clone()));
         }
-        let key = PrivateKeyDer::from_pem_file(&self.key)
-            .map_err(|e| format!("{}: {e}", self.key.display()))?;
+        let key =
+            PrivateKeyDer::from_pem_file(&self.key).map_err(|e| TlsError::file(&self.key, e))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?;
+            .map_err(TlsError::Rustls)?;
         let builder = match &self.client_ca {
             None => builder.with_no_client_auth(),
             Some(ca) => {
                 let mut roots = rustls::RootCertStore::empty();
-                for c in CertificateDer::pem_file_iter(ca)
-                    .map_err(|e| format!("{}: {e}", ca.display()))?
-                {
-                    let c = c.map_err(|e| format!("{}: {e}", ca.display()))?;
-                    roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+                for c in CertificateDer::pem_file_iter(ca).map_err(|e| TlsError::file(ca, e))? {
+                    let c = c.map_err(|e| TlsError::file(ca, e))?;
+                    roots.add(c).map_err(|e| TlsError::file(ca, e))?;
                 }
                 let verifier =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                         .build()
-                        .map_err(|e| format!("{}: {e}", ca.display()))?;
+                        .map_err(|e| TlsError::file(ca, e))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
         let mut config = builder
             .with_single_cert(certs, key)
-            .map_err(|e| format!("{} / {}: {e}", self.cert.display(), self.key.display()))?;
+            .map_err(|e| TlsError::Pair {
+                cert: self.cert.clone(),
+                key: self.key.clone(),
+                error: e,
+            })?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
+    }
+}
+
+/// Why the certificate, key or client CA could not be loaded (each names its file).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {error}")]
+    File { path: PathBuf, error: String },
+    #[error("{0}: no PEM certificate")]
+    NoCertificate(PathBuf),
+    #[error("{cert} / {key}: {error}")]
+    Pair {
+        cert: PathBuf,
+        key: PathBuf,
+        error: rustls::Error,
+    },
+    #[error("TLS: {0}")]
+    Rustls(rustls::Error),
+}
+
+impl TlsError {
+    fn file(path: &Path, error: impl std::fmt::Display) -> Self {
+        Self::File {
+            path: path.to_path_buf(),
+            error: error.to_string(),
+        }
     }
 }
 

@@ -1,0 +1,473 @@
+//! One decision (`/ui/decisions/{id}`): its violations, exceptions, evidence, provenance,
+//! diff and chain entry; re-gating it; and its proof bundle.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
+use chrono::{Duration as Days, Utc};
+use portcullis_firewall::Violation;
+use portcullis_firewall::record::{StoredRequest, load_decision};
+use portcullis_store::proof::{ExportError, ExportRequest, export_bundle};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::lines::{DecisionLine, lines_of};
+use super::page::{
+    CsrfForm, Layout, Page, PageError, User, check_csrf, form, layout, query, render, see_other,
+    urlencode, when,
+};
+use super::regate::regate_decision;
+use crate::auth::Permission;
+use crate::state::AppState;
+
+pub struct RefLine {
+    pub kind: String,
+    pub id: String,
+    pub purl: String,
+    pub evidence: Vec<String>,
+}
+
+pub struct ViolationLine {
+    pub rule: String,
+    pub title: String,
+    pub severity: String,
+    pub action: String,
+    pub key: String,
+    pub message: String,
+    pub controls: Vec<String>,
+    pub remediation: String,
+    pub refs: Vec<RefLine>,
+    pub subjects: String,
+}
+
+fn violation_line(v: &Violation) -> ViolationLine {
+    ViolationLine {
+        rule: v.rule.clone(),
+        title: v.title.clone(),
+        severity: v.severity.clone(),
+        action: v.action.clone(),
+        key: v.key.clone(),
+        message: v.message.clone(),
+        controls: v.controls.clone(),
+        remediation: v.remediation.clone(),
+        refs: v
+            .evidence_refs
+            .iter()
+            .map(|r| RefLine {
+                kind: r.kind.clone(),
+                id: r.id.clone(),
+                purl: r.purl.clone().unwrap_or_default(),
+                evidence: r.evidence.clone(),
+            })
+            .collect(),
+        subjects: v.subjects.join(", "),
+    }
+}
+
+pub struct ExceptedLine {
+    pub violation: ViolationLine,
+    pub exception_id: String,
+    pub reason: String,
+    pub approver: String,
+    pub expires: String,
+}
+
+pub struct DiffSection {
+    pub name: String,
+    pub items: Vec<String>,
+}
+
+pub struct EvidenceLine {
+    pub kind: String,
+    pub format: String,
+    pub digest: String,
+    pub source: String,
+}
+
+/// One attestation as the decision verified it.
+pub struct AttestationLine {
+    pub predicate_type: String,
+    pub verified: bool,
+    pub signer: String,
+    /// The failure and its detail (empty when verified).
+    pub reason: String,
+    pub builder: String,
+    /// `repository@ref` and the commit, when the provenance names them (verified only).
+    pub source: String,
+    pub commit: String,
+    pub evidence: String,
+}
+
+pub struct VerificationLine {
+    pub kind: String,
+    pub score: String,
+    pub verdict: String,
+    pub evidence: String,
+}
+
+pub struct Fact {
+    pub name: &'static str,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "decision.html")]
+struct DecisionPage {
+    layout: Layout,
+    id: String,
+    outcome: String,
+    verdict: String,
+    artifact: String,
+    digest: String,
+    environment: String,
+    decided_at: String,
+    facts: Vec<Fact>,
+    violations: Vec<ViolationLine>,
+    warnings: Vec<ViolationLine>,
+    excepted: Vec<ExceptedLine>,
+    expired: Vec<String>,
+    errors: Vec<String>,
+    evidence: Vec<EvidenceLine>,
+    provenance: Vec<AttestationLine>,
+    verifications: Vec<VerificationLine>,
+    diff: Vec<DiffSection>,
+    diff_present: bool,
+    seq: u64,
+    hash: String,
+    override_text: Option<String>,
+    regated_from: Option<String>,
+    later: Vec<DecisionLine>,
+    grant_expires: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionQuery {
+    #[serde(default)]
+    regated_from: Option<String>,
+}
+
+/// A generic rendering of the smart diff (`diff` in the decision JSON): each list it holds,
+/// item by item, and its other fields as values.
+fn diff_sections(diff: &Value) -> Vec<DiffSection> {
+    let mut out = Vec::new();
+    let item = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => {
+            let mut parts = Vec::new();
+            for (k, v) in o {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                parts.push(format!("{k}: {text}"));
+            }
+            parts.join(" · ")
+        }
+        other => other.to_string(),
+    };
+    match diff {
+        Value::Object(o) => {
+            let mut scalars = Vec::new();
+            for (k, v) in o {
+                match v {
+                    Value::Array(a) => out.push(DiffSection {
+                        name: k.clone(),
+                        items: a.iter().map(item).collect(),
+                    }),
+                    Value::Object(inner) => {
+                        for (k2, v2) in inner {
+                            if let Value::Array(a) = v2 {
+                                out.push(DiffSection {
+                                    name: format!("{k} {k2}"),
+                                    items: a.iter().map(item).collect(),
+                                });
+                            } else {
+                                scalars.push(format!("{k}.{k2}: {}", item(v2)));
+                            }
+                        }
+                    }
+                    other => scalars.push(format!("{k}: {}", item(other))),
+                }
+            }
+            if !scalars.is_empty() {
+                out.insert(
+                    0,
+                    DiffSection {
+                        name: "summary".into(),
+                        items: scalars,
+                    },
+                );
+            }
+        }
+        Value::Null => {}
+        other => out.push(DiffSection {
+            name: "diff".into(),
+            items: vec![item(other)],
+        }),
+    }
+    out
+}
+
+pub async fn decision(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    Path(id): Path<String>,
+    q: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Page {
+    let q = query(q)?;
+    if state.store.decision(&id).await?.is_none() {
+        return Err(PageError::not_found(format!(
+            "decision {id}: not in the store"
+        )));
+    }
+    let (row, d) = load_decision(&state.store, &id)
+        .await
+        .map_err(PageError::internal)?;
+    // The stored document as written: fields this build's Decision type does not know yet
+    // (the smart diff) are shown from it.
+    let raw: Value = match state.store.blob(&row.decision_digest).await? {
+        Some((_, bytes)) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    let request: Option<StoredRequest> = match state.store.blob(&row.request_digest).await? {
+        Some((_, bytes)) => serde_json::from_slice(&bytes).ok(),
+        None => None,
+    };
+    let mut facts = Vec::new();
+    if let Some(r) = &request {
+        let c = &r.context;
+        for (name, v) in [
+            ("pipeline", &c.pipeline),
+            ("stage", &c.stage),
+            ("requester", &c.requester),
+            ("approver", &c.approver),
+            ("change", &c.change_ref),
+        ] {
+            if let Some(v) = v {
+                facts.push(Fact {
+                    name,
+                    value: v.clone(),
+                });
+            }
+        }
+    }
+    facts.push(Fact {
+        name: "policy bundle",
+        value: d.policy_bundle_digest.clone(),
+    });
+    if let Some(g) = &d.gatekeeper_digest {
+        facts.push(Fact {
+            name: "Gatekeeper constraints",
+            value: g.clone(),
+        });
+    }
+    facts.push(Fact {
+        name: "engine",
+        value: d.engine_version.clone(),
+    });
+    let evidence: Vec<EvidenceLine> = d
+        .evidence
+        .iter()
+        .map(|e| EvidenceLine {
+            kind: e.kind.clone(),
+            format: e.format.clone(),
+            digest: e.digest.clone(),
+            source: e.source.clone(),
+        })
+        .collect();
+    let provenance: Vec<AttestationLine> = d
+        .attestations
+        .iter()
+        .map(|a| AttestationLine {
+            predicate_type: if a.predicate_type.is_empty() {
+                "(not a readable Statement)".into()
+            } else {
+                a.predicate_type.clone()
+            },
+            verified: a.verified,
+            signer: a.signers.join(", "),
+            reason: a.reason.clone().unwrap_or_default(),
+            builder: a.builder_id.clone().unwrap_or_default(),
+            source: match (&a.source_repo, &a.source_ref) {
+                (Some(r), Some(at)) => format!("{r}@{at}"),
+                (Some(r), None) => r.clone(),
+                _ => String::new(),
+            },
+            commit: a.source_commit.clone().unwrap_or_default(),
+            evidence: a.evidence.clone(),
+        })
+        .collect();
+    let verifications = request
+        .as_ref()
+        .map(|r| {
+            r.verifications
+                .iter()
+                .map(|v| VerificationLine {
+                    kind: v.kind.clone(),
+                    score: format!("{:.1}", v.score),
+                    verdict: v.verdict.clone(),
+                    evidence: v.evidence.clone().unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let diff_value = raw.get("diff").cloned().unwrap_or(Value::Null);
+    let override_text = state.store.override_of(&id).await?.map(|o| {
+        format!(
+            "Break-glass override by {} at {}: {}",
+            o.actor,
+            when(&o.at),
+            o.reason
+        )
+    });
+    let later_rows: Vec<_> = state
+        .store
+        .decisions(Some(&d.environment), Some(&d.artifact.digest), None, 10)
+        .await?
+        .into_iter()
+        .filter(|r| r.seq > row.seq)
+        .collect();
+    let later = lines_of(&state, &later_rows).await?;
+    let chain = d.chain.clone();
+    let warnings_n = i64::try_from(d.warnings.len()).unwrap_or(i64::MAX);
+    render(&DecisionPage {
+        layout: layout(format!("Decision {id}"), "decisions", Some(&user)),
+        id: d.id.clone(),
+        outcome: portcullis_store::outcome(d.decision.as_str(), warnings_n).to_string(),
+        verdict: d.decision.as_str().to_string(),
+        artifact: d.artifact.name.clone(),
+        digest: d.artifact.digest.clone(),
+        environment: d.environment.clone(),
+        decided_at: when(&d.decided_at),
+        facts,
+        violations: d.violations.iter().map(violation_line).collect(),
+        warnings: d.warnings.iter().map(violation_line).collect(),
+        excepted: d
+            .excepted
+            .iter()
+            .map(|x| ExceptedLine {
+                violation: violation_line(&x.violation),
+                exception_id: x.exception.id.clone().unwrap_or_default(),
+                reason: x.exception.reason.clone(),
+                approver: x.exception.approver.clone(),
+                expires: x.exception.expires.clone(),
+            })
+            .collect(),
+        expired: d
+            .expired_exceptions
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} on {} (exception {}, expired {})",
+                    x.rule,
+                    x.key,
+                    x.exception.id.clone().unwrap_or_default(),
+                    x.exception.expires
+                )
+            })
+            .collect(),
+        errors: d.errors.clone(),
+        evidence,
+        provenance,
+        verifications,
+        diff_present: !diff_value.is_null(),
+        diff: diff_sections(&diff_value),
+        seq: chain.as_ref().map_or(0, |c| c.seq),
+        hash: chain.map(|c| c.hash).unwrap_or_default(),
+        override_text,
+        regated_from: q.regated_from,
+        later,
+        grant_expires: (Utc::now() + Days::days(30)).format("%Y-%m-%d").to_string(),
+    })
+}
+
+pub async fn regate(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: Result<Form<CsrfForm>, FormRejection>,
+) -> Page {
+    let f = form(f)?;
+    check_csrf(&user, &headers, &f.csrf)?;
+    if !(user.may(Permission::Decide) || user.may(Permission::Approve)) {
+        user.require(Permission::Decide)?;
+    }
+    let d = regate_decision(&state, &user, &id).await?;
+    Ok(see_other(&format!(
+        "/ui/decisions/{}?regated_from={}",
+        urlencode(&d.id),
+        urlencode(&id)
+    )))
+}
+
+/// The decision's proof bundle (the same export as `GET /v1/audit/export?decision=ID`).
+pub async fn proof(
+    State(state): State<Arc<AppState>>,
+    _user: User,
+    Path(id): Path<String>,
+) -> Page {
+    let bytes = export_bundle(&state.store, &ExportRequest::Decision(id.clone()))
+        .await
+        .map_err(|e| match e {
+            ExportError::NotFound(m) => PageError::not_found(m),
+            ExportError::Invalid(m) => PageError::bad_request(m),
+            other => PageError::internal(other),
+        })?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"proof-{name}.json\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_diff_renders_its_lists_and_values() {
+        let d = json!({
+            "against": "dec-1",
+            "added": [{"rule": "PCL-VULN-001", "key": "CVE-2021-44228"}],
+            "removed": [],
+            "components": {"upgraded": ["pkg:maven/a/b 1.0 → 1.1"], "count": 3}
+        });
+        let s = diff_sections(&d);
+        let by = |n: &str| s.iter().find(|x| x.name == n).map(|x| x.items.clone());
+        assert_eq!(
+            by("added"),
+            Some(vec!["key: CVE-2021-44228 · rule: PCL-VULN-001".to_string()])
+        );
+        assert_eq!(by("removed"), Some(vec![]));
+        assert_eq!(
+            by("components upgraded"),
+            Some(vec!["pkg:maven/a/b 1.0 → 1.1".to_string()])
+        );
+        let summary = by("summary").unwrap_or_default();
+        assert!(
+            summary.contains(&"against: dec-1".to_string()),
+            "{summary:?}"
+        );
+        assert!(
+            summary.contains(&"components.count: 3".to_string()),
+            "{summary:?}"
+        );
+        assert!(diff_sections(&Value::Null).is_empty());
+    }
+}

@@ -1,0 +1,274 @@
+//! The state every request handler shares: the store, the firewall in force (rebuilt when
+//! advisories or exceptions change, on any replica), the API tokens, metrics and notifier; and
+//! how a request's caller is found from its bearer token.
+
+use std::sync::Arc;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use portcullis_evidence::Limits;
+use portcullis_firewall::record::Documents;
+use portcullis_firewall::service::{Event, Observer, ServiceError};
+use portcullis_firewall::{DecisionService, Firewall, Loaded};
+use portcullis_store::{Store, StoreEvent};
+
+use crate::auth::{self, Caller};
+use crate::problem::Problem;
+use crate::settings::ServerSettings;
+use crate::{metrics, notify};
+
+pub use portcullis_firewall::service::Live;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub store: Store,
+    /// The firewall on the store: every decision and record goes through it.
+    pub service: Arc<DecisionService>,
+    tokens: RwLock<Arc<auth::Tokens>>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub settings: ServerSettings,
+    pub limits: Limits,
+    pub notifier: Arc<notify::Notifier>,
+    ready: AtomicBool,
+    shutting_down: AtomicBool,
+}
+
+/// What the server does with the firewall's events: metrics and notifications.
+struct Watch {
+    metrics: Arc<metrics::Metrics>,
+    notifier: Arc<notify::Notifier>,
+}
+
+impl Observer for Watch {
+    fn notice(&self, event: &Event) {
+        match event {
+            Event::Decided {
+                decision,
+                took,
+                by,
+                regated_from,
+                overridden,
+            } => {
+                metrics::observe_decision(&self.metrics, decision, *took);
+                tracing::info!(
+                    decision = %decision.id,
+                    verdict = decision.decision.as_str(),
+                    environment = %decision.environment,
+                    artifact = %format!("{}@{}", decision.artifact.name, decision.artifact.digest),
+                    violations = decision.violations.len(),
+                    errors = decision.errors.len(),
+                    overridden = *overridden,
+                    regated_from = regated_from.as_deref().unwrap_or(""),
+                    by = %by,
+                    millis = took.as_millis() as u64,
+                    "decision"
+                );
+                if !decision.allowed() && !overridden {
+                    self.notifier.send(notify::Event::Deny(decision.clone()));
+                }
+            }
+            Event::Overridden {
+                decision,
+                by,
+                reason,
+            } => self.notifier.send(notify::Event::Override {
+                decision: decision.clone(),
+                by: by.clone(),
+                reason: reason.clone(),
+            }),
+            Event::AdvisoryImpact { advisory, affected } => {
+                self.notifier.send(notify::Event::AdvisoryImpact {
+                    advisory: advisory.clone(),
+                    affected: affected.clone(),
+                })
+            }
+            Event::Reloaded { seq } => {
+                self.metrics.reloads.inc();
+                self.metrics
+                    .chain_length
+                    .set(i64::try_from(*seq).unwrap_or(i64::MAX));
+            }
+        }
+    }
+}
+
+impl AppState {
+    /// `firewall`: compiled policies and configuration (and KEV); `base_docs` the bytes of its
+    /// KEV document. Loads advisories, exceptions and tokens from the store.
+    pub async fn new(
+        store: Store,
+        firewall: Firewall,
+        base_docs: Documents,
+        settings: ServerSettings,
+        limits: Limits,
+    ) -> Result<Arc<Self>, StateError> {
+        let loaded = Loaded {
+            firewall: firewall.with_limits(limits),
+            docs: base_docs,
+            advisories: Vec::new(),
+            exceptions: Vec::new(),
+            files: Default::default(),
+            notes: Vec::new(),
+        };
+        Self::from_loaded(store, loaded, settings).await
+    }
+
+    /// The firewall `loaded` (`portcullis_firewall::Setup::load`) served on `store`.
+    pub async fn from_loaded(
+        store: Store,
+        loaded: Loaded,
+        settings: ServerSettings,
+    ) -> Result<Arc<Self>, StateError> {
+        let limits = loaded.firewall.limits();
+        let service =
+            DecisionService::open(store.clone(), loaded, settings.admission.clone()).await?;
+        // Ready means ready: the first requests do not each compile the policy bundle.
+        let engines = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        service.warm(engines)?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let notifier = Arc::new(notify::Notifier::start(
+            settings.notifications.clone(),
+            metrics.notification_failures.clone(),
+            metrics.notifications_sent.clone(),
+        ));
+        metrics.reloads.inc();
+        metrics
+            .chain_length
+            .set(i64::try_from(service.loaded_seq()).unwrap_or(i64::MAX));
+        service.observe(Arc::new(Watch {
+            metrics: metrics.clone(),
+            notifier: notifier.clone(),
+        }));
+        let state = Arc::new(Self {
+            store,
+            service: Arc::new(service),
+            tokens: RwLock::new(Arc::new(auth::Tokens::default())),
+            metrics,
+            settings,
+            limits,
+            notifier,
+            ready: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+        });
+        state.reload_tokens().await?;
+        state.ready.store(true, Ordering::SeqCst);
+        Ok(state)
+    }
+
+    /// The state to decide with now.
+    pub fn live(&self) -> Arc<Live> {
+        self.service.live()
+    }
+
+    pub fn tokens(&self) -> Arc<auth::Tokens> {
+        match self.tokens.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Rebuild the live state from the advisories and exceptions in the store.
+    pub async fn reload(&self) -> Result<(), ServiceError> {
+        self.service.reload().await
+    }
+
+    pub async fn reload_tokens(&self) -> Result<(), StateError> {
+        let tokens = Arc::new(auth::Tokens::load(&self.store).await?);
+        match self.tokens.write() {
+            Ok(mut g) => *g = tokens,
+            Err(p) => *p.into_inner() = tokens,
+        }
+        Ok(())
+    }
+
+    /// Put the chain up to `seq` in force (unless it is already); a failed reload is logged.
+    pub async fn reload_after(&self, what: &str, seq: Option<u64>) {
+        if let Err(e) = self.service.reload_unless_loaded(seq).await {
+            tracing::error!(error = %e, "reload after {what} failed");
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// Why the server cannot start (or reload its tokens).
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Store(#[from] portcullis_store::StoreError),
+}
+
+/// Follow the store's change events (every replica's, on PostgreSQL) and reload what they
+/// touch. Runs until the process ends.
+pub async fn follow_changes(state: Arc<AppState>) {
+    loop {
+        let mut sub = match state.store.subscribe().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot subscribe to store changes; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        // Anything may have changed while we were not listening (at start-up, AppState::new
+        // has just loaded everything: nothing to do unless the chain moved since).
+        let moved = match state.store.head().await {
+            Ok(h) => h.map_or(0, |(seq, _)| seq) as u64 > state.service.loaded_seq(),
+            Err(_) => true,
+        };
+        if moved {
+            state.reload_after("subscribing", None).await;
+            if let Err(e) = state.reload_tokens().await {
+                tracing::error!(error = %e, "token reload failed");
+            }
+        }
+        loop {
+            let ev = sub.next().await;
+            tracing::debug!(kind = %ev.kind, seq = ev.seq, "store change");
+            let everything = ev.kind == StoreEvent::RELOAD;
+            let tokens = ev.kind.starts_with("token.") || everything;
+            if !ev.kind.starts_with("token.") {
+                let upto = (!everything).then_some(ev.seq);
+                if let Err(e) = state.service.reload_unless_loaded(upto).await {
+                    tracing::error!(error = %e, "reload after {} failed", ev.kind);
+                }
+            }
+            if tokens && let Err(e) = state.reload_tokens().await {
+                tracing::error!(error = %e, "token reload after {} failed", ev.kind);
+            }
+        }
+    }
+}
+
+impl AppState {
+    /// From now on /readyz answers 503, so load balancers stop sending new requests.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Caller {
+    /// The caller named by the `Authorization: Bearer` header, among `state`'s tokens.
+    pub fn from_headers(headers: &HeaderMap, state: &AppState) -> Result<Self, Problem> {
+        Caller::from_bearer(headers, &state.tokens())
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Caller::from_headers(&parts.headers, state)
+    }
+}
