@@ -9,6 +9,7 @@ pub mod error;
 pub mod expect;
 pub mod hello;
 pub mod http;
+pub mod protocol;
 pub mod report;
 pub mod scan;
 pub mod tls;
