@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::detect::Format;
+use crate::format::Format;
 
 /// What went wrong, in a word users can grep for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

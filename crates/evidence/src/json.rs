@@ -7,8 +7,8 @@
 use serde::de::DeserializeOwned;
 
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::{ErrorKind, ParseError, Place};
+use crate::format::Format;
 
 /// Parse `bytes` as one JSON document of type `T`, within `limits`.
 ///

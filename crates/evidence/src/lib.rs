@@ -20,6 +20,7 @@
 pub mod block_rule;
 pub mod detect;
 pub mod error;
+pub mod format;
 pub mod formats;
 pub mod json;
 pub mod model;
@@ -28,8 +29,9 @@ pub mod range;
 pub mod version;
 
 pub use block_rule::BlockRule;
-pub use detect::{Format, detect};
+pub use detect::detect;
 pub use error::{ErrorKind, ParseError, Place};
+pub use format::Format;
 pub use model::*;
 
 /// Limits on untrusted input.

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::Format;
+use crate::format::Format;
 
 /// Everything one evidence document said, normalized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -203,9 +203,9 @@ pub struct CookieExpectation {
 /// The TLS settings a [`TlsExpectation`] amounts to, profile applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsPolicy {
-    pub min_version: crate::tls::Version,
-    pub forbidden_protocols: BTreeSet<crate::tls::Version>,
-    pub forbidden_ciphers: BTreeSet<crate::hello::CipherFamily>,
+    pub min_version: crate::protocol::Version,
+    pub forbidden_protocols: BTreeSet<crate::protocol::Version>,
+    pub forbidden_ciphers: BTreeSet<crate::protocol::CipherFamily>,
 }
 
 impl Expectations {
@@ -445,8 +445,8 @@ impl TcpExpectation {
 
 impl TlsExpectation {
     pub fn policy(&self) -> Result<TlsPolicy, String> {
-        use crate::hello::CipherFamily;
-        use crate::tls::Version;
+        use crate::protocol::CipherFamily;
+        use crate::protocol::Version;
         let legacy: BTreeSet<Version> = [Version::Ssl3, Version::Tls10, Version::Tls11].into();
         let weak: BTreeSet<CipherFamily> = CipherFamily::ALL.into_iter().collect();
         let mut policy = match self.profile.as_deref() {

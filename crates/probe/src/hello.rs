@@ -15,57 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::tls::Version;
-
-/// Weak cipher families a server may still accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CipherFamily {
-    Cbc,
-    Rc4,
-    TripleDes,
-}
-
-impl CipherFamily {
-    pub const ALL: [CipherFamily; 3] = [
-        CipherFamily::Cbc,
-        CipherFamily::Rc4,
-        CipherFamily::TripleDes,
-    ];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_uppercase().replace(['-', '_', ' '], "").as_str() {
-            "CBC" => Some(Self::Cbc),
-            "RC4" => Some(Self::Rc4),
-            "3DES" | "TRIPLEDES" | "DESCBC3" => Some(Self::TripleDes),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Cbc => "CBC",
-            Self::Rc4 => "RC4",
-            Self::TripleDes => "3DES",
-        }
-    }
-
-    /// The suites of the family (IANA TLS cipher suite registry).
-    fn suites(self) -> &'static [u16] {
-        match self {
-            // AES in CBC mode, with RSA, DHE, ECDHE key exchange, SHA-1 and SHA-2 MACs.
-            Self::Cbc => &[
-                0xc013, 0xc014, 0xc009, 0xc00a, 0xc027, 0xc028, 0xc023, 0xc024, 0x0033, 0x0039,
-                0x0067, 0x006b, 0x002f, 0x0035, 0x003c, 0x003d,
-            ],
-            Self::Rc4 => &[0x0005, 0x0004, 0xc011, 0xc007],
-            Self::TripleDes => &[0x000a, 0xc012, 0xc008, 0x0016],
-        }
-    }
-
-    fn of_suite(suite: u16) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.suites().contains(&suite))
-    }
-}
+use crate::protocol::{CipherFamily, Version};
 
 /// AEAD suites, offered with TLS 1.2 probes so that only the version is being asked.
 const AEAD_SUITES: &[u16] = &[

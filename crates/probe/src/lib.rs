@@ -6,9 +6,11 @@
 //! declare: every connect goes to an address one of its targets resolved to, and nowhere else.
 
 pub mod error;
+pub mod evidence;
 pub mod expect;
 pub mod hello;
 pub mod http;
+pub mod protocol;
 pub mod report;
 pub mod scan;
 pub mod tls;

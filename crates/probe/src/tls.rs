@@ -15,63 +15,8 @@ use tokio::net::TcpStream;
 
 use crate::expect::{TlsExpectation, TlsPolicy};
 use crate::hello::{self, Answer};
+use crate::protocol::{CipherFamily, Version};
 use crate::report::Check;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Version {
-    Ssl3,
-    Tls10,
-    Tls11,
-    Tls12,
-    Tls13,
-}
-
-impl Version {
-    pub const ALL: [Version; 5] = [
-        Version::Ssl3,
-        Version::Tls10,
-        Version::Tls11,
-        Version::Tls12,
-        Version::Tls13,
-    ];
-
-    /// `TLSv1.2`, `TLS 1.2`, `tls1_2`, `SSLv3`, `TLSv1`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let n = s.to_ascii_lowercase().replace(['v', ' ', '_', '-'], "");
-        match n.as_str() {
-            "ssl3" | "ssl3.0" => Some(Self::Ssl3),
-            "tls1" | "tls1.0" | "tls10" => Some(Self::Tls10),
-            "tls1.1" | "tls11" => Some(Self::Tls11),
-            "tls1.2" | "tls12" => Some(Self::Tls12),
-            "tls1.3" | "tls13" => Some(Self::Tls13),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ssl3 => "SSLv3",
-            Self::Tls10 => "TLSv1.0",
-            Self::Tls11 => "TLSv1.1",
-            Self::Tls12 => "TLSv1.2",
-            Self::Tls13 => "TLSv1.3",
-        }
-    }
-
-    pub fn wire(self) -> u16 {
-        match self {
-            Self::Ssl3 => 0x0300,
-            Self::Tls10 => 0x0301,
-            Self::Tls11 => 0x0302,
-            Self::Tls12 => 0x0303,
-            Self::Tls13 => 0x0304,
-        }
-    }
-
-    pub fn from_wire(v: u16) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.wire() == v)
-    }
-}
 
 /// Where trust comes from for chain checks.
 #[derive(Debug, Clone)]
@@ -248,14 +193,14 @@ fn server_name_of(s: &str) -> Result<ServerName<'static>, String> {
 pub struct Observation {
     pub accepted: Vec<(Version, String)>,
     pub refused: Vec<(Version, String)>,
-    pub families: Vec<(hello::CipherFamily, Answer)>,
+    pub families: Vec<(CipherFamily, Answer)>,
     pub chain: Vec<CertificateDer<'static>>,
 }
 
 pub async fn observe(
     addr: SocketAddr,
     server_name: &str,
-    families: impl Iterator<Item = hello::CipherFamily>,
+    families: impl Iterator<Item = CipherFamily>,
     timeout: Duration,
 ) -> Observation {
     let mut accepted = Vec::new();

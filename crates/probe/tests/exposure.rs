@@ -399,7 +399,7 @@ async fn tls_1_0_is_detected_with_openssl_s_server() {
     let answer = portcullis_probe::hello::offer_version(
         format!("127.0.0.1:{port}").parse().unwrap(),
         Some("localhost"),
-        portcullis_probe::tls::Version::Tls10,
+        portcullis_probe::protocol::Version::Tls10,
         Duration::from_secs(5),
     )
     .await;

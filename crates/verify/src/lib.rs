@@ -21,6 +21,7 @@
 pub mod analysis;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod judge;
 pub mod logs;
 pub mod provider;

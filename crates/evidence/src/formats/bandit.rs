@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::json::from_slice_located;
 use crate::model::{CodeLocation, Evidence, Finding, FindingKind, Severity, Tool, normalize_path};
 

@@ -18,8 +18,8 @@ use super::scanner_common::{
     cvss_method, image_digest, non_empty, nullable_vec, purl_ecosystem, push_unique,
 };
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::json::from_slice_located;
 use crate::model::{
     Artifact, ComponentRef, Ecosystem, Evidence, Finding, FindingKind, Score, Severity, Tool,

@@ -18,8 +18,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::detect::Format;
 use crate::error::{ErrorKind, ParseError, Place};
+use crate::format::Format;
 use crate::{
     Artifact, Attestation, Envelope, EnvelopeSignature, Evidence, Limits, Material, Provenance,
     Statement, Subject, json,

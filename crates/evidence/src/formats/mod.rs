@@ -1,7 +1,7 @@
 //! One module per format family; each turns bytes into [`Evidence`].
 
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::{Evidence, Limits};
 
 pub mod bandit;

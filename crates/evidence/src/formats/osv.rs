@@ -7,8 +7,8 @@
 
 use serde::Deserialize;
 
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::json::from_slice_located;
 use crate::model::{
     Advisory, Affected, AffectedRange, Ecosystem, RangeEvent, RangeKind, Score, Severity,

@@ -17,8 +17,8 @@ use super::scanner_common::{
     cvss_base_score, cvss_method, cwe_number, non_empty, nullable_vec, purl_ecosystem, push_unique,
 };
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::json::from_slice_located;
 use crate::model::{
     ComponentRef, Ecosystem, Evidence, Finding, FindingKind, Score, Severity, Tool, normalize_path,

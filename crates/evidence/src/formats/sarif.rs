@@ -25,8 +25,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::formats::scanner_common::strings;
 use crate::json::from_slice_located;
 use crate::model::{

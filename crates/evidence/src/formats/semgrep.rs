@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::formats::sarif::cwe_ids;
 use crate::formats::scanner_common::strings;
 use crate::json::from_slice_located;

@@ -19,8 +19,8 @@ use super::scanner_common::{
     cvss_method, cwe_number, image_digest, non_empty, nullable_vec, purl_ecosystem, push_unique,
 };
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::ParseError;
+use crate::format::Format;
 use crate::json::from_slice_located;
 use crate::model::{
     Artifact, CodeLocation, Component, ComponentRef, Ecosystem, Evidence, Finding, FindingKind,

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde::de::Deserializer;
 
 use crate::Limits;
-use crate::detect::Format;
 use crate::error::{ErrorKind, ParseError, Place};
+use crate::format::Format;
 use crate::json::from_slice_located;
 use crate::model::{Endpoint, Evidence, Finding, FindingKind, Severity, Tool};
 

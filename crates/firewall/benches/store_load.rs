@@ -1,14 +1,16 @@
 //! Store benchmarks (issue 4), on SQLite and PostgreSQL side by side in one run
-//! (docs/benchmarks.md "Store (issue 4)"; `scripts/bench-store` runs all three):
+//! (docs/benchmarks.md "Store (issue 4)"; `scripts/bench-store` runs all three). A bench target
+//! without the libtest harness, run through cargo:
 //!
 //! ```text
-//! store_load record --sqlite FILE [--postgres URL] [--decisions N] [--runs R] [--writers W]
-//! store_load verify --sqlite FILE [--postgres URL] [--entries N] [--runs R]
-//! store_load impact --sqlite FILE [--postgres URL] [--artifacts N] [--components N] [--repeat N]
+//! cargo bench -p portcullis-firewall --bench store_load -- record --sqlite FILE [--postgres URL] [--decisions N] [--runs R] [--writers W]
+//! cargo bench -p portcullis-firewall --bench store_load -- verify --sqlite FILE [--postgres URL] [--entries N] [--runs R]
+//! cargo bench -p portcullis-firewall --bench store_load -- impact --sqlite FILE [--postgres URL] [--artifacts N] [--components N] [--repeat N] [--seed S]
 //! ```
 //!
 //! Every command takes `--key FILE` (the checkpoint key; default `checkpoint.key` beside the
-//! SQLite file) and either backend may be left out. The databases must exist (PostgreSQL) or
+//! SQLite file) and either backend may be left out (`--postgres ''` is left out too). Without a
+//! command (as `cargo test --all-targets` runs it) it measures nothing and says so. The databases must exist (PostgreSQL) or
 //! may (SQLite); `verify` and `impact` fill them only as far as they are not filled yet, so a
 //! second run on the same databases measures without loading again.
 //!
@@ -30,7 +32,8 @@
 //!   maven, npm and pypi, popular packages in many SBOMs), every 20th holding log4j-core at one
 //!   of 15 versions (8 affected by Log4Shell), each deployed (`Write::Deployment`, one of three
 //!   environments), `analyze()`; then `impact::impact` for `examples/evidence/log4shell.osv.json`,
-//!   repeated, checked against the number of affected artifacts generated.
+//!   repeated, checked against the number of affected artifacts generated. The SBOMs are drawn
+//!   from a seeded RNG (`--seed`, default 1592590336): the same seed, the same data set.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
+use clap::{CommandFactory, Parser, Subcommand};
 use portcullis_evidence::purl::Purl;
 use portcullis_evidence::{Advisory, Limits};
 use portcullis_firewall::record::{Documents, blob_kinds};
@@ -50,6 +54,8 @@ use portcullis_store::chain::ChainCheck;
 use portcullis_store::{
     Change, ComponentRow, DeploymentRow, Store, StoreConfig, Write, canonical, kinds,
 };
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
 // The binary runs on mimalloc; measure with the same allocator.
@@ -66,8 +72,93 @@ const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
 /// The entry kind marking a loaded `impact` data set (first and last entry of the load).
 const LOAD_MARK: &str = "benchmark.load";
 
+/// Store benchmarks on SQLite and PostgreSQL side by side.
+#[derive(Parser)]
+#[command(
+    name = "store_load",
+    about = "Store benchmarks (docs/benchmarks.md, \"Store (issue 4)\")"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Passed by `cargo bench`; changes nothing.
+    #[arg(long, global = true, hide = true)]
+    bench: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decisions recorded per second: W writers, three ways of sharing the store.
+    Record(Args),
+    /// `Store::verify` over a chain of N entries.
+    Verify(Args),
+    /// `advisory impact` over N deployed artifacts of M components each.
+    Impact(Args),
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Record(_) => "record",
+            Self::Verify(_) => "verify",
+            Self::Impact(_) => "impact",
+        }
+    }
+
+    fn args(&self) -> &Args {
+        match self {
+            Self::Record(a) | Self::Verify(a) | Self::Impact(a) => a,
+        }
+    }
+}
+
+/// Every command takes every flag; each uses those it needs. Numbers may hold `_`.
+#[derive(clap::Args)]
 struct Args {
-    command: String,
+    /// The SQLite database file.
+    #[arg(long, value_name = "FILE")]
+    sqlite: Option<String>,
+    /// The PostgreSQL database URL (empty: none).
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+    /// The checkpoint key (default: `checkpoint.key` beside the SQLite file).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Runs of each measurement (record, verify).
+    #[arg(long, default_value = "3", value_parser = count)]
+    runs: u64,
+    /// Decisions recorded per variant and run (record).
+    #[arg(long, default_value = "2000", value_parser = count)]
+    decisions: u64,
+    /// Concurrent writers (record).
+    #[arg(long, default_value = "4", value_parser = count)]
+    writers: u64,
+    /// Chain length (verify).
+    #[arg(long, default_value = "1000000", value_parser = count)]
+    entries: u64,
+    /// Deployed artifacts, one SBOM each (impact).
+    #[arg(long, default_value = "10000", value_parser = count)]
+    artifacts: u64,
+    /// Components per SBOM (impact).
+    #[arg(long, default_value = "1000", value_parser = count)]
+    components: u64,
+    /// Timed runs, after 2 warm-up runs (impact).
+    #[arg(long, default_value = "20", value_parser = count)]
+    repeat: u64,
+    /// Seed of the generated SBOMs (impact): SBOM i draws from seed + i.
+    #[arg(long, default_value = "1592590336", value_parser = count)]
+    seed: u64,
+}
+
+/// A count such as `1000000` or `1_000_000`.
+fn count(s: &str) -> Result<u64, String> {
+    s.replace('_', "")
+        .parse()
+        .map_err(|e| format!("`{s}` is not a count: {e}"))
+}
+
+/// What the commands read: the flags, with the defaults that depend on others filled in.
+struct Settings {
     sqlite: Option<String>,
     postgres: Option<String>,
     key: PathBuf,
@@ -78,70 +169,43 @@ struct Args {
     artifacts: usize,
     components: usize,
     repeat: usize,
+    seed: u64,
 }
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: store_load record|verify|impact --sqlite FILE [--postgres URL] [--key FILE] \
-         [--runs R] [--decisions N] [--writers W] [--entries N] [--artifacts N] \
-         [--components N] [--repeat N]"
-    );
-    std::process::exit(2)
-}
-
-fn parse_args() -> Args {
-    let mut it = std::env::args().skip(1);
-    let command = it.next().unwrap_or_else(|| usage());
-    let mut a = Args {
-        command,
-        sqlite: None,
-        postgres: None,
-        key: PathBuf::new(),
-        runs: 3,
-        decisions: 2_000,
-        writers: 4,
-        entries: 1_000_000,
-        artifacts: 10_000,
-        components: 1_000,
-        repeat: 20,
-    };
-    let mut key = None;
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| usage());
-        let num = || {
-            value
-                .replace('_', "")
-                .parse::<u64>()
-                .unwrap_or_else(|_| usage())
-        };
-        match flag.as_str() {
-            "--sqlite" => a.sqlite = Some(value.clone()),
-            "--postgres" => a.postgres = Some(value.clone()).filter(|v| !v.is_empty()),
-            "--key" => key = Some(PathBuf::from(&value)),
-            "--runs" => a.runs = num() as usize,
-            "--decisions" => a.decisions = num() as usize,
-            "--writers" => a.writers = num() as usize,
-            "--entries" => a.entries = num(),
-            "--artifacts" => a.artifacts = num() as usize,
-            "--components" => a.components = num() as usize,
-            "--repeat" => a.repeat = num() as usize,
-            _ => usage(),
+impl Settings {
+    fn of(a: &Args) -> Self {
+        let key = a.key.clone().unwrap_or_else(|| {
+            let dir = a
+                .sqlite
+                .as_deref()
+                .and_then(|p| Path::new(p).parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(std::env::temp_dir);
+            dir.join("checkpoint.key")
+        });
+        Self {
+            sqlite: a.sqlite.clone(),
+            postgres: a.postgres.clone().filter(|v| !v.is_empty()),
+            key,
+            runs: a.runs as usize,
+            decisions: a.decisions as usize,
+            writers: a.writers as usize,
+            entries: a.entries,
+            artifacts: a.artifacts as usize,
+            components: a.components as usize,
+            repeat: a.repeat as usize,
+            seed: a.seed,
         }
     }
-    a.key = key.unwrap_or_else(|| {
-        let dir = a
-            .sqlite
-            .as_deref()
-            .and_then(|p| Path::new(p).parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(std::env::temp_dir);
-        dir.join("checkpoint.key")
-    });
-    a
 }
 
 fn main() -> Result<()> {
-    let args = parse_args();
+    let cli = Cli::parse();
+    let Some(command) = cli.command else {
+        eprintln!("store_load: no command, nothing measured (see --help)");
+        return Ok(());
+    };
+    let args = Settings::of(command.args());
     let mut backends = Vec::new();
     if let Some(p) = &args.sqlite {
         backends.push(("SQLite", format!("sqlite://{p}")));
@@ -150,22 +214,26 @@ fn main() -> Result<()> {
         backends.push(("PostgreSQL", u.clone()));
     }
     if backends.is_empty() {
-        usage();
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "name a database: --sqlite FILE and/or --postgres URL",
+            )
+            .exit();
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     eprintln!(
         "store_load {}: {} worker threads, load average {}",
-        args.command,
+        command.name(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
-    match args.command.as_str() {
-        "record" => rt.block_on(record_bench(&args, &backends)),
-        "verify" => rt.block_on(verify_bench(&args, &backends)),
-        "impact" => rt.block_on(impact_bench(&args, &backends)),
-        _ => usage(),
+    match command {
+        Command::Record(_) => rt.block_on(record_bench(&args, &backends)),
+        Command::Verify(_) => rt.block_on(verify_bench(&args, &backends)),
+        Command::Impact(_) => rt.block_on(impact_bench(&args, &backends)),
     }
 }
 
@@ -526,7 +594,7 @@ async fn prepared_changes(fx: &Fixture, store: &Store, stored: bool) -> Result<V
     Ok(changes)
 }
 
-async fn record_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
+async fn record_bench(args: &Settings, backends: &[(&str, String)]) -> Result<()> {
     let fx = Arc::new(fixture()?);
     let d = &fx.decision;
     eprintln!(
@@ -687,7 +755,7 @@ async fn fill_chain(name: &str, store: &Store, template: &Value, target: u64) ->
     Ok(())
 }
 
-async fn verify_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
+async fn verify_bench(args: &Settings, backends: &[(&str, String)]) -> Result<()> {
     let template = decision_body_template(&args.key).await?;
     let size = canonical::to_vec(&fill_body(&template, 1))?.len();
     eprintln!("entry body: {size} bytes of canonical JSON");
@@ -834,25 +902,10 @@ async fn verify_segments(store: &Store, k: u64) -> Result<u64> {
 
 // ------------------------------------------------------------------------------------ impact
 
-/// splitmix64: deterministic data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// An index below `n`, skewed to small ones: a few packages are in most SBOMs.
-    fn popular(&mut self, n: u64) -> u64 {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((u * u * u) * n as f64) as u64
-    }
+/// An index below `n`, skewed to small ones: a few packages are in most SBOMs.
+fn popular(rng: &mut Xoshiro256PlusPlus, n: u64) -> u64 {
+    let u: f64 = rng.random();
+    ((u * u * u) * n as f64) as u64
 }
 
 const MAVEN_PACKAGES: u64 = 40_000;
@@ -1000,8 +1053,10 @@ fn artifact_name(i: usize) -> String {
     )
 }
 
-fn sbom(i: usize, components: usize) -> Sbom {
-    let mut rng = Rng(0x5eed_0000 + i as u64);
+fn sbom(seed: u64, i: usize, components: usize) -> Sbom {
+    // A generator of a fixed algorithm (not `StdRng`, which may change between rand versions),
+    // so that a seed names the same data set for as long as this file does not change.
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(i as u64));
     let universe = MAVEN_PACKAGES + NPM_PACKAGES + PYPI_PACKAGES;
     let mut chosen = HashSet::with_capacity(components);
     let mut purls = Vec::with_capacity(components);
@@ -1019,15 +1074,15 @@ fn sbom(i: usize, components: usize) -> Sbom {
         purls.push("pkg:npm/log4j-core@2.14.1".to_string());
     }
     while purls.len() < components {
-        let k = rng.popular(universe);
+        let k = popular(&mut rng, universe);
         if !chosen.insert(k) {
             continue;
         }
         let version = format!(
             "{}.{}.{}",
-            k % 5 + rng.below(2),
-            rng.below(20),
-            rng.below(10)
+            k % 5 + rng.random_range(0..2u64),
+            rng.random_range(0..20u64),
+            rng.random_range(0..10u64)
         );
         let mut purl = format!("{}@{version}", package(k));
         if k < MAVEN_PACKAGES {
@@ -1046,7 +1101,16 @@ fn sbom(i: usize, components: usize) -> Sbom {
 }
 
 /// Whether this store holds the whole data set already; errors when it holds part of one.
-async fn loaded(store: &Store, artifacts: usize, components: usize) -> Result<bool> {
+/// What marks a loaded data set: its size, and the generator and seed it was drawn with.
+fn data_set(args: &Settings, state: &str) -> Value {
+    json!({
+        "artifacts": args.artifacts, "components": args.components,
+        "generator": "xoshiro256++", "seed": args.seed, "state": state,
+    })
+}
+
+async fn loaded(store: &Store, args: &Settings) -> Result<bool> {
+    let (artifacts, components) = (args.artifacts, args.components);
     let Some((head, _)) = store.head().await? else {
         return Ok(false);
     };
@@ -1054,42 +1118,44 @@ async fn loaded(store: &Store, artifacts: usize, components: usize) -> Result<bo
         .entry(head as u64)
         .await?
         .ok_or("the head entry is missing")?;
-    let want = json!({"artifacts": artifacts, "components": components, "state": "done"});
+    let want = data_set(args, "done");
     if last.kind == LOAD_MARK && serde_json::from_str::<Value>(&last.body)? == want {
         return Ok(true);
     }
     if head > 1 {
         return Err(format!(
             "{}: not a fresh store and not a complete data set of {artifacts} artifacts × \
-             {components} components (delete it, or drop the database, and run again)",
-            store.location()
+             {components} components from seed {} (delete it, or drop the database, and run \
+             again)",
+            store.location(),
+            args.seed
         )
         .into());
     }
     Ok(false)
 }
 
-async fn mark(store: &Store, artifacts: usize, components: usize, state: &str) -> Result<()> {
+async fn mark(store: &Store, args: &Settings, state: &str) -> Result<()> {
     store
         .append(vec![Change::new(
             LOAD_MARK,
-            json!({"artifacts": artifacts, "components": components, "state": state}),
+            data_set(args, state),
             Vec::new(),
         )])
         .await?;
     Ok(())
 }
 
-async fn load(names: &[&str], stores: &[Store], args: &Args) -> Result<()> {
-    let (artifacts, components) = (args.artifacts, args.components);
+async fn load(names: &[&str], stores: &[Store], args: &Settings) -> Result<()> {
+    let (artifacts, components, seed) = (args.artifacts, args.components, args.seed);
     for s in stores {
-        mark(s, artifacts, components, "started").await?;
+        mark(s, args, "started").await?;
     }
     // SBOMs are generated on a thread of their own while the databases load the previous ones.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Sbom>(8);
     let producer = std::thread::spawn(move || {
         for i in 0..artifacts {
-            if tx.blocking_send(sbom(i, components)).is_err() {
+            if tx.blocking_send(sbom(seed, i, components)).is_err() {
                 break;
             }
         }
@@ -1139,7 +1205,7 @@ async fn load(names: &[&str], stores: &[Store], args: &Args) -> Result<()> {
             s.location(),
             t.elapsed().as_secs_f64()
         );
-        mark(s, artifacts, components, "done").await?;
+        mark(s, args, "done").await?;
     }
     Ok(())
 }
@@ -1204,7 +1270,7 @@ fn log4shell() -> Result<Advisory> {
         .ok_or_else(|| "log4shell.osv.json holds no advisory".into())
 }
 
-async fn impact_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
+async fn impact_bench(args: &Settings, backends: &[(&str, String)]) -> Result<()> {
     // What was generated, without loading: the artifacts holding log4j-core, affected or not.
     let (mut holders, mut affected) = (0usize, 0usize);
     for i in (0..args.artifacts).step_by(20) {
@@ -1218,7 +1284,7 @@ async fn impact_bench(args: &Args, backends: &[(&str, String)]) -> Result<()> {
     let mut to_load = Vec::new();
     for (name, url) in backends {
         let store = Store::open(&config(url, &args.key, None)).await?;
-        if loaded(&store, args.artifacts, args.components).await? {
+        if loaded(&store, args).await? {
             eprintln!("{name}: the data set is loaded already");
         } else {
             to_load.push(stores.len());
