@@ -5,7 +5,7 @@ use base64::Engine as _;
 use portcullis_store::{Change, Store, StoreError, TokenRow, Write, kinds};
 use serde::{Deserialize, Serialize};
 
-use crate::registry::now;
+use crate::clock::now;
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

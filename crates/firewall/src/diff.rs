@@ -25,8 +25,8 @@ use portcullis_policy::input::{
 use portcullis_store::{Store, StoreError};
 
 use crate::decision::ArtifactId;
+use crate::document::EvidenceDoc;
 use crate::input::AdvisoryIndex;
-use crate::request::{DecisionRequest, EvidenceDoc};
 use crate::trust::AttestationTrust;
 
 /// `baseline.state` values.
@@ -253,7 +253,7 @@ pub async fn lookup(
         return load_side(store, info, &evidence, limits, cache, trust).await;
     }
     let request = match store.blob(&decision.request_digest).await? {
-        Some((_, bytes)) => match serde_json::from_slice::<crate::record::StoredRequest>(&bytes) {
+        Some((_, bytes)) => match serde_json::from_slice::<crate::stored::StoredRequest>(&bytes) {
             Ok(r) => r,
             Err(e) => {
                 return Err(DiffError::Record(format!(
@@ -449,15 +449,7 @@ pub fn candidate_input(
     digest: &str,
     trust: Option<&AttestationTrust>,
 ) -> PolicyInput {
-    let mut req = DecisionRequest::new(
-        ArtifactId {
-            name: String::new(),
-            digest: digest.to_string(),
-        },
-        "",
-    );
-    req.evidence = docs;
-    crate::input::build_evidence(&req, &AdvisoryIndex::default(), None, trust)
+    crate::input::build_evidence(&docs, digest, &AdvisoryIndex::default(), None, trust)
 }
 
 /// The evidence documents of the latest decision about `artifact` (in `environment`, else in
@@ -488,7 +480,7 @@ pub async fn recorded_evidence(
             decision.id, decision.request_digest
         ))
     })?;
-    let request: crate::record::StoredRequest = serde_json::from_slice(&bytes).map_err(|e| {
+    let request: crate::stored::StoredRequest = serde_json::from_slice(&bytes).map_err(|e| {
         DiffError::Record(format!(
             "decision {}: its stored request {} cannot be read: {e}",
             decision.id, decision.request_digest

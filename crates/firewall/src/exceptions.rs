@@ -20,8 +20,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
-use crate::decision::Violation;
 use crate::error::FirewallError;
+use crate::violation::Violation;
 
 /// One exception as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,7 +279,7 @@ mod tests {
             action: "enforce".into(),
             message: String::new(),
             controls: Vec::new(),
-            evidence_refs: vec![crate::decision::EvidenceRef {
+            evidence_refs: vec![crate::violation::EvidenceRef {
                 kind: "finding".into(),
                 id: "vuln:X|pkg:golang/net".into(),
                 purl: None,

@@ -9,8 +9,8 @@ use portcullis_evidence::range::normalized_package_name;
 use portcullis_evidence::{Advisory, Evidence, Finding, Format, Severity};
 use portcullis_policy::input::*;
 
+use crate::document::EvidenceDoc;
 use crate::kev::KevCatalog;
-use crate::request::{DecisionRequest, EvidenceDoc};
 use crate::trust::{self, AttestationTrust, Checked};
 
 /// What kind of evidence a format carries.
@@ -49,18 +49,18 @@ pub struct BlockedAdvisory {
 
 /// The evidence-derived parts of the input (the rest stays default).
 pub(crate) fn build_evidence(
-    req: &DecisionRequest,
+    docs: &[EvidenceDoc],
+    artifact_digest: &str,
     advisories: &AdvisoryIndex,
     kev: Option<&KevCatalog>,
     trust: Option<&AttestationTrust>,
 ) -> PolicyInput {
-    let evidence = req.evidence.iter().map(evidence_entry).collect();
-    let components = components(&req.evidence);
-    let findings = findings(&req.evidence, kev);
+    let evidence = docs.iter().map(evidence_entry).collect();
+    let components = components(docs);
+    let findings = findings(docs, kev);
     // An OSV advisory handed in as evidence is a blocking statement too.
     let in_request = AdvisoryIndex::new(
-        req.evidence
-            .iter()
+        docs.iter()
             .flat_map(|doc| {
                 doc.evidence.advisories.iter().map(|a| BlockedAdvisory {
                     advisory: a.clone(),
@@ -70,10 +70,9 @@ pub(crate) fn build_evidence(
             .collect(),
     );
     let advisories = match_advisories(&components, &[advisories, &in_request]);
-    let attestations = req
-        .evidence
+    let attestations = docs
         .iter()
-        .flat_map(|doc| attestations(doc, &req.artifact.digest, trust))
+        .flat_map(|doc| attestations(doc, artifact_digest, trust))
         .collect();
     PolicyInput {
         evidence,
@@ -81,41 +80,6 @@ pub(crate) fn build_evidence(
         findings,
         advisories,
         attestations,
-        ..PolicyInput::default()
-    }
-}
-
-/// The parts of the input that change with every decision (the evidence parts stay empty).
-pub(crate) fn build_light(
-    req: &DecisionRequest,
-    env: InputEnvironment,
-    now: DateTime<Utc>,
-) -> PolicyInput {
-    PolicyInput {
-        version: INPUT_VERSION.to_string(),
-        artifact: InputArtifact {
-            name: req.artifact.name.clone(),
-            digest: req.artifact.digest.clone(),
-        },
-        environment: env,
-        context: InputContext {
-            pipeline: req.context.pipeline.clone(),
-            stage: req.context.stage.clone(),
-            requester: req.context.requester.clone(),
-            approver: req.context.approver.clone(),
-            change_ref: req.context.change_ref.clone(),
-            time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            time_unix: now.timestamp(),
-        },
-        verifications: req.verifications.clone(),
-        exposures: req.exposures.clone(),
-        previous: req.previous.clone(),
-        history: req.history.clone(),
-        kubernetes: req
-            .manifests
-            .iter()
-            .map(portcullis_policy::kubernetes::input_object)
-            .collect(),
         ..PolicyInput::default()
     }
 }

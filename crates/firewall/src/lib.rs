@@ -17,9 +17,11 @@
 
 pub mod access;
 pub mod admission;
+pub mod clock;
 pub mod config;
 pub mod decision;
 pub mod diff;
+pub mod document;
 pub mod engine_rules;
 pub mod error;
 pub mod exceptions;
@@ -33,7 +35,9 @@ pub mod request;
 pub mod rules;
 pub mod service;
 pub mod setup;
+pub mod stored;
 pub mod trust;
+pub mod violation;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -271,7 +275,8 @@ impl Firewall {
     fn prepare(&self, req: &DecisionRequest) -> Arc<Prepared> {
         let build = || {
             let input = input::build_evidence(
-                req,
+                &req.evidence,
+                &req.artifact.digest,
                 &self.advisories,
                 self.kev.as_ref(),
                 self.trust.as_deref(),
@@ -391,7 +396,7 @@ impl Firewall {
             declared,
             labels: settings.labels,
         };
-        input::build_light(req, env, now)
+        req.light_input(env, now)
     }
 
     /// The policy input this request gives (what `decide` evaluates).

@@ -38,10 +38,7 @@ pub enum RegistryError {
     NotFound(String),
 }
 
-/// RFC 3339 UTC with milliseconds: how records are timed.
-pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+pub use crate::clock::now;
 
 /// An advisory document to add: one OSV record, or a block rule.
 #[derive(Debug, Clone)]

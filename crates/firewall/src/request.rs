@@ -1,59 +1,16 @@
 //! What a caller asks the firewall: this artifact, to this environment, with this evidence.
 
+pub use crate::document::{EvidenceDoc, EvidenceFile, UnreadableEvidence, sha256};
 use chrono::{DateTime, Utc};
-use portcullis_evidence::{Evidence, Limits, ParseError};
 use portcullis_policy::input::{
-    InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
+    INPUT_VERSION, InputArtifact, InputContext, InputEnvironment, InputExposure, InputHistoryEntry,
+    InputPrevious, InputVerification, PolicyInput,
 };
 pub use portcullis_policy::kubernetes::{
     AdmissionContext, Manifest, ManifestError, parse_manifests,
 };
-use sha2::{Digest, Sha256};
 
 use crate::decision::ArtifactId;
-
-/// One evidence document, parsed, with the digest of its bytes.
-#[derive(Debug, Clone)]
-pub struct EvidenceDoc {
-    /// File path or upload name.
-    pub source: String,
-    /// `sha256:<hex>` of the bytes.
-    pub digest: String,
-    pub evidence: Evidence,
-    /// The JSON documents of an attestation file (envelopes, bundles, statements) as read,
-    /// for verifying their signatures; empty for other kinds of evidence.
-    pub attestation_documents: Vec<serde_json::Value>,
-}
-
-impl EvidenceDoc {
-    /// Detect the format of `bytes` and parse them.
-    pub fn parse(source: &str, bytes: &[u8], limits: &Limits) -> Result<Self, ParseError> {
-        let evidence = portcullis_evidence::parse(bytes, limits)?;
-        let attestation_documents = crate::trust::attestation_documents(evidence.format, bytes);
-        Ok(Self {
-            source: source.to_string(),
-            digest: sha256(bytes),
-            evidence,
-            attestation_documents,
-        })
-    }
-}
-
-/// An evidence document as kept: its digest, detected format and size.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct EvidenceFile {
-    pub digest: String,
-    pub format: String,
-    pub size: usize,
-}
-
-/// Evidence that was offered but could not be read: the decision fails closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableEvidence {
-    pub source: String,
-    pub digest: Option<String>,
-    pub error: String,
-}
 
 /// Who asks, from where, when.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,6 +85,37 @@ impl DecisionRequest {
 }
 
 impl DecisionRequest {
+    /// The parts of the input that change with every decision (the evidence parts stay empty).
+    pub(crate) fn light_input(&self, env: InputEnvironment, now: DateTime<Utc>) -> PolicyInput {
+        PolicyInput {
+            version: INPUT_VERSION.to_string(),
+            artifact: InputArtifact {
+                name: self.artifact.name.clone(),
+                digest: self.artifact.digest.clone(),
+            },
+            environment: env,
+            context: InputContext {
+                pipeline: self.context.pipeline.clone(),
+                stage: self.context.stage.clone(),
+                requester: self.context.requester.clone(),
+                approver: self.context.approver.clone(),
+                change_ref: self.context.change_ref.clone(),
+                time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                time_unix: now.timestamp(),
+            },
+            verifications: self.verifications.clone(),
+            exposures: self.exposures.clone(),
+            previous: self.previous.clone(),
+            history: self.history.clone(),
+            kubernetes: self
+                .manifests
+                .iter()
+                .map(portcullis_policy::kubernetes::input_object)
+                .collect(),
+            ..PolicyInput::default()
+        }
+    }
+
     /// Add the object of an AdmissionReview (`{"request": {...}}`, or its `request`) to the
     /// objects under review: the admission webhook's way in to `Firewall::decide`.
     pub fn with_admission_review(
@@ -150,9 +138,4 @@ impl DecisionRequest {
             .find(is)
             .or_else(|| self.manifests.iter().map(|m| &m.object).find(is))
     }
-}
-
-/// `sha256:<hex>` of bytes.
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
 }

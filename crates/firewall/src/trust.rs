@@ -9,9 +9,8 @@ use serde_json::Value;
 use std::path::Path;
 
 use crate::config::AttestationConfig;
+use crate::document::{EvidenceDoc, StoredFile};
 use crate::error::FirewallError;
-use crate::record::StoredFile;
-use crate::request::EvidenceDoc;
 
 /// Trusted public keys (PEM, SPKI, each named by its file stem) for DSSE envelopes, and a
 /// Sigstore trust root (`trusted_root.json`) with the identities allowed to sign bundles.
@@ -203,16 +202,6 @@ pub(crate) fn thresholds(config: &AttestationConfig) -> Thresholds {
     Thresholds {
         default: config.threshold.max(1),
         per_predicate_type: config.thresholds.clone(),
-    }
-}
-
-/// The JSON documents of an attestation-kind evidence file (empty for other kinds).
-pub(crate) fn attestation_documents(format: Format, bytes: &[u8]) -> Vec<Value> {
-    match format {
-        Format::Dsse | Format::IntotoJsonl | Format::SigstoreBundle | Format::IntotoStatement => {
-            portcullis_attest::read_documents(bytes).unwrap_or_default()
-        }
-        _ => Vec::new(),
     }
 }
 
