@@ -154,10 +154,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         match read_verifications(path, &limits) {
             Ok((digest, entries)) => {
                 files.insert(digest.clone(), display(path));
-                req.verifications.extend(entries.into_iter().map(|mut v| {
-                    v.evidence.get_or_insert_with(|| digest.clone());
-                    v
-                }));
+                req.verifications.extend(entries);
             }
             Err(u) => req.unreadable.push(u),
         }
@@ -166,10 +163,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         match read_exposures(path, &limits) {
             Ok((digest, entries)) => {
                 files.insert(digest.clone(), display(path));
-                req.exposures.extend(entries.into_iter().map(|mut x| {
-                    x.evidence.get_or_insert_with(|| digest.clone());
-                    x
-                }));
+                req.exposures.extend(entries);
             }
             Err(u) => req.unreadable.push(u),
         }
@@ -395,196 +389,46 @@ fn read_json<T: DeserializeOwned>(
     }
 }
 
-/// A `portcullis verify canary --format json` report (only what the gate needs from it).
-#[derive(serde::Deserialize)]
-struct CanaryReport {
-    version: u32,
-    score: f64,
-    verdict: String,
-    #[serde(default)]
-    metrics: Option<CanaryMetrics>,
-    #[serde(default)]
-    logs: Option<CanaryLogs>,
+/// The bytes of a JSON evidence file and their digest, or why it cannot be read.
+fn read_json_file(path: &Path, limits: &Limits) -> Result<(String, Vec<u8>), UnreadableEvidence> {
+    let bytes = read_limited(path, limits).map_err(|e| UnreadableEvidence {
+        source: display(path),
+        digest: None,
+        error: describe(&e),
+    })?;
+    Ok((sha256(&bytes), bytes))
 }
 
-#[derive(serde::Deserialize)]
-struct CanaryMetrics {
-    intervals: Vec<CanaryInterval>,
-}
-
-#[derive(serde::Deserialize)]
-struct CanaryInterval {
-    metrics: Vec<CanaryMetric>,
-}
-
-#[derive(serde::Deserialize)]
-struct CanaryMetric {
-    name: String,
-    #[serde(default)]
-    muted: bool,
-    result: CanaryResult,
-}
-
-#[derive(serde::Deserialize)]
-struct CanaryResult {
-    classification: String,
-}
-
-#[derive(serde::Deserialize)]
-struct CanaryLogs {
-    clusters: Vec<CanaryCluster>,
-}
-
-#[derive(serde::Deserialize)]
-struct CanaryCluster {
-    template: String,
-    level: String,
-    classification: String,
-}
-
-/// Report versions this gate reads.
-const CANARY_REPORT_VERSION: u32 = 1;
-
-/// Verification entries from `path`: a canary analysis report (`"kind": "canary"` with
-/// `apiVersion` and `version`), turned into one entry whose evidence is the report's digest
-/// and whose details name what failed; or PolicyInput `verifications` entries.
+/// Verification entries from `path`: a canary analysis report or PolicyInput `verifications`
+/// entries (the verify crate reads its own reports).
 fn read_verifications(
     path: &Path,
     limits: &Limits,
 ) -> Result<(String, Vec<InputVerification>), UnreadableEvidence> {
-    let (digest, value) = read_json::<serde_json::Value>(path, limits)?;
-    let is_report = value.get("apiVersion").is_some()
-        && value.get("version").is_some()
-        && value.get("kind").and_then(|k| k.as_str()) == Some("canary");
-    if !is_report {
-        return entries_from(path, digest, value);
-    }
-    let unreadable = |error: String| UnreadableEvidence {
-        source: display(path),
-        digest: Some(digest.clone()),
-        error,
-    };
-    let report: CanaryReport = serde_json::from_value(value)
-        .map_err(|e| unreadable(format!("canary report JSON: {e}")))?;
-    if report.version > CANARY_REPORT_VERSION {
-        return Err(unreadable(format!(
-            "canary report version {} is newer than this gate reads ({CANARY_REPORT_VERSION})",
-            report.version
-        )));
-    }
-    if !report.score.is_finite() || !(0.0..=100.0).contains(&report.score) {
-        return Err(unreadable(format!(
-            "canary report: score {} is not in 0..100",
-            report.score
-        )));
-    }
-    let mut failing: Vec<String> = report
-        .metrics
-        .iter()
-        .filter_map(|m| m.intervals.last())
-        .flat_map(|i| &i.metrics)
-        .filter(|m| !m.muted && !matches!(m.result.classification.as_str(), "Pass" | "Nodata"))
-        .map(|m| format!("{} ({})", m.name, m.result.classification))
-        .collect();
-    let unexpected: Vec<&CanaryCluster> = report
-        .logs
-        .iter()
-        .flat_map(|l| &l.clusters)
-        .filter(|c| c.classification == "unexpected")
-        .collect();
-    if let Some(worst) = unexpected.first() {
-        let mut t: String = worst.template.chars().take(80).collect();
-        if t.len() < worst.template.len() {
-            t.push('…');
-        }
-        failing.push(format!(
-            "{} unexpected log template(s), e.g. [{}] {t}",
-            unexpected.len(),
-            worst.level
-        ));
-    }
-    let details = if failing.is_empty() {
-        "nothing failed".to_string()
-    } else {
-        format!("failing: {}", failing.join(", "))
-    };
-    Ok((
-        digest.clone(),
-        vec![InputVerification {
-            kind: "canary".into(),
-            score: report.score,
-            verdict: report.verdict,
-            evidence: Some(digest),
-            details: Some(details),
-        }],
-    ))
-}
-
-/// `value` as one entry or an array of them.
-fn entries_from<T: DeserializeOwned>(
-    path: &Path,
-    digest: String,
-    value: serde_json::Value,
-) -> Result<(String, Vec<T>), UnreadableEvidence> {
-    let parsed = if value.is_array() {
-        serde_json::from_value::<Vec<T>>(value)
-    } else {
-        serde_json::from_value::<T>(value).map(|v| vec![v])
-    };
-    parsed
+    let (digest, bytes) = read_json_file(path, limits)?;
+    portcullis_verify::evidence::verifications_from_json(&bytes, &digest)
         .map(|v| (digest.clone(), v))
         .map_err(|e| UnreadableEvidence {
             source: display(path),
-            digest: Some(digest),
-            error: format!("JSON: {e}"),
+            digest: Some(digest.clone()),
+            error: e.to_string(),
         })
 }
 
-/// Exposure entries: the plain `InputExposure` form (one or a list), or a `portcullis probe`
-/// report (`"kind": "exposure"`), whose checks become entries.
+/// Exposure entries from `path`: a `portcullis probe` report or PolicyInput `exposures`
+/// entries (the probe crate reads its own reports).
 fn read_exposures(
     path: &Path,
     limits: &Limits,
 ) -> Result<(String, Vec<InputExposure>), UnreadableEvidence> {
-    let (digest, value) = read_json::<serde_json::Value>(path, limits)?;
-    let unreadable = |error: String| UnreadableEvidence {
-        source: display(path),
-        digest: Some(digest.clone()),
-        error,
-    };
-    let parsed = if value.get("kind").and_then(|k| k.as_str()) == Some("exposure") {
-        let report = serde_json::from_value::<portcullis_probe::Report>(value)
-            .map_err(|e| unreadable(format!("probe report: {e}")))?;
-        if report.version != portcullis_probe::report::VERSION {
-            return Err(unreadable(format!(
-                "probe report version {:?}; this build reads {:?}",
-                report.version,
-                portcullis_probe::report::VERSION
-            )));
-        }
-        report
-            .checks
-            .into_iter()
-            .map(|c| InputExposure {
-                target: c.target,
-                check: c.check,
-                expected: c.expected,
-                observed: c.observed,
-                deviation: c.deviation,
-                message: c.message,
-                evidence: Some(digest.clone()),
-            })
-            .collect()
-    } else if value.is_array() {
-        serde_json::from_value::<Vec<InputExposure>>(value)
-            .map_err(|e| unreadable(format!("JSON: {e}")))?
-    } else {
-        vec![
-            serde_json::from_value::<InputExposure>(value)
-                .map_err(|e| unreadable(format!("JSON: {e}")))?,
-        ]
-    };
-    Ok((digest, parsed))
+    let (digest, bytes) = read_json_file(path, limits)?;
+    portcullis_probe::evidence::exposures_from_json(&bytes, &digest)
+        .map(|v| (digest.clone(), v))
+        .map_err(|e| UnreadableEvidence {
+            source: display(path),
+            digest: Some(digest.clone()),
+            error: e.to_string(),
+        })
 }
 
 /// Files named, and the files under directories named. A path that cannot be read stays in
