@@ -23,6 +23,11 @@ impl Verdict {
     }
 }
 
+/// Why an artifact reference is not `NAME@sha256:HEX`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ArtifactIdError(pub String);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactId {
     pub name: String,
@@ -32,18 +37,22 @@ pub struct ArtifactId {
 
 impl ArtifactId {
     /// Parse `NAME@sha256:HEX`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ArtifactIdError> {
         let (name, digest) = s
             .rsplit_once('@')
-            .ok_or_else(|| format!("{s:?}: expected NAME@sha256:HEX"))?;
+            .ok_or_else(|| ArtifactIdError(format!("{s:?}: expected NAME@sha256:HEX")))?;
         let hex = digest
             .strip_prefix("sha256:")
-            .ok_or_else(|| format!("{s:?}: the digest must be sha256:HEX"))?;
+            .ok_or_else(|| ArtifactIdError(format!("{s:?}: the digest must be sha256:HEX")))?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("{s:?}: sha256 digest must be 64 hex digits"));
+            return Err(ArtifactIdError(format!(
+                "{s:?}: sha256 digest must be 64 hex digits"
+            )));
         }
         if name.is_empty() {
-            return Err(format!("{s:?}: the artifact name is empty"));
+            return Err(ArtifactIdError(format!(
+                "{s:?}: the artifact name is empty"
+            )));
         }
         Ok(Self {
             name: name.to_string(),

@@ -50,6 +50,11 @@ struct ExceptionsFile {
     exceptions: Vec<Exception>,
 }
 
+/// Why an exception as written cannot be used (which field, and why).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExceptionError(pub String);
+
 /// An exception checked and ready to match.
 #[derive(Debug, Clone)]
 pub struct CompiledException {
@@ -84,7 +89,7 @@ pub enum Coverage {
 }
 
 impl CompiledException {
-    pub fn compile(e: Exception) -> Result<Self, String> {
+    pub fn compile(e: Exception) -> Result<Self, ExceptionError> {
         for (field, value) in [
             ("rule", &e.rule),
             ("key", &e.key),
@@ -93,30 +98,36 @@ impl CompiledException {
             ("approver", &e.approver),
         ] {
             if value.trim().is_empty() {
-                return Err(format!("`{field}` must not be empty"));
+                return Err(ExceptionError(format!("`{field}` must not be empty")));
             }
         }
         if e.environments.is_empty() {
-            return Err("`environments` must name at least one environment (or \"*\")".into());
+            return Err(ExceptionError(
+                "`environments` must name at least one environment (or \"*\")".into(),
+            ));
         }
-        let expires_at = parse_expiry(&e.expires)?;
+        let expires_at = parse_expiry(&e.expires).map_err(ExceptionError)?;
         if let Some(d) = &e.evidence {
             let hex = d.strip_prefix("sha256:").unwrap_or("");
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("`evidence`: {d:?} is not a sha256:<64 hex> digest"));
+                return Err(ExceptionError(format!(
+                    "`evidence`: {d:?} is not a sha256:<64 hex> digest"
+                )));
             }
         }
-        let key = glob(&e.key).map_err(|m| format!("`key`: {m}"))?;
+        let key = glob(&e.key).map_err(|m| ExceptionError(format!("`key`: {m}")))?;
         let artifact = if let Some(hex) = e.artifact.strip_prefix("sha256:") {
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!(
+                return Err(ExceptionError(format!(
                     "`artifact`: {:?} is not a sha256 digest",
                     e.artifact
-                ));
+                )));
             }
             ArtifactScope::Digest(e.artifact.to_ascii_lowercase())
         } else {
-            ArtifactScope::Name(glob(&e.artifact).map_err(|m| format!("`artifact`: {m}"))?)
+            ArtifactScope::Name(
+                glob(&e.artifact).map_err(|m| ExceptionError(format!("`artifact`: {m}")))?,
+            )
         };
         Ok(Self {
             exception: e,

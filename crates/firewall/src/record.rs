@@ -537,20 +537,26 @@ pub(crate) async fn rebuild_request(
     Ok(req)
 }
 
+/// Why an advisory document cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AdvisoryDocError {
+    #[error(transparent)]
+    Parse(#[from] portcullis_evidence::ParseError),
+    #[error("{0} holds no advisories (an OSV record, a list of them, or a block rule is expected)")]
+    NoAdvisories(String),
+}
+
 /// Parse an advisory document as stored: an OSV record (or list) or a block rule.
 pub fn advisories_in(
     bytes: &[u8],
     limits: &Limits,
-) -> Result<Vec<portcullis_evidence::Advisory>, String> {
+) -> Result<Vec<portcullis_evidence::Advisory>, AdvisoryDocError> {
     if let Ok(rule) = BlockRule::from_json(bytes) {
         return Ok(vec![rule.advisory()]);
     }
-    let ev = portcullis_evidence::parse(bytes, limits).map_err(|e| e.to_string())?;
+    let ev = portcullis_evidence::parse(bytes, limits)?;
     if ev.advisories.is_empty() {
-        return Err(format!(
-            "{} holds no advisories (an OSV record, a list of them, or a block rule is expected)",
-            ev.format.name()
-        ));
+        return Err(AdvisoryDocError::NoAdvisories(ev.format.name().to_string()));
     }
     Ok(ev.advisories)
 }

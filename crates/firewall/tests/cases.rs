@@ -269,7 +269,7 @@ fn run(path: &Path) -> Result<Outcome, String> {
         );
     }
 
-    let artifact = ArtifactId::parse(&case.artifact)?;
+    let artifact = ArtifactId::parse(&case.artifact).map_err(|e| e.to_string())?;
     let mut req = DecisionRequest::new(artifact, case.environment.clone());
     req.context = RequestContext {
         pipeline: case.context.pipeline.clone(),
@@ -306,7 +306,7 @@ fn run(path: &Path) -> Result<Outcome, String> {
     req.previous = case.previous.clone();
     req.history = case.history.clone();
     if let Some(b) = &case.baseline {
-        let running = ArtifactId::parse(&b.artifact)?;
+        let running = ArtifactId::parse(&b.artifact).map_err(|e| e.to_string())?;
         let running_digest = running.digest.clone();
         let mut docs = Vec::new();
         for (i, d) in b.evidence.iter().enumerate() {

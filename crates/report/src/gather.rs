@@ -667,7 +667,7 @@ async fn advisories(
             let parsed = record::advisories_in(&bytes, &limits).map_err(|e| {
                 ReportError::Store(portcullis_store::StoreError::Corrupt {
                     what: format!("advisory {} (document {})", row.id, row.digest),
-                    message: e,
+                    message: e.to_string(),
                 })
             })?;
             for a in parsed
