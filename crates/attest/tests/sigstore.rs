@@ -3,6 +3,12 @@
 //! a wrong identity or issuer, a tampered artifact or payload, a certificate expired at the
 //! log entry's time, an untrusted CA, a bad log signature, a bad inclusion proof and a log
 //! entry of another signature are each rejected with their failure code and no facts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "support/sigstore_fixture.rs"]
 mod fixture;

@@ -4,6 +4,12 @@
 //! refuses them and gives no facts. Skips when the corpus is absent (fails under CI). The
 //! Sigstore bundles among them are verified against the public-good trust root in
 //! tests/sigstore.rs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 

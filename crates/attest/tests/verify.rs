@@ -1,5 +1,11 @@
 //! Verification with keys made by the RustCrypto crates: every key type, the refusal of small
 //! RSA keys, thresholds, keyid hints, each failure reason, and garbage that never panics.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

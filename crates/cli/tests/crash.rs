@@ -22,6 +22,12 @@
 //! from its pipes, also after a kill) has acknowledged that decision; with its JSON on stdout,
 //! the entry's hash too.
 #![cfg(unix)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -9,6 +9,12 @@
 //! Needs node, `npm ci` in crates/server/tests/e2e and /usr/bin/chromium (`./scripts/test`
 //! installs them under CI); without them it skips with a message, but under CI (CI=true) a
 //! skip is a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! `portcullis gate --manifest FILE --gatekeeper DIR`: a pre-deploy check of Kubernetes
 //! manifests in CI, with a real gatekeeper-library template and constraint.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

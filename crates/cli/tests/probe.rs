@@ -1,5 +1,11 @@
 //! `portcullis probe` end to end: real listeners on 127.0.0.1, exit codes, output formats, the
 //! report recorded as evidence and fed to `gate --exposure` (a deny). Only 127.0.0.1 is probed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -8,6 +8,12 @@
 //! (`PORTCULLIS_DATABASE_URL` naming a database of its own on the server
 //! `PORTCULLIS_TEST_POSTGRES_URL` names, dropped afterwards). Without that variable the
 //! PostgreSQL variants say so and pass, except under CI (`CI=true`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

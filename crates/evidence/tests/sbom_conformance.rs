@@ -1,5 +1,11 @@
 //! CycloneDX and SPDX parsers against real documents: the CycloneDX specification's own test
 //! files, the CycloneDX bom-examples, the SPDX examples and the DefectDojo samples.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -31,6 +31,12 @@
 //!   of 15 versions (8 affected by Log4Shell), each deployed (`Write::Deployment`, one of three
 //!   environments), `analyze()`; then `impact::impact` for `examples/evidence/log4shell.osv.json`,
 //!   repeated, checked against the number of affected artifacts generated.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

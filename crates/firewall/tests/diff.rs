@@ -3,6 +3,12 @@
 //! the corpus give the version changes an independent reading of them gives; the baseline is
 //! found through the inventory and the recorded decision (SQLite and PostgreSQL), is `none` or
 //! `unknown` with a reason when it cannot be, and a replay reproduces the decision's diff.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -11,6 +11,12 @@
 //! exceptions in and out of force, verifications, exposures, previous and history, unreadable
 //! evidence, millisecond decision times) are recorded; 200 of them, picked at random, replay
 //! identically. Reproduce a run with `PORTCULLIS_TEST_SEED=N`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

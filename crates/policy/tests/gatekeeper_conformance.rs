@@ -7,6 +7,12 @@
 //! printed; run with `cargo test -p portcullis-policy --test gatekeeper_conformance --
 //! --nocapture` to see them. Skipped with a message when the corpus is absent, except under
 //! CI=true.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,11 @@
 //! Real listeners on 127.0.0.1 (plain TCP, TLS with a test CA, HTTP with and without security
 //! headers): every deviation is found and nothing else is reported. Only 127.0.0.1 is probed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

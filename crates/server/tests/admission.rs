@@ -2,7 +2,12 @@
 //! dryRun, unknown image, tag without digest, the pod spec through the library's Kubernetes
 //! rules and a Gatekeeper constraint, warnings, and failing closed or open.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

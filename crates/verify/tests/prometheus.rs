@@ -6,6 +6,12 @@
 //! Without `prometheus` and `promtool` (Debian package `prometheus`) the test skips with a
 //! message; under CI (`CI=true` or `CI=1`) that is a failure. `scripts/test` installs the
 //! package under CI.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write as _;
 use std::net::TcpListener;

@@ -5,6 +5,12 @@
 //! database of its own, created for the test on the server `PORTCULLIS_TEST_POSTGRES_URL` names
 //! and dropped afterwards (even when the test fails); when that variable is unset the PostgreSQL
 //! variant says so on stderr and passes, except under CI (`CI=true`), where a skip is a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
