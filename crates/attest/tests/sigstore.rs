@@ -556,15 +556,12 @@ fn sigstore_trust_can_be_shared_across_threads() {
 /// here, since the tests never go on-line. Skips when the corpus is absent (fails under CI).
 #[test]
 fn public_good_bundles_from_the_corpus_verify_against_the_public_good_trust_root() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/slsa-provenance/gha_container-based/v1.8.0");
-    if !dir.is_dir() {
-        if matches!(std::env::var("CI").as_deref(), Ok("true" | "1")) {
-            panic!("the SLSA corpus is missing under CI: {}", dir.display());
-        }
-        eprintln!("SKIP public-good bundles: {} is absent", dir.display());
+    let Some(dir) = portcullis_testkit::corpus(
+        "public-good bundles",
+        "slsa-provenance/gha_container-based/v1.8.0",
+    ) else {
         return;
-    }
+    };
     let root_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         root_file.path(),

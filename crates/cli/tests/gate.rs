@@ -715,7 +715,9 @@ fn sarif_output_validates_against_sarif_2_1_0() {
     assert_eq!(by_rule("PCL-ENGINE-001")[0]["level"], "error");
     assert_eq!(run["invocations"][0]["executionSuccessful"], false);
 
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = portcullis_testkit::corpus("SARIF schema validation", "") else {
+        return;
+    };
     let schema: Value = serde_json::from_slice(
         &std::fs::read(corpus.join("schemas/sarif-schema-2.1.0.json")).unwrap(),
     )
@@ -742,22 +744,6 @@ fn sarif_output_validates_against_sarif_2_1_0() {
         let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{}", errors.join("\n"));
     }
-}
-
-/// `../shared/corpus` beside the checkout, or `None` with a message; absence fails under CI.
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("../shared/corpus is missing under CI: {}", dir.display());
-    }
-    eprintln!(
-        "SKIPPED: ../shared/corpus is absent ({}); SARIF schema validation needs it",
-        dir.display()
-    );
-    None
 }
 
 #[derive(Debug, Default)]

@@ -195,8 +195,10 @@ fn an_unreachable_target_exits_2() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("SKIPPED: unshare -n is not available (needs root)");
-        return;
+        return portcullis_testkit::not_supported_here(
+            "unreachable target",
+            "unshare -n is not available (needs root)",
+        );
     }
     let dir = fresh_home();
     let path = dir.join("down.yaml");

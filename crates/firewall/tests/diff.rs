@@ -232,12 +232,9 @@ fn without_a_known_baseline_there_are_no_changes_only_the_reason() {
 /// classified by the version ordering.
 #[test]
 fn real_defectdojo_sboms_give_the_version_changes_of_the_release() {
-    let corpus =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/scanners/cyclonedx");
-    if !corpus.is_dir() {
-        eprintln!("SKIP: {} is absent", corpus.display());
+    let Some(corpus) = portcullis_testkit::corpus("DefectDojo SBOMs", "scanners/cyclonedx") else {
         return;
-    }
+    };
     let (base, _) = doc(&corpus.join("grype_dd_1_14_1.xml"));
     let (cand, _) = doc(&corpus.join("dd_1_15_0.xml"));
     let d = diff::compare(

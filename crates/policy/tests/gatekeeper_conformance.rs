@@ -28,19 +28,9 @@ use serde_json::Value as Json;
 const MIN_PASS_RATE: f64 = 0.95;
 
 fn corpus() -> Option<PathBuf> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/gatekeeper-library");
-    if dir.join("library").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the Gatekeeper corpus is missing at {} (required under CI)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIP: the Gatekeeper corpus is not at {}", dir.display());
-    None
+    let library =
+        portcullis_testkit::corpus("Gatekeeper conformance", "gatekeeper-library/library")?;
+    library.parent().map(Path::to_path_buf)
 }
 
 fn suites(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -62,20 +62,11 @@ fn settings() -> ServerSettings {
 }
 
 fn privileged_containers() -> Option<PathBuf> {
-    let dir = repo().join(
-        "../shared/corpus/gatekeeper-library/library/pod-security-policy/privileged-containers",
-    );
-    if dir.join("template.yaml").is_file() {
-        return Some(dir);
-    }
-    if portcullis_store::testing::under_ci() {
-        panic!(
-            "the Gatekeeper corpus is missing at {} (required under CI)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIP: the Gatekeeper corpus is not at {}", dir.display());
-    None
+    let template = portcullis_testkit::corpus(
+        "Gatekeeper corpus",
+        "gatekeeper-library/library/pod-security-policy/privileged-containers/template.yaml",
+    )?;
+    template.parent().map(Path::to_path_buf)
 }
 
 async fn server() -> Option<(TestServer, portcullis_store::testing::TestDb)> {

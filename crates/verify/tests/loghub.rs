@@ -15,8 +15,7 @@ use std::path::PathBuf;
 use portcullis_verify::logs::{Masking, Miner, MinerConfig};
 
 fn corpus() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/loghub-2k");
-    p.is_dir().then_some(p)
+    portcullis_testkit::corpus("loghub", "loghub-2k")
 }
 
 /// (system, depth, similarity, regex masks, digit runs, masked tokens match)
@@ -212,10 +211,7 @@ fn debug(truth: &[String], parsed: &[usize], miner: &Miner) {
 
 #[test]
 fn loghub_group_accuracy() {
-    let Some(dir) = corpus() else {
-        println!("skipped: ../shared/corpus/loghub-2k is absent");
-        return;
-    };
+    let Some(dir) = corpus() else { return };
     let mut total = 0.0;
     let all = settings();
     println!("{:<12} {:>8}", "system", "accuracy");

@@ -142,7 +142,7 @@ pub fn example_config() -> ExampleConfig {
             _dir: None,
         };
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if portcullis_testkit::under_ci() {
         panic!("{rel} configures rules this build does not have: {unknown:?}");
     }
     eprintln!(
