@@ -21,8 +21,8 @@ pub mod sigstore;
 pub mod slsa;
 
 pub use dsse::{Envelope, SignatureCheck, pae};
-pub use intoto::{ArtifactDigest, Statement, Subject};
-pub use keys::{KeyAlgorithm, TrustedKey, TrustedKeys};
+pub use intoto::{ArtifactDigest, DigestError, Statement, Subject};
+pub use keys::{KeyAlgorithm, KeyError, TrustedKey, TrustedKeys};
 pub use sigstore::{Identity, IdentitySpec, Matcher, SigstoreError, SigstoreTrust, verify_bundle};
 pub use slsa::{Material, ProvenanceFacts};
 
