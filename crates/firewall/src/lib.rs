@@ -115,7 +115,7 @@ pub struct Firewall {
 #[derive(Debug)]
 struct Prepared {
     input: PolicyInput,
-    value: Result<EvidenceValue, String>,
+    value: Result<EvidenceValue, portcullis_policy::EvalError>,
     /// The last diff of this evidence against a baseline.
     diff: diff::DiffMemo,
 }

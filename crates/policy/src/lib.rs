@@ -14,8 +14,8 @@ pub mod metadata;
 pub mod testing;
 
 pub use bundle::{
-    EvalLimits, EvidenceValue, PolicyBundle, PolicySet, PolicySource, RawViolation, Rule,
-    RuleResult, input_value,
+    EvalError, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, PolicySource, RawViolation,
+    Rule, RuleResult, input_value,
 };
 pub use error::PolicyError;
 pub use input::{INPUT_VERSION, PolicyInput};

@@ -154,7 +154,7 @@ fn run_case(gk: &Gatekeeper, suite_dir: &Path, case: &Json) -> Status {
         match gk.evaluate(c, &review, ns_obj, inv.as_ref()) {
             Ok(vs) => msgs.extend(vs.into_iter().map(|v| v.msg)),
             Err(e) => {
-                return match unsupported_reason(&e) {
+                return match unsupported_reason(&e.to_string()) {
                     Some(r) => Status::Unsupported(r),
                     None => Status::Fail(format!("evaluation error: {e}")),
                 };
