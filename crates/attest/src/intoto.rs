@@ -35,17 +35,23 @@ pub struct ArtifactDigest {
     pub sha256: String,
 }
 
-impl std::str::FromStr for ArtifactDigest {
-    type Err = String;
+/// A text that is not an artifact digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}`: an artifact digest is `sha256:` and 64 hex digits")]
+pub struct DigestError {
+    pub input: String,
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let hex = s
-            .strip_prefix("sha256:")
-            .ok_or_else(|| format!("`{s}`: an artifact digest is `sha256:` and 64 hex digits"))?;
+impl std::str::FromStr for ArtifactDigest {
+    type Err = DigestError;
+
+    fn from_str(s: &str) -> Result<Self, DigestError> {
+        let invalid = || DigestError {
+            input: s.to_owned(),
+        };
+        let hex = s.strip_prefix("sha256:").ok_or_else(invalid)?;
         if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!(
-                "`{s}`: an artifact digest is `sha256:` and 64 hex digits"
-            ));
+            return Err(invalid());
         }
         Ok(ArtifactDigest {
             sha256: hex.to_ascii_lowercase(),

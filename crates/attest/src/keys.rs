@@ -66,14 +66,38 @@ pub struct TrustedKeys {
     pub refused: Vec<RefusedKey>,
 }
 
-fn pem_public_key_der(pem: &str) -> Result<Vec<u8>, String> {
+/// Why a PEM text is not a usable trusted key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("no `-----BEGIN PUBLIC KEY-----` block (only SPKI public keys are read)")]
+    NoPublicKeyBlock,
+    #[error("no `-----END PUBLIC KEY-----` line")]
+    NoEndLine,
+    #[error("the PEM body is not base64: {0}")]
+    NotBase64(String),
+    #[error("not a SubjectPublicKeyInfo: {0}")]
+    NotSpki(String),
+    /// The key's bytes are not a key of its algorithm (`what` says which and why).
+    #[error("{what}")]
+    InvalidKey { what: String },
+    #[error("EC curve {0} is not supported (P-256 and P-384 are)")]
+    UnsupportedCurve(String),
+    #[error("RSA key of {bits} bits refused: at least {MIN_RSA_BITS} bits are required")]
+    RsaTooSmall { bits: usize },
+    #[error("key algorithm {0} is not supported (Ed25519, ECDSA P-256/P-384 and RSA are)")]
+    UnsupportedAlgorithm(String),
+}
+
+fn invalid(what: String) -> KeyError {
+    KeyError::InvalidKey { what }
+}
+
+fn pem_public_key_der(pem: &str) -> Result<Vec<u8>, KeyError> {
     const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
     const END: &str = "-----END PUBLIC KEY-----";
-    let start = pem
-        .find(BEGIN)
-        .ok_or_else(|| format!("no `{BEGIN}` block (only SPKI public keys are read)"))?;
+    let start = pem.find(BEGIN).ok_or(KeyError::NoPublicKeyBlock)?;
     let rest = pem.get(start + BEGIN.len()..).unwrap_or_default();
-    let end = rest.find(END).ok_or_else(|| format!("no `{END}` line"))?;
+    let end = rest.find(END).ok_or(KeyError::NoEndLine)?;
     let body: String = rest
         .get(..end)
         .unwrap_or_default()
@@ -82,7 +106,7 @@ fn pem_public_key_der(pem: &str) -> Result<Vec<u8>, String> {
         .collect();
     base64::engine::general_purpose::STANDARD
         .decode(body)
-        .map_err(|e| format!("the PEM body is not base64: {e}"))
+        .map_err(|e| KeyError::NotBase64(e.to_string()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -133,20 +157,20 @@ fn spki_pem(der: &[u8]) -> String {
 impl TrustedKey {
     /// Read a PEM `PUBLIC KEY`. Keys of an unsupported algorithm and RSA keys under
     /// [`MIN_RSA_BITS`] are refused with the reason.
-    pub fn from_pem(name: &str, pem: &str) -> Result<Self, String> {
+    pub fn from_pem(name: &str, pem: &str) -> Result<Self, KeyError> {
         let der = pem_public_key_der(pem)?;
         let info = spki::SubjectPublicKeyInfoRef::try_from(der.as_slice())
-            .map_err(|e| format!("not a SubjectPublicKeyInfo: {e}"))?;
+            .map_err(|e| KeyError::NotSpki(e.to_string()))?;
         let algorithm_oid = info.algorithm.oid.to_string();
         let raw = info.subject_public_key.raw_bytes();
         let pem_text = spki_pem(&der);
         let (algorithm, key, sslib_keyids) = match algorithm_oid.as_str() {
             OID_ED25519 => {
-                let bytes: [u8; 32] = raw
-                    .try_into()
-                    .map_err(|_| format!("an Ed25519 key is 32 bytes, not {}", raw.len()))?;
+                let bytes: [u8; 32] = raw.try_into().map_err(|_| {
+                    invalid(format!("an Ed25519 key is 32 bytes, not {}", raw.len()))
+                })?;
                 let vk = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-                    .map_err(|e| format!("not an Ed25519 point: {e}"))?;
+                    .map_err(|e| invalid(format!("not an Ed25519 point: {e}")))?;
                 let ids = vec![sslib_keyid("ed25519", "ed25519", &hex(&bytes))];
                 (KeyAlgorithm::Ed25519, PublicKey::Ed25519(vk), ids)
             }
@@ -154,12 +178,12 @@ impl TrustedKey {
                 let curve = info
                     .algorithm
                     .parameters_oid()
-                    .map_err(|e| format!("an EC key without a named curve: {e}"))?
+                    .map_err(|e| invalid(format!("an EC key without a named curve: {e}")))?
                     .to_string();
                 match curve.as_str() {
                     OID_P256 => {
                         let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(raw)
-                            .map_err(|e| format!("not a P-256 point: {e}"))?;
+                            .map_err(|e| invalid(format!("not a P-256 point: {e}")))?;
                         let ids = vec![
                             sslib_keyid("ecdsa", "ecdsa-sha2-nistp256", &pem_text),
                             sslib_keyid("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", &pem_text),
@@ -168,7 +192,7 @@ impl TrustedKey {
                     }
                     OID_P384 => {
                         let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(raw)
-                            .map_err(|e| format!("not a P-384 point: {e}"))?;
+                            .map_err(|e| invalid(format!("not a P-384 point: {e}")))?;
                         let ids = vec![
                             sslib_keyid("ecdsa", "ecdsa-sha2-nistp384", &pem_text),
                             sslib_keyid("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", &pem_text),
@@ -176,20 +200,16 @@ impl TrustedKey {
                         (KeyAlgorithm::EcdsaP384, PublicKey::P384(vk), ids)
                     }
                     other => {
-                        return Err(format!(
-                            "EC curve {other} is not supported (P-256 and P-384 are)"
-                        ));
+                        return Err(KeyError::UnsupportedCurve(other.to_owned()));
                     }
                 }
             }
             OID_RSA => {
                 let key = rsa::RsaPublicKey::from_public_key_der(&der)
-                    .map_err(|e| format!("not an RSA public key: {e}"))?;
+                    .map_err(|e| invalid(format!("not an RSA public key: {e}")))?;
                 let bits = key.n().bits();
                 if bits < MIN_RSA_BITS {
-                    return Err(format!(
-                        "RSA key of {bits} bits refused: at least {MIN_RSA_BITS} bits are required"
-                    ));
+                    return Err(KeyError::RsaTooSmall { bits });
                 }
                 let ids = vec![
                     sslib_keyid("rsa", "rsassa-pss-sha256", &pem_text),
@@ -198,9 +218,7 @@ impl TrustedKey {
                 (KeyAlgorithm::RsaSha256, PublicKey::Rsa(key), ids)
             }
             other => {
-                return Err(format!(
-                    "key algorithm {other} is not supported (Ed25519, ECDSA P-256/P-384 and RSA are)"
-                ));
+                return Err(KeyError::UnsupportedAlgorithm(other.to_owned()));
             }
         };
         Ok(TrustedKey {
@@ -298,7 +316,7 @@ impl TrustedKeys {
                 .and_then(|bytes| {
                     String::from_utf8(bytes).map_err(|_| "not a text (PEM) file".to_owned())
                 })
-                .and_then(|pem| TrustedKey::from_pem(&name, &pem));
+                .and_then(|pem| TrustedKey::from_pem(&name, &pem).map_err(|e| e.to_string()));
             match loaded {
                 Ok(key) => out.keys.push(key),
                 Err(reason) => out.refused.push(RefusedKey { path, reason }),

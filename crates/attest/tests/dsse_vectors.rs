@@ -1,5 +1,11 @@
 //! The DSSE protocol test vectors (secure-systems-lab/dsse testvectors/vectors.json, see
 //! tests/fixtures/README.md) and the PAE example of the protocol text.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

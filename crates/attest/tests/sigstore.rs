@@ -3,6 +3,12 @@
 //! a wrong identity or issuer, a tampered artifact or payload, a certificate expired at the
 //! log entry's time, an untrusted CA, a bad log signature, a bad inclusion proof and a log
 //! entry of another signature are each rejected with their failure code and no facts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "support/sigstore_fixture.rs"]
 mod fixture;
@@ -550,15 +556,12 @@ fn sigstore_trust_can_be_shared_across_threads() {
 /// here, since the tests never go on-line. Skips when the corpus is absent (fails under CI).
 #[test]
 fn public_good_bundles_from_the_corpus_verify_against_the_public_good_trust_root() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/slsa-provenance/gha_container-based/v1.8.0");
-    if !dir.is_dir() {
-        if matches!(std::env::var("CI").as_deref(), Ok("true" | "1")) {
-            panic!("the SLSA corpus is missing under CI: {}", dir.display());
-        }
-        eprintln!("SKIP public-good bundles: {} is absent", dir.display());
+    let Some(dir) = portcullis_testkit::corpus(
+        "public-good bundles",
+        "slsa-provenance/gha_container-based/v1.8.0",
+    ) else {
         return;
-    }
+    };
     let root_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         root_file.path(),

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use portcullis_attest::{
     ArtifactDigest, Identity, Matcher, SigstoreTrust, Thresholds, Trust, TrustedKeys, Verification,
@@ -81,7 +81,7 @@ pub fn run(cmd: &AttestCommand) -> anyhow::Result<u8> {
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
-    let artifact: ArtifactDigest = args.artifact.parse().map_err(|e: String| anyhow!(e))?;
+    let artifact: ArtifactDigest = args.artifact.parse()?;
     let bytes = std::fs::read(&args.file).with_context(|| format!("{}", args.file.display()))?;
     let documents = portcullis_attest::read_documents(&bytes)
         .with_context(|| format!("{}", args.file.display()))?;

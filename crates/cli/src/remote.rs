@@ -153,10 +153,14 @@ pub fn decide(
             let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             bail!(
                 "{endpoint}: {status}: {} ({})",
-                problem["detail"]
-                    .as_str()
+                problem
+                    .get("detail")
+                    .and_then(Value::as_str)
                     .unwrap_or(&String::from_utf8_lossy(&bytes)),
-                problem["code"].as_str().unwrap_or("no problem code")
+                problem
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no problem code")
             );
         }
         serde_json::from_slice(&bytes).with_context(|| format!("{endpoint}: not a decision answer"))

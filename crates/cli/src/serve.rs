@@ -398,6 +398,7 @@ async fn seed(base: &str, token: &str, ex: &Path) -> anyhow::Result<()> {
     if !current.is_empty() {
         post("/v1/exceptions", json!({"exceptions": current})).await?;
     }
+    let verdict = |d: &serde_json::Value| d.pointer("/decision/decision").cloned();
     let full = vec![
         read(ex.join("evidence/checkout-api.cdx.json"))?,
         read(ex.join("evidence/trivy-image.json"))?,
@@ -409,7 +410,7 @@ async fn seed(base: &str, token: &str, ex: &Path) -> anyhow::Result<()> {
                "context": {"pipeline": "demo", "requester": "ci@example.com"}}),
     )
     .await?;
-    eprintln!("demo: 2.4.0 to dev: {}", d["decision"]["decision"]);
+    eprintln!("demo: 2.4.0 to dev: {}", verdict(&d).unwrap_or_default());
     post(
         "/v1/deployments",
         json!({"artifact": DEMO_ARTIFACT, "environment": "dev"}),
@@ -421,7 +422,10 @@ async fn seed(base: &str, token: &str, ex: &Path) -> anyhow::Result<()> {
     let a = post("/v1/advisories", json!({"osv": osv})).await?;
     eprintln!(
         "demo: Log4Shell added; it affects {} deployed artifact(s)",
-        a["affected"].as_array().map(Vec::len).unwrap_or(0)
+        a.get("affected")
+            .and_then(serde_json::Value::as_array)
+            .map(Vec::len)
+            .unwrap_or(0)
     );
     let d = post(
         "/v1/decisions",
@@ -429,7 +433,10 @@ async fn seed(base: &str, token: &str, ex: &Path) -> anyhow::Result<()> {
                "context": {"pipeline": "demo", "requester": "ci@example.com"}}),
     )
     .await?;
-    eprintln!("demo: 2.4.0 to staging: {}", d["decision"]["decision"]);
+    eprintln!(
+        "demo: 2.4.0 to staging: {}",
+        verdict(&d).unwrap_or_default()
+    );
     let clean = vec![
         read(ex.join("evidence/clean/checkout-api-2.4.1.cdx.json"))?,
         read(ex.join("evidence/clean/checkout-api-2.4.1.intoto.jsonl"))?,
@@ -452,8 +459,11 @@ async fn seed(base: &str, token: &str, ex: &Path) -> anyhow::Result<()> {
                            "approver": "bob@example.com", "change_ref": "CHG-2026-1142"}}),
     )
     .await?;
-    eprintln!("demo: 2.4.1 to production: {}", d["decision"]["decision"]);
-    if d["decision"]["decision"] == "allow" {
+    eprintln!(
+        "demo: 2.4.1 to production: {}",
+        verdict(&d).unwrap_or_default()
+    );
+    if verdict(&d).is_some_and(|v| v == "allow") {
         post(
             "/v1/deployments",
             json!({"artifact": DEMO_CLEAN, "environment": "production"}),

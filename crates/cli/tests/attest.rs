@@ -1,5 +1,11 @@
 //! `portcullis attest verify`: exit 0 verified, 1 not verified (with the reason), 2 unreadable
 //! input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! The catalogue of rule ids and codes: none is used twice, each says what it means, and
 //! docs/catalogue.md is exactly what `portcullis catalogue` prints (so each is documented).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -9,6 +9,12 @@
 //! Needs node, `npm ci` in crates/server/tests/e2e and /usr/bin/chromium (`./scripts/test`
 //! installs them under CI); without them it skips with a message, but under CI (CI=true) a
 //! skip is a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -17,16 +23,12 @@ use std::process::Command;
 
 use common::*;
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
-}
-
 /// Skip (outside CI) or fail (under CI) for want of `what`.
 fn missing(what: &str) {
-    if under_ci() {
-        panic!("the dashboard's browser test must run under CI, but {what}");
-    }
-    eprintln!("SKIPPED: dashboard browser test: {what} (./scripts/test installs it under CI)");
+    portcullis_testkit::skip_or_fail(
+        "dashboard browser test",
+        format_args!("{what} (./scripts/test installs it under CI)"),
+    );
 }
 
 fn e2e_dir() -> PathBuf {

@@ -1,6 +1,12 @@
 //! `portcullis diff` and the diff inside decisions, on the real binary: a gate, `deployed`,
 //! a gate of the next version (the diff rules fire), the human and JSON reports (snapshots),
 //! `--evidence` read as the gate reads it, and what is said when nothing runs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -1,6 +1,12 @@
 //! `portcullis gate`, run as a pipeline runs it: the README's denied and allowed examples, exit
 //! codes, fail-closed handling of unreadable input, configuration errors, and every output
 //! format.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -709,7 +715,7 @@ fn sarif_output_validates_against_sarif_2_1_0() {
     assert_eq!(by_rule("PCL-ENGINE-001")[0]["level"], "error");
     assert_eq!(run["invocations"][0]["executionSuccessful"], false);
 
-    let Some(corpus) = corpus("SARIF schema validation") else {
+    let Some(corpus) = portcullis_testkit::corpus("SARIF schema validation", "") else {
         return;
     };
     let schema: Value = serde_json::from_slice(

@@ -1,5 +1,11 @@
 //! `portcullis gate --manifest FILE --gatekeeper DIR`: a pre-deploy check of Kubernetes
 //! manifests in CI, with a real gatekeeper-library template and constraint.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -10,20 +16,11 @@ use common::*;
 /// The corpus's privileged-containers template and constraint (the directory also holds
 /// sample Pods and AdmissionReviews: `--gatekeeper` keeps only templates and constraints).
 fn privileged_containers() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../../../shared/corpus/gatekeeper-library/library/pod-security-policy/privileged-containers",
-    );
-    if dir.join("template.yaml").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the Gatekeeper corpus is missing at {} (required under CI)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIP: the Gatekeeper corpus is not at {}", dir.display());
-    None
+    let template = portcullis_testkit::corpus(
+        "Gatekeeper corpus",
+        "gatekeeper-library/library/pod-security-policy/privileged-containers/template.yaml",
+    )?;
+    template.parent().map(Path::to_path_buf)
 }
 
 const PRIVILEGED: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: agent\n  namespace: ops\nspec:\n  securityContext:\n    runAsNonRoot: true\n  containers:\n  - name: agent\n    image: registry.example.com/agent:1.0@sha256:0000000000000000000000000000000000000000000000000000000000000001\n    securityContext:\n      privileged: true\n";

@@ -6,6 +6,13 @@
 //! shape. Also the exit codes of each format, SARIF 2.1.0 validity (when ../shared/corpus holds
 //! the schema), `decision replay` and `policy list`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::process::Output;

@@ -5,7 +5,12 @@
 //! and chain positions. And an advisory added through the CLI, the API and the dashboard
 //! leaves the same entries, its impact included.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

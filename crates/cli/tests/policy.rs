@@ -1,5 +1,12 @@
 //! `portcullis policy list` and `portcullis policy test`, run as a user runs them.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

@@ -3,6 +3,13 @@
 //! report of their day as JSON, HTML and OSCAL files, and the errors for bad arguments (the
 //! report's contents are checked in depth in crates/report/tests/report.rs).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

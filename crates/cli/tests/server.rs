@@ -1,5 +1,11 @@
 //! `portcullis serve` as a real process, and `portcullis gate --server URL` against it: the
 //! same outputs and exit codes as a local gate, with the decision recorded by the server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

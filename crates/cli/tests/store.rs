@@ -8,6 +8,12 @@
 //! (`PORTCULLIS_DATABASE_URL` naming a database of its own on the server
 //! `PORTCULLIS_TEST_POSTGRES_URL` names, dropped afterwards). Without that variable the
 //! PostgreSQL variants say so and pass, except under CI (`CI=true`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -17,12 +23,11 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use common::*;
-use portcullis_store::testing::{under_ci, unique_database_name, with_database};
+use portcullis_store::testing::{unique_database_name, with_database};
 use serde_json::Value;
 use sqlx::Connection;
 
 const POSTGRES_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
-const SKIP_MESSAGE: &str = "PostgreSQL tests skipped: PORTCULLIS_TEST_POSTGRES_URL is not set";
 const LOG4SHELL: &str = "GHSA-jfh8-c2jp-5v3q";
 const LOG4SHELL_FILE: &str = "examples/evidence/log4shell.osv.json";
 
@@ -72,13 +77,10 @@ impl State {
     fn postgres() -> Option<Self> {
         let server = match std::env::var(POSTGRES_URL_VAR) {
             Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
-            _ => {
-                if under_ci() {
-                    panic!("{SKIP_MESSAGE}, and under CI (CI=true) a skip is a failure");
-                }
-                eprintln!("{SKIP_MESSAGE}");
-                return None;
-            }
+            _ => portcullis_testkit::skip_or_fail!(
+                "PostgreSQL tests",
+                "{POSTGRES_URL_VAR} is not set"
+            ),
         };
         let name = unique_database_name();
         block_on(async {

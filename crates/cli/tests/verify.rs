@@ -1,6 +1,13 @@
 //! `portcullis verify canary` on the examples (files provider), and its report in
 //! `portcullis gate --verification`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,12 @@
 //! `serde_json::Value` parse of the same bytes.
 //!
 //! cargo bench -p portcullis-evidence --bench parse -- --warm-up-time 1 --measurement-time 5
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 use std::path::PathBuf;

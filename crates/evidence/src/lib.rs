@@ -7,16 +7,6 @@
 //! It is a format library anyone can use without the firewall: it reads only the bytes it is
 //! given, knows nothing of policy or storage, and never panics on any input.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 pub mod block_rule;
 pub mod detect;
 pub mod error;

@@ -1,23 +1,18 @@
 //! Shared helpers for the corpus-based tests.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::PathBuf;
 
 /// `../shared/corpus` beside the checkout, or `None` (with a message) when it is absent.
 /// Under CI (`CI=true`) absence is a failure, not a skip.
 pub fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("../shared/corpus is missing under CI: {}", dir.display());
-    }
-    eprintln!(
-        "SKIPPED: ../shared/corpus is absent ({}); conformance tests need it",
-        dir.display()
-    );
-    None
+    portcullis_testkit::corpus("conformance tests", "")
 }
 
 /// All regular files under `dir`, sorted, skipping licences and READMEs.

@@ -1,5 +1,12 @@
 //! Every DefectDojo scanner sample is detected as its tool's format, from content alone.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use portcullis_evidence::{ErrorKind, Format, detect};

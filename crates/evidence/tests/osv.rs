@@ -1,5 +1,12 @@
 //! The OSV advisory parser on the osv-schema test records, and Log4Shell matching.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use portcullis_evidence::{Ecosystem, Format, Limits, Severity, parse, parse_as};

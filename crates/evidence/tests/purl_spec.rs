@@ -1,4 +1,10 @@
 //! The purl-spec test suite (spec + per-type files) run against `purl::Purl`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

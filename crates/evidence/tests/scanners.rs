@@ -1,6 +1,12 @@
 //! Trivy, Grype and OSV-Scanner parsers against the real samples in the corpus. Every expected
 //! number was counted independently of the parser, with the command in the comment above it
 //! (run in `../shared/corpus/scanners`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! Version ordering and vers ranges against the vers-spec test files, PEP 440's and Debian
 //! Policy's own example orderings, and properties of every scheme.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

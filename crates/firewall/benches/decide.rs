@@ -1,6 +1,12 @@
 //! `Firewall::decide` on the issue-3 bundle (1,000 components, 300 findings, 50 matched
 //! advisories, 2 attestations), with the built-in library. Latency percentiles and throughput on
 //! 2 threads come from the `decide_load` example (docs/benchmarks.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 

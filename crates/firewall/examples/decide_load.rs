@@ -4,6 +4,12 @@
 //! `cargo run --release -p portcullis-firewall --example decide_load -- [THREADS] [DECISIONS] [cold|warm]`
 //! `cargo run --release -p portcullis-firewall --example decide_load -- --write DIR` writes the
 //! bundle as files for timing `portcullis gate` (docs/benchmarks.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

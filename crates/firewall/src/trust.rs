@@ -97,7 +97,7 @@ impl AttestationTrust {
                 }
                 Err(reason) => refused.push(RefusedKeyFile {
                     path: file.path,
-                    reason,
+                    reason: reason.to_string(),
                 }),
             }
         }

@@ -1,4 +1,10 @@
 //! Configuration checked against the policy bundle: errors name the file, line and column.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use portcullis_firewall::{Config, Firewall};
 use portcullis_policy::PolicyBundle;

@@ -1,5 +1,11 @@
 //! `Firewall::decide` end to end: Log4Shell, real scanner outputs from ../shared/corpus, the
 //! evidence cache, and the PolicyInput against its JSON Schema.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -9,15 +15,7 @@ use portcullis_policy::PolicyBundle;
 use portcullis_policy::input::InputFinding;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("../shared/corpus is missing under CI: {}", dir.display());
-    }
-    eprintln!("SKIPPED: ../shared/corpus is absent ({})", dir.display());
-    None
+    portcullis_testkit::corpus("corpus evidence", "")
 }
 
 fn examples() -> PathBuf {

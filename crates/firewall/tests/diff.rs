@@ -3,6 +3,12 @@
 //! the corpus give the version changes an independent reading of them gives; the baseline is
 //! found through the inventory and the recorded decision (SQLite and PostgreSQL), is `none` or
 //! `unknown` with a reason when it cannot be, and a replay reproduces the decision's diff.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -226,12 +232,9 @@ fn without_a_known_baseline_there_are_no_changes_only_the_reason() {
 /// classified by the version ordering.
 #[test]
 fn real_defectdojo_sboms_give_the_version_changes_of_the_release() {
-    let corpus =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/scanners/cyclonedx");
-    if !corpus.is_dir() {
-        eprintln!("SKIP: {} is absent", corpus.display());
+    let Some(corpus) = portcullis_testkit::corpus("DefectDojo SBOMs", "scanners/cyclonedx") else {
         return;
-    }
+    };
     let (base, _) = doc(&corpus.join("grype_dd_1_14_1.xml"));
     let (cand, _) = doc(&corpus.join("dd_1_15_0.xml"));
     let d = diff::compare(

@@ -1,5 +1,11 @@
 //! Kubernetes manifests in a decision: the library's Kubernetes rules on the pod spec and
 //! Gatekeeper constraints on every object they match, in `Firewall::decide`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use portcullis_firewall::*;
 use portcullis_policy::PolicyBundle;

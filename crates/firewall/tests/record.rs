@@ -11,6 +11,12 @@
 //! exceptions in and out of force, verifications, exposures, previous and history, unreadable
 //! evidence, millisecond decision times) are recorded; 200 of them, picked at random, replay
 //! identically. Reproduce a run with `PORTCULLIS_TEST_SEED=N`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -24,7 +30,7 @@ use portcullis_policy::input::{
     InputArtifact, InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
 use portcullis_policy::{PolicyBundle, PolicySource};
-use portcullis_store::testing::{TestDb, under_ci};
+use portcullis_store::testing::TestDb;
 use portcullis_store::{Backend, Store, kinds};
 
 // ------------------------------------------------------------------------------------------
@@ -102,18 +108,7 @@ fn examples() -> PathBuf {
 
 /// `../shared/corpus`, or `None` (after saying so) when absent; under CI absent is a failure.
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if under_ci() {
-        panic!("../shared/corpus is missing under CI: {}", dir.display());
-    }
-    eprintln!(
-        "SKIPPED (corpus part): ../shared/corpus is absent ({}); drawing from examples/ only",
-        dir.display()
-    );
-    None
+    portcullis_testkit::corpus("corpus part (drawing from examples/ only)", "")
 }
 
 /// Real scanner outputs, SBOMs and provenance from the corpus (small ones: the test decides

@@ -322,6 +322,17 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Why rules cannot be evaluated at all (as opposed to one rule failing, see [`RuleResult`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The input cannot be converted for the engine.
+    #[error("{0}")]
+    Input(String),
+    /// The rule parameters are not data the engine takes.
+    #[error("rule parameters: {0}")]
+    Params(String),
+}
+
 /// What a rule said about one input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleResult {
@@ -425,7 +436,7 @@ impl PolicySet {
         &self.bundle
     }
 
-    fn checkout(&self) -> Result<Engine, String> {
+    fn checkout(&self) -> Result<Engine, EvalError> {
         let pooled = match self.pool.lock() {
             Ok(mut p) => p.pop(),
             Err(poisoned) => poisoned.into_inner().pop(),
@@ -436,13 +447,13 @@ impl PolicySet {
         let mut engine = self.bundle.engine();
         engine
             .add_data(self.params.clone())
-            .map_err(|e| format!("rule parameters: {e}"))?;
+            .map_err(|e| EvalError::Params(e.to_string()))?;
         Ok(engine)
     }
 
     /// Compile engines until the pool holds `n`, so that the first `n` concurrent evaluations
     /// do not each pay for compiling the bundle (a server warms up before it says ready).
-    pub fn warm(&self, n: usize) -> Result<(), String> {
+    pub fn warm(&self, n: usize) -> Result<(), EvalError> {
         let have = match self.pool.lock() {
             Ok(p) => p.len(),
             Err(poisoned) => poisoned.into_inner().len(),
@@ -452,7 +463,7 @@ impl PolicySet {
             let mut engine = self.bundle.engine();
             engine
                 .add_data(self.params.clone())
-                .map_err(|e| format!("rule parameters: {e}"))?;
+                .map_err(|e| EvalError::Params(e.to_string()))?;
             fresh.push(engine);
         }
         for e in fresh {
@@ -483,7 +494,7 @@ impl PolicySet {
     /// As [`PolicySet::evaluate`], on an input already converted with [`input_value`].
     pub fn evaluate_value(
         &self,
-        value: Result<regorus::Value, String>,
+        value: Result<regorus::Value, EvalError>,
         enabled: &dyn Fn(usize, &Rule) -> bool,
     ) -> Vec<RuleResult> {
         let selected: Vec<usize> = self
@@ -509,7 +520,7 @@ impl PolicySet {
         };
         let mut engine = match self.checkout() {
             Ok(e) => e,
-            Err(e) => return fail_all(e),
+            Err(e) => return fail_all(e.to_string()),
         };
         engine.set_input(value);
         let started = Instant::now();
@@ -555,9 +566,10 @@ impl PolicySet {
     }
 }
 
-fn to_value<T: serde::Serialize>(input: &T) -> Result<regorus::Value, String> {
-    let json = serde_json::to_string(input).map_err(|e| e.to_string())?;
-    regorus::Value::from_json_str(&json).map_err(|e| e.to_string())
+fn to_value<T: serde::Serialize>(input: &T) -> Result<regorus::Value, EvalError> {
+    let input_error = |e: &dyn std::fmt::Display| EvalError::Input(e.to_string());
+    let json = serde_json::to_string(input).map_err(|e| input_error(&e))?;
+    regorus::Value::from_json_str(&json).map_err(|e| input_error(&e))
 }
 
 /// The evidence-derived parts of a [`PolicyInput`] (components, findings, evidence,
@@ -570,7 +582,7 @@ pub struct EvidenceValue {
 
 impl EvidenceValue {
     /// Convert the evidence-derived parts of `input`.
-    pub fn new(input: &PolicyInput) -> Result<Self, String> {
+    pub fn new(input: &PolicyInput) -> Result<Self, EvalError> {
         Ok(Self {
             parts: vec![
                 ("components", to_value(&input.components)?),
@@ -588,12 +600,14 @@ impl EvidenceValue {
 pub fn input_value(
     input: &PolicyInput,
     evidence: Option<&EvidenceValue>,
-) -> Result<regorus::Value, String> {
+) -> Result<regorus::Value, EvalError> {
     let Some(evidence) = evidence else {
         return to_value(input);
     };
     let mut value = to_value(&LightInput::from(input))?;
-    let object = value.as_object_mut().map_err(|e| e.to_string())?;
+    let object = value
+        .as_object_mut()
+        .map_err(|e| EvalError::Input(e.to_string()))?;
     for (name, part) in &evidence.parts {
         object.insert(regorus::Value::from(*name), part.clone());
     }

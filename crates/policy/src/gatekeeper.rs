@@ -150,12 +150,29 @@ pub struct GatekeeperViolation {
     pub details: Json,
 }
 
+/// Why a constraint could not be evaluated on an object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    #[error("template {kind}: {message}")]
+    Template { kind: String, message: String },
+    #[error("no template defines kind {0}")]
+    NoTemplate(String),
+    #[error("inventory: {0}")]
+    Inventory(String),
+    /// The Rego failed (runtime error, time limit).
+    #[error("{0}")]
+    Eval(String),
+    /// `violation` is not a set of `{msg, details}` objects.
+    #[error("{0}")]
+    Malformed(String),
+}
+
 /// What one constraint said about one object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConstraintResult {
     /// Index into [`Gatekeeper::constraints`].
     pub constraint: usize,
-    pub outcome: Result<Vec<GatekeeperViolation>, String>,
+    pub outcome: Result<Vec<GatekeeperViolation>, ReviewError>,
 }
 
 #[derive(Debug)]
@@ -319,11 +336,16 @@ impl Gatekeeper {
         review: &Manifest,
         namespace: Option<&Json>,
         inventory: Option<&Json>,
-    ) -> Result<Vec<GatekeeperViolation>, String> {
+    ) -> Result<Vec<GatekeeperViolation>, ReviewError> {
         let compiled = match self.compiled.get(&c.kind) {
             Some(Ok(compiled)) => compiled,
-            Some(Err(e)) => return Err(format!("template {}: {e}", c.kind)),
-            None => return Err(format!("no template defines kind {}", c.kind)),
+            Some(Err(e)) => {
+                return Err(ReviewError::Template {
+                    kind: c.kind.clone(),
+                    message: e.clone(),
+                });
+            }
+            None => return Err(ReviewError::NoTemplate(c.kind.clone())),
         };
         let mut engine = match compiled.prototype.lock() {
             Ok(e) => e.clone(),
@@ -332,7 +354,7 @@ impl Gatekeeper {
         if let Some(inv) = inventory {
             engine
                 .add_data(regorus::Value::from(json!({ "inventory": inv })))
-                .map_err(|e| format!("inventory: {e}"))?;
+                .map_err(|e| ReviewError::Inventory(e.to_string()))?;
         }
         let input = json!({
             "review": review_input(review, namespace),
@@ -345,8 +367,8 @@ impl Gatekeeper {
         });
         let value = engine
             .eval_rule(compiled.entrypoint.clone())
-            .map_err(|e| e.to_string())?;
-        violations_of(&value)
+            .map_err(|e| ReviewError::Eval(e.to_string()))?;
+        violations_of(&value).map_err(ReviewError::Malformed)
     }
 }
 
@@ -1074,12 +1096,9 @@ metadata: {name: c}
         let gk = Gatekeeper::from_sources(vec![("cel.yaml".into(), t.into())]).unwrap();
         assert_eq!(gk.problems().len(), 1);
         let r = gk.review(&pod("a", json!({})), None, None);
-        assert!(
-            r[0].outcome
-                .as_ref()
-                .unwrap_err()
-                .contains("K8sNativeValidation")
-        );
+        let e = r[0].outcome.as_ref().unwrap_err();
+        assert!(matches!(e, ReviewError::Template { .. }), "{e:?}");
+        assert!(e.to_string().contains("K8sNativeValidation"), "{e}");
     }
 
     #[test]

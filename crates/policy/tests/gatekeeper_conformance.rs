@@ -7,6 +7,12 @@
 //! printed; run with `cargo test -p portcullis-policy --test gatekeeper_conformance --
 //! --nocapture` to see them. Skipped with a message when the corpus is absent, except under
 //! CI=true.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -22,19 +28,9 @@ use serde_json::Value as Json;
 const MIN_PASS_RATE: f64 = 0.95;
 
 fn corpus() -> Option<PathBuf> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/gatekeeper-library");
-    if dir.join("library").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "the Gatekeeper corpus is missing at {} (required under CI)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIP: the Gatekeeper corpus is not at {}", dir.display());
-    None
+    let library =
+        portcullis_testkit::corpus("Gatekeeper conformance", "gatekeeper-library/library")?;
+    library.parent().map(Path::to_path_buf)
 }
 
 fn suites(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -158,7 +154,7 @@ fn run_case(gk: &Gatekeeper, suite_dir: &Path, case: &Json) -> Status {
         match gk.evaluate(c, &review, ns_obj, inv.as_ref()) {
             Ok(vs) => msgs.extend(vs.into_iter().map(|v| v.msg)),
             Err(e) => {
-                return match unsupported_reason(&e) {
+                return match unsupported_reason(&e.to_string()) {
                     Some(r) => Status::Unsupported(r),
                     None => Status::Fail(format!("evaluation error: {e}")),
                 };

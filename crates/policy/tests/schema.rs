@@ -1,6 +1,13 @@
 //! `schema/policy-input.v1.schema.json` is the JSON Schema of `PolicyInput` as the code defines
 //! it. Regenerate after a change with `UPDATE_SCHEMA=1 cargo test -p portcullis-policy --test schema`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 
 #[test]
@@ -8,7 +15,8 @@ fn committed_schema_matches_the_types() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/policy-input.v1.schema.json");
     let generated =
         serde_json::to_string_pretty(&portcullis_policy::input::schema()).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+    // Under CI the committed file is checked, never rewritten (else this could not fail).
+    if std::env::var_os("UPDATE_SCHEMA").is_some() && !portcullis_testkit::under_ci() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();

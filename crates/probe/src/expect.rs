@@ -292,15 +292,17 @@ impl Expectations {
                     ("filtered", &tcp.filtered),
                 ] {
                     list.ports()
-                        .map_err(|m| bad(at(&format!(".tcp.{field}")), m))?;
+                        .map_err(|m| bad(at(&format!(".tcp.{field}")), m.to_string()))?;
                 }
                 if let Some(scope) = &tcp.scan {
-                    scope.ports().map_err(|m| bad(at(".tcp.scan"), m))?;
+                    scope
+                        .ports()
+                        .map_err(|m| bad(at(".tcp.scan"), m.to_string()))?;
                 }
             }
             for (j, tls) in t.tls.iter().enumerate() {
                 tls.policy()
-                    .map_err(|m| bad(at(&format!(".tls[{j}]")), m))?;
+                    .map_err(|m| bad(at(&format!(".tls[{j}]")), m.to_string()))?;
             }
             for (j, h) in t.http.iter().enumerate() {
                 let url = reqwest::Url::parse(&h.url)
@@ -370,13 +372,35 @@ fn same_host(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_matches(['[', ']']))
 }
 
+/// A declared value that means nothing (ports, scan scope, TLS profile, versions, ciphers); the
+/// caller adds the file and the place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclarationError {
+    #[error("port 0 is not a TCP port")]
+    PortZero,
+    #[error("{range:?}: {item:?} is not a port 1-65535")]
+    NotAPort { range: String, item: String },
+    #[error("{0:?}: the range is reversed")]
+    ReversedRange(String),
+    #[error("{0:?}: scan is `all`, `top-1000` or a list of ports and ranges")]
+    UnknownScan(String),
+    #[error("profile {0:?}: known profiles are `modern` and `intermediate`")]
+    UnknownProfile(String),
+    #[error("min_version {0:?}: one of SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3")]
+    UnknownMinVersion(String),
+    #[error("forbidden_protocols: {0:?}")]
+    UnknownProtocol(String),
+    #[error("forbidden_ciphers: {0:?} (known: CBC, RC4, 3DES)")]
+    UnknownCipher(String),
+}
+
 impl PortList {
     /// The ports named, sorted; an error names the bad item.
-    pub fn ports(&self) -> Result<BTreeSet<u16>, String> {
+    pub fn ports(&self) -> Result<BTreeSet<u16>, DeclarationError> {
         let mut out = BTreeSet::new();
         for item in &self.0 {
             match item {
-                PortItem::Port(0) => return Err("port 0 is not a TCP port".into()),
+                PortItem::Port(0) => return Err(DeclarationError::PortZero),
                 PortItem::Port(p) => {
                     out.insert(*p);
                 }
@@ -390,19 +414,22 @@ impl PortList {
     }
 }
 
-fn parse_range(s: &str) -> Result<(u16, u16), String> {
+fn parse_range(s: &str) -> Result<(u16, u16), DeclarationError> {
     let num = |x: &str| {
         x.trim()
             .parse::<u16>()
             .ok()
             .filter(|p| *p > 0)
-            .ok_or_else(|| format!("{s:?}: {x:?} is not a port 1-65535"))
+            .ok_or_else(|| DeclarationError::NotAPort {
+                range: s.to_owned(),
+                item: x.to_owned(),
+            })
     };
     match s.split_once('-') {
         Some((a, b)) => {
             let (lo, hi) = (num(a)?, num(b)?);
             if lo > hi {
-                return Err(format!("{s:?}: the range is reversed"));
+                return Err(DeclarationError::ReversedRange(s.to_owned()));
             }
             Ok((lo, hi))
         }
@@ -411,15 +438,13 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
 }
 
 impl ScanScope {
-    pub fn ports(&self) -> Result<BTreeSet<u16>, String> {
+    pub fn ports(&self) -> Result<BTreeSet<u16>, DeclarationError> {
         match self {
             ScanScope::Named(n) if n == "all" => Ok((1..=u16::MAX).collect()),
             ScanScope::Named(n) if n == "top-1000" => {
                 Ok(crate::top_ports::TOP_1000.iter().copied().collect())
             }
-            ScanScope::Named(n) => Err(format!(
-                "{n:?}: scan is `all`, `top-1000` or a list of ports and ranges"
-            )),
+            ScanScope::Named(n) => Err(DeclarationError::UnknownScan(n.clone())),
             ScanScope::Ports(list) => list.ports(),
         }
     }
@@ -444,7 +469,7 @@ impl TcpExpectation {
 }
 
 impl TlsExpectation {
-    pub fn policy(&self) -> Result<TlsPolicy, String> {
+    pub fn policy(&self) -> Result<TlsPolicy, DeclarationError> {
         use crate::protocol::CipherFamily;
         use crate::protocol::Version;
         let legacy: BTreeSet<Version> = [Version::Ssl3, Version::Tls10, Version::Tls11].into();
@@ -460,29 +485,25 @@ impl TlsExpectation {
                 forbidden_protocols: legacy,
                 forbidden_ciphers: weak,
             },
-            Some(other) => {
-                return Err(format!(
-                    "profile {other:?}: known profiles are `modern` and `intermediate`"
-                ));
-            }
+            Some(other) => return Err(DeclarationError::UnknownProfile(other.to_owned())),
         };
         if let Some(v) = &self.min_version {
-            policy.min_version = Version::parse(v).ok_or_else(|| {
-                format!("min_version {v:?}: one of SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3")
-            })?;
+            policy.min_version =
+                Version::parse(v).ok_or_else(|| DeclarationError::UnknownMinVersion(v.clone()))?;
         }
         if let Some(list) = &self.forbidden_protocols {
             policy.forbidden_protocols = list
                 .iter()
-                .map(|v| Version::parse(v).ok_or_else(|| format!("forbidden_protocols: {v:?}")))
+                .map(|v| {
+                    Version::parse(v).ok_or_else(|| DeclarationError::UnknownProtocol(v.clone()))
+                })
                 .collect::<Result<_, _>>()?;
         }
         if let Some(list) = &self.forbidden_ciphers {
             policy.forbidden_ciphers = list
                 .iter()
                 .map(|c| {
-                    CipherFamily::parse(c)
-                        .ok_or_else(|| format!("forbidden_ciphers: {c:?} (known: CBC, RC4, 3DES)"))
+                    CipherFamily::parse(c).ok_or_else(|| DeclarationError::UnknownCipher(c.clone()))
                 })
                 .collect::<Result<_, _>>()?;
         }

@@ -109,19 +109,19 @@ pub fn parse_answer(header: [u8; 5], body: &[u8]) -> Answer {
             if body.first() != Some(&0x02) {
                 return Answer::Refused("not a ServerHello".into());
             }
-            let (Some(v), Some(sid_len)) = (body.get(4..6), body.get(38)) else {
+            let (Some(&[v0, v1]), Some(sid_len)) = (body.get(4..6), body.get(38)) else {
                 return Answer::Refused("short ServerHello".into());
             };
             let at = 39 + usize::from(*sid_len);
-            let Some(suite) = body.get(at..at + 2) else {
+            let Some(&[s0, s1]) = body.get(at..at + 2) else {
                 return Answer::Refused("short ServerHello".into());
             };
-            let suite = u16::from_be_bytes([suite[0], suite[1]]);
-            match Version::from_wire(u16::from_be_bytes([v[0], v[1]])) {
+            let suite = u16::from_be_bytes([s0, s1]);
+            match Version::from_wire(u16::from_be_bytes([v0, v1])) {
                 // A TLS 1.3 ServerHello says 1.2 here and the real version in an extension;
                 // this probe never offers 1.3, so 1.2 means 1.2.
                 Some(version) => Answer::Accepted { version, suite },
-                None => Answer::Refused(format!("unknown version {:02x}{:02x}", v[0], v[1])),
+                None => Answer::Refused(format!("unknown version {v0:02x}{v1:02x}")),
             }
         }
         t => Answer::Refused(format!("record type {t}, not a handshake")),

@@ -123,12 +123,11 @@ pub async fn run(exp: &Expectations, opts: &Options) -> Result<Report, ProbeErro
             .chain(t.http.iter().filter_map(|h| h.ca_bundle.clone()));
         for b in declared {
             if b != "system" && !roots.contains_key(&b) {
-                let r =
-                    Roots::bundle(&exp.resolve(&b)).map_err(|message| ProbeError::CaBundle {
-                        file: file.clone(),
-                        bundle: b.clone(),
-                        message,
-                    })?;
+                let r = Roots::bundle(&exp.resolve(&b)).map_err(|e| ProbeError::CaBundle {
+                    file: file.clone(),
+                    bundle: b.clone(),
+                    message: e.to_string(),
+                })?;
                 roots.insert(b, r);
             }
         }
@@ -174,10 +173,10 @@ pub async fn run(exp: &Expectations, opts: &Options) -> Result<Report, ProbeErro
                 checks.extend(port_checks);
             }
             for x in &t.tls {
-                let policy = x.policy().map_err(|message| ProbeError::Invalid {
+                let policy = x.policy().map_err(|e| ProbeError::Invalid {
                     file: file.clone(),
                     location: format!("targets.{}.tls", t.name),
-                    message,
+                    message: e.to_string(),
                 })?;
                 let name = x.server_name.clone().unwrap_or_else(|| t.address.clone());
                 let r = roots_for(x.certificate.as_ref().and_then(|c| c.ca_bundle.as_ref()));

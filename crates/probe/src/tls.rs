@@ -38,22 +38,50 @@ impl Roots {
     }
 
     /// A PEM bundle.
-    pub fn bundle(path: &std::path::Path) -> Result<Self, String> {
+    pub fn bundle(path: &std::path::Path) -> Result<Self, BundleError> {
         use rustls_pki_types::pem::PemObject;
         let mut store = rustls::RootCertStore::empty();
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| e.to_string())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+        let certs = CertificateDer::pem_file_iter(path)?.collect::<Result<Vec<_>, _>>()?;
         let (added, _) = store.add_parsable_certificates(certs);
         if added == 0 {
-            return Err("no usable certificate in the bundle".into());
+            return Err(BundleError::NoCertificate);
         }
         Ok(Self {
             label: path.display().to_string(),
             store: Arc::new(store),
         })
     }
+}
+
+/// Why a CA bundle cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{0}")]
+    Pem(#[from] rustls_pki_types::pem::Error),
+    #[error("no usable certificate in the bundle")]
+    NoCertificate,
+}
+
+/// Why a TLS handshake did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("rustls offers TLS 1.2 and 1.3 only")]
+    UnsupportedVersion,
+    #[error("{0}")]
+    Config(#[source] rustls::Error),
+    #[error("{name:?} is not a server name: {source}")]
+    ServerName {
+        name: String,
+        source: rustls_pki_types::InvalidDnsNameError,
+    },
+    #[error("connection: {0}")]
+    Connect(#[source] std::io::Error),
+    #[error("handshake: {0}")]
+    Handshake(#[source] std::io::Error),
+    #[error("no protocol version negotiated")]
+    NoVersion,
+    #[error("no handshake within the timeout")]
+    Timeout,
 }
 
 pub fn provider() -> Arc<CryptoProvider> {
@@ -134,12 +162,12 @@ pub async fn handshake(
     server_name: &str,
     version: Version,
     timeout: Duration,
-) -> Result<Handshake, String> {
+) -> Result<Handshake, HandshakeError> {
     let provider = provider();
     let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
         Version::Tls13 => &[&rustls::version::TLS13],
         Version::Tls12 => &[&rustls::version::TLS12],
-        _ => return Err("rustls offers TLS 1.2 and 1.3 only".into()),
+        _ => return Err(HandshakeError::UnsupportedVersion),
     };
     let recorder = Arc::new(Recorder {
         provider: provider.clone(),
@@ -147,7 +175,7 @@ pub async fn handshake(
     });
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
-        .map_err(|e| e.to_string())?
+        .map_err(HandshakeError::Config)?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())
         .with_no_client_auth();
@@ -156,25 +184,25 @@ pub async fn handshake(
     let run = async {
         let tcp = TcpStream::connect(addr)
             .await
-            .map_err(|e| format!("connection: {e}"))?;
+            .map_err(HandshakeError::Connect)?;
         let tls = connector
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("handshake: {e}"))?;
+            .map_err(HandshakeError::Handshake)?;
         let conn = tls.get_ref().1;
         let version = conn
             .protocol_version()
             .and_then(|v| Version::from_wire(u16::from(v)))
-            .ok_or("no protocol version negotiated")?;
+            .ok_or(HandshakeError::NoVersion)?;
         let suite = conn
             .negotiated_cipher_suite()
             .map(|s| format!("{:?}", s.suite()))
             .unwrap_or_default();
-        Ok::<_, String>((version, suite))
+        Ok::<_, HandshakeError>((version, suite))
     };
     let (version, suite) = tokio::time::timeout(timeout, run)
         .await
-        .map_err(|_| "no handshake within the timeout".to_string())??;
+        .map_err(|_| HandshakeError::Timeout)??;
     let chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
     Ok(Handshake {
         version,
@@ -183,9 +211,13 @@ pub async fn handshake(
     })
 }
 
-fn server_name_of(s: &str) -> Result<ServerName<'static>, String> {
-    ServerName::try_from(s.trim_matches(['[', ']']).to_string())
-        .map_err(|e| format!("{s:?} is not a server name: {e}"))
+fn server_name_of(s: &str) -> Result<ServerName<'static>, HandshakeError> {
+    ServerName::try_from(s.trim_matches(['[', ']']).to_string()).map_err(|source| {
+        HandshakeError::ServerName {
+            name: s.to_owned(),
+            source,
+        }
+    })
 }
 
 /// Everything observed on one TLS port of one address.
@@ -214,7 +246,7 @@ pub async fn observe(
                 }
                 accepted.push((v, h.suite));
             }
-            Err(e) => refused.push((v, e)),
+            Err(e) => refused.push((v, e.to_string())),
         }
     }
     for v in [Version::Tls11, Version::Tls10, Version::Ssl3] {
@@ -440,7 +472,7 @@ fn certificate_checks(
         WebPkiServerVerifier::builder_with_provider(roots.store.clone(), provider()).build();
     let trusted = match (verifier, server_name_of(server_name)) {
         (Err(e), _) => Err(format!("no roots: {e}")),
-        (_, Err(e)) => Err(e),
+        (_, Err(e)) => Err(e.to_string()),
         (Ok(v), Ok(name)) => {
             let mid = not_before + (not_after - not_before) / 2;
             let at =

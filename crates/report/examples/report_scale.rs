@@ -8,6 +8,12 @@
 //! cargo run -p portcullis-report --example report_scale -- 1000 --html r.html  # keep the HTML
 //! ```
 //! Figures are in docs/reports.md.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 use std::time::Instant;

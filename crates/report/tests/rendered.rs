@@ -4,6 +4,13 @@
 //! what they name, so every output is the same on every run and any change to what users read
 //! fails here until the snapshot in tests/snapshots/ is reviewed and accepted (`cargo insta review`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::collections::BTreeMap;
 
 use portcullis_firewall::{ArtifactId, EvidenceRecord, EvidenceRef, Violation};

@@ -6,6 +6,12 @@
 //! a failure under CI). The same report's OSCAL documents are validated by compliance-trestle
 //! (NIST's OSCAL 1.1 models) and its PDF printed by headless Chromium; each of those skips with
 //! a message outside CI when the tool is missing, and fails under CI.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -23,8 +29,9 @@ use portcullis_policy::PolicyBundle;
 use portcullis_report::{
     Format, Outcome, Report, ReportError, ReportQuery, Status, build, oscal, render,
 };
-use portcullis_store::testing::{TestDb, under_ci};
+use portcullis_store::testing::TestDb;
 use portcullis_store::{Backend, Store};
+use portcullis_testkit::skip_or_fail;
 
 const ADVISORY: &str = "GHSA-jfh8-c2jp-5v3q";
 const VULNERABLE: &str = "registry.example.com/shop/legacy-search";
@@ -74,18 +81,7 @@ where
 }
 
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if under_ci() {
-        panic!("../shared/corpus is missing under CI: {}", dir.display());
-    }
-    eprintln!(
-        "SKIPPED: ../shared/corpus is absent ({}); the fixture history needs its Log4Shell SBOM and advisory",
-        dir.display()
-    );
-    None
+    portcullis_testkit::corpus("fixture history (its Log4Shell SBOM and advisory)", "")
 }
 
 fn examples() -> PathBuf {
@@ -769,15 +765,10 @@ fn trestle_validate(trestle: &Path, model: &str, doc: &serde_json::Value) -> Res
 
 fn validate_with_trestle(docs: &oscal::OscalDocuments) {
     let Some(trestle) = trestle() else {
-        if under_ci() {
-            panic!(
-                "compliance-trestle is required under CI (scripts/test installs it in $HOME/.cache/portcullis/venv-oscal)"
-            );
-        }
-        eprintln!(
-            "SKIPPED (OSCAL validation): compliance-trestle not found; run ./scripts/test, or set PORTCULLIS_TRESTLE"
+        skip_or_fail!(
+            "OSCAL validation",
+            "compliance-trestle not found; run ./scripts/test (it installs it in $HOME/.cache/portcullis/venv-oscal), or set PORTCULLIS_TRESTLE"
         );
-        return;
     };
     trestle_validate(&trestle, "assessment-results", &docs.assessment_results)
         .unwrap_or_else(|e| panic!("trestle refuses the assessment results:\n{e}"));
@@ -804,13 +795,10 @@ fn validate_with_trestle(docs: &oscal::OscalDocuments) {
 
 fn pdf_has_pages(report: &Report) {
     if let Err(e) = portcullis_report::pdf::find_chromium() {
-        if under_ci() {
-            panic!(
-                "headless Chromium is required under CI (scripts/test installs Debian's chromium): {e}"
-            );
-        }
-        eprintln!("SKIPPED (PDF): {e}");
-        return;
+        skip_or_fail!(
+            "PDF",
+            "{e} (scripts/test installs Debian's chromium under CI)"
+        );
     }
     let pdf = render(report, Format::Pdf).unwrap_or_else(|e| panic!("{e}"));
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");

@@ -2,7 +2,12 @@
 //! dryRun, unknown image, tag without digest, the pod spec through the library's Kubernetes
 //! rules and a Gatekeeper constraint, warnings, and failing closed or open.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -57,20 +62,11 @@ fn settings() -> ServerSettings {
 }
 
 fn privileged_containers() -> Option<PathBuf> {
-    let dir = repo().join(
-        "../shared/corpus/gatekeeper-library/library/pod-security-policy/privileged-containers",
-    );
-    if dir.join("template.yaml").is_file() {
-        return Some(dir);
-    }
-    if portcullis_store::testing::under_ci() {
-        panic!(
-            "the Gatekeeper corpus is missing at {} (required under CI)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIP: the Gatekeeper corpus is not at {}", dir.display());
-    None
+    let template = portcullis_testkit::corpus(
+        "Gatekeeper corpus",
+        "gatekeeper-library/library/pod-security-policy/privileged-containers/template.yaml",
+    )?;
+    template.parent().map(Path::to_path_buf)
 }
 
 async fn server() -> Option<(TestServer, portcullis_store::testing::TestDb)> {

@@ -1,7 +1,12 @@
 //! The API against a real server on a loopback port: round trips, problem documents, the
 //! token × role matrix, and the OpenAPI document in step with the router.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! roles re-checked on every POST, CSRF, the pages' contents after real decisions, re-gating
 //! after an exception, and the overview's aggregates on SQLite and PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -4,7 +4,12 @@
 //! configuration the server parses; only flags `portcullis serve` has. (Their schemas are
 //! checked by scripts/validate-manifests with kubernetes-validate.)
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! advisory's impact (Slack format), an exception about to expire; a receiver that fails is
 //! retried with backoff, and one that never answers is counted in /metrics.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -5,7 +5,12 @@
 //! `PORTCULLIS_REPLICA_TRIALS=50` runs 50 trials and prints p50/p99 of the time from A's
 //! answer to B's first deny (scripts/bench-server does; docs/benchmarks.md has the figures).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

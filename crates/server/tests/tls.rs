@@ -1,7 +1,12 @@
 //! HTTPS with a test CA: the server answers over TLS, picks up a renewed certificate without a
 //! restart, and with a client CA requires client certificates (mutual TLS).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

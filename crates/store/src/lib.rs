@@ -7,16 +7,6 @@
 //!
 //! It must not contain policy logic.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 pub mod canonical;
 pub mod chain;
 pub mod db;

@@ -12,12 +12,6 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::db::{Backend, StoreConfig};
 
 pub const POSTGRES_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
-const SKIP_MESSAGE: &str = "PostgreSQL tests skipped: PORTCULLIS_TEST_POSTGRES_URL is not set";
-
-/// `CI=true` (or 1): skips of tests that need external services are failures.
-pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
-}
 
 /// A fresh store location on one backend, and what it takes to clean it up.
 pub struct TestDb {
@@ -39,13 +33,10 @@ impl TestDb {
             Backend::Postgres => {
                 let server = match std::env::var(POSTGRES_URL_VAR) {
                     Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
-                    _ => {
-                        if under_ci() {
-                            panic!("{SKIP_MESSAGE}, and under CI (CI=true) a skip is a failure");
-                        }
-                        eprintln!("{SKIP_MESSAGE}");
-                        return None;
-                    }
+                    _ => portcullis_testkit::skip_or_fail!(
+                        "PostgreSQL tests",
+                        "{POSTGRES_URL_VAR} is not set"
+                    ),
                 };
                 let admin = PgPoolOptions::new()
                     .max_connections(1)

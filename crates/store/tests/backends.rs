@@ -3,6 +3,12 @@
 //! What is written reads back the same; the chain stays one contiguous chain under concurrent
 //! writers; and each way an attacker with SQL access could doctor the chain is named by
 //! `verify`, at the right entry.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[macro_use]
 mod support;

@@ -1,4 +1,10 @@
 //! Any change to any stored byte of a chain or of its checkpoints is caught.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use portcullis_store::{Chain, CheckpointKey, Entry, verify};
 use proptest::prelude::*;

@@ -5,6 +5,12 @@
 //! machine shared with other work.
 //!
 //!     cargo run --release -p portcullis-verify --example mine_bench -- FILE
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Read;
 use std::time::Instant;

@@ -8,16 +8,6 @@
 //! (`PCL-VERIFY-001`) decides. Parsers of configuration, series and logs never panic on bad
 //! input; errors name the file, the format and the place.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 pub mod analysis;
 pub mod config;
 pub mod error;

@@ -2,6 +2,12 @@
 //! group accuracy per system and the mean, with per-system settings as in the published
 //! benchmark (Zhu et al., ICSE-SEIP 2019, where Drain's mean is 0.866). Skips when the corpus is
 //! absent.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,8 +15,7 @@ use std::path::PathBuf;
 use portcullis_verify::logs::{Masking, Miner, MinerConfig};
 
 fn corpus() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/loghub-2k");
-    p.is_dir().then_some(p)
+    portcullis_testkit::corpus("loghub", "loghub-2k")
 }
 
 /// (system, depth, similarity, regex masks, digit runs, masked tokens match)
@@ -206,10 +211,7 @@ fn debug(truth: &[String], parsed: &[usize], miner: &Miner) {
 
 #[test]
 fn loghub_group_accuracy() {
-    let Some(dir) = corpus() else {
-        println!("skipped: ../shared/corpus/loghub-2k is absent");
-        return;
-    };
+    let Some(dir) = corpus() else { return };
     let mut total = 0.0;
     let all = settings();
     println!("{:<12} {:>8}", "system", "accuracy");

@@ -1,5 +1,12 @@
 //! Untrusted input never panics: log lines, series files, configurations, metric values.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::io::Write as _;
 use std::path::Path;
 

@@ -2,6 +2,13 @@
 //! values of `fixtures/stats_reference.json` (scipy, and R's wilcox.test algorithm in Python;
 //! see `fixtures/gen_stats_reference.py`) to 1e-9 relative.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use portcullis_verify::stats::mann_whitney;
 use serde::Deserialize;
 

@@ -1,5 +1,11 @@
 //! Keys and envelopes made with the RustCrypto crates, for the attest tests.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use base64::Engine as _;
 use portcullis_attest::{TrustedKey, TrustedKeys};

@@ -3,7 +3,13 @@
 //! the Fulcio issuer extension, a DSSE (or message) signature by the leaf key, and a Rekor
 //! entry with a real RFC 6962 Merkle inclusion proof under a signed checkpoint and a signed
 //! entry timestamp. Used by crates/attest/tests/sigstore.rs and crates/cli/tests/attest.rs.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;

@@ -12,6 +12,8 @@ use super::{Item, Report, RuleInfo, Status, severity_score};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
+// `value[key] = ..` on a `json!({..})` object inserts the key; it cannot panic.
+#[allow(clippy::indexing_slicing)]
 pub fn document(r: &Report<'_>) -> Value {
     let d = r.decision;
     let rule_index: HashMap<&str, usize> = r
@@ -100,6 +102,8 @@ fn level(action: Action) -> &'static str {
     }
 }
 
+// `value[key] = ..` on a `json!({..})` object inserts the key; it cannot panic.
+#[allow(clippy::indexing_slicing)]
 fn descriptor(rule: &RuleInfo) -> Value {
     let description = if rule.description.is_empty() {
         &rule.title
@@ -135,6 +139,8 @@ fn descriptor(rule: &RuleInfo) -> Value {
     })
 }
 
+// `value[key] = ..` on a `json!({..})` object inserts the key; it cannot panic.
+#[allow(clippy::indexing_slicing)]
 fn result(
     r: &Report<'_>,
     item: Item<'_>,

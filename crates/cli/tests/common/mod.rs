@@ -1,5 +1,11 @@
 //! Running the real `portcullis` binary from the repository root, as the README does.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,18 +26,7 @@ pub fn fixtures() -> PathBuf {
 /// `../shared/corpus` beside the checkout, or `None` with a message saying what `needs` it;
 /// absence fails under CI.
 pub fn corpus(needs: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("../shared/corpus is missing under CI: {}", dir.display());
-    }
-    eprintln!(
-        "SKIPPED: ../shared/corpus is absent ({}); {needs} needs it",
-        dir.display()
-    );
-    None
+    portcullis_testkit::corpus(needs, "")
 }
 
 /// A fresh, empty state directory (PORTCULLIS_HOME) for one run.
@@ -153,7 +148,7 @@ pub fn example_config() -> ExampleConfig {
             _dir: None,
         };
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if portcullis_testkit::under_ci() {
         panic!("{rel} configures rules this build does not have: {unknown:?}");
     }
     eprintln!(

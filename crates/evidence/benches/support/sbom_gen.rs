@@ -1,4 +1,10 @@
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! A realistic synthetic CycloneDX 1.6 JSON SBOM, shared by the `parse` bench and the
 //! `gen_sbom` example: each component has a purl, a bom-ref, a license, two hashes and
 //! properties, and the dependencies section gives each component up to three edges.

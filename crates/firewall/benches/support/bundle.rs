@@ -1,4 +1,10 @@
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! The benchmark bundle of issue 3: an artifact with 1,000 components (CycloneDX SBOM), 300
 //! findings (Trivy), 50 blocked advisories that match (OSV) and 2 attestations (in-toto JSON
 //! lines with SLSA v1 provenance). Shared by the `decide` bench and the `decide_load` example.

@@ -5,6 +5,12 @@
 //! database of its own, created for the test on the server `PORTCULLIS_TEST_POSTGRES_URL` names
 //! and dropped afterwards (even when the test fails); when that variable is unset the PostgreSQL
 //! variant says so on stderr and passes, except under CI (`CI=true`), where a skip is a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -18,7 +24,6 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 /// The variable naming the PostgreSQL server (any database on it: tests create their own).
 pub const POSTGRES_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
-pub const SKIP_MESSAGE: &str = "PostgreSQL tests skipped: PORTCULLIS_TEST_POSTGRES_URL is not set";
 
 /// `name_sqlite` and `name_postgres` tests running `async fn name(store: Store, ctx: &Ctx)`,
 /// each on a fresh store.
@@ -242,15 +247,7 @@ impl Ctx {
 pub fn postgres_url() -> Option<String> {
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
-        _ => {
-            let ci = std::env::var("CI")
-                .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1");
-            if ci {
-                panic!("{SKIP_MESSAGE}, and under CI (CI=true) skipping is a failure");
-            }
-            eprintln!("{SKIP_MESSAGE}");
-            None
-        }
+        _ => portcullis_testkit::skip_or_fail!("PostgreSQL tests", "{POSTGRES_URL_VAR} is not set"),
     }
 }
 

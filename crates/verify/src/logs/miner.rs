@@ -51,22 +51,38 @@ impl Default for MinerConfig {
     }
 }
 
+/// Why a miner configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MinerConfigError {
+    #[error("depth must be 3..=32, not {0}")]
+    Depth(usize),
+    #[error("similarity must be in (0, 1], not {0}")]
+    Similarity(f64),
+    #[error("maxChildren must be at least 1")]
+    MaxChildren,
+    #[error("pattern {pattern:?}: {source}")]
+    Pattern {
+        pattern: String,
+        source: regex::Error,
+    },
+}
+
 impl MinerConfig {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), MinerConfigError> {
         if self.depth < 3 || self.depth > 32 {
-            return Err(format!("depth must be 3..=32, not {}", self.depth));
+            return Err(MinerConfigError::Depth(self.depth));
         }
         if !(self.similarity > 0.0 && self.similarity <= 1.0) {
-            return Err(format!(
-                "similarity must be in (0, 1], not {}",
-                self.similarity
-            ));
+            return Err(MinerConfigError::Similarity(self.similarity));
         }
         if self.max_children == 0 {
-            return Err("maxChildren must be at least 1".into());
+            return Err(MinerConfigError::MaxChildren);
         }
         for p in &self.patterns {
-            Regex::new(p).map_err(|e| format!("pattern {p:?}: {e}"))?;
+            Regex::new(p).map_err(|source| MinerConfigError::Pattern {
+                pattern: p.clone(),
+                source,
+            })?;
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::VerifyError;
 pub use mask::Masking;
-pub use miner::{Miner, MinerConfig};
+pub use miner::{Miner, MinerConfig, MinerConfigError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -110,25 +110,42 @@ impl Default for Deductions {
     }
 }
 
+/// Why a log comparison configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LogConfigError {
+    #[error("baseline and canary each need at least one file or glob")]
+    NoFiles,
+    #[error("miner: {0}")]
+    Miner(#[source] MinerConfigError),
+    /// A regular expression that does not compile; `at` names the setting (`ignore/2`).
+    #[error("{at}: {source}")]
+    Regex { at: String, source: regex::Error },
+    #[error("frequencyRatio must be >= 1")]
+    FrequencyRatio,
+}
+
 impl LogConfig {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), LogConfigError> {
         if self.baseline.is_empty() || self.canary.is_empty() {
-            return Err("baseline and canary each need at least one file or glob".into());
+            return Err(LogConfigError::NoFiles);
         }
-        self.miner.check().map_err(|e| format!("miner: {e}"))?;
+        self.miner.check().map_err(LogConfigError::Miner)?;
+        let regex = |at: String, re: &str| {
+            Regex::new(re).map_err(|source| LogConfigError::Regex { at, source })
+        };
         for (what, re) in [
             ("continuation", &self.continuation),
             ("levels.critical", &self.levels.critical),
             ("levels.error", &self.levels.error),
             ("levels.warning", &self.levels.warning),
         ] {
-            Regex::new(re).map_err(|e| format!("{what}: {e}"))?;
+            regex(what.to_owned(), re)?;
         }
         for (i, re) in self.ignore.iter().enumerate() {
-            Regex::new(re).map_err(|e| format!("ignore/{i}: {e}"))?;
+            regex(format!("ignore/{i}"), re)?;
         }
         if !(self.frequency_ratio.is_finite() && self.frequency_ratio >= 1.0) {
-            return Err("frequencyRatio must be >= 1".into());
+            return Err(LogConfigError::FrequencyRatio);
         }
         Ok(())
     }
@@ -348,7 +365,7 @@ pub fn analyse_readers<R: BufRead>(
     readers: Vec<(PathBuf, bool, R)>,
 ) -> Result<LogResult, VerifyError> {
     let bad = |m: String| VerifyError::config("logs", "CanaryAnalysis", m);
-    config.check().map_err(bad)?;
+    config.check().map_err(|e| bad(e.to_string()))?;
     let continuation =
         regex::bytes::Regex::new(&config.continuation).map_err(|e| bad(e.to_string()))?;
     let compile = |s: &str| Regex::new(s).map_err(|e| bad(e.to_string()));
