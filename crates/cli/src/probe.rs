@@ -13,11 +13,11 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use portcullis_firewall::ArtifactId;
 use portcullis_firewall::record::blob_kinds;
+use portcullis_firewall::registry::{ArtifactReport, Registry};
 use portcullis_probe::{Expectations, Options, ProbeError, Report, ScanConfig};
-use portcullis_store::{Change, NewBlob, Write as StoreWrite, kinds};
 
 use crate::exit;
-use crate::state::StoreArgs;
+use crate::state::{StoreArgs, cli_actor};
 
 #[derive(Args, Debug)]
 pub struct ProbeArgs {
@@ -161,29 +161,22 @@ async fn record(
     body: &[u8],
 ) -> anyhow::Result<String> {
     let store = store.open().await?;
-    let blob = NewBlob::new(blob_kinds::EVIDENCE, body)?;
-    let digest = blob.digest.clone();
-    let change = Change::new(
-        kinds::EVIDENCE_STORED,
-        serde_json::json!({
-            "digest": digest, "kind": "exposure", "format": "portcullis-probe",
-            "size": body.len(), "source": report.expectations.file,
-            "artifact": {"name": artifact.name, "digest": artifact.digest},
-            "environment": report.environment, "deviations": report.deviations,
-        }),
-        vec![
-            StoreWrite::Blob {
-                blob,
-                components: Vec::new(),
+    let registry = Registry::new(store, portcullis_evidence::Limits::default());
+    let (digest, _) = registry
+        .record_artifact_evidence(
+            artifact,
+            ArtifactReport {
+                blob_kind: blob_kinds::EVIDENCE,
+                kind: "exposure",
+                format: "portcullis-probe",
+                bytes: body,
+                details: serde_json::json!({
+                    "source": report.expectations.file,
+                    "environment": report.environment, "deviations": report.deviations,
+                }),
             },
-            StoreWrite::ArtifactEvidence {
-                artifact_digest: artifact.digest.clone(),
-                evidence_digest: digest.clone(),
-            },
-        ],
-    );
-    store
-        .append(vec![change])
+            &cli_actor(&None),
+        )
         .await
         .context("the exposure evidence could not be recorded")?;
     Ok(digest)

@@ -11,14 +11,14 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand, ValueEnum};
 use portcullis_firewall::decision::ArtifactId;
-use portcullis_store::{Change, NewBlob, Write, kinds};
+use portcullis_firewall::registry::{ArtifactReport, Registry};
 use portcullis_verify::analysis::{self, Subject};
 use portcullis_verify::config::AnalysisConfig;
 use portcullis_verify::judge::Verdict;
 use portcullis_verify::report::{Report, ReportArtifact};
 
 use crate::exit;
-use crate::state::{StoreArgs, runtime};
+use crate::state::{StoreArgs, cli_actor, runtime};
 
 /// The kind of stored verification documents.
 const BLOB_KIND: &str = "verification";
@@ -161,39 +161,32 @@ fn record(args: &CommonArgs, report: &Report, json: &[u8]) -> anyhow::Result<()>
     let Some(artifact) = &report.artifact else {
         return Err(anyhow!("--record needs --artifact"));
     };
-    let blob = NewBlob::new(BLOB_KIND, json)?;
-    let digest = blob.digest.clone();
     let rt = runtime()?;
     let store = rt.block_on(args.store.open())?;
-    let entries = rt.block_on(store.append(vec![Change::new(
-        kinds::EVIDENCE_STORED,
-        serde_json::json!({
-            "digest": digest, "kind": "canary", "format": "portcullis-verification",
-            "size": json.len(), "artifact": {"name": artifact.name, "digest": artifact.digest},
-            "environment": report.environment, "score": report.score, "verdict": report.verdict,
-        }),
-        vec![
-            Write::Blob {
-                blob,
-                components: Vec::new(),
-            },
-            Write::ArtifactEvidence {
-                artifact_digest: artifact.digest.clone(),
-                evidence_digest: digest.clone(),
-            },
-        ],
-    )]))?;
-    let seq = entries
-        .into_iter()
-        .flatten()
-        .next()
-        .map(|e| e.seq)
-        .unwrap_or(0);
+    let location = store.location().to_string();
+    let registry = Registry::new(store, portcullis_evidence::Limits::default());
+    let subject = ArtifactId {
+        name: artifact.name.clone(),
+        digest: artifact.digest.clone(),
+    };
+    let (digest, entry) = rt.block_on(registry.record_artifact_evidence(
+        &subject,
+        ArtifactReport {
+            blob_kind: BLOB_KIND,
+            kind: "canary",
+            format: "portcullis-verification",
+            bytes: json,
+            details: serde_json::json!({
+                "environment": report.environment, "score": report.score,
+                "verdict": report.verdict,
+            }),
+        },
+        &cli_actor(&None),
+    ))?;
+    let seq = entry.unwrap_or(0);
     eprintln!(
         "recorded: verification {digest} for {}@{} (audit entry {seq}) in {}",
-        artifact.name,
-        artifact.digest,
-        store.location()
+        artifact.name, artifact.digest, location
     );
     Ok(())
 }

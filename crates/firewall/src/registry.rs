@@ -417,6 +417,20 @@ pub struct ExceptionState {
     pub expires: Option<DateTime<Utc>>,
 }
 
+/// A report kept as evidence of an artifact (see [`Registry::record_artifact_evidence`]).
+#[derive(Debug, Clone)]
+pub struct ArtifactReport<'a> {
+    /// The blob kind it is stored as.
+    pub blob_kind: &'a str,
+    /// `canary`, `exposure`, …
+    pub kind: &'a str,
+    /// The document's format (`portcullis-verification`, `portcullis-probe`).
+    pub format: &'a str,
+    pub bytes: &'a [u8],
+    /// Fields of the audit entry that say what the report found (an object).
+    pub details: Value,
+}
+
 /// The records of a store, changed as an actor: each change checked (role, fields, expiry)
 /// and recorded the one way, whichever door it came through. `DecisionService` puts each
 /// change in force; a one-shot command line uses this alone.
@@ -467,6 +481,47 @@ impl Registry {
             size: bytes.len(),
         };
         Ok((file, entries.into_iter().flatten().next().map(|e| e.seq)))
+    }
+
+    /// Keep a report made for an artifact (a canary verification, an exposure probe) as one of
+    /// its evidence documents, with its audit entry; `details` says what the report found.
+    /// Returns the document's digest and the entry (None when it was kept already).
+    pub async fn record_artifact_evidence(
+        &self,
+        artifact: &ArtifactId,
+        report: ArtifactReport<'_>,
+        actor: &Actor,
+    ) -> Result<(String, Option<u64>), RegistryError> {
+        actor.require(Permission::Decide, "recording evidence")?;
+        let blob = NewBlob::new(report.blob_kind, report.bytes)?;
+        let digest = blob.digest.clone();
+        let mut body = json!({
+            "digest": digest, "kind": report.kind, "format": report.format,
+            "size": report.bytes.len(),
+            "artifact": {"name": artifact.name, "digest": artifact.digest},
+            "by": actor.name,
+        });
+        if let (Some(o), Value::Object(more)) = (body.as_object_mut(), report.details) {
+            o.extend(more);
+        }
+        let entries = self
+            .store
+            .append(vec![Change::new(
+                kinds::EVIDENCE_STORED,
+                body,
+                vec![
+                    Write::Blob {
+                        blob,
+                        components: Vec::new(),
+                    },
+                    Write::ArtifactEvidence {
+                        artifact_digest: artifact.digest.clone(),
+                        evidence_digest: digest.clone(),
+                    },
+                ],
+            )])
+            .await?;
+        Ok((digest, entries.into_iter().flatten().next().map(|e| e.seq)))
     }
 
     /// Add advisories (one audit entry each), put them in force, and record the impact of
