@@ -178,145 +178,27 @@ impl Firewall {
                 decision.id
             )));
         }
-        let mut changes = Vec::new();
-        let mut refs: Vec<String> = Vec::new();
-
-        // The documents: each stored once, with an entry the first time.
-        let mut evidence_digests = Vec::new();
-        for d in &req.evidence {
-            let bytes = docs.get(&d.digest).ok_or_else(|| {
-                RecordError::Invalid(format!(
-                    "{}: the bytes of {} were not kept for the record",
-                    d.source, d.digest
-                ))
-            })?;
-            let blob = NewBlob::new(blob_kinds::EVIDENCE, bytes)?;
-            changes.push(Change::if_new(
-                kinds::EVIDENCE_STORED,
-                serde_json::json!({
-                    "digest": d.digest, "kind": crate::input::evidence_kind(&d.evidence),
-                    "format": d.evidence.format.id(), "size": bytes.len(), "source": d.source,
-                }),
-                vec![Write::Blob {
-                    blob,
-                    components: component_rows(&d.evidence),
-                }],
-            ));
-            evidence_digests.push(d.digest.clone());
-        }
-        let mut advisory_digests: Vec<String> = self
-            .advisories
-            .advisories()
-            .iter()
-            .map(|a| a.source.clone())
-            .collect();
-        advisory_digests.sort();
-        advisory_digests.dedup();
-        for digest in &advisory_digests {
-            let bytes = docs.get(digest).ok_or_else(|| {
-                RecordError::Invalid(format!(
-                    "advisory document {digest}: its bytes were not kept for the record"
-                ))
-            })?;
-            changes.push(Change::if_new(
-                kinds::EVIDENCE_STORED,
-                serde_json::json!({"digest": digest, "kind": "advisory", "size": bytes.len()}),
-                vec![Write::Blob {
-                    blob: NewBlob::new(blob_kinds::ADVISORY, bytes)?,
-                    components: Vec::new(),
-                }],
-            ));
-        }
-        let kev = match &self.kev_source {
-            Some(digest) => {
-                let bytes = docs.get(digest).ok_or_else(|| {
-                    RecordError::Invalid(format!(
-                        "KEV catalogue {digest}: its bytes were not kept for the record"
-                    ))
-                })?;
-                changes.push(Change::if_new(
-                    kinds::EVIDENCE_STORED,
-                    serde_json::json!({"digest": digest, "kind": "kev", "size": bytes.len()}),
-                    vec![Write::Blob {
-                        blob: NewBlob::new(blob_kinds::KEV, bytes)?,
-                        components: Vec::new(),
-                    }],
-                ));
-                Some(digest.clone())
-            }
-            None => None,
-        };
-
-        let bundle_blob = self.bundle_blob()?;
-        let bundle_digest = bundle_blob.digest.clone();
-        changes.push(Change::if_new(
-            kinds::POLICY_BUNDLE_STORED,
-            serde_json::json!({
-                "digest": bundle_digest, "rego_digest": self.bundle().digest(),
-                "files": self.bundle().sources().len(),
-                "config": self.config().source,
-                "refs": [bundle_digest],
-            }),
-            vec![Write::Blob {
-                blob: bundle_blob,
-                components: Vec::new(),
-            }],
-        ));
-
-        let stored = StoredRequest {
-            version: REQUEST_VERSION,
-            artifact: req.artifact.clone(),
-            environment: req.environment.clone(),
-            context: StoredContext {
-                pipeline: req.context.pipeline.clone(),
-                stage: req.context.stage.clone(),
-                requester: req.context.requester.clone(),
-                approver: req.context.approver.clone(),
-                change_ref: req.context.change_ref.clone(),
-                time: decision.decided_at.clone(),
-            },
-            evidence: req
-                .evidence
-                .iter()
-                .map(|d| StoredDoc {
-                    source: d.source.clone(),
-                    digest: d.digest.clone(),
-                })
-                .collect(),
-            unreadable: req
-                .unreadable
-                .iter()
-                .map(|u| StoredUnreadable {
-                    source: u.source.clone(),
-                    digest: u.digest.clone(),
-                    error: u.error.clone(),
-                })
-                .collect(),
-            verifications: req.verifications.clone(),
-            exposures: req.exposures.clone(),
-            previous: req.previous.clone(),
-            history: req.history.clone(),
-            advisories: advisory_digests.clone(),
-            kev: kev.clone(),
-            exceptions: self
-                .exceptions
-                .iter()
-                .map(|e| e.exception.clone())
-                .collect(),
-            policy_bundle: bundle_digest.clone(),
-            max_bytes: self.limits.max_bytes,
-            max_depth: self.limits.max_depth,
-            manifests: req.manifests.clone(),
-            namespaces: req.namespaces.clone(),
-            baseline: req.baseline.as_ref().map(|b| b.info.clone()),
-        };
+        let (mut changes, kept) = self.document_changes(req, docs)?;
+        let Kept {
+            evidence: evidence_digests,
+            advisories: advisory_digests,
+            kev,
+            bundle: bundle_digest,
+        } = kept;
+        let stored = self.stored_request(
+            req,
+            decision,
+            &advisory_digests,
+            kev.clone(),
+            bundle_digest.clone(),
+        );
         let request_bytes = canonical_bytes(&stored)?;
         let request_blob = NewBlob::new(blob_kinds::REQUEST, &request_bytes)?;
         decision.chain = None;
         let decision_bytes = canonical_bytes(&*decision)?;
         let decision_blob = NewBlob::new(blob_kinds::DECISION, &decision_bytes)?;
 
-        refs.push(decision_blob.digest.clone());
+        let mut refs: Vec<String> = vec![decision_blob.digest.clone()];
         refs.push(request_blob.digest.clone());
         refs.push(bundle_digest.clone());
         refs.extend(evidence_digests.iter().cloned());
@@ -398,6 +280,173 @@ impl Firewall {
         });
         Ok(())
     }
+
+    /// The changes that keep the documents a decision was made from — its evidence, the
+    /// advisories and KEV catalogue in force, the policy bundle — each stored once, with an
+    /// entry the first time; and their digests.
+    fn document_changes(
+        &self,
+        req: &DecisionRequest,
+        docs: &Documents,
+    ) -> Result<(Vec<Change>, Kept), RecordError> {
+        let mut changes = Vec::new();
+        // The documents: each stored once, with an entry the first time.
+        let mut evidence_digests = Vec::new();
+        for d in &req.evidence {
+            let bytes = docs.get(&d.digest).ok_or_else(|| {
+                RecordError::Invalid(format!(
+                    "{}: the bytes of {} were not kept for the record",
+                    d.source, d.digest
+                ))
+            })?;
+            let blob = NewBlob::new(blob_kinds::EVIDENCE, bytes)?;
+            changes.push(Change::if_new(
+                kinds::EVIDENCE_STORED,
+                serde_json::json!({
+                    "digest": d.digest, "kind": crate::input::evidence_kind(&d.evidence),
+                    "format": d.evidence.format.id(), "size": bytes.len(), "source": d.source,
+                }),
+                vec![Write::Blob {
+                    blob,
+                    components: component_rows(&d.evidence),
+                }],
+            ));
+            evidence_digests.push(d.digest.clone());
+        }
+        let mut advisory_digests: Vec<String> = self
+            .advisories
+            .advisories()
+            .iter()
+            .map(|a| a.source.clone())
+            .collect();
+        advisory_digests.sort();
+        advisory_digests.dedup();
+        for digest in &advisory_digests {
+            let bytes = docs.get(digest).ok_or_else(|| {
+                RecordError::Invalid(format!(
+                    "advisory document {digest}: its bytes were not kept for the record"
+                ))
+            })?;
+            changes.push(Change::if_new(
+                kinds::EVIDENCE_STORED,
+                serde_json::json!({"digest": digest, "kind": "advisory", "size": bytes.len()}),
+                vec![Write::Blob {
+                    blob: NewBlob::new(blob_kinds::ADVISORY, bytes)?,
+                    components: Vec::new(),
+                }],
+            ));
+        }
+        let kev = match &self.kev_source {
+            Some(digest) => {
+                let bytes = docs.get(digest).ok_or_else(|| {
+                    RecordError::Invalid(format!(
+                        "KEV catalogue {digest}: its bytes were not kept for the record"
+                    ))
+                })?;
+                changes.push(Change::if_new(
+                    kinds::EVIDENCE_STORED,
+                    serde_json::json!({"digest": digest, "kind": "kev", "size": bytes.len()}),
+                    vec![Write::Blob {
+                        blob: NewBlob::new(blob_kinds::KEV, bytes)?,
+                        components: Vec::new(),
+                    }],
+                ));
+                Some(digest.clone())
+            }
+            None => None,
+        };
+
+        let bundle_blob = self.bundle_blob()?;
+        let bundle_digest = bundle_blob.digest.clone();
+        changes.push(Change::if_new(
+            kinds::POLICY_BUNDLE_STORED,
+            serde_json::json!({
+                "digest": bundle_digest, "rego_digest": self.bundle().digest(),
+                "files": self.bundle().sources().len(),
+                "config": self.config().source,
+                "refs": [bundle_digest],
+            }),
+            vec![Write::Blob {
+                blob: bundle_blob,
+                components: Vec::new(),
+            }],
+        ));
+        Ok((
+            changes,
+            Kept {
+                evidence: evidence_digests,
+                advisories: advisory_digests,
+                kev,
+                bundle: bundle_digest,
+            },
+        ))
+    }
+
+    /// The stored form of `req` as decided: everything by digest, the decision's time.
+    fn stored_request(
+        &self,
+        req: &DecisionRequest,
+        decision: &Decision,
+        advisory_digests: &[String],
+        kev: Option<String>,
+        bundle_digest: String,
+    ) -> StoredRequest {
+        StoredRequest {
+            version: REQUEST_VERSION,
+            artifact: req.artifact.clone(),
+            environment: req.environment.clone(),
+            context: StoredContext {
+                pipeline: req.context.pipeline.clone(),
+                stage: req.context.stage.clone(),
+                requester: req.context.requester.clone(),
+                approver: req.context.approver.clone(),
+                change_ref: req.context.change_ref.clone(),
+                time: decision.decided_at.clone(),
+            },
+            evidence: req
+                .evidence
+                .iter()
+                .map(|d| StoredDoc {
+                    source: d.source.clone(),
+                    digest: d.digest.clone(),
+                })
+                .collect(),
+            unreadable: req
+                .unreadable
+                .iter()
+                .map(|u| StoredUnreadable {
+                    source: u.source.clone(),
+                    digest: u.digest.clone(),
+                    error: u.error.clone(),
+                })
+                .collect(),
+            verifications: req.verifications.clone(),
+            exposures: req.exposures.clone(),
+            previous: req.previous.clone(),
+            history: req.history.clone(),
+            advisories: advisory_digests.to_vec(),
+            kev: kev.clone(),
+            exceptions: self
+                .exceptions
+                .iter()
+                .map(|e| e.exception.clone())
+                .collect(),
+            policy_bundle: bundle_digest.clone(),
+            max_bytes: self.limits.max_bytes,
+            max_depth: self.limits.max_depth,
+            manifests: req.manifests.clone(),
+            namespaces: req.namespaces.clone(),
+            baseline: req.baseline.as_ref().map(|b| b.info.clone()),
+        }
+    }
+}
+
+/// The digests of the documents a decision record keeps.
+struct Kept {
+    evidence: Vec<String>,
+    advisories: Vec<String>,
+    kev: Option<String>,
+    bundle: String,
 }
 
 /// A stored decision with its position in the chain.
