@@ -14,8 +14,8 @@ use portcullis_firewall::admission::AdmissionConfig;
 use portcullis_firewall::record::{Documents, blob_kinds};
 use portcullis_firewall::service::{Ask, Decided};
 use portcullis_firewall::{
-    ArtifactId, ConfigSource, DecisionRequest, DecisionService, EvidenceDoc, RequestContext, Setup,
-    UnreadableEvidence, sha256,
+    ArtifactId, ConfigSource, Decision, DecisionRequest, DecisionService, EvidenceDoc,
+    RequestContext, Setup, UnreadableEvidence, sha256,
 };
 use portcullis_policy::input::{
     InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
@@ -47,6 +47,44 @@ pub fn setup(args: &PolicyArgs, limits: Limits) -> Setup {
 }
 
 pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
+    if let Some(url) = &args.server {
+        remote::check_args(args, url)?;
+    }
+    let (req, docs, mut files) = read_request(args)?;
+    let mut notes: Vec<String> = Vec::new();
+    let (decision, rules, code, location, req) = match &args.server {
+        None => {
+            let (decided, location) = decide_local(args, req, docs, &mut files, &mut notes)?;
+            let Decided {
+                decision,
+                exit_code,
+                rules,
+                request,
+                ..
+            } = decided;
+            (decision, rules, exit_code, location, request)
+        }
+        Some(url) => {
+            let (decision, rules, code, location) = remote::decide(args, url, &req, &docs)?;
+            // Advisories come from the server's store: named as a local gate names its store's.
+            for e in decision.evidence.iter().filter(|e| e.kind == "advisory") {
+                files
+                    .entry(e.digest.clone())
+                    .or_insert_with(|| format!("{} (store)", e.source));
+            }
+            (decision, rules, code, location, req)
+        }
+    };
+    let report = Report::new(&decision, rules, &req, files, code);
+    write_outputs(args, &decision, &report, &notes, &location, code)
+}
+
+/// The request the command line describes: the artifact (or the manifests as the subject),
+/// the context, and every evidence file read — those that cannot be read go in as unreadable
+/// evidence, so the decision fails closed. With the documents' bytes and their file names.
+fn read_request(
+    args: &GateArgs,
+) -> anyhow::Result<(DecisionRequest, Documents, BTreeMap<String, String>)> {
     let limits = args.limits.limits();
     // Manifests are read first: without --artifact, their bytes name the subject.
     let mut manifest_bytes = Vec::new();
@@ -78,12 +116,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         None => now_millis(),
     };
     let mut docs = Documents::default();
-    let color = args.color.enabled();
-    let mut notes: Vec<String> = Vec::new();
     let mut files: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(url) = &args.server {
-        remote::check_args(args, url)?;
-    }
 
     let mut req = DecisionRequest::new(artifact, args.environment.clone());
     req.context = RequestContext {
@@ -187,36 +220,26 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         }
     }
 
-    let (decision, rules, code, location, req) = match &args.server {
-        None => {
-            let (decided, location) = decide_local(args, req, docs, &mut files, &mut notes)?;
-            let Decided {
-                decision,
-                exit_code,
-                rules,
-                request,
-                ..
-            } = decided;
-            (decision, rules, exit_code, location, request)
-        }
-        Some(url) => {
-            let (decision, rules, code, location) = remote::decide(args, url, &req, &docs)?;
-            // Advisories come from the server's store: named as a local gate names its store's.
-            for e in decision.evidence.iter().filter(|e| e.kind == "advisory") {
-                files
-                    .entry(e.digest.clone())
-                    .or_insert_with(|| format!("{} (store)", e.source));
-            }
-            (decision, rules, code, location, req)
-        }
-    };
-    let report = Report::new(&decision, rules, &req, files, code);
+    Ok((req, docs, files))
+}
+
+/// The human summary on stderr (with the notes and where it was recorded), the `--format`
+/// output on stdout or `--output`; the exit code.
+fn write_outputs(
+    args: &GateArgs,
+    decision: &Decision,
+    report: &Report,
+    notes: &[String],
+    location: &str,
+    code: u8,
+) -> anyhow::Result<u8> {
+    let color = args.color.enabled();
 
     let mut err = std::io::stderr().lock();
-    for n in &notes {
+    for n in notes {
         writeln!(err, "note: {n}")?;
     }
-    render::human::write(&mut err, &report, color)?;
+    render::human::write(&mut err, report, color)?;
     if let Some(chain) = &decision.chain {
         writeln!(
             err,
@@ -232,21 +255,21 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
                 return Ok(code);
             }
             let mut out = Vec::new();
-            render::human::write(&mut out, &report, false)?;
+            render::human::write(&mut out, report, false)?;
             out
         }
         OutputFormat::Json => {
-            let mut out = serde_json::to_vec_pretty(&decision)?;
+            let mut out = serde_json::to_vec_pretty(decision)?;
             out.push(b'\n');
             out
         }
         OutputFormat::Sarif => {
-            let mut out = serde_json::to_vec_pretty(&render::sarif::document(&report))?;
+            let mut out = serde_json::to_vec_pretty(&render::sarif::document(report))?;
             out.push(b'\n');
             out
         }
-        OutputFormat::Junit => render::junit::document(&report).into_bytes(),
-        OutputFormat::Github => render::github::document(&report).into_bytes(),
+        OutputFormat::Junit => render::junit::document(report).into_bytes(),
+        OutputFormat::Github => render::github::document(report).into_bytes(),
     };
     match &args.output {
         Some(p) => {

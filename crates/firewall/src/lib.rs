@@ -447,34 +447,8 @@ impl Firewall {
         let mut outcome = Outcome::default();
 
         for u in &req.unreadable {
-            let message = format!("{}: {}", u.source, u.error);
-            outcome.errors.push(message.clone());
-            let v = Violation {
-                rule: engine_rules::UNREADABLE.id.into(),
-                title: engine_rules::UNREADABLE.title.into(),
-                category: "security".into(),
-                key: u.source.clone(),
-                severity: engine_rules::UNREADABLE.severity.into(),
-                action: if enforcing { "enforce" } else { "warn" }.into(),
-                message: format!("unreadable evidence (fail-closed): {message}"),
-                controls: engine_rules::UNREADABLE
-                    .controls
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect(),
-                evidence_refs: u
-                    .digest
-                    .iter()
-                    .map(|d| EvidenceRef {
-                        kind: "evidence".into(),
-                        id: d.clone(),
-                        purl: None,
-                        evidence: vec![d.clone()],
-                    })
-                    .collect(),
-                remediation: engine_rules::UNREADABLE.remediation.into(),
-                subjects: Vec::new(),
-            };
+            let (message, v) = unreadable_violation(u, enforcing);
+            outcome.errors.push(message);
             if enforcing {
                 outcome.violations.push(v);
             } else {
@@ -489,27 +463,8 @@ impl Firewall {
             let action = actions.get(result.rule).copied().unwrap_or(Action::Enforce);
             match result.outcome {
                 Err(e) => {
-                    let message = format!(
-                        "rule {} ({}) could not be evaluated: {e}",
-                        rule.meta.id, rule.source
-                    );
-                    outcome.errors.push(message.clone());
-                    let v = Violation {
-                        rule: engine_rules::FAILED.id.into(),
-                        title: engine_rules::FAILED.title.into(),
-                        category: rule.meta.category.as_str().into(),
-                        key: rule.meta.id.clone(),
-                        severity: engine_rules::FAILED.severity.into(),
-                        action: action.as_str().into(),
-                        message: format!("{message} (fail-closed)"),
-                        controls: rule.meta.controls.qualified(),
-                        evidence_refs: Vec::new(),
-                        remediation: format!(
-                            "Fix the rule's Rego ({}), or set its action to `off` for this environment in portcullis.yaml.",
-                            rule.source
-                        ),
-                        subjects: Vec::new(),
-                    };
+                    let (message, v) = failed_rule_violation(rule, action, &e.to_string());
+                    outcome.errors.push(message);
                     if action == Action::Enforce {
                         outcome.violations.push(v);
                     } else {
@@ -722,6 +677,63 @@ impl Firewall {
             }
         }
     }
+}
+
+/// The fail-closed violation of evidence that could not be read, and its error line.
+fn unreadable_violation(u: &UnreadableEvidence, enforcing: bool) -> (String, Violation) {
+    let message = format!("{}: {}", u.source, u.error);
+    let v = Violation {
+        rule: engine_rules::UNREADABLE.id.into(),
+        title: engine_rules::UNREADABLE.title.into(),
+        category: "security".into(),
+        key: u.source.clone(),
+        severity: engine_rules::UNREADABLE.severity.into(),
+        action: if enforcing { "enforce" } else { "warn" }.into(),
+        message: format!("unreadable evidence (fail-closed): {message}"),
+        controls: engine_rules::UNREADABLE
+            .controls
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        evidence_refs: u
+            .digest
+            .iter()
+            .map(|d| EvidenceRef {
+                kind: "evidence".into(),
+                id: d.clone(),
+                purl: None,
+                evidence: vec![d.clone()],
+            })
+            .collect(),
+        remediation: engine_rules::UNREADABLE.remediation.into(),
+        subjects: Vec::new(),
+    };
+    (message, v)
+}
+
+/// The fail-closed violation of a rule that could not be evaluated, and its error line.
+fn failed_rule_violation(rule: &Rule, action: Action, error: &str) -> (String, Violation) {
+    let message = format!(
+        "rule {} ({}) could not be evaluated: {error}",
+        rule.meta.id, rule.source
+    );
+    let v = Violation {
+        rule: engine_rules::FAILED.id.into(),
+        title: engine_rules::FAILED.title.into(),
+        category: rule.meta.category.as_str().into(),
+        key: rule.meta.id.clone(),
+        severity: engine_rules::FAILED.severity.into(),
+        action: action.as_str().into(),
+        message: format!("{message} (fail-closed)"),
+        controls: rule.meta.controls.qualified(),
+        evidence_refs: Vec::new(),
+        remediation: format!(
+            "Fix the rule's Rego ({}), or set its action to `off` for this environment in portcullis.yaml.",
+            rule.source
+        ),
+        subjects: Vec::new(),
+    };
+    (message, v)
 }
 
 /// Lookups from rule references to the evidence documents behind them.

@@ -330,11 +330,6 @@ impl DecisionService {
         poisoned(&self.live)
     }
 
-    /// The firewall in force (advisories and exceptions included).
-    pub fn firewall(&self) -> Arc<Live> {
-        self.live()
-    }
-
     /// Compile `n` policy engines ahead of the first evaluations.
     pub fn warm(&self, n: usize) -> Result<(), ServiceError> {
         self.base
