@@ -37,6 +37,7 @@ pub struct ReportArgs {
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
+        .map_err(|e: portcullis_report::ParseError| e.to_string())
 }
 
 pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {

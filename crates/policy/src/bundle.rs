@@ -333,13 +333,33 @@ pub enum EvalError {
     Params(String),
 }
 
+/// Why a rule could not be evaluated (the decision fails closed where it enforces).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// The input could not be given to the engine.
+    #[error("policy input: {0}")]
+    Input(String),
+    /// No engine could be prepared.
+    #[error("{0}")]
+    Engine(String),
+    /// The evaluation's time ran out before this rule ran.
+    #[error("evaluation time limit of {0:?} reached before this rule ran")]
+    TimeLimit(std::time::Duration),
+    /// The engine failed on this rule (a runtime error, its own time limit).
+    #[error("{0}")]
+    Evaluation(String),
+    /// The rule gave violations that are not of the documented shape.
+    #[error("{0}")]
+    Malformed(String),
+}
+
 /// What a rule said about one input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleResult {
     /// Index into [`PolicyBundle::rules`].
     pub rule: usize,
     /// The violations, or why the rule could not be evaluated.
-    pub outcome: Result<Vec<RawViolation>, String>,
+    pub outcome: Result<Vec<RawViolation>, RuleError>,
 }
 
 /// A violation as a rule states it; the firewall adds severity defaults, controls, the action
@@ -505,22 +525,22 @@ impl PolicySet {
             .filter(|(i, r)| enabled(*i, r))
             .map(|(i, _)| i)
             .collect();
-        let fail_all = |message: String| {
+        let fail_all = |error: RuleError| {
             selected
                 .iter()
                 .map(|&rule| RuleResult {
                     rule,
-                    outcome: Err(message.clone()),
+                    outcome: Err(error.clone()),
                 })
                 .collect::<Vec<_>>()
         };
         let value = match value {
             Ok(v) => v,
-            Err(e) => return fail_all(format!("policy input: {e}")),
+            Err(e) => return fail_all(RuleError::Input(e.to_string())),
         };
         let mut engine = match self.checkout() {
             Ok(e) => e,
-            Err(e) => return fail_all(e.to_string()),
+            Err(e) => return fail_all(RuleError::Engine(e.to_string())),
         };
         engine.set_input(value);
         let started = Instant::now();
@@ -534,10 +554,7 @@ impl PolicySet {
             if left.is_zero() {
                 results.push(RuleResult {
                     rule: index,
-                    outcome: Err(format!(
-                        "evaluation time limit of {:?} reached before this rule ran",
-                        self.limits.timeout
-                    )),
+                    outcome: Err(RuleError::TimeLimit(self.limits.timeout)),
                 });
                 continue;
             }
@@ -546,10 +563,10 @@ impl PolicySet {
                 check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
             });
             let outcome = match engine.eval_rule(entrypoint.clone()) {
-                Ok(v) => violations_of(&v),
+                Ok(v) => violations_of(&v).map_err(RuleError::Malformed),
                 Err(e) => {
                     healthy = false;
-                    Err(e.to_string())
+                    Err(RuleError::Evaluation(e.to_string()))
                 }
             };
             results.push(RuleResult {

@@ -15,7 +15,7 @@ pub mod testing;
 
 pub use bundle::{
     EvalError, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, PolicySource, RawViolation,
-    Rule, RuleResult, input_value,
+    Rule, RuleError, RuleResult, input_value,
 };
 pub use error::PolicyError;
 pub use input::{INPUT_VERSION, PolicyInput};

@@ -117,10 +117,10 @@ impl Format {
 /// [`Format::from_name`] with the error as its message (what the CLI's and the server's
 /// argument parsing take).
 impl std::str::FromStr for Format {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Format::from_name(s).map_err(|e| e.to_string())
+        Format::from_name(s)
     }
 }
 
@@ -179,8 +179,8 @@ impl Bound {
 }
 
 /// [`Bound::parse`] with the error as its message (what the CLI and the server call).
-pub fn parse_bound(text: &str, bound: Bound) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    bound.parse(text).map_err(|e| e.to_string())
+pub fn parse_bound(text: &str, bound: Bound) -> Result<chrono::DateTime<chrono::Utc>, ParseError> {
+    bound.parse(text)
 }
 
 #[cfg(test)]
@@ -195,7 +195,9 @@ mod tests {
         assert_eq!(to.to_rfc3339(), "2026-12-01T00:00:00+00:00");
         let t = parse_bound("2026-11-28T12:30:00+02:00", Bound::To).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-28T10:30:00+00:00");
-        let err = parse_bound("yesterday", Bound::From).unwrap_err();
+        let err = parse_bound("yesterday", Bound::From)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("\"yesterday\"") && err.contains("RFC 3339"),
             "{err}"
@@ -205,7 +207,7 @@ mod tests {
     #[test]
     fn formats_parse_and_name_the_known_ones() {
         assert_eq!("PDF".parse::<Format>().unwrap(), Format::Pdf);
-        let err = "docx".parse::<Format>().unwrap_err();
+        let err = "docx".parse::<Format>().unwrap_err().to_string();
         assert!(err.contains("html, pdf, json or oscal"), "{err}");
         assert_eq!(Format::from_name(" Oscal "), Ok(Format::Oscal));
         assert_eq!(

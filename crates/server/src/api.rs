@@ -1099,14 +1099,16 @@ async fn report(
         |what: &str, e: String| Problem::new(codes::INVALID_REQUEST, format!("{what}: {e}"));
     let format: Format = match q.format.as_deref() {
         None => Format::Json,
-        Some(f) => f.parse().map_err(|e| invalid("format", e))?,
+        Some(f) => f
+            .parse()
+            .map_err(|e: portcullis_report::ParseError| invalid("format", e.to_string()))?,
     };
     let to = match q.to.as_deref() {
-        Some(t) => parse_bound(t, Bound::To).map_err(|e| invalid("to", e))?,
+        Some(t) => parse_bound(t, Bound::To).map_err(|e| invalid("to", e.to_string()))?,
         None => Utc::now(),
     };
     let from = match q.from.as_deref() {
-        Some(t) => parse_bound(t, Bound::From).map_err(|e| invalid("from", e))?,
+        Some(t) => parse_bound(t, Bound::From).map_err(|e| invalid("from", e.to_string()))?,
         None => to - chrono::Duration::days(30),
     };
     let env = q.env.filter(|e| !e.trim().is_empty());

@@ -39,12 +39,14 @@ pub async fn report(
         .as_deref()
         .unwrap_or("pdf")
         .parse()
-        .map_err(PageError::bad_request)?;
+        .map_err(|e: portcullis_report::ParseError| PageError::bad_request(e.to_string()))?;
     let bound = |v: Option<&str>, b: portcullis_report::Bound, default: DateTime<Utc>| match v
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        Some(s) => portcullis_report::parse_bound(s, b).map_err(PageError::bad_request),
+        Some(s) => {
+            portcullis_report::parse_bound(s, b).map_err(|e| PageError::bad_request(e.to_string()))
+        }
         None => Ok(default),
     };
     let now = Utc::now();
