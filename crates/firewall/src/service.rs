@@ -217,6 +217,16 @@ pub struct Admission {
     pub environment: String,
 }
 
+/// A table row that does not match its audit entry.
+fn altered(what: String, seq: i64) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        message: format!(
+            "the row does not match audit entry {seq}: the record was altered (run `portcullis audit verify`)"
+        ),
+    }
+}
+
 /// The audit entry kind of a recorded admission review.
 pub const ADMISSION_REVIEWED: &str = "admission.reviewed";
 
@@ -875,7 +885,10 @@ impl DecisionService {
         Ok((denials, warnings, excepted))
     }
 
-    /// The latest decision for `digest` in `env`, with its break-glass override if any.
+    /// The latest decision for `digest` in `env`, with its break-glass override if any. The
+    /// decisions and overrides tables are indexes: each row is checked against its audit entry
+    /// (covered by the hash chain), so a row edited in the database is an error — the review
+    /// fails closed — never an admission.
     async fn recorded_decision(
         &self,
         digest: &str,
@@ -884,17 +897,40 @@ impl DecisionService {
         let Some(d) = self.store.latest_decision(digest, env).await? else {
             return Ok(None);
         };
+        let body = self.entry_body(d.seq, kinds::DECISION, &d.id).await?;
+        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+        let recorded_digest = body
+            .pointer("/artifact/digest")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if field("decision_id") != d.id
+            || field("verdict") != d.verdict
+            || field("environment") != env
+            || recorded_digest != digest
+        {
+            return Err(altered(format!("decision {}", d.id), d.seq));
+        }
         let overridden = if d.verdict == "allow" {
             None
         } else {
-            self.store
-                .override_of(&d.id)
-                .await?
-                .map(|o| RecordedOverride {
-                    actor: o.actor,
-                    reason: o.reason,
-                    seq: o.seq,
-                })
+            match self.store.override_of(&d.id).await? {
+                None => None,
+                Some(o) => {
+                    let body = self.entry_body(o.seq, kinds::OVERRIDE, &d.id).await?;
+                    let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+                    if field("decision_id") != d.id
+                        || field("by") != o.actor
+                        || field("reason") != o.reason
+                    {
+                        return Err(altered(format!("the override of decision {}", d.id), o.seq));
+                    }
+                    Some(RecordedOverride {
+                        actor: o.actor,
+                        reason: o.reason,
+                        seq: o.seq,
+                    })
+                }
+            }
         };
         Ok(Some(RecordedDecision {
             id: d.id,
@@ -902,5 +938,20 @@ impl DecisionService {
             decided_at: d.decided_at,
             overridden,
         }))
+    }
+
+    /// The body of audit entry `seq`, which must be of `kind`.
+    async fn entry_body(&self, seq: i64, kind: &str, about: &str) -> Result<Value, StoreError> {
+        let entry = match u64::try_from(seq) {
+            Ok(s) => self.store.entry(s).await?,
+            Err(_) => None,
+        };
+        let Some(entry) = entry.filter(|e| e.kind == kind) else {
+            return Err(altered(format!("the {kind} record of {about}"), seq));
+        };
+        serde_json::from_str(&entry.body).map_err(|e| StoreError::Corrupt {
+            what: format!("audit entry {seq}"),
+            message: e.to_string(),
+        })
     }
 }

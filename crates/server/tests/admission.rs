@@ -479,3 +479,82 @@ async fn an_admission_rule_in_warn_mode_warns() {
     assert!(message(&tagged).contains("PCL-ADM-001"));
     s.stop().await;
 }
+
+/// The decisions and overrides tables are indexes outside the hash chain: flipping a denial
+/// to an allow in SQL, or inserting an override row, must not admit anything — the webhook
+/// checks each row against its audit entry and fails closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_edited_in_the_database_admits_nothing() {
+    let Some((s, _db)) = server().await else {
+        return;
+    };
+    let digest = LOG4J_ARTIFACT.rsplit_once('@').unwrap().1;
+    let denied = review(
+        &s,
+        &fixture(
+            "deployment.json",
+            "shop-prod",
+            &image(LOG4J_ARTIFACT),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(denied["allowed"], false);
+    assert!(message(&denied).contains("PCL-ADM-003"), "{denied}");
+
+    let changed = s
+        .store
+        .execute_raw(&format!(
+            "UPDATE decisions SET verdict = 'allow' WHERE artifact_digest = '{digest}' AND environment = 'production'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let after = review(
+        &s,
+        &fixture(
+            "deployment.json",
+            "shop-prod",
+            &image(LOG4J_ARTIFACT),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(after["allowed"], false, "a flipped verdict admits: {after}");
+    let msg = message(&after);
+    assert!(
+        msg.contains("PCL-ADM-004") && msg.contains("altered"),
+        "{msg}"
+    );
+
+    // Put the verdict back, and forge a break-glass override row instead.
+    s.store
+        .execute_raw(&format!(
+            "UPDATE decisions SET verdict = 'deny' WHERE artifact_digest = '{digest}' AND environment = 'production'"
+        ))
+        .await
+        .unwrap();
+    let forged = s
+        .store
+        .execute_raw(&format!(
+            "INSERT INTO overrides (decision_id, seq, actor, reason, at) \
+             SELECT id, seq, 'token:tok_forged', 'forged', '2026-12-01T00:00:00.000Z' FROM decisions \
+             WHERE artifact_digest = '{digest}' AND environment = 'production'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(forged, 1);
+    let after = review(
+        &s,
+        &fixture(
+            "deployment.json",
+            "shop-prod",
+            &image(LOG4J_ARTIFACT),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(after["allowed"], false, "a forged override admits: {after}");
+    assert!(message(&after).contains("altered"), "{after}");
+    s.stop().await;
+}
