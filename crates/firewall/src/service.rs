@@ -82,14 +82,7 @@ impl From<RegistryError> for ServiceError {
 
 impl From<AccessError> for ServiceError {
     fn from(e: AccessError) -> Self {
-        match e {
-            AccessError::Store(e) => Self::Store(e),
-            AccessError::Forbidden(m) => Self::Forbidden(m),
-            AccessError::Invalid(m) => Self::Invalid(m),
-            AccessError::NotFound(m) => Self::NotFound(m),
-            AccessError::Conflict(m) => Self::Conflict(m),
-            e @ AccessError::Randomness(_) => Self::Internal(e.to_string()),
-        }
+        RegistryError::from(e).into()
     }
 }
 
