@@ -13,6 +13,7 @@ use portcullis_evidence::{ErrorKind, Limits, ParseError};
 use portcullis_firewall::admission::AdmissionConfig;
 use portcullis_firewall::record::{Documents, blob_kinds};
 use portcullis_firewall::service::{Ask, Decided};
+use portcullis_firewall::setup::read_limited;
 use portcullis_firewall::{
     ArtifactId, ConfigSource, Decision, DecisionRequest, DecisionService, EvidenceDoc,
     RequestContext, Setup, UnreadableEvidence, sha256,
@@ -360,24 +361,6 @@ pub(crate) fn describe(e: &ParseError) -> String {
     } else {
         e.to_string()
     }
-}
-
-/// The file's bytes, refusing files over the size limit before reading them.
-fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, ParseError> {
-    let io_err =
-        |e: std::io::Error| ParseError::new(ErrorKind::Io, None, format!("cannot read: {e}"));
-    let len = std::fs::metadata(path).map_err(io_err)?.len();
-    if len > limits.max_bytes {
-        return Err(ParseError::new(
-            ErrorKind::TooLarge,
-            None,
-            format!(
-                "{len} bytes is over the limit of {} bytes (raise it with --max-bytes)",
-                limits.max_bytes
-            ),
-        ));
-    }
-    std::fs::read(path).map_err(io_err)
 }
 
 pub(crate) fn read_evidence(

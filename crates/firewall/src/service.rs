@@ -399,16 +399,11 @@ impl DecisionService {
 
     // ------------------------------------------------------------ decisions
 
-    /// Decide on `ask`, record the decision with everything it was made from, and apply a
-    /// break-glass override. Nothing is returned before it is on the record.
-    pub async fn decide(&self, ask: Ask) -> Result<Decided, ServiceError> {
-        let Ask {
-            request,
-            documents,
-            actor,
-            override_reason,
-        } = ask;
-        match &override_reason {
+    /// Whether `actor` may ask for a decision (with a break-glass override when
+    /// `override_reason` is given): ci or admin decide; approver or admin override, with a
+    /// reason. A door may ask this before reading a large request.
+    pub fn may_ask(actor: &Actor, override_reason: Option<&str>) -> Result<(), ServiceError> {
+        match override_reason {
             Some(reason) => {
                 if !matches!(actor.role, Role::Approver | Role::Admin) {
                     return Err(ServiceError::Forbidden(format!(
@@ -422,9 +417,22 @@ impl DecisionService {
                         "a break-glass override must give its reason".into(),
                     ));
                 }
+                Ok(())
             }
-            None => actor.require(Permission::Decide, "requesting a decision")?,
+            None => Ok(actor.require(Permission::Decide, "requesting a decision")?),
         }
+    }
+
+    /// Decide on `ask`, record the decision with everything it was made from, and apply a
+    /// break-glass override. Nothing is returned before it is on the record.
+    pub async fn decide(&self, ask: Ask) -> Result<Decided, ServiceError> {
+        let Ask {
+            request,
+            documents,
+            actor,
+            override_reason,
+        } = ask;
+        Self::may_ask(&actor, override_reason.as_deref())?;
         if request.environment.trim().is_empty() {
             return Err(ServiceError::Invalid("environment is empty".into()));
         }

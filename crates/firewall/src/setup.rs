@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use portcullis_evidence::Limits;
+use portcullis_evidence::{ErrorKind, Limits, ParseError};
 use portcullis_policy::PolicyBundle;
 use portcullis_policy::gatekeeper::{Gatekeeper, read_dir_sources};
 
@@ -93,19 +93,23 @@ fn file_error(flag: &'static str, path: &Path, message: impl Into<String>) -> Lo
     }
 }
 
-/// The bytes of `path`, refusing a file over `limits.max_bytes` before reading it.
-pub fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, std::io::Error> {
-    let len = std::fs::metadata(path)?.len();
+/// The bytes of `path`, refusing a file over `limits.max_bytes` before reading it (an
+/// evidence error of kind `io` or `too-large`, with no format: nothing was parsed).
+pub fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, ParseError> {
+    let io_err =
+        |e: std::io::Error| ParseError::new(ErrorKind::Io, None, format!("cannot read: {e}"));
+    let len = std::fs::metadata(path).map_err(io_err)?.len();
     if len > limits.max_bytes {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
+        return Err(ParseError::new(
+            ErrorKind::TooLarge,
+            None,
             format!(
                 "{len} bytes is over the limit of {} bytes (raise it with --max-bytes)",
                 limits.max_bytes
             ),
         ));
     }
-    std::fs::read(path)
+    std::fs::read(path).map_err(io_err)
 }
 
 impl Setup {
@@ -113,7 +117,7 @@ impl Setup {
     pub fn load_config(&self) -> Result<(Config, Option<String>), LoadError> {
         let read = |path: &Path| -> Result<Config, LoadError> {
             let bytes = read_limited(path, &self.limits)
-                .map_err(|e| file_error("--config", path, format!("cannot read: {e}")))?;
+                .map_err(|e| file_error("--config", path, e.message))?;
             let text = String::from_utf8(bytes)
                 .map_err(|e| file_error("--config", path, format!("not UTF-8 text: {e}")))?;
             Ok(Config::from_yaml(&text, &path.display().to_string())?)
@@ -152,7 +156,7 @@ impl Setup {
 
         if let Some(path) = &self.kev {
             let bytes = read_limited(path, &self.limits)
-                .map_err(|e| file_error("--kev", path, format!("cannot read: {e}")))?;
+                .map_err(|e| file_error("--kev", path, e.message))?;
             let digest = sha256(&bytes);
             let kev = KevCatalog::parse(&bytes, &path.display().to_string())?;
             files.insert(digest.clone(), path.display().to_string());
@@ -169,7 +173,7 @@ impl Setup {
         let mut advisories = Vec::new();
         for path in &self.advisories {
             let bytes = read_limited(path, &self.limits)
-                .map_err(|e| file_error("--advisories", path, format!("cannot read: {e}")))?;
+                .map_err(|e| file_error("--advisories", path, e.message))?;
             let digest = sha256(&bytes);
             let ev = portcullis_evidence::parse(&bytes, &self.limits)
                 .map_err(|e| file_error("--advisories", path, e.to_string()))?;
@@ -193,7 +197,7 @@ impl Setup {
         let exceptions = match &self.exceptions {
             Some(path) => {
                 let bytes = read_limited(path, &self.limits)
-                    .map_err(|e| file_error("--exceptions", path, format!("cannot read: {e}")))?;
+                    .map_err(|e| file_error("--exceptions", path, e.message))?;
                 let text = String::from_utf8(bytes).map_err(|e| {
                     file_error("--exceptions", path, format!("not UTF-8 text: {e}"))
                 })?;

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use portcullis_firewall::DecisionService;
 use portcullis_firewall::record::{Documents, blob_kinds};
 use portcullis_firewall::registry::AdvisoryDoc;
 use portcullis_firewall::rules::RuleInfo;
@@ -299,6 +300,11 @@ async fn decide(
     caller: Caller,
     Json(body): Json<DecisionBody>,
 ) -> ApiResult {
+    // Refused before the evidence is read (or fetched from the store by digest).
+    DecisionService::may_ask(
+        &caller.as_actor(),
+        body.override_.as_ref().map(|o| o.reason.as_str()),
+    )?;
     let (request, documents) = build_request(&state, &body, &caller).await?;
     let decided = state
         .service

@@ -50,7 +50,12 @@ macro_rules! skip_or_fail {
 
 /// The shared corpus of real-world documents: `../shared/corpus` beside the checkout.
 pub fn corpus_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    // The running test's crate (cargo sets the variable for test processes), so a testkit
+    // built in another checkout that shares the target directory never points there.
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    crate_dir.join("../../../shared/corpus")
 }
 
 /// `rel` inside the shared corpus (`""` for the corpus itself), or `None` after

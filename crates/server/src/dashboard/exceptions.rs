@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
-use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use chrono::{Duration as Days, Utc};
 use portcullis_firewall::Exception;
 use portcullis_firewall::ServiceError;
 use serde::Deserialize;
@@ -71,14 +71,9 @@ pub async fn grant_exception(
     let f = form(f)?;
     check_csrf(&user, &headers, &f.csrf)?;
     user.require(Permission::Approve)?;
+    // Fields are only trimmed here: the firewall checks them (the one validation every way
+    // of granting shares) and its refusal is shown on the form.
     let expires = f.expires.trim();
-    if NaiveDate::parse_from_str(expires, "%Y-%m-%d").is_err()
-        && DateTime::parse_from_rfc3339(expires).is_err()
-    {
-        return Err(PageError::bad_request(format!(
-            "expires {expires:?}: give a date (YYYY-MM-DD) or an RFC 3339 time"
-        )));
-    }
     let opt = |s: &str| {
         let s = s.trim();
         (!s.is_empty()).then(|| s.to_string())
@@ -100,21 +95,6 @@ pub async fn grant_exception(
         approver: user.actor(),
         evidence: opt(&f.evidence),
     };
-    for (what, v) in [
-        ("rule", &exception.rule),
-        ("key", &exception.key),
-        ("artifact", &exception.artifact),
-        ("reason", &exception.reason),
-    ] {
-        if v.is_empty() {
-            return Err(PageError::bad_request(format!("{what} is empty")));
-        }
-    }
-    if exception.environments.is_empty() {
-        return Err(PageError::bad_request(
-            "environments is empty (name them, comma-separated, or *)",
-        ));
-    }
     let granted = state
         .service
         .grant_exceptions(vec![exception], &user.as_actor())
