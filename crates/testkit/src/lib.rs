@@ -9,7 +9,7 @@
 #![allow(clippy::panic)]
 
 use std::fmt::Display;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Whether the tests run under CI: `CI` is `true` (in any case) or `1`.
 pub fn under_ci() -> bool {
