@@ -109,12 +109,15 @@ fn read_request(
             }
         }
     };
+    // The firewall's clock unless --time says otherwise (then the decision says it was
+    // asserted).
     let time = match args.time.as_deref() {
-        Some(t) => DateTime::parse_from_rfc3339(t)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| anyhow!("--time {t:?}: not an RFC 3339 time ({e})"))?,
-        // Millisecond precision, as recorded: a replay decides at exactly the same time.
-        None => now_millis(),
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| anyhow!("--time {t:?}: not an RFC 3339 time ({e})"))?,
+        ),
+        None => None,
     };
     let mut docs = Documents::default();
     let mut files: BTreeMap<String, String> = BTreeMap::new();
@@ -126,10 +129,10 @@ fn read_request(
         requester: args.requester.clone(),
         approver: args.approver.clone(),
         change_ref: args.change_ref.clone(),
-        time: Some(time),
-
+        time,
         ..RequestContext::default()
     };
+    req.what_if = args.what_if;
 
     for (path, bytes) in manifest_bytes {
         let bytes = match bytes {
@@ -338,11 +341,6 @@ fn decide_local(
         override_reason: None,
     }))?;
     Ok((decided, location))
-}
-
-fn now_millis() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
 pub(crate) fn display(p: &Path) -> String {

@@ -250,7 +250,9 @@ pub struct GateArgs {
     /// Who asks for the deployment.
     #[arg(long, env = "PORTCULLIS_REQUESTER")]
     pub requester: Option<String>,
-    /// Who approved it.
+    /// Who approved it, as the request asserts. An asserted approver counts only where the
+    /// environment accepts asserted facts (`accept_asserted_facts`; not protected ones by
+    /// default): record real approvals with `portcullis approve`.
     #[arg(long, env = "PORTCULLIS_APPROVER")]
     pub approver: Option<String>,
     /// The pipeline asking (e.g. the CI workflow or job URL).
@@ -269,16 +271,26 @@ pub struct GateArgs {
     /// Exposure check results: JSON, one PolicyInput `exposures` entry or an array (repeatable).
     #[arg(long, value_name = "FILE")]
     pub exposure: Vec<PathBuf>,
-    /// What runs in the environment today: JSON, the PolicyInput `previous` object.
+    /// What runs in the environment today: JSON, the PolicyInput `previous` object. Used
+    /// (asserted) by a what-if evaluation; a recorded decision takes what runs from the
+    /// firewall's inventory.
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
     /// Earlier decisions about this artifact in other environments: JSON, the PolicyInput
-    /// `history` array.
+    /// `history` array. Used (asserted) by a what-if evaluation; a recorded decision takes
+    /// the history from the firewall's own decisions and deployments.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
-    /// Decide as of this time (RFC 3339) instead of now, for reproducible runs.
+    /// Decide as of this time (RFC 3339) instead of now: a what-if evaluation (`--what-if`),
+    /// or on a local store a decision recorded with this time, marked asserted. A server
+    /// times recorded decisions with its own clock.
     #[arg(long, env = "PORTCULLIS_TIME", value_name = "RFC3339")]
     pub time: Option<String>,
+    /// A what-if evaluation: decide and report, record nothing (the decision says
+    /// `what_if: true`); the request's time, history and previous deployment are used, marked
+    /// asserted.
+    #[arg(long = "what-if")]
+    pub what_if: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

@@ -179,6 +179,23 @@ async fn record(
         )
         .await
         .context("the exposure evidence could not be recorded")?;
+    // The checks themselves, as recorded facts of later decisions about this digest in this
+    // environment (an inline report given to the gate is only asserted).
+    if let Some(environment) = &report.environment {
+        let exposures = portcullis_probe::evidence::exposures_from_json(body, &digest)
+            .map_err(|e| anyhow::anyhow!("the report just written cannot be read back: {e}"))?;
+        if !exposures.is_empty() {
+            let facts = portcullis_firewall::sources::FactsToRecord {
+                artifact_digest: artifact.digest.clone(),
+                environment: environment.clone(),
+                verifications: Vec::new(),
+                exposures,
+            };
+            portcullis_firewall::sources::record(registry.store(), &facts, &cli_actor(&None))
+                .await
+                .context("the exposure results could not be recorded")?;
+        }
+    }
     Ok(digest)
 }
 

@@ -114,6 +114,7 @@ fn body(req: &DecisionRequest, docs: &Documents) -> anyhow::Result<DecisionBody>
         history: req.history.clone(),
         manifests: req.manifests.clone(),
         override_: None,
+        what_if: req.what_if,
     })
 }
 

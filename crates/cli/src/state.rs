@@ -78,5 +78,5 @@ pub fn actor(by: &Option<String>) -> String {
 /// The command line as an actor: `actor(by)` with role admin (whoever can open the store can
 /// change anything in it anyway; the server's tokens are what roles limit).
 pub fn cli_actor(by: &Option<String>) -> portcullis_firewall::Actor {
-    portcullis_firewall::Actor::new(actor(by), portcullis_firewall::Role::Admin)
+    portcullis_firewall::Actor::local(actor(by), portcullis_firewall::Role::Admin)
 }

@@ -188,5 +188,32 @@ fn record(args: &CommonArgs, report: &Report, json: &[u8]) -> anyhow::Result<()>
         "recorded: verification {digest} for {}@{} (audit entry {seq}) in {}",
         artifact.name, artifact.digest, location
     );
+    // The result itself, as a recorded fact of later decisions about this digest in this
+    // environment (an inline report given to the gate is only asserted).
+    let Some(environment) = &report.environment else {
+        eprintln!(
+            "note: without --env the result is kept as evidence only, not as a recorded fact of an environment's decisions"
+        );
+        return Ok(());
+    };
+    let verifications = portcullis_verify::evidence::verifications_from_json(json, &digest)
+        .map_err(|e| anyhow!("the report just written cannot be read back: {e}"))?;
+    let facts = portcullis_firewall::sources::FactsToRecord {
+        artifact_digest: artifact.digest.clone(),
+        environment: environment.clone(),
+        verifications,
+        exposures: Vec::new(),
+    };
+    let rows = rt.block_on(portcullis_firewall::sources::record(
+        registry.store(),
+        &facts,
+        &cli_actor(&None),
+    ))?;
+    for r in rows {
+        eprintln!(
+            "recorded: {} {} for {} in {environment} (audit entry {})",
+            r.kind, r.id, artifact.digest, r.seq
+        );
+    }
     Ok(())
 }

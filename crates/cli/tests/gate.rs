@@ -436,6 +436,7 @@ violation contains v if {
         "previous.json",
         r#"{"artifact":{"name":"shop/api","digest":"sha256:00"},"deployed_at":null,"findings":[]}"#,
     );
+    let home = fresh_home();
     let history = json(
         "history.json",
         r#"[{"environment":"staging","decision":"allow","decided_at":"2026-11-22T00:00:00Z","deployed":true}]"#,
@@ -450,6 +451,7 @@ violation contains v if {
         .current_dir(root())
         .env("PORTCULLIS_REQUESTER", "alice")
         .env("PORTCULLIS_PIPELINE", "ci/release")
+        .env("PORTCULLIS_HOME", &home)
         .args([
             "gate",
             "--config",

@@ -118,6 +118,10 @@ fn decided(d: &Value) -> Value {
             "{k} missing in {d:?}"
         );
     }
+    // Where each fact came from depends on the door (an authenticated caller, the command
+    // line's asserted name): the decision itself does not.
+    o.remove("facts");
+    o.remove("ignored");
     d
 }
 

@@ -117,6 +117,13 @@ fn normalize(text: &str, ids: &[&str]) -> String {
     let mut t = text
         .lines()
         .filter(|l| !l.starts_with("recorded:") && !l.starts_with("note:"))
+        .map(|l| match l.find("(deployed ") {
+            // Each store recorded its own staging decision and deployment (seed_staging).
+            Some(i) if l.trim_start().starts_with("diff against") => {
+                format!("{}(deployed …)", &l[..i])
+            }
+            _ => l.to_string(),
+        })
         .collect::<Vec<_>>()
         .join("\n");
     for id in ids {
@@ -129,7 +136,42 @@ fn without_record(mut d: Value) -> Value {
     let o = d.as_object_mut().unwrap();
     o.remove("id");
     o.remove("chain");
+    // Where the facts came from differs by door: the server authenticated its caller and
+    // ignores a history the request claims; the command line on its own store asserts both.
+    o.remove("facts");
+    o.remove("ignored");
+    // Each store recorded its own staging decision and deployment (seed_staging).
+    if let Some(b) = d
+        .pointer_mut("/diff/baseline")
+        .and_then(Value::as_object_mut)
+    {
+        b.remove("decision");
+        b.remove("deployed_at");
+    }
     d
+}
+
+/// The README's artifact passed staging and was deployed there, on the record of the store at
+/// `home`: the promotion order to production is judged from that record.
+fn seed_staging(home: &Path, config: &str) {
+    let staging: Vec<String> = allowed_command(config)
+        .into_iter()
+        .map(|a| {
+            if a == "production" {
+                "staging".into()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let o = portcullis_with_home(&root(), home, &staging);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = portcullis_with_home(
+        &root(),
+        home,
+        &["deployed", "--artifact", CLEAN_ARTIFACT, "--env", "staging"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
@@ -157,14 +199,18 @@ fn gate_against_a_server_behaves_exactly_like_a_local_gate() {
     let o = portcullis_with_home(
         &root(),
         &home,
-        &["token", "create", "--role", "ci", "--name", "pipeline"],
+        // admin: an admin may date a decision (recorded as asserted), as the local gate's
+        // --time does; a ci token's time is the server's clock (crates/server/tests/api.rs).
+        &["token", "create", "--role", "admin", "--name", "pipeline"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o).trim().to_string();
     assert!(token.starts_with("pcl_"), "{token}");
+    seed_staging(&home, config);
     let server = Server::start(&home);
     // The local gate reads the same advisory and exceptions from its own store.
     let local_home = fresh_home();
+    seed_staging(&local_home, config);
     let o = portcullis_with_home(
         &root(),
         &local_home,

@@ -93,8 +93,8 @@ fn bad_configuration_exits_2_naming_file_and_place() {
 fn the_gate_reads_the_report_and_denies_production_below_80() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_only(dir.path(), &["PCL-VERIFY-001"]);
-    let gate = |report: &std::path::Path| {
-        portcullis(&[
+    let gate = |home: &std::path::Path, report: Option<&std::path::Path>| {
+        let mut args = vec![
             "gate",
             "--config",
             config.to_str().unwrap(),
@@ -104,35 +104,56 @@ fn the_gate_reads_the_report_and_denies_production_below_80() {
             "production",
             "--evidence",
             "examples/evidence/clean/checkout-api-2.4.1.cdx.json",
-            "--verification",
-            report.to_str().unwrap(),
             "--format",
             "json",
-        ])
+        ];
+        if let Some(r) = report {
+            args.extend(["--verification", r.to_str().unwrap()]);
+        }
+        portcullis_with_home(&root(), home, &args)
     };
     for (analysis, want_code, name) in [
         (HEALTHY, 0, "healthy.json"),
         (REGRESSED, 1, "regressed.json"),
     ] {
         let report = dir.path().join(name);
-        let o = portcullis(&[
-            "verify",
-            "canary",
-            "--config",
-            analysis,
-            "--artifact",
-            CLEAN_ARTIFACT,
-            "--env",
-            "production",
-            "--format",
-            "json",
-            "--output",
-            report.to_str().unwrap(),
-        ]);
+        let home = fresh_home();
+        let o = portcullis_with_home(
+            &root(),
+            &home,
+            &[
+                "verify",
+                "canary",
+                "--config",
+                analysis,
+                "--artifact",
+                CLEAN_ARTIFACT,
+                "--env",
+                "production",
+                "--format",
+                "json",
+                "--output",
+                report.to_str().unwrap(),
+                "--record",
+            ],
+        );
         assert!(o.stdout.is_empty());
-        let o = gate(&report);
+        assert!(
+            stderr(&o).contains("recorded: verification fct_"),
+            "{}",
+            stderr(&o)
+        );
+        // The firewall's own run recorded the result: the gate counts it without being given it.
+        let o = gate(&home, None);
         assert_eq!(code(&o), Some(want_code), "{name}: {}", stderr(&o));
         let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let fact = d["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fact"] == "verification")
+            .unwrap_or_else(|| panic!("{d}"));
+        assert_eq!(fact["source"], "recorded", "{fact}");
         if want_code == 1 {
             let v = &d["violations"][0];
             assert_eq!(v["rule"], "PCL-VERIFY-001");
@@ -143,6 +164,21 @@ fn the_gate_reads_the_report_and_denies_production_below_80() {
                 "{msg}"
             );
             assert!(msg.contains("unexpected log template"), "{msg}");
+        } else {
+            // The same passing report handed to the gate inline, on a store that recorded
+            // nothing: asserted, and production does not take it.
+            let o = gate(&fresh_home(), Some(&report));
+            assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+            let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let v = &d["violations"][0];
+            assert_eq!(v["key"], "canary|missing", "{v}");
+            assert!(
+                v["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("the request asserts 1, which do not count here"),
+                "{v}"
+            );
         }
     }
 }

@@ -15,20 +15,31 @@ pub enum Role {
     Viewer,
     /// Viewer + request decisions, upload evidence, record deployments, admission reviews.
     Ci,
-    /// Viewer + grant and revoke exceptions, break-glass overrides.
+    /// Viewer + grant and revoke exceptions and approvals, break-glass overrides.
     Approver,
+    /// Viewer + record verification (canary) and exposure results: the account the
+    /// firewall's own analysis runs under (`portcullis verify … --record`), never the pipeline
+    /// being gated.
+    Verifier,
     /// Everything: advisories, tokens, policies.
     Admin,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Ci, Role::Approver, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::Ci,
+        Role::Approver,
+        Role::Verifier,
+        Role::Admin,
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "viewer" => Some(Self::Viewer),
             "ci" => Some(Self::Ci),
             "approver" => Some(Self::Approver),
+            "verifier" => Some(Self::Verifier),
             "admin" => Some(Self::Admin),
             _ => None,
         }
@@ -39,6 +50,7 @@ impl Role {
             Self::Viewer => "viewer",
             Self::Ci => "ci",
             Self::Approver => "approver",
+            Self::Verifier => "verifier",
             Self::Admin => "admin",
         }
     }
@@ -50,6 +62,7 @@ impl Role {
                 | (_, Permission::Read)
                 | (Self::Ci, Permission::Decide)
                 | (Self::Approver, Permission::Approve)
+                | (Self::Verifier, Permission::Record)
         )
     }
 }
@@ -60,6 +73,8 @@ pub enum Permission {
     Read,
     Decide,
     Approve,
+    /// Record verification and exposure results.
+    Record,
     Admin,
 }
 
@@ -70,6 +85,7 @@ impl Permission {
             Permission::Read => "any role",
             Permission::Decide => "role ci or admin",
             Permission::Approve => "role approver or admin",
+            Permission::Record => "role verifier or admin",
             Permission::Admin => "role admin",
         }
     }
@@ -82,13 +98,28 @@ impl Permission {
 pub struct Actor {
     pub name: String,
     pub role: Role,
+    /// Whether the firewall authenticated this identity (a token, an mTLS certificate). The
+    /// command line on a local store acts under a name it is told: not authenticated, so a
+    /// decision calls its requester asserted.
+    pub authenticated: bool,
 }
 
 impl Actor {
+    /// An identity the firewall authenticated (the server's callers).
     pub fn new(name: impl Into<String>, role: Role) -> Self {
         Self {
             name: name.into(),
             role,
+            authenticated: true,
+        }
+    }
+
+    /// The command line on a local store: whoever can write the database file can do anything
+    /// to it anyway, so it acts as `role`, under a name it was told.
+    pub fn local(name: impl Into<String>, role: Role) -> Self {
+        Self {
+            authenticated: false,
+            ..Self::new(name, role)
         }
     }
 
@@ -235,13 +266,14 @@ mod tests {
     fn each_role_has_exactly_its_permissions() {
         use Permission::*;
         let table = [
-            (Role::Viewer, [true, false, false, false]),
-            (Role::Ci, [true, true, false, false]),
-            (Role::Approver, [true, false, true, false]),
-            (Role::Admin, [true, true, true, true]),
+            (Role::Viewer, [true, false, false, false, false]),
+            (Role::Ci, [true, true, false, false, false]),
+            (Role::Approver, [true, false, true, false, false]),
+            (Role::Verifier, [true, false, false, true, false]),
+            (Role::Admin, [true, true, true, true, true]),
         ];
         for (role, want) in table {
-            let got = [Read, Decide, Approve, Admin].map(|p| role.allows(p));
+            let got = [Read, Decide, Approve, Record, Admin].map(|p| role.allows(p));
             assert_eq!(got, want, "{role:?}");
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }

@@ -119,6 +119,18 @@ impl Baseline {
         self.side.is_some()
     }
 
+    /// What runs there as the policy's `previous`, from the firewall's inventory and the
+    /// recorded evidence of its decision (`None` unless known).
+    pub fn previous(&self) -> Option<portcullis_policy::input::InputPrevious> {
+        let side = self.side.as_ref()?;
+        Some(portcullis_policy::input::InputPrevious {
+            artifact: self.info.artifact.clone()?,
+            deployed_at: self.info.deployed_at.clone(),
+            findings: side.findings.clone(),
+            source: portcullis_policy::input::FactSource::Firewall,
+        })
+    }
+
     /// What identifies the comparison (for the diff memo): the baseline side itself.
     fn cache_key(&self) -> String {
         match &self.side {

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod approvals;
 pub mod clock;
 pub mod config;
 pub mod decision;
@@ -26,6 +27,7 @@ pub mod request;
 pub mod rules;
 pub mod service;
 pub mod setup;
+pub mod sources;
 pub mod stored;
 pub mod trust;
 pub mod violation;

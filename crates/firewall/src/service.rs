@@ -440,14 +440,32 @@ impl DecisionService {
         let live = self.live();
         let mut docs = live.docs.clone();
         docs.merge(&documents);
-        let (decision, request) = self.decide_and_record(&live, request, &docs).await?;
+        let (decision, request) = self
+            .decide_and_record(&live, request, &docs, &actor)
+            .await?;
         let mut exit_code = decision.exit_code();
         let mut overridden = None;
         if let Some(reason) = override_reason
             && exit_code != 0
         {
+            if decision.what_if {
+                return Err(ServiceError::Invalid(
+                    "a what-if evaluation is not recorded, so it cannot be overridden".into(),
+                ));
+            }
             overridden = Some(self.record_override(&decision, &actor, &reason).await?);
             exit_code = 0;
+        }
+        if decision.what_if {
+            // Not a decision: nothing is recorded, counted or notified.
+            let rules = live.firewall.rule_infos(&decision.environment);
+            return Ok(Decided {
+                decision,
+                exit_code,
+                rules,
+                overridden: None,
+                request,
+            });
         }
         self.tell(Event::Decided {
             decision: Box::new(decision.clone()),
@@ -473,21 +491,35 @@ impl DecisionService {
         })
     }
 
-    /// The diff baseline, the decision (off the async workers: evaluation is CPU work), and
-    /// its record.
+    /// The firewall's own facts, the diff baseline, the decision (off the async workers:
+    /// evaluation is CPU work), and its record (none for a what-if evaluation).
     async fn decide_and_record(
         &self,
         live: &Arc<Live>,
         mut request: DecisionRequest,
         docs: &Documents,
+        actor: &Actor,
     ) -> Result<(Decision, DecisionRequest), ServiceError> {
+        crate::sources::establish(&self.store, &mut request, actor).await?;
         // The decision carries the diff against what the inventory says runs there.
-        request.baseline = Some(
-            live.firewall
-                .baseline(&self.store, &request.environment, &request.artifact.name)
-                .await
-                .map_err(|e| ServiceError::Baseline(e.to_string()))?,
-        );
+        let baseline = live
+            .firewall
+            .baseline(&self.store, &request.environment, &request.artifact.name)
+            .await
+            .map_err(|e| ServiceError::Baseline(e.to_string()))?;
+        // What runs there is the inventory's; a previous deployment the request asserts is
+        // kept (marked asserted) only where the inventory knows nothing and the request may
+        // bring its own facts (the command line on its own store, a what-if evaluation).
+        if let Some(p) = baseline.previous() {
+            if let Some(claimed) = request.previous.take() {
+                request.ignored.push(format!(
+                    "previous {}@{}: what runs is the firewall's own inventory",
+                    claimed.artifact.name, claimed.artifact.digest
+                ));
+            }
+            request.previous = Some(p);
+        }
+        request.baseline = Some(baseline);
         let deciding = live.clone();
         let (mut decision, request) = tokio::task::spawn_blocking(move || {
             let d = deciding.firewall.decide(&request);
@@ -495,6 +527,9 @@ impl DecisionService {
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("the decision task failed: {e}")))?;
+        if request.what_if {
+            return Ok((decision, request));
+        }
         live.firewall
             .record(&self.store, &request, &mut decision, docs)
             .await
@@ -557,7 +592,7 @@ impl DecisionService {
         let mut docs = live.docs.clone();
         let request =
             crate::regate::stored_request(&self.store, id, &self.limits, &mut docs).await?;
-        let (decision, request) = self.decide_and_record(&live, request, &docs).await?;
+        let (decision, request) = self.decide_and_record(&live, request, &docs, actor).await?;
         self.tell(Event::Decided {
             decision: Box::new(decision.clone()),
             took: started.elapsed(),
@@ -679,6 +714,61 @@ impl DecisionService {
         let e = self.registry.revoke_exception(id, actor, reason).await?;
         self.reload_after(Some(e.seq)).await?;
         Ok(e)
+    }
+
+    /// Approve one artifact digest for one environment (role approver or admin).
+    pub async fn grant_approval(
+        &self,
+        grant: &crate::approvals::ApprovalGrant,
+        actor: &Actor,
+    ) -> Result<(portcullis_store::ApprovalRow, Entry), ServiceError> {
+        Ok(crate::approvals::grant(&self.store, grant, actor).await?)
+    }
+
+    /// Revoke approval `id` (role approver or admin).
+    pub async fn revoke_approval(
+        &self,
+        id: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Entry, ServiceError> {
+        Ok(crate::approvals::revoke(&self.store, id, actor, reason).await?)
+    }
+
+    /// Approvals with their status now, newest first (revoked ones too with `all`).
+    pub async fn approvals(
+        &self,
+        artifact_digest: Option<&str>,
+        environment: Option<&str>,
+        all: bool,
+    ) -> Result<
+        Vec<(
+            portcullis_store::ApprovalRow,
+            crate::approvals::ApprovalStatus,
+        )>,
+        ServiceError,
+    > {
+        let now = Utc::now();
+        Ok(self
+            .store
+            .approvals(artifact_digest, environment, all)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let st = crate::approvals::ApprovalStatus::of(&r, now);
+                (r, st)
+            })
+            .filter(|(_, st)| all || *st == crate::approvals::ApprovalStatus::Active)
+            .collect())
+    }
+
+    /// Record verification and exposure results measured by `actor` (role verifier or admin).
+    pub async fn record_facts(
+        &self,
+        facts: &crate::sources::FactsToRecord,
+        actor: &Actor,
+    ) -> Result<Vec<portcullis_store::RecordedFactRow>, ServiceError> {
+        Ok(crate::sources::record(&self.store, facts, actor).await?)
     }
 
     /// The stored exceptions with their status now (revoked ones too with `all`).

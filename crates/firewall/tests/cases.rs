@@ -54,6 +54,9 @@ struct Case {
     previous: Option<InputPrevious>,
     #[serde(default)]
     history: Vec<InputHistoryEntry>,
+    /// Approvals the firewall established (PolicyInput `context.approvals`).
+    #[serde(default)]
+    approvals: Vec<portcullis_policy::input::InputApproval>,
     #[serde(default)]
     unreadable: Vec<Unreadable>,
     /// Public key files (PEM, relative to the case file) trusted to sign attestations.
@@ -312,6 +315,7 @@ fn run(path: &Path) -> Result<Outcome, String> {
     req.exposures = case.exposures.clone();
     req.previous = case.previous.clone();
     req.history = case.history.clone();
+    req.approvals = case.approvals.clone();
     if let Some(b) = &case.baseline {
         let running = ArtifactId::parse(&b.artifact).map_err(|e| e.to_string())?;
         let running_digest = running.digest.clone();

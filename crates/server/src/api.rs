@@ -52,6 +52,9 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(advisory_impact))
         .routes(routes!(list_exceptions, grant_exceptions))
         .routes(routes!(revoke_exception))
+        .routes(routes!(list_approvals, grant_approval))
+        .routes(routes!(revoke_approval))
+        .routes(routes!(record_facts))
         .routes(routes!(record_deployment))
         .routes(routes!(inventory))
         .routes(routes!(diff))
@@ -262,6 +265,12 @@ pub struct DecisionBody {
     pub manifests: Vec<portcullis_policy::kubernetes::Manifest>,
     #[serde(default, rename = "override")]
     pub override_: Option<OverrideBody>,
+    /// A what-if evaluation: decided (at `context.time` when given) and answered, never
+    /// recorded; the decision says `what_if: true`. Otherwise the decision is recorded and the
+    /// firewall's own facts replace what the request says about itself (time, requester,
+    /// approvals, history, what runs): see `decision.facts` and `decision.ignored`.
+    #[serde(default)]
+    pub what_if: bool,
 }
 
 /// What `POST /v1/decisions` answers: the decision (the documented Decision JSON), the exit
@@ -351,6 +360,7 @@ async fn build_request(
     };
     let mut docs = Documents::default();
     let mut req = DecisionRequest::new(artifact, body.environment.clone());
+    req.what_if = body.what_if;
     req.context = RequestContext {
         pipeline: body.context.pipeline.clone(),
         stage: body.context.stage.clone(),
@@ -857,6 +867,211 @@ async fn revoke_exception(
         .revoke_exception(&id, &caller.as_actor(), &body.reason)
         .await?;
     ok(&json!({"exception": id, "audit_entry": e.seq}))
+}
+
+// ------------------------------------------------------------------ approvals
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ApprovalQuery {
+    /// Only approvals of this artifact digest.
+    artifact_digest: Option<String>,
+    /// Only approvals for this environment.
+    environment: Option<String>,
+    /// Expired and revoked ones too.
+    #[serde(default)]
+    all: bool,
+}
+
+/// `POST /v1/approvals`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ApprovalBody {
+    /// `sha256:<64 hex>`: the exact artifact approved.
+    artifact_digest: String,
+    environment: String,
+    /// The change approved; a request must then name the same change.
+    #[serde(default)]
+    change_ref: Option<String>,
+    reason: String,
+    /// RFC 3339; 24 hours from now when absent, at most 30 days.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/approvals",
+    tag = "approvals",
+    operation_id = "list_approvals",
+    description = "Approvals in force (`all=true`: expired and revoked ones too), newest first. Role: viewer or above.",
+    params(ApprovalQuery),
+    responses(
+        (status = 200, description = "`{approvals: [{id, artifact_digest, environment, change_ref, approver, source, reason, granted_at, expires_at, revoked_at, status, audit_entry}]}`", body = serde_json::Value),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_approvals(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: QueryResult<ApprovalQuery>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let q = query(q)?;
+    let out: Vec<Value> = state
+        .service
+        .approvals(
+            q.artifact_digest.as_deref(),
+            q.environment.as_deref(),
+            q.all,
+        )
+        .await?
+        .into_iter()
+        .map(|(row, status)| {
+            let mut v = serde_json::to_value(&row).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("status".into(), json!(status));
+            }
+            v
+        })
+        .collect();
+    ok(&json!({"approvals": out}))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/approvals",
+    tag = "approvals",
+    operation_id = "grant_approval",
+    description = "Approve one artifact digest for one environment (and change, when given). The approver is the caller's token, never a name in the body. Role: approver or admin.",
+    request_body = ApprovalBody,
+    responses(
+        (status = 201, description = "`{approval: {id, …}, audit_entry}`", body = serde_json::Value),
+        (status = 422, description = "not a digest, an empty environment or reason, an expiry in the past or more than 30 days ahead (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn grant_approval(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<ApprovalBody>,
+) -> ApiResult {
+    caller.require(Permission::Approve)?;
+    let expires_at = match body.expires_at.as_deref() {
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    Problem::new(
+                        codes::INVALID_REQUEST,
+                        format!("expires_at {t:?}: not an RFC 3339 time ({e})"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let grant = portcullis_firewall::approvals::ApprovalGrant {
+        artifact_digest: body.artifact_digest,
+        environment: body.environment,
+        change_ref: body.change_ref,
+        reason: body.reason,
+        expires_at,
+    };
+    let (row, entry) = state
+        .service
+        .grant_approval(&grant, &caller.as_actor())
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"approval": row, "audit_entry": entry.seq}),
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/approvals/{id}/revoke",
+    tag = "approvals",
+    operation_id = "revoke_approval",
+    description = "Revoke an approval (with a reason). Role: approver or admin.",
+    request_body = ReasonBody,
+    params(("id" = String, Path, description = "the approval id")),
+    responses(
+        (status = 200, description = "`{approval, audit_entry}`", body = serde_json::Value),
+        (status = 404, description = "no such approval (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "revoked already (problem code: conflict)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn revoke_approval(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> ApiResult {
+    caller.require(Permission::Approve)?;
+    let e = state
+        .service
+        .revoke_approval(&id, &caller.as_actor(), &body.reason)
+        .await?;
+    ok(&json!({"approval": id, "audit_entry": e.seq}))
+}
+
+// ------------------------------------------------------------------ recorded facts
+
+/// `POST /v1/facts`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct FactsBody {
+    /// `sha256:<64 hex>`.
+    artifact_digest: String,
+    environment: String,
+    /// Canary analyses (`PolicyInput` `verifications[]`: kind, score, verdict, evidence, details).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    verifications: Vec<InputVerification>,
+    /// Exposure checks (`PolicyInput` `exposures[]`).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    exposures: Vec<InputExposure>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/facts",
+    tag = "facts",
+    operation_id = "record_facts",
+    description = "Record verification (canary) and exposure results measured for one artifact digest in one environment (what `portcullis verify canary --record` and `portcullis probe --record` send). Later decisions about that digest there count them as recorded, by the caller. Role: verifier or admin (not ci: the pipeline being gated does not report its own results).",
+    request_body = FactsBody,
+    responses(
+        (status = 201, description = "`{recorded: [{id, kind, audit_entry}]}`", body = serde_json::Value),
+        (status = 422, description = "not a digest, an empty environment, nothing to record, a score outside 0-100 (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn record_facts(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<FactsBody>,
+) -> ApiResult {
+    caller.require(Permission::Record)?;
+    let facts = portcullis_firewall::sources::FactsToRecord {
+        artifact_digest: body.artifact_digest,
+        environment: body.environment,
+        verifications: body.verifications,
+        exposures: body.exposures,
+    };
+    let rows = state
+        .service
+        .record_facts(&facts, &caller.as_actor())
+        .await?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"id": r.id, "kind": r.kind, "audit_entry": r.seq}))
+        .collect();
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"recorded": out}),
+    ))
 }
 
 // ------------------------------------------------------------------ deployments

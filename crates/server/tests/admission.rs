@@ -81,13 +81,15 @@ async fn server() -> Option<(TestServer, portcullis_store::testing::TestDb)> {
         },
     )
     .await;
-    // A recorded allow for the clean build and a deny for 2.4.0, in production.
+    // A recorded allow for the clean build and a deny for 2.4.0, in production. The clean build
+    // passes staging first: the promotion order is judged from the firewall's own history.
     let ex = examples();
-    let (_, allow) = s
+    for env in ["staging", "production"] {
+        let (_, allow) = s
         .post(
             Role::Ci,
             "/v1/decisions",
-            &json!({"artifact": CLEAN, "environment": "production",
+            &json!({"artifact": CLEAN, "environment": env,
                 "evidence": [evidence_file(&ex.join("evidence/clean/checkout-api-2.4.1.cdx.json")),
                              evidence_file(&ex.join("evidence/clean/checkout-api-2.4.1.intoto.jsonl")),
                              evidence_file(&ex.join("evidence/clean/trivy-image.json"))],
@@ -96,11 +98,22 @@ async fn server() -> Option<(TestServer, portcullis_store::testing::TestDb)> {
                 "context": {"requester": "alice@example.com", "approver": "bob@example.com", "change_ref": "CHG-1", "time": "2026-11-23T12:00:00Z"}}),
         )
         .await;
-    assert_eq!(
-        allow["decision"]["decision"], "allow",
-        "{}",
-        allow["decision"]
-    );
+        assert_eq!(
+            allow["decision"]["decision"], "allow",
+            "{}",
+            allow["decision"]
+        );
+        if env == "staging" {
+            let (status, body) = s
+                .post(
+                    Role::Ci,
+                    "/v1/deployments",
+                    &json!({"artifact": CLEAN, "environment": "staging"}),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
     let (_, deny) = s
         .post(
             Role::Ci,

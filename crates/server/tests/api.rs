@@ -47,7 +47,23 @@ async fn decisions_round_trip_and_are_recorded() {
         d["chain"]["seq"].as_u64().unwrap() > 0,
         "recorded in the chain: {d}"
     );
-    assert_eq!(d["decided_at"], "2026-11-23T12:00:00.000Z");
+    // A ci token cannot date its decision: the firewall's clock times it, and the decision
+    // says what it did not use.
+    assert_ne!(d["decided_at"], "2026-11-23T12:00:00.000Z");
+    assert!(
+        d["ignored"].as_array().unwrap().iter().any(|i| i
+            .as_str()
+            .unwrap()
+            .starts_with("context.time 2026-11-23T12:00:00.000Z")),
+        "{d}"
+    );
+    let time = d["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fact"] == "time")
+        .unwrap();
+    assert_eq!(time["source"], "firewall");
     let rules: Vec<&str> = d["violations"]
         .as_array()
         .unwrap()
@@ -493,6 +509,12 @@ async fn token_role_matrix_covers_every_endpoint() {
             }
             "/v1/deployments" => json!({"artifact": LOG4J_ARTIFACT, "environment": "dev"}),
             "/v1/tokens" => json!({"name": "matrix", "role": "viewer"}),
+            "/v1/approvals" => {
+                json!({"artifact_digest": LOG4J_ARTIFACT.split('@').nth(1).unwrap(), "environment": "production", "reason": "matrix"})
+            }
+            "/v1/facts" => {
+                json!({"artifact_digest": LOG4J_ARTIFACT.split('@').nth(1).unwrap(), "environment": "production", "verifications": [{"kind": "canary", "score": 90.0, "verdict": "pass", "evidence": null, "details": null}]})
+            }
             "/v1/admission" => {
                 json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
                 "uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
@@ -514,7 +536,10 @@ async fn token_role_matrix_covers_every_endpoint() {
             ("POST", "/v1/decisions" | "/v1/evidence" | "/v1/deployments" | "/v1/admission") => {
                 Role::Ci
             }
-            ("POST", p) if p.starts_with("/v1/exceptions") => Role::Approver,
+            ("POST", p) if p.starts_with("/v1/exceptions") || p.starts_with("/v1/approvals") => {
+                Role::Approver
+            }
+            ("POST", "/v1/facts") => Role::Verifier,
             ("POST", _) => Role::Admin,
             _ => unreachable!(),
         })
@@ -564,7 +589,7 @@ async fn token_role_matrix_covers_every_endpoint() {
             checked += 1;
         }
     }
-    assert_eq!(checked, documented().len() * 5);
+    assert_eq!(checked, documented().len() * (Role::ALL.len() + 1));
     // A revoked token is refused at once.
     let (_, t) = s
         .post(
@@ -765,7 +790,9 @@ async fn reports_export_the_range_in_every_format() {
     assert_eq!(status, 200, "{body}");
     let id = body["decision"]["id"].as_str().unwrap().to_string();
 
-    let range = "from=2026-11-23&to=2026-11-23";
+    // Decisions are timed by the firewall's clock: today's range.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let range = format!("from={today}&to={today}");
     let (status, v) = s
         .get(Role::Viewer, &format!("/v1/reports?{range}&env=staging"))
         .await;
@@ -774,7 +801,10 @@ async fn reports_export_the_range_in_every_format() {
     assert_eq!(v["summary"]["decisions"], 1);
     assert_eq!(v["summary"]["denied"], 1);
     assert_eq!(v["decisions"][0]["id"], id.as_str());
-    assert_eq!(v["range"]["to"], "2026-11-24T00:00:00Z");
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT00:00:00Z")
+        .to_string();
+    assert_eq!(v["range"]["to"], tomorrow.as_str());
     assert_eq!(v["chain"]["verified"], true);
     let ra5 = v["coverage"]
         .as_array()
@@ -814,7 +844,10 @@ async fn reports_export_the_range_in_every_format() {
         r.headers()["content-disposition"]
             .to_str()
             .unwrap()
-            .starts_with("attachment; filename=\"portcullis-report-all-20261123T000000Z-")
+            .starts_with(&format!(
+                "attachment; filename=\"portcullis-report-all-{}T000000Z-",
+                chrono::Utc::now().format("%Y%m%d")
+            ))
     );
     let oscal: Value = r.json().await.unwrap();
     assert_eq!(

@@ -125,7 +125,7 @@ pub struct TokenRow {
     /// Public id (`tok_…`), shown in lists and audit entries.
     pub id: String,
     pub name: String,
-    /// `viewer` | `ci` | `approver` | `admin`.
+    /// `viewer` | `ci` | `approver` | `verifier` | `admin`.
     pub role: String,
     /// `sha256:<hex>` of the secret.
     #[serde(skip_serializing)]

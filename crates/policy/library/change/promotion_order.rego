@@ -1,7 +1,8 @@
 # Promotion order: the same artifact digest goes through the environments in order (staging
 # before production), so that what reaches production is what was tried before. `input.history`
-# holds the earlier decisions about this digest; an environment not named in `order` has no
-# prerequisite.
+# holds the earlier decisions about this digest: where the firewall records the decision, its own
+# record of decisions and deployments; a history the request asserts counts only where the
+# environment accepts asserted facts. An environment not named in `order` has no prerequisite.
 package portcullis.rules.change.promotion_order
 
 import data.portcullis.lib
@@ -9,7 +10,7 @@ import data.portcullis.lib
 metadata := {
 	"id": "PCL-CHG-004",
 	"title": "Promotion order not followed",
-	"description": "The environment requires the artifact to have passed earlier environments first (`order`: environment -> the environments before it), and the history shows no `allow` decision for this digest in one of them (with `require_deployed`, no allowed deployment there).",
+	"description": "The environment requires the artifact to have passed earlier environments first (`order`: environment -> the environments before it), and the history shows no `allow` decision for this digest in one of them (with `require_deployed`, no allowed deployment there). Only history the firewall established counts, unless the environment accepts asserted facts.",
 	"category": "quality",
 	"severity": "medium",
 	"actions": {"protected": "enforce", "unprotected": "enforce"},
@@ -40,8 +41,10 @@ valid_order if {
 
 prerequisites := object.get(params.order, input.environment.name, []) if valid_order else := []
 
+history := [h | some h in input.history; lib.counts(h)]
+
 passed(env) if {
-	some h in input.history
+	some h in history
 	h.environment == env
 	h.decision == "allow"
 	deployment_ok(h)
@@ -67,13 +70,18 @@ violation contains v if {
 }
 
 history_text(env) := sprintf("it was allowed there (%s) and never deployed, and require_deployed is set", [
-	concat(", ", sort([h.decided_at | some h in input.history; h.environment == env; h.decision == "allow"])),
+	concat(", ", sort([h.decided_at | some h in history; h.environment == env; h.decision == "allow"])),
 ]) if {
-	some x in input.history
+	some x in history
 	x.environment == env
 	x.decision == "allow"
 } else := sprintf("every decision there denied it (%s)", [
-	concat(", ", sort([h.decided_at | some h in input.history; h.environment == env])),
+	concat(", ", sort([h.decided_at | some h in history; h.environment == env])),
+]) if {
+	some x in history
+	x.environment == env
+} else := sprintf("the firewall has no decision about this digest there (the request asserts %d, which %s does not accept)", [
+	count([h | some h in input.history; h.environment == env]), input.environment.name,
 ]) if {
 	some x in input.history
 	x.environment == env

@@ -7,6 +7,7 @@ entry(environment, decision, deployed) := {
 	"decision": decision,
 	"decided_at": "2026-11-20T10:00:00Z",
 	"deployed": deployed,
+	"source": "firewall",
 }
 
 req(name, history) := {
@@ -58,4 +59,16 @@ test_a_malformed_order_fails_closed if {
 	count(vs) == 1
 	some v in vs
 	v.key == "params.order"
+}
+
+test_an_asserted_history_does_not_count_where_protected if {
+	vs := violation with input as req("production", [object.union(entry("staging", "allow", true), {"source": "asserted"})])
+	count(vs) == 1
+	some v in vs
+	v.message == "shop/api@sha256:ab must pass staging before production, but the firewall has no decision about this digest there (the request asserts 1, which production does not accept)"
+}
+
+test_an_asserted_history_counts_where_the_environment_accepts_it if {
+	r := req("production", [object.union(entry("staging", "allow", true), {"source": "asserted"})])
+	count(violation) == 0 with input as object.union(r, {"environment": object.union(r.environment, {"accepts_asserted": true})})
 }

@@ -1,4 +1,7 @@
-# Separation of duties: the person who asks for a change does not approve it. Identities are
+# Separation of duties: the person who asks for a change does not approve it. Where a firewall
+# records the decision, the requester is the caller it authenticated (a token or mTLS identity)
+# and approvals carry the identity of the approver token that granted them, so identities are
+# compared, not free text the caller wrote; the decision says which (`source`). Identities are
 # compared trimmed and case-insensitively ("Ana@Example.com " is ana@example.com). When the
 # requester is unknown the rule cannot show a violation; `require_known_requester` makes an
 # unknown requester one (off by default: many pipelines do not state who triggered them, and
@@ -10,7 +13,7 @@ import data.portcullis.lib
 metadata := {
 	"id": "PCL-CHG-003",
 	"title": "Change approved by its own requester",
-	"description": "The request's approver and requester are the same person (compared trimmed, case-insensitively). With `require_known_requester`, a request that does not name its requester is a violation too.",
+	"description": "An approval of the request is by its requester (identities compared trimmed, case-insensitively; the requester is the authenticated caller where the firewall records the decision). With `require_known_requester`, a request whose requester is unknown is a violation too.",
 	"category": "regulatory",
 	"severity": "high",
 	"actions": {"protected": "enforce", "unprotected": "off"},
@@ -32,18 +35,22 @@ known(s) if {
 	norm(s) != ""
 }
 
-requester := input.context.requester
+requester := object.get(input.context, "requester", null)
 
-approver := input.context.approver
+requester_source := object.get(input.context, "requester_source", "asserted")
+
+approvals := object.get(input.context, "approvals", [])
 
 violation contains v if {
 	known(requester)
-	known(approver)
-	norm(requester) == norm(approver)
+	some a in approvals
+	known(a.approver)
+	norm(requester) == norm(a.approver)
 	v := {
 		"key": sprintf("self-approval|%s", [norm(requester)]),
-		"message": sprintf("%s approved their own deployment of %s@%s to %s (requester %q, approver %q)", [
-			norm(requester), input.artifact.name, input.artifact.digest, input.environment.name, requester, approver,
+		"message": sprintf("%s approved their own deployment of %s@%s to %s (requester %q, %s; approval %q by %q, %s)", [
+			norm(requester), input.artifact.name, input.artifact.digest, input.environment.name,
+			requester, requester_source, object.get(a, "id", ""), a.approver, object.get(a, "source", "asserted"),
 		]),
 		"evidence_refs": [],
 	}

@@ -3,7 +3,7 @@ package portcullis.rules.change.separation_of_duties
 req(requester, approver) := {
 	"artifact": {"name": "shop/api", "digest": "sha256:ab"},
 	"environment": {"name": "production", "protected": true, "declared": true, "labels": {}},
-	"context": {"requester": requester, "approver": approver},
+	"context": {"requester": requester, "requester_source": "authenticated", "approvals": [{"id": "apr_1", "approver": approver, "source": "recorded"} | approver != null]},
 }
 
 test_self_approval_fires if {

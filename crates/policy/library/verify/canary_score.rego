@@ -9,7 +9,7 @@ import data.portcullis.lib
 metadata := {
 	"id": "PCL-VERIFY-001",
 	"title": "Canary verification score below the threshold, or missing",
-	"description": "A canary analysis of the artifact scored below `min_score` (0-100), or, in a protected environment with `require_in_protected`, there is no canary analysis at all.",
+	"description": "A canary analysis of the artifact scored below `min_score` (0-100), or, in a protected environment with `require_in_protected`, there is no canary analysis the firewall established (recorded by its own run or signed by a trusted key; an inline result counts only where the environment accepts asserted facts).",
 	"category": "performance-resiliency",
 	"severity": "high",
 	"actions": {"protected": "enforce", "unprotected": "warn"},
@@ -26,6 +26,11 @@ params := lib.params(metadata)
 
 canaries := [c | some c in input.verifications; lower(c.kind) == "canary"]
 
+# The analyses that may show a canary was looked at: recorded by the firewall's own run
+# (`portcullis verify … --record`), signed by a trusted key, or asserted where the environment
+# accepts asserted facts. A low score fails the rule whoever reports it.
+counted := [c | some c in canaries; lib.counts(c)]
+
 violation contains v if {
 	is_number(params.min_score)
 	some c in canaries
@@ -40,16 +45,16 @@ violation contains v if {
 }
 
 violation contains v if {
-	count(canaries) == 0
+	count(counted) == 0
 	input.environment.protected == true
 	params.require_in_protected == true
 	v := {
 		"key": "canary|missing",
-		"message": sprintf("%s@%s has no canary analysis, and %s is a protected environment that requires one", [
-			input.artifact.name, input.artifact.digest, input.environment.name,
+		"message": sprintf("%s@%s has no canary analysis the firewall recorded%s, and %s is a protected environment that requires one", [
+			input.artifact.name, input.artifact.digest, asserted_note, input.environment.name,
 		]),
 		"evidence_refs": [],
-		"remediation": "Run a canary analysis of this artifact and pass its result (`portcullis gate --verification FILE`), or set require_in_protected to false for PCL-VERIFY-001 where canaries are not used.",
+		"remediation": "Run the canary analysis with the firewall (`portcullis verify canary … --record`, or POST /v1/facts with a verifier token) or sign its report with a trusted key, or set require_in_protected to false for PCL-VERIFY-001 where canaries are not used.",
 	}
 }
 
@@ -67,6 +72,8 @@ violation contains v if {
 valid("min_score") if is_number(params.min_score)
 
 valid("require_in_protected") if is_boolean(params.require_in_protected)
+
+asserted_note := sprintf(" (the request asserts %d, which do not count here)", [count(canaries)]) if count(canaries) > 0 else := ""
 
 # One canary per evidence document; an analysis handed in without a document is just "canary".
 key(c) := sprintf("canary|%s", [c.evidence]) if c.evidence != null

@@ -6,7 +6,7 @@ production := {"name": "production", "protected": true, "declared": true, "label
 
 dev := {"name": "dev", "protected": false, "declared": true, "labels": {}}
 
-canary(score) := {"kind": "canary", "score": score, "verdict": "fail", "evidence": "sha256:0c", "details": "p99 latency up 40%"}
+canary(score) := {"kind": "canary", "score": score, "verdict": "fail", "evidence": "sha256:0c", "details": "p99 latency up 40%", "source": "recorded", "recorded_by": "token:tok_verifier"}
 
 test_low_score_fires if {
 	vs := violation with input as {"artifact": artifact, "environment": production, "verifications": [canary(72)]}
@@ -71,4 +71,23 @@ test_a_marginal_canary_below_the_threshold_fires if {
 
 test_a_marginal_canary_at_the_threshold_passes if {
 	count(violation) == 0 with input as {"artifact": artifact, "environment": production, "verifications": [object.union(canary(80), {"verdict": "marginal"})]}
+}
+
+test_an_asserted_passing_canary_does_not_count_where_protected if {
+	vs := violation with input as {"artifact": artifact, "environment": production, "verifications": [object.union(canary(99), {"verdict": "pass", "source": "asserted", "recorded_by": null})]}
+	count(vs) == 1
+	some v in vs
+	v.key == "canary|missing"
+	contains(v.message, "the request asserts 1, which do not count here")
+}
+
+test_an_asserted_failing_canary_still_fails if {
+	vs := violation with input as {"artifact": artifact, "environment": production, "verifications": [object.union(canary(10), {"source": "asserted"})]}
+	some v in vs
+	v.key == "canary|sha256:0c"
+}
+
+test_an_asserted_canary_counts_where_the_environment_accepts_it if {
+	env := object.union(production, {"accepts_asserted": true})
+	count(violation) == 0 with input as {"artifact": artifact, "environment": env, "verifications": [object.union(canary(99), {"verdict": "pass", "source": "asserted"})]}
 }
