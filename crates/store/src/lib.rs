@@ -21,7 +21,7 @@ pub mod testing;
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
 pub use db::{
     Backend, CHANGES_CHANNEL, DailyCount, DecisionSummary, RuleCount, Store, StoreConfig,
-    Subscription, VerifyFailure, outcome,
+    Subscription, VerifyFailure, VerifyOptions, outcome,
 };
 pub use error::StoreError;
 pub use keys::CheckpointKey;

@@ -265,4 +265,6 @@ pub mod kinds {
     pub const CHECKPOINT_KEY: &str = "checkpoint-key.registered";
     pub const TOKEN_CREATED: &str = "token.created";
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    /// The chain was re-hashed to format 2 (its body pins the format-1 head).
+    pub const CHAIN_MIGRATED: &str = crate::chain::MIGRATED;
 }
