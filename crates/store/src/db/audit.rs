@@ -301,7 +301,8 @@ impl Store {
                 .map_err(VerifyFailure::Store)?;
             tables.push((t, rows));
         }
-        let findings = check_tables(&tables, &recorded);
+        let bound = recorded.keys().max().copied().unwrap_or(0).max(verified.entries);
+        let findings = check_tables(&tables, &recorded, bound);
         if !findings.is_empty() {
             return Err(VerifyFailure::Tables(findings));
         }
