@@ -410,7 +410,11 @@ impl<'a> ChainCheck<'a> {
             (None, None) if e.seq == 1 => GENESIS.to_string(),
             // A segment starting later: format-1 hashes cannot be followed.
             _ => {
-                if let Some(c) = self.checkpoints.iter().find(|c| c.version == 1 && c.seq == e.seq) {
+                if let Some(c) = self
+                    .checkpoints
+                    .iter()
+                    .find(|c| c.version == 1 && c.seq == e.seq)
+                {
                     return Err(Tamper::BadCheckpoint {
                         seq: c.seq,
                         reason: "a format-1 checkpoint can only be checked from entry 1".into(),
@@ -424,7 +428,10 @@ impl<'a> ChainCheck<'a> {
                 .ok()
                 .and_then(|b| {
                     let head = b.get("v1_head")?;
-                    Some((head.get("seq")?.as_u64()?, head.get("hash")?.as_str()?.to_string()))
+                    Some((
+                        head.get("seq")?.as_u64()?,
+                        head.get("hash")?.as_str()?.to_string(),
+                    ))
                 });
             let expected = self.prev.as_ref().map(|p| p.0).unwrap_or(0);
             match pinned {

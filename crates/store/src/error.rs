@@ -22,7 +22,9 @@ pub enum StoreError {
     Corrupt { what: String, message: String },
     /// A table row disagrees with the audit entry that recorded it (or has none): it was
     /// changed in the database. Nothing may be decided from it.
-    #[error("{table} row {key} was altered: it does not agree with the audit chain: {reason} (run `portcullis audit verify`)")]
+    #[error(
+        "{table} row {key} was altered: it does not agree with the audit chain: {reason} (run `portcullis audit verify`)"
+    )]
     Tampered {
         table: String,
         key: String,

@@ -20,7 +20,7 @@ pub mod testing;
 
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
 pub use db::{
-    Backend, CHANGES_CHANNEL, DailyCount, DecisionSummary, RuleCount, Store, StoreConfig,
+    Backend, CHANGES_CHANNEL, DailyCount, DecisionSummary, Finding, RuleCount, Store, StoreConfig,
     Subscription, VerifyFailure, VerifyOptions, outcome,
 };
 pub use error::StoreError;

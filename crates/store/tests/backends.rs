@@ -193,7 +193,10 @@ async fn appended_changes_read_back(store: Store, ctx: &Ctx) {
         // The body as given, with the rows its change wrote pinned in `rows` (each row is
         // checked against it), in canonical form.
         let mut stored: Value = serde_json::from_str(&e.body).unwrap();
-        assert_eq!(e.body.as_bytes(), canonical::to_vec(&stored).unwrap().as_slice());
+        assert_eq!(
+            e.body.as_bytes(),
+            canonical::to_vec(&stored).unwrap().as_slice()
+        );
         let rows = stored.as_object_mut().unwrap().remove("rows");
         assert_eq!(&stored, body);
         let tables: Vec<&str> = rows

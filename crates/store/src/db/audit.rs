@@ -301,7 +301,12 @@ impl Store {
                 .map_err(VerifyFailure::Store)?;
             tables.push((t, rows));
         }
-        let bound = recorded.keys().max().copied().unwrap_or(0).max(verified.entries);
+        let bound = recorded
+            .keys()
+            .max()
+            .copied()
+            .unwrap_or(0)
+            .max(verified.entries);
         let findings = check_tables(&tables, &recorded, bound);
         if !findings.is_empty() {
             return Err(VerifyFailure::Tables(findings));
@@ -372,7 +377,8 @@ impl Store {
             sqlx::query_as("SELECT version FROM chain_format WHERE id = 1")
                 .fetch_optional(pool).await.map_err(|e| self.err(e))?
         });
-        Ok(v.and_then(|(v,)| u8::try_from(v).ok()).unwrap_or(crate::chain::FORMAT))
+        Ok(v.and_then(|(v,)| u8::try_from(v).ok())
+            .unwrap_or(crate::chain::FORMAT))
     }
 
     /// Migrate a format-1 chain to format 2: verify it as format 1 (with its checkpoints) —

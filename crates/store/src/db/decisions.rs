@@ -18,7 +18,8 @@ impl Store {
 
     /// Check a decision row against its audit entry.
     async fn check_decision(&self, d: &DecisionRow) -> Result<(), StoreError> {
-        self.check_rows("decisions", "WHERE id = $1", &[&d.id]).await?;
+        self.check_rows("decisions", "WHERE id = $1", &[&d.id])
+            .await?;
         // The row read for checking is the row returned (not changed in between).
         let again = self.decisions_where("WHERE id = $1", &[&d.id], 1).await?;
         if again.first() != Some(d) {

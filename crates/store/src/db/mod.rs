@@ -50,7 +50,9 @@ pub use audit::{VerifyFailure, VerifyOptions};
 pub use events::{CHANGES_CHANNEL, Subscription};
 pub use pool::Store;
 pub use summary::{DailyCount, DecisionSummary, RuleCount, outcome};
-pub use tables::{Finding, Link, RowValues, TABLES, TableCheck, check_row, check_tables, table_check};
+pub use tables::{
+    Finding, Link, RowValues, TABLES, TableCheck, check_row, check_tables, table_check,
+};
 
 /// Where the store is and how it signs.
 #[derive(Debug, Clone)]

@@ -273,15 +273,19 @@ pub(crate) fn pinned_row(w: &Write) -> Vec<Value> {
             "kind": a.kind, "digest": a.digest, "summary": a.summary, "added_at": a.added_at,
             "added_by": a.added_by})],
         Write::AdvisoryWithdrawn { id, at, by, reason } => {
-            vec![json!({"table": "advisories", "link": "withdrawn_seq", "id": id,
-            "withdrawn_at": at, "withdrawn_by": by, "withdraw_reason": reason})]
+            vec![
+                json!({"table": "advisories", "link": "withdrawn_seq", "id": id,
+            "withdrawn_at": at, "withdrawn_by": by, "withdraw_reason": reason}),
+            ]
         }
         Write::Exception(x) => vec![json!({"table": "exceptions", "link": "seq", "id": x.id,
             "body": x.body, "granted_by": x.granted_by, "granted_at": x.granted_at,
             "expires_at": x.expires_at})],
         Write::ExceptionRevoked { id, at, by, reason } => {
-            vec![json!({"table": "exceptions", "link": "revoked_seq", "id": id,
-            "revoked_at": at, "revoked_by": by, "revoke_reason": reason})]
+            vec![
+                json!({"table": "exceptions", "link": "revoked_seq", "id": id,
+            "revoked_at": at, "revoked_by": by, "revoke_reason": reason}),
+            ]
         }
         Write::ExceptionExpired { id } => {
             vec![json!({"table": "exceptions", "link": "expiry_seq", "id": id})]
@@ -295,15 +299,19 @@ pub(crate) fn pinned_row(w: &Write) -> Vec<Value> {
                 "deployed_at": d.deployed_at}),
         ],
         Write::CheckpointKey { key_id, public_key } => {
-            vec![json!({"table": "checkpoint_keys", "link": "seq", "key_id": key_id,
-            "public_key": public_key})]
+            vec![
+                json!({"table": "checkpoint_keys", "link": "seq", "key_id": key_id,
+            "public_key": public_key}),
+            ]
         }
         Write::Token(t) => vec![json!({"table": "api_tokens", "link": "seq", "id": t.id,
             "name": t.name, "role": t.role, "digest": t.digest, "created_at": t.created_at,
             "created_by": t.created_by})],
         Write::TokenRevoked { id, at, by } => {
-            vec![json!({"table": "api_tokens", "link": "revoked_seq", "id": id,
-            "revoked_at": at, "revoked_by": by})]
+            vec![
+                json!({"table": "api_tokens", "link": "revoked_seq", "id": id,
+            "revoked_at": at, "revoked_by": by}),
+            ]
         }
         Write::Override(o) => vec![json!({"table": "overrides", "link": "seq",
             "decision_id": o.decision_id, "actor": o.actor, "reason": o.reason, "at": o.at})],
@@ -329,7 +337,12 @@ pub type RowValues = BTreeMap<String, Option<String>>;
 
 /// The rows an entry records for `table` through `link`: its pinned rows, or (written before
 /// rows were pinned) the row its body describes.
-fn rows_of(entry: &Entry, body: &Value, check: &TableCheck, link: &Link) -> Vec<Map<String, Value>> {
+fn rows_of(
+    entry: &Entry,
+    body: &Value,
+    check: &TableCheck,
+    link: &Link,
+) -> Vec<Map<String, Value>> {
     if !link.kinds.contains(&entry.kind.as_str()) {
         return Vec::new();
     }
@@ -416,24 +429,37 @@ pub fn check_row(
             if let Some(c) = link.columns.iter().find(|c| col(c).is_some()) {
                 return Some(finding(
                     None,
-                    format!("{c} is set, but no audit entry recorded it ({} is empty)", link.seq_column),
+                    format!(
+                        "{c} is set, but no audit entry recorded it ({} is empty)",
+                        link.seq_column
+                    ),
                 ));
             }
             continue;
         };
         let Ok(seq) = seq_text.parse::<u64>() else {
-            return Some(finding(None, format!("{} {seq_text} is not an audit entry", link.seq_column)));
+            return Some(finding(
+                None,
+                format!("{} {seq_text} is not an audit entry", link.seq_column),
+            ));
         };
         if bound.is_some_and(|b| seq > b) {
             continue;
         }
         let Some((e, body)) = entry(seq) else {
-            return Some(finding(Some(seq), format!("its audit entry {seq} does not exist")));
+            return Some(finding(
+                Some(seq),
+                format!("its audit entry {seq} does not exist"),
+            ));
         };
         if !link.kinds.contains(&e.kind.as_str()) {
             return Some(finding(
                 Some(seq),
-                format!("its audit entry {seq} is a {} entry, not {}", e.kind, link.kinds.join(" or ")),
+                format!(
+                    "its audit entry {seq} is a {} entry, not {}",
+                    e.kind,
+                    link.kinds.join(" or ")
+                ),
             ));
         }
         let pinned = rows_of(&e, &body, check, link);
