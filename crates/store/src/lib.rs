@@ -15,6 +15,7 @@ pub mod error;
 pub mod keys;
 pub mod proof;
 pub mod records;
+pub mod witness;
 #[cfg(feature = "testing")]
 pub mod testing;
 

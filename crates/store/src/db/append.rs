@@ -241,6 +241,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
             let out = commit_sqlite(&mut tx, inner, changes).await?;
             tx.commit().await.map_err(err)?;
             publish(inner, &out);
+            super::audit::witness_latest(inner).await;
             Ok(out)
         }
         Db::Postgres(pool) => {
@@ -266,6 +267,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
             }
             tx.commit().await.map_err(err)?;
             publish(inner, &out);
+            super::audit::witness_latest(inner).await;
             Ok(out)
         }
     }

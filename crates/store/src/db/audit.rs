@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::pool::{Store, now, on_db};
+use super::pool::{Inner, Store, Witness, now, on_db};
 use super::tables::{Finding, TABLES, check_tables, checked_kinds};
 use crate::chain::{Chain, ChainCheck, Checkpoint, Entry, Tamper, Verified};
 use crate::error::StoreError;
@@ -102,7 +102,77 @@ pub struct VerifyOptions {
     pub witnessed: Vec<Checkpoint>,
 }
 
+/// Write the newest stored checkpoint to the witness directory, if one is set and it is new
+/// there. Best effort: the change is committed already; a failure is kept for
+/// [`Store::witness_failure`] until a write succeeds.
+pub(super) async fn witness_latest(inner: &Inner) {
+    let last_written = match inner.witness.lock() {
+        Ok(w) => match w.as_ref() {
+            Some(w) => w.written,
+            None => return,
+        },
+        Err(_) => return,
+    };
+    let latest: Result<Option<CheckpointRecord>, sqlx::Error> = on_db!(&inner.db, pool => {
+        sqlx::query_as("SELECT version, seq, hash, at, key_id, public_key, signature FROM checkpoints ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(pool).await
+    });
+    let cp = match latest {
+        Ok(Some(r)) => Checkpoint::from(r),
+        Ok(None) => return,
+        Err(e) => {
+            if let Ok(mut w) = inner.witness.lock()
+                && let Some(w) = w.as_mut()
+            {
+                w.failed = Some(format!("cannot read the newest checkpoint: {e}"));
+            }
+            return;
+        }
+    };
+    if cp.seq <= last_written && last_written != 0 {
+        return;
+    }
+    if let Ok(mut w) = inner.witness.lock()
+        && let Some(w) = w.as_mut()
+    {
+        match crate::witness::write(&w.dir, &cp) {
+            Ok(_) => {
+                w.written = cp.seq;
+                w.failed = None;
+            }
+            Err(e) => w.failed = Some(e.to_string()),
+        }
+    }
+}
+
 impl Store {
+    /// Write each new checkpoint (and the newest one now) to `dir` too: a witness outside the
+    /// database, which `verify_with` checks the chain against.
+    pub async fn witness_to(&self, dir: &std::path::Path) -> Result<(), StoreError> {
+        if let Ok(mut w) = self.inner.witness.lock() {
+            *w = Some(Witness {
+                dir: dir.to_path_buf(),
+                written: 0,
+                failed: None,
+            });
+        }
+        self.checkpoint().await?;
+        witness_latest(&self.inner).await;
+        match self.witness_failure() {
+            Some(e) => Err(StoreError::Invalid(format!("witness directory: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Why the last witness write failed (None when it succeeded or no witness is set).
+    pub fn witness_failure(&self) -> Option<String> {
+        self.inner
+            .witness
+            .lock()
+            .ok()
+            .and_then(|w| w.as_ref().and_then(|w| w.failed.clone()))
+    }
+
     /// Sign a checkpoint at the head of the chain now (and store it).
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let head = self.head().await?;
@@ -120,6 +190,7 @@ impl Store {
                 .bind(cp2.seq as i64).bind(&cp2.hash).bind(&cp2.at).bind(&cp2.key_id).bind(&cp2.public_key).bind(&cp2.signature).bind(i32::from(cp2.version))
                 .execute(pool).await.map_err(|e| self.err(e))?;
         });
+        witness_latest(&self.inner).await;
         Ok(Some(cp))
     }
 

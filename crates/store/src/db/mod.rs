@@ -200,6 +200,7 @@ impl Store {
             checkpoint_interval: config.checkpoint_interval,
             max_batch: config.max_batch.max(1),
             events: tokio::sync::broadcast::channel(1024).0,
+            witness: std::sync::Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(append::writer(inner.clone(), rx));
