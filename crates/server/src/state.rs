@@ -124,6 +124,13 @@ impl AppState {
         settings: ServerSettings,
     ) -> Result<Arc<Self>, StateError> {
         let limits = loaded.firewall.limits();
+        settings
+            .audit
+            .check()
+            .map_err(portcullis_store::StoreError::Invalid)?;
+        if let Some(dir) = &settings.audit.witness_dir {
+            store.witness_to(dir).await?;
+        }
         let service =
             DecisionService::open(store.clone(), loaded, settings.admission.clone()).await?;
         // Ready means ready: the first requests do not each compile the policy bundle.

@@ -15,9 +15,9 @@ pub mod error;
 pub mod keys;
 pub mod proof;
 pub mod records;
-pub mod witness;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod witness;
 
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
 pub use db::{

@@ -38,7 +38,10 @@ pub fn read_file(path: &Path) -> Result<Checkpoint, WitnessError> {
     if meta.len() > MAX_FILE {
         return Err(error(
             path,
-            format!("{} bytes: not a checkpoint (at most {MAX_FILE})", meta.len()),
+            format!(
+                "{} bytes: not a checkpoint (at most {MAX_FILE})",
+                meta.len()
+            ),
         ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| error(path, e))?;
