@@ -127,6 +127,8 @@ fn read_request(
         approver: args.approver.clone(),
         change_ref: args.change_ref.clone(),
         time: Some(time),
+
+        ..RequestContext::default()
     };
 
     for (path, bytes) in manifest_bytes {

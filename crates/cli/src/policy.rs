@@ -60,6 +60,7 @@ fn class_action(config: &Config, rule: &Rule, protected: bool) -> Action {
         EnvironmentConfig {
             protected,
             labels: BTreeMap::new(),
+            ..EnvironmentConfig::default()
         },
     );
     c.action(rule, name)

@@ -53,6 +53,19 @@ pub struct EnvironmentConfig {
     pub protected: bool,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Whether facts the request only asserts (an approver it names, a history it claims, an
+    /// inline canary result) may satisfy rules here. Default: not in protected environments,
+    /// yes elsewhere.
+    #[serde(default)]
+    pub accept_asserted_facts: Option<bool>,
+}
+
+impl EnvironmentConfig {
+    /// Whether asserted facts may satisfy rules here (`accept_asserted_facts`, else
+    /// `!protected`).
+    pub fn accepts_asserted(&self) -> bool {
+        self.accept_asserted_facts.unwrap_or(!self.protected)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -234,6 +247,7 @@ impl Config {
                 EnvironmentConfig {
                     protected: true,
                     labels: BTreeMap::new(),
+                    accept_asserted_facts: None,
                 },
                 false,
             ),

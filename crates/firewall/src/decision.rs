@@ -126,6 +126,16 @@ pub struct Decision {
     /// (see `docs/diff.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<portcullis_policy::input::InputDiff>,
+    /// Each fact the decision was made from and where it came from (see `facts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub facts: Vec<crate::facts::Fact>,
+    /// A what-if evaluation (a requested time, say): never recorded as a decision.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub what_if: bool,
+    /// What the request said that the firewall did not use, and why (history a request
+    /// claims where the store knows it, a time outside a what-if, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
     pub chain: Option<ChainRef>,
 }
 

@@ -15,6 +15,7 @@ pub mod document;
 pub mod engine_rules;
 pub mod error;
 pub mod exceptions;
+pub mod facts;
 pub mod impact;
 pub mod input;
 pub mod kev;
@@ -384,6 +385,7 @@ impl Firewall {
             name: req.environment.clone(),
             protected: settings.protected,
             declared,
+            accepts_asserted: settings.accepts_asserted(),
             labels: settings.labels,
         };
         req.light_input(env, now)
@@ -542,6 +544,9 @@ impl Firewall {
             attestations: prepared.input.attestations.clone(),
             engine_version: format!("{ENGINE_VERSION} ({})", portcullis_policy::REGO_ENGINE),
             decided_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            facts: facts::of(&light),
+            what_if: req.what_if,
+            ignored: req.ignored.clone(),
             diff: light.diff,
             chain: None,
         }

@@ -402,6 +402,14 @@ impl Firewall {
                 approver: req.context.approver.clone(),
                 change_ref: req.context.change_ref.clone(),
                 time: decision.decided_at.clone(),
+                time_source: if req.context.time.is_some() {
+                    req.context.time_source
+                } else {
+                    portcullis_policy::input::FactSource::Firewall
+                },
+                requester_source: req.context.requester_source,
+                approvals: req.approvals.clone(),
+                ignored: req.ignored.clone(),
             },
             evidence: req
                 .evidence
@@ -555,6 +563,8 @@ pub(crate) async fn rebuild_request(
         approver: request.context.approver.clone(),
         change_ref: request.context.change_ref.clone(),
         time: Some(time),
+        time_source: request.context.time_source,
+        requester_source: request.context.requester_source,
     };
     for d in &request.evidence {
         let bytes = load_bytes(store, &d.digest, id).await?;
@@ -581,6 +591,8 @@ pub(crate) async fn rebuild_request(
     req.exposures = request.exposures.clone();
     req.previous = request.previous.clone();
     req.history = request.history.clone();
+    req.approvals = request.context.approvals.clone();
+    req.ignored = request.context.ignored.clone();
     req.manifests = request.manifests.clone();
     req.namespaces = request.namespaces.clone();
     Ok(req)

@@ -22,5 +22,11 @@ pub async fn stored_request(
 ) -> Result<DecisionRequest, RecordError> {
     let (row, _) = load_decision(store, id).await?;
     let stored = load_request(store, &row.request_digest, id).await?;
-    rebuild_request(store, id, &stored, limits, Utc::now(), Some(docs)).await
+    let mut req = rebuild_request(store, id, &stored, limits, Utc::now(), Some(docs)).await?;
+    // Re-gating decides now, on the firewall's clock, with the facts in force now (the
+    // decision service looks up approvals and history again).
+    req.context.time = None;
+    req.context.time_source = portcullis_policy::input::FactSource::Firewall;
+    req.approvals.clear();
+    Ok(req)
 }

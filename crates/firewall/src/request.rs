@@ -3,8 +3,8 @@
 pub use crate::document::{EvidenceDoc, EvidenceFile, UnreadableEvidence, sha256};
 use chrono::{DateTime, Utc};
 use portcullis_policy::input::{
-    INPUT_VERSION, InputArtifact, InputContext, InputEnvironment, InputExposure, InputHistoryEntry,
-    InputPrevious, InputVerification, PolicyInput,
+    FactSource, INPUT_VERSION, InputApproval, InputArtifact, InputContext, InputEnvironment,
+    InputExposure, InputHistoryEntry, InputPrevious, InputVerification, PolicyInput,
 };
 pub use portcullis_policy::kubernetes::{
     AdmissionContext, Manifest, ManifestError, parse_manifests,
@@ -20,8 +20,15 @@ pub struct RequestContext {
     pub requester: Option<String>,
     pub approver: Option<String>,
     pub change_ref: Option<String>,
-    /// Decision time; now when absent.
+    /// Decision time; the firewall's clock when absent. A time the request gives is asserted
+    /// (`time_source`): only what-if evaluations and replays carry one.
     pub time: Option<DateTime<Utc>>,
+    /// Where `time` came from when it is given: `asserted` unless a replay restores the
+    /// firewall's recorded time.
+    pub time_source: FactSource,
+    /// Where `requester` came from: `authenticated` when the firewall authenticated the caller
+    /// (the service sets it from the actor), else `asserted`.
+    pub requester_source: FactSource,
 }
 
 /// A request for a decision.
@@ -36,6 +43,14 @@ pub struct DecisionRequest {
     pub exposures: Vec<InputExposure>,
     pub previous: Option<InputPrevious>,
     pub history: Vec<InputHistoryEntry>,
+    /// Approvals in force for this digest and environment, established by the firewall
+    /// (recorded, or signed by a trusted key). An approver the request names
+    /// (`context.approver`) is added to the input as an asserted approval.
+    pub approvals: Vec<InputApproval>,
+    /// A what-if evaluation: decided, never recorded as a decision.
+    pub what_if: bool,
+    /// What the request said that the firewall did not use, and why (shown in the decision).
+    pub ignored: Vec<String>,
     /// Kubernetes objects under review (manifests, the object of an admission request): the
     /// library's Kubernetes rules read their pod specs (`input.kubernetes`) and the
     /// firewall's Gatekeeper constraints review each one.
@@ -68,12 +83,38 @@ impl DecisionRequest {
             exposures: Vec::new(),
             previous: None,
             history: Vec::new(),
+            approvals: Vec::new(),
+            what_if: false,
+            ignored: Vec::new(),
             manifests: Vec::new(),
             namespaces: Vec::new(),
             rule_scope: None,
             baseline: None,
             admission: None,
         }
+    }
+
+    /// The approvals the input carries: the established ones, then an approver the request
+    /// names, as asserted.
+    fn input_approvals(&self) -> Vec<InputApproval> {
+        let mut out = self.approvals.clone();
+        if let Some(a) = self
+            .context
+            .approver
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            out.push(InputApproval {
+                id: "request".into(),
+                approver: a.to_string(),
+                source: FactSource::Asserted,
+                granted_at: None,
+                expires_at: None,
+                change_ref: self.context.change_ref.clone(),
+            });
+        }
+        out
     }
 
     /// Whether rule `id` is evaluated for this request.
@@ -102,6 +143,13 @@ impl DecisionRequest {
                 change_ref: self.context.change_ref.clone(),
                 time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 time_unix: now.timestamp(),
+                time_source: if self.context.time.is_some() {
+                    self.context.time_source
+                } else {
+                    FactSource::Firewall
+                },
+                requester_source: self.context.requester_source,
+                approvals: self.input_approvals(),
             },
             verifications: self.verifications.clone(),
             exposures: self.exposures.clone(),

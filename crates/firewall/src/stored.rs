@@ -3,7 +3,7 @@
 //! reads them back; the diff reads a baseline's stored request.
 
 use portcullis_policy::input::{
-    InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
+    FactSource, InputApproval, InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
 use portcullis_policy::kubernetes::Manifest;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,21 @@ pub struct StoredContext {
     pub change_ref: Option<String>,
     /// The decision time (the request's, or when it was decided).
     pub time: String,
+    /// Where the time came from (absent in records from before sources were kept: the firewall).
+    #[serde(default = "firewall_source")]
+    pub time_source: FactSource,
+    #[serde(default)]
+    pub requester_source: FactSource,
+    /// The established approvals the decision saw.
+    #[serde(default)]
+    pub approvals: Vec<InputApproval>,
+    /// What the request said that was not used.
+    #[serde(default)]
+    pub ignored: Vec<String>,
+}
+
+fn firewall_source() -> FactSource {
+    FactSource::Firewall
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -288,6 +288,7 @@ fn run(path: &Path) -> Result<Outcome, String> {
                 .map_err(|e| format!("time: {e}"))?
                 .with_timezone(&chrono::Utc),
         ),
+        ..Default::default()
     };
     for (i, d) in case.evidence.iter().enumerate() {
         let (name, bytes) = doc_bytes(d, base)?;

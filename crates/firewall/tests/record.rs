@@ -476,6 +476,7 @@ fn random_request(rng: &mut Rng, f: &Fixtures) -> DecisionRequest {
         change_ref: (!rng.chance(3))
             .then(|| rng.pick(&["CHG-2026-1142", "not-a-ticket"]).to_string()),
         time: Some(random_time(rng)),
+        ..Default::default()
     };
     // 0–4 distinct documents (none now and then: nothing offered at all).
     let mut pool: Vec<usize> = (0..f.evidence.len()).collect();
@@ -511,6 +512,7 @@ fn random_request(rng: &mut Rng, f: &Fixtures) -> DecisionRequest {
             deviation: rng.chance(2),
             message: "observed ports".into(),
             evidence: Some(sha256(b"exposure")),
+            ..Default::default()
         });
     }
     if rng.chance(6) {
@@ -521,6 +523,7 @@ fn random_request(rng: &mut Rng, f: &Fixtures) -> DecisionRequest {
             },
             deployed_at: Some("2026-09-30T08:00:00.000Z".into()),
             findings: Vec::new(),
+            ..Default::default()
         });
     }
     if rng.chance(4) {
@@ -531,6 +534,7 @@ fn random_request(rng: &mut Rng, f: &Fixtures) -> DecisionRequest {
                 decision: rng.pick(&["allow", "deny"]).to_string(),
                 decided_at: "2026-11-01T10:00:00.123Z".into(),
                 deployed: rng.chance(2),
+                ..Default::default()
             });
         }
     }

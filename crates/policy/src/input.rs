@@ -76,6 +76,88 @@ pub struct InputEnvironment {
     /// as protected).
     pub declared: bool,
     pub labels: BTreeMap<String, String>,
+    /// Whether facts the request only asserted (`source: "asserted"`) may satisfy a rule here.
+    /// False in protected environments unless `accept_asserted_facts` says otherwise in
+    /// portcullis.yaml: there an asserted approval, history entry or passing canary does not
+    /// count. (Asserted *problems*, such as an exposure deviation, always count.)
+    #[serde(default)]
+    pub accepts_asserted: bool,
+}
+
+/// Where a fact the firewall decides on came from. Only `asserted` facts come from the party
+/// being gated; the others are established by the firewall.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum FactSource {
+    /// The firewall's own clock or store: its recorded decisions, its inventory.
+    Firewall,
+    /// Recorded in the firewall's store by an authenticated caller whose role may record it
+    /// (`portcullis verify … --record`, `portcullis approve`, the API), with an audit entry.
+    Recorded,
+    /// In a DSSE envelope signed by a key the firewall trusts.
+    Signed,
+    /// The identity the firewall authenticated (an API token, an mTLS client certificate).
+    Authenticated,
+    /// Said by the request itself: not established, and in an environment that does not accept
+    /// asserted facts it satisfies no rule.
+    #[default]
+    Asserted,
+}
+
+impl FactSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Firewall => "firewall",
+            Self::Recorded => "recorded",
+            Self::Signed => "signed",
+            Self::Authenticated => "authenticated",
+            Self::Asserted => "asserted",
+        }
+    }
+
+    /// Whether the firewall established the fact (anything but `asserted`).
+    pub fn established(self) -> bool {
+        self != Self::Asserted
+    }
+}
+
+impl std::fmt::Display for FactSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An approval of this artifact digest for this environment, in force at the decision time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputApproval {
+    /// The approval's id in the store, or the digest of the signed attestation.
+    pub id: String,
+    /// Who approved: the identity the firewall authenticated (`token:…`, a certificate
+    /// subject) or, for a signed approval, the signing key's id.
+    pub approver: String,
+    /// `recorded` (granted through the firewall), `signed` (a trusted key's attestation), or
+    /// `asserted` (named by the request, e.g. `--approver`).
+    pub source: FactSource,
+    /// RFC 3339 UTC.
+    pub granted_at: Option<String>,
+    /// RFC 3339 UTC; null: does not expire.
+    pub expires_at: Option<String>,
+    /// The change reference the approval is bound to, when it names one.
+    pub change_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -91,6 +173,19 @@ pub struct InputContext {
     pub time: String,
     /// Decision time as seconds since the Unix epoch (for arithmetic in Rego).
     pub time_unix: i64,
+    /// Where the time came from: `firewall` (its clock) for every recorded decision;
+    /// `asserted` only in a what-if evaluation, which is never recorded as a decision.
+    #[serde(default)]
+    pub time_source: FactSource,
+    /// Where `requester` came from: `authenticated` when the firewall authenticated the
+    /// caller, `asserted` when the request named it.
+    #[serde(default)]
+    pub requester_source: FactSource,
+    /// Approvals in force for this digest and environment (and change reference when the
+    /// approval names one), from the store or signed attestations; an `approver` named by the
+    /// request appears here with source `asserted`.
+    #[serde(default)]
+    pub approvals: Vec<InputApproval>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -325,6 +420,13 @@ pub struct InputVerification {
     /// Digest of the evidence document that holds the result.
     pub evidence: Option<String>,
     pub details: Option<String>,
+    /// `recorded` (by `portcullis verify … --record` or the API), `signed`, or `asserted`
+    /// (given inline by the request).
+    #[serde(default)]
+    pub source: FactSource,
+    /// Who recorded or signed it, when established.
+    #[serde(default)]
+    pub recorded_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -342,6 +444,12 @@ pub struct InputExposure {
     pub deviation: bool,
     pub message: String,
     pub evidence: Option<String>,
+    /// `recorded` (by `portcullis probe … --record` or the API), `signed`, or `asserted`.
+    #[serde(default)]
+    pub source: FactSource,
+    /// Who recorded or signed it, when established.
+    #[serde(default)]
+    pub recorded_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -351,6 +459,9 @@ pub struct InputPrevious {
     pub deployed_at: Option<String>,
     /// Findings of the running version (same shape as `findings`; only what was known).
     pub findings: Vec<InputFinding>,
+    /// `firewall` (its inventory and recorded decisions) or `asserted`.
+    #[serde(default)]
+    pub source: FactSource,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -362,6 +473,9 @@ pub struct InputHistoryEntry {
     pub decided_at: String,
     /// Whether the artifact was actually deployed there after the decision.
     pub deployed: bool,
+    /// `firewall` (its recorded decisions and inventory) or `asserted`.
+    #[serde(default)]
+    pub source: FactSource,
 }
 
 /// The candidate compared with what runs in the environment (the smart diff). Every list is

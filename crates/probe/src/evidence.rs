@@ -64,6 +64,7 @@ pub fn exposures_from_json(
                 deviation: c.deviation,
                 message: c.message,
                 evidence: None,
+                ..InputExposure::default()
             })
             .collect()
     } else if value.is_array() {
@@ -176,6 +177,7 @@ mod tests {
                 deviation: true,
                 message: "TLSv1.0 accepted".into(),
                 evidence: Some("sha256:abc".into()),
+                ..InputExposure::default()
             }
         );
         assert!(!entries[1].deviation);

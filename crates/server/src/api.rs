@@ -362,6 +362,8 @@ async fn build_request(
         approver: body.context.approver.clone(),
         change_ref: body.context.change_ref.clone(),
         time,
+
+        ..RequestContext::default()
     };
     for (i, item) in body.evidence.iter().enumerate() {
         let source = item

@@ -148,6 +148,49 @@ pub struct OverrideRow {
     pub at: String,
 }
 
+/// An approval of one artifact digest for one environment (and change, when given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ApprovalRow {
+    /// `apr_…`.
+    pub id: String,
+    /// Its audit entry (set by the store).
+    pub seq: i64,
+    pub artifact_digest: String,
+    pub environment: String,
+    pub change_ref: Option<String>,
+    /// The identity the firewall authenticated (a token's name), or the signing key's id.
+    pub approver: String,
+    /// `authenticated` | `signed`.
+    pub source: String,
+    pub reason: String,
+    pub granted_at: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+    /// The audit entry of the revocation (set by the store).
+    pub revoke_seq: Option<i64>,
+}
+
+/// A verification or exposure result the firewall recorded (or took signed by a trusted key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct RecordedFactRow {
+    /// `fct_…`.
+    pub id: String,
+    /// Its audit entry (set by the store).
+    pub seq: i64,
+    /// `verification` | `exposure`.
+    pub kind: String,
+    pub artifact_digest: String,
+    pub environment: String,
+    /// The fact as the policy input carries it (JSON).
+    pub body: String,
+    /// `recorded` | `signed`.
+    pub source: String,
+    pub recorded_by: String,
+    pub recorded_at: String,
+}
+
 /// A change other replicas must learn of at once (they reload the state it touches).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreEvent {
@@ -215,6 +258,15 @@ pub enum Write {
         at: String,
         by: String,
     },
+    Approval(ApprovalRow),
+    /// Revoke an approval still in force.
+    ApprovalRevoked {
+        id: String,
+        at: String,
+        by: String,
+        reason: String,
+    },
+    Fact(RecordedFactRow),
 }
 
 /// One change of state: its audit entry (`kind`, `body`) and the rows it writes.
@@ -265,6 +317,9 @@ pub mod kinds {
     pub const CHECKPOINT_KEY: &str = "checkpoint-key.registered";
     pub const TOKEN_CREATED: &str = "token.created";
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    pub const APPROVAL_GRANTED: &str = "approval.granted";
+    pub const APPROVAL_REVOKED: &str = "approval.revoked";
+    pub const FACT_RECORDED: &str = "fact.recorded";
     /// The chain was re-hashed to format 2 (its body pins the format-1 head).
     pub const CHAIN_MIGRATED: &str = crate::chain::MIGRATED;
 }

@@ -1939,6 +1939,8 @@ fn row_tables(change: &Change) -> Vec<&'static str> {
             Write::CheckpointKey { .. } => vec!["checkpoint_keys"],
             Write::Token(_) | Write::TokenRevoked { .. } => vec!["api_tokens"],
             Write::Override(_) => vec!["overrides"],
+            Write::Approval(_) | Write::ApprovalRevoked { .. } => vec!["approvals"],
+            Write::Fact(_) => vec!["recorded_facts"],
             Write::Blob { .. } | Write::ArtifactEvidence { .. } => vec![],
         })
         .collect()

@@ -37,6 +37,133 @@ on_both_backends! {
     truncation_needs_a_witness => truncation_needs_a_witness_sqlite, truncation_needs_a_witness_postgres;
     a_format_1_chain_is_migrated => a_format_1_chain_is_migrated_sqlite, a_format_1_chain_is_migrated_postgres;
     a_tampered_format_1_chain_is_not_migrated => a_tampered_format_1_chain_is_not_migrated_sqlite, a_tampered_format_1_chain_is_not_migrated_postgres;
+    approvals_and_facts_are_checked => approvals_and_facts_are_checked_sqlite, approvals_and_facts_are_checked_postgres;
+}
+
+fn approval(id: &str, env: &str) -> Change {
+    Change::new(
+        kinds::APPROVAL_GRANTED,
+        json!({"approval_id": id}),
+        vec![Write::Approval(portcullis_store::ApprovalRow {
+            id: id.into(),
+            seq: 0,
+            artifact_digest: digest(6),
+            environment: env.into(),
+            change_ref: None,
+            approver: "carol".into(),
+            source: "authenticated".into(),
+            reason: "reviewed".into(),
+            granted_at: AT.into(),
+            expires_at: "2099-01-01T00:00:00Z".into(),
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+            revoke_seq: None,
+        })],
+    )
+}
+
+async fn approvals_and_facts_are_checked(store: Store, _ctx: &Ctx) {
+    populated(&store).await;
+    store
+        .append(vec![
+            approval("apr_1", "production"),
+            approval("apr_2", "production"),
+            Change::if_new(
+                kinds::APPROVAL_REVOKED,
+                json!({"approval_id": "apr_2"}),
+                vec![Write::ApprovalRevoked {
+                    id: "apr_2".into(),
+                    at: AT.into(),
+                    by: "dave".into(),
+                    reason: "wrong change".into(),
+                }],
+            ),
+            Change::new(
+                kinds::FACT_RECORDED,
+                json!({"fact_id": "fct_1"}),
+                vec![Write::Fact(portcullis_store::RecordedFactRow {
+                    id: "fct_1".into(),
+                    seq: 0,
+                    kind: "verification".into(),
+                    artifact_digest: digest(6),
+                    environment: "production".into(),
+                    body: json!({"verdict": "fail"}).to_string(),
+                    source: "recorded".into(),
+                    recorded_by: "ci".into(),
+                    recorded_at: AT.into(),
+                })],
+            ),
+        ])
+        .await
+        .unwrap();
+    store.verify(None).await.unwrap();
+    assert_eq!(
+        store
+            .approvals(Some(&digest(6)), Some("production"), false)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .recorded_facts(&digest(6), "production")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A failed canary made to pass.
+    exec(
+        &store,
+        "UPDATE recorded_facts SET body = '{\"verdict\":\"pass\"}' WHERE id = 'fct_1'",
+    )
+    .await;
+    let f = findings(&store).await;
+    assert_eq!(
+        (f[0].table.as_str(), f[0].key.as_str()),
+        ("recorded_facts", "id=fct_1")
+    );
+    tampered(
+        store.recorded_facts(&digest(6), "production").await,
+        "recorded_facts",
+    );
+
+    // A revoked approval brought back.
+    exec(
+        &store,
+        "UPDATE approvals SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL, revoke_seq = NULL WHERE id = 'apr_2'",
+    )
+    .await;
+    tampered(
+        store
+            .approvals(Some(&digest(6)), Some("production"), false)
+            .await,
+        "approvals",
+    );
+    // An approval moved to another environment.
+    exec(
+        &store,
+        "UPDATE approvals SET environment = 'staging' WHERE id = 'apr_1'",
+    )
+    .await;
+    tampered(store.approval("apr_1").await, "approvals");
+    // An approval row deleted.
+    exec(&store, "DELETE FROM approvals WHERE id = 'apr_1'").await;
+    let f = findings(&store).await;
+    let named: Vec<(&str, &str)> = f
+        .iter()
+        .map(|f| (f.table.as_str(), f.key.as_str()))
+        .collect();
+    for want in [
+        ("recorded_facts", "id=fct_1"),
+        ("approvals", "id=apr_1"),
+        ("approvals", "id=apr_2"),
+    ] {
+        assert!(named.contains(&want), "{want:?} not in {named:?}");
+    }
 }
 
 fn digest(n: u64) -> String {

@@ -124,6 +124,7 @@ fn from_report(report: &Report) -> Result<InputVerification, VerificationReadErr
         verdict: report.verdict.as_str().to_string(),
         evidence: None,
         details: Some(details),
+        ..InputVerification::default()
     })
 }
 

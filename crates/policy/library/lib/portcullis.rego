@@ -263,3 +263,15 @@ license_ids(expr) := {id |
 # license_unknown(l): a declaration that says nothing about the license. (SPDX `NONE` says
 # something: that there is no license; it is not unknown.)
 license_unknown(l) if upper(trim_space(l)) in {"", "NOASSERTION", "UNKNOWN"}
+
+# ---------------------------------------------------------------------------------------------
+# Where facts came from (`source`: firewall, recorded, signed, authenticated or asserted).
+
+# established(f): the firewall established fact f; the request did not merely assert it.
+established(f) if f.source != "asserted"
+
+# counts(f): fact f may satisfy a rule in this environment: established, or asserted where the
+# environment accepts asserted facts (`accept_asserted_facts`; never by default where protected).
+counts(f) if established(f)
+
+counts(f) if input.environment.accepts_asserted == true

@@ -176,6 +176,23 @@ macro_rules! define_commit {
                                 .bind(at).bind(by).bind(id).bind(seq)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
+                        Write::Approval(a) => {
+                            sqlx::query("INSERT INTO approvals (id, seq, artifact_digest, environment, change_ref, approver, source, reason, granted_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                                .bind(&a.id).bind(seq).bind(&a.artifact_digest).bind(&a.environment).bind(&a.change_ref)
+                                .bind(&a.approver).bind(&a.source).bind(&a.reason).bind(&a.granted_at).bind(&a.expires_at)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::ApprovalRevoked { id, at, by, reason } => {
+                            sqlx::query("UPDATE approvals SET revoked_at = $1, revoked_by = $2, revoke_reason = $3, revoke_seq = $4 WHERE id = $5 AND revoked_at IS NULL")
+                                .bind(at).bind(by).bind(reason).bind(seq).bind(id)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Fact(x) => {
+                            sqlx::query("INSERT INTO recorded_facts (id, seq, kind, artifact_digest, environment, body, source, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                                .bind(&x.id).bind(seq).bind(&x.kind).bind(&x.artifact_digest).bind(&x.environment)
+                                .bind(&x.body).bind(&x.source).bind(&x.recorded_by).bind(&x.recorded_at)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
                     };
                     if i == 0 && change.only_if_new && n == 0 {
                         skip = true;

@@ -106,6 +106,17 @@ impl Store {
         Ok(row)
     }
 
+    /// The decisions about exactly this artifact digest, in every environment, newest first
+    /// (at most `limit`): the history the promotion order is judged from.
+    pub async fn decisions_of_digest(
+        &self,
+        artifact_digest: &str,
+        limit: i64,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
+        self.decisions_where("WHERE artifact_digest = $1", &[artifact_digest], limit)
+            .await
+    }
+
     /// Ids of every recorded decision (oldest first).
     pub async fn decision_ids(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = on_db!(&self.inner.db, pool => {

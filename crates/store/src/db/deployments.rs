@@ -33,4 +33,18 @@ impl Store {
             q.fetch_all(pool).await.map_err(|e| self.err(e))?
         }))
     }
+
+    /// Every recorded deployment of exactly this artifact digest, oldest first.
+    pub async fn deployments_of_digest(
+        &self,
+        artifact_digest: &str,
+    ) -> Result<Vec<DeploymentRow>, StoreError> {
+        Ok(on_db!(&self.inner.db, pool => {
+            sqlx::query_as("SELECT seq, environment, artifact_name, artifact_digest, deployed_at, deployed_by FROM deployments WHERE artifact_digest = $1 ORDER BY seq")
+                .bind(artifact_digest)
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.err(e))?
+        }))
+    }
 }

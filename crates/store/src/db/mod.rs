@@ -20,6 +20,7 @@
 
 mod advisories;
 mod append;
+mod approvals;
 mod audit;
 mod blobs;
 mod decisions;

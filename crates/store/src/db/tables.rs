@@ -216,6 +216,54 @@ pub static TABLES: &[TableCheck] = &[
         latest_only: true,
     },
     TableCheck {
+        table: "approvals",
+        key: &["id"],
+        links: &[
+            Link {
+                seq_column: "seq",
+                kinds: &[kinds::APPROVAL_GRANTED],
+                columns: &[
+                    "artifact_digest",
+                    "environment",
+                    "change_ref",
+                    "approver",
+                    "source",
+                    "reason",
+                    "granted_at",
+                    "expires_at",
+                ],
+                // The table came with rows pinned: no entry predates it.
+                legacy: &[],
+            },
+            Link {
+                seq_column: "revoke_seq",
+                kinds: &[kinds::APPROVAL_REVOKED],
+                columns: &["revoked_at", "revoked_by", "revoke_reason"],
+                legacy: &[],
+            },
+        ],
+        latest_only: false,
+    },
+    TableCheck {
+        table: "recorded_facts",
+        key: &["id"],
+        links: &[Link {
+            seq_column: "seq",
+            kinds: &[kinds::FACT_RECORDED],
+            columns: &[
+                "kind",
+                "artifact_digest",
+                "environment",
+                "body",
+                "source",
+                "recorded_by",
+                "recorded_at",
+            ],
+            legacy: &[],
+        }],
+        latest_only: false,
+    },
+    TableCheck {
         table: "checkpoint_keys",
         key: &["key_id"],
         links: &[Link {
@@ -315,6 +363,18 @@ pub(crate) fn pinned_row(w: &Write) -> Vec<Value> {
         }
         Write::Override(o) => vec![json!({"table": "overrides", "link": "seq",
             "decision_id": o.decision_id, "actor": o.actor, "reason": o.reason, "at": o.at})],
+        Write::Approval(a) => vec![json!({"table": "approvals", "link": "seq", "id": a.id,
+            "artifact_digest": a.artifact_digest, "environment": a.environment,
+            "change_ref": a.change_ref, "approver": a.approver, "source": a.source,
+            "reason": a.reason, "granted_at": a.granted_at, "expires_at": a.expires_at})],
+        Write::ApprovalRevoked { id, at, by, reason } => {
+            vec![json!({"table": "approvals", "link": "revoke_seq", "id": id,
+            "revoked_at": at, "revoked_by": by, "revoke_reason": reason})]
+        }
+        Write::Fact(x) => vec![json!({"table": "recorded_facts", "link": "seq", "id": x.id,
+            "kind": x.kind, "artifact_digest": x.artifact_digest, "environment": x.environment,
+            "body": x.body, "source": x.source, "recorded_by": x.recorded_by,
+            "recorded_at": x.recorded_at})],
         Write::Blob { .. } | Write::ArtifactEvidence { .. } => Vec::new(),
     }
 }
