@@ -92,6 +92,10 @@ impl Observer for Watch {
                     .chain_length
                     .set(i64::try_from(*seq).unwrap_or(i64::MAX));
             }
+            Event::Tampered { table, key, reason } => {
+                self.metrics.tampered_row(table);
+                tracing::error!(table = %table, key = %key, problem = %reason, "a table row disagrees with the audit chain: nothing was decided from it");
+            }
         }
     }
 }
