@@ -1,5 +1,5 @@
 //! Portcullis store: what the firewall keeps and how it proves it was not changed — the audit
-//! chain (canonical JSON bodies, `hash = sha256(prev_hash ‖ body_digest)`, ed25519-signed
+//! chain (canonical JSON bodies, a hash over every column of an entry and the one before, ed25519-signed
 //! checkpoints, a verifier that names the first bad entry), content-addressed documents,
 //! decisions, advisories, exceptions, the inventory of what runs where and its component
 //! index, on SQLite (the embedded default) or PostgreSQL behind one API (DESIGN.md "Storage and
