@@ -639,6 +639,88 @@ mod tests {
     }
 
     #[test]
+    fn every_column_is_covered() {
+        let key = CheckpointKey::generate().unwrap();
+        let (entries, cps) = chain(12, &key, 4);
+        for change in 0..3 {
+            let mut doctored = entries.clone();
+            match change {
+                0 => doctored[6].kind = "override".into(),
+                1 => doctored[6].at = "2019-01-01T00:00:00Z".into(),
+                _ => doctored[6].seq = 70,
+            }
+            let found = verify(&doctored, &cps, None).unwrap_err();
+            assert!(
+                matches!(
+                    found,
+                    Tamper::Modified { seq: 7 } | Tamper::Modified { seq: 70 }
+                ) || change == 2,
+                "{change}: {found:?}"
+            );
+        }
+        // A newline in `at` cannot shift a field boundary into `kind`.
+        assert_ne!(
+            entry_hash(1, "a\nb", "c", "d", GENESIS),
+            entry_hash(1, "a", "b\nc", "d", GENESIS)
+        );
+    }
+
+    #[test]
+    fn format_1_checkpoints_hold_after_the_migration() {
+        let key = CheckpointKey::generate().unwrap();
+        // A format-1 chain of 5 entries and its checkpoint.
+        let mut prev = GENESIS.to_string();
+        let mut bodies = Vec::new();
+        for i in 1..=5u64 {
+            let body = format!("{{\"n\":{i}}}");
+            let digest = sha256_hex(body.as_bytes());
+            prev = entry_hash_v1(&prev, &digest);
+            bodies.push((body, digest));
+        }
+        let at = "2026-11-20T00:00:00Z";
+        let v1 = Checkpoint {
+            version: 1,
+            seq: 5,
+            hash: prev.clone(),
+            at: at.into(),
+            key_id: key.key_id(),
+            public_key: key.public_hex(),
+            signature: key.sign(&Checkpoint::message(1, 5, &prev, at)),
+        };
+        // Re-hashed to format 2, with the migration entry.
+        let mut c = Chain::new();
+        let mut entries: Vec<Entry> = bodies
+            .iter()
+            .map(|(b, _)| {
+                let v: serde_json::Value = serde_json::from_str(b).unwrap();
+                c.append("decision", &v, at).unwrap()
+            })
+            .collect();
+        entries.push(
+            c.append(MIGRATED, &json!({"v1_head": {"seq": 5, "hash": prev}}), at)
+                .unwrap(),
+        );
+        let v2 = c.checkpoint(&key, at);
+        let cps = vec![v1.clone(), v2.clone()];
+        verify(&entries, &cps, Some(&key.public_hex())).unwrap();
+        // A body changed and everything re-hashed in format 2 (a new format-2 checkpoint
+        // signed): the format-1 checkpoint still catches it.
+        let mut c = Chain::new();
+        let mut forged: Vec<Entry> = (1..=5u64)
+            .map(|i| c.append("decision", &json!({"n": i * 10}), at).unwrap())
+            .collect();
+        forged.push(
+            c.append(MIGRATED, &json!({"v1_head": {"seq": 5, "hash": prev}}), at)
+                .unwrap(),
+        );
+        let resigned = vec![v1, c.checkpoint(&key, at)];
+        assert!(matches!(
+            verify(&forged, &resigned, None),
+            Err(Tamper::Rewritten { .. })
+        ));
+    }
+
+    #[test]
     fn a_segment_is_anchored_by_its_first_link() {
         let key = CheckpointKey::generate().unwrap();
         let (entries, cps) = chain(40, &key, 20);

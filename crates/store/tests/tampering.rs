@@ -695,11 +695,7 @@ async fn a_format_1_chain_is_migrated(store: Store, ctx: &Ctx) {
         )
         .await;
     }
-    exec(
-        &store,
-        &format!("DELETE FROM checkpoints WHERE version = 2"),
-    )
-    .await;
+    exec(&store, "DELETE FROM checkpoints WHERE version = 2").await;
     store.checkpoint().await.unwrap();
     match store.verify(Some(&store.public_key())).await {
         Err(VerifyFailure::Tamper(t)) => {
