@@ -31,6 +31,18 @@ pub struct VerifyArgs {
     /// The public key (hex, or a file holding it) every checkpoint must be signed by.
     #[arg(long, value_name = "HEX|FILE")]
     pub trusted_key: Option<String>,
+    /// A signed checkpoint kept outside the database (`audit checkpoint -o FILE`): a chain
+    /// whose head is behind it is reported truncated, one that differs from it rewritten.
+    /// Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Vec<PathBuf>,
+    /// A witness directory (every `*.json` checkpoint in it, as the server writes them).
+    #[arg(long, value_name = "DIR")]
+    pub witness_dir: Option<PathBuf>,
+    /// The server's settings file (`serve --server-config`): its `audit.trusted_key` and
+    /// `audit.witness_dir` are used unless given here.
+    #[arg(long = "server-config", value_name = "FILE")]
+    pub server_config: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -57,6 +69,10 @@ pub struct ExportArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckpointArgs {
+    /// Also write the checkpoint to FILE (JSON), to keep outside the database and give to
+    /// `audit verify --checkpoint FILE` later.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -69,10 +85,21 @@ pub fn run(cmd: &AuditCommand) -> anyhow::Result<u8> {
             let rt = runtime()?;
             let store = rt.block_on(a.store.open())?;
             match rt.block_on(store.checkpoint())? {
-                Some(c) => println!(
-                    "checkpoint at entry {} ({}) signed by key {}",
-                    c.seq, c.hash, c.key_id
-                ),
+                Some(c) => {
+                    println!(
+                        "checkpoint at entry {} ({}) signed by key {}",
+                        c.seq, c.hash, c.key_id
+                    );
+                    if let Some(p) = &a.output {
+                        std::fs::write(p, portcullis_store::witness::to_json(&c))
+                            .with_context(|| format!("cannot write {}", p.display()))?;
+                        eprintln!(
+                            "wrote {}; keep it outside the database and check the chain against it with `portcullis audit verify --checkpoint {}`",
+                            p.display(),
+                            p.display()
+                        );
+                    }
+                }
                 None => println!("the chain is empty: nothing to sign"),
             }
             Ok(exit::OK)
@@ -96,8 +123,41 @@ fn trusted_key(arg: &Option<String>) -> anyhow::Result<Option<String>> {
     Ok(Some(hex))
 }
 
+/// The `audit` section of the server's settings file.
+fn server_audit(
+    path: &std::path::Path,
+) -> anyhow::Result<portcullis_server::settings::AuditSettings> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let settings = portcullis_server::ServerSettings::parse(&text, &path.display().to_string())?;
+    Ok(settings.audit)
+}
+
 fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
-    let trusted = trusted_key(&a.trusted_key)?;
+    let configured = match &a.server_config {
+        Some(p) => Some(server_audit(p)?),
+        None => None,
+    };
+    let key_arg = a
+        .trusted_key
+        .clone()
+        .or_else(|| configured.as_ref().and_then(|c| c.trusted_key.clone()));
+    let trusted = trusted_key(&key_arg)?;
+    let mut witnessed = Vec::new();
+    for p in &a.checkpoint {
+        witnessed.push(
+            portcullis_store::witness::read_file(p).map_err(|e| anyhow!("--checkpoint {e}"))?,
+        );
+    }
+    let witness_dir = a
+        .witness_dir
+        .clone()
+        .or_else(|| configured.as_ref().and_then(|c| c.witness_dir.clone()));
+    if let Some(dir) = &witness_dir {
+        witnessed.extend(
+            portcullis_store::witness::read_dir(dir).map_err(|e| anyhow!("--witness-dir {e}"))?,
+        );
+    }
     if let Some(path) = &a.bundle {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -133,22 +193,32 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let store = rt.block_on(a.store.open())?;
     let started = std::time::Instant::now();
-    match rt.block_on(store.verify(trusted.as_deref())) {
+    let witnesses = witnessed.len();
+    let options = portcullis_store::VerifyOptions {
+        trusted_key: trusted.clone(),
+        witnessed,
+    };
+    match rt.block_on(store.verify_with(&options)) {
         Ok(v) => {
             if a.json {
                 println!(
                     "{}",
-                    serde_json::json!({"intact": true, "entries": v.entries, "checkpoints": v.checkpoints, "last_hash": v.last_hash})
+                    serde_json::json!({"intact": true, "entries": v.entries, "checkpoints": v.checkpoints, "witnessed": witnesses, "last_hash": v.last_hash})
                 );
             } else {
                 println!(
-                    "audit chain intact: {} entries, {} checkpoints, head {} ({} ms, {})",
+                    "audit chain intact: {} entries, {} checkpoints ({witnesses} witnessed), every table agrees with it, head {} ({} ms, {})",
                     v.entries,
                     v.checkpoints,
                     v.last_hash,
                     started.elapsed().as_millis(),
                     store.location()
                 );
+                if witnesses == 0 {
+                    eprintln!(
+                        "note: no witnessed checkpoint (--checkpoint FILE or --witness-dir DIR): the newest entries could have been cut off together with their checkpoints"
+                    );
+                }
             }
             Ok(exit::OK)
         }
@@ -160,6 +230,24 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
                 );
             }
             eprintln!("audit chain TAMPERED: {t} ({})", store.location());
+            Ok(exit::DENIED)
+        }
+        Err(VerifyFailure::Tables(findings)) => {
+            if a.json {
+                let rows: Vec<_> = findings
+                    .iter()
+                    .map(|f| serde_json::json!({"table": f.table, "key": f.key, "seq": f.seq, "problem": f.reason}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"intact": false, "problem": "table rows disagree with the audit chain", "rows": rows})
+                );
+            }
+            eprintln!(
+                "audit chain TAMPERED: {} ({})",
+                VerifyFailure::Tables(findings),
+                store.location()
+            );
             Ok(exit::DENIED)
         }
         Err(VerifyFailure::Store(e)) => Err(anyhow!(e)),

@@ -509,6 +509,8 @@ fn an_advisory_added_through_any_door_records_the_same_entries_and_impact() {
                 let o = b.as_object_mut().unwrap();
                 o.remove("digest");
                 o.remove("refs");
+                // The rows pinned by the store carry each door's timestamps.
+                o.remove("rows");
                 for row in o
                     .get_mut("affected")
                     .and_then(Value::as_array_mut)

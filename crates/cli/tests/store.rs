@@ -211,6 +211,7 @@ on_both_backends! {
     impact_lists_exactly_the_deployed_affected_artifacts => impact_lists_exactly_the_deployed_affected_artifacts_sqlite, impact_lists_exactly_the_deployed_affected_artifacts_postgres;
     an_exported_proof_bundle_verifies_and_any_changed_byte_fails => an_exported_proof_bundle_verifies_and_any_changed_byte_fails_sqlite, an_exported_proof_bundle_verifies_and_any_changed_byte_fails_postgres;
     audit_verify_names_the_modified_entry => audit_verify_names_the_modified_entry_sqlite, audit_verify_names_the_modified_entry_postgres;
+    audit_verify_with_a_checkpoint_catches_truncation => audit_verify_with_a_checkpoint_catches_truncation_sqlite, audit_verify_with_a_checkpoint_catches_truncation_postgres;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1143,4 +1144,84 @@ fn audit_verify_names_the_modified_entry(s: &State) {
     assert!(!out.exists());
     let o = s.run(&["decision", "show", &id]);
     assert_ne!(code(&o), Some(0), "{}", stdout(&o));
+}
+
+/// The newest entries cut off in SQL together with their checkpoints and rows: the database
+/// alone cannot tell, a checkpoint kept outside it (`audit checkpoint -o`, a witness
+/// directory) can. A flipped verdict is named by table and row.
+fn audit_verify_with_a_checkpoint_catches_truncation(s: &State) {
+    let (c, _, denied_id, denied_seq) = gate(s, s.denied());
+    assert_eq!(c, Some(1));
+    let (c, _, _, allowed_seq) = gate(s, s.allowed());
+    assert_eq!(c, Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let witness_dir = dir.path().join("witness");
+    std::fs::create_dir_all(&witness_dir).unwrap();
+    let file = witness_dir.join("kept.json");
+    let out = ok(&s.run(&["audit", "checkpoint", "-o", file.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("checkpoint at entry {allowed_seq}")),
+        "{out}"
+    );
+    let file = file.to_str().unwrap();
+    let out = ok(&s.run(&["audit", "verify", "--checkpoint", file]));
+    assert!(out.contains("1 witnessed"), "{out}");
+
+    // Everything after the denied decision removed, rows and checkpoints included.
+    s.sql(&format!("DELETE FROM audit_log WHERE seq > {denied_seq}"));
+    s.sql(&format!("DELETE FROM checkpoints WHERE seq > {denied_seq}"));
+    s.sql(&format!("DELETE FROM decisions WHERE seq > {denied_seq}"));
+    s.sql(&format!(
+        "DELETE FROM decision_summary WHERE seq > {denied_seq}"
+    ));
+    ok(&s.run(&["audit", "checkpoint"]));
+    // Not caught without a witness (and the command says so).
+    let o = s.run(&["audit", "verify"]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("no witnessed checkpoint"),
+        "{}",
+        stderr(&o)
+    );
+    // Caught with one: a file, or a witness directory.
+    for args in [
+        vec!["audit", "verify", "--checkpoint", file],
+        vec![
+            "audit",
+            "verify",
+            "--witness-dir",
+            witness_dir.to_str().unwrap(),
+        ],
+    ] {
+        let o = s.run(&args);
+        assert_eq!(code(&o), Some(1), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "chain truncated: it ends at entry {denied_seq}, but a signed checkpoint covers entry {allowed_seq}"
+            )),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // A witness that is not a checkpoint: a usage error naming the file.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{}").unwrap();
+    let o = s.run(&["audit", "verify", "--checkpoint", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.json"), "{}", stderr(&o));
+
+    // A verdict flipped in the table: named by table and row.
+    s.sql(&format!(
+        "UPDATE decisions SET verdict = 'allow' WHERE id = '{denied_id}'"
+    ));
+    let o = s.run(&["audit", "verify"]);
+    assert_eq!(code(&o), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("decisions row id={denied_id}"))
+            && stderr(&o).contains("verdict"),
+        "{}",
+        stderr(&o)
+    );
+    let v = json_of(&s.run(&["audit", "verify", "--json"]));
+    assert_eq!(v["rows"][0]["table"], "decisions", "{v}");
 }

@@ -112,7 +112,17 @@ pub enum Event {
     },
     /// The state in force was reloaded from the store (chain head `seq`).
     Reloaded { seq: u64 },
+    /// A table row read to decide disagrees with its audit entry: nothing was decided from it.
+    Tampered {
+        table: String,
+        key: String,
+        reason: String,
+    },
 }
+
+/// How an admission error caused by a tampered record starts: such a review is denied even
+/// where the webhook fails open (an attack is not an outage).
+const TAMPERED: &str = "the record was tampered with: ";
 
 /// Told of every [`Event`]; must not block.
 pub trait Observer: Send + Sync {
@@ -834,6 +844,9 @@ impl DecisionService {
                     engine_rules::ADM_ERROR.id
                 );
                 match target.failure {
+                    _ if e.starts_with(TAMPERED) => {
+                        (vec![format!("{line} (failing closed)")], vec![], vec![])
+                    }
                     FailureMode::Closed => {
                         (vec![format!("{line} (failing closed)")], vec![], vec![])
                     }
@@ -910,10 +923,18 @@ impl DecisionService {
                 Some(d) => match seen.get(d) {
                     Some(found) => found.clone(),
                     None => {
-                        let found = self
-                            .recorded_decision(d, env)
-                            .await
-                            .map_err(|e| format!("the store: {e}"))?;
+                        let found = self.recorded_decision(d, env).await.map_err(|e| {
+                            if let StoreError::Tampered { table, key, reason } = &e {
+                                self.tell(Event::Tampered {
+                                    table: table.clone(),
+                                    key: key.clone(),
+                                    reason: reason.clone(),
+                                });
+                                format!("{TAMPERED}{e}")
+                            } else {
+                                format!("the store: {e}")
+                            }
+                        })?;
                         seen.insert(d.clone(), found.clone());
                         found
                     }

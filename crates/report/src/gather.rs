@@ -717,7 +717,7 @@ async fn chain(store: &Store) -> Result<ChainResult, ReportError> {
             last_hash: Some(v.last_hash),
             failure: None,
         }),
-        Err(VerifyFailure::Tamper(t)) => Ok(ChainResult {
+        Err(e @ (VerifyFailure::Tamper(_) | VerifyFailure::Tables(_))) => Ok(ChainResult {
             verified: false,
             entries: store
                 .head()
@@ -726,7 +726,7 @@ async fn chain(store: &Store) -> Result<ChainResult, ReportError> {
                 .unwrap_or(0),
             checkpoints: store.checkpoints().await?.len() as u64,
             last_hash: None,
-            failure: Some(t.to_string()),
+            failure: Some(e.to_string()),
         }),
         Err(VerifyFailure::Store(e)) => Err(ReportError::Store(e)),
     }

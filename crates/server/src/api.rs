@@ -1192,35 +1192,59 @@ async fn diff(
 // ------------------------------------------------------------------ audit
 
 #[utoipa::path(
-    get,
+    method(get, post),
     path = "/v1/audit/verify",
     tag = "audit",
     operation_id = "audit_verify",
-    description = "Verify the whole audit chain and its signed checkpoints. Role: viewer or above.",
+    description = "Verify the whole audit chain, its signed checkpoints (with the key pinned in `audit.trusted_key`), the witnessed checkpoints (`audit.witness_dir`: a chain cut short is truncated) and every table the firewall acts on against the chain. Role: viewer or above.",
     responses(
-        (status = 200, description = "`{intact: true, entries, checkpoints, last_hash}`", body = serde_json::Value),
-        (status = 409, description = "the chain does not verify (the document also has `intact: false`) (problem code: audit-chain-broken)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "`{intact: true, entries, checkpoints, witnessed, last_hash}`", body = serde_json::Value),
+        (status = 409, description = "the chain does not verify, or table rows disagree with it (`rows`: table, key, problem; the document also has `intact: false`) (problem code: audit-chain-broken)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
 async fn audit_verify(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult {
     caller.require(Permission::Read)?;
-    match state.store.verify(None).await {
-        Ok(v) => {
-            state.metrics.chain_length.set(v.entries as i64);
-            ok(
-                &json!({"intact": true, "entries": v.entries, "checkpoints": v.checkpoints, "last_hash": v.last_hash}),
-            )
-        }
-        Err(VerifyFailure::Tamper(t)) => Ok(json_response(
+    let options = state
+        .settings
+        .audit
+        .verify_options()
+        .map_err(Problem::internal)?;
+    let broken = |detail: String, rows: serde_json::Value| {
+        Ok(json_response(
             StatusCode::CONFLICT,
             &json!({
                 "type": "https://portcullis.dev/problems/audit-chain-broken",
                 "title": codes::AUDIT_CHAIN_BROKEN.2, "status": 409,
                 "code": codes::AUDIT_CHAIN_BROKEN.0,
-                "detail": t.to_string(), "intact": false,
+                "detail": detail, "intact": false, "rows": rows,
             }),
-        )),
+        ))
+    };
+    match state.store.verify_with(&options).await {
+        Ok(v) => {
+            state.metrics.chain_length.set(v.entries as i64);
+            ok(
+                &json!({"intact": true, "entries": v.entries, "checkpoints": v.checkpoints,
+                    "witnessed": options.witnessed.len(), "last_hash": v.last_hash,
+                    "witness_failure": state.store.witness_failure()}),
+            )
+        }
+        Err(VerifyFailure::Tamper(t)) => {
+            tracing::error!(problem = %t, "audit chain verification failed");
+            broken(t.to_string(), json!([]))
+        }
+        Err(VerifyFailure::Tables(findings)) => {
+            let rows: Vec<serde_json::Value> = findings
+                .iter()
+                .map(|f| json!({"table": f.table, "key": f.key, "seq": f.seq, "problem": f.reason}))
+                .collect();
+            for f in &findings {
+                tracing::error!(table = %f.table, key = %f.key, problem = %f.reason, "table row disagrees with the audit chain");
+                state.metrics.tampered_row(&f.table);
+            }
+            broken(VerifyFailure::Tables(findings).to_string(), json!(rows))
+        }
         Err(VerifyFailure::Store(e)) => Err(Problem::internal(e)),
     }
 }

@@ -28,6 +28,11 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TargetLabels {
     pub target: String,
 }
@@ -51,6 +56,7 @@ pub struct Metrics {
     pub notification_failures: Family<TargetLabels, Counter>,
     pub notifications_sent: Family<TargetLabels, Counter>,
     pub reloads: Counter<u64, AtomicU64>,
+    pub tampered_rows: Family<TableLabels, Counter>,
 }
 
 impl Metrics {
@@ -116,7 +122,14 @@ impl Metrics {
             "Reloads of advisories and exceptions (after a change on any replica)",
             reloads.clone(),
         );
+        let tampered_rows = Family::<TableLabels, Counter>::default();
+        registry.register(
+            "tampered_rows",
+            "Table rows found disagreeing with the audit chain (nothing is decided from them), by table",
+            tampered_rows.clone(),
+        );
         Self {
+            tampered_rows,
             registry,
             decisions,
             violations,
@@ -129,6 +142,15 @@ impl Metrics {
             notifications_sent,
             reloads,
         }
+    }
+
+    /// Count a row that disagrees with the audit chain.
+    pub fn tampered_row(&self, table: &str) {
+        self.tampered_rows
+            .get_or_create(&TableLabels {
+                table: table.to_string(),
+            })
+            .inc();
     }
 
     pub fn encode(&self) -> String {

@@ -23,6 +23,52 @@ pub struct ServerSettings {
     /// client cannot hold a connection forever.
     #[serde(default)]
     pub request_timeout_seconds: Option<u64>,
+    /// How the audit chain is verified and witnessed.
+    #[serde(default)]
+    pub audit: AuditSettings,
+}
+
+/// `audit:` — the checkpoint key pinned for verification, and where checkpoints are witnessed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// The ed25519 public key (64 hex digits) every checkpoint must be signed by: `/v1/audit/
+    /// verify` and the dashboard refuse checkpoints signed by any other key.
+    #[serde(default)]
+    pub trusted_key: Option<String>,
+    /// A directory the server writes each new signed checkpoint to (keep it on other storage
+    /// than the database, or sync it away); verification checks the chain against it.
+    #[serde(default)]
+    pub witness_dir: Option<std::path::PathBuf>,
+}
+
+impl AuditSettings {
+    /// The verification options these settings give: the pinned key and the witnessed
+    /// checkpoints (read now).
+    pub fn verify_options(&self) -> Result<portcullis_store::VerifyOptions, String> {
+        let witnessed = match &self.witness_dir {
+            Some(dir) if dir.exists() => portcullis_store::witness::read_dir(dir)
+                .map_err(|e| format!("audit.witness_dir {e}"))?,
+            _ => Vec::new(),
+        };
+        Ok(portcullis_store::VerifyOptions {
+            trusted_key: self
+                .trusted_key
+                .as_ref()
+                .map(|k| k.trim().to_ascii_lowercase()),
+            witnessed,
+        })
+    }
+
+    /// Whether the pinned key is 64 hex digits.
+    pub fn check(&self) -> Result<(), String> {
+        match &self.trusted_key {
+            Some(k) if k.trim().len() != 64 || !k.trim().bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Err("audit.trusted_key: expected an ed25519 public key as 64 hex digits".into())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Server settings that do not read: the file, the line:column, the field, and what is wrong.

@@ -92,6 +92,10 @@ impl Observer for Watch {
                     .chain_length
                     .set(i64::try_from(*seq).unwrap_or(i64::MAX));
             }
+            Event::Tampered { table, key, reason } => {
+                self.metrics.tampered_row(table);
+                tracing::error!(table = %table, key = %key, problem = %reason, "a table row disagrees with the audit chain: nothing was decided from it");
+            }
         }
     }
 }
@@ -124,6 +128,13 @@ impl AppState {
         settings: ServerSettings,
     ) -> Result<Arc<Self>, StateError> {
         let limits = loaded.firewall.limits();
+        settings
+            .audit
+            .check()
+            .map_err(portcullis_store::StoreError::Invalid)?;
+        if let Some(dir) = &settings.audit.witness_dir {
+            store.witness_to(dir).await?;
+        }
         let service =
             DecisionService::open(store.clone(), loaded, settings.admission.clone()).await?;
         // Ready means ready: the first requests do not each compile the policy bundle.

@@ -571,3 +571,55 @@ async fn a_decision_edited_in_the_database_admits_nothing() {
     assert!(message(&after).contains("altered"), "{after}");
     s.stop().await;
 }
+
+/// A tampered record is an attack, not an outage: even in a namespace that fails open, a
+/// verdict flipped in SQL admits nothing; the tampering is counted
+/// (`portcullis_tampered_rows_total{table}`) and `/v1/audit/verify` answers 409 naming the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_record_admits_nothing_even_where_failing_open() {
+    let Some((s, _db)) = server().await else {
+        return;
+    };
+    let digest = LOG4J_ARTIFACT.rsplit_once('@').unwrap().1;
+    let lenient = fixture("deployment.json", "lenient", &image(LOG4J_ARTIFACT), false);
+    let denied = review(&s, &lenient).await;
+    assert_eq!(denied["allowed"], false, "{denied}");
+    let (status, v) = s.get(Role::Viewer, "/v1/audit/verify").await;
+    assert_eq!(status, 200, "{v}");
+
+    let changed = s
+        .store
+        .execute_raw(&format!(
+            "UPDATE decisions SET verdict = 'allow' WHERE artifact_digest = '{digest}' AND environment = 'production'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let after = review(&s, &lenient).await;
+    assert_eq!(after["allowed"], false, "a flipped verdict admits: {after}");
+    let msg = message(&after);
+    assert!(
+        msg.contains("PCL-ADM-004") && msg.contains("tampered") && msg.contains("failing closed"),
+        "{msg}"
+    );
+    let metrics = s.state.metrics.encode();
+    assert!(
+        metrics.contains("portcullis_tampered_rows_total{table=\"decisions\"} 1"),
+        "{metrics}"
+    );
+
+    let (status, p) = s.get(Role::Viewer, "/v1/audit/verify").await;
+    assert_eq!(status, 409, "{p}");
+    assert_eq!(p["code"], "audit-chain-broken", "{p}");
+    assert_eq!(p["rows"][0]["table"], "decisions", "{p}");
+    assert!(
+        p["rows"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("verdict"),
+        "{p}"
+    );
+    let (status, _) = s.post(Role::Viewer, "/v1/audit/verify", &json!({})).await;
+    assert_eq!(status, 409);
+    s.stop().await;
+}

@@ -532,7 +532,8 @@ async fn token_role_matrix_covers_every_endpoint() {
         }
         Some(match (method, path) {
             ("GET", p) if p.starts_with("/v1/tokens") => Role::Admin,
-            ("GET", _) => Role::Viewer,
+            // Verifying reads: POST is there for clients that do not send a GET with effects.
+            ("GET", _) | ("POST", "/v1/audit/verify") => Role::Viewer,
             ("POST", "/v1/decisions" | "/v1/evidence" | "/v1/deployments" | "/v1/admission") => {
                 Role::Ci
             }

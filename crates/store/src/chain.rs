@@ -1,7 +1,10 @@
-//! The audit chain: every change of state is an entry whose `hash = sha256(prev_hash ‖
-//! body_digest)` (over the ASCII hex of both), `body_digest = sha256(canonical JSON body)`;
-//! signed checkpoints pin the hash at a sequence number, so that rewriting or truncating the
-//! chain is detectable off-line. `verify` names the first bad entry and what was done to it.
+//! The audit chain: every change of state is an entry whose hash covers every column of it —
+//! `hash = sha256("portcullis-entry-v2\n" seq "\n" at "\n" kind "\n" body_digest "\n"
+//! prev_hash)`, `body_digest = sha256(canonical JSON body)` (format 2; format 1, `sha256(prev_hash
+//! ‖ body_digest)`, left `seq`, `at` and `kind` uncovered and is only read to migrate and to check
+//! the checkpoints signed before the migration). Signed checkpoints pin the hash at a sequence
+//! number, so that rewriting or truncating the chain is detectable off-line. `verify` names the
+//! first bad entry and what was done to it.
 
 use std::fmt;
 
@@ -31,9 +34,19 @@ pub struct Entry {
     pub hash: String,
 }
 
+/// The entry hash format written now.
+pub const FORMAT: u8 = 2;
+
+fn format_1() -> u8 {
+    1
+}
+
 /// A signed statement that the chain had `hash` at `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The entry hash format `hash` is in (1: signed before the chain was migrated to 2).
+    #[serde(default = "format_1")]
+    pub version: u8,
     pub seq: u64,
     pub hash: String,
     pub at: String,
@@ -45,22 +58,42 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The bytes a checkpoint signs.
-    pub fn message(seq: u64, hash: &str, at: &str) -> Vec<u8> {
-        format!("portcullis-checkpoint-v1\n{seq}\n{hash}\n{at}").into_bytes()
+    /// The bytes a checkpoint of hash format `version` signs.
+    pub fn message(version: u8, seq: u64, hash: &str, at: &str) -> Vec<u8> {
+        match version {
+            1 => format!("portcullis-checkpoint-v1\n{seq}\n{hash}\n{at}").into_bytes(),
+            v => format!("portcullis-checkpoint-v{v}\n{seq}\n{hash}\n{at}").into_bytes(),
+        }
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
+use crate::digest::sha256_hex;
 
-/// `sha256(prev_hash ‖ body_digest)` over the ASCII hex of both.
-pub fn entry_hash(prev_hash: &str, body_digest: &str) -> String {
+/// Format 1: `sha256(prev_hash ‖ body_digest)` over the ASCII hex of both (covers neither
+/// `seq`, `at` nor `kind`; read only to migrate and to check format-1 checkpoints).
+pub fn entry_hash_v1(prev_hash: &str, body_digest: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(body_digest.as_bytes());
     format!("{:x}", h.finalize())
+}
+
+/// Format 2, over every column of the entry: `sha256("portcullis-entry-v2\n" seq "\n" at "\n"
+/// kind "\n" body_digest "\n" prev_hash)`. `at` and `kind` cannot hold a newline that forges
+/// another split: the fields are length-prefixed.
+pub fn entry_hash(seq: u64, at: &str, kind: &str, body_digest: &str, prev_hash: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"portcullis-entry-v2\n");
+    h.update(format!("{seq}\n{}:{at}\n{}:{kind}\n", at.len(), kind.len()).as_bytes());
+    h.update(body_digest.as_bytes());
+    h.update(b"\n");
+    h.update(prev_hash.as_bytes());
+    format!("{:x}", h.finalize())
+}
+
+/// The format-2 hash of `e` as stored (whatever its `hash` column says).
+pub fn hash_of(e: &Entry) -> String {
+    entry_hash(e.seq, &e.at, &e.kind, &e.body_digest, &e.prev_hash)
 }
 
 /// The head of a chain, to append to.
@@ -118,9 +151,10 @@ impl Chain {
     ) -> Result<Entry, CanonicalError> {
         let bytes = canonical::to_vec(body)?;
         let body_digest = sha256_hex(&bytes);
-        let hash = entry_hash(&self.last_hash, &body_digest);
+        let seq = self.last_seq + 1;
+        let hash = entry_hash(seq, at, kind, &body_digest, &self.last_hash);
         let entry = Entry {
-            seq: self.last_seq + 1,
+            seq,
             at: at.to_string(),
             kind: kind.to_string(),
             body: String::from_utf8(bytes).map_err(|e| CanonicalError(e.to_string()))?,
@@ -136,12 +170,18 @@ impl Chain {
     /// A signed checkpoint of the chain as it is.
     pub fn checkpoint(&self, key: &CheckpointKey, at: &str) -> Checkpoint {
         Checkpoint {
+            version: FORMAT,
             seq: self.last_seq,
             hash: self.last_hash.clone(),
             at: at.to_string(),
             key_id: key.key_id(),
             public_key: key.public_hex(),
-            signature: key.sign(&Checkpoint::message(self.last_seq, &self.last_hash, at)),
+            signature: key.sign(&Checkpoint::message(
+                FORMAT,
+                self.last_seq,
+                &self.last_hash,
+                at,
+            )),
         }
     }
 }
@@ -230,6 +270,10 @@ pub fn verify(
     check.finish()
 }
 
+/// The kind of the entry that records the migration of the chain to hash format 2 (its body
+/// pins the format-1 head: `{"v1_head": {"seq": N, "hash": H}, …}`).
+pub const MIGRATED: &str = "chain.migrated";
+
 /// Entries held back at the end of each fed batch, so that a swap across two batches is still
 /// reported as a reordering.
 const LOOKAHEAD: usize = 64;
@@ -238,7 +282,15 @@ const LOOKAHEAD: usize = 64;
 #[derive(Debug)]
 pub struct ChainCheck<'a> {
     checkpoints: &'a [Checkpoint],
+    /// Checkpoints in the entries' own format, by sequence number.
     pinned: std::collections::HashMap<u64, &'a str>,
+    /// Format-1 checkpoints of a chain since migrated to format 2, by sequence number.
+    pinned_v1: std::collections::HashMap<u64, &'a str>,
+    /// The hash format of the entries (2; 1 only to check a chain before migrating it).
+    format: u8,
+    /// The format-1 hash of the last entry checked, while it can be computed (the chain
+    /// started at entry 1).
+    v1_hash: Option<String>,
     /// Sequence number, hash and `prev_hash` of the last entry checked.
     prev: Option<(u64, String, String)>,
     pending: Vec<Entry>,
@@ -247,7 +299,18 @@ pub struct ChainCheck<'a> {
 
 impl<'a> ChainCheck<'a> {
     /// Check every checkpoint's signature (and, with `trusted_key`, that it signed them).
+    /// Entries are in format 2; format-1 checkpoints are checked against the format-1 hashes
+    /// the entries had before the migration.
     pub fn new(checkpoints: &'a [Checkpoint], trusted_key: Option<&str>) -> Result<Self, Tamper> {
+        Self::with_format(checkpoints, trusted_key, FORMAT)
+    }
+
+    /// A check of a chain whose entries are still in hash `format` (1 before the migration).
+    pub fn with_format(
+        checkpoints: &'a [Checkpoint],
+        trusted_key: Option<&str>,
+        format: u8,
+    ) -> Result<Self, Tamper> {
         for c in checkpoints {
             if trusted_key.is_some_and(|k| !k.eq_ignore_ascii_case(&c.public_key)) {
                 return Err(Tamper::BadCheckpoint {
@@ -263,7 +326,7 @@ impl<'a> ChainCheck<'a> {
             }
             if !keys::verify_signature(
                 &c.public_key,
-                &Checkpoint::message(c.seq, &c.hash, &c.at),
+                &Checkpoint::message(c.version, c.seq, &c.hash, &c.at),
                 &c.signature,
             ) {
                 return Err(Tamper::BadCheckpoint {
@@ -271,13 +334,33 @@ impl<'a> ChainCheck<'a> {
                     reason: "the signature does not verify".into(),
                 });
             }
+            if c.version != 1 && c.version != format {
+                return Err(Tamper::BadCheckpoint {
+                    seq: c.seq,
+                    reason: format!(
+                        "it is in hash format {}, the chain in format {format}",
+                        c.version
+                    ),
+                });
+            }
         }
+        let of = |v: u8| {
+            checkpoints
+                .iter()
+                .filter(|c| c.version == v)
+                .map(|c| (c.seq, c.hash.as_str()))
+                .collect()
+        };
         Ok(Self {
             checkpoints,
-            pinned: checkpoints
-                .iter()
-                .map(|c| (c.seq, c.hash.as_str()))
-                .collect(),
+            pinned: of(format),
+            pinned_v1: if format == 1 {
+                Default::default()
+            } else {
+                of(1)
+            },
+            format,
+            v1_hash: None,
             prev: None,
             pending: Vec::new(),
             count: 0,
@@ -316,6 +399,54 @@ impl<'a> ChainCheck<'a> {
         })
     }
 
+    /// Follow the format-1 hashes (from entry 1 on) and check them against format-1
+    /// checkpoints and the head a `chain.migrated` entry pinned.
+    fn check_v1(&mut self, e: &Entry) -> Result<(), Tamper> {
+        if self.format == 1 {
+            return Ok(());
+        }
+        let prev = match (&self.v1_hash, &self.prev) {
+            (Some(h), _) => h.clone(),
+            (None, None) if e.seq == 1 => GENESIS.to_string(),
+            // A segment starting later: format-1 hashes cannot be followed.
+            _ => {
+                if let Some(c) = self
+                    .checkpoints
+                    .iter()
+                    .find(|c| c.version == 1 && c.seq == e.seq)
+                {
+                    return Err(Tamper::BadCheckpoint {
+                        seq: c.seq,
+                        reason: "a format-1 checkpoint can only be checked from entry 1".into(),
+                    });
+                }
+                return Ok(());
+            }
+        };
+        if e.kind == MIGRATED {
+            let pinned = serde_json::from_str::<serde_json::Value>(&e.body)
+                .ok()
+                .and_then(|b| {
+                    let head = b.get("v1_head")?;
+                    Some((
+                        head.get("seq")?.as_u64()?,
+                        head.get("hash")?.as_str()?.to_string(),
+                    ))
+                });
+            let expected = self.prev.as_ref().map(|p| p.0).unwrap_or(0);
+            match pinned {
+                Some((seq, hash)) if seq == expected && hash == prev => {}
+                _ => return Err(Tamper::Rewritten { seq: e.seq }),
+            }
+        }
+        let hash = entry_hash_v1(&prev, &e.body_digest);
+        if self.pinned_v1.get(&e.seq).is_some_and(|h| *h != hash) {
+            return Err(Tamper::Rewritten { seq: e.seq });
+        }
+        self.v1_hash = Some(hash);
+        Ok(())
+    }
+
     fn check(&mut self, entries: &[Entry], ahead: &[Entry]) -> Result<(), Tamper> {
         for (i, e) in entries.iter().enumerate() {
             let (expected_seq, expected_prev) = match &self.prev {
@@ -347,9 +478,12 @@ impl<'a> ChainCheck<'a> {
                     },
                 });
             }
-            if sha256_hex(e.body.as_bytes()) != e.body_digest
-                || entry_hash(&e.prev_hash, &e.body_digest) != e.hash
-            {
+            let hash = if self.format == 1 {
+                entry_hash_v1(&e.prev_hash, &e.body_digest)
+            } else {
+                hash_of(e)
+            };
+            if sha256_hex(e.body.as_bytes()) != e.body_digest || hash != e.hash {
                 return Err(Tamper::Modified { seq: e.seq });
             }
             if e.prev_hash != expected_prev {
@@ -372,6 +506,7 @@ impl<'a> ChainCheck<'a> {
             if self.pinned.get(&e.seq).is_some_and(|h| *h != e.hash) {
                 return Err(Tamper::Rewritten { seq: e.seq });
             }
+            self.check_v1(e)?;
             self.count += 1;
             self.prev = Some((e.seq, e.hash.clone(), e.prev_hash.clone()));
         }
@@ -500,6 +635,88 @@ mod tests {
         assert!(matches!(
             verify(&entries, &forged_cp, None),
             Err(Tamper::BadCheckpoint { seq: 20, .. })
+        ));
+    }
+
+    #[test]
+    fn every_column_is_covered() {
+        let key = CheckpointKey::generate().unwrap();
+        let (entries, cps) = chain(12, &key, 4);
+        for change in 0..3 {
+            let mut doctored = entries.clone();
+            match change {
+                0 => doctored[6].kind = "override".into(),
+                1 => doctored[6].at = "2019-01-01T00:00:00Z".into(),
+                _ => doctored[6].seq = 70,
+            }
+            let found = verify(&doctored, &cps, None).unwrap_err();
+            assert!(
+                matches!(
+                    found,
+                    Tamper::Modified { seq: 7 } | Tamper::Modified { seq: 70 }
+                ) || change == 2,
+                "{change}: {found:?}"
+            );
+        }
+        // A newline in `at` cannot shift a field boundary into `kind`.
+        assert_ne!(
+            entry_hash(1, "a\nb", "c", "d", GENESIS),
+            entry_hash(1, "a", "b\nc", "d", GENESIS)
+        );
+    }
+
+    #[test]
+    fn format_1_checkpoints_hold_after_the_migration() {
+        let key = CheckpointKey::generate().unwrap();
+        // A format-1 chain of 5 entries and its checkpoint.
+        let mut prev = GENESIS.to_string();
+        let mut bodies = Vec::new();
+        for i in 1..=5u64 {
+            let body = format!("{{\"n\":{i}}}");
+            let digest = sha256_hex(body.as_bytes());
+            prev = entry_hash_v1(&prev, &digest);
+            bodies.push((body, digest));
+        }
+        let at = "2026-11-20T00:00:00Z";
+        let v1 = Checkpoint {
+            version: 1,
+            seq: 5,
+            hash: prev.clone(),
+            at: at.into(),
+            key_id: key.key_id(),
+            public_key: key.public_hex(),
+            signature: key.sign(&Checkpoint::message(1, 5, &prev, at)),
+        };
+        // Re-hashed to format 2, with the migration entry.
+        let mut c = Chain::new();
+        let mut entries: Vec<Entry> = bodies
+            .iter()
+            .map(|(b, _)| {
+                let v: serde_json::Value = serde_json::from_str(b).unwrap();
+                c.append("decision", &v, at).unwrap()
+            })
+            .collect();
+        entries.push(
+            c.append(MIGRATED, &json!({"v1_head": {"seq": 5, "hash": prev}}), at)
+                .unwrap(),
+        );
+        let v2 = c.checkpoint(&key, at);
+        let cps = vec![v1.clone(), v2.clone()];
+        verify(&entries, &cps, Some(&key.public_hex())).unwrap();
+        // A body changed and everything re-hashed in format 2 (a new format-2 checkpoint
+        // signed): the format-1 checkpoint still catches it.
+        let mut c = Chain::new();
+        let mut forged: Vec<Entry> = (1..=5u64)
+            .map(|i| c.append("decision", &json!({"n": i * 10}), at).unwrap())
+            .collect();
+        forged.push(
+            c.append(MIGRATED, &json!({"v1_head": {"seq": 5, "hash": prev}}), at)
+                .unwrap(),
+        );
+        let resigned = vec![v1, c.checkpoint(&key, at)];
+        assert!(matches!(
+            verify(&forged, &resigned, None),
+            Err(Tamper::Rewritten { .. })
         ));
     }
 

@@ -10,3 +10,8 @@ pub(crate) const PREFIX: &str = "sha256:";
 pub(crate) fn sha256(raw: &[u8]) -> String {
     format!("{PREFIX}{:x}", Sha256::digest(raw))
 }
+
+/// Lowercase hex of sha256 over `raw` (no prefix: audit entry body digests).
+pub(crate) fn sha256_hex(raw: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(raw))
+}

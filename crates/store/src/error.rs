@@ -20,6 +20,16 @@ pub enum StoreError {
     Invalid(String),
     #[error("stored {what} is corrupt: {message}")]
     Corrupt { what: String, message: String },
+    /// A table row disagrees with the audit entry that recorded it (or has none): it was
+    /// changed in the database. Nothing may be decided from it.
+    #[error(
+        "{table} row {key} was altered: it does not agree with the audit chain: {reason} (run `portcullis audit verify`)"
+    )]
+    Tampered {
+        table: String,
+        key: String,
+        reason: String,
+    },
     #[error("the store's writer has stopped: {0}")]
     Writer(String),
 }

@@ -1,5 +1,5 @@
 //! Portcullis store: what the firewall keeps and how it proves it was not changed — the audit
-//! chain (canonical JSON bodies, `hash = sha256(prev_hash ‖ body_digest)`, ed25519-signed
+//! chain (canonical JSON bodies, a hash over every column of an entry and the one before, ed25519-signed
 //! checkpoints, a verifier that names the first bad entry), content-addressed documents,
 //! decisions, advisories, exceptions, the inventory of what runs where and its component
 //! index, on SQLite (the embedded default) or PostgreSQL behind one API (DESIGN.md "Storage and
@@ -17,11 +17,12 @@ pub mod proof;
 pub mod records;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod witness;
 
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
 pub use db::{
-    Backend, CHANGES_CHANNEL, DailyCount, DecisionSummary, RuleCount, Store, StoreConfig,
-    Subscription, VerifyFailure, outcome,
+    Backend, CHANGES_CHANNEL, DailyCount, DecisionSummary, Finding, RuleCount, Store, StoreConfig,
+    Subscription, VerifyFailure, VerifyOptions, outcome,
 };
 pub use error::StoreError;
 pub use keys::CheckpointKey;

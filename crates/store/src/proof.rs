@@ -774,7 +774,14 @@ pub async fn export_bundle(
         .checkpoints()
         .await?
         .into_iter()
-        .filter(|c| c.seq >= first && c.seq < last && c.public_key == store.public_key())
+        // Format-1 checkpoints (signed before the migration) pin hashes a segment cannot
+        // recompute: a bundle carries the format-2 ones.
+        .filter(|c| {
+            c.seq >= first
+                && c.seq < last
+                && c.public_key == store.public_key()
+                && c.version == chain::FORMAT
+        })
         .collect();
     checkpoints.push(store.sign_checkpoint_at(last).await?);
     let digests: std::collections::BTreeSet<String> = entries.iter().flat_map(entry_refs).collect();

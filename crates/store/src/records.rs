@@ -320,4 +320,6 @@ pub mod kinds {
     pub const APPROVAL_GRANTED: &str = "approval.granted";
     pub const APPROVAL_REVOKED: &str = "approval.revoked";
     pub const FACT_RECORDED: &str = "fact.recorded";
+    /// The chain was re-hashed to format 2 (its body pins the format-1 head).
+    pub const CHAIN_MIGRATED: &str = crate::chain::MIGRATED;
 }

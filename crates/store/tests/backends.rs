@@ -163,6 +163,7 @@ async fn appended_changes_read_back(store: Store, ctx: &Ctx) {
     ];
     let expected_kinds: Vec<String> = changes.iter().map(|c| c.kind.clone()).collect();
     let bodies: Vec<Value> = changes.iter().map(|c| c.body.clone()).collect();
+    let changes_kept = changes.clone();
     let written: Vec<Entry> = store
         .append(changes)
         .await
@@ -188,12 +189,22 @@ async fn appended_changes_read_back(store: Store, ctx: &Ctx) {
     assert_eq!(later.seq, 15);
     let kinds_written: Vec<String> = written.iter().map(|e| e.kind.clone()).collect();
     assert_eq!(kinds_written, expected_kinds);
-    for (e, body) in written.iter().zip(&bodies) {
+    for ((e, body), change) in written.iter().zip(&bodies).zip(&changes_kept) {
+        // The body as given, with the rows its change wrote pinned in `rows` (each row is
+        // checked against it), in canonical form.
+        let mut stored: Value = serde_json::from_str(&e.body).unwrap();
         assert_eq!(
             e.body.as_bytes(),
-            canonical::to_vec(body).unwrap().as_slice()
+            canonical::to_vec(&stored).unwrap().as_slice()
         );
-        assert_eq!(&serde_json::from_str::<Value>(&e.body).unwrap(), body);
+        let rows = stored.as_object_mut().unwrap().remove("rows");
+        assert_eq!(&stored, body);
+        let tables: Vec<&str> = rows
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|r| r.iter().map(|r| r["table"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(tables, row_tables(change), "entry {}", e.seq);
     }
     assert_eq!(
         written[12].body,
@@ -722,7 +733,7 @@ async fn tamper_inserted_entry(store: Store, _ctx: &Ctx) {
     );
     let prev_hash = &entries[13].hash;
     let body_digest = sha256_hex(body.as_bytes());
-    let hash = entry_hash(prev_hash, &body_digest);
+    let hash = entry_hash(15, AT, kinds::DECISION, &body_digest, prev_hash);
     assert_eq!(
         store
             .execute_raw("UPDATE audit_log SET seq = -seq WHERE seq >= 15")
@@ -752,9 +763,11 @@ async fn tamper_inserted_entry(store: Store, _ctx: &Ctx) {
     assert_eq!(stored.len(), 31);
     assert_eq!(stored[14].body, body);
     assert_eq!(stored[15].body, entries[14].body);
+    // The forged entry itself holds; the entries moved up behind it do not: their sequence
+    // number is covered by their hash.
     let t = tamper(&store).await;
-    assert_eq!(t, Tamper::Inserted { seq: 15 });
-    assert_names(&t, &["entry 15"]);
+    assert_eq!(t, Tamper::Modified { seq: 16 });
+    assert_names(&t, &["entry 16"]);
 }
 
 async fn tamper_reordered_entries(store: Store, _ctx: &Ctx) {
@@ -779,9 +792,10 @@ async fn tamper_reordered_entries(store: Store, _ctx: &Ctx) {
         store.entry(21).await.unwrap().unwrap().body,
         entries[21].body
     );
+    // Each moved entry's hash covers its sequence number: the first moved one is named.
     let t = tamper(&store).await;
-    assert_eq!(t, Tamper::Reordered { seq: 21, after: 22 });
-    assert_names(&t, &["entry 21", "entry 22"]);
+    assert_eq!(t, Tamper::Modified { seq: 21 });
+    assert_names(&t, &["entry 21"]);
 }
 
 async fn tamper_truncated_after_checkpoint(store: Store, _ctx: &Ctx) {
@@ -829,7 +843,8 @@ async fn tamper_rewritten_and_rehashed(store: Store, _ctx: &Ctx) {
             .unwrap();
         let n = store
             .execute_raw(&format!(
-                "UPDATE audit_log SET body = {}, body_digest = {}, prev_hash = {}, hash = {} WHERE seq = {seq}",
+                "UPDATE audit_log SET at = {}, body = {}, body_digest = {}, prev_hash = {}, hash = {} WHERE seq = {seq}",
+                sql_str(&e.at),
                 sql_str(&e.body),
                 sql_str(&e.body_digest),
                 sql_str(&e.prev_hash),
@@ -1909,6 +1924,28 @@ fn test_databases_keep_the_server_and_its_parameters() {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
+/// The tables whose rows a change writes (and pins in its entry), in order.
+fn row_tables(change: &Change) -> Vec<&'static str> {
+    change
+        .writes
+        .iter()
+        .flat_map(|w| match w {
+            Write::Decision(_) => vec!["decisions"],
+            Write::Advisory(_) | Write::AdvisoryWithdrawn { .. } => vec!["advisories"],
+            Write::Exception(_)
+            | Write::ExceptionRevoked { .. }
+            | Write::ExceptionExpired { .. } => vec!["exceptions"],
+            Write::Deployment(_) => vec!["deployments", "inventory"],
+            Write::CheckpointKey { .. } => vec!["checkpoint_keys"],
+            Write::Token(_) | Write::TokenRevoked { .. } => vec!["api_tokens"],
+            Write::Override(_) => vec!["overrides"],
+            Write::Approval(_) | Write::ApprovalRevoked { .. } => vec!["approvals"],
+            Write::Fact(_) => vec!["recorded_facts"],
+            Write::Blob { .. } | Write::ArtifactEvidence { .. } => vec![],
+        })
+        .collect()
+}
+
 async fn all_entries(store: &Store) -> Vec<Entry> {
     match store.head().await.unwrap() {
         Some((last, _)) => store.entries(1, last as u64).await.unwrap(),
@@ -1930,7 +1967,7 @@ fn assert_chained(entries: &[Entry]) {
         );
         assert_eq!(
             e.hash,
-            entry_hash(&e.prev_hash, &e.body_digest),
+            entry_hash(e.seq, &e.at, &e.kind, &e.body_digest, &e.prev_hash),
             "entry {}",
             e.seq
         );

@@ -41,7 +41,12 @@ pub async fn audit(
     let verify = q.verify.is_some_and(|v| v != "0");
     if verify {
         let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-        let check = match state.store.verify(None).await {
+        let options = state
+            .settings
+            .audit
+            .verify_options()
+            .map_err(PageError::internal)?;
+        let check = match state.store.verify_with(&options).await {
             Ok(v) => ChainCheck {
                 at,
                 intact: true,
@@ -54,6 +59,11 @@ pub async fn audit(
                 at,
                 intact: false,
                 detail: t.to_string(),
+            },
+            Err(e @ VerifyFailure::Tables(_)) => ChainCheck {
+                at,
+                intact: false,
+                detail: e.to_string(),
             },
             Err(VerifyFailure::Store(e)) => return Err(PageError::internal(e)),
         };

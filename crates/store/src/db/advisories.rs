@@ -5,13 +5,15 @@ use crate::error::StoreError;
 use crate::records::AdvisoryRow;
 
 impl Store {
-    /// Advisories, oldest first; withdrawn ones too when `all`.
+    /// Advisories, oldest first; withdrawn ones too when `all`. Each row is checked against
+    /// its audit entries (a row that disagrees is [`StoreError::Tampered`]).
     pub async fn advisories(&self, all: bool) -> Result<Vec<AdvisoryRow>, StoreError> {
         let sql = if all {
             "SELECT * FROM advisories ORDER BY seq"
         } else {
             "SELECT * FROM advisories WHERE withdrawn_at IS NULL ORDER BY seq"
         };
+        self.check_rows("advisories", "", &[]).await?;
         self.advisory_rows(sql, None).await
     }
 

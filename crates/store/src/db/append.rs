@@ -13,6 +13,7 @@ use super::blobs::insert_components;
 use super::events::{CHANGES_CHANNEL, publish};
 use super::pool::{Db, Inner, Job, Store, now};
 use super::summary::summarize_decision;
+use super::tables::pin_rows;
 use crate::chain::{Chain, Entry};
 use crate::error::StoreError;
 use crate::records::{Change, StoreEvent, Write};
@@ -20,7 +21,7 @@ use crate::records::{Change, StoreEvent, Write};
 /// Changes committed in one transaction at most.
 pub(super) const MAX_BATCH: usize = 512;
 /// The PostgreSQL advisory lock that serializes appends ("PCLAUDIT").
-const APPEND_LOCK: i64 = 0x50434c4155444954;
+pub(super) const APPEND_LOCK: i64 = 0x50434c4155444954;
 
 impl Store {
     /// Append changes: each becomes an audit entry (in order) with its rows, committed
@@ -128,8 +129,8 @@ macro_rules! define_commit {
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
                         Write::AdvisoryWithdrawn { id, at, by, reason } => {
-                            sqlx::query("UPDATE advisories SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 WHERE id = $4 AND withdrawn_at IS NULL")
-                                .bind(at).bind(by).bind(reason).bind(id)
+                            sqlx::query("UPDATE advisories SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3, withdrawn_seq = $5 WHERE id = $4 AND withdrawn_at IS NULL")
+                                .bind(at).bind(by).bind(reason).bind(id).bind(seq)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
                         Write::Exception(x) => {
@@ -138,8 +139,8 @@ macro_rules! define_commit {
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
                         Write::ExceptionRevoked { id, at, by, reason } => {
-                            sqlx::query("UPDATE exceptions SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4 AND revoked_at IS NULL")
-                                .bind(at).bind(by).bind(reason).bind(id)
+                            sqlx::query("UPDATE exceptions SET revoked_at = $1, revoked_by = $2, revoke_reason = $3, revoked_seq = $5 WHERE id = $4 AND revoked_at IS NULL")
+                                .bind(at).bind(by).bind(reason).bind(id).bind(seq)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
                         Write::ExceptionExpired { id } => {
@@ -171,8 +172,8 @@ macro_rules! define_commit {
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
                         Write::TokenRevoked { id, at, by } => {
-                            sqlx::query("UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL")
-                                .bind(at).bind(by).bind(id)
+                            sqlx::query("UPDATE api_tokens SET revoked_at = $1, revoked_by = $2, revoked_seq = $4 WHERE id = $3 AND revoked_at IS NULL")
+                                .bind(at).bind(by).bind(id).bind(seq)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
                         Write::Approval(a) => {
@@ -203,7 +204,9 @@ macro_rules! define_commit {
                     continue;
                 }
                 summarize_decision!(conn, change, seq, err);
-                let entry = chain.append(&change.kind, &change.body, &at)?;
+                // The rows written are pinned in the entry, so each can be checked against it.
+                let body = pin_rows(&change.body, &change.writes);
+                let entry = chain.append(&change.kind, &body, &at)?;
                 sqlx::query("INSERT INTO audit_log (seq, at, kind, body, body_digest, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(entry.seq as i64).bind(&entry.at).bind(&entry.kind).bind(&entry.body)
                     .bind(&entry.body_digest).bind(&entry.prev_hash).bind(&entry.hash)
@@ -231,8 +234,8 @@ macro_rules! define_commit {
                 };
                 if due {
                     let cp = chain.checkpoint(&inner.key, &at);
-                    sqlx::query("INSERT INTO checkpoints (seq, hash, at, key_id, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(cp.seq as i64).bind(&cp.hash).bind(&cp.at).bind(&cp.key_id).bind(&cp.public_key).bind(&cp.signature)
+                    sqlx::query("INSERT INTO checkpoints (seq, hash, at, key_id, public_key, signature, version) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                        .bind(cp.seq as i64).bind(&cp.hash).bind(&cp.at).bind(&cp.key_id).bind(&cp.public_key).bind(&cp.signature).bind(i32::from(cp.version))
                         .execute(&mut *conn).await.map_err(err)?;
                 }
             }
@@ -255,6 +258,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
             let out = commit_sqlite(&mut tx, inner, changes).await?;
             tx.commit().await.map_err(err)?;
             publish(inner, &out);
+            super::audit::witness_latest(inner).await;
             Ok(out)
         }
         Db::Postgres(pool) => {
@@ -280,6 +284,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
             }
             tx.commit().await.map_err(err)?;
             publish(inner, &out);
+            super::audit::witness_latest(inner).await;
             Ok(out)
         }
     }

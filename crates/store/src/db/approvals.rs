@@ -24,6 +24,14 @@ impl Store {
             params.push(e);
             clauses.push(format!("environment = ${}", params.len()));
         }
+        // Every row selected is checked against its audit entries first (a row that disagrees,
+        // or a revocation on the record missing from the table, is `StoreError::Tampered`).
+        let checked = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        self.check_rows("approvals", &checked, &params).await?;
         if !all {
             clauses.push("revoked_at IS NULL".to_string());
         }
@@ -33,17 +41,26 @@ impl Store {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let sql = format!("SELECT * FROM approvals {filter} ORDER BY seq DESC");
-        Ok(on_db!(&self.inner.db, pool => {
+        let rows: Vec<ApprovalRow> = on_db!(&self.inner.db, pool => {
             let mut q = sqlx::query_as(&sql);
             for p in &params {
                 q = q.bind(*p);
             }
             q.fetch_all(pool).await.map_err(|e| self.err(e))?
-        }))
+        });
+        let live: Vec<String> = rows
+            .iter()
+            .filter(|a| a.revoked_at.is_none())
+            .map(|a| a.id.clone())
+            .collect();
+        self.check_not_undone("approvals", "revoke_seq", &live)
+            .await?;
+        Ok(rows)
     }
 
-    /// One approval by id.
+    /// One approval by id, checked against its audit entries.
     pub async fn approval(&self, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+        self.check_rows("approvals", "WHERE id = $1", &[id]).await?;
         Ok(on_db!(&self.inner.db, pool => {
             sqlx::query_as("SELECT * FROM approvals WHERE id = $1")
                 .bind(id)
@@ -59,6 +76,12 @@ impl Store {
         artifact_digest: &str,
         environment: &str,
     ) -> Result<Vec<RecordedFactRow>, StoreError> {
+        self.check_rows(
+            "recorded_facts",
+            "WHERE artifact_digest = $1 AND environment = $2",
+            &[artifact_digest, environment],
+        )
+        .await?;
         Ok(on_db!(&self.inner.db, pool => {
             sqlx::query_as("SELECT * FROM recorded_facts WHERE artifact_digest = $1 AND environment = $2 ORDER BY seq")
                 .bind(artifact_digest)

@@ -5,9 +5,31 @@ use crate::error::StoreError;
 use crate::records::DecisionRow;
 
 impl Store {
+    /// Decision `id`, checked against its audit entry (a row that disagrees is
+    /// [`StoreError::Tampered`]).
     pub async fn decision(&self, id: &str) -> Result<Option<DecisionRow>, StoreError> {
         let mut rows = self.decisions_where("WHERE id = $1", &[id], 1).await?;
-        Ok(rows.pop())
+        let row = rows.pop();
+        if let Some(d) = &row {
+            self.check_decision(d).await?;
+        }
+        Ok(row)
+    }
+
+    /// Check a decision row against its audit entry.
+    async fn check_decision(&self, d: &DecisionRow) -> Result<(), StoreError> {
+        self.check_rows("decisions", "WHERE id = $1", &[&d.id])
+            .await?;
+        // The row read for checking is the row returned (not changed in between).
+        let again = self.decisions_where("WHERE id = $1", &[&d.id], 1).await?;
+        if again.first() != Some(d) {
+            return Err(StoreError::Tampered {
+                table: "decisions".into(),
+                key: format!("id={}", d.id),
+                reason: "the row changed while it was checked".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Decisions, newest first, filtered by environment, artifact (name or digest) and time.
@@ -63,7 +85,8 @@ impl Store {
         }))
     }
 
-    /// The latest decision about this artifact digest in this environment.
+    /// The latest decision about this artifact digest in this environment, checked against
+    /// its audit entry (a row that disagrees is [`StoreError::Tampered`]).
     pub async fn latest_decision(
         &self,
         artifact_digest: &str,
@@ -76,7 +99,11 @@ impl Store {
                 1,
             )
             .await?;
-        Ok(rows.pop())
+        let row = rows.pop();
+        if let Some(d) = &row {
+            self.check_decision(d).await?;
+        }
+        Ok(row)
     }
 
     /// The decisions about exactly this artifact digest, in every environment, newest first

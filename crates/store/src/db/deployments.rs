@@ -6,7 +6,7 @@ use crate::records::DeploymentRow;
 
 impl Store {
     /// What runs where: the current artifact per (environment, name), optionally one
-    /// environment.
+    /// environment; each row checked against its deployment entry.
     pub async fn inventory(
         &self,
         environment: Option<&str>,
@@ -20,6 +20,13 @@ impl Store {
                 "SELECT seq, environment, artifact_name, artifact_digest, deployed_at, '' AS deployed_by FROM inventory ORDER BY environment, artifact_name"
             }
         };
+        match environment {
+            Some(env) => {
+                self.check_rows("inventory", "WHERE environment = $1", &[env])
+                    .await?
+            }
+            None => self.check_rows("inventory", "", &[]).await?,
+        }
         Ok(on_db!(&self.inner.db, pool => {
             let mut q = sqlx::query_as(sql);
             if let Some(env) = environment { q = q.bind(env); }

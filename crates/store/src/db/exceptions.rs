@@ -7,14 +7,25 @@ use crate::error::StoreError;
 use crate::records::{Change, ExceptionRow, Write, kinds};
 
 impl Store {
-    /// Exceptions, oldest first; revoked ones too when `all`.
+    /// Exceptions, oldest first; revoked ones too when `all`. Each row is checked against its
+    /// audit entries, and no revocation on the record may be missing from the table (a row
+    /// that disagrees is [`StoreError::Tampered`]).
     pub async fn exceptions(&self, all: bool) -> Result<Vec<ExceptionRow>, StoreError> {
         let sql = if all {
             "SELECT * FROM exceptions ORDER BY seq"
         } else {
             "SELECT * FROM exceptions WHERE revoked_at IS NULL ORDER BY seq"
         };
-        self.exception_rows(sql, None).await
+        self.check_rows("exceptions", "", &[]).await?;
+        let rows = self.exception_rows(sql, None).await?;
+        let live: Vec<String> = rows
+            .iter()
+            .filter(|x| x.revoked_at.is_none())
+            .map(|x| x.id.clone())
+            .collect();
+        self.check_not_undone("exceptions", "revoked_seq", &live)
+            .await?;
+        Ok(rows)
     }
 
     pub async fn exception(&self, id: &str) -> Result<Option<ExceptionRow>, StoreError> {

@@ -30,6 +30,7 @@ mod exceptions;
 mod overrides;
 mod pool;
 mod summary;
+mod tables;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -46,10 +47,13 @@ use crate::keys::CheckpointKey;
 use crate::records::{Change, Write, kinds};
 use pool::{Db, Inner, on_db};
 
-pub use audit::VerifyFailure;
+pub use audit::{VerifyFailure, VerifyOptions};
 pub use events::{CHANGES_CHANNEL, Subscription};
 pub use pool::Store;
 pub use summary::{DailyCount, DecisionSummary, RuleCount, outcome};
+pub use tables::{
+    Finding, Link, RowValues, TABLES, TableCheck, check_row, check_tables, table_check,
+};
 
 /// Where the store is and how it signs.
 #[derive(Debug, Clone)]
@@ -197,10 +201,12 @@ impl Store {
             checkpoint_interval: config.checkpoint_interval,
             max_batch: config.max_batch.max(1),
             events: tokio::sync::broadcast::channel(1024).0,
+            witness: std::sync::Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(append::writer(inner.clone(), rx));
         let store = Self { inner, writer: tx };
+        store.migrate_chain().await?;
         store.register_key().await?;
         Ok(store)
     }

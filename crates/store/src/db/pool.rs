@@ -44,6 +44,18 @@ pub(super) struct Inner {
     pub(super) max_batch: usize,
     /// Changes replicas must learn of, for subscribers in this process.
     pub(super) events: tokio::sync::broadcast::Sender<StoreEvent>,
+    /// Where each new checkpoint is also written (a witness outside the database), and the
+    /// last sequence number written there.
+    pub(super) witness: std::sync::Mutex<Option<Witness>>,
+}
+
+/// A witness directory the store writes each new checkpoint to.
+pub(super) struct Witness {
+    pub(super) dir: std::path::PathBuf,
+    /// The last checkpoint written there.
+    pub(super) written: u64,
+    /// Why the last write failed, until one succeeds.
+    pub(super) failed: Option<String>,
 }
 
 /// A request to the writer task.
