@@ -18,6 +18,7 @@ pub mod exceptions;
 pub mod impact;
 pub mod input;
 pub mod kev;
+pub mod names;
 pub mod record;
 pub mod regate;
 pub mod registry;
