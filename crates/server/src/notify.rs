@@ -263,7 +263,7 @@ impl Notifier {
                     tokio::spawn(async move {
                         let _permit = limit.acquire().await;
                         let label = TargetLabels {
-                            target: hook.label(),
+                            target: hook.label().into(),
                         };
                         if deliver(&client, &hook, &ev, &config).await {
                             sent.get_or_create(&label).inc();
