@@ -123,11 +123,11 @@ async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
             "starting or shutting down",
         ));
     }
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| Problem::new(codes::UNAVAILABLE, format!("database: {e}")))?;
+    state.store.ping().await.map_err(|e| {
+        // The cause names the database; /readyz answers anyone.
+        tracing::error!(error = %e, "readiness: the database does not answer");
+        Problem::new(codes::UNAVAILABLE, "the database does not answer")
+    })?;
     let live = state.live();
     ok(&json!({
         "status": "ready",

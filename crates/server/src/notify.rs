@@ -238,7 +238,10 @@ impl Notifier {
             return Self { tx: None, pending };
         }
         let (tx, mut rx) = mpsc::channel::<Event>(4096);
+        // Redirects are not followed: a receiver (or whoever answers for it) cannot send the
+        // payload on to another address, inside the cluster or out.
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_millis(config.timeout_ms.max(1)))
             .build()
             .ok();

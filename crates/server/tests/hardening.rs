@@ -199,3 +199,55 @@ async fn a_newline_in_a_logged_value_cannot_forge_a_log_line() {
     );
     assert!(!log.contains('\r') && !log.contains('\u{1b}'), "{log}");
 }
+
+/// The database goes away under a running server (PostgreSQL: the test's database dropped):
+/// /readyz, which answers anyone, says so without naming it, and a 500 problem document
+/// gives an error id, not the store's message (which names host, port and database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_learns_where_the_database_is() {
+    let Some(db) = database(Backend::Postgres).await else {
+        return;
+    };
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let host = db
+        .url
+        .split('@')
+        .nth(1)
+        .and_then(|h| h.split('/').next())
+        .unwrap()
+        .to_string();
+    let r = s
+        .client
+        .get(format!("{}/readyz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    db.cleanup().await;
+    let leaks =
+        |text: &str| text.contains(&name) || text.contains(&host) || text.contains("postgres://");
+    let r = s
+        .client
+        .get(format!("{}/readyz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let text = r.text().await.unwrap();
+    assert!(!leaks(&text), "/readyz tells: {text}");
+    assert!(text.contains("the database does not answer"), "{text}");
+    let (status, p) = s.get(Role::Viewer, "/v1/decisions").await;
+    assert_eq!(status, 500, "{p}");
+    assert!(!leaks(&p.to_string()), "a 500 tells: {p}");
+    assert!(p["detail"].as_str().unwrap().contains("error "), "{p}");
+    // Unauthenticated, the same request is refused before the store is touched.
+    let r = s
+        .client
+        .get(format!("{}/v1/decisions", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(!leaks(&r.text().await.unwrap()));
+}
