@@ -251,3 +251,95 @@ async fn nobody_learns_where_the_database_is() {
     assert_eq!(r.status().as_u16(), 401);
     assert!(!leaks(&r.text().await.unwrap()));
 }
+
+/// A client that sends its headers and then holds the body back keeps its request in flight:
+/// with room for one request, the next one is refused (503, Retry-After) instead of queued;
+/// the probes still answer; once the first is gone, requests are served again. Reports and
+/// proof exports have limits of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_beyond_the_limits_is_refused_with_503_and_retry_after() {
+    use tokio::io::AsyncWriteExt;
+    let mut settings = portcullis_server::ServerSettings::default();
+    settings.limits.concurrent_requests = 1;
+    settings.limits.report_jobs = 1;
+    settings.limits.proof_exports = 1;
+    settings.limits.retry_after_seconds = 7;
+    let (s, _db) = sqlite_server(Options {
+        settings,
+        ..Default::default()
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/decisions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"artifact\": ",
+        s.token(Role::Ci)
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.flush().await.unwrap();
+    let refused = async {
+        for _ in 0..100 {
+            let r = s
+                .client
+                .get(format!("{}/v1/decisions", s.base))
+                .bearer_auth(s.token(Role::Viewer))
+                .send()
+                .await
+                .unwrap();
+            if r.status().as_u16() == 503 {
+                return Some(r);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    };
+    let r = refused
+        .await
+        .expect("a second request was served beside the first");
+    assert_eq!(r.headers()["retry-after"], "7");
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "unavailable", "{p}");
+    let health = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    drop(slow);
+    let mut served = false;
+    for _ in 0..100 {
+        let (status, _) = s.get(Role::Viewer, "/v1/decisions").await;
+        if status == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(served, "requests are not served again");
+
+    // A report job running (its slot taken): the next report is refused, then served.
+    let held = s.state.slots.reports.clone().try_acquire_owned().unwrap();
+    let r = s
+        .client
+        .get(format!("{}/v1/reports", s.base))
+        .bearer_auth(s.token(Role::Viewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers()["retry-after"], "7");
+    drop(held);
+    let (status, report) = s.get(Role::Viewer, "/v1/reports").await;
+    assert_eq!(status, 200, "{report}");
+
+    // The same for proof-bundle exports.
+    let held = s.state.slots.exports.clone().try_acquire_owned().unwrap();
+    let (status, p) = s.get(Role::Viewer, "/v1/audit/export?from=1&to=1").await;
+    assert_eq!(status, 503, "{p}");
+    drop(held);
+    let (status, p) = s.get(Role::Viewer, "/v1/audit/export?from=1&to=1").await;
+    assert_ne!(status, 503, "{p}");
+    s.stop().await;
+}
