@@ -1043,7 +1043,7 @@ async fn audit_export(
     caller.require(Permission::Read)?;
     let _slot = match state.slots.take(&state.slots.exports, "proof exports") {
         Ok(permit) => permit,
-        Err(busy) => return Ok(busy),
+        Err(busy) => return Ok(busy.into_response()),
     };
     let q = query(q)?;
     let what = match (q.decision, q.from, q.to) {
@@ -1109,7 +1109,7 @@ async fn report(
     caller.require(Permission::Read)?;
     let _slot = match state.slots.take(&state.slots.reports, "reports") {
         Ok(permit) => permit,
-        Err(busy) => return Ok(busy),
+        Err(busy) => return Ok(busy.into_response()),
     };
     let q = query(q)?;
     let invalid =

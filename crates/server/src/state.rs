@@ -228,26 +228,40 @@ impl Slots {
     pub fn take(
         &self,
         which: &Arc<Semaphore>,
-        what: &str,
-    ) -> Result<OwnedSemaphorePermit, Response> {
+        what: &'static str,
+    ) -> Result<OwnedSemaphorePermit, Busy> {
         which.clone().try_acquire_owned().map_err(|_| {
             tracing::warn!(limit = what, "at the limit: refused with 503");
-            busy(what, self.retry_after)
+            Busy {
+                what,
+                retry_after: self.retry_after,
+            }
         })
     }
 }
 
-/// 503 with `Retry-After`: the server is at its limit of `what`.
-pub fn busy(what: &str, retry_after: u64) -> Response {
-    let mut r = Problem::new(
-        codes::UNAVAILABLE,
-        format!("too many {what} at once; retry in {retry_after} s"),
-    )
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
+/// The server is at its limit of `what`: 503 with `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+pub struct Busy {
+    pub what: &'static str,
+    pub retry_after: u64,
+}
+
+impl IntoResponse for Busy {
+    fn into_response(self) -> Response {
+        let mut r = Problem::new(
+            codes::UNAVAILABLE,
+            format!(
+                "too many {} at once; retry in {} s",
+                self.what, self.retry_after
+            ),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
     }
-    r
 }
 
 /// Every request but the probes and /metrics takes a request permit for as long as it runs.
@@ -265,7 +279,7 @@ pub async fn limit_requests(
             drop(permit);
             r
         }
-        Err(busy) => busy,
+        Err(busy) => busy.into_response(),
     }
 }
 
