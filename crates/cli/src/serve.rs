@@ -187,12 +187,14 @@ pub fn token(cmd: &TokenCommand) -> anyhow::Result<u8> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.with_writer(std::io::stderr).json().try_init(),
+        // A newline or an escape sequence in a logged value cannot forge a line.
+        LogFormat::Text => builder
+            .with_ansi(false)
+            .with_writer(portcullis_server::log::stderr)
+            .try_init(),
     };
 }
 

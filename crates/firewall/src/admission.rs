@@ -68,10 +68,18 @@ pub struct AdmissionConfig {
     pub failure: FailureMode,
     #[serde(default)]
     pub record: RecordMode,
-    /// Accept reviews without an API token (when the webhook is reached only by the API
-    /// server, over mutual TLS or a network policy).
+    /// Accept reviews without an API token (only over mutual TLS: the server refuses to
+    /// start with it otherwise).
     #[serde(default)]
     pub anonymous: bool,
+    /// A namespace not listed in `namespaces` is protected (default), as an environment the
+    /// configuration does not declare is.
+    #[serde(default = "default_true")]
+    pub protect_unmapped: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_protected() -> Vec<String> {
@@ -86,6 +94,7 @@ impl Default for AdmissionConfig {
             failure: FailureMode::Closed,
             record: RecordMode::Denied,
             anonymous: false,
+            protect_unmapped: true,
         }
     }
 }
@@ -104,11 +113,14 @@ impl AdmissionConfig {
         let environment = ns
             .and_then(|n| n.environment.clone())
             .unwrap_or_else(|| namespace.to_string());
-        let protected = ns.and_then(|n| n.protected).unwrap_or_else(|| {
-            self.protected_environments
-                .iter()
-                .any(|e| e.eq_ignore_ascii_case(&environment))
-        });
+        let protected = match ns {
+            None if self.protect_unmapped => true,
+            _ => ns.and_then(|n| n.protected).unwrap_or_else(|| {
+                self.protected_environments
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case(&environment))
+            }),
+        };
         Target {
             environment,
             protected,
@@ -375,6 +387,27 @@ mod tests {
     }
 
     const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    #[test]
+    fn a_namespace_without_a_mapping_is_protected_unless_configured_otherwise() {
+        let mut config = AdmissionConfig::default();
+        config.namespaces.insert(
+            "shop-staging".into(),
+            NamespaceConfig {
+                environment: Some("staging".into()),
+                ..Default::default()
+            },
+        );
+        // An attacker's namespace named like nothing the configuration knows.
+        let t = config.target("scratch-42");
+        assert_eq!(t.environment, "scratch-42");
+        assert!(t.protected);
+        // A mapped namespace keeps the protected_environments rule.
+        assert!(!config.target("shop-staging").protected);
+        config.protect_unmapped = false;
+        assert!(!config.target("scratch-42").protected);
+        assert!(config.target("prod").protected);
+    }
 
     #[test]
     fn digests_are_read_from_references() {

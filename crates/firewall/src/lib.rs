@@ -20,6 +20,7 @@ pub mod facts;
 pub mod impact;
 pub mod input;
 pub mod kev;
+pub mod names;
 pub mod record;
 pub mod regate;
 pub mod registry;

@@ -39,6 +39,13 @@ pub enum RegistryError {
 }
 
 pub use crate::clock::now;
+use crate::names::{self, NameKind};
+
+impl From<names::NameError> for RegistryError {
+    fn from(e: names::NameError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
 
 /// An advisory document to add: one OSV record, or a block rule.
 #[derive(Debug, Clone)]
@@ -310,9 +317,8 @@ pub async fn record_deployment(
     environment: &str,
     by: &str,
 ) -> Result<(Entry, Option<DecisionRow>), RegistryError> {
-    if environment.trim().is_empty() {
-        return Err(RegistryError::Invalid("the environment is empty".into()));
-    }
+    names::check(NameKind::Environment, environment)?;
+    names::check(NameKind::Artifact, &artifact.name)?;
     let latest = store.latest_decision(&artifact.digest, environment).await?;
     let entries = store
         .append(vec![Change::new(
@@ -612,6 +618,12 @@ impl Registry {
                 (None, true) => format!("exception {i}: "),
                 (None, false) => "exception: ".to_string(),
             };
+            names::check(NameKind::Artifact, &e.artifact)
+                .map_err(|m| RegistryError::Invalid(format!("{name}{m}")))?;
+            for env in &e.environments {
+                names::check(NameKind::Environment, env)
+                    .map_err(|m| RegistryError::Invalid(format!("{name}{m}")))?;
+            }
             let expires = e.expires.clone();
             let c = CompiledException::compile(e)
                 .map_err(|m| RegistryError::Invalid(format!("{name}{m}")))?;

@@ -67,6 +67,23 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl From<crate::names::NameError> for ServiceError {
+    fn from(e: crate::names::NameError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+/// The request's environment, artifact and pipeline names follow the rule of [`crate::names`].
+fn check_names(request: &DecisionRequest) -> Result<(), crate::names::NameError> {
+    use crate::names::{NameKind, check};
+    check(NameKind::Environment, &request.environment)?;
+    check(NameKind::Artifact, &request.artifact.name)?;
+    if let Some(p) = &request.context.pipeline {
+        check(NameKind::Pipeline, p)?;
+    }
+    Ok(())
+}
+
 impl From<RegistryError> for ServiceError {
     fn from(e: RegistryError) -> Self {
         match e {
@@ -443,9 +460,7 @@ impl DecisionService {
             override_reason,
         } = ask;
         Self::may_ask(&actor, override_reason.as_deref())?;
-        if request.environment.trim().is_empty() {
-            return Err(ServiceError::Invalid("environment is empty".into()));
-        }
+        check_names(&request)?;
         let started = Instant::now();
         let live = self.live();
         let mut docs = live.docs.clone();

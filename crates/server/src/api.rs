@@ -126,11 +126,11 @@ async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
             "starting or shutting down",
         ));
     }
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| Problem::new(codes::UNAVAILABLE, format!("database: {e}")))?;
+    state.store.ping().await.map_err(|e| {
+        // The cause names the database; /readyz answers anyone.
+        tracing::error!(error = %e, "readiness: the database does not answer");
+        Problem::new(codes::UNAVAILABLE, "the database does not answer")
+    })?;
     let live = state.live();
     ok(&json!({
         "status": "ready",
@@ -196,9 +196,12 @@ pub struct EvidenceItem {
     pub name: Option<String>,
     #[serde(default)]
     pub digest: Option<String>,
-    /// The document as a JSON value.
+    /// The document as a JSON value. Kept as the bytes sent (never built into a JSON tree:
+    /// a body's worth of tiny values would cost many times the body), and those bytes are the
+    /// document whose digest is recorded.
     #[serde(default)]
-    pub content: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub content: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     pub content_base64: Option<String>,
     /// The client could not read this document (why): recorded, and the decision fails
@@ -395,7 +398,7 @@ async fn build_request(
             continue;
         }
         let bytes = match (&item.content, &item.content_base64, &item.digest) {
-            (Some(v), None, None) => serde_json::to_vec(v).map_err(Problem::internal)?,
+            (Some(v), None, None) => v.get().as_bytes().to_vec(),
             (None, Some(b64), None) => base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
                 .map_err(|e| {
@@ -1279,6 +1282,10 @@ async fn audit_export(
     q: QueryResult<ExportQuery>,
 ) -> ApiResult {
     caller.require(Permission::Read)?;
+    let _slot = match state.slots.take(&state.slots.exports, "proof exports") {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(busy.into_response()),
+    };
     let q = query(q)?;
     let what = match (q.decision, q.from, q.to) {
         (Some(id), None, None) => ExportRequest::Decision(id),
@@ -1341,6 +1348,10 @@ async fn report(
 ) -> ApiResult {
     use portcullis_report::{Bound, Format, ReportError, ReportQuery, parse_bound};
     caller.require(Permission::Read)?;
+    let _slot = match state.slots.take(&state.slots.reports, "reports") {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(busy.into_response()),
+    };
     let q = query(q)?;
     let invalid =
         |what: &str, e: String| Problem::new(codes::INVALID_REQUEST, format!("{what}: {e}"));

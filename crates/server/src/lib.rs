@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod dashboard;
+pub mod log;
 pub mod metrics;
 pub mod notify;
 pub mod problem;
@@ -31,12 +32,22 @@ pub use settings::{DEFAULT_BODY_LIMIT, ServerSettings};
 pub use state::{AppState, Live, follow_changes};
 
 /// Serve `state` on `listener` until `shutdown` resolves; in-flight requests finish first.
+/// Refuses anonymous admission (`admission.anonymous`) unless clients must present a
+/// certificate (mutual TLS): otherwise anyone who reaches the port could ask for admission.
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     tls: Option<tls::TlsFiles>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let mutual_tls = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    if state.settings.admission.anonymous && !mutual_tls {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "server settings: admission.anonymous is allowed only with mutual TLS \
+             (--tls-cert, --tls-key and --tls-client-ca); otherwise the API server must send a token",
+        ));
+    }
     let follower = tokio::spawn(follow_changes(state.clone()));
     let notifying = state.clone();
     let expiry = tokio::spawn(notify::watch_expiring_exceptions(

@@ -1,30 +1,74 @@
-//! What the server does, for Prometheus (`GET /metrics`, OpenMetrics text).
+//! What the server does, for Prometheus (`GET /metrics`, OpenMetrics text). Label values
+//! come from callers (environment names, rule ids, webhook targets), so each is escaped as
+//! the text format says (`\\`, `\"`, `\n`): no value can end its label or its line and forge
+//! a series of its own.
 
 use std::sync::atomic::AtomicU64;
 
 use portcullis_firewall::Decision;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// A label value, escaped when written (prometheus-client writes strings as they are).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Label(pub String);
+
+impl From<String> for Label {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Label {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
+impl EncodeLabelValue for Label {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        encoder.write_str(&escape_label(&self.0))
+    }
+}
+
+/// A label value as the Prometheus and OpenMetrics text formats write it: backslash, double
+/// quote and line feed escaped.
+pub fn escape_label(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return value.into();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
-    pub result: String,
-    pub environment: String,
+    pub result: Label,
+    pub environment: Label,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabels {
-    pub rule: String,
-    pub environment: String,
+    pub rule: Label,
+    pub environment: Label,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
-    pub result: String,
+    pub result: Label,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -34,7 +78,7 @@ pub struct TableLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TargetLabels {
-    pub target: String,
+    pub target: Label,
 }
 
 fn latency() -> Histogram {
@@ -174,14 +218,14 @@ pub fn observe_decision(m: &Metrics, d: &Decision, took: std::time::Duration) {
     m.decisions
         .get_or_create(&DecisionLabels {
             result: if d.allowed() { "allow" } else { "deny" }.into(),
-            environment: d.environment.clone(),
+            environment: d.environment.clone().into(),
         })
         .inc();
     for v in &d.violations {
         m.violations
             .get_or_create(&RuleLabels {
-                rule: v.rule.clone(),
-                environment: d.environment.clone(),
+                rule: v.rule.clone().into(),
+                environment: d.environment.clone().into(),
             })
             .inc();
     }
@@ -191,5 +235,42 @@ pub fn observe_decision(m: &Metrics, d: &Decision, took: std::time::Duration) {
     m.decision_seconds.observe(took.as_secs_f64());
     if let Some(c) = &d.chain {
         m.chain_length.set(c.seq as i64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A series an attacker tries to forge through a label value: a quote ends the label,
+    /// a newline starts a line of its own.
+    #[test]
+    fn a_label_value_cannot_forge_a_series() {
+        let m = Metrics::new();
+        let forged = "prod\"} 1\nportcullis_decisions_total{result=\"allow\",environment=\"prod\\";
+        m.decisions
+            .get_or_create(&DecisionLabels {
+                result: "deny".into(),
+                environment: forged.into(),
+            })
+            .inc();
+        let text = m.encode();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("portcullis_decisions_total"))
+            .collect();
+        assert_eq!(series.len(), 1, "{text}");
+        assert_eq!(
+            series[0],
+            r#"portcullis_decisions_total{result="deny",environment="prod\"} 1\nportcullis_decisions_total{result=\"allow\",environment=\"prod\\"} 1"#,
+            "{text}"
+        );
+        assert!(!text.contains("result=\"allow\""), "{text}");
+    }
+
+    #[test]
+    fn labels_are_escaped_as_the_text_format_says() {
+        assert_eq!(escape_label("production"), "production");
+        assert_eq!(escape_label("a\\b\"c\nd"), r#"a\\b\"c\nd"#);
     }
 }

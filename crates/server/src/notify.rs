@@ -238,7 +238,10 @@ impl Notifier {
             return Self { tx: None, pending };
         }
         let (tx, mut rx) = mpsc::channel::<Event>(4096);
+        // Redirects are not followed: a receiver (or whoever answers for it) cannot send the
+        // payload on to another address, inside the cluster or out.
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_millis(config.timeout_ms.max(1)))
             .build()
             .ok();
@@ -263,7 +266,7 @@ impl Notifier {
                     tokio::spawn(async move {
                         let _permit = limit.acquire().await;
                         let label = TargetLabels {
-                            target: hook.label(),
+                            target: hook.label().into(),
                         };
                         if deliver(&client, &hook, &ev, &config).await {
                             sent.get_or_create(&label).inc();

@@ -131,10 +131,27 @@ impl Problem {
         }
     }
 
+    /// A failure of the server's own (the store, a task): the cause goes to the log under an
+    /// error id, the caller gets the id only. Causes name the database (its path or host),
+    /// which is nobody's business outside the server.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
-        Self::new(codes::INTERNAL, detail.to_string())
+        let id = error_id();
+        tracing::error!(error = %detail, error_id = %id, "internal error");
+        Self::new(
+            codes::INTERNAL,
+            format!("the server failed (error {id}); its log has the cause"),
+        )
     }
+}
+
+/// A short id that ties a problem document to its log line.
+fn error_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:08x}{:04x}", nanos, n & 0xffff)
 }
 
 impl IntoResponse for Problem {

@@ -1,5 +1,6 @@
 //! The server's own settings (`serve --server-config FILE`, YAML): the admission webhook's
-//! namespaces and failure modes, notifications, body limit and request timeout.
+//! namespaces and failure modes, notifications, body limit, request timeout and how much work
+//! runs at once.
 
 use serde::Deserialize;
 
@@ -26,6 +27,9 @@ pub struct ServerSettings {
     /// How the audit chain is verified and witnessed.
     #[serde(default)]
     pub audit: AuditSettings,
+    /// How much work runs at once; beyond it the server answers 503 with Retry-After.
+    #[serde(default)]
+    pub limits: WorkLimits,
 }
 
 /// `audit:` — the checkpoint key pinned for verification, and where checkpoints are witnessed.
@@ -67,6 +71,55 @@ impl AuditSettings {
                 Err("audit.trusted_key: expected an ed25519 public key as 64 hex digits".into())
             }
             _ => Ok(()),
+        }
+    }
+}
+
+/// How much work the server takes on at once (each beyond its limit is refused with 503 and
+/// `Retry-After`, not queued: a queue is memory too).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkLimits {
+    /// Requests in flight (every route but /healthz, /readyz and /metrics).
+    #[serde(default = "default_requests")]
+    pub concurrent_requests: usize,
+    /// Reports being made (`GET /v1/reports`; a PDF runs a browser).
+    #[serde(default = "default_reports")]
+    pub report_jobs: usize,
+    /// Proof bundles being exported (`GET /v1/audit/export`).
+    #[serde(default = "default_exports")]
+    pub proof_exports: usize,
+    /// Seconds a refused client is told to wait (`Retry-After`).
+    #[serde(default = "default_retry_after")]
+    pub retry_after_seconds: u64,
+}
+
+/// Default requests in flight: each may hold a body of `body_limit` bytes (16 MiB), a few
+/// times over while it is read: 64 × 16 MiB bounds that to about 1 GiB, even at the limit.
+pub const DEFAULT_CONCURRENT_REQUESTS: usize = 64;
+pub const DEFAULT_REPORT_JOBS: usize = 2;
+pub const DEFAULT_PROOF_EXPORTS: usize = 2;
+
+fn default_requests() -> usize {
+    DEFAULT_CONCURRENT_REQUESTS
+}
+fn default_reports() -> usize {
+    DEFAULT_REPORT_JOBS
+}
+fn default_exports() -> usize {
+    DEFAULT_PROOF_EXPORTS
+}
+fn default_retry_after() -> u64 {
+    1
+}
+
+impl Default for WorkLimits {
+    fn default() -> Self {
+        Self {
+            concurrent_requests: DEFAULT_CONCURRENT_REQUESTS,
+            report_jobs: DEFAULT_REPORT_JOBS,
+            proof_exports: DEFAULT_PROOF_EXPORTS,
+            retry_after_seconds: default_retry_after(),
         }
     }
 }

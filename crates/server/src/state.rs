@@ -17,8 +17,12 @@ use portcullis_firewall::{DecisionService, Firewall, Loaded};
 use portcullis_store::{Store, StoreEvent};
 
 use crate::auth::{self, Caller};
-use crate::problem::Problem;
-use crate::settings::ServerSettings;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::problem::{Problem, codes};
+use crate::settings::{ServerSettings, WorkLimits};
 use crate::{metrics, notify};
 
 pub use portcullis_firewall::service::Live;
@@ -33,6 +37,8 @@ pub struct AppState {
     pub settings: ServerSettings,
     pub limits: Limits,
     pub notifier: Arc<notify::Notifier>,
+    /// Room for work (settings.limits): requests, reports, proof exports.
+    pub slots: Slots,
     ready: AtomicBool,
     shutting_down: AtomicBool,
 }
@@ -154,6 +160,7 @@ impl AppState {
             metrics: metrics.clone(),
             notifier: notifier.clone(),
         }));
+        let slots = Slots::new(&settings.limits);
         let state = Arc::new(Self {
             store,
             service: Arc::new(service),
@@ -162,6 +169,7 @@ impl AppState {
             settings,
             limits,
             notifier,
+            slots,
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
         });
@@ -205,6 +213,84 @@ impl AppState {
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst) && !self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// Room for work: a permit per request in flight, report being made, proof bundle being
+/// exported. A permit not to be had is a 503 with Retry-After ([`busy`]).
+pub struct Slots {
+    pub requests: Arc<Semaphore>,
+    pub reports: Arc<Semaphore>,
+    pub exports: Arc<Semaphore>,
+    retry_after: u64,
+}
+
+impl Slots {
+    pub fn new(limits: &WorkLimits) -> Self {
+        Self {
+            requests: Arc::new(Semaphore::new(limits.concurrent_requests.max(1))),
+            reports: Arc::new(Semaphore::new(limits.report_jobs.max(1))),
+            exports: Arc::new(Semaphore::new(limits.proof_exports.max(1))),
+            retry_after: limits.retry_after_seconds.max(1),
+        }
+    }
+
+    /// A permit of `which`, or the 503 answer that says to come back later.
+    pub fn take(
+        &self,
+        which: &Arc<Semaphore>,
+        what: &'static str,
+    ) -> Result<OwnedSemaphorePermit, Busy> {
+        which.clone().try_acquire_owned().map_err(|_| {
+            tracing::warn!(limit = what, "at the limit: refused with 503");
+            Busy {
+                what,
+                retry_after: self.retry_after,
+            }
+        })
+    }
+}
+
+/// The server is at its limit of `what`: 503 with `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+pub struct Busy {
+    pub what: &'static str,
+    pub retry_after: u64,
+}
+
+impl IntoResponse for Busy {
+    fn into_response(self) -> Response {
+        let mut r = Problem::new(
+            codes::UNAVAILABLE,
+            format!(
+                "too many {} at once; retry in {} s",
+                self.what, self.retry_after
+            ),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}
+
+/// Every request but the probes and /metrics takes a request permit for as long as it runs.
+pub async fn limit_requests(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+        return next.run(req).await;
+    }
+    match state.slots.take(&state.slots.requests, "requests") {
+        Ok(permit) => {
+            let r = next.run(req).await;
+            drop(permit);
+            r
+        }
+        Err(busy) => busy.into_response(),
     }
 }
 

@@ -54,6 +54,14 @@ fn settings() -> ServerSettings {
             ..Default::default()
         },
     );
+    // Mapped, so not protected (an unmapped namespace is).
+    admission.namespaces.insert(
+        "dev".into(),
+        NamespaceConfig {
+            environment: Some("dev".into()),
+            ..Default::default()
+        },
+    );
     admission.record = RecordMode::Denied;
     ServerSettings {
         admission,

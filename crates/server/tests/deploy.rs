@@ -91,6 +91,7 @@ fn webhook_fails_closed_with_a_timeout_outside_system_namespaces() {
         "replicasets",
         "jobs",
         "cronjobs",
+        "pods/ephemeralcontainers",
     ] {
         assert!(kinds.contains(&k), "{k} not reviewed: {kinds:?}");
     }
@@ -105,7 +106,8 @@ fn configmaps_hold_settings_the_server_parses() {
         .expect("server.yaml");
     let settings =
         portcullis_server::ServerSettings::parse(server, "deploy/configmap.yaml").unwrap();
-    assert!(settings.admission.anonymous);
+    assert!(!settings.admission.anonymous);
+    assert!(settings.admission.target("not-listed").protected);
     assert_eq!(
         settings.admission.target("shop-prod").environment,
         "production"
@@ -120,4 +122,81 @@ fn configmaps_hold_settings_the_server_parses() {
     let config = portcullis_firewall::Config::load(&path).unwrap();
     let bundle = portcullis_policy::PolicyBundle::load(&[]).unwrap();
     portcullis_firewall::Firewall::new(bundle, config).expect("the library accepts it");
+}
+
+fn shipped_settings() -> portcullis_server::ServerSettings {
+    let maps = docs("configmap.yaml");
+    let server = maps
+        .iter()
+        .find_map(|m| m["data"]["server.yaml"].as_str())
+        .expect("server.yaml");
+    portcullis_server::ServerSettings::parse(server, "deploy/configmap.yaml").unwrap()
+}
+
+/// The admission call an attacker who reaches the port makes, without a token, against the
+/// settings deploy/ ships: refused (401), while the same call with a ci token is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_configuration_refuses_unauthenticated_admission() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = common::Options {
+        settings: shipped_settings(),
+        ..Default::default()
+    };
+    let s =
+        common::TestServer::start(portcullis_store::StoreConfig::in_home(dir.path()), opts).await;
+    let review = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "0b8c6a8e-1111-4c1a-9f1e-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "shop-prod",
+            "operation": "CREATE",
+            "userInfo": {"username": "mallory"},
+            "object": {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "shop-prod"},
+                "spec": {"containers": [{"name": "app", "image": "evil/app:latest"}]}},
+            "dryRun": false
+        }
+    });
+    let anonymous = s
+        .client
+        .post(format!("{}/v1/admission", s.base))
+        .json(&review)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let (status, answered) = s
+        .post(portcullis_server::auth::Role::Ci, "/v1/admission", &review)
+        .await;
+    assert_eq!(status, 200, "{answered}");
+    assert_eq!(answered["response"]["allowed"], false, "{answered}");
+    s.stop().await;
+}
+
+/// `admission.anonymous: true` without mutual TLS: the server does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_admission_needs_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = shipped_settings();
+    settings.admission.anonymous = true;
+    let store = portcullis_store::Store::open(&portcullis_store::StoreConfig::in_home(dir.path()))
+        .await
+        .unwrap();
+    let state = portcullis_server::AppState::new(
+        store,
+        common::firewall(&common::Options::default()),
+        Default::default(),
+        settings,
+        portcullis_evidence::Limits::default(),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = portcullis_server::serve(state, listener, None, std::future::pending())
+        .await
+        .expect_err("anonymous admission without mTLS must not be served");
+    assert!(err.to_string().contains("mutual TLS"), "{err}");
 }

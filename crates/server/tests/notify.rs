@@ -55,6 +55,10 @@ async fn receiver(fail_first: usize) -> (String, Receiver) {
     };
     let app = Router::new()
         .route("/generic", post(receive))
+        .route(
+            "/moved",
+            post(|| async { (StatusCode::FOUND, [("location", "/generic")]) }),
+        )
         .route("/slack", post(receive))
         .with_state(r.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -203,5 +207,66 @@ async fn deny_impact_and_expiry_notifications_with_retries() {
         assert!(start.elapsed() < Duration::from_secs(20), "{text}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    s.stop().await;
+}
+
+/// A receiver answering 302 to elsewhere (here: a path that would accept it): the payload is
+/// not sent on; the delivery fails and is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_not_followed() {
+    let (base, recv) = receiver(0).await;
+    let settings = ServerSettings {
+        notifications: NotificationConfig {
+            webhooks: vec![Webhook {
+                name: Some("moved".into()),
+                url: format!("{base}/moved"),
+                format: Format::Generic,
+                events: None,
+            }],
+            exception_expiry_days: 7,
+            expiry_check_seconds: 3600,
+            attempts: 1,
+            backoff_ms: 10,
+            timeout_ms: 2000,
+        },
+        ..Default::default()
+    };
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(
+        db.config(),
+        Options {
+            settings,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, d) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "staging",
+                    "evidence": [evidence_file(&examples().join("evidence/checkout-api.cdx.json"))]}),
+        )
+        .await;
+    assert_eq!(d["decision"]["decision"], "deny");
+    s.state.notifier.flush(Duration::from_secs(10)).await;
+    let metrics = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("portcullis_notification_failures_total{target=\"moved\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        recv.got.lock().unwrap().is_empty(),
+        "followed the redirect: {:?}",
+        recv.got.lock().unwrap()
+    );
     s.stop().await;
 }

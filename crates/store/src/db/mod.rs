@@ -108,6 +108,56 @@ fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// Create `dir` (and its parents) when missing; the directory made for the store is the
+/// owner's alone (0700). An existing directory is left as it is (it may be shared, /tmp).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The SQLite database file, readable and writable by its owner alone (0600): created so
+/// when missing, tightened when it exists. SQLite gives its -wal and -shm files the database
+/// file's mode.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        for suffix in ["-wal", "-shm"] {
+            let side = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(m) = std::fs::metadata(&side)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt.min(10)))).await;
 }
@@ -155,9 +205,13 @@ impl Store {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(dir).map_err(|e| {
+                private_dir(dir).map_err(|e| {
                     StoreError::db(&location, format!("cannot create {}: {e}", dir.display()))
                 })?;
+            }
+            if path != ":memory:" && !path.starts_with("file::memory:") {
+                private_file(Path::new(path))
+                    .map_err(|e| StoreError::db(&location, format!("cannot create: {e}")))?;
             }
             let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
                 .map_err(|e| StoreError::db(&location, e))?
