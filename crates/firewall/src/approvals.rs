@@ -102,9 +102,8 @@ pub async fn grant(
         )));
     }
     let environment = grant.environment.trim();
-    if environment.is_empty() {
-        return Err(RegistryError::Invalid("the environment is empty".into()));
-    }
+    crate::names::check(crate::names::NameKind::Environment, environment)
+        .map_err(|e| RegistryError::Invalid(e.to_string()))?;
     if grant.reason.trim().is_empty() {
         return Err(RegistryError::Invalid(
             "an approval must say why (reason)".into(),

@@ -243,9 +243,8 @@ pub async fn record(
         )));
     }
     let environment = facts.environment.trim();
-    if environment.is_empty() {
-        return Err(RegistryError::Invalid("the environment is empty".into()));
-    }
+    crate::names::check(crate::names::NameKind::Environment, environment)
+        .map_err(|e| RegistryError::Invalid(e.to_string()))?;
     if facts.verifications.is_empty() && facts.exposures.is_empty() {
         return Err(RegistryError::Invalid(
             "nothing to record: give verifications or exposures".into(),
