@@ -18,10 +18,6 @@ use crate::chain::{Chain, Entry};
 use crate::error::StoreError;
 use crate::records::{Change, StoreEvent, Write};
 
-/// Changes committed in one transaction at most.
-pub(super) const MAX_BATCH: usize = 512;
-/// The PostgreSQL advisory lock that serializes appends ("PCLAUDIT").
-pub(super) const APPEND_LOCK: i64 = 0x50434c4155444954;
 
 impl Store {
     /// Append changes: each becomes an audit entry (in order) with its rows, committed
@@ -264,7 +260,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await.map_err(err)?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(APPEND_LOCK)
+                .bind(super::pool::APPEND_LOCK)
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;

@@ -493,7 +493,7 @@ impl Store {
             super::pool::Db::Postgres(pool) => {
                 let mut tx = pool.begin().await.map_err(err)?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(super::append::APPEND_LOCK)
+                    .bind(super::pool::APPEND_LOCK)
                     .execute(&mut *tx)
                     .await
                     .map_err(err)?;

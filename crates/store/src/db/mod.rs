@@ -78,7 +78,7 @@ impl StoreConfig {
             key_path: home.join("checkpoint.key"),
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(1),
-            max_batch: append::MAX_BATCH,
+            max_batch: pool::MAX_BATCH,
         }
     }
 }

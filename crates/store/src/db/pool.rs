@@ -88,3 +88,8 @@ impl Store {
 pub(super) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+/// Changes committed in one transaction at most.
+pub(super) const MAX_BATCH: usize = 512;
+/// The PostgreSQL advisory lock that serializes appends ("PCLAUDIT").
+pub(super) const APPEND_LOCK: i64 = 0x50434c4155444954;
