@@ -18,7 +18,6 @@ use crate::chain::{Chain, Entry};
 use crate::error::StoreError;
 use crate::records::{Change, StoreEvent, Write};
 
-
 impl Store {
     /// Append changes: each becomes an audit entry (in order) with its rows, committed
     /// together with whatever else is waiting (group commit). Returns each change's entry, or
