@@ -179,6 +179,16 @@ async fn login_sessions_and_roles() {
     let (status, html) = get_page(&s, &viewer.cookie, &format!("/ui/decisions/{id}")).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("PCL-VULN-002"), "{html}");
+    // Where each fact came from: the firewall's clock, the authenticated caller.
+    assert!(html.contains("id=\"fact-sources\""), "{html}");
+    assert!(
+        html.contains("<tr class=\"source-firewall\"><td>time</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<tr class=\"source-authenticated\"><td>requester</td><td>token:tok_"),
+        "{html}"
+    );
     assert!(
         !html.contains("Grant and re-gate"),
         "viewer sees no grant form"

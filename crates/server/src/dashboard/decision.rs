@@ -114,6 +114,15 @@ pub struct Fact {
     pub value: String,
 }
 
+/// One fact the decision rests on, with where it came from (`facts` of the decision JSON).
+pub struct SourcedFact {
+    pub fact: String,
+    pub value: String,
+    pub source: String,
+    pub by: String,
+    pub counted: bool,
+}
+
 #[derive(Template)]
 #[template(path = "decision.html")]
 struct DecisionPage {
@@ -126,6 +135,8 @@ struct DecisionPage {
     environment: String,
     decided_at: String,
     facts: Vec<Fact>,
+    sourced: Vec<SourcedFact>,
+    ignored: Vec<String>,
     violations: Vec<ViolationLine>,
     warnings: Vec<ViolationLine>,
     excepted: Vec<ExceptedLine>,
@@ -345,6 +356,21 @@ pub async fn decision(
         environment: d.environment.clone(),
         decided_at: when(&d.decided_at),
         facts,
+        sourced: d
+            .facts
+            .iter()
+            .map(|f| SourcedFact {
+                fact: f.fact.clone(),
+                value: f.value.clone(),
+                source: serde_json::to_value(f.source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                by: f.by.clone().unwrap_or_default(),
+                counted: f.counted,
+            })
+            .collect(),
+        ignored: d.ignored.clone(),
         violations: d.violations.iter().map(violation_line).collect(),
         warnings: d.warnings.iter().map(violation_line).collect(),
         excepted: d
