@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod approve;
 mod attest;
 mod audit;
 mod catalogue;
@@ -84,6 +85,9 @@ enum Command {
     Probe(Box<probe::ProbeArgs>),
     /// Record that an artifact now runs in an environment (the inventory).
     Deployed(registry::DeployedArgs),
+    /// Approve one artifact digest for one environment (and change), or revoke an approval:
+    /// what PCL-CHG-002 counts (an approver the gate is only told about is asserted).
+    Approve(Box<approve::ApproveArgs>),
     /// Serve the decision API and the Kubernetes admission webhook.
     Serve(Box<serve::ServeArgs>),
     /// API tokens of the server: create (printed once), list, revoke.
@@ -373,6 +377,7 @@ fn main() -> ExitCode {
         Command::Exception(cmd) => registry::exception(&cmd),
         Command::Probe(args) => probe::run(&args),
         Command::Deployed(args) => registry::deployed(&args),
+        Command::Approve(args) => approve::run(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Token(cmd) => serve::token(&cmd),
         Command::Demo(args) => serve::demo(&args),

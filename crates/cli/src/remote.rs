@@ -169,7 +169,10 @@ pub fn decide(
     if answer.decision.artifact != req.artifact || answer.decision.environment != req.environment {
         bail!("{endpoint}: the server answered about another artifact or environment");
     }
-    if answer.decision.chain.is_none() {
+    if req.what_if && !answer.decision.what_if {
+        bail!("{endpoint}: asked for a what-if evaluation, the server answered with a decision");
+    }
+    if answer.decision.chain.is_none() && !req.what_if {
         bail!("{endpoint}: the decision was not recorded by the server");
     }
     Ok((

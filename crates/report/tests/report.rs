@@ -133,7 +133,14 @@ impl Gate<'_> {
         );
         req.context.time = Some(at);
         req.context.requester = Some("ci@example.com".into());
-        req.context.approver = Some("release-manager@example.com".into());
+        // An approval the firewall recorded (an approver token's), as the decision service
+        // would hand it in.
+        req.approvals.push(portcullis_policy::input::InputApproval {
+            id: "apr_fixture".into(),
+            approver: "token:tok_release_manager".into(),
+            source: portcullis_policy::input::FactSource::Recorded,
+            ..Default::default()
+        });
         if vulnerable {
             req.evidence.push(self.vulnerable.clone());
         } else {
