@@ -139,18 +139,22 @@ fn remote(a: &ApproveArgs, url: &str) -> anyhow::Result<u8> {
         }
         Ok(v)
     })?;
+    let field = |path: &str| {
+        answer
+            .pointer(path)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .unwrap_or_else(|| "?".into())
+    };
     match &a.revoke {
-        Some(id) => println!("revoked: {id} (audit entry {})", answer["audit_entry"]),
+        Some(id) => println!("revoked: {id} (audit entry {})", field("/audit_entry")),
         None => println!(
             "approved: {} {} for {} by {} until {} (audit entry {})",
-            answer["approval"]["id"].as_str().unwrap_or("?"),
-            answer["approval"]["artifact_digest"]
-                .as_str()
-                .unwrap_or("?"),
-            answer["approval"]["environment"].as_str().unwrap_or("?"),
-            answer["approval"]["approver"].as_str().unwrap_or("?"),
-            answer["approval"]["expires_at"].as_str().unwrap_or("?"),
-            answer["audit_entry"]
+            field("/approval/id"),
+            field("/approval/artifact_digest"),
+            field("/approval/environment"),
+            field("/approval/approver"),
+            field("/approval/expires_at"),
+            field("/audit_entry")
         ),
     }
     Ok(exit::OK)
