@@ -28,6 +28,7 @@ pub mod request;
 pub mod rules;
 pub mod service;
 pub mod setup;
+pub mod signed;
 pub mod sources;
 pub mod stored;
 pub mod trust;
@@ -86,9 +87,31 @@ pub struct Firewall {
 #[derive(Debug)]
 struct Prepared {
     input: PolicyInput,
+    /// Approvals and results signed by a trusted key in the evidence (per environment).
+    signed: signed::SignedFacts,
     value: Result<EvidenceValue, portcullis_policy::EvalError>,
     /// The last diff of this evidence against a baseline.
     diff: diff::DiffMemo,
+}
+
+/// `light` with the approvals and results the request's evidence signs for its environment.
+fn with_signed(
+    mut light: PolicyInput,
+    prepared: &Prepared,
+    req: &DecisionRequest,
+    now: chrono::DateTime<Utc>,
+) -> PolicyInput {
+    let env = req.environment.as_str();
+    light.context.approvals.extend(prepared.signed.approvals(
+        env,
+        req.context.change_ref.as_deref(),
+        now,
+    ));
+    light
+        .verifications
+        .extend(prepared.signed.verifications(env));
+    light.exposures.extend(prepared.signed.exposures(env));
+    light
 }
 
 /// A small FIFO cache of prepared evidence, keyed by the documents' digests and names.
@@ -276,8 +299,11 @@ impl Firewall {
                 self.trust.as_deref(),
             );
             let value = EvidenceValue::new(&input);
+            let signed =
+                signed::SignedFacts::of(&req.evidence, &req.artifact.digest, self.trust.as_deref());
             Arc::new(Prepared {
                 input,
+                signed,
                 value,
                 diff: diff::DiffMemo::default(),
             })
@@ -400,6 +426,7 @@ impl Firewall {
         let now = req.context.time.unwrap_or_else(Utc::now).trunc_subsecs(3);
         let prepared = self.prepare(req);
         let heavy = &prepared.input;
+        let light = with_signed(self.light_input(req, now), &prepared, req, now);
         PolicyInput {
             evidence: heavy.evidence.clone(),
             components: heavy.components.clone(),
@@ -407,7 +434,7 @@ impl Firewall {
             advisories: heavy.advisories.clone(),
             attestations: heavy.attestations.clone(),
             diff: self.diff_of(req, &prepared),
-            ..self.light_input(req, now)
+            ..light
         }
     }
 
@@ -417,7 +444,7 @@ impl Firewall {
         // Millisecond precision, as `decided_at` records it: a replay decides at the same time.
         let now = req.context.time.unwrap_or_else(Utc::now).trunc_subsecs(3);
         let prepared = self.prepare(req);
-        let mut light = self.light_input(req, now);
+        let mut light = with_signed(self.light_input(req, now), &prepared, req, now);
         light.diff = self.diff_of(req, &prepared);
         let value = match &prepared.value {
             Ok(evidence) => input_value(&light, Some(evidence)),

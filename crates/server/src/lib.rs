@@ -55,6 +55,12 @@ pub async fn serve(
         state.settings.notifications.clone(),
         move |ev| notifying.notifier.send(ev),
     ));
+    let witnessing = state.clone();
+    let checkpoints = tokio::spawn(notify::watch_checkpoints(
+        state.store.clone(),
+        state.settings.notifications.clone(),
+        move |ev| witnessing.notifier.send(ev),
+    ));
     let app = routes::router(state.clone())
         .layer(axum::Extension(dashboard::Transport { tls: tls.is_some() }));
     let stopping = state.clone();
@@ -76,6 +82,7 @@ pub async fn serve(
     };
     follower.abort();
     expiry.abort();
+    checkpoints.abort();
     state.notifier.flush(Duration::from_secs(5)).await;
     result
 }

@@ -26,6 +26,9 @@ pub enum EventKind {
     AdvisoryImpact,
     ExceptionExpiring,
     Override,
+    /// A new signed checkpoint of the audit chain: a witness outside the database. Sent only
+    /// to webhooks that list it in `events`.
+    Checkpoint,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -132,6 +135,7 @@ pub enum Event {
         by: String,
         reason: String,
     },
+    Checkpoint(portcullis_store::Checkpoint),
 }
 
 impl Event {
@@ -141,6 +145,7 @@ impl Event {
             Self::AdvisoryImpact { .. } => EventKind::AdvisoryImpact,
             Self::ExceptionExpiring { .. } => EventKind::ExceptionExpiring,
             Self::Override { .. } => EventKind::Override,
+            Self::Checkpoint(_) => EventKind::Checkpoint,
         }
     }
 
@@ -189,6 +194,10 @@ impl Event {
                 "Break-glass override by {by}: {}@{} deployed to {} despite a deny (decision {}): {reason}",
                 decision.artifact.name, decision.artifact.digest, decision.environment, decision.id
             ),
+            Self::Checkpoint(c) => format!(
+                "Audit chain checkpoint: entry {} has hash {} (signed by key {})",
+                c.seq, c.hash, c.key_id
+            ),
         }
     }
 
@@ -209,6 +218,7 @@ impl Event {
                 by,
                 reason,
             } => json!({"decision": decision, "by": by, "reason": reason}),
+            Self::Checkpoint(c) => json!({"checkpoint": c}),
         };
         json!({"event": self.kind(), "text": self.text(), "detail": detail, "sent_at": Utc::now().to_rfc3339()})
     }
@@ -254,11 +264,11 @@ impl Notifier {
                     pending2.fetch_sub(1, Ordering::SeqCst);
                     continue;
                 };
-                for hook in config
-                    .webhooks
-                    .iter()
-                    .filter(|h| h.events.as_ref().is_none_or(|evs| evs.contains(&ev.kind())))
-                {
+                for hook in config.webhooks.iter().filter(|h| match &h.events {
+                    Some(evs) => evs.contains(&ev.kind()),
+                    // Checkpoints go only where they are asked for (a witness).
+                    None => ev.kind() != EventKind::Checkpoint,
+                }) {
                     let (client, hook, ev) = (client.clone(), hook.clone(), ev.clone());
                     let (config, failures, sent) = (config.clone(), failures.clone(), sent.clone());
                     let (limit, pending) = (limit.clone(), pending2.clone());
@@ -377,6 +387,35 @@ pub async fn watch_expiring_exceptions(
             Err(e) => {
                 tracing::error!(error = %e, "cannot list exceptions for expiry notifications")
             }
+        }
+        tokio::time::sleep(Duration::from_secs(cfg.expiry_check_seconds.max(1))).await;
+    }
+}
+
+/// Send each new signed checkpoint of the audit chain to the webhooks that witness it (those
+/// listing `checkpoint` in `events`), checking every `expiry_check_seconds`.
+pub async fn watch_checkpoints(
+    store: Store,
+    cfg: NotificationConfig,
+    notify: impl Fn(Event) + Send + 'static,
+) {
+    let wanted = cfg.webhooks.iter().any(|h| {
+        h.events
+            .as_ref()
+            .is_some_and(|e| e.contains(&EventKind::Checkpoint))
+    });
+    if !wanted {
+        return;
+    }
+    let mut last: u64 = 0;
+    loop {
+        match store.latest_checkpoint().await {
+            Ok(Some(c)) if c.seq > last => {
+                last = c.seq;
+                notify(Event::Checkpoint(c));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the latest checkpoint to witness"),
         }
         tokio::time::sleep(Duration::from_secs(cfg.expiry_check_seconds.max(1))).await;
     }

@@ -526,3 +526,94 @@ async fn live_updates_stream_changes_and_end_on_shutdown() {
         .expect("the server stops with a live page open");
     drop(r);
 }
+
+/// An approver approves the decision's build for its environment from the decision page; the
+/// re-gated decision counts the approval (by the approver's token), and it can be revoked there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_from_the_decision_page_and_revoke() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "production", "evidence": log4j_evidence()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let chg002 = |d: &Value| {
+        d["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["rule"] == "PCL-CHG-002")
+    };
+    assert!(chg002(&body["decision"]), "{body}");
+    let id = body["decision"]["id"].as_str().unwrap().to_string();
+
+    // A viewer may not approve.
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+    let (status, _, _) = post_form(
+        &s,
+        &viewer,
+        &format!("/ui/decisions/{id}/approve"),
+        &[("reason", "looks fine")],
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let approver = login(&s, s.token(Role::Approver)).await;
+    let (status, html) = get_page(&s, &approver.cookie, &format!("/ui/decisions/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Approve this build for production"), "{html}");
+    let (status, _, location) = post_form(
+        &s,
+        &approver,
+        &format!("/ui/decisions/{id}/approve"),
+        &[("reason", "CAB approved"), ("hours", "4")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    let regated = location
+        .strip_prefix("/ui/decisions/")
+        .and_then(|r| r.split('?').next())
+        .unwrap()
+        .to_string();
+    let (_, d) = s
+        .get(Role::Viewer, &format!("/v1/decisions/{regated}"))
+        .await;
+    let d = if d["decision"].is_object() {
+        d["decision"].clone()
+    } else {
+        d
+    };
+    assert!(!chg002(&d), "{d}");
+    let approval = d["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fact"] == "approval" && f["source"] == "recorded")
+        .unwrap_or_else(|| panic!("{d}"));
+    assert!(approval["by"].as_str().unwrap().starts_with("token:tok_"));
+
+    // Listed on the page, and revocable there.
+    let (_, html) = get_page(&s, &approver.cookie, &format!("/ui/decisions/{regated}")).await;
+    let apr = html
+        .split("class=\"approval-id\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_else(|| panic!("{html}"))
+        .to_string();
+    let (status, _, _) = post_form(
+        &s,
+        &approver,
+        &format!("/ui/decisions/{regated}/approvals/{apr}/revoke"),
+        &[("reason", "wrong build")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, list) = s.get(Role::Viewer, "/v1/approvals?all=true").await;
+    assert_eq!(list["approvals"][0]["status"], "revoked", "{list}");
+    s.stop().await;
+}

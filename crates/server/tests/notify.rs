@@ -270,3 +270,60 @@ async fn a_redirect_is_not_followed() {
     );
     s.stop().await;
 }
+
+/// Each new signed checkpoint goes to the webhooks that witness it (`events: [checkpoint]`),
+/// and to no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_are_sent_to_witness_webhooks_only() {
+    let (base, recv) = receiver(0).await;
+    let settings = ServerSettings {
+        notifications: NotificationConfig {
+            webhooks: vec![
+                Webhook {
+                    name: Some("witness".into()),
+                    url: format!("{base}/generic"),
+                    format: Format::Generic,
+                    events: Some(vec![portcullis_server::notify::EventKind::Checkpoint]),
+                },
+                Webhook {
+                    name: Some("everything-else".into()),
+                    url: format!("{base}/slack"),
+                    format: Format::Generic,
+                    events: None,
+                },
+            ],
+            expiry_check_seconds: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(
+        db.config(),
+        Options {
+            settings,
+            ..Default::default()
+        },
+    )
+    .await;
+    wait_for(&recv, |g| {
+        g.iter()
+            .any(|(p, v)| p == "/generic" && v["event"] == "checkpoint")
+    })
+    .await;
+    let got = recv.got.lock().unwrap().clone();
+    let (_, v) = got
+        .iter()
+        .find(|(p, v)| p == "/generic" && v["event"] == "checkpoint")
+        .unwrap();
+    let sent: portcullis_store::Checkpoint =
+        serde_json::from_value(v["detail"]["checkpoint"].clone()).unwrap();
+    let stored = s.store.checkpoints().await.unwrap();
+    assert!(stored.contains(&sent), "{sent:?} is one the store signed");
+    assert!(
+        !got.iter()
+            .any(|(p, v)| p == "/slack" && v["event"] == "checkpoint"),
+        "a webhook that did not ask for checkpoints gets none: {got:?}"
+    );
+    s.stop().await;
+}

@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use super::lines::{DecisionLine, lines_of};
 use super::page::{
-    CsrfForm, Layout, Page, PageError, User, check_csrf, form, layout, query, render, see_other,
-    urlencode, when,
+    CsrfForm, Layout, Page, PageError, ReasonForm, User, check_csrf, form, layout, query, render,
+    see_other, urlencode, when,
 };
 use super::regate::regate_decision;
 use crate::auth::Permission;
@@ -114,6 +114,15 @@ pub struct Fact {
     pub value: String,
 }
 
+/// An approval of this digest for this environment, in force now.
+pub struct ApprovalLine {
+    pub id: String,
+    pub approver: String,
+    pub change_ref: String,
+    pub expires_at: String,
+    pub reason: String,
+}
+
 /// One fact the decision rests on, with where it came from (`facts` of the decision JSON).
 pub struct SourcedFact {
     pub fact: String,
@@ -137,6 +146,7 @@ struct DecisionPage {
     facts: Vec<Fact>,
     sourced: Vec<SourcedFact>,
     ignored: Vec<String>,
+    approvals: Vec<ApprovalLine>,
     violations: Vec<ViolationLine>,
     warnings: Vec<ViolationLine>,
     excepted: Vec<ExceptedLine>,
@@ -371,6 +381,19 @@ pub async fn decision(
             })
             .collect(),
         ignored: d.ignored.clone(),
+        approvals: state
+            .service
+            .approvals(Some(&row.artifact_digest), Some(&row.environment), false)
+            .await?
+            .into_iter()
+            .map(|(a, _)| ApprovalLine {
+                id: a.id,
+                approver: a.approver,
+                change_ref: a.change_ref.unwrap_or_default(),
+                expires_at: a.expires_at,
+                reason: a.reason,
+            })
+            .collect(),
         violations: d.violations.iter().map(violation_line).collect(),
         warnings: d.warnings.iter().map(violation_line).collect(),
         excepted: d
@@ -430,6 +453,86 @@ pub async fn regate(
         urlencode(&d.id),
         urlencode(&id)
     )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveForm {
+    csrf: String,
+    reason: String,
+    #[serde(default)]
+    change_ref: String,
+    /// How long the approval lasts, in hours (default 24).
+    #[serde(default)]
+    hours: String,
+}
+
+/// Approve the decision's artifact digest for its environment (role approver or admin; the
+/// approver is the logged-in token), then re-gate the decision.
+pub async fn approve(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: Result<Form<ApproveForm>, FormRejection>,
+) -> Page {
+    let f = form(f)?;
+    check_csrf(&user, &headers, &f.csrf)?;
+    user.require(Permission::Approve)?;
+    let Some(row) = state.store.decision(&id).await? else {
+        return Err(PageError::not_found(format!(
+            "decision {id}: not in the store"
+        )));
+    };
+    let hours = match f.hours.trim() {
+        "" => 24,
+        h => h
+            .parse::<i64>()
+            .map_err(|_| PageError::bad_request(format!("hours {h:?}: a whole number of hours")))?,
+    };
+    let grant = portcullis_firewall::approvals::ApprovalGrant {
+        artifact_digest: row.artifact_digest.clone(),
+        environment: row.environment.clone(),
+        change_ref: Some(f.change_ref.trim().to_string()).filter(|c| !c.is_empty()),
+        reason: f.reason.trim().to_string(),
+        expires_at: Some(Utc::now() + Days::hours(hours.clamp(0, 24 * 366))),
+    };
+    state
+        .service
+        .grant_approval(&grant, &user.as_actor())
+        .await
+        .map_err(|e| match e {
+            portcullis_firewall::ServiceError::Invalid(m) => PageError::bad_request(m),
+            other => PageError::from(other),
+        })?;
+    let d = regate_decision(&state, &user, &id).await?;
+    Ok(see_other(&format!(
+        "/ui/decisions/{}?regated_from={}",
+        urlencode(&d.id),
+        urlencode(&id)
+    )))
+}
+
+/// Revoke approval `approval` (role approver or admin), back to the decision page.
+pub async fn revoke_approval(
+    State(state): State<Arc<AppState>>,
+    user: User,
+    headers: HeaderMap,
+    Path((id, approval)): Path<(String, String)>,
+    f: Result<Form<ReasonForm>, FormRejection>,
+) -> Page {
+    let f = form(f)?;
+    check_csrf(&user, &headers, &f.csrf)?;
+    user.require(Permission::Approve)?;
+    state
+        .service
+        .revoke_approval(&approval, &user.as_actor(), &f.reason)
+        .await
+        .map_err(|e| match e {
+            portcullis_firewall::ServiceError::Invalid(m) => PageError::bad_request(m),
+            other => PageError::from(other),
+        })?;
+    Ok(see_other(&format!("/ui/decisions/{}", urlencode(&id))))
 }
 
 /// The decision's proof bundle (the same export as `GET /v1/audit/export?decision=ID`).

@@ -50,6 +50,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/decisions", get(decisions::decisions))
         .route("/ui/decisions/{id}", get(decision::decision))
         .route("/ui/decisions/{id}/regate", post(decision::regate))
+        .route("/ui/decisions/{id}/approve", post(decision::approve))
+        .route(
+            "/ui/decisions/{id}/approvals/{approval}/revoke",
+            post(decision::revoke_approval),
+        )
         .route("/ui/decisions/{id}/proof", get(decision::proof))
         .route("/ui/environments", get(environments::environments))
         .route(
