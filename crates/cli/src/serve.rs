@@ -452,13 +452,32 @@ async fn seed(base: &str, token: &str, ex: &Path) -> anyhow::Result<()> {
     if !verifications.is_array() {
         verifications = json!([verifications]);
     }
+    // 2.4.1 passes staging and runs there first: the promotion order to production is judged
+    // from the server's own record.
+    let d = post(
+        "/v1/decisions",
+        json!({"artifact": DEMO_CLEAN, "environment": "staging", "evidence": clean,
+               "verifications": verifications,
+               "context": {"pipeline": "demo", "change_ref": "CHG-2026-1142"}}),
+    )
+    .await?;
+    eprintln!(
+        "demo: 2.4.1 to staging: {}",
+        verdict(&d).unwrap_or_default()
+    );
+    if verdict(&d).is_some_and(|v| v == "allow") {
+        post(
+            "/v1/deployments",
+            json!({"artifact": DEMO_CLEAN, "environment": "staging"}),
+        )
+        .await?;
+    }
     let d = post(
         "/v1/decisions",
         json!({"artifact": DEMO_CLEAN, "environment": "production", "evidence": clean,
                "verifications": verifications,
-               "history": json_file(ex.join("gate/history-2.4.1.json"))?,
-               "context": {"pipeline": "demo", "requester": "alice@example.com",
-                           "approver": "bob@example.com", "change_ref": "CHG-2026-1142"}}),
+               "context": {"pipeline": "demo", "approver": "bob@example.com",
+                           "change_ref": "CHG-2026-1142"}}),
     )
     .await?;
     eprintln!(

@@ -266,7 +266,7 @@ pub async fn decision(
             ("pipeline", &c.pipeline),
             ("stage", &c.stage),
             ("requester", &c.requester),
-            ("approver", &c.approver),
+            ("approver named by the request", &c.approver),
             ("change", &c.change_ref),
         ] {
             if let Some(v) = v {
