@@ -159,6 +159,16 @@ pub enum AccessError {
     Randomness(String),
 }
 
+/// A new record id: `prefix_` and 12 random hex digits (tokens, approvals, recorded facts).
+pub fn random_id(prefix: &str) -> Result<String, AccessError> {
+    let mut id = [0u8; 6];
+    getrandom::fill(&mut id).map_err(|e| AccessError::Randomness(e.to_string()))?;
+    Ok(format!(
+        "{prefix}_{}",
+        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
 /// The digest the store keeps of a token.
 pub fn token_digest(token: &str) -> String {
     crate::sha256(token.as_bytes())
@@ -168,16 +178,12 @@ pub fn token_digest(token: &str) -> String {
 pub fn new_token(name: &str, role: Role, by: &str) -> Result<(String, TokenRow), AccessError> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| AccessError::Randomness(e.to_string()))?;
-    let mut id = [0u8; 6];
-    getrandom::fill(&mut id).map_err(|e| AccessError::Randomness(e.to_string()))?;
+
     let token = format!(
         "pcl_{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
     );
-    let id = format!(
-        "tok_{}",
-        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let id = random_id("tok")?;
     Ok((
         token.clone(),
         TokenRow {

@@ -194,9 +194,7 @@ pub fn images(spec: &Value) -> Vec<ImageRef> {
 /// `sha256:<64 hex>` when the reference is pinned by digest.
 pub fn digest_of(image: &str) -> Option<String> {
     let (_, d) = image.rsplit_once('@')?;
-    let hex = d.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| format!("sha256:{}", hex.to_ascii_lowercase()))
+    crate::decision::sha256_digest(d)
 }
 
 /// The latest decision recorded for an image's digest in the environment.

@@ -69,22 +69,6 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// A new approval id (`apr_` and 12 hex digits).
-fn new_id() -> Result<String, RegistryError> {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b)
-        .map_err(|e| RegistryError::Internal(format!("no randomness for an approval id: {e}")))?;
-    Ok(format!(
-        "apr_{}",
-        b.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
-}
-
 /// Record an approval by `actor` (role approver or admin). The approver is the identity the
 /// firewall knows the actor by, never a name the request gives.
 pub async fn grant(
@@ -94,13 +78,12 @@ pub async fn grant(
 ) -> Result<(ApprovalRow, Entry), RegistryError> {
     actor.require(Permission::Approve, "approving a deployment")?;
     let now = Utc::now();
-    let digest = grant.artifact_digest.trim();
-    if !is_digest(digest) {
-        return Err(RegistryError::Invalid(format!(
+    let digest = crate::decision::sha256_digest(grant.artifact_digest.trim()).ok_or_else(|| {
+        RegistryError::Invalid(format!(
             "artifact digest {:?}: an approval is for one exact artifact, `sha256:` and 64 hex digits",
             grant.artifact_digest
-        )));
-    }
+        ))
+    })?;
     let environment = grant.environment.trim();
     crate::names::check(crate::names::NameKind::Environment, environment)
         .map_err(|e| RegistryError::Invalid(e.to_string()))?;
@@ -137,9 +120,9 @@ pub async fn grant(
         )));
     }
     let row = ApprovalRow {
-        id: new_id()?,
+        id: crate::access::random_id("apr")?,
         seq: 0,
-        artifact_digest: digest.to_ascii_lowercase(),
+        artifact_digest: digest,
         environment: environment.to_string(),
         change_ref,
         approver: actor.name.clone(),
@@ -231,11 +214,17 @@ pub fn applies(
         && row.environment == environment
         && ApprovalStatus::of(row, now) == ApprovalStatus::Active
         && parse_time(&row.granted_at).is_some_and(|t| t <= now)
-        && match (&row.change_ref, change_ref) {
-            (None, _) => true,
-            (Some(a), Some(r)) => a == r.trim(),
-            (Some(_), None) => false,
-        }
+        && change_matches(row.change_ref.as_deref(), change_ref)
+}
+
+/// Whether an approval for change `approved` (any change when none) covers a request for
+/// change `requested`.
+pub fn change_matches(approved: Option<&str>, requested: Option<&str>) -> bool {
+    match (approved, requested) {
+        (None, _) => true,
+        (Some(a), Some(r)) => a == r.trim(),
+        (Some(_), None) => false,
+    }
 }
 
 /// The approvals in force for a decision, as the policy input carries them.

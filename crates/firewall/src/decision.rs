@@ -35,20 +35,27 @@ pub struct ArtifactId {
     pub digest: String,
 }
 
+/// `sha256:<64 hex>` (lowercased) when `d` is exactly that: the one check of an artifact digest.
+pub fn sha256_digest(d: &str) -> Option<String> {
+    let hex = d.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
 impl ArtifactId {
     /// Parse `NAME@sha256:HEX`.
     pub fn parse(s: &str) -> Result<Self, ArtifactIdError> {
         let (name, digest) = s
             .rsplit_once('@')
             .ok_or_else(|| ArtifactIdError(format!("{s:?}: expected NAME@sha256:HEX")))?;
-        let hex = digest
-            .strip_prefix("sha256:")
-            .ok_or_else(|| ArtifactIdError(format!("{s:?}: the digest must be sha256:HEX")))?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !digest.starts_with("sha256:") {
             return Err(ArtifactIdError(format!(
-                "{s:?}: sha256 digest must be 64 hex digits"
+                "{s:?}: the digest must be sha256:HEX"
             )));
         }
+        let digest = sha256_digest(digest).ok_or_else(|| {
+            ArtifactIdError(format!("{s:?}: sha256 digest must be 64 hex digits"))
+        })?;
         if name.is_empty() {
             return Err(ArtifactIdError(format!(
                 "{s:?}: the artifact name is empty"
@@ -56,7 +63,7 @@ impl ArtifactId {
         }
         Ok(Self {
             name: name.to_string(),
-            digest: format!("sha256:{}", hex.to_ascii_lowercase()),
+            digest,
         })
     }
 }

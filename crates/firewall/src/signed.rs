@@ -163,11 +163,7 @@ impl SignedFacts {
             .filter(|(env, expires, a)| {
                 env == environment
                     && expires.is_some_and(|t| t > now)
-                    && match (&a.change_ref, change_ref) {
-                        (None, _) => true,
-                        (Some(want), Some(got)) => want == got.trim(),
-                        (Some(_), None) => false,
-                    }
+                    && crate::approvals::change_matches(a.change_ref.as_deref(), change_ref)
             })
             .map(|(_, _, a)| a.clone())
             .collect()

@@ -232,16 +232,12 @@ pub async fn record(
         crate::access::Permission::Record,
         "recording verification or exposure results",
     )?;
-    let digest = facts.artifact_digest.trim().to_ascii_lowercase();
-    if !digest
-        .strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(RegistryError::Invalid(format!(
+    let digest = crate::decision::sha256_digest(facts.artifact_digest.trim()).ok_or_else(|| {
+        RegistryError::Invalid(format!(
             "artifact digest {:?}: results are recorded for one exact artifact, `sha256:` and 64 hex digits",
             facts.artifact_digest
-        )));
-    }
+        ))
+    })?;
     let environment = facts.environment.trim();
     crate::names::check(crate::names::NameKind::Environment, environment)
         .map_err(|e| RegistryError::Invalid(e.to_string()))?;
@@ -273,14 +269,8 @@ pub async fn record(
     let mut changes = Vec::new();
     let mut rows = Vec::new();
     for (kind, body) in items {
-        let mut b = [0u8; 6];
-        getrandom::fill(&mut b)
-            .map_err(|e| RegistryError::Internal(format!("no randomness for an id: {e}")))?;
         let row = RecordedFactRow {
-            id: format!(
-                "fct_{}",
-                b.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            ),
+            id: crate::access::random_id("fct")?,
             seq: 0,
             kind: kind.to_string(),
             artifact_digest: digest.clone(),
