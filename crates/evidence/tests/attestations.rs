@@ -200,3 +200,72 @@ fn slsa_v1_container_based_facts() {
     assert_eq!(p.materials.len(), 2);
     assert!(p.invocation.as_ref().unwrap()["builderImage"].is_object());
 }
+
+/// An SBOM as the predicate of a Statement (Docker Buildx's SBOM attestation, `cosign attest
+/// --type spdxjson`): a real SPDX document wrapped the way Buildx writes it gives the same
+/// components as the bare document; a CycloneDX predicate too; a broken SBOM predicate is an
+/// error pointing inside `/predicate`, never an attestation with no components.
+#[test]
+fn sbom_predicates_give_their_components() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let spdx_path = corpus.join("spdx-examples/software_example11_spdx2.3_sbom.spdx.json");
+    let spdx_bytes = read(&spdx_path);
+    let bare = parse(&spdx_bytes, &Limits::default()).unwrap();
+    assert!(!bare.components.is_empty());
+    let wrap = |predicate_type: &str, predicate: serde_json::Value| {
+        serde_json::to_vec(&serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": predicate_type,
+            "subject": [{"name": "pkg:docker/acme/app@1.0?platform=linux%2Famd64",
+                         "digest": {"sha256": "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}}],
+            "predicate": predicate,
+        }))
+        .unwrap()
+    };
+    let spdx: serde_json::Value = serde_json::from_slice(&spdx_bytes).unwrap();
+    let wrapped = parse(
+        &wrap("https://spdx.dev/Document", spdx.clone()),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(wrapped.format, Format::IntotoStatement);
+    assert_eq!(wrapped.attestations.len(), 1);
+    assert_eq!(wrapped.components, bare.components);
+
+    let cdx_path = common::files_under(&corpus.join("cyclonedx-examples/SBOM_juice-shop_v11.1.2"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let cdx_bytes = read(&cdx_path);
+    let cdx: serde_json::Value = serde_json::from_slice(&cdx_bytes).unwrap();
+    let cdx_bare = parse(&cdx_bytes, &Limits::default()).unwrap();
+    let cdx_wrapped = parse(
+        &wrap("https://cyclonedx.org/bom/v1.4", cdx),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(!cdx_wrapped.components.is_empty());
+    assert_eq!(cdx_wrapped.components, cdx_bare.components);
+
+    let mut broken = spdx;
+    broken["packages"] = serde_json::json!("not a list");
+    let err = parse(
+        &wrap("https://spdx.dev/Document", broken),
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("/predicate"), "{err}");
+
+    // Other predicate types are not read as SBOMs.
+    let other = parse(
+        &wrap(
+            "https://example.com/custom/v1",
+            serde_json::json!({"packages": []}),
+        ),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(other.components.is_empty());
+}

@@ -41,7 +41,7 @@ const PAYLOAD_CONTEXT: &str = "inside the DSSE payload (base64-decoded)";
 /// Parse a DSSE envelope (JSON) whose payload is an in-toto Statement.
 pub fn parse_dsse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     let attestation = read_envelope(bytes, limits)?;
-    Ok(evidence_of(Format::Dsse, vec![attestation]))
+    evidence_of(Format::Dsse, vec![attestation], limits)
 }
 
 /// Parse a Sigstore bundle (v0.1 to v0.3): the in-toto Statement of its `dsseEnvelope`.
@@ -52,7 +52,7 @@ pub fn parse_dsse(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError>
 /// refused as unsupported rather than read as an empty attestation.
 pub fn parse_bundle(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     let attestation = read_bundle(bytes, limits)?;
-    Ok(evidence_of(Format::SigstoreBundle, vec![attestation]))
+    evidence_of(Format::SigstoreBundle, vec![attestation], limits)
 }
 
 #[derive(Deserialize)]
@@ -92,13 +92,14 @@ fn read_bundle(bytes: &[u8], limits: &Limits) -> Result<Attestation, ParseError>
 /// Parse a bare in-toto Statement (v0.1 or v1).
 pub fn parse_statement(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError> {
     let statement = read_statement(bytes, Format::IntotoStatement, limits)?;
-    Ok(evidence_of(
+    evidence_of(
         Format::IntotoStatement,
         vec![Attestation {
             envelope: None,
             statement,
         }],
-    ))
+        limits,
+    )
 }
 
 /// Parse JSON lines (`.intoto.jsonl`): every non-empty line a DSSE envelope or a Statement.
@@ -128,7 +129,7 @@ pub fn parse_jsonl(bytes: &[u8], limits: &Limits) -> Result<Evidence, ParseError
             "no attestation: every line is empty",
         ));
     }
-    Ok(evidence_of(Format::IntotoJsonl, attestations))
+    evidence_of(Format::IntotoJsonl, attestations, limits)
 }
 
 fn read_line(text: &[u8], limits: &Limits) -> Result<Attestation, ParseError> {
@@ -167,12 +168,76 @@ fn prefix(mut e: ParseError, what: &str) -> ParseError {
     e
 }
 
-fn evidence_of(format: Format, attestations: Vec<Attestation>) -> Evidence {
+fn evidence_of(
+    format: Format,
+    attestations: Vec<Attestation>,
+    limits: &Limits,
+) -> Result<Evidence, ParseError> {
     let mut evidence = Evidence::new(format);
     evidence.format_version = common_version(&attestations);
     evidence.artifact = single_subject(&attestations);
+    for (i, a) in attestations.iter().enumerate() {
+        if let Some(sbom) = sbom_predicate(&a.statement, format, limits).map_err(|e| {
+            if attestations.len() > 1 {
+                ParseError {
+                    message: format!("attestation {}: {}", i + 1, e.message),
+                    ..e
+                }
+            } else {
+                e
+            }
+        })? {
+            evidence.components.extend(sbom.components);
+        }
+    }
     evidence.attestations = attestations;
-    evidence
+    Ok(evidence)
+}
+
+/// `predicateType`s of an SBOM as the predicate of a Statement (`cosign attest --type
+/// spdxjson|cyclonedx`, Docker Buildx's SBOM attestations, GitHub's SBOM attestations).
+const SPDX_PREDICATES: &[&str] = &["https://spdx.dev/Document"];
+const CYCLONEDX_PREDICATES: &[&str] = &["https://cyclonedx.org/bom"];
+
+/// The SBOM a Statement's predicate holds, parsed with the SPDX or CycloneDX reader (its
+/// components are read like those of a bare SBOM; errors point inside `/predicate`).
+fn sbom_predicate(
+    statement: &Statement,
+    format: Format,
+    limits: &Limits,
+) -> Result<Option<Evidence>, ParseError> {
+    let ty = statement.predicate_type.as_str();
+    let is = |list: &[&str]| {
+        list.iter()
+            .any(|p| ty == *p || ty.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+    };
+    let inner = if is(SPDX_PREDICATES) {
+        Format::SpdxJson
+    } else if is(CYCLONEDX_PREDICATES) {
+        Format::CyclonedxJson
+    } else {
+        return Ok(None);
+    };
+    let bytes = serde_json::to_vec(&statement.predicate)
+        .map_err(|e| ParseError::shape(format, "/predicate", format!("SBOM predicate: {e}")))?;
+    super::parse(inner, &bytes, limits).map(Some).map_err(|e| {
+        let at = e
+            .place
+            .as_ref()
+            .map(|p| format!(" at {p}"))
+            .unwrap_or_default();
+        ParseError {
+            kind: e.kind,
+            ..ParseError::shape(
+                format,
+                "/predicate",
+                format!(
+                    "the {ty} predicate is not a readable {inner} document{at}: {}",
+                    e.message
+                ),
+            )
+        }
+    })
 }
 
 /// `v0.1` or `v1` when every statement has that version.
