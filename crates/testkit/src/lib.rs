@@ -3,10 +3,14 @@
 //! Prometheus, Chromium, a Python package), a service (PostgreSQL) or data (`../shared/corpus`).
 //! Outside CI such a test prints `SKIPPED: <test>: <reason>` to stderr and passes; under CI
 //! (`CI=true` or `1`) the skip is a failure, so a missing dependency never passes CI silently.
-//! It must not hold test logic of any crate: only the skip rule and where shared data lives.
+//! It must not hold test logic of any crate: only the skip rule, where shared data lives, and
+//! harnesses for outside services that tests of several crates share ([`registry`]: a real OCI
+//! registry on 127.0.0.1).
 
 // Failing the calling test (under CI) is what this crate is for.
 #![allow(clippy::panic)]
+
+pub mod registry;
 
 use std::fmt::Display;
 use std::path::PathBuf;
