@@ -69,7 +69,8 @@ def descriptor(media_type, data, annotations=None, ggcr=False):
     else:
         d = {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
     if annotations:
-        d["annotations"] = dict(annotations)
+        # Go writes a map's keys sorted.
+        d["annotations"] = dict(sorted(annotations.items()))
     return d
 
 
@@ -407,6 +408,7 @@ def cmd_referrer(req):
     empty["data"] = "e30="
     annotations = {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"}
     annotations.update(req.get("annotations") or {})
+    annotations = dict(sorted(annotations.items()))
     manifest = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
