@@ -94,6 +94,11 @@ fn read_request(
     }
     let artifact = match &args.artifact {
         Some(a) => ArtifactId::parse(a).map_err(|e| anyhow!("--artifact {e}"))?,
+        // The decision service names it from the reference and the digest it resolves to.
+        None if args.image.is_some() => ArtifactId {
+            name: String::new(),
+            digest: String::new(),
+        },
         None => {
             let mut all = Vec::new();
             for (path, bytes) in &manifest_bytes {
@@ -308,6 +313,7 @@ fn decide_local(
         trusted_root: args.trusted_root.clone(),
         advisories: args.advisories.clone(),
         exceptions: args.exceptions.clone(),
+        registry: args.registry.settings(),
         ..setup(&args.policies, args.limits.limits())
     }
     .load()?;
@@ -339,6 +345,7 @@ fn decide_local(
         documents: docs,
         actor,
         override_reason: None,
+        image: args.image.clone(),
     }))?;
     Ok((decided, location))
 }

@@ -90,6 +90,9 @@ struct JsonOutput {
 }
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<u8> {
+    if let Some(image) = &args.image {
+        return run_image(args, image);
+    }
     let limits = args.limits.limits();
     let (files, walked_dir) = collect(&args.paths)?;
 
@@ -285,4 +288,165 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, bool)> {
         }
     }
     Ok((files, walked))
+}
+
+/// What `inspect --image` says of one attached document.
+#[derive(Debug, Serialize)]
+struct AttachmentReport {
+    kind: &'static str,
+    origin: portcullis_registry::Origin,
+    /// What it was read as (documents read as evidence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read: Option<FileReport>,
+    /// Why it was not read, or could not be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_read: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ImageReport {
+    reference: String,
+    image: portcullis_registry::ImageRef,
+    attachments: Vec<AttachmentReport>,
+}
+
+/// `evidence inspect --image REF`: resolve, list and read what is attached.
+fn run_image(args: &InspectArgs, image: &str) -> anyhow::Result<u8> {
+    let limits = args.limits.limits();
+    let settings = args.registry.settings();
+    let rt = crate::state::runtime()?;
+    let pulled = rt.block_on(async {
+        let registry = portcullis_registry::Registry::new(&settings, settings.limits())?;
+        registry.pull(image).await
+    })?;
+    let mut attachments = Vec::new();
+    let mut unreadable = 0usize;
+    for f in pulled.documents {
+        let name = portcullis_firewall::service::origin_source(&f.origin);
+        let (read, error) = match portcullis_evidence::parse(&f.bytes, &limits) {
+            Ok(ev) => (
+                Some(FileReport {
+                    file: name,
+                    format: ev.format,
+                    format_version: ev.format_version.clone(),
+                    artifact: ev.artifact.clone(),
+                    tool: ev.tool.clone(),
+                    counts: Counts::of(&ev),
+                    scan_errors: ev.scan_errors.clone(),
+                    evidence: (args.format == OutputFormat::Json).then_some(ev),
+                }),
+                None,
+            ),
+            Err(e) => {
+                unreadable += 1;
+                (None, Some(e.to_string()))
+            }
+        };
+        attachments.push(AttachmentReport {
+            kind: f.kind.as_str(),
+            origin: f.origin,
+            read,
+            not_read: None,
+            error,
+        });
+    }
+    for (origin, e) in pulled.failed {
+        unreadable += 1;
+        let kind = portcullis_registry::media::kind_of(
+            &origin.media_type,
+            origin.artifact_type.as_deref(),
+        );
+        attachments.push(AttachmentReport {
+            kind: kind.as_str(),
+            origin,
+            read: None,
+            not_read: None,
+            error: Some(e.to_string()),
+        });
+    }
+    for s in pulled.skipped {
+        attachments.push(AttachmentReport {
+            kind: s.kind.as_str(),
+            origin: s.origin,
+            read: None,
+            not_read: Some(s.reason),
+            error: None,
+        });
+    }
+    let report = ImageReport {
+        reference: image.to_string(),
+        image: pulled.image,
+        attachments,
+    };
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Human => write_image_human(&mut out, &report)?,
+    }
+    out.flush()?;
+    Ok(if unreadable == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+fn write_image_human(out: &mut dyn Write, r: &ImageReport) -> std::io::Result<()> {
+    writeln!(out, "{} -> {}", r.reference, r.image.pinned())?;
+    writeln!(out, "  {}", r.image.media_type)?;
+    if r.attachments.is_empty() {
+        writeln!(
+            out,
+            "nothing attached (no cosign tags, referrers or Buildx attestations)"
+        )?;
+    }
+    for a in &r.attachments {
+        let o = &a.origin;
+        let via = match &o.tag {
+            Some(t) => format!("{} {t}", o.scheme.as_str()),
+            None => format!("{} {}", o.scheme.as_str(), o.manifest),
+        };
+        writeln!(out, "{} {} ({} bytes)", a.kind, o.digest, o.size)?;
+        writeln!(out, "  found by {via}")?;
+        writeln!(out, "  media type {}", o.media_type)?;
+        if let Some(t) = &o.artifact_type {
+            writeln!(out, "  artifact type {t}")?;
+        }
+        if let Some(p) = o
+            .annotations
+            .get("predicateType")
+            .or_else(|| o.annotations.get("in-toto.io/predicate-type"))
+        {
+            writeln!(out, "  predicate type {p}")?;
+        }
+        if let Some(r) = &a.read {
+            let c = &r.counts;
+            writeln!(
+                out,
+                "  read as {}: {} components, {} advisories, {} statements, {} findings",
+                r.format.name(),
+                c.components,
+                c.advisories,
+                c.statements,
+                c.findings
+            )?;
+        }
+        if let Some(n) = &a.not_read {
+            writeln!(out, "  not read: {n}")?;
+        }
+        if let Some(e) = &a.error {
+            writeln!(out, "  error: {e}")?;
+        }
+    }
+    Ok(())
 }

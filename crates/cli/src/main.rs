@@ -162,8 +162,15 @@ impl LimitArgs {
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// Files or directories (walked recursively).
-    #[arg(required = true, value_name = "FILE|DIR")]
+    #[arg(required_unless_present = "image", value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
+    /// An image in an OCI registry: list everything attached to it (cosign tags, OCI
+    /// referrers, Buildx attestation manifests), where each was found and what it is; the
+    /// documents Portcullis reads as evidence are fetched and summarized like files.
+    #[arg(long, value_name = "REF", conflicts_with = "paths")]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Output: `human` (a summary per file) or `json` (the normalized model).
     #[arg(long, value_enum, default_value_t = inspect::OutputFormat::Human)]
     pub format: inspect::OutputFormat,
@@ -189,17 +196,57 @@ pub struct PolicyArgs {
     pub config: Option<PathBuf>,
 }
 
+/// How OCI registries are reached (on top of the configuration's `registry:`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// A Docker config.json with registry credentials (`auths`, `credHelpers`,
+    /// `credsStore`). Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+    #[arg(long, env = "PORTCULLIS_REGISTRY_CONFIG", value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
+    /// A PEM bundle of CAs trusted for registries, beside the system's roots (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Vec<PathBuf>,
+    /// A registry reached over plain HTTP, HOST:PORT (repeatable; every other is HTTPS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// Seconds for resolving an image and fetching what is attached (default 60).
+    #[arg(long, value_name = "SECONDS")]
+    pub registry_timeout: Option<u64>,
+}
+
+impl RegistryArgs {
+    pub fn settings(&self) -> portcullis_registry::RegistrySettings {
+        portcullis_registry::RegistrySettings {
+            config: self.registry_config.clone(),
+            ca: self.registry_ca.clone(),
+            insecure: self.insecure_registry.clone(),
+            timeout_seconds: self.registry_timeout,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct GateArgs {
-    /// The artifact about to be deployed. Optional with `--manifest`: the manifests are then
-    /// the subject (named `manifests`, with the digest of their bytes).
+    /// The artifact about to be deployed. Optional with `--manifest` (the manifests are then
+    /// the subject, named `manifests`, with the digest of their bytes) and with `--image`
+    /// (the image's repository at the digest its reference resolves to).
     #[arg(
         long,
         env = "PORTCULLIS_ARTIFACT",
         value_name = "NAME@sha256:HEX",
-        required_unless_present = "manifest"
+        required_unless_present_any = ["manifest", "image"]
     )]
     pub artifact: Option<String>,
+    /// An image in an OCI registry (`registry/repository:tag` or `@sha256:…`): the tag is
+    /// resolved once, and every SBOM, scan report, signature and attestation attached to the
+    /// image (cosign tags, OCI referrers, Buildx attestation manifests) is fetched, verified
+    /// with the firewall's trust and decided on with any `--evidence` files. A registry that
+    /// cannot be reached or read exits 2.
+    #[arg(long, env = "PORTCULLIS_IMAGE", value_name = "REF")]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// The environment it is going to.
     #[arg(long = "env", env = "PORTCULLIS_ENV", value_name = "ENV")]
     pub environment: String,
@@ -207,7 +254,7 @@ pub struct GateArgs {
     /// format of each is detected from its content.
     #[arg(
         long,
-        required_unless_present = "manifest",
+        required_unless_present_any = ["manifest", "image"],
         num_args = 1..,
         value_name = "FILE"
     )]

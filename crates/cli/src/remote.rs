@@ -55,6 +55,14 @@ pub fn check_args(args: &GateArgs, url: &str) -> anyhow::Result<()> {
             "the server verifies attestations with its own keys (portcullis serve --trusted-keys)",
         ),
         (
+            args.registry.registry_config.is_some()
+                || !args.registry.registry_ca.is_empty()
+                || !args.registry.insecure_registry.is_empty()
+                || args.registry.registry_timeout.is_some(),
+            "--registry-config, --registry-ca, --insecure-registry and --registry-timeout",
+            "the server fetches --image with its own registry settings (portcullis serve --registry-*)",
+        ),
+        (
             args.trusted_root.is_some(),
             "--trusted-root",
             "the server verifies Sigstore bundles with its own trust root (portcullis serve --trusted-root)",
@@ -73,7 +81,11 @@ pub fn check_args(args: &GateArgs, url: &str) -> anyhow::Result<()> {
 
 /// The API body for `req` (evidence as its exact bytes; unreadable files as such, so that the
 /// server records them and fails closed as a local gate would).
-fn body(req: &DecisionRequest, docs: &Documents) -> anyhow::Result<DecisionBody> {
+fn body(
+    req: &DecisionRequest,
+    docs: &Documents,
+    image: Option<&str>,
+) -> anyhow::Result<DecisionBody> {
     let mut evidence = Vec::new();
     for d in &req.evidence {
         let bytes = docs
@@ -95,7 +107,9 @@ fn body(req: &DecisionRequest, docs: &Documents) -> anyhow::Result<DecisionBody>
     }
     let c = &req.context;
     Ok(DecisionBody {
-        artifact: ArtifactRef::Text(format!("{}@{}", req.artifact.name, req.artifact.digest)),
+        artifact: (!req.artifact.digest.is_empty())
+            .then(|| ArtifactRef::Text(format!("{}@{}", req.artifact.name, req.artifact.digest))),
+        image: image.map(str::to_string),
         environment: req.environment.clone(),
         context: ContextBody {
             pipeline: c.pipeline.clone(),
@@ -119,7 +133,7 @@ fn body(req: &DecisionRequest, docs: &Documents) -> anyhow::Result<DecisionBody>
 }
 
 pub fn decide(
-    _args: &GateArgs,
+    args: &GateArgs,
     url: &str,
     req: &DecisionRequest,
     docs: &Documents,
@@ -130,7 +144,7 @@ pub fn decide(
         .ok_or_else(|| {
             anyhow!("--server {url}: set PORTCULLIS_TOKEN to an API token with role ci")
         })?;
-    let body = body(req, docs)?;
+    let body = body(req, docs, args.image.as_deref())?;
     let endpoint = format!("{}/v1/decisions", url.trim_end_matches('/'));
     let rt = crate::state::runtime()?;
     let answer: DecisionResponse = rt.block_on(async {

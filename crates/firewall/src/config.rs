@@ -38,6 +38,13 @@ pub struct Config {
     /// `--trusted-keys DIR`).
     #[serde(default, skip_serializing_if = "AttestationConfig::is_default")]
     pub attestations: AttestationConfig,
+    /// How OCI registries are reached (`gate --image`, admission from registry evidence):
+    /// credentials file, CA bundles, plain-HTTP registries, limits.
+    #[serde(
+        default,
+        skip_serializing_if = "portcullis_registry::RegistrySettings::is_default"
+    )]
+    pub registry: portcullis_registry::RegistrySettings,
     /// Where this configuration was read from (for messages); not part of the file.
     #[serde(skip)]
     pub source: Option<String>,

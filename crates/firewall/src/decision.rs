@@ -90,6 +90,21 @@ pub struct EvidenceRecord {
     pub format: String,
     pub digest: String,
     pub source: String,
+    /// Where it was fetched from, when it came from an OCI registry (`gate --image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<portcullis_registry::Origin>,
+}
+
+/// The image a decision was asked about by reference: what the reference resolved to, and
+/// what was attached to it but not read as evidence (the documents read are in `evidence`,
+/// each with its origin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePull {
+    /// The reference as given (`registry/repository:tag` or `@digest`).
+    pub reference: String,
+    pub image: portcullis_registry::ImageRef,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<portcullis_registry::Skipped>,
 }
 
 /// Position in the audit chain (set when the decision is stored).
@@ -122,6 +137,9 @@ pub struct Decision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gatekeeper_digest: Option<String>,
     pub evidence: Vec<EvidenceRecord>,
+    /// The image reference the decision was asked about and what it resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImagePull>,
     /// Every attestation of the evidence as verified for this artifact: verified or not and
     /// why, who signed, and the provenance facts of the verified ones (the proof points of the
     /// provenance rules).

@@ -18,6 +18,8 @@ pub struct EvidenceDoc {
     /// The JSON documents of an attestation file (envelopes, bundles, statements) as read,
     /// for verifying their signatures; empty for other kinds of evidence.
     pub attestation_documents: Vec<serde_json::Value>,
+    /// Where the document was fetched from, when it came from an OCI registry.
+    pub origin: Option<portcullis_registry::Origin>,
 }
 
 impl EvidenceDoc {
@@ -30,6 +32,7 @@ impl EvidenceDoc {
             digest: sha256(bytes),
             evidence,
             attestation_documents,
+            origin: None,
         })
     }
 }

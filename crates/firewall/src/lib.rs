@@ -547,6 +547,7 @@ impl Firewall {
                 format: d.evidence.format.id().into(),
                 digest: d.digest.clone(),
                 source: d.source.clone(),
+                origin: d.origin.clone(),
             })
             .collect();
         evidence.extend(self.advisories.advisories().iter().map(|a| EvidenceRecord {
@@ -554,6 +555,7 @@ impl Firewall {
             format: "osv-advisory".into(),
             digest: a.source.clone(),
             source: format!("advisory {}", a.advisory.id),
+            origin: None,
         }));
         evidence.sort_by(|a, b| a.digest.cmp(&b.digest).then(a.source.cmp(&b.source)));
         evidence.dedup_by(|a, b| a.digest == b.digest);
@@ -571,6 +573,7 @@ impl Firewall {
             policy_bundle_digest: bundle.digest().to_string(),
             gatekeeper_digest: self.gatekeeper.as_ref().map(|g| g.digest().to_string()),
             evidence,
+            image: req.image.clone(),
             attestations: prepared.input.attestations.clone(),
             engine_version: format!("{ENGINE_VERSION} ({})", portcullis_policy::REGO_ENGINE),
             decided_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

@@ -417,6 +417,7 @@ impl Firewall {
                 .map(|d| StoredDoc {
                     source: d.source.clone(),
                     digest: d.digest.clone(),
+                    origin: d.origin.clone(),
                 })
                 .collect(),
             unreadable: req
@@ -445,6 +446,7 @@ impl Firewall {
             manifests: req.manifests.clone(),
             namespaces: req.namespaces.clone(),
             baseline: req.baseline.as_ref().map(|b| b.info.clone()),
+            image: req.image.clone(),
         }
     }
 }
@@ -568,11 +570,12 @@ pub(crate) async fn rebuild_request(
     };
     for d in &request.evidence {
         let bytes = load_bytes(store, &d.digest, id).await?;
-        let doc =
+        let mut doc =
             EvidenceDoc::parse(&d.source, &bytes, limits).map_err(|e| RecordError::Replay {
                 id: id.to_string(),
                 message: format!("{}: {e}", d.source),
             })?;
+        doc.origin = d.origin.clone();
         if let Some(docs) = docs.as_deref_mut() {
             docs.add(blob_kinds::EVIDENCE, bytes);
         }
@@ -593,6 +596,7 @@ pub(crate) async fn rebuild_request(
     req.history = request.history.clone();
     req.approvals = request.context.approvals.clone();
     req.ignored = request.context.ignored.clone();
+    req.image = request.image.clone();
     req.manifests = request.manifests.clone();
     req.namespaces = request.namespaces.clone();
     Ok(req)

@@ -69,6 +69,8 @@ pub struct DecisionRequest {
     /// The admission facts of a workload under review (its images and what the store says
     /// of each): the admission rules judge them.
     pub admission: Option<crate::admission::AdmissionFacts>,
+    /// The image reference the evidence was fetched for (`gate --image`), as resolved.
+    pub image: Option<crate::decision::ImagePull>,
 }
 
 impl DecisionRequest {
@@ -91,6 +93,7 @@ impl DecisionRequest {
             rule_scope: None,
             baseline: None,
             admission: None,
+            image: None,
         }
     }
 

@@ -63,6 +63,10 @@ pub enum ServiceError {
     /// What runs in the environment could not be read for the diff.
     #[error("the diff baseline (what runs in the environment) could not be read: {0}")]
     Baseline(String),
+    /// The image could not be resolved, or what is attached to it could not be listed: no
+    /// decision (never an allow on evidence that could not be read).
+    #[error(transparent)]
+    Registry(#[from] portcullis_registry::RegistryError),
     #[error("{0}")]
     Internal(String),
 }
@@ -165,6 +169,9 @@ pub struct Ask {
     pub actor: Actor,
     /// A break-glass override: the deployment goes on whatever the decision, on the record.
     pub override_reason: Option<String>,
+    /// An image reference (tag or digest): resolved once, and everything attached to it in
+    /// its registry is fetched and decided on with the request's own evidence.
+    pub image: Option<String>,
 }
 
 /// A break-glass override as recorded.
@@ -264,6 +271,10 @@ pub struct DecisionService {
     file_exceptions: Vec<CompiledException>,
     limits: Limits,
     admission: AdmissionConfig,
+    /// How registries are reached, and the client (made at first use: a service that never
+    /// fetches never reads a Docker config).
+    oci_settings: portcullis_registry::RegistrySettings,
+    oci: tokio::sync::OnceCell<portcullis_registry::Registry>,
     live: RwLock<Arc<Live>>,
     /// One reload at a time: a reload that read the store before a change never replaces one
     /// that read it after.
@@ -304,6 +315,7 @@ impl DecisionService {
             exceptions,
             files,
             notes: _,
+            registry: oci_settings,
         } = loaded;
         let limits = firewall.limits();
         let service = Self {
@@ -321,6 +333,8 @@ impl DecisionService {
             file_exceptions: exceptions,
             limits,
             admission,
+            oci_settings,
+            oci: tokio::sync::OnceCell::new(),
             reloading: tokio::sync::Mutex::new(()),
             loaded_seq: AtomicU64::new(0),
             observers: RwLock::new(Vec::new()),
@@ -454,14 +468,19 @@ impl DecisionService {
     /// break-glass override. Nothing is returned before it is on the record.
     pub async fn decide(&self, ask: Ask) -> Result<Decided, ServiceError> {
         let Ask {
-            request,
-            documents,
+            mut request,
+            mut documents,
             actor,
             override_reason,
+            image,
         } = ask;
         Self::may_ask(&actor, override_reason.as_deref())?;
-        check_names(&request)?;
         let started = Instant::now();
+        if let Some(image) = image {
+            self.pull_image(&image, &mut request, &mut documents)
+                .await?;
+        }
+        check_names(&request)?;
         let live = self.live();
         let mut docs = live.docs.clone();
         docs.merge(&documents);
@@ -514,6 +533,70 @@ impl DecisionService {
             overridden,
             request,
         })
+    }
+
+    /// The registry client for the settings in force.
+    pub async fn oci(&self) -> Result<&portcullis_registry::Registry, ServiceError> {
+        let settings = &self.oci_settings;
+        Ok(self
+            .oci
+            .get_or_try_init(|| async {
+                portcullis_registry::Registry::new(settings, settings.limits())
+            })
+            .await?)
+    }
+
+    /// Resolve `image` and fetch what is attached: the request's artifact becomes the
+    /// resolved digest (named by the reference unless the request names it), each document
+    /// read goes in as evidence with its origin, each that cannot be read as unreadable
+    /// evidence (the decision fails closed), and the rest is listed on the decision.
+    async fn pull_image(
+        &self,
+        image: &str,
+        request: &mut DecisionRequest,
+        documents: &mut Documents,
+    ) -> Result<(), ServiceError> {
+        let pulled = self.oci().await?.pull(image).await?;
+        let digest = &pulled.image.digest;
+        if request.artifact.digest.is_empty() {
+            request.artifact.digest = digest.clone();
+        } else if request.artifact.digest != *digest {
+            return Err(ServiceError::Invalid(format!(
+                "the artifact is {} but image {image} resolves to {digest}: give one or the other, or the same digest",
+                request.artifact.digest
+            )));
+        }
+        if request.artifact.name.is_empty() {
+            request.artifact.name = pulled.image.name();
+        }
+        for f in pulled.documents {
+            let source = origin_source(&f.origin);
+            match EvidenceDoc::parse(&source, &f.bytes, &self.limits) {
+                Ok(mut doc) => {
+                    doc.origin = Some(f.origin);
+                    documents.add(blob_kinds::EVIDENCE, f.bytes);
+                    request.evidence.push(doc);
+                }
+                Err(e) => request.unreadable.push(crate::request::UnreadableEvidence {
+                    source,
+                    digest: Some(f.origin.digest.clone()),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        for (origin, e) in pulled.failed {
+            request.unreadable.push(crate::request::UnreadableEvidence {
+                source: origin_source(&origin),
+                digest: Some(origin.digest.clone()),
+                error: e.to_string(),
+            });
+        }
+        request.image = Some(crate::decision::ImagePull {
+            reference: image.trim().to_string(),
+            image: pulled.image,
+            skipped: pulled.skipped,
+        });
+        Ok(())
     }
 
     /// The firewall's own facts, the diff baseline, the decision (off the async workers:
@@ -1081,4 +1164,16 @@ impl DecisionService {
             message: e.to_string(),
         })
     }
+}
+
+/// How a fetched document is named in a decision: the repository and how it was found.
+pub fn origin_source(o: &portcullis_registry::Origin) -> String {
+    use portcullis_registry::Scheme;
+    let via = match (o.scheme, &o.tag) {
+        (Scheme::CosignTag, Some(tag)) => format!("tag {tag}"),
+        (Scheme::Referrer, _) => format!("referrer {}", o.manifest),
+        (Scheme::BuildxAttestation, _) => format!("buildx attestation {}", o.manifest),
+        (_, _) => format!("manifest {}", o.manifest),
+    };
+    format!("{}/{} {via} ({})", o.registry, o.repository, o.media_type)
 }

@@ -48,6 +48,9 @@ pub struct Setup {
     pub exceptions: Option<PathBuf>,
     /// Size and depth limits for every document read.
     pub limits: Limits,
+    /// Registry settings given as flags (`--registry-config`, `--registry-ca`,
+    /// `--insecure-registry`), on top of the configuration file's `registry:`.
+    pub registry: portcullis_registry::RegistrySettings,
 }
 
 /// A firewall ready to decide, with what it was built from.
@@ -65,6 +68,9 @@ pub struct Loaded {
     pub files: BTreeMap<String, String>,
     /// Things worth saying that are not errors (defaults used, keys skipped, …).
     pub notes: Vec<String>,
+    /// How OCI registries are reached: the configuration's `registry:` (its relative paths
+    /// taken from the configuration file's directory) with the flags' on top.
+    pub registry: portcullis_registry::RegistrySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +158,7 @@ impl Setup {
         let bundle = self.load_bundle()?;
         let mut files = BTreeMap::new();
         let mut docs = Documents::default();
+        let registry = registry_settings(&config).merged(&self.registry);
         let mut firewall = Firewall::new(bundle, config)?.with_limits(self.limits);
 
         if let Some(path) = &self.kev {
@@ -212,6 +219,7 @@ impl Setup {
             exceptions,
             files,
             notes,
+            registry,
         })
     }
 
@@ -292,4 +300,28 @@ impl Setup {
         }
         Ok(Some(trust))
     }
+}
+
+/// The configuration's registry settings, with relative paths taken from the directory of the
+/// file it was read from.
+fn registry_settings(config: &Config) -> portcullis_registry::RegistrySettings {
+    let mut settings = config.registry.clone();
+    let Some(dir) = config
+        .source
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::parent)
+    else {
+        return settings;
+    };
+    let rebase = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = dir.join(&*p);
+        }
+    };
+    if let Some(p) = settings.config.as_mut() {
+        rebase(p);
+    }
+    settings.ca.iter_mut().for_each(rebase);
+    settings
 }

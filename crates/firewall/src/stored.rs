@@ -56,6 +56,9 @@ fn firewall_source() -> FactSource {
 pub struct StoredDoc {
     pub source: String,
     pub digest: String,
+    /// Where it was fetched from (an OCI registry), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<portcullis_registry::Origin>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +105,9 @@ pub struct StoredRequest {
     /// What the artifact was compared with (the diff's baseline), when it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<portcullis_policy::input::InputDiffBaseline>,
+    /// The image reference the evidence was fetched for, as resolved (`gate --image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::decision::ImagePull>,
 }
 
 /// The stored policy bundle: the Rego files and the configuration, as they were.

@@ -62,7 +62,7 @@ pub struct Origin {
 }
 
 /// One document attached to the image, as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub kind: Kind,
     pub origin: Origin,
@@ -77,7 +77,7 @@ pub struct Fetched {
 }
 
 /// An attachment listed but not read as evidence, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     pub kind: Kind,
     pub origin: Origin,
@@ -477,6 +477,12 @@ fn skip_reason(kind: Kind) -> &'static str {
     }
 }
 
+/// A Sigstore bundle holding a `messageSignature` rather than a `dsseEnvelope`.
+fn is_message_signature(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .is_ok_and(|v| v.get("messageSignature").is_some() && v.get("dsseEnvelope").is_none())
+}
+
 pub(crate) async fn inspect(
     registry: &Registry,
     image: &Reference,
@@ -536,6 +542,15 @@ pub(crate) async fn pull(registry: &Registry, image: &Reference) -> Result<Pulle
             ));
         }
         match s.blob(&a.origin).await {
+            // cosign's new bundle format stores image signatures as Sigstore bundles too: a
+            // bundle that signs the digest directly (no in-toto Statement) is a signature.
+            Ok(bytes) if a.kind == Kind::SigstoreBundle && is_message_signature(&bytes) => {
+                pulled.skipped.push(Skipped {
+                    kind: Kind::Signature,
+                    reason: skip_reason(Kind::Signature).to_string(),
+                    origin: a.origin,
+                });
+            }
             Ok(bytes) => pulled.documents.push(Fetched {
                 kind: a.kind,
                 origin: a.origin,

@@ -73,6 +73,55 @@ pub struct RegistrySettings {
     /// `HOST:PORT` of registries reached over plain HTTP (never any other).
     #[serde(default)]
     pub insecure: Vec<String>,
+    /// Seconds for resolving an image and fetching what is attached (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// The largest manifest read, in bytes (default 4 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_manifest_bytes: Option<usize>,
+    /// The largest attached document read, in bytes (default 64 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_blob_bytes: Option<usize>,
+    /// The most attachments of one image read (default 128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_referrers: Option<usize>,
+}
+
+impl RegistrySettings {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The limits these settings give (defaults for what they leave out).
+    pub fn limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_manifest_bytes: self.max_manifest_bytes.unwrap_or(d.max_manifest_bytes),
+            max_blob_bytes: self.max_blob_bytes.unwrap_or(d.max_blob_bytes),
+            max_referrers: self.max_referrers.unwrap_or(d.max_referrers),
+            total_timeout: self
+                .timeout_seconds
+                .map(Duration::from_secs)
+                .unwrap_or(d.total_timeout),
+            ..d
+        }
+    }
+
+    /// These settings with `other`'s added (flags on top of the configuration file): a
+    /// credentials file or limit `other` gives wins; CA bundles and insecure hosts add up.
+    pub fn merged(&self, other: &RegistrySettings) -> RegistrySettings {
+        let mut out = self.clone();
+        if other.config.is_some() {
+            out.config = other.config.clone();
+        }
+        out.ca.extend(other.ca.iter().cloned());
+        out.insecure.extend(other.insecure.iter().cloned());
+        out.timeout_seconds = other.timeout_seconds.or(out.timeout_seconds);
+        out.max_manifest_bytes = other.max_manifest_bytes.or(out.max_manifest_bytes);
+        out.max_blob_bytes = other.max_blob_bytes.or(out.max_blob_bytes);
+        out.max_referrers = other.max_referrers.or(out.max_referrers);
+        out
+    }
 }
 
 /// What went wrong, as a stable code.

@@ -186,6 +186,7 @@ mod tests {
                 format: "cyclonedx-json".into(),
                 digest: "sha256:00".into(),
                 source: EVIL.into(),
+                origin: None,
             }],
             violations: vec![violation()],
             warnings: vec![],

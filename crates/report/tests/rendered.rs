@@ -44,6 +44,7 @@ fn sbom(digit: char, source: &str) -> EvidenceRecord {
         format: "cyclonedx-json".into(),
         digest: sha(digit),
         source: source.into(),
+        origin: None,
     }
 }
 
@@ -190,6 +191,7 @@ fn decisions() -> Vec<DecisionEntry> {
             format: "trivy-json".into(),
             digest: sha('f'),
             source: "trivy-image.json".into(),
+            origin: None,
         },
     ];
     deny.violations = vec![log4shell()];

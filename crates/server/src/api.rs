@@ -239,7 +239,18 @@ pub struct OverrideBody {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
-    pub artifact: ArtifactRef,
+    /// The artifact decided (`NAME@sha256:HEX` or `{name, digest}`). May be left out when
+    /// `image` is given: the artifact is then the image's repository at the digest the
+    /// reference resolves to.
+    #[serde(default)]
+    pub artifact: Option<ArtifactRef>,
+    /// An image reference (`registry/repository:tag` or `@sha256:…`): resolved once, and
+    /// every SBOM, scan report, signature and attestation attached to it in its registry
+    /// (cosign tags, OCI referrers, Buildx attestation manifests) is fetched, verified and
+    /// decided on with any `evidence` given. A registry that cannot be reached, refuses the
+    /// credentials or answers something malformed gives 502 `registry-*`, never a decision.
+    #[serde(default)]
+    pub image: Option<String>,
     pub environment: String,
     #[serde(default)]
     pub context: ContextBody,
@@ -325,6 +336,7 @@ async fn decide(
             documents,
             actor: caller.as_actor(),
             override_reason: body.override_.as_ref().map(|o| o.reason.clone()),
+            image: body.image.clone(),
         })
         .await?;
     ok(&DecisionResponse {
@@ -344,7 +356,19 @@ async fn build_request(
     body: &DecisionBody,
     caller: &Caller,
 ) -> Result<(DecisionRequest, Documents), Problem> {
-    let artifact = body.artifact.resolve()?;
+    let artifact = match (&body.artifact, &body.image) {
+        (Some(a), _) => a.resolve()?,
+        (None, Some(_)) => ArtifactId {
+            name: String::new(),
+            digest: String::new(),
+        },
+        (None, None) => {
+            return Err(Problem::new(
+                codes::INVALID_REQUEST,
+                "give `artifact` (NAME@sha256:HEX) or `image` (a registry reference)",
+            ));
+        }
+    };
     if body.environment.trim().is_empty() {
         return Err(Problem::new(codes::INVALID_REQUEST, "environment is empty"));
     }

@@ -98,7 +98,65 @@ pub mod codes {
         "This method is not allowed here",
     );
 
-    pub const ALL: [(&str, StatusCode, &str); 13] = [
+    /// A registry failure (`image` in a decision request): the code is the failure's own.
+    pub const REGISTRY: [(&str, StatusCode, &str); 9] = [
+        (
+            "registry-reference",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The image reference is not valid",
+        ),
+        (
+            "registry-config",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server's registry settings cannot be used",
+        ),
+        (
+            "registry-unreachable",
+            StatusCode::BAD_GATEWAY,
+            "The registry cannot be reached",
+        ),
+        (
+            "registry-unauthorized",
+            StatusCode::BAD_GATEWAY,
+            "The registry refused the credentials",
+        ),
+        (
+            "registry-not-found",
+            StatusCode::BAD_GATEWAY,
+            "The image is not in the registry",
+        ),
+        (
+            "registry-too-large",
+            StatusCode::BAD_GATEWAY,
+            "A manifest, document or list in the registry is over its limit",
+        ),
+        (
+            "registry-malformed",
+            StatusCode::BAD_GATEWAY,
+            "The registry answered something malformed",
+        ),
+        (
+            "registry-timeout",
+            StatusCode::GATEWAY_TIMEOUT,
+            "The registry did not answer in time",
+        ),
+        (
+            "registry-error",
+            StatusCode::BAD_GATEWAY,
+            "The registry failed",
+        ),
+    ];
+
+    pub const ALL: [(&str, StatusCode, &str); 22] = [
+        REGISTRY[0],
+        REGISTRY[1],
+        REGISTRY[2],
+        REGISTRY[3],
+        REGISTRY[4],
+        REGISTRY[5],
+        REGISTRY[6],
+        REGISTRY[7],
+        REGISTRY[8],
         MALFORMED_JSON,
         INVALID_REQUEST,
         BODY_TOO_LARGE,
@@ -200,6 +258,14 @@ impl From<portcullis_firewall::ServiceError> for Problem {
             E::Invalid(m) => Problem::new(codes::INVALID_REQUEST, m),
             E::NotFound(m) => Problem::new(codes::NOT_FOUND, m),
             E::Conflict(m) => Problem::new(codes::CONFLICT, m),
+            E::Registry(r) => {
+                let code = codes::REGISTRY
+                    .iter()
+                    .find(|(c, _, _)| *c == r.kind.code())
+                    .copied()
+                    .unwrap_or(codes::REGISTRY[8]);
+                Problem::new(code, r.to_string())
+            }
             other => Problem::internal(other),
         }
     }

@@ -123,6 +123,7 @@ impl AppState {
             exceptions: Vec::new(),
             files: Default::default(),
             notes: Vec::new(),
+            registry: Default::default(),
         };
         Self::from_loaded(store, loaded, settings).await
     }
