@@ -250,6 +250,22 @@ fn write_outputs(
     for n in notes {
         writeln!(err, "note: {n}")?;
     }
+    if let Some(pull) = &decision.image {
+        writeln!(err, "image: {} -> {}", pull.reference, pull.image.pinned())?;
+        for e in decision.evidence.iter().filter(|e| e.origin.is_some()) {
+            writeln!(err, "  fetched {} {}: {}", e.kind, e.digest, e.source)?;
+        }
+        for s in &pull.skipped {
+            writeln!(
+                err,
+                "  not read {} {}: {} ({})",
+                s.kind.as_str(),
+                s.origin.digest,
+                portcullis_firewall::service::origin_source(&s.origin),
+                s.reason
+            )?;
+        }
+    }
     render::human::write(&mut err, report, color)?;
     if let Some(chain) = &decision.chain {
         writeln!(

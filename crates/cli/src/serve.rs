@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// A Sigstore trusted_root.json for keyless bundles (see `portcullis gate --help`).
     #[arg(long, env = "PORTCULLIS_TRUSTED_ROOT", value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// How registries are reached for `image` in decision requests (on top of the
+    /// configuration's `registry:`).
+    #[command(flatten)]
+    pub registry: crate::RegistryArgs,
     /// Largest request body accepted, in bytes (overrides the settings file).
     #[arg(long, env = "PORTCULLIS_BODY_LIMIT")]
     pub body_limit: Option<usize>,
@@ -221,6 +225,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         gatekeeper: args.gatekeeper.clone(),
         trusted_keys: args.trusted_keys.clone(),
         trusted_root: args.trusted_root.clone(),
+        registry: args.registry.settings(),
         ..gate::setup(&args.policies, args.limits.limits())
     }
     .load()?;
