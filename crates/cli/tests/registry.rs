@@ -654,3 +654,82 @@ fn the_server_decides_on_an_image_reference() {
     assert_eq!(problem["code"], "registry-not-found", "{problem:#}");
     assert!(problem["detail"].as_str().unwrap().contains(":nope"));
 }
+
+#[path = "../../attest/tests/support/sigstore_fixture.rs"]
+mod sigstore_fixture;
+
+/// A keyless Sigstore bundle stored as an OCI referrer (cosign's new bundle format, GitHub
+/// artifact attestations): verified against the trusted root and the configured identity; a
+/// bundle of another identity is read and not verified.
+#[test]
+fn a_sigstore_bundle_referrer_is_verified_with_the_trusted_root() {
+    use sigstore_fixture::{Ca, Entry, Leaf, Log, Signer};
+    let Some(env) = Env::start("a_sigstore_bundle_referrer_is_verified_with_the_trusted_root")
+    else {
+        return;
+    };
+    let r = &env.reg;
+    let digest = r.push_image("shop/keyless", "1", "keyless");
+    let ca = Ca::new("test-fulcio");
+    let log = Log::new(3);
+    let signer = Signer::new(&ca, &Leaf::default());
+    let bundle = sigstore_fixture::dsse_bundle(
+        sigstore_fixture::V03,
+        &signer,
+        &log,
+        &sigstore_fixture::statement(digest.trim_start_matches("sha256:")),
+        &Entry::default(),
+    );
+    let bundle_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    r.attach_referrer(
+        "shop/keyless",
+        &digest,
+        bundle_type,
+        &[Layer::new(bundle_type, bundle.to_string().into_bytes())],
+    );
+    let root_file = env.home.join("trusted_root.json");
+    std::fs::write(
+        &root_file,
+        sigstore_fixture::trusted_root(&[&ca], &[&log]).to_string(),
+    )
+    .unwrap();
+    let config = |identity: &str| {
+        let path = env.home.join("sigstore.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "environments:\n  dev: {{protected: false}}\nattestations:\n  identities:\n    - certificate_identity: \"{identity}\"\n      certificate_oidc_issuer: \"{}\"\n",
+                sigstore_fixture::OIDC_ISSUER
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let gate = |config: &str| {
+        let out = env.run(&[
+            "gate",
+            "--config",
+            config,
+            "--image",
+            &r.reference("shop/keyless", "1"),
+            "--env",
+            "dev",
+            "--trusted-root",
+            &root_file.display().to_string(),
+            "--format",
+            "json",
+        ]);
+        let d: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+        d
+    };
+    let d = gate(&config(sigstore_fixture::SAN));
+    let docs = fetched(&d, "referrer");
+    assert_eq!(docs.len(), 1, "{d:#}");
+    assert_eq!(docs[0]["origin"]["artifact_type"], bundle_type);
+    assert_eq!(d["attestations"][0]["verified"], true, "{d:#}");
+    assert_eq!(d["attestations"][0]["signer"], sigstore_fixture::SAN);
+
+    let d = gate(&config("https://git.example/someone/else"));
+    assert_eq!(d["attestations"][0]["verified"], false, "{d:#}");
+}
