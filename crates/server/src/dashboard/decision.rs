@@ -291,6 +291,18 @@ pub async fn decision(
         name: "engine",
         value: d.engine_version.clone(),
     });
+    if let Some(p) = &d.image {
+        facts.push(Fact {
+            name: "image",
+            value: format!("{} → {}", p.reference, p.image.pinned()),
+        });
+        for s in &p.skipped {
+            facts.push(Fact {
+                name: "not read from the registry",
+                value: format!("{} {}: {}", s.kind.as_str(), s.origin.digest, s.reason),
+            });
+        }
+    }
     let evidence: Vec<EvidenceLine> = d
         .evidence
         .iter()
