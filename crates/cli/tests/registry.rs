@@ -502,30 +502,6 @@ fn registry_failures_exit_2_with_the_reason() {
         stderr(&out)
     );
 
-    // Something that is not a manifest.
-    r.push_raw_manifest(
-        "shop/app",
-        "junk",
-        media::OCI_MANIFEST,
-        b"{\"schemaVersion\": 2, \"layers\": [{\"digest\": \"md5:x\"}]}",
-    )
-    .ok();
-    if r.manifest("shop/app", "junk").is_some() {
-        let out = env.run(&[
-            "gate",
-            "--image",
-            &r.reference("shop/app", "junk"),
-            "--env",
-            "dev",
-        ]);
-        assert_eq!(out.status.code(), Some(2));
-        assert!(
-            stderr(&out).contains("registry-malformed"),
-            "{}",
-            stderr(&out)
-        );
-    }
-
     // An artifact that contradicts the image.
     let other = format!("shop/app@sha256:{}", "1".repeat(64));
     let out = env.run(&[
