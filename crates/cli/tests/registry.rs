@@ -530,7 +530,7 @@ fn registry_failures_exit_2_with_the_reason() {
             "--env",
             "production",
             "--registry-config",
-            &env_config(&reg),
+            &env_config(reg),
             "--registry-ca",
             &reg.ca_file().display().to_string(),
         ],
