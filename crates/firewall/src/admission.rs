@@ -8,10 +8,18 @@
 //! turns PCL-ADM-003 into a warning. PCL-ADM-004 is the webhook failing closed or open when it
 //! cannot evaluate at all.
 //!
+//! Where `decide_from_registry` is on (Kyverno's model), an image pinned by digest that has no
+//! decision for the environment is decided there and then by the decision service from what
+//! is attached to it in its registry (SBOMs, attestations, scan reports), within the
+//! namespace's registry budget, and recorded like any other decision: the same rules then judge
+//! it. The service keeps the decision per (digest, environment) in memory until the state in
+//! force changes.
+//!
 //! This module holds the admission settings, the facts and the rules; reading an
 //! AdmissionReview off the wire is the server's business.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use portcullis_policy::Action;
 use serde::{Deserialize, Serialize};
@@ -52,6 +60,12 @@ pub struct NamespaceConfig {
     pub protected: Option<bool>,
     #[serde(default)]
     pub failure: Option<FailureMode>,
+    /// Overrides `decide_from_registry` for this namespace.
+    #[serde(default)]
+    pub decide_from_registry: Option<bool>,
+    /// Overrides `registry_budget_ms` for this namespace.
+    #[serde(default)]
+    pub registry_budget_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +90,54 @@ pub struct AdmissionConfig {
     /// configuration does not declare is.
     #[serde(default = "default_true")]
     pub protect_unmapped: bool,
+    /// An image pinned by digest with no decision recorded for the namespace's environment
+    /// (or only one the webhook made under an earlier state: advisories, exceptions, policies)
+    /// is decided now from what is attached to it in its registry, recorded like any other
+    /// decision, and judged by PCL-ADM-002/003 as its recorded decision (Kyverno's model).
+    /// Off by default: such an image is denied by PCL-ADM-002 until a gate decides it.
+    #[serde(default)]
+    pub decide_from_registry: bool,
+    /// Milliseconds one review may spend reaching registries (waiting for a slot, resolving
+    /// the images and fetching what is attached); past it the images not fetched fail as the
+    /// namespace's failure mode says. Keep it below the webhook's `timeoutSeconds`.
+    #[serde(default = "default_registry_budget_ms")]
+    pub registry_budget_ms: u64,
+    /// Images decided from their registries at once, over all reviews.
+    #[serde(default = "default_registry_concurrency")]
+    pub registry_concurrency: usize,
+    /// How long the decision the webhook judged an image by is kept in memory (seconds):
+    /// what a decision recorded by another replica or process waits for at most. Advisory,
+    /// exception and policy changes, and decisions recorded through this server, clear it at
+    /// once.
+    #[serde(default = "default_cache_ttl_seconds")]
+    pub cache_ttl_seconds: u64,
+    /// The most (digest, environment) decisions kept in memory.
+    #[serde(default = "default_cache_max_entries")]
+    pub cache_max_entries: u64,
+}
+
+/// Default `registry_budget_ms`: below Kubernetes' default webhook timeout (10 s).
+pub const DEFAULT_REGISTRY_BUDGET_MS: u64 = 8_000;
+pub const DEFAULT_REGISTRY_CONCURRENCY: usize = 4;
+pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 600;
+pub const DEFAULT_CACHE_MAX_ENTRIES: u64 = 10_000;
+/// The longest `registry_budget_ms` accepted: Kubernetes' longest webhook timeout (30 s).
+pub const MAX_REGISTRY_BUDGET_MS: u64 = 30_000;
+
+fn default_registry_budget_ms() -> u64 {
+    DEFAULT_REGISTRY_BUDGET_MS
+}
+
+fn default_registry_concurrency() -> usize {
+    DEFAULT_REGISTRY_CONCURRENCY
+}
+
+fn default_cache_ttl_seconds() -> u64 {
+    DEFAULT_CACHE_TTL_SECONDS
+}
+
+fn default_cache_max_entries() -> u64 {
+    DEFAULT_CACHE_MAX_ENTRIES
 }
 
 fn default_true() -> bool {
@@ -95,6 +157,11 @@ impl Default for AdmissionConfig {
             record: RecordMode::Denied,
             anonymous: false,
             protect_unmapped: true,
+            decide_from_registry: false,
+            registry_budget_ms: DEFAULT_REGISTRY_BUDGET_MS,
+            registry_concurrency: DEFAULT_REGISTRY_CONCURRENCY,
+            cache_ttl_seconds: DEFAULT_CACHE_TTL_SECONDS,
+            cache_max_entries: DEFAULT_CACHE_MAX_ENTRIES,
         }
     }
 }
@@ -105,6 +172,10 @@ pub struct Target {
     pub environment: String,
     pub protected: bool,
     pub failure: FailureMode,
+    /// Whether images without a decision are decided from their registries.
+    pub decide_from_registry: bool,
+    /// How long a review may spend reaching registries.
+    pub registry_budget: Duration,
 }
 
 impl AdmissionConfig {
@@ -125,7 +196,46 @@ impl AdmissionConfig {
             environment,
             protected,
             failure: ns.and_then(|n| n.failure).unwrap_or(self.failure),
+            decide_from_registry: ns
+                .and_then(|n| n.decide_from_registry)
+                .unwrap_or(self.decide_from_registry),
+            registry_budget: Duration::from_millis(
+                ns.and_then(|n| n.registry_budget_ms)
+                    .unwrap_or(self.registry_budget_ms),
+            ),
         }
+    }
+
+    /// What is wrong with these settings, if anything: a registry budget of 1 ms to 30 s
+    /// (a webhook's longest timeout), at least one registry slot, a cache of some size.
+    pub fn check(&self) -> Result<(), String> {
+        let budget = |what: &str, ms: u64| {
+            if ms == 0 || ms > MAX_REGISTRY_BUDGET_MS {
+                Err(format!(
+                    "{what}: {ms} is not a budget of 1 to {MAX_REGISTRY_BUDGET_MS} ms (keep it below the webhook's timeoutSeconds)"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        budget("admission.registry_budget_ms", self.registry_budget_ms)?;
+        for (name, ns) in &self.namespaces {
+            if let Some(ms) = ns.registry_budget_ms {
+                budget(
+                    &format!("admission.namespaces.{name}.registry_budget_ms"),
+                    ms,
+                )?;
+            }
+        }
+        if self.registry_concurrency == 0 {
+            return Err("admission.registry_concurrency: at least 1".into());
+        }
+        if self.cache_max_entries == 0 || self.cache_ttl_seconds == 0 {
+            return Err(
+                "admission.cache_max_entries and cache_ttl_seconds: at least 1 each".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -206,7 +316,14 @@ pub struct RecordedDecision {
     /// A break-glass override of that decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overridden: Option<RecordedOverride>,
+    /// The rules it found violated (as its audit entry lists them), for the denied user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violated: Vec<String>,
 }
+
+/// The pipeline a decision the webhook made from registry evidence names (its stage is the
+/// namespace): how such a decision is told from one a gate made.
+pub const ADMISSION_PIPELINE: &str = "admission-webhook";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedOverride {
@@ -345,10 +462,13 @@ pub(crate) fn judge(config: &crate::Config, facts: &AdmissionFacts, env: &str) -
             Some(d) if d.verdict != "allow" => {
                 let rule = &engine_rules::ADM_DENIED;
                 let a = act(rule);
-                let line = format!(
+                let mut line = format!(
                     "{who}: the latest decision for {digest} in {env} is {} (decision {}, {})",
                     d.verdict, d.id, d.decided_at
                 );
+                if !d.violated.is_empty() {
+                    line.push_str(&format!("; rules violated: {}", d.violated.join(", ")));
+                }
                 match &d.overridden {
                     // Break-glass: admitted, and said so to whoever deploys.
                     Some(o) => {
@@ -405,6 +525,45 @@ mod tests {
         config.protect_unmapped = false;
         assert!(!config.target("scratch-42").protected);
         assert!(config.target("prod").protected);
+    }
+
+    #[test]
+    fn deciding_from_registries_is_off_unless_configured_and_namespaces_override_it() {
+        let config = AdmissionConfig::default();
+        let t = config.target("shop-prod");
+        assert!(!t.decide_from_registry);
+        assert_eq!(t.registry_budget, Duration::from_millis(8_000));
+        config.check().unwrap();
+
+        let config: AdmissionConfig = yaml_serde::from_str(
+            "decide_from_registry: true\n\
+             registry_budget_ms: 5000\n\
+             namespaces:\n\
+             \x20 shop-prod: {environment: production, registry_budget_ms: 3000}\n\
+             \x20 legacy: {decide_from_registry: false}\n",
+        )
+        .unwrap();
+        config.check().unwrap();
+        let t = config.target("shop-prod");
+        assert!(t.decide_from_registry);
+        assert_eq!(t.registry_budget, Duration::from_millis(3_000));
+        assert!(!config.target("legacy").decide_from_registry);
+        let t = config.target("elsewhere");
+        assert!(t.decide_from_registry);
+        assert_eq!(t.registry_budget, Duration::from_millis(5_000));
+        assert_eq!(config.cache_ttl_seconds, DEFAULT_CACHE_TTL_SECONDS);
+
+        for bad in [
+            "registry_budget_ms: 0\n",
+            "registry_budget_ms: 60000\n",
+            "namespaces: {a: {registry_budget_ms: 0}}\n",
+            "registry_concurrency: 0\n",
+            "cache_max_entries: 0\n",
+        ] {
+            let c: AdmissionConfig = yaml_serde::from_str(bad).unwrap();
+            assert!(c.check().is_err(), "{bad}");
+        }
+        assert!(yaml_serde::from_str::<AdmissionConfig>("decide_from_registy: true\n").is_err());
     }
 
     #[test]
@@ -473,6 +632,7 @@ mod tests {
             verdict: "deny".into(),
             decided_at: "2026-12-01T00:00:00.000Z".into(),
             overridden: None,
+            violated: vec!["PCL-VULN-001".into()],
         };
         let image = format!("r/app@{D}");
         let facts = AdmissionFacts {
@@ -487,6 +647,14 @@ mod tests {
             "a deny is enforced everywhere"
         );
         assert!(f.routed[0].0.message.contains("is deny (decision d1"));
+        assert!(
+            f.routed[0]
+                .0
+                .message
+                .ends_with("; rules violated: PCL-VULN-001"),
+            "{}",
+            f.routed[0].0.message
+        );
 
         let overridden = RecordedDecision {
             overridden: Some(RecordedOverride {

@@ -244,6 +244,35 @@ pub struct Admission {
     pub environment: String,
 }
 
+/// A recorded decision as admission reads it.
+struct Recorded {
+    decision: RecordedDecision,
+    /// Its audit entry.
+    seq: i64,
+    /// Made by the admission webhook from registry evidence.
+    by_webhook: bool,
+}
+
+/// What the webhook judged an image by, and under which state in force.
+#[derive(Debug, Clone)]
+struct Judged {
+    decision: RecordedDecision,
+    /// [`DecisionService::state_generation`] when it was looked up.
+    generation: u64,
+}
+
+/// Why no decision could be had for an image under admission review.
+#[derive(Debug, Clone, thiserror::Error)]
+enum AdmissionLookupError {
+    /// The store could not be read (a tampered row among the reasons), as
+    /// [`DecisionService::store_failure`] says it.
+    #[error("{0}")]
+    Store(String),
+    /// Its registry could not be reached in time, or what it holds not decided on.
+    #[error("{0}")]
+    Registry(String),
+}
+
 /// A table row that does not match its audit entry.
 fn altered(what: String, seq: i64) -> StoreError {
     StoreError::Corrupt {
@@ -283,6 +312,18 @@ pub struct DecisionService {
     /// that state already.
     loaded_seq: AtomicU64,
     observers: RwLock<Vec<Arc<dyn Observer>>>,
+    /// The decision each (image digest, environment) was judged by at admission where the
+    /// webhook decides from registries: bounded, each entry kept `cache_ttl_seconds`, dropped
+    /// when the state in force is replaced or a decision for it is recorded here.
+    admission_cache: moka::future::Cache<(String, String), Judged>,
+    /// Bumped each time the state in force is replaced: an entry of `admission_cache` looked
+    /// up under another is not used.
+    state_generation: AtomicU64,
+    /// The head of the chain once the state in force was in place: a decision the webhook
+    /// recorded at or before it was made under an earlier state, and is made again.
+    state_seq: AtomicU64,
+    /// Images being decided from their registries, over all reviews.
+    registry_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for DecisionService {
@@ -318,6 +359,12 @@ impl DecisionService {
             registry: oci_settings,
         } = loaded;
         let limits = firewall.limits();
+        admission.check().map_err(ServiceError::Invalid)?;
+        let admission_cache = moka::future::Cache::builder()
+            .max_capacity(admission.cache_max_entries)
+            .time_to_live(Duration::from_secs(admission.cache_ttl_seconds))
+            .build();
+        let registry_slots = tokio::sync::Semaphore::new(admission.registry_concurrency);
         let service = Self {
             registry: Registry::new(store.clone(), limits),
             store,
@@ -338,6 +385,10 @@ impl DecisionService {
             reloading: tokio::sync::Mutex::new(()),
             loaded_seq: AtomicU64::new(0),
             observers: RwLock::new(Vec::new()),
+            admission_cache,
+            state_generation: AtomicU64::new(0),
+            state_seq: AtomicU64::new(0),
+            registry_slots,
         };
         service.reload().await?;
         Ok(service)
@@ -425,10 +476,27 @@ impl DecisionService {
             Ok(mut g) => *g = live,
             Err(p) => *p.into_inner() = live,
         }
+        self.state_replaced().await;
         let head = u64::try_from(head).unwrap_or(0);
         self.loaded_seq.fetch_max(head, Ordering::SeqCst);
         self.tell(Event::Reloaded { seq: head });
         Ok(())
+    }
+
+    /// The state in force was just replaced (advisories, exceptions; policies at start):
+    /// what admission judged images by is forgotten, and the decisions the webhook made
+    /// until now are made again when next asked for.
+    async fn state_replaced(&self) {
+        self.state_generation.fetch_add(1, Ordering::SeqCst);
+        self.admission_cache.invalidate_all();
+        // Read after the swap: a decision recorded after this head was made under the new
+        // state (or, in flight during the swap, just before it). Unreadable: every webhook
+        // decision so far counts as made under an earlier state.
+        let seq = match self.store.head().await {
+            Ok(h) => h.map_or(0, |(seq, _)| u64::try_from(seq).unwrap_or(u64::MAX)),
+            Err(_) => u64::MAX,
+        };
+        self.state_seq.store(seq, Ordering::SeqCst);
     }
 
     /// After a change this service made (its audit entry `seq`): put it in force before
@@ -645,6 +713,8 @@ impl DecisionService {
                 id: decision.id.clone(),
                 source,
             })?;
+        self.decision_recorded(&decision.artifact.digest, &decision.environment)
+            .await;
         Ok((decision, request))
     }
 
@@ -673,6 +743,8 @@ impl DecisionService {
                 })],
             )])
             .await?;
+        self.decision_recorded(&decision.artifact.digest, &decision.environment)
+            .await;
         Ok(OverrideRecord {
             by: actor.name.clone(),
             reason: reason.to_string(),
@@ -933,29 +1005,29 @@ impl DecisionService {
             return Ok(answer);
         }
         let what = review.what();
-        let (mut denials, mut warnings, excepted) = match self.judge_workload(review, &target).await
-        {
-            Ok(found) => found,
-            Err(e) => {
-                let line = format!(
-                    "{} portcullis could not evaluate {what}: {e}",
-                    engine_rules::ADM_ERROR.id
-                );
-                match target.failure {
-                    _ if e.starts_with(TAMPERED) => {
-                        (vec![format!("{line} (failing closed)")], vec![], vec![])
+        let (mut denials, mut warnings, excepted) =
+            match self.judge_workload(review, &target, actor).await {
+                Ok(found) => found,
+                Err(e) => {
+                    let line = format!(
+                        "{} portcullis could not evaluate {what}: {e}",
+                        engine_rules::ADM_ERROR.id
+                    );
+                    match target.failure {
+                        _ if e.starts_with(TAMPERED) => {
+                            (vec![format!("{line} (failing closed)")], vec![], vec![])
+                        }
+                        FailureMode::Closed => {
+                            (vec![format!("{line} (failing closed)")], vec![], vec![])
+                        }
+                        FailureMode::Open => (
+                            vec![],
+                            vec![format!("{line} (failing open: admitted)")],
+                            vec![],
+                        ),
                     }
-                    FailureMode::Closed => {
-                        (vec![format!("{line} (failing closed)")], vec![], vec![])
-                    }
-                    FailureMode::Open => (
-                        vec![],
-                        vec![format!("{line} (failing open: admitted)")],
-                        vec![],
-                    ),
                 }
-            }
-        };
+            };
         let record = match self.admission.record {
             RecordMode::All => true,
             RecordMode::Denied => !denials.is_empty(),
@@ -1003,6 +1075,7 @@ impl DecisionService {
         &self,
         review: &Review,
         target: &admission::Target,
+        actor: &Actor,
     ) -> Result<(Vec<String>, Vec<String>, Vec<String>), String> {
         let object = review
             .object
@@ -1012,34 +1085,77 @@ impl DecisionService {
         let spec = admission::pod_spec(kind, object)
             .ok_or_else(|| format!("a {kind} without a pod template"))?;
         let env = &target.environment;
-        let mut images = Vec::new();
-        let mut seen: BTreeMap<String, Option<RecordedDecision>> = BTreeMap::new();
-        for image in admission::images(spec) {
-            let latest = match &image.digest {
-                None => None,
-                // Containers often share an image (an init container of the same build).
-                Some(d) => match seen.get(d) {
-                    Some(found) => found.clone(),
-                    None => {
-                        let found = self.recorded_decision(d, env).await.map_err(|e| {
-                            if let StoreError::Tampered { table, key, reason } = &e {
-                                self.tell(Event::Tampered {
-                                    table: table.clone(),
-                                    key: key.clone(),
-                                    reason: reason.clone(),
-                                });
-                                format!("{TAMPERED}{e}")
-                            } else {
-                                format!("the store: {e}")
-                            }
-                        })?;
-                        seen.insert(d.clone(), found.clone());
-                        found
-                    }
-                },
-            };
-            images.push(ImageFact { image, latest });
+        let found = admission::images(spec);
+        // Containers often share an image (an init container of the same build): each digest
+        // is looked up, and decided, once.
+        let mut digests: Vec<(&str, &str)> = Vec::new();
+        for image in &found {
+            if let Some(d) = &image.digest
+                && !digests.iter().any(|(seen, _)| seen == d)
+            {
+                digests.push((d, &image.image));
+            }
         }
+        let mut latest: BTreeMap<String, Option<RecordedDecision>> = BTreeMap::new();
+        // (digest, why no decision could be made for it)
+        let mut unreachable: Vec<(String, String)> = Vec::new();
+        if target.decide_from_registry {
+            let deadline = tokio::time::Instant::now() + target.registry_budget;
+            let looked_up = futures_util::future::join_all(digests.iter().map(|(d, image)| {
+                self.admission_decision(image, d, target, review, actor, deadline)
+            }))
+            .await;
+            for ((d, _), result) in digests.iter().zip(looked_up) {
+                match result {
+                    Ok(r) => {
+                        latest.insert(d.to_string(), Some(r));
+                    }
+                    Err(AdmissionLookupError::Store(e)) => return Err(e),
+                    Err(AdmissionLookupError::Registry(e)) => unreachable.push((d.to_string(), e)),
+                }
+            }
+        } else {
+            for (d, _) in &digests {
+                let r = self
+                    .recorded_decision(d, env)
+                    .await
+                    .map_err(|e| self.store_failure(&e))?;
+                latest.insert(d.to_string(), r.map(|r| r.decision));
+            }
+        }
+        // An image no decision could be made for: the review fails as the namespace says;
+        // failing open admits that image alone (with a warning), the rest is judged as ever.
+        let mut registry_warnings = Vec::new();
+        if !unreachable.is_empty() {
+            let lines: Vec<&str> = unreachable.iter().map(|(_, e)| e.as_str()).collect();
+            match target.failure {
+                FailureMode::Closed => return Err(lines.join("; ")),
+                FailureMode::Open => {
+                    for e in lines {
+                        registry_warnings.push(format!(
+                            "{} portcullis could not evaluate {}: {e} (failing open: admitted)",
+                            engine_rules::ADM_ERROR.id,
+                            review.what()
+                        ));
+                    }
+                }
+            }
+        }
+        let images: Vec<ImageFact> = found
+            .into_iter()
+            .filter(|image| {
+                !unreachable
+                    .iter()
+                    .any(|(d, _)| image.digest.as_deref() == Some(d.as_str()))
+            })
+            .map(|image| {
+                let latest = image
+                    .digest
+                    .as_ref()
+                    .and_then(|d| latest.get(d).cloned().flatten());
+                ImageFact { image, latest }
+            })
+            .collect();
         let bytes = serde_json::to_vec(object).map_err(|e| e.to_string())?;
         let artifact = ArtifactId {
             name: format!("k8s/{}/{kind}/{}", review.namespace, review.name),
@@ -1083,6 +1199,7 @@ impl DecisionService {
             .filter(|v| ours(&v.rule))
             .map(line)
             .collect();
+        warnings.extend(registry_warnings);
         let mut excepted = Vec::new();
         for x in &decision.excepted {
             let id = x.exception.id.clone().unwrap_or_default();
@@ -1095,6 +1212,176 @@ impl DecisionService {
         Ok((denials, warnings, excepted))
     }
 
+    /// Why a store read failed, as a review's error (a tampered row is told, and fails
+    /// closed even where the namespace fails open).
+    fn store_failure(&self, e: &StoreError) -> String {
+        if let StoreError::Tampered { table, key, reason } = e {
+            self.tell(Event::Tampered {
+                table: table.clone(),
+                key: key.clone(),
+                reason: reason.clone(),
+            });
+            format!("{TAMPERED}{e}")
+        } else {
+            format!("the store: {e}")
+        }
+    }
+
+    /// The decision an image pinned to `digest` is judged by where the webhook decides from
+    /// registries: the one it was judged by lately (memory: no registry, no store), else the
+    /// latest recorded for the environment, else — none, or one the webhook made under an
+    /// earlier state (advisories, exceptions, policies) — a decision made now from what is
+    /// attached to the image in its registry, recorded like any other. Concurrent reviews of
+    /// one digest wait for one lookup. A dry run records nothing: a decision it needs is
+    /// evaluated as a what-if, and neither recorded nor kept.
+    async fn admission_decision(
+        &self,
+        image: &str,
+        digest: &str,
+        target: &admission::Target,
+        review: &Review,
+        caller: &Actor,
+        deadline: tokio::time::Instant,
+    ) -> Result<RecordedDecision, AdmissionLookupError> {
+        let key = (digest.to_string(), target.environment.clone());
+        let generation = self.state_generation.load(Ordering::SeqCst);
+        if let Some(judged) = self.admission_cache.get(&key).await {
+            if judged.generation == generation {
+                return Ok(judged.decision);
+            }
+            // Looked up under a state replaced since.
+            self.admission_cache.invalidate(&key).await;
+        }
+        let lookup = async {
+            let current = |r: &Recorded| {
+                !r.by_webhook
+                    || u64::try_from(r.seq)
+                        .is_ok_and(|seq| seq > self.state_seq.load(Ordering::SeqCst))
+            };
+            match self
+                .recorded_decision(digest, &target.environment)
+                .await
+                .map_err(|e| AdmissionLookupError::Store(self.store_failure(&e)))?
+            {
+                Some(r) if current(&r) => Ok(r.decision),
+                _ => {
+                    self.decide_from_registry(image, digest, target, review, caller, deadline)
+                        .await
+                }
+            }
+        };
+        if review.dry_run {
+            return lookup.await;
+        }
+        let judged = self
+            .admission_cache
+            .try_get_with(key, async {
+                Ok::<_, AdmissionLookupError>(Judged {
+                    decision: lookup.await?,
+                    generation,
+                })
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        Ok(judged.decision)
+    }
+
+    /// Decide on `image` (pinned to `digest`) from what is attached to it in its registry,
+    /// as the admission webhook, and record it (a what-if for a dry run): the registry is
+    /// reached within `deadline` (a slot among `registry_concurrency`, resolving, fetching),
+    /// the decision is the decision service's like any other.
+    async fn decide_from_registry(
+        &self,
+        image: &str,
+        digest: &str,
+        target: &admission::Target,
+        review: &Review,
+        caller: &Actor,
+        deadline: tokio::time::Instant,
+    ) -> Result<RecordedDecision, AdmissionLookupError> {
+        let registry = portcullis_registry::parse_reference(image)
+            .map(|r| r.resolve_registry().to_string())
+            .unwrap_or_default();
+        let mut request = DecisionRequest::new(
+            ArtifactId {
+                name: String::new(),
+                digest: digest.to_string(),
+            },
+            target.environment.clone(),
+        );
+        request.context.pipeline = Some(admission::ADMISSION_PIPELINE.into());
+        request.context.stage = Some(review.namespace.clone());
+        request.what_if = review.dry_run;
+        let mut documents = Documents::default();
+        let pulled = tokio::time::timeout_at(deadline, async {
+            let _slot = self
+                .registry_slots
+                .acquire()
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            self.pull_image(image, &mut request, &mut documents).await
+        })
+        .await;
+        match pulled {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(AdmissionLookupError::Registry(format!(
+                    "image {image}: no decision could be made from its registry: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(AdmissionLookupError::Registry(format!(
+                    "image {image}: registry {registry} did not answer within the admission budget of {} ms (resolving the image and fetching what is attached) [{}]",
+                    target.registry_budget.as_millis(),
+                    portcullis_registry::ErrorKind::Timeout.code()
+                )));
+            }
+        }
+        // The webhook decides on behalf of whoever sent the review.
+        let actor = Actor {
+            name: format!("{} ({})", admission::ADMISSION_PIPELINE, caller.name),
+            role: Role::Ci,
+            authenticated: caller.authenticated,
+        };
+        let decided = self
+            .decide(Ask {
+                request,
+                documents,
+                actor,
+                override_reason: None,
+                image: None,
+            })
+            .await
+            .map_err(|e| {
+                AdmissionLookupError::Registry(format!(
+                    "image {image}: its decision from registry {registry} could not be made or recorded: {e}"
+                ))
+            })?;
+        let d = decided.decision;
+        let mut violated: Vec<String> = d.violations.iter().map(|v| v.rule.clone()).collect();
+        violated.sort();
+        violated.dedup();
+        Ok(RecordedDecision {
+            verdict: d.decision.as_str().into(),
+            id: if d.what_if {
+                format!("{}, evaluated for this dry run and not recorded", d.id)
+            } else {
+                d.id
+            },
+            decided_at: d.decided_at,
+            overridden: None,
+            violated,
+        })
+    }
+
+    /// What a decision recorded for this digest in `env` changes for admission: the webhook's
+    /// memory of it is dropped.
+    async fn decision_recorded(&self, digest: &str, env: &str) {
+        self.admission_cache
+            .invalidate(&(digest.to_string(), env.to_string()))
+            .await;
+    }
+
     /// The latest decision for `digest` in `env`, with its break-glass override if any. The
     /// decisions and overrides tables are indexes: each row is checked against its audit entry
     /// (covered by the hash chain), so a row edited in the database is an error — the review
@@ -1103,7 +1390,7 @@ impl DecisionService {
         &self,
         digest: &str,
         env: &str,
-    ) -> Result<Option<RecordedDecision>, StoreError> {
+    ) -> Result<Option<Recorded>, StoreError> {
         let Some(d) = self.store.latest_decision(digest, env).await? else {
             return Ok(None);
         };
@@ -1120,6 +1407,18 @@ impl DecisionService {
         {
             return Err(altered(format!("decision {}", d.id), d.seq));
         }
+        let by_webhook = field("pipeline") == admission::ADMISSION_PIPELINE;
+        let violated = body
+            .get("violated_rules")
+            .and_then(Value::as_array)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         let overridden = if d.verdict == "allow" {
             None
         } else {
@@ -1142,11 +1441,16 @@ impl DecisionService {
                 }
             }
         };
-        Ok(Some(RecordedDecision {
-            id: d.id,
-            verdict: d.verdict,
-            decided_at: d.decided_at,
-            overridden,
+        Ok(Some(Recorded {
+            seq: d.seq,
+            by_webhook,
+            decision: RecordedDecision {
+                id: d.id,
+                verdict: d.verdict,
+                decided_at: d.decided_at,
+                overridden,
+                violated,
+            },
         }))
     }
 
