@@ -502,6 +502,73 @@ fn registry_failures_exit_2_with_the_reason() {
         stderr(&out)
     );
 
+    // More attachments than allowed: not all could be read, so no decision.
+    let many = r.push_image("shop/many", "1", "many");
+    for i in 0..3 {
+        r.attach_referrer(
+            "shop/many",
+            &many,
+            media::CYCLONEDX_JSON,
+            &[Layer::new(
+                media::CYCLONEDX_JSON,
+                format!(
+                    "{{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"1.5\",\"version\":{}}}",
+                    i + 1
+                ),
+            )],
+        );
+    }
+    let config = env.home.join("few.yaml");
+    std::fs::write(&config, "registry:\n  max_referrers: 2\n").unwrap();
+    let out = env.run(&[
+        "gate",
+        "--config",
+        &config.display().to_string(),
+        "--image",
+        &r.reference("shop/many", "1"),
+        "--env",
+        "dev",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("registry-too-large")
+            && stderr(&out).contains("more than 2 attachments"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A document over the size limit: unreadable evidence, the decision fails closed.
+    let config = env.home.join("small.yaml");
+    std::fs::write(&config, "registry:\n  max_blob_bytes: 1024\n").unwrap();
+    let fat = r.push_image("shop/fat", "1", "fat");
+    r.attach_cosign(
+        "shop/fat",
+        &fat,
+        "sbom",
+        &[Layer::new(
+            media::CYCLONEDX_JSON,
+            example("examples/evidence/checkout-api.cdx.json"),
+        )],
+    );
+    let out = env.run(&[
+        "gate",
+        "--config",
+        &config.display().to_string(),
+        "--image",
+        &r.reference("shop/fat", "1"),
+        "--env",
+        "dev",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["decision"], "deny", "{d:#}");
+    assert!(
+        d.to_string().contains("more than the 1024 allowed"),
+        "{d:#}"
+    );
+
     // An artifact that contradicts the image.
     let other = format!("shop/app@sha256:{}", "1".repeat(64));
     let out = env.run(&[
@@ -541,18 +608,18 @@ fn registry_failures_exit_2_with_the_reason() {
         e.contains("registry-unreachable") && e.contains(&reg.host()),
         "{e}"
     );
-    // Nothing was recorded for any of these.
+    // Nothing was recorded for any of these but the decision that failed closed on the
+    // document it could not read.
     let list = portcullis_with_home(
         &root(),
         &env.home,
         &["decision", "list", "--format", "json"],
     );
-    let listed: Value = serde_json::from_slice(&list.stdout).unwrap_or(json!([]));
-    assert_eq!(
-        listed.as_array().map(Vec::len).unwrap_or(0),
-        0,
-        "{listed:#}"
-    );
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["artifact_digest"], fat.as_str());
+    assert_eq!(listed[0]["verdict"], "deny");
 }
 
 fn env_config(reg: &TestRegistry) -> String {
