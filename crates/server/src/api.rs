@@ -314,7 +314,10 @@ pub struct DecisionResponse {
     responses(
         (status = 200, description = "The decision (also when it is a deny: see `exit_code`)", body = DecisionResponse),
         (status = 403, description = "the role does not allow deciding, or an override without role approver or admin (problem code: forbidden)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "bad artifact, empty environment, evidence given twice or not base64, bad context.time, an override without a reason (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "bad artifact, empty environment, evidence given twice or not base64, bad context.time, an override without a reason, an artifact whose digest is not the one `image` resolves to (problem code: invalid-request); `image` is not an image reference (problem code: registry-reference)", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "the server's registry settings cannot be used: its Docker config.json or CA bundle (problem code: registry-config)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`image`: the registry cannot be reached (problem code: registry-unreachable), refuses the server's credentials (problem code: registry-unauthorized), has no such tag or digest (problem code: registry-not-found), answers something malformed (problem code: registry-malformed), has a manifest, document or list over the server's limits (problem code: registry-too-large), or fails otherwise (problem code: registry-error); nothing is recorded", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`image`: the registry did not answer within the server's registry timeout (problem code: registry-timeout)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
