@@ -180,7 +180,19 @@ pub fn decide(
         }
         serde_json::from_slice(&bytes).with_context(|| format!("{endpoint}: not a decision answer"))
     })?;
-    if answer.decision.artifact != req.artifact || answer.decision.environment != req.environment {
+    // With --image and no --artifact the server names the artifact (the digest it resolved);
+    // the decision must still say which reference it was asked about.
+    let artifact_ok = if req.artifact.digest.is_empty() {
+        answer
+            .decision
+            .image
+            .as_ref()
+            .is_some_and(|p| Some(p.reference.as_str()) == args.image.as_deref().map(str::trim))
+            && answer.decision.artifact.digest.starts_with("sha256:")
+    } else {
+        answer.decision.artifact == req.artifact
+    };
+    if !artifact_ok || answer.decision.environment != req.environment {
         bail!("{endpoint}: the server answered about another artifact or environment");
     }
     if req.what_if && !answer.decision.what_if {

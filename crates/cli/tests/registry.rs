@@ -696,6 +696,55 @@ fn the_server_decides_on_an_image_reference() {
     let problem: Value = answer.into_body().read_json().unwrap();
     assert_eq!(problem["code"], "registry-not-found", "{problem:#}");
     assert!(problem["detail"].as_str().unwrap().contains(":nope"));
+
+    // `gate --server --image`: the server fetches; the same decision as the API's.
+    let remote = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .current_dir(root())
+        .env("PORTCULLIS_HOME", env.home.join("client"))
+        .env("PORTCULLIS_TOKEN", token)
+        .args([
+            "gate",
+            "--server",
+            &serve.url,
+            "--image",
+            &r.reference("shop/served", "1"),
+            "--env",
+            "dev",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let d: Value = serde_json::from_slice(&remote.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&remote.stderr)));
+    assert_eq!(
+        remote.status.code(),
+        Some(body["exit_code"].as_i64().unwrap() as i32)
+    );
+    assert_eq!(d["artifact"], body["decision"]["artifact"]);
+    assert_eq!(d["violations"], body["decision"]["violations"]);
+    assert_eq!(d["evidence"], body["decision"]["evidence"]);
+    assert_ne!(d["id"], body["decision"]["id"]);
+    // Registry flags are the server's business.
+    let refused = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .current_dir(root())
+        .env("PORTCULLIS_HOME", env.home.join("client"))
+        .env("PORTCULLIS_TOKEN", token)
+        .args([
+            "gate",
+            "--server",
+            &serve.url,
+            "--image",
+            "x/y:1",
+            "--env",
+            "dev",
+            "--insecure-registry",
+            "x:1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot be used with --server"));
 }
 
 #[path = "../../attest/tests/support/sigstore_fixture.rs"]
