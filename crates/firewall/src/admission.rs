@@ -206,6 +206,15 @@ impl AdmissionConfig {
         }
     }
 
+    /// Whether any namespace decides from registries.
+    pub fn reaches_registries(&self) -> bool {
+        self.decide_from_registry
+            || self
+                .namespaces
+                .values()
+                .any(|n| n.decide_from_registry == Some(true))
+    }
+
     /// What is wrong with these settings, if anything: a registry budget of 1 ms to 30 s
     /// (a webhook's longest timeout), at least one registry slot, a cache of some size.
     pub fn check(&self) -> Result<(), String> {
@@ -533,6 +542,7 @@ mod tests {
         let t = config.target("shop-prod");
         assert!(!t.decide_from_registry);
         assert_eq!(t.registry_budget, Duration::from_millis(8_000));
+        assert!(!config.reaches_registries());
         config.check().unwrap();
 
         let config: AdmissionConfig = yaml_serde::from_str(
@@ -548,6 +558,7 @@ mod tests {
         assert!(t.decide_from_registry);
         assert_eq!(t.registry_budget, Duration::from_millis(3_000));
         assert!(!config.target("legacy").decide_from_registry);
+        assert!(config.reaches_registries());
         let t = config.target("elsewhere");
         assert!(t.decide_from_registry);
         assert_eq!(t.registry_budget, Duration::from_millis(5_000));

@@ -391,6 +391,12 @@ impl DecisionService {
             registry_slots,
         };
         service.reload().await?;
+        if service.admission.reaches_registries() {
+            // The webhook reaches registries from its first review: their client (credentials,
+            // CA bundles, the system's roots) is made now, and a mistake in its settings stops
+            // the start rather than every review.
+            service.oci().await?;
+        }
         Ok(service)
     }
 

@@ -1,7 +1,8 @@
 //! The Kubernetes admission webhook (`POST /v1/admission`, AdmissionReview v1): the review is
 //! read off the wire and handed to the firewall (`DecisionService::admit`: the admission
-//! rules PCL-ADM-*, the pod spec's rules, exceptions, recording, failing closed or open); its
-//! answer goes back as an AdmissionResponse.
+//! rules PCL-ADM-*, the pod spec's rules, exceptions, recording, failing closed or open, and —
+//! with `admission.decide_from_registry` — deciding images from their registries); its answer
+//! goes back as an AdmissionResponse.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,7 +32,7 @@ use portcullis_firewall::service::Review;
     path = "/v1/admission",
     tag = "admission",
     operation_id = "admission_review",
-    description = "The Kubernetes validating admission webhook (AdmissionReview v1): images must be pinned by digest in protected environments, and the latest decision for the digest in the namespace's environment must be an allow. Role: ci or admin (no token when `admission.anonymous` is set).",
+    description = "The Kubernetes validating admission webhook (AdmissionReview v1): images must be pinned by digest in protected environments, and the latest decision for the digest in the namespace's environment must be an allow. Where `admission.decide_from_registry` is on, an image without a decision is decided there and then from what is attached to it in its registry (within `registry_budget_ms`) and the decision recorded. Role: ci or admin (no token when `admission.anonymous` is set).",
     request_body = crate::schemas::AdmissionReviewBody,
     responses(
         (status = 200, description = "The AdmissionReview answered: `response.allowed`, one line per reason in `response.status.message`", body = crate::schemas::AdmissionReviewBody),
