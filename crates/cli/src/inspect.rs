@@ -136,12 +136,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<u8> {
     }
     progress.finish_and_clear();
 
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = output(args)?;
     match args.format {
         OutputFormat::Human => {
             for r in &reports {
@@ -380,12 +375,7 @@ fn run_image(args: &InspectArgs, image: &str) -> anyhow::Result<u8> {
         image: pulled.image,
         attachments,
     };
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = output(args)?;
     match args.format {
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &report)?;
@@ -449,4 +439,14 @@ fn write_image_human(out: &mut dyn Write, r: &ImageReport) -> std::io::Result<()
         }
     }
     Ok(())
+}
+
+/// Where `--output` says, else stdout.
+fn output(args: &InspectArgs) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
 }
