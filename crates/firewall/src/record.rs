@@ -139,7 +139,7 @@ impl Firewall {
     }
 
     /// The stored policy bundle document, built once per firewall.
-    fn bundle_blob(&self) -> Result<NewBlob, RecordError> {
+    pub(crate) fn bundle_blob(&self) -> Result<NewBlob, RecordError> {
         self.stored_bundle
             .get_or_init(|| {
                 canonical_bytes(&self.stored_bundle())

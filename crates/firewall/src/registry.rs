@@ -310,7 +310,7 @@ pub async fn exceptions_in_force(
 }
 
 /// Record that `artifact` now runs in `environment`, with the latest decision about it there
-/// (None when there is none: the caller warns).
+/// (None when there is none: the caller warns), and snapshot the environment.
 pub async fn record_deployment(
     store: &Store,
     artifact: &ArtifactId,
@@ -321,22 +321,10 @@ pub async fn record_deployment(
     names::check(NameKind::Artifact, &artifact.name)?;
     let latest = store.latest_decision(&artifact.digest, environment).await?;
     let entries = store
-        .append(vec![Change::new(
-            kinds::DEPLOYMENT,
-            serde_json::json!({
-                "environment": environment, "artifact": artifact, "by": by,
-                "decision_id": latest.as_ref().map(|d| d.id.clone()),
-                "decision": latest.as_ref().map(|d| d.verdict.clone()),
-            }),
-            vec![Write::Deployment(DeploymentRow {
-                seq: 0,
-                environment: environment.to_string(),
-                artifact_name: artifact.name.clone(),
-                artifact_digest: artifact.digest.clone(),
-                deployed_at: now(),
-                deployed_by: by.to_string(),
-            })],
-        )])
+        .append(vec![
+            deployment_change(artifact, environment, by, latest.as_ref(), None),
+            snapshot_change(environment, kinds::DEPLOYMENT),
+        ])
         .await?;
     let entry = entries
         .into_iter()
@@ -344,6 +332,48 @@ pub async fn record_deployment(
         .next()
         .ok_or_else(|| RegistryError::Invalid("the deployment was not recorded".into()))?;
     Ok((entry, latest))
+}
+
+/// The change that snapshots `environment` after the changes before it in the same append.
+pub fn snapshot_change(environment: &str, cause: &str) -> Change {
+    Change::new(
+        kinds::SNAPSHOT,
+        json!({"environment": environment, "cause": cause}),
+        vec![Write::Snapshot {
+            environment: environment.to_string(),
+            cause: cause.to_string(),
+        }],
+    )
+}
+
+/// The change that records `artifact` running in `environment`.
+pub fn deployment_change(
+    artifact: &ArtifactId,
+    environment: &str,
+    by: &str,
+    decision: Option<&portcullis_store::DecisionRow>,
+    source: Option<&str>,
+) -> Change {
+    let mut body = json!({
+        "environment": environment, "artifact": artifact, "by": by,
+        "decision_id": decision.map(|d| d.id.clone()),
+        "decision": decision.map(|d| d.verdict.clone()),
+    });
+    if let (Some(s), Some(o)) = (source, body.as_object_mut()) {
+        o.insert("source".into(), Value::String(s.to_string()));
+    }
+    Change::new(
+        kinds::DEPLOYMENT,
+        body,
+        vec![Write::Deployment(DeploymentRow {
+            seq: 0,
+            environment: environment.to_string(),
+            artifact_name: artifact.name.clone(),
+            artifact_digest: artifact.digest.clone(),
+            deployed_at: now(),
+            deployed_by: by.to_string(),
+        })],
+    )
 }
 
 impl From<AccessError> for RegistryError {

@@ -131,6 +131,19 @@ pub enum Event {
         advisory: String,
         affected: Vec<PackageInUse>,
     },
+    /// A running artifact's posture changed (see `posture`): recorded as a `posture.changed`
+    /// entry.
+    PostureChanged(Box<crate::posture::Transition>),
+    /// Re-gating of what runs: one artifact re-judged (`regated`: decided again rather than
+    /// read from its latest decision), with the queue's length after it.
+    Rejudged {
+        environment: String,
+        artifact: String,
+        regated: bool,
+        queued: usize,
+        took: Duration,
+        failed: bool,
+    },
     /// The state in force was reloaded from the store (chain head `seq`).
     Reloaded { seq: u64 },
     /// A table row read to decide disagrees with its audit entry: nothing was decided from it.
@@ -408,7 +421,7 @@ impl DecisionService {
         }
     }
 
-    fn tell(&self, event: Event) {
+    pub(crate) fn tell(&self, event: Event) {
         for o in poisoned(&self.observers) {
             o.notice(&event);
         }
@@ -441,6 +454,12 @@ impl DecisionService {
     /// The chain head the state in force was loaded at.
     pub fn loaded_seq(&self) -> u64 {
         self.loaded_seq.load(Ordering::SeqCst)
+    }
+
+    /// The head of the chain once the state in force (advisories, exceptions) was in place: a
+    /// decision recorded at or before it may have been made under an earlier state.
+    pub fn state_seq(&self) -> u64 {
+        self.state_seq.load(Ordering::SeqCst)
     }
 
     /// Rebuild the state in force from the advisories and exceptions in the store.
@@ -973,6 +992,90 @@ impl DecisionService {
             .registry
             .record_deployment(artifact, environment, actor)
             .await?)
+    }
+
+    /// The posture of `environment`: every running artifact with its state, rules and time
+    /// in that state.
+    pub async fn posture(
+        &self,
+        environment: &str,
+    ) -> Result<crate::posture::EnvironmentPosture, ServiceError> {
+        crate::names::check(crate::names::NameKind::Environment, environment)
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        Ok(crate::posture::read(&self.store, environment).await?)
+    }
+
+    /// Replace what runs in `environment` with `running` (a whole report of it, from
+    /// `source`): deployments and removals, then one snapshot.
+    pub async fn sync_inventory(
+        &self,
+        environment: &str,
+        running: &[ArtifactId],
+        source: &str,
+        actor: &Actor,
+    ) -> Result<crate::inventory::Synced, ServiceError> {
+        actor.require(Permission::Decide, "reporting what runs")?;
+        Ok(crate::inventory::sync(&self.store, environment, running, &actor.name, source).await?)
+    }
+
+    /// Record that `name` no longer runs in `environment` (None: it did not run there).
+    pub async fn remove_deployment(
+        &self,
+        environment: &str,
+        name: &str,
+        actor: &Actor,
+    ) -> Result<Option<Entry>, ServiceError> {
+        actor.require(Permission::Decide, "recording a removal")?;
+        Ok(crate::inventory::remove(&self.store, environment, name, &actor.name, None).await?)
+    }
+
+    /// The snapshots of `environment` (all environments: None) taken in [from, to), newest
+    /// first, at most `limit`.
+    pub async fn snapshots(
+        &self,
+        environment: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<portcullis_store::SnapshotRow>, ServiceError> {
+        Ok(self.store.snapshots(environment, from, to, limit).await?)
+    }
+
+    /// Snapshot `seq` of `environment` (NotFound when it is not one of that environment's).
+    pub async fn snapshot(
+        &self,
+        environment: &str,
+        seq: i64,
+    ) -> Result<portcullis_store::SnapshotRow, ServiceError> {
+        match self.store.snapshot(seq).await? {
+            Some(s) if s.environment == environment => Ok(s),
+            _ => Err(ServiceError::NotFound(format!(
+                "snapshot {seq} of {environment}: not in the store"
+            ))),
+        }
+    }
+
+    /// What changed in `environment` from snapshot `a` to snapshot `b` (the latest when None).
+    pub async fn snapshot_diff(
+        &self,
+        environment: &str,
+        a: i64,
+        b: Option<i64>,
+    ) -> Result<crate::inventory::SnapshotDiff, ServiceError> {
+        let first = self.snapshot(environment, a).await?;
+        let second = match b {
+            Some(b) => self.snapshot(environment, b).await?,
+            None => self
+                .store
+                .snapshots(Some(environment), None, None, 1)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    ServiceError::NotFound(format!("{environment}: no snapshot in the store"))
+                })?,
+        };
+        Ok(crate::inventory::diff_snapshots(&first, &second))
     }
 
     pub async fn create_token(

@@ -55,6 +55,7 @@ pub async fn serve(
         state.settings.notifications.clone(),
         move |ev| notifying.notifier.send(ev),
     ));
+    let rejudging = tokio::spawn(state.rejudge.clone().run());
     let witnessing = state.clone();
     let checkpoints = tokio::spawn(notify::watch_checkpoints(
         state.store.clone(),
@@ -82,6 +83,7 @@ pub async fn serve(
     };
     follower.abort();
     expiry.abort();
+    rejudging.abort();
     checkpoints.abort();
     state.notifier.flush(Duration::from_secs(5)).await;
     result

@@ -101,6 +101,17 @@ pub struct Metrics {
     pub notifications_sent: Family<TargetLabels, Counter>,
     pub reloads: Counter<u64, AtomicU64>,
     pub tampered_rows: Family<TableLabels, Counter>,
+    /// Running artifacts waiting to be judged again.
+    pub rejudge_queue: Gauge<i64, std::sync::atomic::AtomicI64>,
+    pub rejudged: Family<ResultLabels, Counter>,
+    pub rejudge_seconds: Histogram,
+    pub posture_transitions: Family<TransitionLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabels {
+    pub to: Label,
+    pub environment: Label,
 }
 
 impl Metrics {
@@ -172,7 +183,35 @@ impl Metrics {
             "Table rows found disagreeing with the audit chain (nothing is decided from them), by table",
             tampered_rows.clone(),
         );
+        let rejudge_queue = Gauge::default();
+        registry.register(
+            "posture_queue",
+            "Running artifacts waiting to be judged again (after advisories, exceptions, policies or evidence changed)",
+            rejudge_queue.clone(),
+        );
+        let rejudged = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "posture_rejudged",
+            "Running artifacts judged again, by result (regated: decided again; settled: read from a recent decision; failed)",
+            rejudged.clone(),
+        );
+        let rejudge_seconds = latency();
+        registry.register(
+            "posture_rejudge_duration_seconds",
+            "Time to judge one running artifact again",
+            rejudge_seconds.clone(),
+        );
+        let posture_transitions = Family::<TransitionLabels, Counter>::default();
+        registry.register(
+            "posture_transitions",
+            "Changes of a running artifact's posture, by the state entered and environment",
+            posture_transitions.clone(),
+        );
         Self {
+            rejudge_queue,
+            rejudged,
+            rejudge_seconds,
+            posture_transitions,
             tampered_rows,
             registry,
             decisions,

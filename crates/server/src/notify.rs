@@ -26,6 +26,8 @@ pub enum EventKind {
     AdvisoryImpact,
     ExceptionExpiring,
     Override,
+    /// A running artifact entered violation (or became undecided), or came back to compliant.
+    Posture,
     /// A new signed checkpoint of the audit chain: a witness outside the database. Sent only
     /// to webhooks that list it in `events`.
     Checkpoint,
@@ -136,6 +138,7 @@ pub enum Event {
         reason: String,
     },
     Checkpoint(portcullis_store::Checkpoint),
+    Posture(Box<portcullis_firewall::posture::Transition>),
 }
 
 impl Event {
@@ -146,6 +149,7 @@ impl Event {
             Self::ExceptionExpiring { .. } => EventKind::ExceptionExpiring,
             Self::Override { .. } => EventKind::Override,
             Self::Checkpoint(_) => EventKind::Checkpoint,
+            Self::Posture(_) => EventKind::Posture,
         }
     }
 
@@ -198,6 +202,29 @@ impl Event {
                 "Audit chain checkpoint: entry {} has hash {} (signed by key {})",
                 c.seq, c.hash, c.key_id
             ),
+            Self::Posture(t) => {
+                let what = format!(
+                    "{}@{} in {}",
+                    t.artifact.name, t.artifact.digest, t.environment
+                );
+                match t.to {
+                    portcullis_firewall::posture::State::Compliant => format!(
+                        "{what} is compliant again ({}; audit entry {})",
+                        t.cause, t.seq
+                    ),
+                    portcullis_firewall::posture::State::Violation => format!(
+                        "{what} is now in violation of {} ({}; decision {}; audit entry {})",
+                        t.rules.join(", "),
+                        t.cause,
+                        t.decision_id.as_deref().unwrap_or("-"),
+                        t.seq
+                    ),
+                    portcullis_firewall::posture::State::Undecided => format!(
+                        "{what} runs without a decision that holds ({}; audit entry {})",
+                        t.cause, t.seq
+                    ),
+                }
+            }
         }
     }
 
@@ -219,6 +246,7 @@ impl Event {
                 reason,
             } => json!({"decision": decision, "by": by, "reason": reason}),
             Self::Checkpoint(c) => json!({"checkpoint": c}),
+            Self::Posture(t) => json!({"posture": t}),
         };
         json!({"event": self.kind(), "text": self.text(), "detail": detail, "sent_at": Utc::now().to_rfc3339()})
     }

@@ -30,6 +30,9 @@ pub struct ServerSettings {
     /// How much work runs at once; beyond it the server answers 503 with Retry-After.
     #[serde(default)]
     pub limits: WorkLimits,
+    /// How what runs is judged again when advisories, exceptions, policies or evidence change.
+    #[serde(default)]
+    pub posture: portcullis_firewall::rejudge::RejudgeSettings,
 }
 
 /// `audit:` — the checkpoint key pinned for verification, and where checkpoints are witnessed.

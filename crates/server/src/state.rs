@@ -32,6 +32,8 @@ pub struct AppState {
     pub store: Store,
     /// The firewall on the store: every decision and record goes through it.
     pub service: Arc<DecisionService>,
+    /// Judges what runs again when anything that can change a verdict changes.
+    pub rejudge: Arc<portcullis_firewall::rejudge::Rejudge>,
     tokens: RwLock<Arc<auth::Tokens>>,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: ServerSettings,
@@ -73,7 +75,8 @@ impl Observer for Watch {
                     millis = took.as_millis() as u64,
                     "decision"
                 );
-                if !decision.allowed() && !overridden {
+                // Re-judging what runs tells of its denials as posture transitions.
+                if !decision.allowed() && !overridden && by != portcullis_firewall::rejudge::ACTOR {
                     self.notifier.send(notify::Event::Deny(decision.clone()));
                 }
             }
@@ -91,6 +94,52 @@ impl Observer for Watch {
                     advisory: advisory.clone(),
                     affected: affected.clone(),
                 })
+            }
+            Event::Rejudged {
+                queued,
+                took,
+                regated,
+                failed,
+                ..
+            } => {
+                self.metrics
+                    .rejudge_queue
+                    .set(i64::try_from(*queued).unwrap_or(i64::MAX));
+                let result = if *failed {
+                    "failed"
+                } else if *regated {
+                    "regated"
+                } else {
+                    "settled"
+                };
+                self.metrics
+                    .rejudged
+                    .get_or_create(&metrics::ResultLabels {
+                        result: result.into(),
+                    })
+                    .inc();
+                self.metrics.rejudge_seconds.observe(took.as_secs_f64());
+            }
+            Event::PostureChanged(t) => {
+                self.metrics
+                    .posture_transitions
+                    .get_or_create(&metrics::TransitionLabels {
+                        to: t.to.as_str().into(),
+                        environment: t.environment.clone().into(),
+                    })
+                    .inc();
+                tracing::info!(
+                    environment = %t.environment,
+                    artifact = %format!("{}@{}", t.artifact.name, t.artifact.digest),
+                    from = t.from.map_or("", |s| s.as_str()),
+                    to = t.to.as_str(),
+                    rules = %t.rules.join(","),
+                    cause = %t.cause,
+                    "posture"
+                );
+                if t.entered_violation() || t.left_violation() {
+                    self.notifier.send(notify::Event::Posture(t.clone()));
+                }
             }
             Event::Reloaded { seq } => {
                 self.metrics.reloads.inc();
@@ -162,9 +211,13 @@ impl AppState {
             notifier: notifier.clone(),
         }));
         let slots = Slots::new(&settings.limits);
+        let service = Arc::new(service);
+        let rejudge =
+            portcullis_firewall::rejudge::Rejudge::new(service.clone(), settings.posture.clone())?;
         let state = Arc::new(Self {
             store,
-            service: Arc::new(service),
+            service,
+            rejudge,
             tokens: RwLock::new(Arc::new(auth::Tokens::default())),
             metrics,
             settings,
@@ -333,7 +386,7 @@ pub async fn follow_changes(state: Arc<AppState>) {
             tracing::debug!(kind = %ev.kind, seq = ev.seq, "store change");
             let everything = ev.kind == StoreEvent::RELOAD;
             let tokens = ev.kind.starts_with("token.") || everything;
-            if !ev.kind.starts_with("token.") {
+            if StoreEvent::reloads(&ev.kind) || everything {
                 let upto = (!everything).then_some(ev.seq);
                 if let Err(e) = state.service.reload_unless_loaded(upto).await {
                     tracing::error!(error = %e, "reload after {} failed", ev.kind);

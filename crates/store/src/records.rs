@@ -108,6 +108,49 @@ pub struct DeploymentRow {
     pub deployed_by: String,
 }
 
+/// The posture of one running artifact: the state its latest decision in its environment
+/// gives it, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct PostureRow {
+    pub environment: String,
+    pub artifact_name: String,
+    pub artifact_digest: String,
+    /// `compliant` | `violation` | `undecided`.
+    pub state: String,
+    /// The rule ids that deny it (JSON array).
+    pub rules: String,
+    /// RFC 3339 UTC: when it entered `state`.
+    pub since: String,
+    pub decision_id: Option<String>,
+    pub changed_at: String,
+    /// Its audit entry (set by the store).
+    pub seq: i64,
+}
+
+/// One artifact in an environment snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotArtifact {
+    pub name: String,
+    pub digest: String,
+    pub deployed_at: String,
+    /// The latest decision about this digest in this environment when the snapshot was taken.
+    pub decision_id: Option<String>,
+    /// Its verdict (`allow`, `deny`), or None when there is no decision.
+    pub verdict: Option<String>,
+}
+
+/// What ran in an environment after one change of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRow {
+    /// Its audit entry.
+    pub seq: i64,
+    pub environment: String,
+    pub taken_at: String,
+    /// The entry kinds of the changes it follows.
+    pub cause: String,
+    pub artifacts: Vec<SnapshotArtifact>,
+}
+
 /// A deployed artifact that contains a package: the candidate rows of an impact query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct PackageInUse {
@@ -203,11 +246,27 @@ pub struct StoreEvent {
 impl StoreEvent {
     pub const RELOAD: &str = "reload";
 
-    /// Whether entries of `kind` change what replicas hold in memory.
+    /// Whether entries of `kind` are told to subscribers (every replica): those that change
+    /// what replicas hold in memory ([`StoreEvent::reloads`], tokens) and those that can
+    /// change the posture of what runs (decisions, deployments, recorded results, evidence).
     pub fn is_live(kind: &str) -> bool {
+        Self::reloads(kind)
+            || kind.starts_with("token.")
+            || matches!(
+                kind,
+                kinds::DECISION
+                    | kinds::DEPLOYMENT
+                    | kinds::DEPLOYMENT_REMOVED
+                    | kinds::FACT_RECORDED
+                    | kinds::EVIDENCE_STORED
+            )
+    }
+
+    /// Whether entries of `kind` change the state a firewall decides with (advisories and
+    /// exceptions in force): replicas reload it.
+    pub fn reloads(kind: &str) -> bool {
         (kind.starts_with("advisory.") && kind != kinds::ADVISORY_IMPACT)
             || kind.starts_with("exception.")
-            || kind.starts_with("token.")
     }
 }
 
@@ -247,6 +306,20 @@ pub enum Write {
         id: String,
     },
     Deployment(DeploymentRow),
+    /// This artifact no longer runs in this environment: its inventory and posture rows go.
+    Removal {
+        environment: String,
+        artifact_name: String,
+    },
+    /// The posture of a running artifact changed (inserted or replaced).
+    Posture(PostureRow),
+    /// A snapshot of `environment` as the inventory holds it once the change's other writes
+    /// are applied: the store reads it in the same transaction and adds it to the entry body
+    /// (`artifacts`), so concurrent changes cannot interleave.
+    Snapshot {
+        environment: String,
+        cause: String,
+    },
     CheckpointKey {
         key_id: String,
         public_key: String,
@@ -313,6 +386,12 @@ pub mod kinds {
     pub const EXCEPTION_REVOKED: &str = "exception.revoked";
     pub const EXCEPTION_EXPIRED: &str = "exception.expired";
     pub const DEPLOYMENT: &str = "deployment.recorded";
+    /// An artifact no longer runs in an environment.
+    pub const DEPLOYMENT_REMOVED: &str = "deployment.removed";
+    /// What runs in an environment after a change of it (the whole set).
+    pub const SNAPSHOT: &str = "environment.snapshot";
+    /// A running artifact's posture changed (compliant ↔ violation, its rules, its digest).
+    pub const POSTURE_CHANGED: &str = "posture.changed";
     pub const OVERRIDE: &str = "override";
     pub const CHECKPOINT_KEY: &str = "checkpoint-key.registered";
     pub const TOKEN_CREATED: &str = "token.created";

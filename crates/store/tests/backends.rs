@@ -1941,6 +1941,9 @@ fn row_tables(change: &Change) -> Vec<&'static str> {
             Write::Override(_) => vec!["overrides"],
             Write::Approval(_) | Write::ApprovalRevoked { .. } => vec!["approvals"],
             Write::Fact(_) => vec!["recorded_facts"],
+            Write::Removal { .. } => vec!["inventory", "posture"],
+            Write::Posture(_) => vec!["posture"],
+            Write::Snapshot { .. } => vec!["snapshots"],
             Write::Blob { .. } | Write::ArtifactEvidence { .. } => vec![],
         })
         .collect()

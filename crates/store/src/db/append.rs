@@ -96,6 +96,8 @@ macro_rules! define_commit {
             for change in changes {
                 let seq = (chain.last_seq() + 1) as i64;
                 let mut skip = false;
+                // Rows the store computes in the transaction (a snapshot), pinned too.
+                let mut computed: Vec<serde_json::Value> = Vec::new();
                 for (i, w) in change.writes.iter().enumerate() {
                     let n: u64 = match w {
                         Write::Blob { blob, components } => {
@@ -151,6 +153,43 @@ macro_rules! define_commit {
                                 .bind(&d.environment).bind(&d.artifact_name).bind(&d.artifact_digest).bind(&d.deployed_at).bind(seq)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected()
                         }
+                        Write::Removal { environment, artifact_name } => {
+                            sqlx::query("DELETE FROM posture WHERE environment = $1 AND artifact_name = $2")
+                                .bind(environment).bind(artifact_name)
+                                .execute(&mut *conn).await.map_err(err)?;
+                            sqlx::query("DELETE FROM inventory WHERE environment = $1 AND artifact_name = $2")
+                                .bind(environment).bind(artifact_name)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Posture(p) => {
+                            sqlx::query("INSERT INTO posture (environment, artifact_name, artifact_digest, state, rules, since, decision_id, changed_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (environment, artifact_name) DO UPDATE SET artifact_digest = excluded.artifact_digest, state = excluded.state, rules = excluded.rules, since = excluded.since, decision_id = excluded.decision_id, changed_at = excluded.changed_at, seq = excluded.seq")
+                                .bind(&p.environment).bind(&p.artifact_name).bind(&p.artifact_digest).bind(&p.state)
+                                .bind(&p.rules).bind(&p.since).bind(&p.decision_id).bind(&p.changed_at).bind(seq)
+                                .execute(&mut *conn).await.map_err(err)?.rows_affected()
+                        }
+                        Write::Snapshot { environment, cause } => {
+                            // The running set as this transaction sees it, with the latest
+                            // decision about each digest there.
+                            let rows: Vec<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+                                "SELECT i.artifact_name, i.artifact_digest, i.deployed_at, d.id, d.verdict FROM inventory i LEFT JOIN decisions d ON d.seq = (SELECT MAX(x.seq) FROM decisions x WHERE x.artifact_digest = i.artifact_digest AND x.environment = i.environment) WHERE i.environment = $1 ORDER BY i.artifact_name")
+                                .bind(environment)
+                                .fetch_all(&mut *conn).await.map_err(err)?;
+                            let artifacts: Vec<crate::records::SnapshotArtifact> = rows
+                                .into_iter()
+                                .map(|(name, digest, deployed_at, decision_id, verdict)| crate::records::SnapshotArtifact {
+                                    name, digest, deployed_at, decision_id, verdict,
+                                })
+                                .collect();
+                            let text = serde_json::to_string(&artifacts)
+                                .map_err(|e| StoreError::Invalid(format!("snapshot of {environment}: {e}")))?;
+                            sqlx::query("INSERT INTO snapshots (seq, environment, taken_at, cause, artifacts) VALUES ($1, $2, $3, $4, $5)")
+                                .bind(seq).bind(environment).bind(&at).bind(cause).bind(&text)
+                                .execute(&mut *conn).await.map_err(err)?;
+                            computed.push(serde_json::json!({"table": "snapshots", "link": "seq",
+                                "environment": environment, "taken_at": at, "cause": cause,
+                                "artifacts": text}));
+                            1
+                        }
                         Write::CheckpointKey { key_id, public_key } => {
                             sqlx::query("INSERT INTO checkpoint_keys (key_id, public_key, seq) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING")
                                 .bind(key_id).bind(public_key).bind(seq)
@@ -200,7 +239,7 @@ macro_rules! define_commit {
                 }
                 summarize_decision!(conn, change, seq, err);
                 // The rows written are pinned in the entry, so each can be checked against it.
-                let body = pin_rows(&change.body, &change.writes);
+                let body = pin_rows(&change.body, &change.writes, computed);
                 let entry = chain.append(&change.kind, &body, &at)?;
                 sqlx::query("INSERT INTO audit_log (seq, at, kind, body, body_digest, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(entry.seq as i64).bind(&entry.at).bind(&entry.kind).bind(&entry.body)

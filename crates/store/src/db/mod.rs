@@ -29,6 +29,7 @@ mod events;
 mod exceptions;
 mod overrides;
 mod pool;
+mod posture;
 mod summary;
 mod tables;
 mod tokens;
@@ -50,6 +51,7 @@ use pool::{Db, Inner, on_db};
 pub use audit::{VerifyFailure, VerifyOptions};
 pub use events::{CHANGES_CHANNEL, Subscription};
 pub use pool::Store;
+pub use posture::{Lease, POSTURE_LEASE};
 pub use summary::{DailyCount, DecisionSummary, RuleCount, outcome};
 pub use tables::{
     Finding, Link, RowValues, TABLES, TableCheck, check_row, check_tables, table_check,

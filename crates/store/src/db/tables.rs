@@ -205,7 +205,7 @@ pub static TABLES: &[TableCheck] = &[
         key: &["environment", "artifact_name"],
         links: &[Link {
             seq_column: "seq",
-            kinds: &[kinds::DEPLOYMENT],
+            kinds: &[kinds::DEPLOYMENT, kinds::DEPLOYMENT_REMOVED],
             columns: &["artifact_digest", "deployed_at"],
             legacy: &[
                 ("environment", "/environment"),
@@ -214,6 +214,36 @@ pub static TABLES: &[TableCheck] = &[
             ],
         }],
         latest_only: true,
+    },
+    TableCheck {
+        table: "posture",
+        key: &["environment", "artifact_name"],
+        links: &[Link {
+            seq_column: "seq",
+            kinds: &[kinds::POSTURE_CHANGED, kinds::DEPLOYMENT_REMOVED],
+            columns: &[
+                "artifact_digest",
+                "state",
+                "rules",
+                "since",
+                "decision_id",
+                "changed_at",
+            ],
+            // The table came with rows pinned: no entry predates it.
+            legacy: &[],
+        }],
+        latest_only: true,
+    },
+    TableCheck {
+        table: "snapshots",
+        key: &[],
+        links: &[Link {
+            seq_column: "seq",
+            kinds: &[kinds::SNAPSHOT],
+            columns: &["environment", "taken_at", "cause", "artifacts"],
+            legacy: &[],
+        }],
+        latest_only: false,
     },
     TableCheck {
         table: "approvals",
@@ -346,6 +376,21 @@ pub(crate) fn pinned_row(w: &Write) -> Vec<Value> {
                 "artifact_name": d.artifact_name, "artifact_digest": d.artifact_digest,
                 "deployed_at": d.deployed_at}),
         ],
+        Write::Removal {
+            environment,
+            artifact_name,
+        } => vec![
+            json!({"table": "inventory", "link": "seq", "environment": environment,
+                "artifact_name": artifact_name, "removed": true}),
+            json!({"table": "posture", "link": "seq", "environment": environment,
+                "artifact_name": artifact_name, "removed": true}),
+        ],
+        Write::Posture(p) => vec![json!({"table": "posture", "link": "seq",
+            "environment": p.environment, "artifact_name": p.artifact_name,
+            "artifact_digest": p.artifact_digest, "state": p.state, "rules": p.rules,
+            "since": p.since, "decision_id": p.decision_id, "changed_at": p.changed_at})],
+        // Computed in the transaction (see the commit).
+        Write::Snapshot { .. } => Vec::new(),
         Write::CheckpointKey { key_id, public_key } => {
             vec![
                 json!({"table": "checkpoint_keys", "link": "seq", "key_id": key_id,
@@ -379,9 +424,11 @@ pub(crate) fn pinned_row(w: &Write) -> Vec<Value> {
     }
 }
 
-/// `body` with the rows of `writes` pinned in it (`rows`), when it is an object.
-pub(crate) fn pin_rows(body: &Value, writes: &[Write]) -> Value {
-    let rows: Vec<Value> = writes.iter().flat_map(pinned_row).collect();
+/// `body` with the rows of `writes` (and the rows the store `computed` in the transaction)
+/// pinned in it (`rows`), when it is an object.
+pub(crate) fn pin_rows(body: &Value, writes: &[Write], computed: Vec<Value>) -> Value {
+    let mut rows: Vec<Value> = writes.iter().flat_map(pinned_row).collect();
+    rows.extend(computed);
     match body {
         Value::Object(m) if !rows.is_empty() && !m.contains_key("rows") => {
             let mut m = m.clone();
@@ -587,6 +634,11 @@ pub fn check_tables(
             for link in check.links {
                 for p in rows_of(e, body, check, link) {
                     let key = key_text(check, |c| p.get(c).and_then(text_of), Some(e.seq));
+                    // A removal (the artifact no longer runs) leaves no row behind.
+                    if check.latest_only && p.get("removed") == Some(&Value::Bool(true)) {
+                        expected.remove(&(link.seq_column, key));
+                        continue;
+                    }
                     let slot = expected.entry((link.seq_column, key)).or_insert(e.seq);
                     // Only-if-new changes record a revocation once; the inventory keeps the last.
                     if check.latest_only {
