@@ -234,7 +234,9 @@ pub async fn grant_exceptions(
         e.id = Some(id.clone());
         let body = serde_json::to_string(&e)
             .map_err(|e| RegistryError::Invalid(format!("exception {id}: {e}")))?;
-        let expires_at = c.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        // Exactly as compiled (fractions of a second kept): the row's expiry is the one the
+        // clock records, and it must not come before the exception stops covering anything.
+        let expires_at = c.expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
         changes.push(Change::new(
             kinds::EXCEPTION_GRANTED,
             serde_json::json!({"exception_id": id, "exception": e, "expires_at": expires_at, "granted_by": by}),
