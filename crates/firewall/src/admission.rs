@@ -82,6 +82,11 @@ pub struct AdmissionConfig {
     pub failure: FailureMode,
     #[serde(default)]
     pub record: RecordMode,
+    /// Keep the inventory from what is admitted (default on): a workload admitted (created
+    /// or updated, not a dry run, not owned by a controller whose own review counts) runs its
+    /// images in the namespace's environment; a workload deleted no longer does.
+    #[serde(default = "default_true")]
+    pub record_inventory: bool,
     /// Accept reviews without an API token (only over mutual TLS: the server refuses to
     /// start with it otherwise).
     #[serde(default)]
@@ -155,6 +160,7 @@ impl Default for AdmissionConfig {
             protected_environments: default_protected(),
             failure: FailureMode::Closed,
             record: RecordMode::Denied,
+            record_inventory: true,
             anonymous: false,
             protect_unmapped: true,
             decide_from_registry: false,
@@ -308,6 +314,36 @@ pub fn images(spec: &Value) -> Vec<ImageRef> {
         }
     }
     out
+}
+
+/// Whether a controller owns `object` (a Pod of a ReplicaSet, a ReplicaSet of a Deployment, a
+/// Job of a CronJob): its images count through its owner's review.
+pub fn controlled(object: &Value) -> bool {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        })
+}
+
+/// The images of a workload pinned by digest, as the artifacts the inventory keeps (named by
+/// registry and repository); those not pinned cannot be kept (admission denies them anyway
+/// where a decision is required).
+pub fn pinned_images(kind: &str, object: &Value) -> Vec<crate::decision::ArtifactId> {
+    let Some(spec) = pod_spec(kind, object) else {
+        return Vec::new();
+    };
+    images(spec)
+        .into_iter()
+        .filter_map(|i| {
+            Some(crate::decision::ArtifactId {
+                name: crate::inventory::image_name(&i.image)?,
+                digest: i.digest?,
+            })
+        })
+        .collect()
 }
 
 /// `sha256:<64 hex>` when the reference is pinned by digest.

@@ -59,6 +59,73 @@ pub async fn remove(
     Ok(entries.into_iter().next().flatten())
 }
 
+/// Record what an admitted workload runs in `environment` (those images not running there
+/// under that digest already), then a snapshot. Returns the snapshot's entry, if anything
+/// changed.
+pub async fn admitted(
+    store: &Store,
+    environment: &str,
+    images: &[ArtifactId],
+    by: &str,
+    source: &str,
+) -> Result<Option<u64>, RegistryError> {
+    names::check(NameKind::Environment, environment)?;
+    let mut changes = Vec::new();
+    for a in name_distinct(images.to_vec()) {
+        names::check(NameKind::Artifact, &a.name)?;
+        let now_running = store.running(environment, &a.name).await?;
+        if now_running.is_some_and(|r| r.artifact_digest == a.digest) {
+            continue;
+        }
+        let decision = store.latest_decision(&a.digest, environment).await?;
+        changes.push(deployment_change(
+            &a,
+            environment,
+            by,
+            decision.as_ref(),
+            Some(source),
+        ));
+    }
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    changes.push(snapshot_change(environment, "admission"));
+    let entries = store.append(changes).await?;
+    Ok(entries.last().and_then(|e| e.as_ref()).map(|e| e.seq))
+}
+
+/// Record that a deleted workload's images no longer run in `environment` (each only where
+/// the inventory holds that very digest under its name), then a snapshot. Returns the
+/// snapshot's entry, if anything changed.
+pub async fn deleted(
+    store: &Store,
+    environment: &str,
+    images: &[ArtifactId],
+    by: &str,
+    source: &str,
+) -> Result<Option<u64>, RegistryError> {
+    names::check(NameKind::Environment, environment)?;
+    let mut changes = Vec::new();
+    for a in name_distinct(images.to_vec()) {
+        let now_running = store.running(environment, &a.name).await?;
+        if now_running.is_some_and(|r| r.artifact_digest == a.digest) {
+            changes.push(removal_change(
+                environment,
+                &a.name,
+                &a.digest,
+                by,
+                Some(source),
+            ));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    changes.push(snapshot_change(environment, "admission"));
+    let entries = store.append(changes).await?;
+    Ok(entries.last().and_then(|e| e.as_ref()).map(|e| e.seq))
+}
+
 /// What replacing an environment's running set changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Synced {

@@ -1110,6 +1110,35 @@ impl DecisionService {
             environment: target.environment.clone(),
         };
         let op = review.operation.to_ascii_uppercase();
+        if op == "DELETE"
+            && admission::KINDS.contains(&review.kind.as_str())
+            && !review.dry_run
+            && self.admission.record_inventory
+        {
+            // What the deleted workload ran no longer runs (its old object is in the review).
+            if let Some(old) = review.raw.pointer("/request/oldObject")
+                && !admission::controlled(old)
+            {
+                let images = admission::pinned_images(&review.kind, old);
+                if let Err(e) = crate::inventory::deleted(
+                    &self.store,
+                    &target.environment,
+                    &images,
+                    &actor.name,
+                    &format!("admission {}", review.what()),
+                )
+                .await
+                {
+                    // A deletion cannot be refused for it: the posture keeps the artifact
+                    // until the next inventory sync says otherwise.
+                    answer.warnings.push(format!(
+                        "portcullis could not record that {} stopped: {e}",
+                        review.what()
+                    ));
+                }
+            }
+            return Ok(answer);
+        }
         if op == "DELETE" || op == "CONNECT" || !admission::KINDS.contains(&review.kind.as_str()) {
             return Ok(answer);
         }
@@ -1161,6 +1190,30 @@ impl DecisionService {
                     engine_rules::ADM_ERROR.id
                 )];
                 warnings.clear();
+            }
+        }
+        // Admitted: what it runs is now in the inventory (its posture judged from here on).
+        if denials.is_empty()
+            && !review.dry_run
+            && self.admission.record_inventory
+            && let Some(object) = review.object.as_ref()
+            && !admission::controlled(object)
+            && let Err(e) = crate::inventory::admitted(
+                &self.store,
+                &target.environment,
+                &admission::pinned_images(&review.kind, object),
+                &actor.name,
+                &format!("admission {what}"),
+            )
+            .await
+        {
+            let line = format!(
+                "{} portcullis could not record what {what} runs: {e}",
+                engine_rules::ADM_ERROR.id
+            );
+            match target.failure {
+                FailureMode::Closed => denials = vec![format!("{line} (failing closed)")],
+                FailureMode::Open => warnings.push(format!("{line} (failing open: admitted)")),
             }
         }
         if !denials.is_empty() {

@@ -392,3 +392,172 @@ async fn posture_on_postgres() {
     };
     posture_follows_advisories_exceptions_and_policies(db.config()).await;
 }
+
+fn admission_review(namespace: &str, image: &str, operation: &str, uid: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/admission/deployment.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("NAMESPACE", namespace)
+        .replace("INIT_IMAGE", image)
+        .replace("\"IMAGE\"", &format!("{image:?}"))
+        .replace("DRY_RUN", "false");
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["request"]["uid"] = json!(uid);
+    v["request"]["operation"] = json!(operation);
+    if operation == "DELETE" {
+        let object = v["request"]["object"].take();
+        v["request"]["oldObject"] = object;
+    }
+    v
+}
+
+/// The admission webhook keeps the inventory: what it admits runs (and is judged from then
+/// on), a Pod its controller made is not counted twice, a dry run and a denial change
+/// nothing, and a deleted workload leaves; each change is a snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_keeps_the_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("portcullis.yaml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let (hook, _got) = receiver().await;
+    let mut opts = options(&cfg, &hook);
+    let mut admission = portcullis_server::AdmissionConfig::default();
+    admission.namespaces.insert(
+        "shop-east".into(),
+        portcullis_firewall::admission::NamespaceConfig {
+            environment: Some("east".into()),
+            ..Default::default()
+        },
+    );
+    opts.settings.admission = admission;
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), opts).await;
+    let (status, d) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "east", "evidence": [log4j_sbom()]}),
+        )
+        .await;
+    assert_eq!(
+        (status, &d["decision"]["decision"]),
+        (200, &json!("allow")),
+        "{d}"
+    );
+    let image = LOG4J_ARTIFACT.replace("checkout-api@", "checkout-api:2.4.0@");
+
+    // A dry run changes nothing.
+    let mut dry = admission_review("shop-east", &image, "CREATE", "u-dry");
+    dry["request"]["dryRun"] = json!(true);
+    let (status, r) = s.post(Role::Ci, "/v1/admission", &dry).await;
+    assert_eq!(
+        (status, &r["response"]["allowed"]),
+        (200, &json!(true)),
+        "{r}"
+    );
+    assert!(s.store.inventory(Some("east")).await.unwrap().is_empty());
+
+    // Admitted: it runs, named by registry and repository, and its posture is judged.
+    let (status, r) = s
+        .post(
+            Role::Ci,
+            "/v1/admission",
+            &admission_review("shop-east", &image, "CREATE", "u-1"),
+        )
+        .await;
+    assert_eq!(
+        (status, &r["response"]["allowed"]),
+        (200, &json!(true)),
+        "{r}"
+    );
+    let inv = s.store.inventory(Some("east")).await.unwrap();
+    assert_eq!(inv.len(), 1, "{inv:?}");
+    assert_eq!(inv[0].artifact_name, LOG4J);
+    wait_for(
+        &s,
+        &[("east", LOG4J)],
+        Posture::Compliant,
+        Duration::from_secs(5),
+    )
+    .await;
+    let snaps = s
+        .store
+        .snapshots(Some("east"), None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0].cause, "admission");
+    assert_eq!(snaps[0].artifacts[0].verdict.as_deref(), Some("allow"));
+
+    // The ReplicaSet its Deployment makes is not another deployment.
+    let mut owned = admission_review("shop-east", &image, "CREATE", "u-2");
+    owned["request"]["object"]["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout-api", "uid": "x", "controller": true}]);
+    let (status, _) = s.post(Role::Ci, "/v1/admission", &owned).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        s.store
+            .snapshots(Some("east"), None, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Deleted: it leaves the inventory and the posture, and a snapshot says so.
+    let (status, r) = s
+        .post(
+            Role::Ci,
+            "/v1/admission",
+            &admission_review("shop-east", &image, "DELETE", "u-3"),
+        )
+        .await;
+    assert_eq!(
+        (status, &r["response"]["allowed"]),
+        (200, &json!(true)),
+        "{r}"
+    );
+    assert!(s.store.inventory(Some("east")).await.unwrap().is_empty());
+    let snaps = s
+        .store
+        .snapshots(Some("east"), None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(snaps.len(), 2);
+    assert!(snaps[0].artifacts.is_empty(), "{:?}", snaps[0]);
+    assert!(
+        s.state
+            .service
+            .posture("east")
+            .await
+            .unwrap()
+            .artifacts
+            .is_empty()
+    );
+    s.store.verify(None).await.unwrap();
+
+    // Rewriting history: a snapshot edited in the database.
+    let first = snaps[1].seq;
+    let n = s
+        .store
+        .execute_raw(&format!(
+            "UPDATE snapshots SET artifacts = '[]' WHERE seq = {first}"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    match s.store.verify(None).await {
+        Err(portcullis_store::VerifyFailure::Tables(found)) => {
+            assert!(
+                found
+                    .iter()
+                    .any(|f| f.table == "snapshots" && f.key == format!("seq={first}")),
+                "{found:?}"
+            );
+        }
+        other => panic!("an edited snapshot verified: {other:?}"),
+    }
+    let e = s.store.snapshot(first).await.unwrap_err();
+    assert!(e.to_string().contains("snapshots"), "{e}");
+    s.stop().await;
+}
