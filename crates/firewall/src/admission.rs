@@ -328,24 +328,6 @@ pub fn controlled(object: &Value) -> bool {
         })
 }
 
-/// The images of a workload pinned by digest, as the artifacts the inventory keeps (named by
-/// registry and repository); those not pinned cannot be kept (admission denies them anyway
-/// where a decision is required).
-pub fn pinned_images(kind: &str, object: &Value) -> Vec<crate::decision::ArtifactId> {
-    let Some(spec) = pod_spec(kind, object) else {
-        return Vec::new();
-    };
-    images(spec)
-        .into_iter()
-        .filter_map(|i| {
-            Some(crate::decision::ArtifactId {
-                name: crate::inventory::image_name(&i.image)?,
-                digest: i.digest?,
-            })
-        })
-        .collect()
-}
-
 /// `sha256:<64 hex>` when the reference is pinned by digest.
 pub fn digest_of(image: &str) -> Option<String> {
     let (_, d) = image.rsplit_once('@')?;

@@ -252,6 +252,24 @@ pub fn image_name(image: &str) -> Option<String> {
     Some(format!("{}/{}", r.registry(), r.repository()))
 }
 
+/// The images of a workload pinned by digest, as the artifacts the inventory keeps (named by
+/// registry and repository); those not pinned cannot be kept (admission denies them anyway
+/// where a decision is required).
+pub fn pinned_images(kind: &str, object: &Value) -> Vec<crate::decision::ArtifactId> {
+    let Some(spec) = crate::admission::pod_spec(kind, object) else {
+        return Vec::new();
+    };
+    crate::admission::images(spec)
+        .into_iter()
+        .filter_map(|i| {
+            Some(crate::decision::ArtifactId {
+                name: image_name(&i.image)?,
+                digest: i.digest?,
+            })
+        })
+        .collect()
+}
+
 /// `name@sha256:…` of a pinned image reference (`registry/repo[:tag]@sha256:…`).
 fn pinned(image: &str) -> Option<ArtifactId> {
     let image = image

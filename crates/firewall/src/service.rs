@@ -1119,7 +1119,7 @@ impl DecisionService {
             if let Some(old) = review.raw.pointer("/request/oldObject")
                 && !admission::controlled(old)
             {
-                let images = admission::pinned_images(&review.kind, old);
+                let images = crate::inventory::pinned_images(&review.kind, old);
                 if let Err(e) = crate::inventory::deleted(
                     &self.store,
                     &target.environment,
@@ -1201,7 +1201,7 @@ impl DecisionService {
             && let Err(e) = crate::inventory::admitted(
                 &self.store,
                 &target.environment,
-                &admission::pinned_images(&review.kind, object),
+                &crate::inventory::pinned_images(&review.kind, object),
                 &actor.name,
                 &format!("admission {what}"),
             )
