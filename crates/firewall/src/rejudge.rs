@@ -212,7 +212,13 @@ impl Rejudge {
         Ok(Arc::new(Self {
             service,
             settings,
-            actor: Actor::new(ACTOR, Role::Admin),
+            // Not an authenticated caller: a re-decision keeps the requester (and its source)
+            // the decision it re-judges was asked by, rather than naming itself.
+            actor: Actor {
+                name: ACTOR.to_string(),
+                role: Role::Admin,
+                authenticated: false,
+            },
             queue: Mutex::new(Queue::default()),
             wake: tokio::sync::Notify::new(),
             finished: tokio::sync::Notify::new(),
