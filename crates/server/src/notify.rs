@@ -29,6 +29,8 @@ pub enum EventKind {
     /// A new signed checkpoint of the audit chain: a witness outside the database. Sent only
     /// to webhooks that list it in `events`.
     Checkpoint,
+    /// A check failed in the hours after a deployment (docs/watch.md).
+    WatchFailed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -136,6 +138,7 @@ pub enum Event {
         reason: String,
     },
     Checkpoint(portcullis_store::Checkpoint),
+    WatchFailed(Box<portcullis_watch::Ended>),
 }
 
 impl Event {
@@ -146,6 +149,7 @@ impl Event {
             Self::ExceptionExpiring { .. } => EventKind::ExceptionExpiring,
             Self::Override { .. } => EventKind::Override,
             Self::Checkpoint(_) => EventKind::Checkpoint,
+            Self::WatchFailed(_) => EventKind::WatchFailed,
         }
     }
 
@@ -198,6 +202,19 @@ impl Event {
                 "Audit chain checkpoint: entry {} has hash {} (signed by key {})",
                 c.seq, c.hash, c.key_id
             ),
+            Self::WatchFailed(e) => format!(
+                "Watch {} failed: {}@{} in {} ({}){}",
+                e.state.plan.id,
+                e.state.plan.artifact.name,
+                e.state.plan.artifact.digest,
+                e.state.plan.environment,
+                e.reason,
+                match &e.rollback {
+                    Some(Ok(_)) => "; rollback requested",
+                    Some(Err(_)) => "; the rollback webhook failed",
+                    None => "",
+                }
+            ),
         }
     }
 
@@ -219,6 +236,13 @@ impl Event {
                 reason,
             } => json!({"decision": decision, "by": by, "reason": reason}),
             Self::Checkpoint(c) => json!({"checkpoint": c}),
+            Self::WatchFailed(e) => json!({
+                "watch": e.state, "reason": e.reason, "failed_checks": e.failed_checks,
+                "rollback": e.rollback.as_ref().map(|r| match r {
+                    Ok(status) => json!({"status": status}),
+                    Err(error) => json!({"error": error}),
+                }),
+            }),
         };
         json!({"event": self.kind(), "text": self.text(), "detail": detail, "sent_at": Utc::now().to_rfc3339()})
     }
