@@ -148,6 +148,18 @@ pub struct CheckResult {
     /// The ports that deviate (exposure).
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// The digest of the report it stored (the probe's report, the canary analysis's).
+    #[serde(default)]
+    pub evidence: Option<String>,
+}
+
+/// A report a check made, stored with its interval's record as evidence of the artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The blob kind (`evidence` for the probe's report, `verification` for a canary
+    /// analysis, as `portcullis probe --record` and `verify canary --record` store them).
+    pub blob_kind: String,
+    pub bytes: Vec<u8>,
 }
 
 /// A time range.
@@ -351,11 +363,13 @@ impl<'a> Watches<'a> {
             .is_some())
     }
 
-    /// Record one interval's checks; `facts` (the running digest's verification and exposure
-    /// results) are recorded first, as the firewall's own facts of later decisions.
+    /// Record one interval's checks with the reports they made (kept as evidence of the
+    /// artifact); `facts` (the running digest's verification and exposure results) are
+    /// recorded first, as the firewall's own facts of later decisions.
     pub async fn record_check(
         &self,
         mut check: CheckRecord,
+        reports: &[CheckReport],
         facts: Option<&FactsToRecord>,
         actor: &Actor,
     ) -> Result<Option<Entry>, RegistryError> {
@@ -368,7 +382,25 @@ impl<'a> Watches<'a> {
         let body = serde_json::to_value(&check)
             .map_err(|e| RegistryError::Internal(format!("watch check: {e}")))?;
         let id = check.watch_id.clone();
-        self.once(kinds::WATCH_CHECK, &id, check.interval, body)
+        let artifact = self
+            .get(&id)
+            .await?
+            .map(|w| w.plan.artifact.digest)
+            .ok_or_else(|| RegistryError::NotFound(format!("no watch {id}")))?;
+        let mut writes = Vec::new();
+        for r in reports {
+            let blob = NewBlob::new(&r.blob_kind, &r.bytes)?;
+            let evidence_digest = blob.digest.clone();
+            writes.push(Write::Blob {
+                blob,
+                components: Vec::new(),
+            });
+            writes.push(Write::ArtifactEvidence {
+                artifact_digest: artifact.clone(),
+                evidence_digest,
+            });
+        }
+        self.once_with(kinds::WATCH_CHECK, &id, check.interval, body, writes)
             .await
     }
 
@@ -417,7 +449,7 @@ impl<'a> Watches<'a> {
             .into_values()
             .filter(|w| environment.is_none_or(|env| w.plan.environment == env))
             .collect();
-        out.sort_by(|a, b| b.started_seq.cmp(&a.started_seq));
+        out.sort_by_key(|w| std::cmp::Reverse(w.started_seq));
         Ok(out)
     }
 
@@ -434,17 +466,27 @@ impl<'a> Watches<'a> {
         k: u32,
         body: serde_json::Value,
     ) -> Result<Option<Entry>, RegistryError> {
+        self.once_with(kind, id, k, body, Vec::new()).await
+    }
+
+    /// [`Self::once`], writing `more` too when it is appended.
+    async fn once_with(
+        &self,
+        kind: &str,
+        id: &str,
+        k: u32,
+        body: serde_json::Value,
+        more: Vec<Write>,
+    ) -> Result<Option<Entry>, RegistryError> {
         let unique = NewBlob::new(CLAIM_BLOB, format!("{kind} {id} {k}").as_bytes())?;
+        let mut writes = vec![Write::Blob {
+            blob: unique,
+            components: Vec::new(),
+        }];
+        writes.extend(more);
         let entries = self
             .store
-            .append(vec![Change::if_new(
-                kind,
-                body,
-                vec![Write::Blob {
-                    blob: unique,
-                    components: Vec::new(),
-                }],
-            )])
+            .append(vec![Change::if_new(kind, body, writes)])
             .await?;
         Ok(entries.into_iter().flatten().next())
     }
@@ -599,11 +641,28 @@ mod tests {
                 failed: vec!["port 8081 is open".into()],
                 metrics: Vec::new(),
                 ports: vec![8081],
+                evidence: None,
             }],
             facts: Vec::new(),
             by: String::new(),
         };
-        assert!(w.record_check(check, None, &actor).await.unwrap().is_some());
+        let report = CheckReport {
+            blob_kind: "evidence".into(),
+            bytes: b"{\"kind\": \"exposure\"}".to_vec(),
+        };
+        assert!(
+            w.record_check(check.clone(), std::slice::from_ref(&report), None, &actor)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Once per interval, whoever asks.
+        assert!(
+            w.record_check(check, &[report], None, &actor)
+                .await
+                .unwrap()
+                .is_none()
+        );
         w.finish(&p.id, Status::Failed, "port", vec!["x".into()], &actor)
             .await
             .unwrap()

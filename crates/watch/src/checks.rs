@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use portcullis_firewall::watch::{CheckResult, Span, Verdict, WatchPlan};
+use portcullis_firewall::watch::{CheckReport, CheckResult, Span, Verdict, WatchPlan};
 use portcullis_policy::input::{InputExposure, InputVerification};
 use portcullis_verify::VerifyError;
 use portcullis_verify::analysis::{self, Subject};
@@ -51,6 +51,8 @@ impl Windows {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub result: CheckResult,
+    /// The report the check made (stored as evidence of the artifact).
+    pub report: Option<CheckReport>,
     pub verification: Option<InputVerification>,
     pub exposures: Vec<InputExposure>,
 }
@@ -65,7 +67,9 @@ impl Outcome {
                 failed: vec![message],
                 metrics: Vec::new(),
                 ports: Vec::new(),
+                evidence: None,
             },
+            report: None,
             verification: None,
             exposures: Vec::new(),
         }
@@ -140,7 +144,12 @@ pub async fn exposure(watch: &Watch, plan: &WatchPlan) -> Option<Outcome> {
             failed,
             metrics: Vec::new(),
             ports,
+            evidence: Some(digest),
         },
+        report: Some(CheckReport {
+            blob_kind: "evidence".into(),
+            bytes: body,
+        }),
         verification: None,
         exposures,
     })
@@ -316,6 +325,7 @@ fn analyse(
             },
             metrics: failing_metrics,
             ports: Vec::new(),
+            evidence: Some(portcullis_store::digest(&body)),
         },
         verification: Some(InputVerification {
             kind: "canary".into(),
@@ -326,6 +336,10 @@ fn analyse(
             ..InputVerification::default()
         }),
         exposures: Vec::new(),
+        report: Some(CheckReport {
+            blob_kind: "verification".into(),
+            bytes: body,
+        }),
     })
 }
 

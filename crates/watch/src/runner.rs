@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use portcullis_firewall::sources::FactsToRecord;
-use portcullis_firewall::watch::{CheckRecord, Status, WatchPlan, WatchState, watch_id};
+use portcullis_firewall::watch::{
+    CheckRecord, CheckReport, Status, WatchPlan, WatchState, watch_id,
+};
 use portcullis_firewall::{Actor, DecisionService, Role};
 
 use crate::checks::{self, Windows};
@@ -227,6 +229,7 @@ impl Runner {
                 .collect(),
             exposures: outcomes.iter().flat_map(|o| o.exposures.clone()).collect(),
         };
+        let reports: Vec<CheckReport> = outcomes.iter().filter_map(|o| o.report.clone()).collect();
         let (window, baseline) = windows.spans();
         let record = CheckRecord {
             watch_id: plan.id.clone(),
@@ -239,7 +242,7 @@ impl Runner {
             by: String::new(),
         };
         let book = self.service.watches();
-        book.record_check(record.clone(), Some(&facts), &self.actor)
+        book.record_check(record.clone(), &reports, Some(&facts), &self.actor)
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(watch = %plan.id, interval = k, failed = record.failed(), "watch checks recorded");

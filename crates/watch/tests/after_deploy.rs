@@ -83,7 +83,7 @@ async fn serve_app(service: Arc<Service>) -> SocketAddr {
                 let s = service.clone();
                 move || async move {
                     let n = s.requests.fetch_add(1, Ordering::SeqCst) + 1;
-                    if n % s.fail_every() == 0 {
+                    if n.is_multiple_of(s.fail_every()) {
                         s.failed.fetch_add(1, Ordering::SeqCst);
                         (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "failed")
                     } else {
@@ -395,6 +395,11 @@ watch:
         vec!["error_rate".to_string()],
         "{canary:#?}"
     );
+    // The reports themselves are kept, as evidence of the artifact.
+    for r in &check.results {
+        let d = r.evidence.as_ref().unwrap();
+        assert!(store.has_blob(d).await.unwrap(), "{r:#?}");
+    }
     let reason = failed.reason.clone().unwrap();
     assert!(reason.contains("error_rate"), "{reason}");
     assert!(reason.contains(&extra_b.to_string()), "{reason}");
