@@ -433,7 +433,23 @@ impl<'a> Watches<'a> {
     /// Every watch (of `environment` when given), newest first.
     pub async fn list(&self, environment: Option<&str>) -> Result<Vec<WatchState>, RegistryError> {
         let mut watches: BTreeMap<String, WatchState> = BTreeMap::new();
-        let mut after = 0;
+        self.follow(&mut watches, 0).await?;
+        let mut out: Vec<WatchState> = watches
+            .into_values()
+            .filter(|w| environment.is_none_or(|env| w.plan.environment == env))
+            .collect();
+        out.sort_by_key(|w| std::cmp::Reverse(w.started_seq));
+        Ok(out)
+    }
+
+    /// Bring `known` up to date with the watch entries after entry `after`, and return the
+    /// last entry read (`after` when there is none): a reader that keeps `known` reads each
+    /// entry once. Entries about watches not in `known` (ended ones it dropped) are skipped.
+    pub async fn follow(
+        &self,
+        known: &mut BTreeMap<String, WatchState>,
+        mut after: u64,
+    ) -> Result<u64, RegistryError> {
         loop {
             let page = self
                 .store
@@ -442,15 +458,10 @@ impl<'a> Watches<'a> {
             let Some(last) = page.last() else { break };
             after = last.seq;
             for e in &page {
-                fold(&mut watches, e)?;
+                fold(known, e)?;
             }
         }
-        let mut out: Vec<WatchState> = watches
-            .into_values()
-            .filter(|w| environment.is_none_or(|env| w.plan.environment == env))
-            .collect();
-        out.sort_by_key(|w| std::cmp::Reverse(w.started_seq));
-        Ok(out)
+        Ok(after)
     }
 
     /// Watch `id`.

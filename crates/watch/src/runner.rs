@@ -6,7 +6,7 @@
 //! Everything it knows comes from the store at each pass, so a restarted replica (or another
 //! one) picks up where the watch stands; the claims make each interval run once.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,6 +47,9 @@ pub struct Runner {
     on_end: OnEnd,
     /// Watches whose checks run in this process now.
     running: Arc<Mutex<HashSet<String>>>,
+    /// The running watches as the store tells them, and the last watch entry read: each pass
+    /// reads only what is new.
+    known: tokio::sync::Mutex<(u64, BTreeMap<String, WatchState>)>,
 }
 
 impl Runner {
@@ -63,6 +66,7 @@ impl Runner {
             actor: Actor::new(replica, Role::Verifier),
             on_end,
             running: Arc::default(),
+            known: tokio::sync::Mutex::default(),
         }
     }
 
@@ -151,8 +155,19 @@ impl Runner {
         }
         // Running watches: what is due.
         let now = Utc::now();
-        for state in book.list(None).await.map_err(|e| e.to_string())? {
-            if state.status != Status::Running || self.is_running(&state.plan.id) {
+        let running: Vec<WatchState> = {
+            let mut known = self.known.lock().await;
+            let (cursor, watches) = &mut *known;
+            *cursor = book
+                .follow(watches, *cursor)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Ended watches are not looked at again.
+            watches.retain(|_, w| w.status == Status::Running);
+            watches.values().cloned().collect()
+        };
+        for state in running {
+            if self.is_running(&state.plan.id) {
                 continue;
             }
             let plan = &state.plan;
