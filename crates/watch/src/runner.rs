@@ -16,6 +16,7 @@ use portcullis_firewall::watch::{
     CheckRecord, CheckReport, Status, WatchPlan, WatchState, watch_id,
 };
 use portcullis_firewall::{Actor, DecisionService, Role};
+use portcullis_store::{StoreEvent, kinds};
 
 use crate::checks::{self, Windows};
 use crate::config::{Watch, Watches};
@@ -90,11 +91,27 @@ impl Runner {
         let this = Arc::new(self);
         let mut cursor = 0;
         let tick = this.tick();
+        // A deployment wakes the scheduler at once where the store tells of it (live kinds);
+        // the tick covers the rest.
+        let mut changes = this.service.store().subscribe().await.ok();
         loop {
             if let Err(e) = this.pass(&mut cursor).await {
                 tracing::error!(error = %e, "watch: a pass over the store failed");
             }
-            tokio::time::sleep(tick).await;
+            let deadline = tokio::time::Instant::now() + tick;
+            match &mut changes {
+                Some(sub) => loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(deadline) => break,
+                        e = sub.next() => {
+                            if e.kind == kinds::DEPLOYMENT || e.kind == StoreEvent::RELOAD {
+                                break;
+                            }
+                        }
+                    }
+                },
+                None => tokio::time::sleep_until(deadline).await,
+            }
         }
     }
 
