@@ -36,6 +36,7 @@ pub mod sources;
 pub mod stored;
 pub mod trust;
 pub mod violation;
+pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

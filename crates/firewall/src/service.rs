@@ -976,6 +976,12 @@ impl DecisionService {
         Ok(crate::sources::record(&self.store, facts, actor).await?)
     }
 
+    /// The watches of the hours after each deployment: started, checked and ended through
+    /// it; read by anyone who may read.
+    pub fn watches(&self) -> crate::watch::Watches<'_> {
+        crate::watch::Watches::new(&self.store)
+    }
+
     /// The stored exceptions with their status now (revoked ones too with `all`).
     pub async fn exceptions(&self, all: bool) -> Result<Vec<ExceptionState>, ServiceError> {
         Ok(self.registry.exceptions(all).await?)

@@ -64,6 +64,8 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(crate::admission::review))
+        .routes(routes!(list_watches))
+        .routes(routes!(show_watch))
 }
 
 fn json_response<T: Serialize>(status: StatusCode, v: &T) -> Response {
@@ -1535,4 +1537,56 @@ async fn revoke_token(
         tracing::error!(error = %e, "token reload failed");
     }
     ok(&json!({"token": id, "audit_entry": seq}))
+}
+
+// ------------------------------------------------------------------ watches
+
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{env}/watches",
+    tag = "deployments",
+    operation_id = "list_watches",
+    description = "The watches of the hours after each deployment to `env`, newest first: the plan (artifact, version before, duration, interval, checks), the status (`running`, `passed`, `failed`, `inconclusive`) with its reason, each interval's claim and checks (when, kind, verdict, what failed: metric names, port numbers). Role: viewer or above.",
+    params(("env" = String, Path, description = "the environment")),
+    responses(
+        (status = 200, description = "`{watches: [Watch]}`", body = serde_json::Value),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_watches(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(env): Path<String>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let watches = state.service.watches().list(Some(&env)).await?;
+    ok(&json!({"watches": watches}))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/watches/{id}",
+    tag = "deployments",
+    operation_id = "show_watch",
+    description = "One watch (`wch_<deployment entry>`): its plan, status and checks. Role: viewer or above.",
+    params(("id" = String, Path, description = "the watch id")),
+    responses(
+        (status = 200, description = "`{watch: Watch}`", body = serde_json::Value),
+        (status = 404, description = "no such watch (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn show_watch(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let watch = state
+        .service
+        .watches()
+        .get(&id)
+        .await?
+        .ok_or_else(|| Problem::new(codes::NOT_FOUND, format!("no watch {id}")))?;
+    ok(&json!({"watch": watch}))
 }

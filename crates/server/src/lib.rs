@@ -62,6 +62,25 @@ pub async fn serve(
         state.settings.notifications.clone(),
         move |ev| witnessing.notifier.send(ev),
     ));
+    let watching = state.clone();
+    let watch = tokio::spawn(
+        portcullis_watch::Runner::new(
+            state.service.clone(),
+            state.settings.watches.clone(),
+            &format!(
+                "watch@{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "server".into())
+            ),
+            Arc::new(move |ended: &portcullis_watch::Ended| {
+                if ended.status == portcullis_firewall::watch::Status::Failed {
+                    watching
+                        .notifier
+                        .send(notify::Event::WatchFailed(Box::new(ended.clone())));
+                }
+            }),
+        )
+        .run(),
+    );
     let app = routes::router(state.clone())
         .layer(axum::Extension(dashboard::Transport { tls: tls.is_some() }));
     let stopping = state.clone();
@@ -85,6 +104,7 @@ pub async fn serve(
     expiry.abort();
     rejudging.abort();
     checkpoints.abort();
+    watch.abort();
     state.notifier.flush(Duration::from_secs(5)).await;
     result
 }

@@ -31,6 +31,8 @@ pub enum EventKind {
     /// A new signed checkpoint of the audit chain: a witness outside the database. Sent only
     /// to webhooks that list it in `events`.
     Checkpoint,
+    /// A check failed in the hours after a deployment (docs/watch.md).
+    WatchFailed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -139,6 +141,7 @@ pub enum Event {
     },
     Checkpoint(portcullis_store::Checkpoint),
     Posture(Box<portcullis_firewall::posture::Transition>),
+    WatchFailed(Box<portcullis_watch::Ended>),
 }
 
 impl Event {
@@ -150,6 +153,7 @@ impl Event {
             Self::Override { .. } => EventKind::Override,
             Self::Checkpoint(_) => EventKind::Checkpoint,
             Self::Posture(_) => EventKind::Posture,
+            Self::WatchFailed(_) => EventKind::WatchFailed,
         }
     }
 
@@ -225,6 +229,19 @@ impl Event {
                     ),
                 }
             }
+            Self::WatchFailed(e) => format!(
+                "Watch {} failed: {}@{} in {} ({}){}",
+                e.state.plan.id,
+                e.state.plan.artifact.name,
+                e.state.plan.artifact.digest,
+                e.state.plan.environment,
+                e.reason,
+                match &e.rollback {
+                    Some(Ok(_)) => "; rollback requested",
+                    Some(Err(_)) => "; the rollback webhook failed",
+                    None => "",
+                }
+            ),
         }
     }
 
@@ -247,6 +264,13 @@ impl Event {
             } => json!({"decision": decision, "by": by, "reason": reason}),
             Self::Checkpoint(c) => json!({"checkpoint": c}),
             Self::Posture(t) => json!({"posture": t}),
+            Self::WatchFailed(e) => json!({
+                "watch": e.state, "reason": e.reason, "failed_checks": e.failed_checks,
+                "rollback": e.rollback.as_ref().map(|r| match r {
+                    Ok(status) => json!({"status": status}),
+                    Err(error) => json!({"error": error}),
+                }),
+            }),
         };
         json!({"event": self.kind(), "text": self.text(), "detail": detail, "sent_at": Utc::now().to_rfc3339()})
     }

@@ -33,6 +33,12 @@ pub struct ServerSettings {
     /// How what runs is judged again when advisories, exceptions, policies or evidence change.
     #[serde(default)]
     pub posture: portcullis_firewall::rejudge::RejudgeSettings,
+    /// The hours after a deployment: what to watch, how long, how often (docs/watch.md).
+    #[serde(default)]
+    pub watch: Vec<portcullis_watch::WatchSetting>,
+    /// `watch`, with the files it names read (by [`ServerSettings::parse`]).
+    #[serde(skip)]
+    pub watches: portcullis_watch::Watches,
 }
 
 /// `audit:` — the checkpoint key pinned for verification, and where checkpoints are witnessed.
@@ -139,7 +145,27 @@ pub struct SettingsError {
 }
 
 impl ServerSettings {
+    /// Read the settings in `text` (the content of the file `source`) and the files its
+    /// `watch:` items name (relative to `source`).
     pub fn parse(text: &str, source: &str) -> Result<Self, SettingsError> {
+        let mut settings = Self::parse_only(text, source)?;
+        settings.watches =
+            portcullis_watch::Watches::load(&settings.watch, std::path::Path::new(source))
+                .map_err(|e| SettingsError {
+                    file: e.file,
+                    // The line of `watch:`; the path names the item and the field.
+                    place: text
+                        .lines()
+                        .position(|l| l.starts_with("watch:"))
+                        .map(|i| format!("{}:1", i + 1))
+                        .unwrap_or_default(),
+                    path: e.place,
+                    message: e.message,
+                })?;
+        Ok(settings)
+    }
+
+    fn parse_only(text: &str, source: &str) -> Result<Self, SettingsError> {
         let de = yaml_serde::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();

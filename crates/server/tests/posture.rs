@@ -561,3 +561,70 @@ async fn admission_keeps_the_inventory() {
     assert!(e.to_string().contains("snapshots"), "{e}");
     s.stop().await;
 }
+
+/// A watch after a deployment that finds an undeclared port records it as an exposure fact of
+/// the running digest; that fact re-judges the artifact, and its posture goes into violation
+/// of PCL-EXPO-001 (enforced in that environment) with no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_watch_puts_what_runs_in_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("portcullis.yaml");
+    std::fs::write(
+        &cfg,
+        "environments:\n  guarded: {protected: false}\nrules:\n  PCL-EXPO-001:\n    actions: {guarded: enforce}\n",
+    )
+    .unwrap();
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = service.local_addr().unwrap().port();
+    let undeclared = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = undeclared.local_addr().unwrap().port();
+    std::fs::write(
+        dir.path().join("expectations.yaml"),
+        format!(
+            "apiVersion: portcullis.dev/probe/v1\ntargets:\n  - name: shop\n    address: 127.0.0.1\n    tcp: {{scan: [{port}, {open}], allowed: [{port}]}}\n"
+        ),
+    )
+    .unwrap();
+    let path = dir.path().join("server.yaml");
+    let text = "watch:\n  - {environment: guarded, duration: 6s, interval: 2s, lag: 100ms, expectations: expectations.yaml}\n";
+    std::fs::write(&path, text).unwrap();
+    let settings = ServerSettings::parse(text, &path.display().to_string()).unwrap();
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(
+        db.config(),
+        Options {
+            settings,
+            gatekeeper: None,
+            config: Some(cfg),
+        },
+    )
+    .await;
+    decide_and_deploy(&s, LOG4J_ARTIFACT, "guarded", log4j_sbom()).await;
+    wait_for(
+        &s,
+        &[("guarded", LOG4J)],
+        Posture::Compliant,
+        Duration::from_secs(5),
+    )
+    .await;
+    // The first interval ends 2 s after the deployment: then the fact, then the re-judging.
+    let took = wait_for(
+        &s,
+        &[("guarded", LOG4J)],
+        Posture::Violation,
+        Duration::from_secs(15),
+    )
+    .await;
+    println!("deployed → in violation after the watch's first check: {took:?}");
+    let (_, rules) = state_of(&s, "guarded", LOG4J).await.unwrap();
+    assert_eq!(rules, ["PCL-EXPO-001"]);
+    let entries = posture_entries(&s).await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["to"] == "violation" && e["cause"] == "fact.recorded"),
+        "{entries:?}"
+    );
+    drop((service, undeclared));
+    s.stop().await;
+}

@@ -399,6 +399,12 @@ pub mod kinds {
     pub const APPROVAL_GRANTED: &str = "approval.granted";
     pub const APPROVAL_REVOKED: &str = "approval.revoked";
     pub const FACT_RECORDED: &str = "fact.recorded";
+    /// The hours after a deployment: a watch started, one interval's checks claimed by a
+    /// replica, their results, the watch's end.
+    pub const WATCH_STARTED: &str = "watch.started";
+    pub const WATCH_CLAIMED: &str = "watch.claimed";
+    pub const WATCH_CHECK: &str = "watch.check";
+    pub const WATCH_FINISHED: &str = "watch.finished";
     /// The chain was re-hashed to format 2 (its body pins the format-1 head).
     pub const CHAIN_MIGRATED: &str = crate::chain::MIGRATED;
 }

@@ -25,6 +25,7 @@ mod report;
 mod rules;
 mod session;
 mod state;
+mod watches;
 
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/ui/decisions/{id}/proof", get(decision::proof))
         .route("/ui/environments", get(environments::environments))
+        .route("/ui/watches", get(watches::watches))
         .route(
             "/ui/advisories",
             get(advisories::advisories).post(advisories::add_advisory),

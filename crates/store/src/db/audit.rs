@@ -238,6 +238,23 @@ impl Store {
         Ok(rows.into_iter().map(Entry::from).collect())
     }
 
+    /// Up to `limit` entries after `after` whose kind starts with `prefix` (`watch.`,
+    /// `deployment.recorded`), in sequence order.
+    pub async fn entries_with_prefix(
+        &self,
+        prefix: &str,
+        after: u64,
+        limit: i64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows: Vec<EntryRecord> = on_db!(&self.inner.db, pool => {
+            sqlx::query_as("SELECT seq, at, kind, body, body_digest, prev_hash, hash FROM audit_log WHERE seq > $1 AND substr(kind, 1, length($2)) = $2 ORDER BY seq LIMIT $3")
+                .bind(after).bind(prefix).bind(limit)
+                .fetch_all(pool).await.map_err(|e| self.err(e))?
+        });
+        Ok(rows.into_iter().map(Entry::from).collect())
+    }
+
     pub async fn entry(&self, seq: u64) -> Result<Option<Entry>, StoreError> {
         Ok(self.entries(seq, seq).await?.pop())
     }
