@@ -336,7 +336,7 @@ async fn advisories_exceptions_deployments_and_inventory() {
     let (_, inv) = s.get(Role::Viewer, "/v1/inventory?env=dev").await;
     assert_eq!(inv["inventory"].as_array().unwrap().len(), 1);
     let (_, v) = s.get(Role::Viewer, "/v1/audit/verify").await;
-    assert_eq!(v["intact"], true);
+    assert_eq!(v["intact"], true, "{v:#}");
     s.stop().await;
 }
 
