@@ -118,7 +118,7 @@ pub fn entries() -> anyhow::Result<Vec<Entry>> {
         (
             exit::DENIED,
             "denied",
-            "The decision denies by policy (or a check found a deviation).",
+            "The decision denies by policy (or a check found a deviation; `posture`: something running is in violation, undecided or not judged yet).",
         ),
         (
             exit::ERROR,

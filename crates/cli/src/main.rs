@@ -14,6 +14,7 @@ mod diff;
 mod gate;
 mod inspect;
 mod policy;
+mod posture;
 mod probe;
 mod registry;
 mod remote;
@@ -111,15 +112,37 @@ enum Command {
     /// Every rule id and error code a user can meet (library and engine rules, API problem
     /// codes, evidence errors, attestation failures, exit codes): docs/catalogue.md.
     Catalogue(catalogue::CatalogueArgs),
-    /// What runs where, as recorded with `deployed`.
-    Inventory {
-        #[arg(long = "env")]
-        environment: Option<String>,
-        #[arg(long, value_enum, default_value_t)]
-        format: registry::ListFormat,
-        #[command(flatten)]
-        store: state::StoreArgs,
-    },
+    /// What runs where, as recorded with `deployed` or reported with `inventory sync`.
+    Inventory(InventoryArgs),
+    /// The posture of what runs in an environment: each running artifact compliant, in
+    /// violation (of which rules, since when) or undecided. Exit 0 when everything running is
+    /// compliant, 1 when anything is in violation, undecided or not judged yet, 2 on errors.
+    Posture(Box<posture::PostureArgs>),
+    /// Snapshots of what ran in an environment after each change: list, show, diff.
+    #[command(subcommand)]
+    Snapshot(posture::SnapshotCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct InventoryArgs {
+    #[command(subcommand)]
+    command: Option<InventoryCommand>,
+    #[arg(long = "env")]
+    environment: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    format: registry::ListFormat,
+    #[command(flatten)]
+    store: state::StoreArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum InventoryCommand {
+    /// Replace what runs in an environment with a report of it (`kubectl get pods -A -o
+    /// json`, or image references pinned by digest, one per line): new artifacts and digests
+    /// recorded as deployments, the rest as removals, then one snapshot. Exit 2 on a report
+    /// that cannot be read (the error names the file and the place).
+    Sync(Box<posture::SyncArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -432,11 +455,14 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Catalogue(args) => catalogue::run(&args),
-        Command::Inventory {
-            environment,
-            format,
+        Command::Inventory(InventoryArgs {
+            command: Some(InventoryCommand::Sync(args)),
             store,
-        } => registry::inventory(environment.as_deref(), format, &store),
+            ..
+        }) => posture::sync(&args, &store),
+        Command::Inventory(a) => registry::inventory(a.environment.as_deref(), a.format, &a.store),
+        Command::Posture(args) => posture::run(&args),
+        Command::Snapshot(cmd) => posture::snapshot(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

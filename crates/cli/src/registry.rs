@@ -21,7 +21,7 @@ pub enum ListFormat {
 }
 
 /// Pretty JSON on stdout; a closed pipe (`| head`) ends the output quietly.
-fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let r = serde_json::to_writer_pretty(&mut out, v)

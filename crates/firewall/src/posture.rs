@@ -295,3 +295,50 @@ pub async fn counts(
     }
     Ok(out)
 }
+
+/// One environment with what runs there, by state (`GET /v1/environments`, the overview).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentSummary {
+    pub environment: String,
+    /// Running artifacts (the inventory).
+    pub running: usize,
+    pub compliant: usize,
+    pub violation: usize,
+    pub undecided: usize,
+    /// Running, not judged yet.
+    pub pending: usize,
+    /// The longest time in violation of any running artifact (seconds; 0 when none).
+    pub longest_violation_seconds: i64,
+}
+
+/// Every environment something runs in (or has a posture in), each with its counts.
+pub async fn environments(store: &Store) -> Result<Vec<EnvironmentSummary>, RegistryError> {
+    let mut names: std::collections::BTreeSet<String> = counts(store).await?.into_keys().collect();
+    names.extend(
+        store
+            .inventory(None)
+            .await?
+            .into_iter()
+            .map(|r| r.environment),
+    );
+    let mut out = Vec::new();
+    for environment in names {
+        let p = read(store, &environment).await?;
+        out.push(EnvironmentSummary {
+            running: p.artifacts.len() + p.pending.len(),
+            compliant: p.compliant,
+            violation: p.violation,
+            undecided: p.undecided,
+            pending: p.pending.len(),
+            longest_violation_seconds: p
+                .artifacts
+                .iter()
+                .filter(|s| s.state == State::Violation)
+                .map(|s| s.seconds)
+                .max()
+                .unwrap_or(0),
+            environment,
+        });
+    }
+    Ok(out)
+}

@@ -1011,6 +1011,13 @@ impl DecisionService {
         Ok(crate::posture::read(&self.store, environment).await?)
     }
 
+    /// Every environment something runs in, with its running artifacts counted by state.
+    pub async fn environments(
+        &self,
+    ) -> Result<Vec<crate::posture::EnvironmentSummary>, ServiceError> {
+        Ok(crate::posture::environments(&self.store).await?)
+    }
+
     /// Replace what runs in `environment` with `running` (a whole report of it, from
     /// `source`): deployments and removals, then one snapshot.
     pub async fn sync_inventory(

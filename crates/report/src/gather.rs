@@ -351,7 +351,85 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
         chain,
         days: all_days,
         rules,
+        running: running(store, env, query).await?,
     })
+}
+
+fn snapshot_entry(s: portcullis_store::SnapshotRow) -> SnapshotEntry {
+    SnapshotEntry {
+        chain_seq: s.seq,
+        taken_at: s.taken_at,
+        cause: s.cause,
+        artifacts: s
+            .artifacts
+            .into_iter()
+            .map(|a| RunningArtifact {
+                name: a.name,
+                digest: a.digest,
+                deployed_at: a.deployed_at,
+                decision_id: a.decision_id,
+                verdict: a.verdict,
+            })
+            .collect(),
+    }
+}
+
+/// Snapshots read at most, per environment and range.
+const MAX_SNAPSHOTS: i64 = 100_000;
+
+/// What ran in each environment (of `env`, or every one) during the range: the last snapshot
+/// before it began and those taken in it (each checked against its audit entry by the store).
+async fn running(
+    store: &Store,
+    env: Option<&str>,
+    query: &ReportQuery,
+) -> Result<Vec<EnvironmentSnapshots>, ReportError> {
+    let environments = match env {
+        Some(e) => vec![e.to_string()],
+        None => store.snapshot_environments().await?,
+    };
+    let in_range =
+        |taken_at: &str| parse_time(taken_at).is_some_and(|t| t >= query.from && t < query.to);
+    // The store compares times as strings: a day's margin, then the exact test on parsed times.
+    let from_margin = rfc3339(&(query.from - Duration::days(1)));
+    let to_margin = rfc3339(&(query.to + Duration::days(1)));
+    let mut out = Vec::new();
+    for environment in environments {
+        let mut snapshots: Vec<SnapshotEntry> = store
+            .snapshots(
+                Some(&environment),
+                Some(&from_margin),
+                Some(&to_margin),
+                MAX_SNAPSHOTS,
+            )
+            .await?
+            .into_iter()
+            .filter(|s| in_range(&s.taken_at))
+            .map(snapshot_entry)
+            .collect();
+        snapshots.reverse();
+        let before = store
+            .snapshots(
+                Some(&environment),
+                None,
+                Some(&rfc3339(&(query.from + Duration::seconds(1)))),
+                50,
+            )
+            .await?;
+        let at_start = before
+            .into_iter()
+            .find(|s| parse_time(&s.taken_at).is_some_and(|t| t < query.from))
+            .map(snapshot_entry);
+        if at_start.is_none() && snapshots.is_empty() {
+            continue;
+        }
+        out.push(EnvironmentSnapshots {
+            environment,
+            at_start,
+            snapshots,
+        });
+    }
+    Ok(out)
 }
 
 fn count(c: &mut Counts, outcome: Outcome, d: &Decision, overridden: bool) {

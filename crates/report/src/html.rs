@@ -277,6 +277,22 @@ mod tests {
                 title: EVIL.into(),
                 decisions: 1,
             }],
+            running: vec![crate::model::EnvironmentSnapshots {
+                environment: EVIL.into(),
+                at_start: None,
+                snapshots: vec![crate::model::SnapshotEntry {
+                    chain_seq: 4,
+                    taken_at: EVIL.into(),
+                    cause: EVIL.into(),
+                    artifacts: vec![crate::model::RunningArtifact {
+                        name: EVIL.into(),
+                        digest: EVIL.into(),
+                        deployed_at: EVIL.into(),
+                        decision_id: Some(EVIL.into()),
+                        verdict: Some(EVIL.into()),
+                    }],
+                }],
+            }],
         }
     }
 

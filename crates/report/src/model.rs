@@ -37,6 +37,48 @@ pub struct Report {
     /// Rules by number of decisions they were violated in (enforced or warned, unexcepted),
     /// most first.
     pub rules: Vec<RuleCount>,
+    /// What ran in each environment during the range: what ran when it began, and every
+    /// snapshot taken in it (after each change of what runs), each artifact with the decision
+    /// it ran under and that decision's verdict.
+    #[serde(default)]
+    pub running: Vec<EnvironmentSnapshots>,
+}
+
+/// What ran in one environment during the range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentSnapshots {
+    pub environment: String,
+    /// The last snapshot taken before the range began: what was running when it began (None
+    /// when nothing was recorded before).
+    pub at_start: Option<SnapshotEntry>,
+    /// The snapshots taken in the range, oldest first.
+    pub snapshots: Vec<SnapshotEntry>,
+}
+
+/// What ran in an environment after one change of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotEntry {
+    /// Its audit entry.
+    pub chain_seq: i64,
+    /// RFC 3339 UTC.
+    pub taken_at: String,
+    /// The kinds of the changes it follows (`deployment.recorded`, `deployment.removed`,
+    /// `inventory.sync`).
+    pub cause: String,
+    pub artifacts: Vec<RunningArtifact>,
+}
+
+/// One artifact running at a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningArtifact {
+    pub name: String,
+    pub digest: String,
+    pub deployed_at: String,
+    /// The latest decision about this digest in the environment when the snapshot was taken
+    /// (None: it ran without one).
+    pub decision_id: Option<String>,
+    /// That decision's verdict (`allow`, `deny`).
+    pub verdict: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use portcullis_firewall::{ArtifactId, EvidenceRecord, EvidenceRef, Violation};
 use portcullis_report::{
     AdvisoryEntry, ChainResult, ControlCoverage, Counts, DayCounts, DecisionEntry, DeployedImpact,
-    ExceptedEntry, ExceptionEntry, Format, Outcome, OverrideEntry, Range, Report, RuleCount,
-    SCHEMA, Status, Summary, oscal, render,
+    EnvironmentSnapshots, ExceptedEntry, ExceptionEntry, Format, Outcome, OverrideEntry, Range,
+    Report, RuleCount, RunningArtifact, SCHEMA, SnapshotEntry, Status, Summary, oscal, render,
 };
 
 const LEGACY: &str = "registry.example.com/shop/legacy-search";
@@ -435,6 +435,89 @@ fn report() -> Report {
                 decisions: 1,
             },
         ],
+        running: vec![EnvironmentSnapshots {
+            environment: "production".into(),
+            at_start: Some(SnapshotEntry {
+                chain_seq: 1,
+                taken_at: "2026-10-31T09:00:00.000Z".into(),
+                cause: "deployment.recorded".into(),
+                artifacts: vec![running(
+                    LEGACY,
+                    'b',
+                    "2026-10-31T09:00:00.000Z",
+                    Some(D_ALLOW),
+                    "allow",
+                )],
+            }),
+            snapshots: vec![
+                SnapshotEntry {
+                    chain_seq: 7,
+                    taken_at: "2026-11-01T10:00:00.000Z".into(),
+                    cause: "deployment.recorded".into(),
+                    artifacts: vec![
+                        running(
+                            CHECKOUT,
+                            'a',
+                            "2026-11-01T10:00:00.000Z",
+                            Some(D_ALLOW),
+                            "allow",
+                        ),
+                        running(
+                            LEGACY,
+                            'b',
+                            "2026-10-31T09:00:00.000Z",
+                            Some(D_ALLOW),
+                            "allow",
+                        ),
+                    ],
+                },
+                SnapshotEntry {
+                    chain_seq: 11,
+                    taken_at: "2026-11-02T11:00:00.000Z".into(),
+                    cause: "inventory.sync".into(),
+                    artifacts: vec![
+                        running(
+                            CHECKOUT,
+                            'a',
+                            "2026-11-01T10:00:00.000Z",
+                            Some(D_ALLOW),
+                            "allow",
+                        ),
+                        running(
+                            LEGACY,
+                            'd',
+                            "2026-11-02T11:00:00.000Z",
+                            Some(D_DENY),
+                            "deny",
+                        ),
+                        running(
+                            "registry.example.com/shop/cron",
+                            'e',
+                            "2026-11-02T11:00:00.000Z",
+                            None,
+                            "",
+                        ),
+                    ],
+                },
+            ],
+        }],
+    }
+}
+
+/// An artifact running at a snapshot (`verdict` empty: no decision).
+fn running(
+    name: &str,
+    digit: char,
+    at: &str,
+    decision: Option<&str>,
+    verdict: &str,
+) -> RunningArtifact {
+    RunningArtifact {
+        name: name.into(),
+        digest: sha(digit),
+        deployed_at: at.into(),
+        decision_id: decision.map(str::to_string),
+        verdict: (!verdict.is_empty()).then(|| verdict.to_string()),
     }
 }
 
@@ -457,6 +540,7 @@ fn empty_broken_report() -> Report {
         ..DayCounts::default()
     }];
     r.rules.clear();
+    r.running.clear();
     r.chain = ChainResult {
         verified: false,
         entries: 12,

@@ -689,6 +689,106 @@ async fn bad_queries_and_tampering_are_reported(store: Store) {
     assert!(err.to_string().contains("altered"), "{err}");
 }
 
+/// The report names what ran: the last snapshot before the range (what was running when it
+/// began) and every snapshot taken in it, each artifact with the decision it ran under.
+async fn snapshots_of_the_range(store: Store) {
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(20));
+    let before = Utc::now();
+    pause().await;
+    let a = ArtifactId {
+        name: CLEAN.into(),
+        digest: digest_of(CLEAN),
+    };
+    let b = ArtifactId {
+        name: VULNERABLE.into(),
+        digest: digest_of(VULNERABLE),
+    };
+    registry::record_deployment(&store, &a, "production", "cd@example.com")
+        .await
+        .unwrap();
+    registry::record_deployment(&store, &b, "production", "cd@example.com")
+        .await
+        .unwrap();
+    pause().await;
+    let start = Utc::now();
+    pause().await;
+    portcullis_firewall::inventory::remove(&store, "production", VULNERABLE, "cd", None)
+        .await
+        .unwrap()
+        .expect("it ran");
+    let end = Utc::now() + Duration::minutes(1);
+
+    let r = build(
+        &store,
+        &ReportQuery {
+            env: None,
+            from: start,
+            to: end,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.running.len(), 1, "{:#?}", r.running);
+    let prod = &r.running[0];
+    assert_eq!(prod.environment, "production");
+    let at_start = prod
+        .at_start
+        .as_ref()
+        .expect("what ran when the range began");
+    let names: Vec<&str> = at_start.artifacts.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "{at_start:#?}");
+    assert!(
+        names.contains(&CLEAN) && names.contains(&VULNERABLE),
+        "{names:?}"
+    );
+    assert!(
+        at_start
+            .artifacts
+            .iter()
+            .all(|x| x.verdict.is_none() && x.decision_id.is_none())
+    );
+    assert_eq!(prod.snapshots.len(), 1, "{:#?}", prod.snapshots);
+    assert_eq!(prod.snapshots[0].cause, "deployment.removed");
+    assert_eq!(prod.snapshots[0].artifacts.len(), 1);
+    assert_eq!(prod.snapshots[0].artifacts[0].digest, a.digest);
+    let html = String::from_utf8(render(&r, Format::Html).unwrap()).unwrap();
+    assert!(html.contains("Running when the range began"), "{html}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&render(&r, Format::Json).unwrap()).unwrap();
+    assert_eq!(
+        json["running"][0]["snapshots"][0]["cause"],
+        "deployment.removed"
+    );
+
+    // The whole history: both deployments and the removal, oldest first; nothing before.
+    let r = build(
+        &store,
+        &ReportQuery {
+            env: Some("production".into()),
+            from: before,
+            to: end,
+        },
+    )
+    .await
+    .unwrap();
+    let prod = &r.running[0];
+    assert!(prod.at_start.is_none());
+    let counts: Vec<usize> = prod.snapshots.iter().map(|s| s.artifacts.len()).collect();
+    assert_eq!(counts, [1, 2, 1]);
+    // Another environment ran nothing.
+    let r = build(
+        &store,
+        &ReportQuery {
+            env: Some("staging".into()),
+            from: before,
+            to: end,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(r.running.is_empty(), "{:#?}", r.running);
+}
+
 macro_rules! on_both_backends {
     ($($body:ident => $sqlite:ident, $postgres:ident;)+) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -706,6 +806,7 @@ macro_rules! on_both_backends {
 on_both_backends! {
     fixture_history_report => fixture_history_report_sqlite, fixture_history_report_postgres;
     bad_queries_and_tampering_are_reported => bad_queries_and_tampering_are_reported_sqlite, bad_queries_and_tampering_are_reported_postgres;
+    snapshots_of_the_range => snapshots_of_the_range_sqlite, snapshots_of_the_range_postgres;
 }
 
 // ------------------------------------------------------------------------------------------

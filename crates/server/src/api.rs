@@ -58,6 +58,12 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(record_deployment))
         .routes(routes!(inventory))
         .routes(routes!(diff))
+        .routes(routes!(environments))
+        .routes(routes!(posture))
+        .routes(routes!(sync_inventory, remove_deployment))
+        .routes(routes!(snapshots))
+        .routes(routes!(snapshot_diff))
+        .routes(routes!(snapshot))
         .routes(routes!(audit_verify))
         .routes(routes!(audit_export))
         .routes(routes!(report))
@@ -1219,6 +1225,327 @@ async fn diff(
         Err(portcullis_firewall::diff::DiffError::Store(e)) => Err(e.into()),
         Err(e) => Err(Problem::internal(e)),
     }
+}
+
+// ------------------------------------------------------------------ posture
+
+#[utoipa::path(
+    get,
+    path = "/v1/environments",
+    tag = "posture",
+    operation_id = "environments",
+    description = "Every environment something runs in, with its running artifacts counted by posture: `compliant`, `violation`, `undecided` (no decision about the digest there) and `pending` (running, not judged yet). Role: viewer or above.",
+    responses(
+        (status = 200, description = "`{environments: [{environment, running, compliant, violation, undecided, pending, longest_violation_seconds}]}`", body = serde_json::Value),
+    ),
+    security(("bearer" = [])),
+)]
+async fn environments(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult {
+    caller.require(Permission::Read)?;
+    ok(&json!({"environments": state.service.environments().await?}))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{env}/posture",
+    tag = "posture",
+    operation_id = "posture",
+    description = "The posture of what runs in an environment: each running artifact with its state (`compliant`, `violation`, `undecided`), the rules it violates, since when and for how many seconds, the decision that put it there and its audit entry; violations first, longest first; `pending` lists what runs but is not judged yet. Role: viewer or above.",
+    params(("env" = String, Path, description = "the environment")),
+    responses(
+        (status = 200, description = "`{environment, at, artifacts: [{artifact, state, rules, since, seconds, decision_id, seq}], pending, compliant, violation, undecided}`", body = serde_json::Value),
+        (status = 422, description = "not a valid environment name (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn posture(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(env): Path<String>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    ok(&state.service.posture(&env).await?)
+}
+
+/// What `POST /v1/environments/{env}/inventory` answers (and `portcullis inventory sync`
+/// prints): what changed, the format read and the containers not counted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InventorySynced {
+    pub environment: String,
+    /// Newly running.
+    #[schema(value_type = Vec<Object>)]
+    pub added: Vec<ArtifactId>,
+    /// Running under a new digest: `[previous digest, artifact]`.
+    #[schema(value_type = Vec<Object>)]
+    pub replaced: Vec<(String, ArtifactId)>,
+    /// No longer running.
+    #[schema(value_type = Vec<Object>)]
+    pub removed: Vec<ArtifactId>,
+    pub unchanged: usize,
+    /// The snapshot's audit entry (null when nothing changed).
+    pub snapshot: Option<u64>,
+    /// `kubectl` or `list`.
+    pub format: String,
+    /// Containers not counted, each with the reason.
+    pub skipped: Vec<String>,
+}
+
+impl InventorySynced {
+    pub fn new(
+        synced: portcullis_firewall::inventory::Synced,
+        set: &portcullis_firewall::inventory::RunningSet,
+    ) -> Self {
+        Self {
+            environment: synced.environment,
+            added: synced.added,
+            replaced: synced.replaced,
+            removed: synced.removed,
+            unchanged: synced.unchanged,
+            snapshot: synced.snapshot,
+            format: set.format.to_string(),
+            skipped: set.skipped.clone(),
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/environments/{env}/inventory",
+    tag = "posture",
+    operation_id = "sync_inventory",
+    description = "Replace what runs in an environment with a report of it: the output of `kubectl get pods -A -o json` (a List of Pods or one Pod; each running container counts with the digest its runtime reports, `imageID`) or a text list of image references pinned by digest, one per line. New artifacts and digests are recorded as deployments, what is not listed as removed, then one snapshot is taken; re-judging follows. Header `X-Portcullis-Source` names the report. Role: ci or admin.",
+    params(("env" = String, Path, description = "the environment")),
+    request_body(content = String, content_type = "text/plain", description = "kubectl's pod JSON (send as application/json) or image references pinned by digest, one per line (text/plain)"),
+    responses(
+        (status = 200, description = "`{environment, added, replaced, removed, unchanged, snapshot, format, skipped}`", body = InventorySynced),
+        (status = 415, description = "neither application/json nor text/plain (problem code: unsupported-media-type)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a report that cannot be read: the detail names the source, the place (line, JSON position, item) and what is wrong (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn sync_inventory(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(env): Path<String>,
+    req: Request,
+) -> ApiResult {
+    caller.require(Permission::Decide)?;
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if media != "application/json" && media != "text/plain" {
+        return Err(Problem::new(
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "send kubectl's pod JSON as application/json, or a list of image references as text/plain",
+        ));
+    }
+    let source = req
+        .headers()
+        .get("x-portcullis-source")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or("request body")
+        .to_string();
+    let bytes = body::read_bytes(req, &state).await?;
+    let set = portcullis_firewall::inventory::parse_running(&source, &bytes)
+        .map_err(|e| Problem::new(codes::INVALID_REQUEST, e.to_string()))?;
+    let synced = state
+        .service
+        .sync_inventory(
+            &env,
+            &set.artifacts,
+            &format!("{source} ({})", set.format),
+            &caller.as_actor(),
+        )
+        .await?;
+    ok(&InventorySynced::new(synced, &set))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RemovalQuery {
+    /// The artifact's name (it may contain slashes).
+    artifact: String,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/environments/{env}/inventory",
+    tag = "posture",
+    operation_id = "remove_deployment",
+    description = "Record that an artifact (`?artifact=NAME`) no longer runs in an environment: a `deployment.removed` entry and a snapshot. Role: ci or admin.",
+    params(("env" = String, Path, description = "the environment"), RemovalQuery),
+    responses(
+        (status = 200, description = "`{environment, artifact, audit_entry}`", body = serde_json::Value),
+        (status = 401, description = "no token, or an unknown or revoked one (problem code: unauthenticated)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token's role does not allow this (problem code: forbidden)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "the artifact does not run there (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a missing or bad parameter (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "the server failed (problem code: internal)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn remove_deployment(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(env): Path<String>,
+    q: QueryResult<RemovalQuery>,
+) -> ApiResult {
+    caller.require(Permission::Decide)?;
+    let q = query(q)?;
+    match state
+        .service
+        .remove_deployment(&env, &q.artifact, &caller.as_actor())
+        .await?
+    {
+        Some(entry) => ok(&json!({
+            "environment": env, "artifact": q.artifact, "audit_entry": entry.seq,
+        })),
+        None => Err(Problem::new(
+            codes::NOT_FOUND,
+            format!("{} does not run in {env}", q.artifact),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct SnapshotsQuery {
+    /// Taken at or after (RFC 3339).
+    from: Option<String>,
+    /// Taken before (RFC 3339).
+    to: Option<String>,
+    /// At most (default 50, 1 to 1000).
+    limit: Option<i64>,
+}
+
+fn rfc3339(name: &str, v: &Option<String>) -> Result<(), Problem> {
+    if let Some(s) = v {
+        DateTime::parse_from_rfc3339(s).map_err(|e| {
+            Problem::new(
+                codes::INVALID_REQUEST,
+                format!("{name} {s:?}: not an RFC 3339 time ({e})"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{env}/snapshots",
+    tag = "posture",
+    operation_id = "snapshots",
+    description = "The snapshots of an environment taken in [from, to), newest first: after each change of what runs, the artifacts, their digests and the decision each ran under with its verdict. Role: viewer or above.",
+    params(("env" = String, Path, description = "the environment"), SnapshotsQuery),
+    responses(
+        (status = 200, description = "`{environment, snapshots: [{seq, environment, taken_at, cause, artifacts: [{name, digest, deployed_at, decision_id, verdict}]}]}`", body = serde_json::Value),
+        (status = 422, description = "from or to not RFC 3339, or an unknown parameter (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn snapshots(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(env): Path<String>,
+    q: QueryResult<SnapshotsQuery>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let q = query(q)?;
+    rfc3339("from", &q.from)?;
+    rfc3339("to", &q.to)?;
+    let rows = state
+        .service
+        .snapshots(
+            Some(&env),
+            q.from.as_deref(),
+            q.to.as_deref(),
+            q.limit.unwrap_or(50).clamp(1, 1000),
+        )
+        .await?;
+    ok(&json!({"environment": env, "snapshots": rows}))
+}
+
+fn seq_of(name: &str, text: &str) -> Result<i64, Problem> {
+    text.parse::<i64>().map_err(|_| {
+        Problem::new(
+            codes::INVALID_REQUEST,
+            format!("{name} {text:?}: not a snapshot's audit entry number"),
+        )
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{env}/snapshots/{seq}",
+    tag = "posture",
+    operation_id = "snapshot",
+    description = "One snapshot of an environment (by its audit entry). Role: viewer or above.",
+    params(
+        ("env" = String, Path, description = "the environment"),
+        ("seq" = i64, Path, description = "the snapshot's audit entry"),
+    ),
+    responses(
+        (status = 200, description = "`{seq, environment, taken_at, cause, artifacts}`", body = serde_json::Value),
+        (status = 404, description = "no such snapshot of this environment (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "seq is not a number (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn snapshot(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((env, seq)): Path<(String, String)>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let seq = seq_of("seq", &seq)?;
+    ok(&state.service.snapshot(&env, seq).await?)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct SnapshotDiffQuery {
+    /// The earlier snapshot (audit entry).
+    from: i64,
+    /// The later snapshot (default: the latest).
+    to: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{env}/snapshots/diff",
+    tag = "posture",
+    operation_id = "snapshot_diff",
+    description = "What changed in an environment from one snapshot to another (the latest when `to` is left out): artifacts added, removed, changed (another digest, or another decision), and how many are unchanged. Role: viewer or above.",
+    params(("env" = String, Path, description = "the environment"), SnapshotDiffQuery),
+    responses(
+        (status = 200, description = "`{environment, from, to, added, removed, changed, unchanged}`", body = serde_json::Value),
+        (status = 404, description = "a snapshot not of this environment, or none yet (problem code: not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "from missing or not a number (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn snapshot_diff(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(env): Path<String>,
+    q: QueryResult<SnapshotDiffQuery>,
+) -> ApiResult {
+    caller.require(Permission::Read)?;
+    let q = query(q)?;
+    ok(&state.service.snapshot_diff(&env, q.from, q.to).await?)
 }
 
 // ------------------------------------------------------------------ audit

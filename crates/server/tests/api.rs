@@ -336,7 +336,7 @@ async fn advisories_exceptions_deployments_and_inventory() {
     let (_, inv) = s.get(Role::Viewer, "/v1/inventory?env=dev").await;
     assert_eq!(inv["inventory"].as_array().unwrap().len(), 1);
     let (_, v) = s.get(Role::Viewer, "/v1/audit/verify").await;
-    assert_eq!(v["intact"], true);
+    assert_eq!(v["intact"], true, "{v:#}");
     s.stop().await;
 }
 
@@ -541,6 +541,8 @@ async fn token_role_matrix_covers_every_endpoint() {
                 Role::Approver
             }
             ("POST", "/v1/facts") => Role::Verifier,
+            // Reporting what runs, and removals.
+            ("POST" | "DELETE", p) if p.starts_with("/v1/environments/") => Role::Ci,
             ("POST", _) => Role::Admin,
             _ => unreachable!(),
         })
@@ -553,13 +555,17 @@ async fn token_role_matrix_covers_every_endpoint() {
     let mut checked = 0;
     for (method, route) in documented() {
         let method = method.as_str();
-        let path = route.replace("{id}", "X-1");
+        let path = route
+            .replace("{id}", "X-1")
+            .replace("{env}", "production")
+            .replace("{seq}", "1");
         let needed = need(method, &path);
         let mut roles: Vec<Option<Role>> = Role::ALL.iter().map(|r| Some(*r)).collect();
         roles.push(None);
         for role in roles {
             let mut req = match method {
                 "GET" => s.client.get(format!("{}{path}", s.base)),
+                "DELETE" => s.client.delete(format!("{}{path}", s.base)),
                 _ => {
                     let b = s.client.post(format!("{}{path}", s.base));
                     if path == "/v1/evidence" {

@@ -617,3 +617,57 @@ async fn approve_from_the_decision_page_and_revoke() {
     assert_eq!(list["approvals"][0]["status"], "revoked", "{list}");
     s.stop().await;
 }
+
+/// The posture page lists what runs in each environment with its state, rules and time in
+/// violation, linked to the decision; the overview counts the running artifacts in violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posture_page_and_overview_show_what_runs_in_violation() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+    let (status, html) = get_page(&s, &viewer.cookie, "/ui/posture").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Nothing is recorded as running"), "{html}");
+
+    let denied = denied_decision(&s).await;
+    let id = denied["id"].as_str().unwrap().to_string();
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/deployments",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "staging"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        s.state
+            .rejudge
+            .settled(std::time::Duration::from_secs(20))
+            .await,
+        "re-judging settles"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let html = loop {
+        let (status, html) = get_page(&s, &viewer.cookie, "/ui/posture").await;
+        assert_eq!(status, 200, "{html}");
+        if html.contains("in violation for") || std::time::Instant::now() > deadline {
+            break html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(html.contains("id=\"env-staging\""), "{html}");
+    assert!(html.contains("1 in violation"), "{html}");
+    assert!(html.contains("in violation for"), "{html}");
+    assert!(html.contains("<code>PCL-VULN-002</code>"), "{html}");
+    assert!(
+        html.contains(&format!("href=\"/ui/decisions/{id}\"")),
+        "linked to the decision: {html}"
+    );
+    let (status, html) = get_page(&s, &viewer.cookie, "/ui").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("1 of 1 running artifacts in violation"),
+        "{html}"
+    );
+    s.stop().await;
+}

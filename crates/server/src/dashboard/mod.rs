@@ -20,6 +20,7 @@ mod lines;
 mod overview;
 mod page;
 mod pipelines;
+mod posture;
 mod regate;
 mod report;
 mod rules;
@@ -58,6 +59,7 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/ui/decisions/{id}/proof", get(decision::proof))
         .route("/ui/environments", get(environments::environments))
+        .route("/ui/posture", get(posture::posture))
         .route("/ui/watches", get(watches::watches))
         .route(
             "/ui/advisories",

@@ -40,6 +40,16 @@ pub struct RuleLine {
     pub environments: i64,
 }
 
+pub struct PostureLine {
+    pub environment: String,
+    pub violation: usize,
+    pub undecided: usize,
+    pub pending: usize,
+    pub compliant: usize,
+    /// The longest time in violation (empty when none is).
+    pub longest: String,
+}
+
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage {
@@ -55,6 +65,11 @@ struct OverviewPage {
     chain: ChainStatus,
     decisions: Vec<DecisionLine>,
     total: i64,
+    /// What runs, per environment, by posture.
+    posture: Vec<PostureLine>,
+    running: usize,
+    running_violation: usize,
+    running_undecided: usize,
 }
 
 pub async fn overview(
@@ -195,6 +210,25 @@ pub async fn overview(
         .iter()
         .map(|c| c.n)
         .sum();
+    let summaries = state.service.environments().await?;
+    let running = summaries.iter().map(|e| e.running).sum();
+    let running_violation = summaries.iter().map(|e| e.violation).sum();
+    let running_undecided = summaries.iter().map(|e| e.undecided + e.pending).sum();
+    let posture = summaries
+        .into_iter()
+        .map(|e| PostureLine {
+            longest: if e.violation > 0 {
+                super::posture::span(e.longest_violation_seconds)
+            } else {
+                String::new()
+            },
+            environment: e.environment,
+            violation: e.violation,
+            undecided: e.undecided,
+            pending: e.pending,
+            compliant: e.compliant,
+        })
+        .collect();
     let page = OverviewPage {
         layout: layout("Overview", "overview", Some(&user)),
         days: OVERVIEW_DAYS,
@@ -208,6 +242,10 @@ pub async fn overview(
         chain,
         decisions,
         total,
+        posture,
+        running,
+        running_violation,
+        running_undecided,
     };
     let mut r = render(&page)?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;

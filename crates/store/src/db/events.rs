@@ -24,6 +24,7 @@ impl Store {
                 pool: pool.clone(),
                 last: self.head().await?.map(|(seq, _)| seq).unwrap_or(0),
                 pending: Default::default(),
+                due: tokio::time::Instant::now() + POLL_INTERVAL,
             },
             Db::Postgres(pool) => {
                 let mut l = sqlx::postgres::PgListener::connect_with(pool)
@@ -70,6 +71,10 @@ enum Remote {
         pool: SqlitePool,
         last: i64,
         pending: std::collections::VecDeque<StoreEvent>,
+        /// When the next poll is due: kept across calls, so that local events arriving more
+        /// often than the interval (a decision every few milliseconds) do not put it off
+        /// for ever.
+        due: tokio::time::Instant,
     },
 }
 
@@ -98,11 +103,13 @@ impl Subscription {
                         pool,
                         last,
                         pending,
+                        due,
                     } => loop {
                         if let Some(e) = pending.pop_front() {
                             return Some(e);
                         }
-                        tokio::time::sleep(POLL_INTERVAL).await;
+                        tokio::time::sleep_until(*due).await;
+                        *due = tokio::time::Instant::now() + POLL_INTERVAL;
                         let rows: Result<Vec<(i64, String)>, _> = sqlx::query_as(
                             "SELECT seq, kind FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 10000",
                         )

@@ -131,6 +131,16 @@ impl Store {
         }))
     }
 
+    /// The environments snapshots were taken of (names only, for reports; each snapshot read
+    /// afterwards is checked).
+    pub async fn snapshot_environments(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_db!(&self.inner.db, pool => {
+            sqlx::query_as("SELECT DISTINCT environment FROM snapshots ORDER BY environment")
+                .fetch_all(pool).await.map_err(|e| self.err(e))?
+        });
+        Ok(rows.into_iter().map(|(e,)| e).collect())
+    }
+
     /// The snapshots of `environment`, newest first: those taken in [from, to) (RFC 3339
     /// bounds, either optional), at most `limit`. Each is checked against its audit entry.
     pub async fn snapshots(

@@ -600,14 +600,27 @@ pub fn check_row(
 
 /// The check of every row and every entry: rows that disagree with their entries, rows with no
 /// entry, entries with no row. `entries` holds the entries of the kinds the checks name.
-/// Rows written after entry `bound` (the last the chain check read) are left to the next check.
+/// Rows written after entry `bound` (the last the chain check read) are left to the next check,
+/// and so are the rows the `later` entries (appended after `bound`, while the tables were
+/// read) wrote, replaced or removed.
 pub fn check_tables(
     tables: &[(&'static TableCheck, Vec<RowValues>)],
     entries: &HashMap<u64, (Entry, Value)>,
     bound: u64,
+    later: &[(Entry, Value)],
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (check, rows) in tables {
+        let mut changed_since: std::collections::HashSet<(&'static str, String)> =
+            std::collections::HashSet::new();
+        for (e, body) in later {
+            for link in check.links {
+                for p in rows_of(e, body, check, link) {
+                    let key = key_text(check, |c| p.get(c).and_then(text_of), Some(e.seq));
+                    changed_since.insert((link.seq_column, key));
+                }
+            }
+        }
         let mut seen: HashMap<(&'static str, String), u64> = HashMap::new();
         for row in rows {
             if let Some(f) = check_row(check, row, Some(bound), |s| entries.get(&s).cloned()) {
@@ -648,6 +661,9 @@ pub fn check_tables(
             }
         }
         for ((column, key), seq) in expected {
+            if changed_since.contains(&(column, key.clone())) {
+                continue;
+            }
             match seen.get(&(column, key.clone())) {
                 Some(s) if *s == seq => {}
                 Some(s) => findings.push(Finding {
