@@ -187,13 +187,21 @@ async fn run(backend: &'static str, config: StoreConfig) -> Figures {
             affected_keys.push((format!("env-{:02}", i % envs), format!("bench/svc-{i}")));
         }
     }
-    assert!(
-        state.rejudge.settled(Duration::from_secs(600)).await,
-        "the initial postures did not settle"
-    );
-    let counts = portcullis_firewall::posture::counts(&store).await.unwrap();
-    let compliant: i64 = counts.values().map(|c| c.compliant).sum();
-    assert_eq!(compliant as usize, artifacts, "{counts:?}");
+    // Every deployment's event reaches the queue, and every posture is settled.
+    let waiting = Instant::now();
+    loop {
+        state.rejudge.settled(Duration::from_secs(600)).await;
+        let counts = portcullis_firewall::posture::counts(&store).await.unwrap();
+        let compliant: i64 = counts.values().map(|c| c.compliant).sum();
+        if compliant as usize == artifacts {
+            break;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(600),
+            "the initial postures did not settle: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let seeded = seeding.elapsed();
     eprintln!(
         "{backend}: seeded {artifacts} running artifacts in {envs} environments in {seeded:?}"
