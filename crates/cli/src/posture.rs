@@ -202,25 +202,10 @@ pub fn run(a: &PostureArgs) -> anyhow::Result<u8> {
     } else {
         print_posture(&p);
     }
-    if p.failing() || !p.pending.is_empty() {
+    if p.failing() {
         Ok(exit::DENIED)
     } else {
         Ok(exit::OK)
-    }
-}
-
-/// `3d 4h`, `4h 12m`, `12m 3s`, `45s`.
-pub fn span(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {m}m")
-    } else if m > 0 {
-        format!("{m}m {sec}s")
-    } else {
-        format!("{sec}s")
     }
 }
 
@@ -243,9 +228,18 @@ fn print_posture(p: &EnvironmentPosture) {
         };
         println!("  {label:<10} {}@{}", s.artifact.name, s.artifact.digest);
         let how = match s.state {
-            State::Violation => format!("in violation for {}", span(s.seconds)),
-            State::Undecided => format!("undecided for {}", span(s.seconds)),
-            State::Compliant => format!("compliant for {}", span(s.seconds)),
+            State::Violation => format!(
+                "in violation for {}",
+                portcullis_firewall::posture::span(s.seconds)
+            ),
+            State::Undecided => format!(
+                "undecided for {}",
+                portcullis_firewall::posture::span(s.seconds)
+            ),
+            State::Compliant => format!(
+                "compliant for {}",
+                portcullis_firewall::posture::span(s.seconds)
+            ),
         };
         let decision = s
             .decision_id

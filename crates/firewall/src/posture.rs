@@ -119,9 +119,25 @@ pub struct EnvironmentPosture {
 }
 
 impl EnvironmentPosture {
-    /// Whether anything running is not compliant (what `posture --env` exits 1 on).
+    /// Whether anything running is not compliant (what `posture --env` exits 1 on): in
+    /// violation, undecided, or not judged yet (fails closed).
     pub fn failing(&self) -> bool {
-        self.violation > 0 || self.undecided > 0
+        self.violation > 0 || self.undecided > 0 || !self.pending.is_empty()
+    }
+}
+
+/// A time in a state, as people read it: `3d 4h`, `4h 12m`, `12m 3s`, `45s`.
+pub fn span(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {sec}s")
+    } else {
+        format!("{sec}s")
     }
 }
 

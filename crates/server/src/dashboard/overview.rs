@@ -218,7 +218,7 @@ pub async fn overview(
         .into_iter()
         .map(|e| PostureLine {
             longest: if e.violation > 0 {
-                super::posture::span(e.longest_violation_seconds)
+                portcullis_firewall::posture::span(e.longest_violation_seconds)
             } else {
                 String::new()
             },

@@ -42,21 +42,6 @@ struct PosturePage {
     environments: Vec<EnvironmentLines>,
 }
 
-/// `3d 4h`, `4h 12m`, `12m 3s`, `45s`.
-pub fn span(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {m}m")
-    } else if m > 0 {
-        format!("{m}m {sec}s")
-    } else {
-        format!("{sec}s")
-    }
-}
-
 fn lines(p: EnvironmentPosture) -> EnvironmentLines {
     let mut running: Vec<RunningLine> = p
         .artifacts
@@ -66,17 +51,26 @@ fn lines(p: EnvironmentPosture) -> EnvironmentLines {
                 Standing::Violation => (
                     "violation",
                     "deny",
-                    format!("in violation for {}", span(s.seconds)),
+                    format!(
+                        "in violation for {}",
+                        portcullis_firewall::posture::span(s.seconds)
+                    ),
                 ),
                 Standing::Undecided => (
                     "undecided",
                     "warn",
-                    format!("undecided for {}", span(s.seconds)),
+                    format!(
+                        "undecided for {}",
+                        portcullis_firewall::posture::span(s.seconds)
+                    ),
                 ),
                 Standing::Compliant => (
                     "compliant",
                     "allow",
-                    format!("compliant for {}", span(s.seconds)),
+                    format!(
+                        "compliant for {}",
+                        portcullis_firewall::posture::span(s.seconds)
+                    ),
                 ),
             };
             RunningLine {
