@@ -7,6 +7,7 @@ use portcullis_store::{Store, TokenRow};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::oidc::{Issuers, OidcError};
 use crate::problem::{Problem, codes};
 
 use portcullis_firewall::Actor;
@@ -101,8 +102,11 @@ fn digest_bytes(digest: &str) -> Option<[u8; 32]> {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The API token's id; for an OIDC token, the issuer (`oidc:<iss>`).
     pub token_id: String,
     pub role: Role,
+    /// Who an OIDC token names (`oidc:<issuer host> repository=… ref=…`); None for API tokens.
+    pub identity: Option<String>,
 }
 
 impl Caller {
@@ -113,8 +117,11 @@ impl Caller {
             Err(Problem::new(
                 codes::FORBIDDEN,
                 format!(
-                    "token {} has role {}, which does not allow this ({})",
-                    self.token_id,
+                    "{} has role {}, which does not allow this ({})",
+                    match &self.identity {
+                        Some(name) => format!("OIDC token of {name}"),
+                        None => format!("token {}", self.token_id),
+                    },
                     self.role.as_str(),
                     match p {
                         Permission::Read => "read".to_string(),
@@ -127,7 +134,10 @@ impl Caller {
 
     /// Who made a change, for the record.
     pub fn actor(&self) -> String {
-        format!("token:{}", self.token_id)
+        match &self.identity {
+            Some(name) => name.clone(),
+            None => format!("token:{}", self.token_id),
+        }
     }
 
     /// The caller as the firewall sees it: its name on the record and its role.
@@ -137,8 +147,13 @@ impl Caller {
 }
 
 impl Caller {
-    /// The caller named by the `Authorization: Bearer` header, among `tokens`.
-    pub fn from_bearer(headers: &HeaderMap, tokens: &Tokens) -> Result<Self, Problem> {
+    /// The caller named by the `Authorization: Bearer` header: one of `tokens`, or an OIDC
+    /// ID token of one of `issuers`.
+    pub fn from_bearer(
+        headers: &HeaderMap,
+        tokens: &Tokens,
+        issuers: &Issuers,
+    ) -> Result<Self, Problem> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -158,9 +173,27 @@ impl Caller {
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
+        if !token.starts_with("pcl_") && !issuers.is_empty() && Issuers::looks_like_jwt(token) {
+            let who = issuers.verify(token).map_err(|e| {
+                tracing::warn!(error = %e, "OIDC token refused");
+                match e {
+                    OidcError::Invalid(_) => Problem::new(codes::UNAUTHENTICATED, e.to_string()),
+                    OidcError::NoRole { .. } => Problem::new(codes::FORBIDDEN, e.to_string()),
+                }
+            })?;
+            return Ok(Caller {
+                token_id: format!("oidc:{}", who.issuer),
+                role: who.role,
+                identity: Some(who.name),
+            });
+        }
         let (token_id, role) = tokens
             .check(token)
             .ok_or_else(|| Problem::new(codes::UNAUTHENTICATED, "unknown or revoked token"))?;
-        Ok(Caller { token_id, role })
+        Ok(Caller {
+            token_id,
+            role,
+            identity: None,
+        })
     }
 }

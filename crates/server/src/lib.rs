@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod log;
 pub mod metrics;
 pub mod notify;
+pub mod oidc;
 pub mod problem;
 pub mod routes;
 pub mod schemas;

@@ -39,6 +39,12 @@ pub struct ServerSettings {
     /// `watch`, with the files it names read (by [`ServerSettings::parse`]).
     #[serde(skip)]
     pub watches: portcullis_watch::Watches,
+    /// OIDC issuers whose ID tokens are accepted in place of API tokens (docs/integrations.md).
+    #[serde(default)]
+    pub oidc: Vec<crate::oidc::IssuerSetting>,
+    /// `oidc`, checked and with the keys read (by [`ServerSettings::parse`]).
+    #[serde(skip)]
+    pub issuers: std::sync::Arc<crate::oidc::Issuers>,
 }
 
 /// `audit:` — the checkpoint key pinned for verification, and where checkpoints are witnessed.
@@ -162,6 +168,23 @@ impl ServerSettings {
                     path: e.place,
                     message: e.message,
                 })?;
+        let base = std::path::Path::new(source)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        settings.issuers = std::sync::Arc::new(
+            crate::oidc::Issuers::load(&settings.oidc, base, source).map_err(|e| {
+                SettingsError {
+                    place: text
+                        .lines()
+                        .position(|l| l.starts_with("oidc:"))
+                        .map(|i| format!("{}:1", i + 1))
+                        .unwrap_or_default(),
+                    file: e.file,
+                    path: e.place,
+                    message: e.message,
+                }
+            })?,
+        );
         Ok(settings)
     }
 

@@ -409,7 +409,7 @@ impl AppState {
 impl Caller {
     /// The caller named by the `Authorization: Bearer` header, among `state`'s tokens.
     pub fn from_headers(headers: &HeaderMap, state: &AppState) -> Result<Self, Problem> {
-        Caller::from_bearer(headers, &state.tokens())
+        Caller::from_bearer(headers, &state.tokens(), &state.settings.issuers)
     }
 }
 

@@ -179,6 +179,7 @@ pub struct User {
 impl User {
     pub fn caller(&self) -> Caller {
         Caller {
+            identity: None,
             token_id: self.token_id.clone(),
             role: self.role,
         }
