@@ -175,8 +175,8 @@ fn action_and_example_workflows_pass_actionlint() {
         ),
         (
             "bad expression",
-            "inputs.sarif == 'true'",
-            "inputs.sarif === 'true'",
+            "steps.gate.outputs.sarif-file != ''",
+            "steps.gate.outputs.sarif-file !== ''",
             "expression",
         ),
     ] {
