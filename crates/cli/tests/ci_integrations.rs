@@ -1099,3 +1099,53 @@ fn gitlab_job_sends_the_id_token_as_the_bearer_token() {
         Some(format!("Bearer {JWT}").as_str())
     );
 }
+
+/// The action's install step: a given binary is used as it is (its path is the step's `bin`
+/// output); what it cannot do is an error naming why (exit 2), never a missing binary later.
+/// (Downloading a release and building from source need the network and minutes: not run here.)
+#[test]
+fn action_install_step() {
+    let install = |env: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        let outputs = dir.path().join("github_output");
+        let mut c = Command::new("bash");
+        c.arg(root().join("scripts/action/install.sh"));
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().to_string();
+            if k.starts_with("PORTCULLIS_") || k.starts_with("INPUT_") || k.starts_with("GITHUB_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("GITHUB_OUTPUT", &outputs)
+            .env("RUNNER_TEMP", dir.path())
+            .envs(env.iter().copied());
+        let o = c.output().unwrap();
+        (o, std::fs::read_to_string(&outputs).unwrap_or_default())
+    };
+    let bin = env!("CARGO_BIN_EXE_portcullis");
+    let (o, out) = install(&[("PORTCULLIS_BIN", bin)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    assert_eq!(out, format!("bin={bin}\n"));
+
+    let (o, out) = install(&[("PORTCULLIS_BIN", "/nonexistent/portcullis")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("is not an executable"),
+        "{}",
+        text_of(&o)
+    );
+    assert_eq!(out, "");
+
+    let (o, _) = install(&[("INPUT_VERSION", "0.1.0")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("GITHUB_ACTION_REPOSITORY is not set"),
+        "{}",
+        text_of(&o)
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let (o, _) = install(&[("GITHUB_ACTION_PATH", empty.path().to_str().unwrap())]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert!(text_of(&o).contains("no Cargo.toml"), "{}", text_of(&o));
+}

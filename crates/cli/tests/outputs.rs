@@ -633,6 +633,24 @@ fn markdown_escapes_hostile_evidence() {
     };
     assert!(html.contains(&escaped(PKG)), "{html}");
     assert!(html.contains(&escaped(ID)), "{html}");
+    // Every table row of the source has as many cells as its header (GFM reads a `|` after a
+    // backslash as text, and drops the cells a row has beyond its header's, so that a split
+    // cell would not show in the HTML).
+    let mut header_cells: Option<usize> = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            header_cells = None;
+            continue;
+        }
+        let bytes = line.as_bytes();
+        let pipes = (0..bytes.len())
+            .filter(|&i| bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\'))
+            .count();
+        match header_cells {
+            None => header_cells = Some(pipes),
+            Some(n) => assert_eq!(pipes, n, "a row with other cells than its header: {line}"),
+        }
+    }
     // Every table row has as many cells as its header.
     for table in html.split("<table>").skip(1) {
         let table = table.split("</table>").next().unwrap();
