@@ -56,7 +56,11 @@ pub fn document(r: &Report<'_>) -> String {
         .filter(|i| !matches!(i.status, Status::Excepted(_)))
         .collect();
     if !found.is_empty() {
-        out.push_str("### Violations\n\n");
+        out.push_str(match (c.violations > 0, c.warnings > 0) {
+            (_, false) => "### Violations\n\n",
+            (false, true) => "### Warnings\n\nThey do not deny in this environment.\n\n",
+            (true, true) => "### Violations and warnings\n\n",
+        });
         out.push_str("| Rule | Severity | Status | What | Component / finding | Fix |\n");
         out.push_str("| --- | --- | --- | --- | --- | --- |\n");
         for item in found.iter().take(MAX_ROWS) {
