@@ -106,6 +106,7 @@ if [ -n "${INPUT_EVIDENCE:-}" ]; then
   # Word splitting on whitespace is what the input means; each word may be a glob.
   read -r -d '' -a patterns <<<"$INPUT_EVIDENCE" || true
   for p in "${patterns[@]}"; do
+    # shellcheck disable=SC2206 # the glob is meant to expand (no spaces: split above)
     matches=($p)
     if [ ${#matches[@]} -gt 0 ]; then evidence+=("${matches[@]}"); else evidence+=("$p"); fi
   done
