@@ -76,7 +76,8 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
             (decision, rules, code, location, req)
         }
     };
-    let report = Report::new(&decision, rules, &req, files, code);
+    let mut report = Report::new(&decision, rules, &req, files, code);
+    report.server = args.server.clone();
     write_outputs(args, &decision, &report, &notes, &location, code)
 }
 
@@ -276,39 +277,49 @@ fn write_outputs(
     }
     drop(err);
 
-    let machine = match args.format {
-        OutputFormat::Human => {
-            if args.output.is_none() {
-                return Ok(code);
+    match &args.output {
+        Some(p) => write_file(p, &rendered(args.format, decision, report)?)?,
+        None => {
+            if args.format != OutputFormat::Human {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&rendered(args.format, decision, report)?)?;
+                out.flush()?;
             }
+        }
+    }
+    for w in &args.write {
+        write_file(&w.path, &rendered(w.format, decision, report)?)
+            .with_context(|| format!("--write {}", w.path.display()))?;
+    }
+    Ok(code)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Pretty JSON with a final newline.
+fn pretty<T: serde::Serialize>(v: &T) -> anyhow::Result<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(v)?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// The decision in `format` (the human summary without colour).
+fn rendered(format: OutputFormat, decision: &Decision, report: &Report) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        OutputFormat::Human => {
             let mut out = Vec::new();
             render::human::write(&mut out, report, false)?;
             out
         }
-        OutputFormat::Json => {
-            let mut out = serde_json::to_vec_pretty(decision)?;
-            out.push(b'\n');
-            out
-        }
-        OutputFormat::Sarif => {
-            let mut out = serde_json::to_vec_pretty(&render::sarif::document(report))?;
-            out.push(b'\n');
-            out
-        }
+        OutputFormat::Json => pretty(decision)?,
+        OutputFormat::Sarif => pretty(&render::sarif::document(report))?,
         OutputFormat::Junit => render::junit::document(report).into_bytes(),
         OutputFormat::Github => render::github::document(report).into_bytes(),
-    };
-    match &args.output {
-        Some(p) => {
-            std::fs::write(p, &machine).with_context(|| format!("cannot write {}", p.display()))?
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&machine)?;
-            out.flush()?;
-        }
-    }
-    Ok(code)
+        OutputFormat::Markdown => render::markdown::document(report).into_bytes(),
+        OutputFormat::Codequality => pretty(&render::codequality::document(report))?,
+    })
 }
 
 /// Decide with the local policies, record in the local store (the firewall's decision

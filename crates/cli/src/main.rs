@@ -318,6 +318,11 @@ pub struct GateArgs {
     /// Write the `--format` output to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the same decision as FORMAT to FILE (repeatable; FORMAT is one of the
+    /// `--format` values): one gate, one recorded decision, several outputs, e.g.
+    /// `--write sarif=portcullis.sarif --write markdown=summary.md`.
+    #[arg(long = "write", value_name = "FORMAT=FILE", value_parser = render::WriteTarget::parse)]
+    pub write: Vec<render::WriteTarget>,
     /// Colour in the human summary: `auto` when stderr is a terminal (and NO_COLOR is unset).
     #[arg(long, value_enum, default_value_t = render::ColorChoice::Auto)]
     pub color: render::ColorChoice,

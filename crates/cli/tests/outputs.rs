@@ -1,5 +1,5 @@
 //! Snapshots of every output of `portcullis gate` — the human summary (stderr, no colour), JSON,
-//! SARIF, JUnit and GitHub annotations — on the README's examples, run on the real binary with a
+//! SARIF, JUnit, GitHub annotations, markdown and GitLab Code Quality — on the README's examples, run on the real binary with a
 //! store of its own, so that any change to what users read shows in review. Only what differs
 //! from run to run (decision id, audit chain position and hash, the state directory) and what
 //! names the build (crate version, policy bundle digest) is redacted, each after checking its
@@ -20,7 +20,14 @@ use std::process::Output;
 use common::*;
 use serde_json::Value;
 
-const FORMATS: [&str; 4] = ["json", "sarif", "junit", "github"];
+const FORMATS: [&str; 6] = [
+    "json",
+    "sarif",
+    "junit",
+    "github",
+    "markdown",
+    "codequality",
+];
 
 /// A gate run of one scenario, in every format.
 struct Scenario {
@@ -365,10 +372,47 @@ fn snapshot_every_format(s: Scenario) {
             assert_no_run_data(name, &serde_json::to_string(&sarif).unwrap(), &r);
             insta::assert_json_snapshot!(snapshot, sarif);
         } else {
+            if *format == "codequality" {
+                check_codequality(&out, &decision);
+            }
             let text = redact_text(&out, &r, &varying);
             assert_no_run_data(name, &text, &r);
             insta::assert_snapshot!(snapshot, text);
         }
+    }
+}
+
+/// GitLab's Code Quality subset: an array of issues with a description, a check name, a
+/// fingerprint, a severity GitLab knows and a location; one per enforced violation, warning and
+/// error of the decision (excepted violations are not issues).
+fn check_codequality(text: &str, decision: &Value) {
+    let issues: Vec<Value> = serde_json::from_str(text).unwrap();
+    let count = |k: &str| decision[k].as_array().unwrap().len();
+    assert_eq!(
+        issues.len(),
+        count("violations") + count("warnings") + count("errors"),
+        "{text}"
+    );
+    let mut fingerprints = std::collections::BTreeSet::new();
+    for i in &issues {
+        assert!(!i["description"].as_str().unwrap().is_empty(), "{i}");
+        assert!(!i["check_name"].as_str().unwrap().is_empty(), "{i}");
+        let fp = i["fingerprint"].as_str().unwrap();
+        assert!(is_hex(fp, 64), "{i}");
+        assert!(
+            fingerprints.insert(fp.to_string()),
+            "fingerprint twice: {i}"
+        );
+        assert!(
+            ["info", "minor", "major", "critical", "blocker"]
+                .contains(&i["severity"].as_str().unwrap()),
+            "{i}"
+        );
+        assert!(!i["location"]["path"].as_str().unwrap().is_empty(), "{i}");
+        assert!(
+            i["location"]["lines"]["begin"].as_u64().unwrap() >= 1,
+            "{i}"
+        );
     }
 }
 
@@ -419,4 +463,204 @@ fn policy_list() {
     let text = stdout(&r.out);
     assert_no_run_data("policy list", &text, &r);
     insta::assert_snapshot!("policy_list", text);
+}
+
+/// One gate, several outputs: `--write FORMAT=FILE` writes each format of the one recorded
+/// decision, byte for byte what `--format FORMAT` prints (the same snapshots), besides the
+/// `--format` output on stdout.
+#[test]
+fn several_outputs_of_one_decision() {
+    let s = denied();
+    let dir = tempfile::tempdir().unwrap();
+    let file = |f: &str| dir.path().join(format!("out.{f}"));
+    let mut args = with(s.args.clone(), &["--format", "json", "--color", "never"]);
+    for f in [
+        "sarif",
+        "junit",
+        "github",
+        "markdown",
+        "codequality",
+        "human",
+    ] {
+        args.push("--write".into());
+        args.push(format!("{f}={}", file(f).display()));
+    }
+    let r = run(&args);
+    assert_eq!(r.out.status.code(), Some(1), "{}", stderr(&r.out));
+    let (decision, varying) = decision_json(&stdout(&r.out));
+    let id = serde_json::from_str::<Value>(&stdout(&r.out)).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    insta::assert_json_snapshot!("denied__json", decision);
+    let read = |f: &str| std::fs::read_to_string(file(f)).unwrap();
+    // Every file names the one decision.
+    let sarif: Value = serde_json::from_str(&read("sarif")).unwrap();
+    assert_eq!(sarif["runs"][0]["properties"]["decisionId"], id.as_str());
+    assert!(read("markdown").contains(&id), "{}", read("markdown"));
+    insta::assert_json_snapshot!("denied__sarif", sarif_json(&read("sarif")));
+    for f in ["junit", "github", "markdown", "codequality"] {
+        insta::assert_snapshot!(format!("denied__{f}"), redact_text(&read(f), &r, &varying));
+    }
+    // The human summary, without colour, as on stderr.
+    assert_eq!(
+        redact_text(&read("human"), &r, &varying),
+        redact_text(&stderr(&r.out), &r, &varying)
+            .lines()
+            .filter(|l| !l.starts_with("recorded: "))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    // One decision was recorded.
+    let list = portcullis_with_home(
+        &root(),
+        r.home.path(),
+        &["decision", "list", "--format", "json"],
+    );
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], id.as_str());
+}
+
+/// A `--write` value that is not FORMAT=FILE with a known format is a usage error (exit 2)
+/// naming the flag, before anything is decided; a file that cannot be written is an error
+/// (exit 2) naming it.
+#[test]
+fn bad_write_values() {
+    let s = allowed_with_warnings();
+    for (value, says) in [
+        ("markdown", "expected FORMAT=FILE"),
+        ("pdf=out.pdf", "unknown format \"pdf\""),
+        ("sarif=", "no file after"),
+    ] {
+        let r = run(&with(s.args.clone(), &["--write", value]));
+        assert_eq!(r.out.status.code(), Some(2), "{value}: {}", stderr(&r.out));
+        let err = stderr(&r.out);
+        assert!(
+            err.contains("--write") && err.contains(says),
+            "{value}: {err}"
+        );
+        assert!(
+            !err.contains("recorded: decision"),
+            "{value}: decided anyway: {err}"
+        );
+    }
+    let r = run(&with(
+        s.args.clone(),
+        &["--write", "markdown=/nonexistent-dir/summary.md"],
+    ));
+    assert_eq!(r.out.status.code(), Some(2), "{}", stderr(&r.out));
+    assert!(
+        stderr(&r.out).contains("cannot write /nonexistent-dir/summary.md"),
+        "{}",
+        stderr(&r.out)
+    );
+}
+
+/// Hostile evidence cannot add markup to the markdown: a scan whose package name, vulnerability
+/// id and title carry HTML, links, images, autolinks, table pipes, code spans, emphasis, math
+/// and new lines (a heading, a table row) is rendered as GitHub and GitLab render markdown
+/// (GFM: tables, autolinks, raw HTML kept), and every value comes out as plain text in its cell.
+#[test]
+fn markdown_escapes_hostile_evidence() {
+    const PKG: &str = "evil|pkg`<img src=x onerror=alert(1)>[click](https://evil.example/phish)";
+    const ID: &str = "CVE-2024-5535|<b>x</b>";
+    const TITLE: &str = "pwn\n## injected heading\n| a | b |\n<script>alert(1)</script> \
+        https://evil.example/auto www.evil.example ![i](https://evil.example/i.png) \
+        $x^2$ **bold** ~~gone~~ \\| `code` &amp; <!-- c -->";
+    let mut trivy: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/evidence/trivy-image.json")).unwrap(),
+    )
+    .unwrap();
+    let v = &mut trivy["Results"][0]["Vulnerabilities"][0];
+    v["PkgName"] = PKG.into();
+    v["VulnerabilityID"] = ID.into();
+    v["Title"] = TITLE.into();
+    v["Description"] = TITLE.into();
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("trivy-hostile.json");
+    std::fs::write(&scan, serde_json::to_vec(&trivy).unwrap()).unwrap();
+    let config = example_config();
+    let args = replace_arg(
+        denied_command(&config.path),
+        "examples/evidence/trivy-image.json",
+        &[scan.to_str().unwrap()],
+    );
+    let r = run(&with(args, &["--format", "markdown"]));
+    assert_eq!(r.out.status.code(), Some(1), "{}", stderr(&r.out));
+    let md = stdout(&r.out);
+    assert!(
+        md.contains("evil"),
+        "the hostile finding is not in the output:\n{md}"
+    );
+
+    let mut options = comrak::Options::default();
+    options.extension.table = true;
+    options.extension.autolink = true;
+    options.extension.strikethrough = true;
+    options.extension.math_dollars = true;
+    options.render.r#unsafe = true;
+    let html = comrak::markdown_to_html(&md, &options);
+
+    for bad in [
+        "<img",
+        "<script",
+        "<b>",
+        "<h2>injected",
+        "evil.example/phish\"",
+        "href=\"https://evil",
+        "href=\"http://www.evil",
+        "<strong>bold",
+        "<del>",
+        "<!-- c",
+        "data-math",
+    ] {
+        assert!(
+            !html.contains(bad),
+            "{bad:?} in the rendered markdown:\n{html}\n\n{md}"
+        );
+    }
+    // Only links the renderer wrote itself (none without a server).
+    assert!(!html.contains("<a "), "{html}");
+    // The hostile values are there, whole, as text (HTML-escaped by the renderer).
+    let escaped = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    assert!(html.contains(&escaped(PKG)), "{html}");
+    assert!(html.contains(&escaped(ID)), "{html}");
+    // Every table row of the source has as many cells as its header (GFM reads a `|` after a
+    // backslash as text, and drops the cells a row has beyond its header's, so that a split
+    // cell would not show in the HTML).
+    let mut header_cells: Option<usize> = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            header_cells = None;
+            continue;
+        }
+        let bytes = line.as_bytes();
+        let pipes = (0..bytes.len())
+            .filter(|&i| bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\'))
+            .count();
+        match header_cells {
+            None => header_cells = Some(pipes),
+            Some(n) => assert_eq!(pipes, n, "a row with other cells than its header: {line}"),
+        }
+    }
+    // Every table row has as many cells as its header.
+    for table in html.split("<table>").skip(1) {
+        let table = table.split("</table>").next().unwrap();
+        let cells = |s: &str, tag: &str| {
+            s.matches(&format!("<{tag}>")).count() + s.matches(&format!("<{tag} ")).count()
+        };
+        let header = cells(table.split("</tr>").next().unwrap(), "th");
+        assert!(header >= 2, "{table}");
+        for row in table.split("<tr>").skip(2) {
+            assert_eq!(cells(row, "td"), header, "{row}");
+        }
+    }
 }

@@ -1,11 +1,14 @@
 //! Outputs of a decision. Every renderer walks the same [`Item`]s — the firewall's `Violation`
 //! with its status (enforced, warning, excepted) — so the terminal, JSON, SARIF, JUnit and
-//! GitHub annotations never disagree about what was found.
+//! GitHub annotations, the markdown summary and GitLab Code Quality never disagree about what
+//! was found.
 
+pub mod codequality;
 pub mod diff;
 pub mod github;
 pub mod human;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +30,43 @@ pub enum OutputFormat {
     Junit,
     /// GitHub Actions workflow commands (annotations).
     Github,
+    /// Markdown: a GitHub job summary or a GitLab merge-request note.
+    Markdown,
+    /// GitLab Code Quality (Code Climate JSON issues).
+    Codequality,
+}
+
+/// `--write FORMAT=FILE`: one more output of the same decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteTarget {
+    pub format: OutputFormat,
+    pub path: std::path::PathBuf,
+}
+
+impl WriteTarget {
+    /// `FORMAT=FILE`, FORMAT one of the `--format` values.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let names = || {
+            <OutputFormat as clap::ValueEnum>::value_variants()
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value)
+                .map(|p| p.get_name().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (format, path) = s
+            .split_once('=')
+            .ok_or_else(|| format!("expected FORMAT=FILE (FORMAT one of {})", names()))?;
+        let format = <OutputFormat as clap::ValueEnum>::from_str(format.trim(), true)
+            .map_err(|_| format!("unknown format {format:?}: expected one of {}", names()))?;
+        if path.is_empty() {
+            return Err(format!("no file after {format:?}=: expected FORMAT=FILE"));
+        }
+        Ok(Self {
+            format,
+            path: path.into(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,6 +146,9 @@ pub struct Report<'a> {
     /// Finding key -> where in the code it is (path, line), for SAST and IaC findings.
     pub locations: HashMap<String, (String, Option<u32>)>,
     pub exit_code: u8,
+    /// The Portcullis server that decided (`gate --server`): the markdown links to its
+    /// dashboard.
+    pub server: Option<String>,
 }
 
 impl<'a> Report<'a> {
@@ -136,6 +179,7 @@ impl<'a> Report<'a> {
             files,
             locations,
             exit_code,
+            server: None,
         }
     }
 
