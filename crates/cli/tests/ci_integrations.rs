@@ -781,6 +781,133 @@ fn action_sends_the_oidc_token_as_the_bearer_token() {
     );
 }
 
+/// A GitHub-style ID token signed with ES256 by `key` (JWS compact form, made here so the test
+/// needs no JWT library): header with `kid`, the claims, and r‖s as the signature.
+fn es256_jwt(key: &p256::ecdsa::SigningKey, kid: &str, claims: &Value) -> String {
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Signer as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": kid});
+    let message = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature: p256::ecdsa::Signature = key.sign(message.as_bytes());
+    format!("{message}.{}", b64(&signature.to_bytes()))
+}
+
+/// The whole OIDC path, end to end: the action asks the runner's token endpoint (a stub on
+/// 127.0.0.1 answering a real signed ID token) and a real `portcullis serve`, configured to trust
+/// that issuer's key set, verifies it, decides as role ci and records the repository, ref and
+/// workflow as the decision's authenticated requester. A repository no rule admits gets 403:
+/// the step exits 2 and nothing is recorded.
+#[test]
+fn action_with_an_oidc_token_against_a_real_server() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let server_home = tempfile::tempdir().unwrap();
+    // A fixed test key (the issuer's signing key in this test only).
+    let seed: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
+        <sha2::Sha256 as sha2::Digest>::new(),
+        b"portcullis ci_integrations oidc issuer key",
+    ))
+    .into();
+    let key = p256::ecdsa::SigningKey::from_slice(&seed).unwrap();
+    let point = key.verifying_key().to_encoded_point(false);
+    let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "gh-1", "use": "sig",
+        "alg": "ES256", "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())}]});
+    std::fs::write(server_home.path().join("jwks.json"), jwks.to_string()).unwrap();
+    let audience = "https://portcullis.example.com";
+    let settings = server_home.path().join("server.yaml");
+    std::fs::write(
+        &settings,
+        format!(
+            "oidc:\n  - issuer: https://token.actions.githubusercontent.com\n    audience: {audience}\n    jwks_file: jwks.json\n    algorithms: [ES256]\n    requester: [repository, ref, workflow]\n    roles:\n      - role: ci\n        claims: {{repository: acme/payments, ref: refs/heads/main}}\n"
+        ),
+    )
+    .unwrap();
+    let config = example_config();
+    let server = Serve::start(
+        server_home.path(),
+        &[
+            "--config",
+            &config.path,
+            "--kev",
+            "examples/kev.json",
+            "--trusted-keys",
+            "examples/keys",
+            "--server-config",
+            settings.to_str().unwrap(),
+        ],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |repository: &str| {
+        serde_json::json!({"iss": "https://token.actions.githubusercontent.com", "aud": audience,
+            "sub": format!("repo:{repository}:ref:refs/heads/main"), "repository": repository,
+            "repository_owner": repository.split('/').next().unwrap(), "ref": "refs/heads/main",
+            "workflow": "deploy", "event_name": "push", "iat": now - 5, "nbf": now - 5, "exp": now + 300})
+    };
+    let run = |repository: &str| {
+        let jwt: &'static str =
+            Box::leak(es256_jwt(&key, "gh-1", &claims(repository)).into_boxed_str());
+        let (stub, _seen) = oidc_stub(jwt);
+        let runner = Runner::new();
+        let o = runner.gate(
+            &[
+                ("environment", "staging"),
+                ("artifact", DENIED_ARTIFACT),
+                (
+                    "evidence",
+                    "examples/evidence/checkout-api.cdx.json examples/evidence/trivy-image.json",
+                ),
+                ("server", &server.url),
+                ("oidc-audience", audience),
+            ],
+            &[
+                (
+                    "ACTIONS_ID_TOKEN_REQUEST_URL",
+                    &format!("{stub}/token?api-version=2.0"),
+                ),
+                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-request-token"),
+            ],
+        );
+        (o, runner)
+    };
+
+    let (o, runner) = run("acme/payments");
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    let out = runner.outputs();
+    assert_eq!(out["verdict"], "deny", "{out:?}");
+    let decision: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out["decision-file"]).unwrap()).unwrap();
+    let requester = decision["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fact"] == "requester")
+        .unwrap_or_else(|| panic!("no requester fact: {decision}"));
+    assert_eq!(
+        requester["value"],
+        "oidc:token.actions.githubusercontent.com repository=acme/payments ref=refs/heads/main workflow=deploy",
+        "{requester}"
+    );
+    assert_eq!(requester["source"], "authenticated", "{requester}");
+
+    // Another repository: a valid token, but no rule gives it a role.
+    let (o, runner) = run("someone/else");
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert_eq!(runner.outputs()["verdict"], "error");
+    assert!(
+        text_of(&o).contains("matches no role rule"),
+        "{}",
+        text_of(&o)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The GitLab component's job script, run as a runner runs it.
 
