@@ -97,11 +97,8 @@ pub fn parse_payload(bytes: &[u8]) -> Result<FlaggerPayload, Problem> {
     Ok(p)
 }
 
-/// The caller: the `Authorization` header, else `metadata.token`.
-fn caller(state: &AppState, headers: &HeaderMap, p: &FlaggerPayload) -> Result<Caller, Problem> {
-    if headers.contains_key(header::AUTHORIZATION) {
-        return Caller::from_headers(headers, state);
-    }
+/// The caller named by `metadata.token` (when there is no `Authorization` header).
+fn caller(state: &AppState, p: &FlaggerPayload) -> Result<Caller, Problem> {
     let token = p.metadata.get("token").ok_or_else(|| {
         Problem::new(
             codes::UNAUTHENTICATED,
@@ -171,8 +168,28 @@ pub async fn flagger_webhook(
             ),
         ));
     }
+    let needs = match hook.as_str() {
+        "confirm-rollout" | "confirm-promotion" => Permission::Decide,
+        "rollout" => Permission::Record,
+        _ => Permission::Read,
+    };
+    // A token in the header is checked before the payload is read; one in the metadata after.
+    let header_caller = if headers.contains_key(header::AUTHORIZATION) {
+        let c = Caller::from_headers(&headers, &state)?;
+        c.require(needs)?;
+        Some(c)
+    } else {
+        None
+    };
     let p = parse_payload(&body)?;
-    let caller = caller(&state, &headers, &p)?;
+    let caller = match header_caller {
+        Some(c) => c,
+        None => {
+            let c = caller(&state, &p)?;
+            c.require(needs)?;
+            c
+        }
+    };
     let environment = meta(&p, "environment", &hook)?.to_string();
     match hook.as_str() {
         "confirm-rollout" | "confirm-promotion" => {
@@ -318,29 +335,39 @@ async fn analyse(
         return Ok(json_ok(&body));
     }
     let b = &result.body;
+    let text = |pointer: &str| {
+        b.pointer(pointer)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .unwrap_or_default()
+    };
+    let list = |pointer: &str, key: Option<&str>| {
+        b.pointer(pointer)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|x| match key {
+                        Some(k) => x.get(k).and_then(Value::as_str),
+                        None => x.as_str(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    };
+    let reasons = list("/reasons", None);
     Err(halted(format!(
         "canary analysis {} of {}/{}: {} (score {}): {}; recorded as {}",
-        b["profile"].as_str().unwrap_or_default(),
+        text("/profile"),
         p.namespace,
         p.name,
-        b["verdict"].as_str().unwrap_or_default(),
-        b["score"],
-        b["reasons"]
-            .as_array()
-            .map(|r| r
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("; "))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "below the pass threshold".into()),
-        b["recorded"]["facts"]
-            .as_array()
-            .map(|f| f
-                .iter()
-                .filter_map(|x| x["id"].as_str())
-                .collect::<Vec<_>>()
-                .join(", "))
-            .unwrap_or_default(),
+        text("/verdict"),
+        text("/score"),
+        if reasons.is_empty() {
+            "below the pass threshold".to_string()
+        } else {
+            reasons
+        },
+        list("/recorded/facts", Some("id")),
     )))
 }

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::body::Json;
 use crate::integrations::canary::{self, CanaryAsk};
 use crate::integrations::json_ok;
 use crate::integrations::profiles::{ScopeError, ScopeValues, safe_value};
@@ -59,6 +59,8 @@ pub async fn rollouts_analysis(
     caller: Caller,
     q: Result<Query<RolloutAnalysis>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
+    // The role first: a caller who may not gets 403 whatever it sent.
+    caller.require(crate::auth::Permission::Record)?;
     let Query(q) = q.map_err(|e| Problem::new(codes::INVALID_REQUEST, e.body_text()))?;
     run(&state, &caller, q).await
 }
@@ -80,8 +82,10 @@ pub async fn rollouts_analysis(
 pub async fn rollouts_analysis_post(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Json(body): Json<RolloutAnalysis>,
+    body: Bytes,
 ) -> Result<Response, Problem> {
+    caller.require(crate::auth::Permission::Record)?;
+    let body: RolloutAnalysis = crate::body::parse(&body)?;
     run(&state, &caller, body).await
 }
 
