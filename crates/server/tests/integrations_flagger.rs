@@ -397,7 +397,27 @@ fn profiles_that_cannot_work_stop_the_start() {
         "apiVersion: portcullis.dev/v1\nkind: CanaryAnalysis\nprovider:\n  files: {baseline: b.csv, canary: c.csv}\ngroups: [{name: g, metrics: [{name: m}]}]\n",
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("prom.yaml"),
+        "apiVersion: portcullis.dev/v1\nkind: CanaryAnalysis\nprovider:\n  prometheus: {url: 'http://127.0.0.1:9', baselineScope: x, canaryScope: x}\ngroups: [{name: g, metrics: [{name: m, query: 'up{${scope}}'}]}]\n",
+    )
+    .unwrap();
+    let good = "integrations:\n  profiles:\n    a:\n      analysis: prom.yaml\n      baseline_scope: 'h=\"{stable_hash}\"'\n      canary_scope: 'h=\"{canary_hash}\"'\n      window: 5m\n";
+    let s = ServerSettings::parse(good, file.to_str().unwrap()).unwrap();
+    assert_eq!(s.profiles.names().collect::<Vec<_>>(), ["a"]);
     for (text, wanted) in [
+        (
+            good.replace("{stable_hash}", "{pod}").as_str(),
+            "integrations.profiles.a.baseline_scope",
+        ),
+        (
+            good.replace("5m", "2d").as_str(),
+            "integrations.profiles.a.window",
+        ),
+        (
+            good.replace("    a:", "    A:").as_str(),
+            "integrations.profiles.A",
+        ),
         (
             "integrations:\n  profiles:\n    a:\n      analysis: nosuch.yaml\n      baseline_scope: x\n      canary_scope: x\n      window: 5m\n",
             "integrations.profiles.a.analysis",
@@ -405,10 +425,6 @@ fn profiles_that_cannot_work_stop_the_start() {
         (
             "integrations:\n  profiles:\n    a:\n      analysis: files.yaml\n      baseline_scope: x\n      canary_scope: x\n      window: 5m\n",
             "provider.prometheus",
-        ),
-        (
-            "integrations:\n  profiles:\n    a:\n      analysis: files.yaml\n      baseline_scope: 'h=\"{pod}\"'\n      canary_scope: x\n      window: 5m\n",
-            "integrations.profiles.a.analysis",
         ),
         (
             "integrations:\n  profiles:\n    a:\n      analysis: files.yaml\n      baseline_scope: x\n      canary_scope: x\n      window: 5m\n      query: up\n",
