@@ -1,6 +1,6 @@
 //! The server's own settings (`serve --server-config FILE`, YAML): the admission webhook's
-//! namespaces and failure modes, notifications, body limit, request timeout and how much work
-//! runs at once.
+//! namespaces and failure modes, notifications, body limit, request timeout, how much work
+//! runs at once, and the canary analysis profiles of progressive delivery (`integrations:`).
 
 use serde::Deserialize;
 
