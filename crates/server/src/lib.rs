@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod dashboard;
+pub mod integrations;
 pub mod log;
 pub mod metrics;
 pub mod notify;

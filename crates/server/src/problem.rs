@@ -98,6 +98,22 @@ pub mod codes {
         "This method is not allowed here",
     );
 
+    pub const MALFORMED_WEBHOOK: (&str, StatusCode, &str) = (
+        "malformed-webhook",
+        StatusCode::BAD_REQUEST,
+        "The webhook payload is not what the controller sends",
+    );
+    pub const ROLLOUT_HALTED: (&str, StatusCode, &str) = (
+        "rollout-halted",
+        StatusCode::PRECONDITION_FAILED,
+        "The firewall halts the rollout",
+    );
+    pub const ANALYSIS_UNAVAILABLE: (&str, StatusCode, &str) = (
+        "analysis-unavailable",
+        StatusCode::BAD_GATEWAY,
+        "The canary analysis could not be run",
+    );
+
     /// A registry failure (`image` in a decision request): the code is the failure's own.
     pub const REGISTRY: [(&str, StatusCode, &str); 9] = [
         (
@@ -147,7 +163,10 @@ pub mod codes {
         ),
     ];
 
-    pub const ALL: [(&str, StatusCode, &str); 22] = [
+    pub const ALL: [(&str, StatusCode, &str); 25] = [
+        MALFORMED_WEBHOOK,
+        ROLLOUT_HALTED,
+        ANALYSIS_UNAVAILABLE,
         REGISTRY[0],
         REGISTRY[1],
         REGISTRY[2],

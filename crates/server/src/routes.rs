@@ -127,6 +127,7 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(openapi_json))
         .merge(api::router())
+        .merge(crate::integrations::router())
 }
 
 /// The OpenAPI 3.1 document of the API, generated from the handlers' `#[utoipa::path]`

@@ -1,6 +1,6 @@
 //! The server's own settings (`serve --server-config FILE`, YAML): the admission webhook's
-//! namespaces and failure modes, notifications, body limit, request timeout and how much work
-//! runs at once.
+//! namespaces and failure modes, notifications, body limit, request timeout, how much work
+//! runs at once, and the canary analysis profiles of progressive delivery (`integrations:`).
 
 use serde::Deserialize;
 
@@ -36,6 +36,13 @@ pub struct ServerSettings {
     /// The hours after a deployment: what to watch, how long, how often (docs/watch.md).
     #[serde(default)]
     pub watch: Vec<portcullis_watch::WatchSetting>,
+    /// Progressive delivery: the canary analysis profiles Argo Rollouts and Flagger name
+    /// (docs/integrations-progressive.md).
+    #[serde(default)]
+    pub integrations: crate::integrations::profiles::IntegrationSettings,
+    /// `integrations.profiles`, with the analyses they name read (by [`ServerSettings::parse`]).
+    #[serde(skip)]
+    pub profiles: crate::integrations::profiles::Profiles,
     /// `watch`, with the files it names read (by [`ServerSettings::parse`]).
     #[serde(skip)]
     pub watches: portcullis_watch::Watches,
@@ -185,6 +192,20 @@ impl ServerSettings {
                 }
             })?,
         );
+        settings.profiles = crate::integrations::profiles::Profiles::load(
+            &settings.integrations,
+            std::path::Path::new(source),
+        )
+        .map_err(|e| SettingsError {
+            file: source.to_string(),
+            place: text
+                .lines()
+                .position(|l| l.starts_with("integrations:"))
+                .map(|i| format!("{}:1", i + 1))
+                .unwrap_or_default(),
+            path: e.place,
+            message: e.message,
+        })?;
         Ok(settings)
     }
 

@@ -515,6 +515,12 @@ async fn token_role_matrix_covers_every_endpoint() {
             "/v1/facts" => {
                 json!({"artifact_digest": LOG4J_ARTIFACT.split('@').nth(1).unwrap(), "environment": "production", "verifications": [{"kind": "canary", "score": 90.0, "verdict": "pass", "evidence": null, "details": null}]})
             }
+            "/v1/integrations/flagger/confirm-rollout" => {
+                json!({"name": "checkout", "namespace": "shop", "phase": "Progressing", "metadata": {"environment": "dev", "artifact": LOG4J_ARTIFACT}})
+            }
+            "/v1/integrations/rollouts/analysis" => {
+                json!({"profile": "none", "namespace": "shop", "rollout": "checkout", "canary_hash": "a1", "stable_hash": "b2", "image": LOG4J_ARTIFACT, "environment": "dev"})
+            }
             "/v1/admission" => {
                 json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
                 "uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
@@ -532,6 +538,9 @@ async fn token_role_matrix_covers_every_endpoint() {
         }
         Some(match (method, path) {
             ("GET", p) if p.starts_with("/v1/tokens") => Role::Admin,
+            // Progressive delivery: canary analyses record results; Flagger's confirm hooks decide.
+            ("GET" | "POST", "/v1/integrations/rollouts/analysis") => Role::Verifier,
+            ("POST", "/v1/integrations/flagger/confirm-rollout") => Role::Ci,
             // Verifying reads: POST is there for clients that do not send a GET with effects.
             ("GET", _) | ("POST", "/v1/audit/verify") => Role::Viewer,
             ("POST", "/v1/decisions" | "/v1/evidence" | "/v1/deployments" | "/v1/admission") => {
@@ -558,7 +567,8 @@ async fn token_role_matrix_covers_every_endpoint() {
         let path = route
             .replace("{id}", "X-1")
             .replace("{env}", "production")
-            .replace("{seq}", "1");
+            .replace("{seq}", "1")
+            .replace("{hook}", "confirm-rollout");
         let needed = need(method, &path);
         let mut roles: Vec<Option<Role>> = Role::ALL.iter().map(|r| Some(*r)).collect();
         roles.push(None);
