@@ -37,7 +37,7 @@ pub struct ServerSettings {
     #[serde(default)]
     pub watch: Vec<portcullis_watch::WatchSetting>,
     /// Progressive delivery: the canary analysis profiles Argo Rollouts and Flagger name
-    /// (docs/integrations-progressive.md).
+    /// (docs/integrations.md).
     #[serde(default)]
     pub integrations: crate::integrations::profiles::IntegrationSettings,
     /// `integrations.profiles`, with the analyses they name read (by [`ServerSettings::parse`]).

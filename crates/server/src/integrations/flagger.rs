@@ -6,7 +6,7 @@
 //!
 //! Flagger sends no headers of its own choosing (its webhook spec has none), so the token comes
 //! from `metadata.token` when there is no `Authorization` header (see
-//! docs/integrations-progressive.md for the risk). The metadata names the rest:
+//! docs/integrations.md for the risk). The metadata names the rest:
 //! `environment`, `image` (a registry reference; for `pre-rollout` and `rollout` pinned by
 //! digest) or `artifact` (`NAME@sha256:HEX`), and for `rollout` the analysis `profile`.
 //!
