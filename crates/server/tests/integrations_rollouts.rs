@@ -493,6 +493,15 @@ async fn canary_analysis_as_argo_rollouts_and_flagger_ask_it() {
         assert_eq!(fired.contains(&"PCL-VERIFY-001"), denies, "{fired:?}");
     }
 
+    // The stable pods named as the canary would compare equal with themselves and record a
+    // pass for any digest: refused, and nothing recorded.
+    let before = s.store.head().await.unwrap();
+    let r = ask(STABLE, BAD_IMAGE).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("same pods"), "{p}");
+    assert_eq!(s.store.head().await.unwrap(), before);
+
     // Flagger's rollout hook: the canary (app=checkout) against the primary, the bad series:
     // halted, with the reason, and recorded.
     let payload = json!({

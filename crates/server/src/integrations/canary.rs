@@ -106,6 +106,13 @@ pub async fn analyse_and_record(
         substitute(&profile.baseline_scope, &ask.values).map_err(|e| invalid(e.to_string()))?;
     let canary_scope =
         substitute(&profile.canary_scope, &ask.values).map_err(|e| invalid(e.to_string()))?;
+    // The same pods on both sides always compare equal: a caller naming the stable pods as the
+    // canary (canary_hash = stable_hash) would record a pass for any digest.
+    if baseline_scope == canary_scope {
+        return Err(invalid(format!(
+            "the canary and the baseline are the same pods ({canary_scope}): nothing would be compared (are canary_hash and stable_hash the same?)"
+        )));
+    }
 
     let mut config = profile.analysis.clone();
     let end = Utc::now();
