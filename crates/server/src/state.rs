@@ -41,6 +41,9 @@ pub struct AppState {
     pub notifier: Arc<notify::Notifier>,
     /// Room for work (settings.limits): requests, reports, proof exports.
     pub slots: Slots,
+    /// Denials of Flagger's confirm hooks, answered again while nothing that could change them
+    /// was recorded (Flagger asks again every interval while a canary waits).
+    pub flagger_denials: crate::integrations::flagger::Denials,
     ready: AtomicBool,
     shutting_down: AtomicBool,
 }
@@ -224,6 +227,7 @@ impl AppState {
             limits,
             notifier,
             slots,
+            flagger_denials: Default::default(),
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
         });

@@ -200,6 +200,58 @@ async fn confirm_hooks_go_on_on_allow_and_halt_on_deny() {
         detail.contains("denies") && detail.contains("PCL-"),
         "{detail}"
     );
+    let denied_id = detail.split_whitespace().nth(1).unwrap().to_string();
+    let decisions = |s: &TestServer| {
+        let store = s.store.clone();
+        async move {
+            store
+                .decisions(Some("production"), Some(DIGEST), None, 100)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(decisions(&s).await, 1);
+    // Flagger asks again at the next interval with nothing changed: the same denial, not one
+    // more decision on the record.
+    let (status, r) = hook(
+        &s,
+        "confirm-promotion",
+        Some(Role::Ci),
+        json!({"environment": "production", "artifact": artifact}),
+    )
+    .await;
+    assert_eq!(status, 412, "{r}");
+    let again = r["detail"].as_str().unwrap();
+    assert!(
+        again.contains(&denied_id) && again.contains("not decided again"),
+        "{again}"
+    );
+    assert_eq!(decisions(&s).await, 1);
+    // Something that can change the verdict is recorded (an approval for that digest there):
+    // the next ask is decided afresh.
+    let (status, a) = s
+        .post(
+            Role::Approver,
+            "/v1/approvals",
+            &json!({"artifact_digest": DIGEST, "environment": "production", "reason": "reviewed"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{a}");
+    let (status, r) = hook(
+        &s,
+        "confirm-promotion",
+        Some(Role::Ci),
+        json!({"environment": "production", "artifact": artifact}),
+    )
+    .await;
+    assert_eq!(status, 412, "{r}");
+    assert!(
+        !r["detail"].as_str().unwrap().contains("not decided again"),
+        "{r}"
+    );
+    assert_eq!(decisions(&s).await, 2);
+
     // pre-rollout in production reads that denial.
     let (status, r) = hook(
         &s,

@@ -20,8 +20,9 @@
 //!   recorded as a verification fact of the digest (as the Argo Rollouts endpoint does); pass
 //!   → 200, anything else → 412. Role verifier or admin.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -30,6 +31,7 @@ use axum::response::Response;
 use portcullis_firewall::record::Documents;
 use portcullis_firewall::service::Ask;
 use portcullis_firewall::{ArtifactId, DecisionRequest, DecisionService};
+use portcullis_store::kinds;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -200,6 +202,75 @@ pub async fn flagger_webhook(
     }
 }
 
+/// What can change a decision about a digest, as audit entry kinds: while none of these has
+/// been recorded since a denial, deciding again would deny again (decisions, posture changes,
+/// snapshots, watches and tokens change no verdict).
+const VERDICT_INPUTS: [&str; 13] = [
+    kinds::ADVISORY_ADDED,
+    kinds::ADVISORY_WITHDRAWN,
+    kinds::EXCEPTION_GRANTED,
+    kinds::EXCEPTION_REVOKED,
+    kinds::EXCEPTION_EXPIRED,
+    kinds::APPROVAL_GRANTED,
+    kinds::APPROVAL_REVOKED,
+    kinds::FACT_RECORDED,
+    kinds::EVIDENCE_STORED,
+    kinds::POLICY_BUNDLE_STORED,
+    kinds::DEPLOYMENT,
+    kinds::DEPLOYMENT_REMOVED,
+    kinds::OVERRIDE,
+];
+
+/// A denial is answered again for at most this long: rules that depend on the time (change
+/// freezes, approvals' expiry) are judged afresh at least this often.
+const DENIAL_REUSE: Duration = Duration::from_secs(300);
+/// Denials kept at most (the oldest go first).
+const DENIALS_KEPT: usize = 1024;
+
+/// Denials of the confirm hooks, by (hook, canary, checksum, environment, pinned reference,
+/// caller). Flagger asks `confirm-rollout` again at every interval while a canary waits: each
+/// ask would otherwise record one more identical denial (and notify it). Only denials are
+/// reused, only for references pinned by digest, only while no entry of [`VERDICT_INPUTS`] has
+/// been recorded and the state in force is the same, and for [`DENIAL_REUSE`] at most; an
+/// allow is always decided afresh.
+#[derive(Debug, Default)]
+pub struct Denials {
+    map: Mutex<HashMap<String, Denial>>,
+}
+
+#[derive(Debug, Clone)]
+struct Denial {
+    detail: String,
+    decision: String,
+    /// The chain position of the denial, and the state in force when it was made.
+    seq: u64,
+    state_seq: u64,
+    at: Instant,
+}
+
+impl Denials {
+    fn get(&self, key: &str) -> Option<Denial> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|d| d.at.elapsed() < DENIAL_REUSE)
+            .cloned()
+    }
+
+    fn put(&self, key: String, denial: Denial) {
+        let Ok(mut map) = self.map.lock() else {
+            return;
+        };
+        map.retain(|_, d| d.at.elapsed() < DENIAL_REUSE);
+        while map.len() >= DENIALS_KEPT {
+            let Some(oldest) = map.iter().min_by_key(|(_, d)| d.at).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            map.remove(&oldest);
+        }
+        map.insert(key, denial);
+    }
+}
+
 /// A decision now; allow → 200, deny → 412.
 async fn decide(
     state: &AppState,
@@ -225,6 +296,33 @@ async fn decide(
             )));
         }
     };
+    // The same denial, asked again with nothing changed since (see `Denials`).
+    let reference = p
+        .metadata
+        .get("artifact")
+        .or_else(|| p.metadata.get("image"))
+        .map(|r| r.trim().to_string())
+        .unwrap_or_default();
+    let memo_key = reference.contains("@sha256:").then(|| {
+        format!(
+            "{hook}\u{0}{}\u{0}{}\u{0}{}\u{0}{environment}\u{0}{reference}\u{0}{}",
+            p.namespace,
+            p.name,
+            p.checksum.as_deref().unwrap_or(""),
+            caller.actor()
+        )
+    });
+    if let Some(key) = &memo_key
+        && let Some(denial) = state.flagger_denials.get(key)
+        && denial.state_seq == state.service.state_seq()
+        && state.store.newest_of_kinds(&VERDICT_INPUTS).await? <= denial.seq
+    {
+        return Err(halted(format!(
+            "{} (decision {} stands: nothing that could change it has been recorded since; asked again, not decided again)",
+            denial.detail, denial.decision
+        )));
+    }
+    let state_before = state.service.state_seq();
     let mut request = DecisionRequest::new(artifact, environment);
     request.context.pipeline = Some(format!("flagger/{}/{}", p.namespace, p.name));
     request.context.stage = Some(hook.to_string());
@@ -255,7 +353,7 @@ async fn decide(
         .map(|v| format!("{}: {}", v.rule, v.message))
         .collect();
     reasons.extend(d.errors.iter().cloned());
-    Err(halted(format!(
+    let detail = format!(
         "decision {} denies {artifact} in {}: {}",
         d.id,
         d.environment,
@@ -264,7 +362,20 @@ async fn decide(
         } else {
             reasons.join("; ")
         }
-    )))
+    );
+    if let (Some(key), Some(chain)) = (memo_key, &d.chain) {
+        state.flagger_denials.put(
+            key,
+            Denial {
+                detail: detail.clone(),
+                decision: d.id.clone(),
+                seq: chain.seq,
+                state_seq: state_before,
+                at: Instant::now(),
+            },
+        );
+    }
+    Err(halted(detail))
 }
 
 /// The latest recorded decision for the digest there must allow.
