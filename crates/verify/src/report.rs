@@ -61,6 +61,21 @@ pub struct IntervalReport {
 }
 
 impl Report {
+    /// The metrics that failed in the last interval analysed (muted ones never fail).
+    pub fn failing_metrics(&self) -> Vec<&str> {
+        self.metrics
+            .as_ref()
+            .and_then(|m| m.intervals.last())
+            .map(|i| {
+                i.metrics
+                    .iter()
+                    .filter(|m| m.result.classification.is_failure() && !m.muted)
+                    .map(|m| m.name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Short text naming what failed (for the gate's `details`).
     pub fn details(&self) -> String {
         if self.failing.is_empty() {

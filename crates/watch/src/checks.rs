@@ -291,17 +291,10 @@ fn analyse(
     };
     let report = analysis::assemble(&config, subject, metrics, logs);
     let failing_metrics: Vec<String> = report
-        .metrics
-        .as_ref()
-        .and_then(|m| m.intervals.last())
-        .map(|i| {
-            i.metrics
-                .iter()
-                .filter(|m| m.result.classification.is_failure() && !m.muted)
-                .map(|m| m.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+        .failing_metrics()
+        .into_iter()
+        .map(String::from)
+        .collect();
     let verdict = match report.verdict {
         portcullis_verify::judge::Verdict::Pass => Verdict::Pass,
         portcullis_verify::judge::Verdict::Marginal => Verdict::Marginal,

@@ -208,15 +208,7 @@ pub async fn analyse_and_record(
                 .collect()
         })
         .unwrap_or_default();
-    let failing: Vec<&str> = last
-        .map(|i| {
-            i.metrics
-                .iter()
-                .filter(|m| m.result.classification.is_failure() && !m.muted)
-                .map(|m| m.name.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let failing = report.failing_metrics();
     let body = json!({
         "verdict": report.verdict.as_str(),
         "passed": report.verdict == Verdict::Pass,
