@@ -76,8 +76,18 @@ finish() {
   exit "$code"
 }
 
+# A workflow command's message with %, CR and LF escaped as GitHub documents, so an input
+# cannot end the command and start another.
+command_data() {
+  local m=$*
+  m=${m//'%'/%25}
+  m=${m//$'\r'/%0D}
+  m=${m//$'\n'/%0A}
+  printf '%s' "$m"
+}
+
 fail() {
-  echo "::error title=portcullis::$*"
+  echo "::error title=portcullis::$(command_data "$*")"
   finish 2
 }
 

@@ -567,6 +567,26 @@ fn action_bad_input_exits_2() {
         assert!(summary.contains("error"), "{what}: {summary}");
     }
 
+    // An input that tries to end the error command and start another (a newline, then a
+    // workflow command): escaped, so the log has one command line, not two.
+    let mut inputs = good.clone();
+    inputs.insert(
+        "working-directory",
+        "/nonexistent\n::warning title=injected::100% owned".into(),
+    );
+    let runner = Runner::new();
+    let o = runner.gate(&as_pairs(&inputs), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    let out = stdout(&o);
+    assert!(
+        !out.lines().any(|l| l.starts_with("::warning")),
+        "an injected workflow command: {out}"
+    );
+    assert!(
+        out.contains("::error title=portcullis::working-directory /nonexistent%0A::warning title=injected::100%25 owned"),
+        "{out}"
+    );
+
     // Evidence that is not there (a glob matching nothing): the gate fails closed, exit 2,
     // with a recorded decision that says why.
     let mut inputs = good.clone();
