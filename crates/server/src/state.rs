@@ -43,7 +43,7 @@ pub struct AppState {
     pub slots: Slots,
     /// Denials of Flagger's confirm hooks, answered again while nothing that could change them
     /// was recorded (Flagger asks again every interval while a canary waits).
-    pub flagger_denials: crate::integrations::flagger::Denials,
+    pub flagger_denials: crate::integrations::denials::Denials,
     ready: AtomicBool,
     shutting_down: AtomicBool,
 }

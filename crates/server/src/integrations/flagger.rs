@@ -20,9 +20,9 @@
 //!   recorded as a verification fact of the digest (as the Argo Rollouts endpoint does); pass
 //!   → 200, anything else → 412. Role verifier or admin.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -31,13 +31,13 @@ use axum::response::Response;
 use portcullis_firewall::record::Documents;
 use portcullis_firewall::service::Ask;
 use portcullis_firewall::{ArtifactId, DecisionRequest, DecisionService};
-use portcullis_store::kinds;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::auth::{Caller, Permission};
 use crate::integrations::canary::{self, CanaryAsk};
+use crate::integrations::denials::{Denial, VERDICT_INPUTS};
 use crate::integrations::json_ok;
 use crate::integrations::profiles::{ScopeValues, safe_value};
 use crate::problem::{Problem, codes};
@@ -199,75 +199,6 @@ pub async fn flagger_webhook(
         }
         "pre-rollout" => ready(&state, &caller, &p, environment).await,
         _ => analyse(&state, &caller, &p, environment).await,
-    }
-}
-
-/// What can change a decision about a digest, as audit entry kinds: while none of these has
-/// been recorded since a denial, deciding again would deny again (decisions, posture changes,
-/// snapshots, watches and tokens change no verdict).
-const VERDICT_INPUTS: [&str; 13] = [
-    kinds::ADVISORY_ADDED,
-    kinds::ADVISORY_WITHDRAWN,
-    kinds::EXCEPTION_GRANTED,
-    kinds::EXCEPTION_REVOKED,
-    kinds::EXCEPTION_EXPIRED,
-    kinds::APPROVAL_GRANTED,
-    kinds::APPROVAL_REVOKED,
-    kinds::FACT_RECORDED,
-    kinds::EVIDENCE_STORED,
-    kinds::POLICY_BUNDLE_STORED,
-    kinds::DEPLOYMENT,
-    kinds::DEPLOYMENT_REMOVED,
-    kinds::OVERRIDE,
-];
-
-/// A denial is answered again for at most this long: rules that depend on the time (change
-/// freezes, approvals' expiry) are judged afresh at least this often.
-const DENIAL_REUSE: Duration = Duration::from_secs(300);
-/// Denials kept at most (the oldest go first).
-const DENIALS_KEPT: usize = 1024;
-
-/// Denials of the confirm hooks, by (hook, canary, checksum, environment, pinned reference,
-/// caller). Flagger asks `confirm-rollout` again at every interval while a canary waits: each
-/// ask would otherwise record one more identical denial (and notify it). Only denials are
-/// reused, only for references pinned by digest, only while no entry of [`VERDICT_INPUTS`] has
-/// been recorded and the state in force is the same, and for [`DENIAL_REUSE`] at most; an
-/// allow is always decided afresh.
-#[derive(Debug, Default)]
-pub struct Denials {
-    map: Mutex<HashMap<String, Denial>>,
-}
-
-#[derive(Debug, Clone)]
-struct Denial {
-    detail: String,
-    decision: String,
-    /// The chain position of the denial, and the state in force when it was made.
-    seq: u64,
-    state_seq: u64,
-    at: Instant,
-}
-
-impl Denials {
-    fn get(&self, key: &str) -> Option<Denial> {
-        let map = self.map.lock().ok()?;
-        map.get(key)
-            .filter(|d| d.at.elapsed() < DENIAL_REUSE)
-            .cloned()
-    }
-
-    fn put(&self, key: String, denial: Denial) {
-        let Ok(mut map) = self.map.lock() else {
-            return;
-        };
-        map.retain(|_, d| d.at.elapsed() < DENIAL_REUSE);
-        while map.len() >= DENIALS_KEPT {
-            let Some(oldest) = map.iter().min_by_key(|(_, d)| d.at).map(|(k, _)| k.clone()) else {
-                break;
-            };
-            map.remove(&oldest);
-        }
-        map.insert(key, denial);
     }
 }
 

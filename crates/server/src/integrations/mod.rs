@@ -4,6 +4,7 @@
 //! canary results recorded through `DecisionService::record_facts`.
 
 pub mod canary;
+pub mod denials;
 pub mod flagger;
 pub mod profiles;
 pub mod rollouts;
