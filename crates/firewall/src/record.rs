@@ -178,7 +178,20 @@ impl Firewall {
                 decision.id
             )));
         }
-        let (mut changes, kept) = self.document_changes(req, docs)?;
+        // What the store already has is neither compressed nor offered again: a re-decision on
+        // the same SBOM and advisories writes only its request and decision.
+        let bundle_digest = self.bundle_blob()?.digest;
+        let mut offered: Vec<&str> = req.evidence.iter().map(|d| d.digest.as_str()).collect();
+        offered.extend(
+            self.advisories
+                .advisories()
+                .iter()
+                .map(|a| a.source.as_str()),
+        );
+        offered.extend(self.kev_source.as_deref());
+        offered.push(&bundle_digest);
+        let present = store.blobs_present(&offered).await?;
+        let (mut changes, kept) = self.document_changes(req, docs, &present)?;
         let Kept {
             evidence: evidence_digests,
             advisories: advisory_digests,
@@ -288,9 +301,13 @@ impl Firewall {
         &self,
         req: &DecisionRequest,
         docs: &Documents,
+        stored: &std::collections::HashSet<String>,
     ) -> Result<(Vec<Change>, Kept), RecordError> {
         let mut changes = Vec::new();
-        // The documents: each stored once, with an entry the first time.
+        // The documents: each stored once, with an entry the first time. Those in `stored` are
+        // neither compressed nor offered again.
+        let bundle_blob = self.bundle_blob()?;
+        let bundle_digest = bundle_blob.digest.clone();
         let mut evidence_digests = Vec::new();
         for d in &req.evidence {
             let bytes = docs.get(&d.digest).ok_or_else(|| {
@@ -299,6 +316,10 @@ impl Firewall {
                     d.source, d.digest
                 ))
             })?;
+            evidence_digests.push(d.digest.clone());
+            if stored.contains(&d.digest) {
+                continue;
+            }
             let blob = NewBlob::new(blob_kinds::EVIDENCE, bytes)?;
             changes.push(Change::if_new(
                 kinds::EVIDENCE_STORED,
@@ -311,7 +332,6 @@ impl Firewall {
                     components: component_rows(&d.evidence),
                 }],
             ));
-            evidence_digests.push(d.digest.clone());
         }
         let mut advisory_digests: Vec<String> = self
             .advisories
@@ -327,6 +347,9 @@ impl Firewall {
                     "advisory document {digest}: its bytes were not kept for the record"
                 ))
             })?;
+            if stored.contains(digest) {
+                continue;
+            }
             changes.push(Change::if_new(
                 kinds::EVIDENCE_STORED,
                 serde_json::json!({"digest": digest, "kind": "advisory", "size": bytes.len()}),
@@ -343,34 +366,36 @@ impl Firewall {
                         "KEV catalogue {digest}: its bytes were not kept for the record"
                     ))
                 })?;
-                changes.push(Change::if_new(
-                    kinds::EVIDENCE_STORED,
-                    serde_json::json!({"digest": digest, "kind": "kev", "size": bytes.len()}),
-                    vec![Write::Blob {
-                        blob: NewBlob::new(blob_kinds::KEV, bytes)?,
-                        components: Vec::new(),
-                    }],
-                ));
+                if !stored.contains(digest) {
+                    changes.push(Change::if_new(
+                        kinds::EVIDENCE_STORED,
+                        serde_json::json!({"digest": digest, "kind": "kev", "size": bytes.len()}),
+                        vec![Write::Blob {
+                            blob: NewBlob::new(blob_kinds::KEV, bytes)?,
+                            components: Vec::new(),
+                        }],
+                    ));
+                }
                 Some(digest.clone())
             }
             None => None,
         };
 
-        let bundle_blob = self.bundle_blob()?;
-        let bundle_digest = bundle_blob.digest.clone();
-        changes.push(Change::if_new(
-            kinds::POLICY_BUNDLE_STORED,
-            serde_json::json!({
-                "digest": bundle_digest, "rego_digest": self.bundle().digest(),
-                "files": self.bundle().sources().len(),
-                "config": self.config().source,
-                "refs": [bundle_digest],
-            }),
-            vec![Write::Blob {
-                blob: bundle_blob,
-                components: Vec::new(),
-            }],
-        ));
+        if !stored.contains(&bundle_digest) {
+            changes.push(Change::if_new(
+                kinds::POLICY_BUNDLE_STORED,
+                serde_json::json!({
+                    "digest": bundle_digest, "rego_digest": self.bundle().digest(),
+                    "files": self.bundle().sources().len(),
+                    "config": self.config().source,
+                    "refs": [bundle_digest],
+                }),
+                vec![Write::Blob {
+                    blob: bundle_blob,
+                    components: Vec::new(),
+                }],
+            ));
+        }
         Ok((
             changes,
             Kept {

@@ -545,6 +545,17 @@ async fn blobs_round_trip_and_corruption_is_refused(store: Store, ctx: &Ctx) {
     let absent = format!("sha256:{}", "0".repeat(64));
     assert_eq!(store.blob(&absent).await.unwrap(), None);
     assert!(!store.has_blob(&absent).await.unwrap());
+    // Which of several are stored, in one query per 500 (here over two such chunks).
+    let mut asked: Vec<String> = (0..600).map(|i| format!("sha256:{i:064x}")).collect();
+    asked.push(digest.clone());
+    let asked_refs: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let present = store.blobs_present(&asked_refs).await.unwrap();
+    assert_eq!(
+        present,
+        std::collections::HashSet::from([digest.clone()]),
+        "only the stored document"
+    );
+    assert!(store.blobs_present(&[]).await.unwrap().is_empty());
 
     let corrupt = |what: &str| {
         let store = store.clone();

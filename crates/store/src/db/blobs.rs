@@ -86,6 +86,34 @@ impl Store {
         Ok(Some((kind, raw)))
     }
 
+    /// Which of `digests` are stored already (one query per 500), so a caller need not
+    /// compress and offer a document the store has.
+    pub async fn blobs_present(
+        &self,
+        digests: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut present = std::collections::HashSet::new();
+        for chunk in digests.chunks(COMPONENT_CHUNK) {
+            let mut sql = String::from("SELECT digest FROM blobs WHERE digest IN (");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${}", i + 1));
+            }
+            sql.push(')');
+            let rows: Vec<(String,)> = on_db!(&self.inner.db, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for d in chunk {
+                    q = q.bind(*d);
+                }
+                q.fetch_all(pool).await.map_err(|e| self.err(e))?
+            });
+            present.extend(rows.into_iter().map(|(d,)| d));
+        }
+        Ok(present)
+    }
+
     pub async fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
         Ok(on_db!(&self.inner.db, pool => {
             sqlx::query("SELECT 1 FROM blobs WHERE digest = $1")
