@@ -19,7 +19,6 @@ use portcullis_firewall::{DecisionService, Setup};
 use portcullis_server::api::InventorySynced;
 use portcullis_store::SnapshotRow;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::registry::{ListFormat, print_json};
 use crate::state::{StoreArgs, cli_actor, runtime};
@@ -98,27 +97,7 @@ impl Remote {
                 .execute(req)
                 .await
                 .with_context(|| format!("cannot reach {endpoint}"))?;
-            let status = resp.status();
-            let bytes = resp
-                .bytes()
-                .await
-                .with_context(|| format!("{endpoint}: no answer"))?;
-            if !status.is_success() {
-                let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                bail!(
-                    "{endpoint}: {status}: {} ({})",
-                    problem
-                        .get("detail")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&String::from_utf8_lossy(&bytes)),
-                    problem
-                        .get("code")
-                        .and_then(Value::as_str)
-                        .unwrap_or("no problem code")
-                );
-            }
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("{endpoint}: an answer that cannot be read"))
+            crate::remote::answer(resp, &endpoint, "an answer it can read").await
         })
     }
 

@@ -159,26 +159,7 @@ pub fn decide(
             .send()
             .await
             .with_context(|| format!("cannot reach {endpoint}"))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .with_context(|| format!("{endpoint}: no answer"))?;
-        if !status.is_success() {
-            let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            bail!(
-                "{endpoint}: {status}: {} ({})",
-                problem
-                    .get("detail")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&String::from_utf8_lossy(&bytes)),
-                problem
-                    .get("code")
-                    .and_then(Value::as_str)
-                    .unwrap_or("no problem code")
-            );
-        }
-        serde_json::from_slice(&bytes).with_context(|| format!("{endpoint}: not a decision answer"))
+        answer(resp, &endpoint, "a decision answer").await
     })?;
     // With --image and no --artifact the server names the artifact (the digest it resolved);
     // the decision must still say which reference it was asked about.
@@ -207,4 +188,33 @@ pub fn decide(
         answer.exit_code,
         url.to_string(),
     ))
+}
+
+/// A Portcullis server's answer: its JSON (`what` it should be, for the error) on success, else
+/// an error naming the endpoint, the status, and the problem document's detail and code.
+pub async fn answer<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+    endpoint: &str,
+    what: &str,
+) -> anyhow::Result<T> {
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .with_context(|| format!("{endpoint}: no answer"))?;
+    if !status.is_success() {
+        let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        bail!(
+            "{endpoint}: {status}: {} ({})",
+            problem
+                .get("detail")
+                .and_then(Value::as_str)
+                .unwrap_or(&String::from_utf8_lossy(&bytes)),
+            problem
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("no problem code")
+        );
+    }
+    serde_json::from_slice(&bytes).with_context(|| format!("{endpoint}: not {what}"))
 }
