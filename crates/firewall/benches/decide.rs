@@ -31,7 +31,21 @@ fn decide(c: &mut Criterion) {
     assert!(d.errors.is_empty(), "{:?}", d.errors);
     let mut g = c.benchmark_group("decide");
     g.bench_function("decide_1000c_300f_50a_2att", |b| b.iter(|| fw.decide(&req)));
+    // The same warm decision evaluating every rule (the path before rule results were reused).
+    let (every_rule, every_rule_req) = bundle::setup(true);
+    let every_rule = every_rule.with_result_reuse(false);
+    g.bench_function("decide_1000c_300f_50a_2att_no_reuse", |b| {
+        b.iter(|| every_rule.decide(&every_rule_req))
+    });
     g.bench_function("policy_input_only", |b| b.iter(|| fw.policy_input(&req)));
+    // Converting the input for the engine: built straight from the Rust data (what decisions
+    // do) and the JSON text round trip it replaced, on the same input.
+    g.bench_function("input_value_direct", |b| {
+        b.iter(|| portcullis_policy::value::to_value(&input).unwrap())
+    });
+    g.bench_function("input_value_via_json", |b| {
+        b.iter(|| portcullis_policy::bundle::input_value_via_json(&input).unwrap())
+    });
 
     // The diff against what runs (docs/diff.md): redeploying the same evidence (nothing
     // changes), and against an unrelated small artifact (1,000 components added, 300 findings

@@ -1,7 +1,7 @@
 //! Latency percentiles and throughput of `Firewall::decide` on the issue-3 bundle, from several
 //! threads sharing one `Firewall` (as the server does).
 //!
-//! `cargo run --release -p portcullis-firewall --example decide_load -- [THREADS] [DECISIONS] [cold|warm]`
+//! `cargo run --release -p portcullis-firewall --example decide_load -- [THREADS] [DECISIONS] [cold|warm|warm-noreuse|all]`
 //! `cargo run --release -p portcullis-firewall --example decide_load -- --write DIR` writes the
 //! bundle as files for timing `portcullis gate` (docs/benchmarks.md).
 #![allow(
@@ -41,16 +41,27 @@ fn main() {
     }
     let threads: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(2);
     let total: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4000);
-    // `cold`: every decision builds and converts the input (as for new evidence); `warm`: the
-    // evidence set was seen before (another environment, admission of another replica).
-    let cold = args.get(2).map(String::as_str) != Some("warm");
+    // `cold`: every decision builds and converts the input (as for new evidence);
+    // `warm-noreuse`: the evidence set was seen before (another environment, admission of
+    // another replica) and its converted input is reused, every rule evaluated (the path
+    // before rule results were reused); `warm`: the same with rule results reused;
+    // `all` (the default): the three in turn, in one run.
+    let modes: Vec<&str> = match args.get(2).map(String::as_str) {
+        None | Some("all") => vec!["cold", "warm-noreuse", "warm"],
+        Some(m @ ("cold" | "warm" | "warm-noreuse")) => vec![m],
+        Some(other) => panic!("unknown mode {other}: cold, warm, warm-noreuse or all"),
+    };
+    for mode in modes {
+        run(mode, threads, total);
+    }
+}
 
-    let (fw, req) = bundle::setup(!cold);
-    let fw = Arc::new(fw);
+fn run(mode: &str, threads: usize, total: usize) {
+    let (fw, req) = bundle::setup(mode != "cold");
+    let fw = Arc::new(fw.with_result_reuse(mode == "warm"));
     let req = Arc::new(req);
     let first = fw.decide(&req);
     assert!(first.errors.is_empty(), "{:?}", first.errors);
-    // Warm every thread's engine once.
     let per = total / threads;
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
@@ -77,8 +88,7 @@ fn main() {
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     println!(
-        "decide ({}): threads={threads} decisions={} violations={} warnings={} p50={:.2?} p99={:.2?} max={:.2?} throughput={:.0}/s",
-        if cold { "cold" } else { "warm" },
+        "decide ({mode}): threads={threads} decisions={} violations={} warnings={} p50={:.2?} p99={:.2?} max={:.2?} throughput={:.0}/s",
         lat.len(),
         first.violations.len(),
         first.warnings.len(),

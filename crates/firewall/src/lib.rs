@@ -28,6 +28,7 @@ pub mod regate;
 pub mod registry;
 pub mod rejudge;
 pub mod request;
+mod reuse;
 pub mod rules;
 pub mod service;
 pub mod setup;
@@ -38,7 +39,7 @@ pub mod trust;
 pub mod violation;
 pub mod watch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{SubsecRound, Utc};
@@ -83,6 +84,9 @@ pub struct Firewall {
     /// The stored form of the policy bundle and configuration, made once (it is large).
     stored_bundle: Arc<std::sync::OnceLock<Result<portcullis_store::NewBlob, String>>>,
     prepared: Mutex<PreparedCache>,
+    /// Whether rule results are reused on evidence seen before ([`reuse`]); off only to
+    /// measure what it saves.
+    reuse_results: bool,
     /// Running artifacts' evidence already read for diffs (shared by every fork).
     baselines: Arc<diff::BaselineCache>,
 }
@@ -96,6 +100,8 @@ struct Prepared {
     value: Result<EvidenceValue, portcullis_policy::EvalError>,
     /// The last diff of this evidence against a baseline.
     diff: diff::DiffMemo,
+    /// Rule results on this evidence, reused by later decisions ([`reuse`]).
+    results: reuse::Memo,
 }
 
 /// `light` with the approvals and results the request's evidence signs for its environment.
@@ -157,6 +163,7 @@ impl Firewall {
                 capacity: DEFAULT_EVIDENCE_CACHE,
                 ..PreparedCache::default()
             }),
+            reuse_results: true,
             baselines: Arc::default(),
         })
     }
@@ -181,6 +188,7 @@ impl Firewall {
                 capacity,
                 ..PreparedCache::default()
             }),
+            reuse_results: self.reuse_results,
             baselines: self.baselines.clone(),
         }
     }
@@ -190,6 +198,14 @@ impl Firewall {
         self.policies
             .warm(n)
             .map_err(|e| FirewallError::Engine(format!("policy engines: {e}")))
+    }
+
+    /// Reuse rule results on evidence seen before (the default), or evaluate every rule every
+    /// time: for benchmarks that measure what reuse saves.
+    #[doc(hidden)]
+    pub fn with_result_reuse(mut self, reuse: bool) -> Self {
+        self.reuse_results = reuse;
+        self
     }
 
     /// Advisories whose affected packages must not ship.
@@ -310,6 +326,7 @@ impl Firewall {
                 signed,
                 value,
                 diff: diff::DiffMemo::default(),
+                results: reuse::Memo::default(),
             })
         };
         let capacity = self.prepared.lock().map(|c| c.capacity).unwrap_or(0);
@@ -468,9 +485,41 @@ impl Firewall {
                 }
             })
             .collect();
-        let results = self
-            .policies
-            .evaluate_value(value, &|i, _| actions.get(i) != Some(&Action::Off));
+        // Rules whose result on this evidence and these request fields is known already.
+        let mut keyed = reuse::Light::new(&light);
+        let mut reused = Vec::new();
+        let mut keys = HashMap::new();
+        for (i, rule) in bundle.rules().iter().enumerate() {
+            if actions.get(i) == Some(&Action::Off) {
+                continue;
+            }
+            if !self.reuse_results {
+                break;
+            }
+            let Some(key) = keyed.key(i, rule) else {
+                continue;
+            };
+            match prepared.results.get(&key) {
+                Some(violations) => reused.push(portcullis_policy::RuleResult {
+                    rule: i,
+                    outcome: Ok(violations),
+                }),
+                None => {
+                    keys.insert(i, key);
+                }
+            }
+        }
+        let known: HashSet<usize> = reused.iter().map(|r| r.rule).collect();
+        let mut results = self.policies.evaluate_value(value, &|i, _| {
+            actions.get(i) != Some(&Action::Off) && !known.contains(&i)
+        });
+        for r in &results {
+            if let (Some(key), Ok(violations)) = (keys.remove(&r.rule), &r.outcome) {
+                prepared.results.put(key, violations);
+            }
+        }
+        results.extend(reused);
+        results.sort_by_key(|r| r.rule);
         let enforcing = actions.contains(&Action::Enforce);
         let refs = RefIndex::new(&prepared.input);
         let scope = exceptions::Scope {

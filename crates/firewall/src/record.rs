@@ -55,6 +55,13 @@ impl Documents {
         digest
     }
 
+    /// Keep `bytes` (of `kind`) whose digest the caller knows, without copying them.
+    pub fn add_shared(&mut self, kind: &str, digest: &str, bytes: std::sync::Arc<Vec<u8>>) {
+        self.docs
+            .entry(digest.to_string())
+            .or_insert_with(|| (kind.to_string(), bytes));
+    }
+
     /// Keep every document of `other` too.
     pub fn merge(&mut self, other: &Documents) {
         for (digest, doc) in &other.docs {

@@ -45,6 +45,9 @@ pub struct Rule {
     pub source: String,
     /// Whether the rule comes from the built-in library.
     pub builtin: bool,
+    /// The top-level input fields the rule may read (`None`: any, or not known): a result
+    /// depends on nothing else but the rule parameters ([`crate::deps`]).
+    pub reads: crate::deps::Reads,
 }
 
 /// A checked set of policies with a digest that identifies it in decisions.
@@ -126,29 +129,24 @@ impl PolicyBundle {
                     message: e.to_string(),
                 })?;
         }
-        let rules = discover_rules(&mut engine)?;
-        // Evaluate every rule once against an empty input so that errors in rule bodies that
-        // the parser accepts (unknown functions, bad references) surface at load time.
-        // A rule that is merely slow on this empty input is not an error here (evaluations have
-        // their own time limit), so the check gets a short one.
-        engine.set_input(regorus::Value::new_object());
-        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: Duration::from_millis(250),
-            check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
-        });
-        for rule in &rules {
-            if let Err(e) = engine.eval_rule(format!("data.{}.violation", rule.package)) {
-                let timed_out = e.downcast_ref::<regorus::LimitError>().is_some()
-                    || e.to_string().contains("exceeded time limit");
-                if !timed_out {
-                    return Err(PolicyError::Compile {
-                        file: rule.source.clone(),
-                        message: format!("rule {}: {e}", rule.meta.id),
-                    });
-                }
-            }
+        let mut rules = discover_rules(&mut engine)?;
+        let packages: Vec<&str> = rules.iter().map(|r| r.package.as_str()).collect();
+        let files: Vec<crate::deps::File<'_>> = sources
+            .iter()
+            .map(|s| (s.path.as_str(), s.text.as_str()))
+            .collect();
+        let reads = crate::deps::reads(&files, &packages);
+        for (rule, reads) in rules.iter_mut().zip(reads) {
+            rule.reads = reads;
         }
-        engine.clear_execution_timer_config();
+        // Evaluate every rule once against an empty input so that errors in rule bodies that
+        // the parser accepts (unknown functions, bad references) surface at load time. The
+        // built-in library alone is checked so by its tests (`check_on_empty_input`) rather
+        // than on every start; with users' files loaded (which may add to the library's own
+        // packages), every rule is.
+        if sources.iter().any(|s| !s.path.starts_with("builtin/")) {
+            check_on_empty_input(&mut engine, rules.iter())?;
+        }
         Ok(Self {
             sources,
             rules,
@@ -239,6 +237,43 @@ fn read_dir(dir: &Path) -> Result<Vec<PolicySource>, PolicyError> {
         .collect()
 }
 
+/// Evaluate `rules` against an empty input: a rule that fails there (other than by running out
+/// of time: evaluations have their own limit, so the check gets a short one) is refused.
+fn check_on_empty_input<'a>(
+    engine: &mut Engine,
+    rules: impl Iterator<Item = &'a Rule>,
+) -> Result<(), PolicyError> {
+    engine.set_input(regorus::Value::new_object());
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: Duration::from_millis(250),
+        check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
+    });
+    for rule in rules {
+        if let Err(e) = engine.eval_rule(format!("data.{}.violation", rule.package)) {
+            let timed_out = e.downcast_ref::<regorus::LimitError>().is_some()
+                || e.to_string().contains("exceeded time limit");
+            if !timed_out {
+                engine.clear_execution_timer_config();
+                return Err(PolicyError::Compile {
+                    file: rule.source.clone(),
+                    message: format!("rule {}: {e}", rule.meta.id),
+                });
+            }
+        }
+    }
+    engine.clear_execution_timer_config();
+    Ok(())
+}
+
+impl PolicyBundle {
+    /// The load-time check of users' rules ([`PolicyBundle::from_sources`]) run on every rule,
+    /// the built-in library's included: what the library's tests run.
+    pub fn check_on_empty_input(&self) -> Result<(), PolicyError> {
+        let mut engine = self.engine();
+        check_on_empty_input(&mut engine, self.rules.iter())
+    }
+}
+
 fn discover_rules(engine: &mut Engine) -> Result<Vec<Rule>, PolicyError> {
     let packages = engine
         .get_policy_package_components()
@@ -308,6 +343,7 @@ fn discover_rules(engine: &mut Engine) -> Result<Vec<Rule>, PolicyError> {
             package,
             source: file,
             builtin,
+            reads: None,
         });
     }
     rules.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
@@ -534,17 +570,18 @@ impl PolicySet {
                 })
                 .collect::<Vec<_>>()
         };
+        if selected.is_empty() {
+            return Vec::new();
+        }
         let value = match value {
             Ok(v) => v,
             Err(e) => return fail_all(RuleError::Input(e.to_string())),
         };
-        let mut engine = match self.checkout() {
-            Ok(e) => e,
-            Err(e) => return fail_all(RuleError::Engine(e.to_string())),
-        };
-        engine.set_input(value);
+        // One engine for the rules in turn; after a rule fails, the engine may hold partial
+        // state of the rules and helpers it was evaluating (a later rule that uses the same
+        // helper would report this one's error): it is dropped and the next rule gets a fresh one.
+        let mut engine: Option<Engine> = None;
         let started = Instant::now();
-        let mut healthy = true;
         let mut results = Vec::with_capacity(selected.len());
         for &index in &selected {
             let Some(entrypoint) = self.entrypoints.get(index) else {
@@ -558,15 +595,31 @@ impl PolicySet {
                 });
                 continue;
             }
-            engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            let e = match engine.as_mut() {
+                Some(e) => e,
+                None => match self.checkout() {
+                    Ok(mut fresh) => {
+                        fresh.set_input(value.clone());
+                        engine.insert(fresh)
+                    }
+                    Err(e) => {
+                        results.push(RuleResult {
+                            rule: index,
+                            outcome: Err(RuleError::Engine(e.to_string())),
+                        });
+                        continue;
+                    }
+                },
+            };
+            e.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
                 limit: left,
                 check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
             });
-            let outcome = match engine.eval_rule(entrypoint.clone()) {
+            let outcome = match e.eval_rule(entrypoint.clone()) {
                 Ok(v) => violations_of(&v).map_err(RuleError::Malformed),
-                Err(e) => {
-                    healthy = false;
-                    Err(RuleError::Evaluation(e.to_string()))
+                Err(err) => {
+                    engine = None;
+                    Err(RuleError::Evaluation(err.to_string()))
                 }
             };
             results.push(RuleResult {
@@ -574,16 +627,23 @@ impl PolicySet {
                 outcome,
             });
         }
-        // An engine that failed mid-evaluation may hold partial state: drop it.
-        if healthy {
-            engine.set_input(regorus::Value::Undefined);
-            self.checkin(engine);
+        if let Some(mut e) = engine {
+            e.set_input(regorus::Value::Undefined);
+            self.checkin(e);
         }
         results
     }
 }
 
 fn to_value<T: serde::Serialize>(input: &T) -> Result<regorus::Value, EvalError> {
+    crate::value::to_value(input).map_err(|e| EvalError::Input(e.to_string()))
+}
+
+/// `input` for the engine the way it was converted before [`crate::value`]: written as JSON
+/// text and read back. Kept for the tests and the benchmark that hold the two to the same
+/// value and compare their speed.
+#[doc(hidden)]
+pub fn input_value_via_json(input: &PolicyInput) -> Result<regorus::Value, EvalError> {
     let input_error = |e: &dyn std::fmt::Display| EvalError::Input(e.to_string());
     let json = serde_json::to_string(input).map_err(|e| input_error(&e))?;
     regorus::Value::from_json_str(&json).map_err(|e| input_error(&e))

@@ -6,12 +6,14 @@
 //! modes and exceptions are the firewall's), touch the store or use the network.
 
 pub mod bundle;
+pub mod deps;
 pub mod error;
 pub mod gatekeeper;
 pub mod input;
 pub mod kubernetes;
 pub mod metadata;
 pub mod testing;
+pub mod value;
 
 pub use bundle::{
     EvalError, EvalLimits, EvidenceValue, PolicyBundle, PolicySet, PolicySource, RawViolation,

@@ -6,7 +6,7 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use portcullis_policy::testing::{TestOutcome, run_tests};
@@ -137,4 +137,72 @@ fn a_bundle_with_a_rule_id_used_twice_is_refused_with_a_clear_error() {
         }
         other => panic!("expected a duplicate-id error, got {other:?}"),
     }
+}
+
+/// The dependency analysis (`portcullis_policy::deps`) follows every rule of the library (none
+/// is "reads anything", which would make it never reused), and finds what the rule files read
+/// — with what regorus evaluates along: every rule of `portcullis.lib` and the packages under
+/// it (`portcullis.lib.slsa` reads the artifact and the attestations) for a rule that uses lib.
+#[test]
+fn every_library_rule_has_known_input_reads() {
+    let bundle = PolicyBundle::builtin().unwrap();
+    let mut reading_context = BTreeSet::new();
+    for rule in bundle.rules() {
+        let reads = rule
+            .reads
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: reads not followed", rule.meta.id));
+        eprintln!("{}: {reads:?}", rule.meta.id);
+        if reads.contains("context") {
+            reading_context.insert(rule.meta.id.as_str());
+        }
+    }
+    let read = |id: &str| bundle.rule(id).unwrap().reads.clone().unwrap();
+    let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        read("PCL-VULN-001"),
+        set(&["advisories", "artifact", "attestations"])
+    );
+    assert_eq!(
+        read("PCL-VULN-002"),
+        set(&["artifact", "attestations", "findings"])
+    );
+    assert_eq!(
+        read("PCL-LIC-001"),
+        set(&["artifact", "attestations", "components"])
+    );
+    assert_eq!(read("PCL-EXPO-001"), set(&["exposures"]));
+    // Only these read the time or the approvals: every other rule's result is reused by the
+    // next decision on the same evidence and artifact in the same environment.
+    assert_eq!(
+        reading_context,
+        [
+            "PCL-CHG-001",
+            "PCL-CHG-002",
+            "PCL-CHG-003",
+            "PCL-EVID-001",
+            "PCL-VULN-003"
+        ]
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+    );
+}
+
+/// The built-in library alone is not checked against an empty input at every load (its rules
+/// are checked here instead): no rule of it fails there.
+#[test]
+fn every_library_rule_evaluates_on_an_empty_input() {
+    let bundle = PolicyBundle::builtin().unwrap();
+    bundle.check_on_empty_input().unwrap();
+    // And a broken rule among users' files is still refused at load.
+    let mut sources = PolicyBundle::builtin_sources();
+    sources.push(PolicySource {
+        path: "team/broken.rego".into(),
+        text: "package portcullis.rules.team.broken\nmetadata := {\"id\": \"TEAM-001\", \"title\": \"t\", \
+               \"category\": \"quality\", \"severity\": \"low\", \"actions\": {}, \"controls\": {}, \
+               \"remediation\": \"r\"}\nviolation contains v if { v := no_such_function(1) }\n"
+            .into(),
+    });
+    let err = PolicyBundle::from_sources(sources).unwrap_err().to_string();
+    assert!(err.contains("team/broken.rego"), "{err}");
 }

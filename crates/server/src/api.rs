@@ -432,6 +432,14 @@ async fn build_request(
             });
             continue;
         }
+        // A document referred to by digest and read before under this name: as read then.
+        if let (None, None, Some(d)) = (&item.content, &item.content_base64, &item.digest)
+            && let Some(kept) = state.parsed.get(d, &source)
+        {
+            docs.add_shared(blob_kinds::EVIDENCE, d, kept.bytes);
+            req.evidence.push((*kept.doc).clone());
+            continue;
+        }
         let bytes = match (&item.content, &item.content_base64, &item.digest) {
             (Some(v), None, None) => v.get().as_bytes().to_vec(),
             (None, Some(b64), None) => base64::engine::general_purpose::STANDARD
@@ -474,9 +482,20 @@ async fn build_request(
             });
             continue;
         }
+        let digest = sha256(&bytes);
+        if let Some(kept) = state.parsed.get(&digest, &source) {
+            docs.add_shared(blob_kinds::EVIDENCE, &digest, kept.bytes);
+            req.evidence.push((*kept.doc).clone());
+            continue;
+        }
         match EvidenceDoc::parse(&source, &bytes, &state.limits) {
             Ok(doc) => {
-                docs.add(blob_kinds::EVIDENCE, bytes);
+                let bytes = std::sync::Arc::new(bytes);
+                docs.add_shared(blob_kinds::EVIDENCE, &doc.digest, bytes.clone());
+                state.parsed.put(crate::parsed::Parsed {
+                    doc: std::sync::Arc::new(doc.clone()),
+                    bytes,
+                });
                 req.evidence.push(doc);
             }
             Err(e) => req.unreadable.push(UnreadableEvidence {

@@ -17,6 +17,7 @@ pub mod log;
 pub mod metrics;
 pub mod notify;
 pub mod oidc;
+pub mod parsed;
 pub mod problem;
 pub mod routes;
 pub mod schemas;

@@ -44,6 +44,8 @@ pub struct AppState {
     /// Denials of Flagger's confirm hooks, answered again while nothing that could change them
     /// was recorded (Flagger asks again every interval while a canary waits).
     pub flagger_denials: crate::integrations::denials::Denials,
+    /// Evidence documents read before, by digest and name (`parsed`).
+    pub parsed: crate::parsed::ParsedEvidence,
     ready: AtomicBool,
     shutting_down: AtomicBool,
 }
@@ -228,6 +230,7 @@ impl AppState {
             notifier,
             slots,
             flagger_denials: Default::default(),
+            parsed: Default::default(),
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
         });

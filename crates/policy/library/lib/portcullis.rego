@@ -10,7 +10,12 @@ at_least(s, min) if severity_rank[s] >= severity_rank[min]
 
 # params(meta): the rule's parameter defaults overridden by portcullis.yaml
 # (`data.portcullis.params[<rule id>]`).
-params(meta) := object.union(meta.params, object.get(data, ["portcullis", "params", meta.id], {}))
+# The overrides are read at their own path, never through `object.get(data, …)`: reading
+# `data` whole makes the engine evaluate every rule of the bundle, so one rule's error would
+# surface in every rule that reads its parameters (and cost the time of all of them).
+params(meta) := object.union(meta.params, overrides) if {
+	overrides := data.portcullis.params[meta.id]
+} else := meta.params
 
 # VEX states that settle a finding (the producer states it does not apply).
 vex_settled := {"not_affected", "false_positive", "resolved", "resolved_with_pedigree"}
