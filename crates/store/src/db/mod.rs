@@ -30,6 +30,7 @@ mod exceptions;
 mod overrides;
 mod pool;
 mod posture;
+mod scan;
 mod summary;
 mod tables;
 mod tokens;

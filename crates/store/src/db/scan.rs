@@ -1,0 +1,435 @@
+//! Stores nothing itself: reads the whole audit chain for `verify`, entry 1 on in sequence order,
+//! on a reader of its own that hands batches over a bounded channel, so that the checking
+//! (hashing) runs on another thread while the next rows are read.
+//!
+//! - SQLite: a synchronous read-only connection (rusqlite, on the same libsqlite3-sys and so the
+//!   same SQLite as sqlx) on a thread of its own, one statement, each row's text borrowed from
+//!   SQLite and copied once into its entry. sqlx would run the statement on its worker thread
+//!   and hand every row over with a copy of each value.
+//! - PostgreSQL: `COPY (SELECT …) TO STDOUT (FORMAT binary)`, parsed here: the server streams
+//!   the rows without a round trip per chunk, and no row is decoded by column name.
+//! - Otherwise (an in-memory SQLite database, which another connection cannot open): reads of
+//!   [`CHUNK`] entries through the pool.
+//!
+//! A read error ends the stream with that error; a reader whose receiver is gone stops.
+
+use std::path::PathBuf;
+
+use futures_util::StreamExt as _;
+use sqlx::postgres::PgPoolCopyExt as _;
+use tokio::sync::mpsc;
+
+use super::pool::{Db, Store, on_db};
+use crate::chain::Entry;
+use crate::error::StoreError;
+
+/// Entries per batch handed to the checker.
+const BATCH: usize = 4096;
+/// Batches read ahead of the checker at most.
+const DEPTH: usize = 4;
+/// Entries per query of the pooled fallback.
+const CHUNK: i64 = 50_000;
+
+/// The columns of an entry, in [`Entry`] order.
+const SELECT: &str = "SELECT seq, at, kind, body, body_digest, prev_hash, hash FROM audit_log WHERE seq >= 1 ORDER BY seq";
+
+/// An `audit_log` row as the pooled reader reads it.
+type Row = (i64, String, String, String, String, String, String);
+
+/// One batch of entries, or the error that ended the reading.
+pub(super) type Batch = Result<Vec<Entry>, StoreError>;
+
+impl Store {
+    /// Read the chain from entry 1 on, in sequence order, in batches.
+    pub(super) fn scan_chain(&self) -> mpsc::Receiver<Batch> {
+        let (tx, rx) = mpsc::channel(DEPTH);
+        match (&self.inner.db, sqlite_file(&self.inner.db)) {
+            (Db::Sqlite(_), Some(path)) => {
+                let location = self.inner.location.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("portcullis-verify-read".into())
+                    .spawn({
+                        let tx = tx.clone();
+                        move || {
+                            if let Err(e) = read_sqlite(&path, &tx) {
+                                let _ = tx.blocking_send(Err(StoreError::db(&location, e)));
+                            }
+                        }
+                    });
+                if let Err(e) = spawned {
+                    let _ =
+                        tx.try_send(Err(self.err(format!("cannot start the chain reader: {e}"))));
+                }
+            }
+            (Db::Postgres(pool), _) => {
+                let pool = pool.clone();
+                let store = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = read_postgres(&pool, &tx).await {
+                        let _ = tx.send(Err(store.err(e))).await;
+                    }
+                });
+            }
+            (Db::Sqlite(_), None) => {
+                let store = self.clone();
+                tokio::spawn(async move { store.read_pooled(&tx).await });
+            }
+        }
+        rx
+    }
+
+    /// The pooled reader: [`CHUNK`] entries per query.
+    async fn read_pooled(&self, tx: &mpsc::Sender<Batch>) {
+        let mut next = 1u64;
+        loop {
+            let from = i64::try_from(next).unwrap_or(i64::MAX);
+            let rows: Result<Vec<Row>, _> = on_db!(&self.inner.db, pool => {
+                sqlx::query_as("SELECT seq, at, kind, body, body_digest, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2")
+                    .bind(from).bind(CHUNK)
+                    .fetch_all(pool).await
+            });
+            let rows = match rows {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(self.err(e))).await;
+                    return;
+                }
+            };
+            let n = rows.len() as i64;
+            let batch: Vec<Entry> = rows
+                .into_iter()
+                .map(
+                    |(seq, at, kind, body, body_digest, prev_hash, hash)| Entry {
+                        seq: seq as u64,
+                        at,
+                        kind,
+                        body,
+                        body_digest,
+                        prev_hash,
+                        hash,
+                    },
+                )
+                .collect();
+            let Some(last) = batch.last() else { return };
+            next = last.seq.saturating_add(1);
+            if tx.send(Ok(batch)).await.is_err() || n < CHUNK {
+                return;
+            }
+        }
+    }
+}
+
+/// The file of a SQLite database another connection can open (None: in memory).
+fn sqlite_file(db: &Db) -> Option<PathBuf> {
+    let Db::Sqlite(pool) = db else { return None };
+    let options = pool.connect_options();
+    let path = options.get_filename();
+    let text = path.to_string_lossy();
+    if text.is_empty() || text == ":memory:" || text.starts_with("file:") || !path.is_file() {
+        return None;
+    }
+    Some(path.to_path_buf())
+}
+
+/// Text of column `i` of a row (SQLite may hold a blob or a number in a text column: a blob
+/// must be UTF-8, a number is read as its text).
+fn text(row: &rusqlite::Row<'_>, i: usize, name: &str) -> Result<String, String> {
+    use rusqlite::types::ValueRef;
+    match row.get_ref(i).map_err(|e| e.to_string())? {
+        ValueRef::Text(b) | ValueRef::Blob(b) => std::str::from_utf8(b)
+            .map(str::to_string)
+            .map_err(|_| format!("audit_log.{name} is not UTF-8 text")),
+        ValueRef::Integer(n) => Ok(n.to_string()),
+        ValueRef::Real(x) => Ok(x.to_string()),
+        ValueRef::Null => Err(format!("audit_log.{name} is NULL")),
+    }
+}
+
+/// The SQLite reader: one read-only connection, one statement (one snapshot of the chain).
+fn read_sqlite(path: &std::path::Path, tx: &mpsc::Sender<Batch>) -> Result<(), String> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open for reading: {e}"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(120))
+        .map_err(|e| e.to_string())?;
+    let mut stmt = conn.prepare(SELECT).map_err(|e| e.to_string())?;
+    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let seq: i64 = match row.get_ref(0).map_err(|e| e.to_string())? {
+            rusqlite::types::ValueRef::Integer(n) => n,
+            _ => return Err("audit_log.seq is not an integer".into()),
+        };
+        batch.push(Entry {
+            seq: seq as u64,
+            at: text(row, 1, "at")?,
+            kind: text(row, 2, "kind")?,
+            body: text(row, 3, "body")?,
+            body_digest: text(row, 4, "body_digest")?,
+            prev_hash: text(row, 5, "prev_hash")?,
+            hash: text(row, 6, "hash")?,
+        });
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if tx.blocking_send(Ok(full)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(Ok(batch));
+    }
+    Ok(())
+}
+
+/// The PostgreSQL reader: the chain as one binary COPY.
+async fn read_postgres(pool: &sqlx::PgPool, tx: &mpsc::Sender<Batch>) -> Result<(), String> {
+    let sql = format!("COPY ({SELECT}) TO STDOUT (FORMAT binary)");
+    let mut stream = pool.copy_out_raw(&sql).await.map_err(|e| e.to_string())?;
+    let mut parser = CopyParser::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        parser.feed(&chunk, &mut batch)?;
+        if batch.len() >= BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if tx.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !parser.ended() {
+        return Err("the COPY of audit_log ended before its trailer".into());
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch)).await;
+    }
+    Ok(())
+}
+
+/// The signature that starts PostgreSQL's binary COPY format.
+const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// PostgreSQL's binary COPY format, parsed as it arrives: a header (signature, flags, an
+/// extension area), then per row a 16-bit field count and per field a 32-bit length (-1:
+/// NULL) and the bytes, then a field count of -1.
+#[derive(Default)]
+struct CopyParser {
+    /// Bytes of an unfinished header or row, carried to the next chunk.
+    carry: Vec<u8>,
+    header_read: bool,
+    ended: bool,
+}
+
+/// What one parse step found.
+enum Step {
+    /// A row of this many bytes.
+    Row(usize, Entry),
+    /// The header, or the trailer, of this many bytes.
+    Skip(usize),
+    /// More bytes are needed.
+    More,
+}
+
+impl CopyParser {
+    fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Parse every complete row of `carry` + `chunk` into `out`.
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
+        if self.carry.is_empty() {
+            let used = self.parse(chunk, out)?;
+            self.carry
+                .extend_from_slice(chunk.get(used..).unwrap_or_default());
+        } else {
+            self.carry.extend_from_slice(chunk);
+            let carry = std::mem::take(&mut self.carry);
+            let used = self.parse(&carry, out)?;
+            self.carry = carry.get(used..).unwrap_or_default().to_vec();
+        }
+        Ok(())
+    }
+
+    /// Parse what is complete in `buf`; returns the bytes used.
+    fn parse(&mut self, buf: &[u8], out: &mut Vec<Entry>) -> Result<usize, String> {
+        let mut at = 0;
+        loop {
+            let rest = buf.get(at..).unwrap_or_default();
+            match self.step(rest)? {
+                Step::Row(n, e) => {
+                    out.push(e);
+                    at += n;
+                }
+                Step::Skip(n) => at += n,
+                Step::More => return Ok(at),
+            }
+        }
+    }
+
+    fn step(&mut self, b: &[u8]) -> Result<Step, String> {
+        if self.ended {
+            return if b.is_empty() {
+                Ok(Step::More)
+            } else {
+                Err("the COPY of audit_log has bytes after its trailer".into())
+            };
+        }
+        if !self.header_read {
+            let Some(sig) = b.get(..SIGNATURE.len()) else {
+                return Ok(Step::More);
+            };
+            if sig != SIGNATURE {
+                return Err("the COPY of audit_log is not in PostgreSQL's binary format".into());
+            }
+            let Some(ext) = int32(b, SIGNATURE.len() + 4) else {
+                return Ok(Step::More);
+            };
+            let ext = usize::try_from(ext)
+                .map_err(|_| "the COPY of audit_log has a bad header".to_string())?;
+            let n = SIGNATURE.len() + 8 + ext;
+            if b.len() < n {
+                return Ok(Step::More);
+            }
+            self.header_read = true;
+            return Ok(Step::Skip(n));
+        }
+        let Some(fields) = b.get(..2).and_then(|f| <[u8; 2]>::try_from(f).ok()) else {
+            return Ok(Step::More);
+        };
+        let fields = i16::from_be_bytes(fields);
+        if fields == -1 {
+            self.ended = true;
+            return Ok(Step::Skip(2));
+        }
+        if fields != 7 {
+            return Err(format!(
+                "the COPY of audit_log has a row of {fields} columns, not 7"
+            ));
+        }
+        let mut at = 2;
+        let mut cols: [&[u8]; 7] = [&[]; 7];
+        for col in cols.iter_mut() {
+            let Some(len) = int32(b, at) else {
+                return Ok(Step::More);
+            };
+            let len = usize::try_from(len)
+                .map_err(|_| "the COPY of audit_log has a NULL column".to_string())?;
+            let Some(v) = b.get(at + 4..at + 4 + len) else {
+                return Ok(Step::More);
+            };
+            *col = v;
+            at += 4 + len;
+        }
+        let [seq, rest @ ..] = cols;
+        let seq: [u8; 8] = seq
+            .try_into()
+            .map_err(|_| "the COPY of audit_log has a seq that is not a bigint".to_string())?;
+        let [at_, kind, body, body_digest, prev_hash, hash] = rest;
+        let s = |v: &[u8], name: &str| {
+            std::str::from_utf8(v)
+                .map(str::to_string)
+                .map_err(|_| format!("audit_log.{name} is not UTF-8 text"))
+        };
+        Ok(Step::Row(
+            at,
+            Entry {
+                seq: i64::from_be_bytes(seq) as u64,
+                at: s(at_, "at")?,
+                kind: s(kind, "kind")?,
+                body: s(body, "body")?,
+                body_digest: s(body_digest, "body_digest")?,
+                prev_hash: s(prev_hash, "prev_hash")?,
+                hash: s(hash, "hash")?,
+            },
+        ))
+    }
+}
+
+/// The big-endian 32-bit integer at `at` of `b`, if there.
+fn int32(b: &[u8], at: usize) -> Option<i32> {
+    let v = b.get(at..at + 4)?;
+    Some(i32::from_be_bytes([
+        *v.first()?,
+        *v.get(1)?,
+        *v.get(2)?,
+        *v.get(3)?,
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(out: &mut Vec<u8>, v: &[u8]) {
+        out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+        out.extend_from_slice(v);
+    }
+
+    fn copy_of(rows: &[(i64, &str)]) -> Vec<u8> {
+        let mut out = SIGNATURE.to_vec();
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.extend_from_slice(&3i32.to_be_bytes());
+        out.extend_from_slice(b"ext");
+        for (seq, body) in rows {
+            out.extend_from_slice(&7i16.to_be_bytes());
+            field(&mut out, &seq.to_be_bytes());
+            for v in ["2026-12-04T00:00:00.000Z", "decision", body, "d", "p", "h"] {
+                field(&mut out, v.as_bytes());
+            }
+        }
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn copy_rows_are_parsed_across_any_split_of_the_stream() {
+        let bytes = copy_of(&[(1, "{\"a\":1}"), (2, "{}"), (-3, "[\"é\"]")]);
+        for split in 0..bytes.len() {
+            let mut p = CopyParser::default();
+            let mut out = Vec::new();
+            p.feed(&bytes[..split], &mut out).unwrap();
+            p.feed(&bytes[split..], &mut out).unwrap();
+            assert!(p.ended(), "split at {split}");
+            let seqs: Vec<u64> = out.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, vec![1, 2, (-3i64) as u64], "split at {split}");
+            assert_eq!(out[2].body, "[\"é\"]");
+            assert_eq!(out[0].kind, "decision");
+            assert_eq!(out[1].hash, "h");
+        }
+    }
+
+    #[test]
+    fn a_bad_copy_stream_is_an_error_not_a_panic() {
+        let mut p = CopyParser::default();
+        assert!(
+            p.feed(b"NOTCOPY\n\xff\r\n\0xxxxxxxx", &mut Vec::new())
+                .is_err()
+        );
+        // A NULL column, a row of 2 columns, a short seq.
+        let mut bytes = copy_of(&[]);
+        bytes.truncate(bytes.len() - 2);
+        let mut null = bytes.clone();
+        null.extend_from_slice(&7i16.to_be_bytes());
+        null.extend_from_slice(&(-1i32).to_be_bytes());
+        let mut two = bytes.clone();
+        two.extend_from_slice(&2i16.to_be_bytes());
+        let mut short = bytes.clone();
+        short.extend_from_slice(&7i16.to_be_bytes());
+        field(&mut short, b"1234");
+        for v in ["2026", "decision", "{}", "d", "p", "h"] {
+            field(&mut short, v.as_bytes());
+        }
+        for bad in [null, two, short] {
+            let mut p = CopyParser::default();
+            assert!(p.feed(&bad, &mut Vec::new()).is_err());
+        }
+        // Bytes after the trailer.
+        let mut after = copy_of(&[(1, "{}")]);
+        after.push(0);
+        assert!(CopyParser::default().feed(&after, &mut Vec::new()).is_err());
+    }
+}
