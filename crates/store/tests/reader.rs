@@ -49,7 +49,7 @@ async fn filled(store: &Store) {
                     artifact_name: "shop/api".into(),
                     artifact_digest: digest(n),
                     environment: "production".into(),
-                    verdict: if n % 3 == 0 { "deny" } else { "allow" }.into(),
+                    verdict: if n.is_multiple_of(3) { "deny" } else { "allow" }.into(),
                     decided_at: AT.into(),
                     decision_digest: digest(1_000_000 + n),
                     request_digest: digest(2_000_000 + n),

@@ -3,14 +3,15 @@
 //! The writer task commits every change waiting for it in one transaction and signs checkpoints
 //! as the chain grows.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::blobs::insert_components;
 use super::events::{CHANGES_CHANNEL, publish};
+use super::index::encode;
 use super::pool::{Db, Inner, Job, Store, now};
 use super::summary::summarize_decision;
 use super::tables::pin_rows;
@@ -34,7 +35,12 @@ impl Store {
 
 /// The writer task: takes every job waiting, commits them together, answers each. When the
 /// group fails (one bad change), each job is retried alone so that the others still land.
-pub(super) async fn writer(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
+/// After a commit that stored a new SBOM, the indexer is asked to index its components.
+pub(super) async fn writer(
+    inner: Arc<Inner>,
+    mut rx: mpsc::Receiver<Job>,
+    index: mpsc::Sender<()>,
+) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs.iter().map(|j| j.changes.len()).sum::<usize>();
@@ -48,7 +54,17 @@ pub(super) async fn writer(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let all: Vec<&Change> = jobs.iter().flat_map(|j| j.changes.iter()).collect();
-        match commit(&inner, &all).await {
+        let sboms = all.iter().any(|c| {
+            c.writes
+                .iter()
+                .any(|w| matches!(w, Write::Blob { components, .. } if !components.is_empty()))
+        });
+        let committed = commit(&inner, &all).await;
+        if sboms {
+            // Full: a request is waiting already, which will see this SBOM too.
+            let _ = index.try_send(());
+        }
+        match committed {
             Ok(entries) => {
                 let mut entries = entries.into_iter();
                 for job in jobs {
@@ -79,6 +95,7 @@ macro_rules! define_commit {
             conn: &mut $Conn,
             inner: &Inner,
             changes: &[&Change],
+            pending: &HashMap<&str, Vec<u8>>,
         ) -> Result<Vec<Option<Entry>>, StoreError> {
             let err = |e: sqlx::Error| StoreError::db(&inner.location, e);
             let head: Option<(i64, String)> =
@@ -104,8 +121,12 @@ macro_rules! define_commit {
                             let n = sqlx::query("INSERT INTO blobs (digest, kind, size, compression, content, stored_at) VALUES ($1, $2, $3, 'zstd', $4, $5) ON CONFLICT (digest) DO NOTHING")
                                 .bind(&blob.digest).bind(&blob.kind).bind(blob.size).bind(&blob.compressed).bind(&at)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected();
-                            if n > 0 {
-                                insert_components!(&mut *conn, &blob.digest, components, err);
+                            // Its package index is written after this commit (`index`): here
+                            // only its rows, in one insert.
+                            if let Some(rows) = pending.get(blob.digest.as_str()).filter(|_| n > 0 && !components.is_empty()) {
+                                sqlx::query("INSERT INTO pending_components (evidence_digest, rows, done) VALUES ($1, $2, 0) ON CONFLICT (evidence_digest) DO NOTHING")
+                                    .bind(&blob.digest).bind(rows)
+                                    .execute(&mut *conn).await.map_err(err)?;
                             }
                             n
                         }
@@ -284,12 +305,24 @@ define_commit!(commit_postgres, sqlx::PgConnection);
 /// One transaction for `changes`: serialized against every other writer of the database.
 async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>, StoreError> {
     let err = |e: sqlx::Error| StoreError::db(&inner.location, e);
+    // The component rows of new SBOMs, encoded before the transaction.
+    let mut pending: HashMap<&str, Vec<u8>> = HashMap::new();
+    for w in changes.iter().flat_map(|c| c.writes.iter()) {
+        if let Write::Blob { blob, components } = w
+            && !components.is_empty()
+            && !pending.contains_key(blob.digest.as_str())
+        {
+            pending.insert(blob.digest.as_str(), encode(components)?);
+        }
+    }
+    let pending = &pending;
     match &inner.db {
         Db::Sqlite(pool) => {
+            let _turn = inner.write_lock.lock().await;
             let mut conn = pool.acquire().await.map_err(err)?;
             // IMMEDIATE: take the write lock now, so the head read below is the real head.
             let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
-            let out = commit_sqlite(&mut tx, inner, changes).await?;
+            let out = commit_sqlite(&mut tx, inner, changes, pending).await?;
             tx.commit().await.map_err(err)?;
             publish(inner, &out);
             super::audit::witness_latest(inner).await;
@@ -302,7 +335,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;
-            let out = commit_postgres(&mut tx, inner, changes).await?;
+            let out = commit_postgres(&mut tx, inner, changes, pending).await?;
             // Delivered to every listening replica when (and only if) the transaction commits.
             for e in out
                 .iter()

@@ -16,7 +16,6 @@
 use std::path::PathBuf;
 
 use futures_util::StreamExt as _;
-use sqlx::postgres::PgPoolCopyExt as _;
 use tokio::sync::mpsc;
 
 use super::pool::{Db, Store, on_db};
@@ -185,10 +184,26 @@ fn read_sqlite(path: &std::path::Path, tx: &mpsc::Sender<Batch>) -> Result<(), S
     Ok(())
 }
 
-/// The PostgreSQL reader: the chain as one binary COPY.
+/// The PostgreSQL reader: the chain as one binary COPY, on a connection of its own. A COPY
+/// left unread (the checker stopped at a tampered entry, an error) leaves the connection in the
+/// middle of the protocol: it is closed rather than handed back to the pool.
 async fn read_postgres(pool: &sqlx::PgPool, tx: &mpsc::Sender<Batch>) -> Result<(), String> {
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let read = copy_chain(&mut conn, tx).await;
+    if !matches!(read, Ok(true)) {
+        conn.close_on_drop();
+    }
+    read.map(|_| ())
+}
+
+/// Stream the COPY into batches: Ok(true) once read to its end, Ok(false) when the checker
+/// stopped listening first.
+async fn copy_chain(
+    conn: &mut sqlx::PgConnection,
+    tx: &mpsc::Sender<Batch>,
+) -> Result<bool, String> {
     let sql = format!("COPY ({SELECT}) TO STDOUT (FORMAT binary)");
-    let mut stream = pool.copy_out_raw(&sql).await.map_err(|e| e.to_string())?;
+    let mut stream = conn.copy_out_raw(&sql).await.map_err(|e| e.to_string())?;
     let mut parser = CopyParser::default();
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(chunk) = stream.next().await {
@@ -197,7 +212,7 @@ async fn read_postgres(pool: &sqlx::PgPool, tx: &mpsc::Sender<Batch>) -> Result<
         if batch.len() >= BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             if tx.send(Ok(full)).await.is_err() {
-                return Ok(());
+                return Ok(false);
             }
         }
     }
@@ -207,7 +222,7 @@ async fn read_postgres(pool: &sqlx::PgPool, tx: &mpsc::Sender<Batch>) -> Result<
     if !batch.is_empty() {
         let _ = tx.send(Ok(batch)).await;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The signature that starts PostgreSQL's binary COPY format.
