@@ -11,9 +11,10 @@ use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::{CHANGES_CHANNEL, publish};
+use super::grouped::{Group, flush_group};
 use super::index::encode;
 use super::pool::{Db, Inner, Job, Store, now};
-use super::summary::summarize_decision;
+use super::summary::DecisionFacts;
 use super::tables::pin_rows;
 use crate::chain::{Chain, Entry};
 use crate::error::StoreError;
@@ -88,7 +89,8 @@ pub(super) async fn writer(
     }
 }
 
-/// The commit of one batch, expanded for each backend's connection type.
+/// The commit of one batch, expanded for each backend's connection type: the rows of the
+/// whole group in multi-row statements per table (`grouped`), the others one by one.
 macro_rules! define_commit {
     ($name:ident, $Conn:ty) => {
         async fn $name(
@@ -109,6 +111,7 @@ macro_rules! define_commit {
             };
             let start_seq = chain.last_seq();
             let at = now();
+            let mut group = Group::new();
             let mut out = Vec::with_capacity(changes.len());
             for change in changes {
                 let seq = (chain.last_seq() + 1) as i64;
@@ -116,6 +119,11 @@ macro_rules! define_commit {
                 // Rows the store computes in the transaction (a snapshot), pinned too.
                 let mut computed: Vec<serde_json::Value> = Vec::new();
                 for (i, w) in change.writes.iter().enumerate() {
+                    if group.gather(w, i == 0 && change.only_if_new, seq, &at) {
+                        continue;
+                    }
+                    // Written now: what the group gathered goes first.
+                    flush_group!(conn, group, err);
                     let n: u64 = match w {
                         Write::Blob { blob, components } => {
                             let n = sqlx::query("INSERT INTO blobs (digest, kind, size, compression, content, stored_at) VALUES ($1, $2, $3, 'zstd', $4, $5) ON CONFLICT (digest) DO NOTHING")
@@ -258,16 +266,16 @@ macro_rules! define_commit {
                     out.push(None);
                     continue;
                 }
-                summarize_decision!(conn, change, seq, err);
+                if change.kind == crate::records::kinds::DECISION {
+                    group.summarize(DecisionFacts::from_body(&change.body), seq);
+                }
                 // The rows written are pinned in the entry, so each can be checked against it.
                 let body = pin_rows(&change.body, &change.writes, computed);
                 let entry = chain.append(&change.kind, &body, &at)?;
-                sqlx::query("INSERT INTO audit_log (seq, at, kind, body, body_digest, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(entry.seq as i64).bind(&entry.at).bind(&entry.kind).bind(&entry.body)
-                    .bind(&entry.body_digest).bind(&entry.prev_hash).bind(&entry.hash)
-                    .execute(&mut *conn).await.map_err(err)?;
+                group.entry(&entry);
                 out.push(Some(entry));
             }
+            flush_group!(conn, group, err);
             if chain.last_seq() > start_seq {
                 let last: Option<(i64, String)> =
                     sqlx::query_as("SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1")

@@ -27,6 +27,7 @@ mod decisions;
 mod deployments;
 mod events;
 mod exceptions;
+mod grouped;
 mod index;
 mod overrides;
 mod pool;
