@@ -449,10 +449,7 @@ impl Store {
         }
         let mut tables = Vec::new();
         for t in TABLES {
-            let rows = self
-                .table_rows(t, "", &[])
-                .await
-                .map_err(VerifyFailure::Store)?;
+            let rows = self.all_table_rows(t).await.map_err(VerifyFailure::Store)?;
             tables.push((t, rows));
         }
         let bound = recorded

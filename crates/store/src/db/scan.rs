@@ -19,6 +19,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
 use super::pool::{Db, Store, on_db};
+use super::tables::{RowValues, TableCheck, columns_of, select_sql};
 use crate::chain::Entry;
 use crate::error::StoreError;
 
@@ -118,6 +119,109 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every row of the table `check` names, each column as text (NULL as None), for `verify`:
+    /// read like the chain (rusqlite on a blocking thread; binary COPY; the pool otherwise).
+    pub(super) async fn all_table_rows(
+        &self,
+        check: &'static TableCheck,
+    ) -> Result<Vec<RowValues>, StoreError> {
+        let sql = select_sql(check, "");
+        let names = columns_of(check);
+        match (&self.inner.db, sqlite_file(&self.inner.db)) {
+            (Db::Sqlite(_), Some(path)) => {
+                let read = tokio::task::spawn_blocking(move || sqlite_rows(&path, &sql, &names))
+                    .await
+                    .map_err(|e| self.err(format!("the table reader stopped: {e}")))?;
+                read.map_err(|e| self.err(format!("{}: {e}", check.table)))
+            }
+            (Db::Postgres(pool), _) => {
+                let mut conn = pool.acquire().await.map_err(|e| self.err(e))?;
+                let read = copy_rows(&mut conn, check.table, &sql, &names).await;
+                if read.is_err() {
+                    conn.close_on_drop();
+                }
+                read.map_err(|e| self.err(format!("{}: {e}", check.table)))
+            }
+            (Db::Sqlite(_), None) => self.table_rows(check, "", &[]).await,
+        }
+    }
+}
+
+/// The rows of `sql` on a read-only connection of its own.
+fn sqlite_rows(
+    path: &std::path::Path,
+    sql: &str,
+    names: &[&'static str],
+) -> Result<Vec<RowValues>, String> {
+    use rusqlite::OpenFlags;
+    use rusqlite::types::ValueRef;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open for reading: {e}"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(120))
+        .map_err(|e| e.to_string())?;
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let mut m = RowValues::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match row.get_ref(i).map_err(|e| e.to_string())? {
+                ValueRef::Null => None,
+                ValueRef::Text(b) | ValueRef::Blob(b) => Some(
+                    std::str::from_utf8(b)
+                        .map(str::to_string)
+                        .map_err(|_| format!("{name} is not UTF-8 text"))?,
+                ),
+                ValueRef::Integer(n) => Some(n.to_string()),
+                ValueRef::Real(x) => Some(x.to_string()),
+            };
+            m.insert((*name).to_string(), v);
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// The rows of `sql` as one binary COPY.
+async fn copy_rows(
+    conn: &mut sqlx::PgConnection,
+    table: &'static str,
+    sql: &str,
+    names: &[&'static str],
+) -> Result<Vec<RowValues>, String> {
+    let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+    let mut stream = conn.copy_out_raw(&copy).await.map_err(|e| e.to_string())?;
+    let mut parser = CopyParser::new(table, names.len());
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        parser.feed(&chunk, &mut |f| {
+            let mut m = RowValues::new();
+            for (name, v) in names.iter().zip(f) {
+                let v = match v {
+                    Some(b) => Some(
+                        std::str::from_utf8(b)
+                            .map(str::to_string)
+                            .map_err(|_| format!("{name} is not UTF-8 text"))?,
+                    ),
+                    None => None,
+                };
+                m.insert((*name).to_string(), v);
+            }
+            out.push(m);
+            Ok(())
+        })?;
+    }
+    if !parser.ended() {
+        return Err(format!("the COPY of {table} ended before its trailer"));
+    }
+    Ok(out)
+}
+
 /// The file of a SQLite database another connection can open (None: in memory).
 fn sqlite_file(db: &Db) -> Option<PathBuf> {
     let Db::Sqlite(pool) = db else { return None };
@@ -204,11 +308,14 @@ async fn copy_chain(
 ) -> Result<bool, String> {
     let sql = format!("COPY ({SELECT}) TO STDOUT (FORMAT binary)");
     let mut stream = conn.copy_out_raw(&sql).await.map_err(|e| e.to_string())?;
-    let mut parser = CopyParser::default();
+    let mut parser = CopyParser::new("audit_log", 7);
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
-        parser.feed(&chunk, &mut batch)?;
+        parser.feed(&chunk, &mut |f| {
+            batch.push(entry_of(f)?);
+            Ok(())
+        })?;
         if batch.len() >= BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             if tx.send(Ok(full)).await.is_err() {
@@ -225,142 +332,172 @@ async fn copy_chain(
     Ok(true)
 }
 
+/// An entry from the fields of a COPY row (`seq` a bigint, the others text, none NULL).
+fn entry_of(f: &[Option<&[u8]>]) -> Result<Entry, String> {
+    let col = |i: usize, name: &str| -> Result<&[u8], String> {
+        f.get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("audit_log.{name} is NULL"))
+    };
+    let s = |i: usize, name: &str| {
+        std::str::from_utf8(col(i, name)?)
+            .map(str::to_string)
+            .map_err(|_| format!("audit_log.{name} is not UTF-8 text"))
+    };
+    let seq: [u8; 8] = col(0, "seq")?
+        .try_into()
+        .map_err(|_| "audit_log.seq is not a bigint".to_string())?;
+    Ok(Entry {
+        seq: i64::from_be_bytes(seq) as u64,
+        at: s(1, "at")?,
+        kind: s(2, "kind")?,
+        body: s(3, "body")?,
+        body_digest: s(4, "body_digest")?,
+        prev_hash: s(5, "prev_hash")?,
+        hash: s(6, "hash")?,
+    })
+}
+
 /// The signature that starts PostgreSQL's binary COPY format.
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// PostgreSQL's binary COPY format, parsed as it arrives: a header (signature, flags, an
 /// extension area), then per row a 16-bit field count and per field a 32-bit length (-1:
 /// NULL) and the bytes, then a field count of -1.
-#[derive(Default)]
 struct CopyParser {
+    /// What is copied, for messages.
+    what: &'static str,
+    /// Fields per row.
+    cols: usize,
     /// Bytes of an unfinished header or row, carried to the next chunk.
     carry: Vec<u8>,
     header_read: bool,
     ended: bool,
 }
 
-/// What one parse step found.
-enum Step {
-    /// A row of this many bytes.
-    Row(usize, Entry),
-    /// The header, or the trailer, of this many bytes.
-    Skip(usize),
-    /// More bytes are needed.
-    More,
-}
+/// The fields of one row (None: NULL), handed to a callback.
+type OnRow<'f> = dyn FnMut(&[Option<&[u8]>]) -> Result<(), String> + 'f;
 
 impl CopyParser {
+    fn new(what: &'static str, cols: usize) -> Self {
+        Self {
+            what,
+            cols,
+            carry: Vec::new(),
+            header_read: false,
+            ended: false,
+        }
+    }
+
     fn ended(&self) -> bool {
         self.ended
     }
 
-    /// Parse every complete row of `carry` + `chunk` into `out`.
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
+    /// Parse every complete row of `carry` + `chunk`, each handed to `row`.
+    fn feed(&mut self, chunk: &[u8], row: &mut OnRow<'_>) -> Result<(), String> {
         if self.carry.is_empty() {
-            let used = self.parse(chunk, out)?;
+            let used = self.parse(chunk, row)?;
             self.carry
                 .extend_from_slice(chunk.get(used..).unwrap_or_default());
         } else {
             self.carry.extend_from_slice(chunk);
             let carry = std::mem::take(&mut self.carry);
-            let used = self.parse(&carry, out)?;
+            let used = self.parse(&carry, row)?;
             self.carry = carry.get(used..).unwrap_or_default().to_vec();
         }
         Ok(())
     }
 
     /// Parse what is complete in `buf`; returns the bytes used.
-    fn parse(&mut self, buf: &[u8], out: &mut Vec<Entry>) -> Result<usize, String> {
+    fn parse(&mut self, buf: &[u8], row: &mut OnRow<'_>) -> Result<usize, String> {
         let mut at = 0;
+        let mut fields: Vec<Option<&[u8]>> = Vec::with_capacity(self.cols);
         loop {
             let rest = buf.get(at..).unwrap_or_default();
-            match self.step(rest)? {
-                Step::Row(n, e) => {
-                    out.push(e);
+            match self.step(rest, &mut fields)? {
+                Some(n) => {
+                    if !fields.is_empty() {
+                        row(&fields)?;
+                    }
                     at += n;
                 }
-                Step::Skip(n) => at += n,
-                Step::More => return Ok(at),
+                None => return Ok(at),
             }
         }
     }
 
-    fn step(&mut self, b: &[u8]) -> Result<Step, String> {
+    /// One header, row or trailer at the start of `b`: the bytes it takes (None: more are
+    /// needed); a row's fields are left in `fields` (empty for a header or trailer).
+    fn step<'b>(
+        &mut self,
+        b: &'b [u8],
+        fields: &mut Vec<Option<&'b [u8]>>,
+    ) -> Result<Option<usize>, String> {
+        fields.clear();
+        let what = self.what;
         if self.ended {
             return if b.is_empty() {
-                Ok(Step::More)
+                Ok(None)
             } else {
-                Err("the COPY of audit_log has bytes after its trailer".into())
+                Err(format!("the COPY of {what} has bytes after its trailer"))
             };
         }
         if !self.header_read {
             let Some(sig) = b.get(..SIGNATURE.len()) else {
-                return Ok(Step::More);
+                return Ok(None);
             };
             if sig != SIGNATURE {
-                return Err("the COPY of audit_log is not in PostgreSQL's binary format".into());
+                return Err(format!(
+                    "the COPY of {what} is not in PostgreSQL's binary format"
+                ));
             }
             let Some(ext) = int32(b, SIGNATURE.len() + 4) else {
-                return Ok(Step::More);
+                return Ok(None);
             };
-            let ext = usize::try_from(ext)
-                .map_err(|_| "the COPY of audit_log has a bad header".to_string())?;
+            let ext =
+                usize::try_from(ext).map_err(|_| format!("the COPY of {what} has a bad header"))?;
             let n = SIGNATURE.len() + 8 + ext;
             if b.len() < n {
-                return Ok(Step::More);
+                return Ok(None);
             }
             self.header_read = true;
-            return Ok(Step::Skip(n));
+            return Ok(Some(n));
         }
-        let Some(fields) = b.get(..2).and_then(|f| <[u8; 2]>::try_from(f).ok()) else {
-            return Ok(Step::More);
+        let Some(count) = b.get(..2).and_then(|f| <[u8; 2]>::try_from(f).ok()) else {
+            return Ok(None);
         };
-        let fields = i16::from_be_bytes(fields);
-        if fields == -1 {
+        let count = i16::from_be_bytes(count);
+        if count == -1 {
             self.ended = true;
-            return Ok(Step::Skip(2));
+            return Ok(Some(2));
         }
-        if fields != 7 {
+        if usize::try_from(count).ok() != Some(self.cols) {
             return Err(format!(
-                "the COPY of audit_log has a row of {fields} columns, not 7"
+                "the COPY of {what} has a row of {count} columns, not {}",
+                self.cols
             ));
         }
         let mut at = 2;
-        let mut cols: [&[u8]; 7] = [&[]; 7];
-        for col in cols.iter_mut() {
+        for _ in 0..self.cols {
             let Some(len) = int32(b, at) else {
-                return Ok(Step::More);
+                fields.clear();
+                return Ok(None);
             };
-            let len = usize::try_from(len)
-                .map_err(|_| "the COPY of audit_log has a NULL column".to_string())?;
-            let Some(v) = b.get(at + 4..at + 4 + len) else {
-                return Ok(Step::More);
+            at += 4;
+            if len < 0 {
+                fields.push(None);
+                continue;
+            }
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            let Some(v) = b.get(at..at.saturating_add(len)) else {
+                fields.clear();
+                return Ok(None);
             };
-            *col = v;
-            at += 4 + len;
+            fields.push(Some(v));
+            at += len;
         }
-        let [seq, rest @ ..] = cols;
-        let seq: [u8; 8] = seq
-            .try_into()
-            .map_err(|_| "the COPY of audit_log has a seq that is not a bigint".to_string())?;
-        let [at_, kind, body, body_digest, prev_hash, hash] = rest;
-        let s = |v: &[u8], name: &str| {
-            std::str::from_utf8(v)
-                .map(str::to_string)
-                .map_err(|_| format!("audit_log.{name} is not UTF-8 text"))
-        };
-        Ok(Step::Row(
-            at,
-            Entry {
-                seq: i64::from_be_bytes(seq) as u64,
-                at: s(at_, "at")?,
-                kind: s(kind, "kind")?,
-                body: s(body, "body")?,
-                body_digest: s(body_digest, "body_digest")?,
-                prev_hash: s(prev_hash, "prev_hash")?,
-                hash: s(hash, "hash")?,
-            },
-        ))
+        Ok(Some(at))
     }
 }
 
@@ -400,14 +537,21 @@ mod tests {
         out
     }
 
+    fn entries(p: &mut CopyParser, bytes: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
+        p.feed(bytes, &mut |f| {
+            out.push(entry_of(f)?);
+            Ok(())
+        })
+    }
+
     #[test]
     fn copy_rows_are_parsed_across_any_split_of_the_stream() {
         let bytes = copy_of(&[(1, "{\"a\":1}"), (2, "{}"), (-3, "[\"é\"]")]);
         for split in 0..bytes.len() {
-            let mut p = CopyParser::default();
+            let mut p = CopyParser::new("audit_log", 7);
             let mut out = Vec::new();
-            p.feed(&bytes[..split], &mut out).unwrap();
-            p.feed(&bytes[split..], &mut out).unwrap();
+            entries(&mut p, &bytes[..split], &mut out).unwrap();
+            entries(&mut p, &bytes[split..], &mut out).unwrap();
             assert!(p.ended(), "split at {split}");
             let seqs: Vec<u64> = out.iter().map(|e| e.seq).collect();
             assert_eq!(seqs, vec![1, 2, (-3i64) as u64], "split at {split}");
@@ -418,18 +562,37 @@ mod tests {
     }
 
     #[test]
+    fn nulls_are_read_as_none_for_tables() {
+        let mut bytes = copy_of(&[]);
+        bytes.truncate(bytes.len() - 2);
+        bytes.extend_from_slice(&2i16.to_be_bytes());
+        field(&mut bytes, b"x");
+        bytes.extend_from_slice(&(-1i32).to_be_bytes());
+        bytes.extend_from_slice(&(-1i16).to_be_bytes());
+        let mut rows = Vec::new();
+        let mut p = CopyParser::new("t", 2);
+        p.feed(&bytes, &mut |f| {
+            rows.push(f.iter().map(|v| v.map(<[u8]>::to_vec)).collect::<Vec<_>>());
+            Ok(())
+        })
+        .unwrap();
+        assert!(p.ended());
+        assert_eq!(rows, vec![vec![Some(b"x".to_vec()), None]]);
+    }
+
+    #[test]
     fn a_bad_copy_stream_is_an_error_not_a_panic() {
-        let mut p = CopyParser::default();
-        assert!(
-            p.feed(b"NOTCOPY\n\xff\r\n\0xxxxxxxx", &mut Vec::new())
-                .is_err()
-        );
+        let mut out = Vec::new();
+        let mut p = CopyParser::new("audit_log", 7);
+        assert!(entries(&mut p, b"NOTCOPY\n\xff\r\n\0xxxxxxxx", &mut out).is_err());
         // A NULL column, a row of 2 columns, a short seq.
         let mut bytes = copy_of(&[]);
         bytes.truncate(bytes.len() - 2);
         let mut null = bytes.clone();
         null.extend_from_slice(&7i16.to_be_bytes());
-        null.extend_from_slice(&(-1i32).to_be_bytes());
+        for _ in 0..7 {
+            null.extend_from_slice(&(-1i32).to_be_bytes());
+        }
         let mut two = bytes.clone();
         two.extend_from_slice(&2i16.to_be_bytes());
         let mut short = bytes.clone();
@@ -439,12 +602,13 @@ mod tests {
             field(&mut short, v.as_bytes());
         }
         for bad in [null, two, short] {
-            let mut p = CopyParser::default();
-            assert!(p.feed(&bad, &mut Vec::new()).is_err());
+            let mut p = CopyParser::new("audit_log", 7);
+            assert!(entries(&mut p, &bad, &mut out).is_err());
         }
         // Bytes after the trailer.
         let mut after = copy_of(&[(1, "{}")]);
         after.push(0);
-        assert!(CopyParser::default().feed(&after, &mut Vec::new()).is_err());
+        let mut p = CopyParser::new("audit_log", 7);
+        assert!(entries(&mut p, &after, &mut out).is_err());
     }
 }

@@ -518,6 +518,28 @@ pub fn check_row(
     bound: Option<u64>,
     mut entry: impl FnMut(u64) -> Option<(Entry, Value)>,
 ) -> Option<Finding> {
+    let mut found: HashMap<u64, (Entry, Value)> = HashMap::new();
+    for link in check.links {
+        if let Some(seq) = row
+            .get(link.seq_column)
+            .cloned()
+            .flatten()
+            .and_then(|s| s.parse::<u64>().ok())
+            && let Some(e) = entry(seq)
+        {
+            found.insert(seq, e);
+        }
+    }
+    check_row_in(check, row, bound, |seq| found.get(&seq))
+}
+
+/// [`check_row`] reading each entry where it is kept (no copy per row).
+fn check_row_in<'e>(
+    check: &TableCheck,
+    row: &RowValues,
+    bound: Option<u64>,
+    mut entry: impl FnMut(u64) -> Option<&'e (Entry, Value)>,
+) -> Option<Finding> {
     let col = |c: &str| row.get(c).cloned().flatten();
     let first_seq = check
         .links
@@ -569,7 +591,7 @@ pub fn check_row(
                 ),
             ));
         }
-        let pinned = rows_of(&e, &body, check, link);
+        let pinned = rows_of(e, body, check, link);
         let mine = pinned.iter().find(|p| {
             check
                 .key
@@ -623,7 +645,7 @@ pub fn check_tables(
         }
         let mut seen: HashMap<(&'static str, String), u64> = HashMap::new();
         for row in rows {
-            if let Some(f) = check_row(check, row, Some(bound), |s| entries.get(&s).cloned()) {
+            if let Some(f) = check_row_in(check, row, Some(bound), |s| entries.get(&s)) {
                 findings.push(f);
             }
             for link in check.links {
@@ -808,7 +830,7 @@ impl<'de> serde::de::Visitor<'de> for Picker<'_> {
     }
 }
 
-fn select_sql(check: &TableCheck, filter: &str) -> String {
+pub(super) fn select_sql(check: &TableCheck, filter: &str) -> String {
     let cols: Vec<String> = columns_of(check)
         .iter()
         .map(|c| format!("CAST({c} AS TEXT) AS {c}"))
@@ -816,7 +838,7 @@ fn select_sql(check: &TableCheck, filter: &str) -> String {
     format!("SELECT {} FROM {} {filter}", cols.join(", "), check.table)
 }
 
-fn columns_of(check: &TableCheck) -> Vec<&'static str> {
+pub(super) fn columns_of(check: &TableCheck) -> Vec<&'static str> {
     let mut cols: Vec<&'static str> = check.key.to_vec();
     for l in check.links {
         cols.push(l.seq_column);
