@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::pool::{Inner, Store, Witness, now, on_db};
-use super::scan::Batch;
-use super::tables::{Finding, TABLES, body_members, check_tables, checked_kinds, picked_body};
+use super::scan::{Batch, Read};
+use super::tables::{Finding, TABLES, check_tables, checked_kinds};
 use crate::chain::{Chain, ChainCheck, Checkpoint, Entry, Tamper, Verified};
 use crate::error::StoreError;
 use crate::records::kinds;
@@ -120,13 +120,15 @@ fn check_stream(
     checkpoints: &[Checkpoint],
     trusted_key: Option<&str>,
 ) -> Result<Scanned, VerifyFailure> {
-    let members = body_members();
     let mut check = ChainCheck::new(checkpoints, trusted_key).map_err(VerifyFailure::Tamper)?;
     let mut registered: Vec<(u64, String)> = Vec::new();
     let mut recorded: HashMap<u64, (Entry, Value)> = HashMap::new();
     let mut first = true;
     while let Some(batch) = rx.blocking_recv() {
-        let batch = batch.map_err(VerifyFailure::Store)?;
+        let Read {
+            entries: batch,
+            recorded: picked,
+        } = batch.map_err(VerifyFailure::Store)?;
         // The store's chain starts at entry 1: a later first entry means the oldest were
         // deleted (an exported segment may start later; the store's own chain may not).
         if first {
@@ -138,27 +140,14 @@ fn check_stream(
             }
             first = batch.is_empty();
         }
-        for e in &batch {
-            if e.kind == kinds::CHECKPOINT_KEY
-                && let Ok(v) = serde_json::from_str::<Value>(&e.body)
+        for e in batch.iter().filter(|e| e.kind == kinds::CHECKPOINT_KEY) {
+            if let Ok(v) = serde_json::from_str::<Value>(&e.body)
                 && let Some(k) = v.get("public_key").and_then(|k| k.as_str())
             {
                 registered.push((e.seq, k.to_ascii_lowercase()));
             }
-            if let Some(m) = members.get(e.kind.as_str()) {
-                let body = picked_body(&e.body, m);
-                let entry = Entry {
-                    seq: e.seq,
-                    at: e.at.clone(),
-                    kind: e.kind.clone(),
-                    body: String::new(),
-                    body_digest: e.body_digest.clone(),
-                    prev_hash: e.prev_hash.clone(),
-                    hash: e.hash.clone(),
-                };
-                recorded.insert(e.seq, (entry, body));
-            }
         }
+        recorded.extend(picked.into_iter().map(|(e, body)| (e.seq, (e, body))));
         check.feed(batch).map_err(VerifyFailure::Tamper)?;
     }
     let verified = check.finish().map_err(VerifyFailure::Tamper)?;

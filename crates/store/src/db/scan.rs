@@ -13,13 +13,17 @@
 //!
 //! A read error ends the stream with that error; a reader whose receiver is gone stops.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
 use super::pool::{Db, Store, on_db};
-use super::tables::{RowValues, TableCheck, columns_of, select_sql};
+use super::tables::{RowValues, TableCheck, body_members, columns_of, picked_body, select_sql};
 use crate::chain::Entry;
 use crate::error::StoreError;
 
@@ -37,12 +41,75 @@ const SELECT: &str = "SELECT seq, at, kind, body, body_digest, prev_hash, hash F
 type Row = (i64, String, String, String, String, String, String);
 
 /// One batch of entries, or the error that ended the reading.
-pub(super) type Batch = Result<Vec<Entry>, StoreError>;
+pub(super) type Batch = Result<Read, StoreError>;
+
+/// Entries read, and those of the kinds the table checks read with the members of their body
+/// the checks read (picked here, on the reader's thread, so the checker only hashes).
+#[derive(Default)]
+pub(super) struct Read {
+    pub(super) entries: Vec<Entry>,
+    /// The entry (its `body` left empty) and its picked body.
+    pub(super) recorded: Vec<(Entry, Value)>,
+}
+
+/// The top-level body members the table checks read, per entry kind.
+type Members = HashMap<&'static str, Vec<String>>;
+
+/// A batch being filled.
+struct Filling {
+    members: Arc<Members>,
+    read: Read,
+}
+
+impl Filling {
+    fn new(members: Arc<Members>) -> Self {
+        Self {
+            members,
+            read: Read::default(),
+        }
+    }
+
+    fn push(&mut self, e: Entry) {
+        if let Some(m) = self.members.get(e.kind.as_str()) {
+            let body = picked_body(&e.body, m);
+            let small = Entry {
+                seq: e.seq,
+                at: e.at.clone(),
+                kind: e.kind.clone(),
+                body: String::new(),
+                body_digest: e.body_digest.clone(),
+                prev_hash: e.prev_hash.clone(),
+                hash: e.hash.clone(),
+            };
+            self.read.recorded.push((small, body));
+        }
+        self.read.entries.push(e);
+    }
+
+    fn full(&self) -> bool {
+        self.read.entries.len() >= BATCH
+    }
+
+    fn is_empty(&self) -> bool {
+        self.read.entries.is_empty()
+    }
+
+    fn take(&mut self) -> Read {
+        std::mem::replace(
+            &mut self.read,
+            Read {
+                entries: Vec::with_capacity(BATCH),
+                recorded: Vec::new(),
+            },
+        )
+    }
+}
 
 impl Store {
     /// Read the chain from entry 1 on, in sequence order, in batches.
     pub(super) fn scan_chain(&self) -> mpsc::Receiver<Batch> {
         let (tx, rx) = mpsc::channel(DEPTH);
+        let members = Arc::new(body_members());
         match (&self.inner.db, sqlite_file(&self.inner.db)) {
             (Db::Sqlite(_), Some(path)) => {
                 let location = self.inner.location.clone();
@@ -51,7 +118,7 @@ impl Store {
                     .spawn({
                         let tx = tx.clone();
                         move || {
-                            if let Err(e) = read_sqlite(&path, &tx) {
+                            if let Err(e) = read_sqlite(&path, &tx, members) {
                                 let _ = tx.blocking_send(Err(StoreError::db(&location, e)));
                             }
                         }
@@ -65,21 +132,21 @@ impl Store {
                 let pool = pool.clone();
                 let store = self.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = read_postgres(&pool, &tx).await {
+                    if let Err(e) = read_postgres(&pool, &tx, members).await {
                         let _ = tx.send(Err(store.err(e))).await;
                     }
                 });
             }
             (Db::Sqlite(_), None) => {
                 let store = self.clone();
-                tokio::spawn(async move { store.read_pooled(&tx).await });
+                tokio::spawn(async move { store.read_pooled(&tx, members).await });
             }
         }
         rx
     }
 
     /// The pooled reader: [`CHUNK`] entries per query.
-    async fn read_pooled(&self, tx: &mpsc::Sender<Batch>) {
+    async fn read_pooled(&self, tx: &mpsc::Sender<Batch>, members: Arc<Members>) {
         let mut next = 1u64;
         loop {
             let from = i64::try_from(next).unwrap_or(i64::MAX);
@@ -96,23 +163,23 @@ impl Store {
                 }
             };
             let n = rows.len() as i64;
-            let batch: Vec<Entry> = rows
-                .into_iter()
-                .map(
-                    |(seq, at, kind, body, body_digest, prev_hash, hash)| Entry {
-                        seq: seq as u64,
-                        at,
-                        kind,
-                        body,
-                        body_digest,
-                        prev_hash,
-                        hash,
-                    },
-                )
-                .collect();
-            let Some(last) = batch.last() else { return };
+            let mut batch = Filling::new(members.clone());
+            for (seq, at, kind, body, body_digest, prev_hash, hash) in rows {
+                batch.push(Entry {
+                    seq: seq as u64,
+                    at,
+                    kind,
+                    body,
+                    body_digest,
+                    prev_hash,
+                    hash,
+                });
+            }
+            let Some(last) = batch.read.entries.last() else {
+                return;
+            };
             next = last.seq.saturating_add(1);
-            if tx.send(Ok(batch)).await.is_err() || n < CHUNK {
+            if tx.send(Ok(batch.take())).await.is_err() || n < CHUNK {
                 return;
             }
         }
@@ -249,7 +316,11 @@ fn text(row: &rusqlite::Row<'_>, i: usize, name: &str) -> Result<String, String>
 }
 
 /// The SQLite reader: one read-only connection, one statement (one snapshot of the chain).
-fn read_sqlite(path: &std::path::Path, tx: &mpsc::Sender<Batch>) -> Result<(), String> {
+fn read_sqlite(
+    path: &std::path::Path,
+    tx: &mpsc::Sender<Batch>,
+    members: Arc<Members>,
+) -> Result<(), String> {
     use rusqlite::OpenFlags;
     let conn = rusqlite::Connection::open_with_flags(
         path,
@@ -260,7 +331,7 @@ fn read_sqlite(path: &std::path::Path, tx: &mpsc::Sender<Batch>) -> Result<(), S
         .map_err(|e| e.to_string())?;
     let mut stmt = conn.prepare(SELECT).map_err(|e| e.to_string())?;
     let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Filling::new(members);
     while let Some(row) = rows.next().map_err(|e| e.to_string())? {
         let seq: i64 = match row.get_ref(0).map_err(|e| e.to_string())? {
             rusqlite::types::ValueRef::Integer(n) => n,
@@ -275,15 +346,12 @@ fn read_sqlite(path: &std::path::Path, tx: &mpsc::Sender<Batch>) -> Result<(), S
             prev_hash: text(row, 5, "prev_hash")?,
             hash: text(row, 6, "hash")?,
         });
-        if batch.len() == BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            if tx.blocking_send(Ok(full)).is_err() {
-                return Ok(());
-            }
+        if batch.full() && tx.blocking_send(Ok(batch.take())).is_err() {
+            return Ok(());
         }
     }
     if !batch.is_empty() {
-        let _ = tx.blocking_send(Ok(batch));
+        let _ = tx.blocking_send(Ok(batch.take()));
     }
     Ok(())
 }
@@ -291,9 +359,13 @@ fn read_sqlite(path: &std::path::Path, tx: &mpsc::Sender<Batch>) -> Result<(), S
 /// The PostgreSQL reader: the chain as one binary COPY, on a connection of its own. A COPY
 /// left unread (the checker stopped at a tampered entry, an error) leaves the connection in the
 /// middle of the protocol: it is closed rather than handed back to the pool.
-async fn read_postgres(pool: &sqlx::PgPool, tx: &mpsc::Sender<Batch>) -> Result<(), String> {
+async fn read_postgres(
+    pool: &sqlx::PgPool,
+    tx: &mpsc::Sender<Batch>,
+    members: Arc<Members>,
+) -> Result<(), String> {
     let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
-    let read = copy_chain(&mut conn, tx).await;
+    let read = copy_chain(&mut conn, tx, members).await;
     if !matches!(read, Ok(true)) {
         conn.close_on_drop();
     }
@@ -305,29 +377,27 @@ async fn read_postgres(pool: &sqlx::PgPool, tx: &mpsc::Sender<Batch>) -> Result<
 async fn copy_chain(
     conn: &mut sqlx::PgConnection,
     tx: &mpsc::Sender<Batch>,
+    members: Arc<Members>,
 ) -> Result<bool, String> {
     let sql = format!("COPY ({SELECT}) TO STDOUT (FORMAT binary)");
     let mut stream = conn.copy_out_raw(&sql).await.map_err(|e| e.to_string())?;
     let mut parser = CopyParser::new("audit_log", 7);
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Filling::new(members);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
         parser.feed(&chunk, &mut |f| {
             batch.push(entry_of(f)?);
             Ok(())
         })?;
-        if batch.len() >= BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            if tx.send(Ok(full)).await.is_err() {
-                return Ok(false);
-            }
+        if batch.full() && tx.send(Ok(batch.take())).await.is_err() {
+            return Ok(false);
         }
     }
     if !parser.ended() {
         return Err("the COPY of audit_log ended before its trailer".into());
     }
     if !batch.is_empty() {
-        let _ = tx.send(Ok(batch)).await;
+        let _ = tx.send(Ok(batch.take())).await;
     }
     Ok(true)
 }
