@@ -92,7 +92,7 @@ pub(super) async fn writer(
 /// The commit of one batch, expanded for each backend's connection type: the rows of the
 /// whole group in multi-row statements per table (`grouped`), the others one by one.
 macro_rules! define_commit {
-    ($name:ident, $Conn:ty) => {
+    ($name:ident, $Conn:ty, $mark:literal) => {
         async fn $name(
             conn: &mut $Conn,
             inner: &Inner,
@@ -123,7 +123,7 @@ macro_rules! define_commit {
                         continue;
                     }
                     // Written now: what the group gathered goes first.
-                    flush_group!(conn, group, err);
+                    flush_group!(conn, group, err, $mark);
                     let n: u64 = match w {
                         Write::Blob { blob, components } => {
                             let n = sqlx::query("INSERT INTO blobs (digest, kind, size, compression, content, stored_at) VALUES ($1, $2, $3, 'zstd', $4, $5) ON CONFLICT (digest) DO NOTHING")
@@ -275,7 +275,7 @@ macro_rules! define_commit {
                 group.entry(&entry);
                 out.push(Some(entry));
             }
-            flush_group!(conn, group, err);
+            flush_group!(conn, group, err, $mark);
             if chain.last_seq() > start_seq {
                 let last: Option<(i64, String)> =
                     sqlx::query_as("SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1")
@@ -307,8 +307,8 @@ macro_rules! define_commit {
     };
 }
 
-define_commit!(commit_sqlite, sqlx::SqliteConnection);
-define_commit!(commit_postgres, sqlx::PgConnection);
+define_commit!(commit_sqlite, sqlx::SqliteConnection, '?');
+define_commit!(commit_postgres, sqlx::PgConnection, '$');
 
 /// One transaction for `changes`: serialized against every other writer of the database.
 async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>, StoreError> {

@@ -50,8 +50,10 @@ impl<'a> Rows<'a> {
         self.args.extend(row);
     }
 
-    /// The statements writing every row, each binding at most [`MAX_PARAMS`].
-    fn take(&mut self, out: &mut Vec<(String, Vec<Arg<'a>>)>) {
+    /// The statements writing every row, each binding at most [`MAX_PARAMS`]; parameters are
+    /// written `{mark}N` (`?N` on SQLite, whose parser looks each `$N` name up in a list: a
+    /// statement of n of them cost n² comparisons; `$N` on PostgreSQL).
+    fn take(&mut self, out: &mut Vec<(String, Vec<Arg<'a>>)>, mark: char) {
         let per = (MAX_PARAMS / self.cols.max(1)).max(1) * self.cols.max(1);
         let mut args = std::mem::take(&mut self.args);
         while !args.is_empty() {
@@ -67,7 +69,7 @@ impl<'a> Rows<'a> {
                     if c > 0 {
                         sql.push_str(", ");
                     }
-                    sql.push('$');
+                    sql.push(mark);
                     sql.push_str(&p.to_string());
                 }
                 sql.push(')');
@@ -220,12 +222,12 @@ impl<'a> Group<'a> {
     }
 
     /// The statements that write everything gathered (which is then gone), in order.
-    pub(super) fn take(&mut self) -> Vec<(String, Vec<Arg<'a>>)> {
+    pub(super) fn take(&mut self, mark: char) -> Vec<(String, Vec<Arg<'a>>)> {
         let mut out = Vec::new();
-        self.blobs.take(&mut out);
-        self.links.take(&mut out);
-        self.decisions.take(&mut out);
-        self.summaries.take(&mut out);
+        self.blobs.take(&mut out, mark);
+        self.links.take(&mut out, mark);
+        self.decisions.take(&mut out, mark);
+        self.summaries.take(&mut out, mark);
         let mut daily = Rows::new(
             "INSERT INTO decision_daily (day, environment, outcome, n) VALUES ",
             4,
@@ -239,7 +241,7 @@ impl<'a> Group<'a> {
                 Arg::Int(n),
             ]);
         }
-        daily.take(&mut out);
+        daily.take(&mut out, mark);
         let mut rules = Rows::new(
             "INSERT INTO rule_daily (day, rule, environment, n) VALUES ",
             4,
@@ -253,16 +255,16 @@ impl<'a> Group<'a> {
                 Arg::Int(n),
             ]);
         }
-        rules.take(&mut out);
-        self.audit.take(&mut out);
+        rules.take(&mut out, mark);
+        self.audit.take(&mut out, mark);
         out
     }
 }
 
 /// Run the statements of everything `$group` gathered on `$conn` (expanded per backend).
 macro_rules! flush_group {
-    ($conn:expr, $group:expr, $err:expr) => {
-        for (sql, args) in $group.take() {
+    ($conn:expr, $group:expr, $err:expr, $mark:expr) => {
+        for (sql, args) in $group.take($mark) {
             let mut q = sqlx::query(&sql);
             for a in args {
                 q = match a {
@@ -291,7 +293,7 @@ mod tests {
             rows.push([Arg::Int(i as i64), Arg::Str("b"), Arg::Str("c")]);
         }
         let mut out = Vec::new();
-        rows.take(&mut out);
+        rows.take(&mut out, '$');
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].1.len(), (MAX_PARAMS / 3) * 3);
         assert_eq!(out[1].1.len(), 15);
@@ -304,7 +306,7 @@ mod tests {
         assert!(out.iter().all(|(_, a)| a.len() <= MAX_PARAMS));
         // Taken: nothing left to write.
         let mut again = Vec::new();
-        rows.take(&mut again);
+        rows.take(&mut again, '?');
         assert!(again.is_empty());
     }
 }
