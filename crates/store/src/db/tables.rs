@@ -747,6 +747,13 @@ pub(super) fn body_members() -> HashMap<&'static str, Vec<String>> {
 pub(super) fn picked_body(body: &str, members: &[String]) -> Value {
     let mut de = serde_json::Deserializer::from_str(body);
     match serde::de::DeserializeSeed::deserialize(Picker(members), &mut de) {
+        // Pinned rows are all `rows_of` reads when there are some: the legacy members go.
+        Ok(Value::Object(mut m)) if de.end().is_ok() => {
+            if m.get("rows").is_some_and(Value::is_array) {
+                m.retain(|k, _| k == "rows");
+            }
+            Value::Object(m)
+        }
         Ok(v) if de.end().is_ok() => v,
         _ => Value::Null,
     }
