@@ -22,12 +22,13 @@
 //!   one `Store` (group commit), (b) the same with `max_batch: 1` (group commit off), (c) W
 //!   `Store`s on the same database, one task each (W processes or replicas); and, to separate
 //!   the store's share, (a′) as (a) with `Store::append` of the rows `record` writes, made
-//!   beforehand, and (a″) the same without the documents that are stored already.
+//!   beforehand, and (a″) the same without the documents that are stored already; (d) as (a)
+//!   while one more task records, back to back, decisions whose SBOM is new (1,000 more
+//!   components each): the p99 and max latency of the W writers beside (a)'s.
 //! - `verify`: a chain of N entries with bodies shaped like the decision entries `record`
 //!   writes (the real one, with its ids and digests varied), appended in batches of 5,000
-//!   (a checkpoint per batch), then `Store::verify(None)`; and, once, the time split between
-//!   reading the entries and checking them (reads of `STORE_LOAD_CHUNK` entries, default
-//!   50,000), and the time of checking two halves at once.
+//!   (a checkpoint per batch), then `Store::verify(None)` and, in the same run, the baseline:
+//!   `Store::verify_with_baseline`, the sqlx reader `verify` had before issue 21.
 //! - `impact`: N artifacts with one SBOM each of M components (`Store::load_index`, purls across
 //!   maven, npm and pypi, popular packages in many SBOMs), every 20th holding log4j-core at one
 //!   of 15 versions (8 affected by Log4Shell), each deployed (`Write::Deployment`, one of three
@@ -56,7 +57,6 @@ use portcullis_firewall::{
     KevCatalog, exceptions, impact, sha256,
 };
 use portcullis_policy::PolicyBundle;
-use portcullis_store::chain::ChainCheck;
 use portcullis_store::{
     Change, ComponentRow, DeploymentRow, Store, StoreConfig, Write, canonical, kinds,
 };
@@ -397,6 +397,9 @@ enum Variant {
     /// The same without the 6 documents stored already (evidence, advisory, KEV, policy
     /// bundle), which `record` offers again with every decision.
     StoreOnlyNewDocuments,
+    /// (a), while one more task records, back to back, decisions whose SBOM is new (the
+    /// example SBOM with 1,000 more components): how long the others wait behind them.
+    NewSbom,
 }
 
 impl Variant {
@@ -411,6 +414,9 @@ impl Variant {
             Variant::StoreOnlyNewDocuments => {
                 "(a″) as (a′) without the 6 documents stored already".to_string()
             }
+            Variant::NewSbom => format!(
+                "(d) as (a), one more task recording decisions with a new {SBOM_COMPONENTS}-component SBOM"
+            ),
         }
     }
 }
@@ -419,6 +425,9 @@ struct RecordRun {
     rate: f64,
     p50: Duration,
     p99: Duration,
+    max: Duration,
+    /// (d): decisions with a new SBOM recorded meanwhile, and their median latency.
+    sboms: Option<(usize, Duration)>,
     /// CPU time of this process per decision (the database server's not included).
     cpu: Duration,
 }
@@ -456,8 +465,37 @@ async fn record_run(
         _ => None,
     };
     let mut prepared = prepared.map(|p| p.into_iter());
+    let sbom_requests = if variant == Variant::NewSbom {
+        let mut all = Vec::new();
+        for i in 0..SBOM_DECISIONS {
+            all.push(new_sbom_request(fx, i)?);
+        }
+        all
+    } else {
+        Vec::new()
+    };
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cpu = cpu_time();
     let started = Instant::now();
+    // (d): the task recording decisions with a new SBOM, until the writers are done.
+    let sbom_task = (variant == Variant::NewSbom).then(|| {
+        let store = stores[0].clone();
+        let fx = fx.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for (request, docs, decision) in sbom_requests {
+                if done.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let mut d = fresh(&decision);
+                let t = Instant::now();
+                fx.firewall.record(&store, &request, &mut d, &docs).await?;
+                lat.push(t.elapsed());
+            }
+            Ok::<_, Error>(lat)
+        })
+    });
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
             let store = stores[w % stores.len()].clone();
@@ -491,14 +529,59 @@ async fn record_run(
         lat.extend(t.await??);
     }
     let wall = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sboms = match sbom_task {
+        Some(t) => {
+            let mut l = t.await??;
+            l.sort();
+            Some((l.len(), pct(&l, 0.5)))
+        }
+        None => None,
+    };
     let cpu = cpu_time().saturating_sub(cpu) / lat.len().max(1) as u32;
     lat.sort();
     Ok(RecordRun {
         rate: lat.len() as f64 / wall.as_secs_f64(),
         p50: pct(&lat, 0.50),
         p99: pct(&lat, 0.99),
+        max: lat.last().copied().unwrap_or_default(),
+        sboms,
         cpu,
     })
+}
+
+/// Components added to the example SBOM for (d).
+const SBOM_COMPONENTS: usize = 1_000;
+/// Decisions with a new SBOM prepared for (d) (more than a run records).
+const SBOM_DECISIONS: usize = 40;
+
+/// A request whose SBOM is new: the example SBOM with [`SBOM_COMPONENTS`] more npm components
+/// (names unique to this process and `i`), its documents, and the decision on it.
+fn new_sbom_request(fx: &Fixture, i: usize) -> Result<(DecisionRequest, Documents, Decision)> {
+    let path = examples_dir().join("evidence/checkout-api.cdx.json");
+    let mut sbom: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    let tag = format!("{}-{}-{i}", std::process::id(), now_millis());
+    if let Some(list) = sbom["components"].as_array_mut() {
+        for k in 0..SBOM_COMPONENTS {
+            let name = format!("bench-{tag}-{k}");
+            list.push(json!({"type": "library", "name": name, "version": "1.0.0",
+                "purl": format!("pkg:npm/{name}@1.0.0")}));
+        }
+    }
+    let bytes = serde_json::to_vec(&sbom)?;
+    let doc = EvidenceDoc::parse(
+        &format!("new-sbom-{i}.cdx.json"),
+        &bytes,
+        &Limits::default(),
+    )?;
+    let mut docs = fx.docs.clone();
+    docs.add(blob_kinds::EVIDENCE, bytes);
+    let mut request = fx.request.clone();
+    if let Some(first) = request.evidence.first_mut() {
+        *first = doc;
+    }
+    let decision = fx.firewall.decide(&request);
+    Ok((request, docs, decision))
 }
 
 /// The changes `Firewall::record` appends for a fresh decision, made without it: the documents
@@ -617,6 +700,7 @@ async fn record_bench(args: &Settings, backends: &[(&str, String)]) -> Result<()
         Variant::Separate,
         Variant::StoreOnly,
         Variant::StoreOnlyNewDocuments,
+        Variant::NewSbom,
     ];
     // results[variant][backend] = runs
     let mut results: Vec<Vec<Vec<RecordRun>>> = variants
@@ -627,12 +711,16 @@ async fn record_bench(args: &Settings, backends: &[(&str, String)]) -> Result<()
         for (vi, v) in variants.iter().enumerate() {
             for (bi, (name, url)) in backends.iter().enumerate() {
                 let r = record_run(&fx, url, &args.key, *v, args.writers, args.decisions).await?;
+                let sboms = r.sboms.map_or(String::new(), |(n, p50)| {
+                    format!("  [{n} decisions with a new SBOM, p50 {:.1} ms]", ms(p50))
+                });
                 eprintln!(
-                    "run {run} {name:<10} {:<52} {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  CPU {:.2} ms/decision  (load {})",
+                    "run {run} {name:<10} {:<52} {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  CPU {:.2} ms/decision  (load {}){sboms}",
                     v.label(args.writers),
                     r.rate,
                     ms(r.p50),
                     ms(r.p99),
+                    ms(r.max),
                     ms(r.cpu),
                     load_average()
                 );
@@ -658,21 +746,39 @@ async fn record_bench(args: &Settings, backends: &[(&str, String)]) -> Result<()
         args.decisions, args.writers, args.runs
     );
     println!(
-        "| variant | backend | decisions/s | p50 ms | p99 ms | CPU ms/decision (this process) |"
+        "| variant | backend | decisions/s | p50 ms | p99 ms | max ms | CPU ms/decision (this process) |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for (vi, v) in variants.iter().enumerate() {
         for (bi, (name, _)) in backends.iter().enumerate() {
             let runs = &results[vi][bi];
             let f = |g: fn(&RecordRun) -> f64| runs.iter().map(g).collect::<Vec<_>>();
             println!(
-                "| {} | {name} | {} | {} | {} | {} |",
+                "| {} | {name} | {} | {} | {} | {} | {} |",
                 v.label(args.writers),
                 summary(&f(|r| r.rate), 0),
                 summary(&f(|r| ms(r.p50)), 2),
                 summary(&f(|r| ms(r.p99)), 2),
+                summary(&f(|r| ms(r.max)), 2),
                 summary(&f(|r| ms(r.cpu)), 2),
             );
+            if let Some(n) = runs
+                .iter()
+                .map(|r| r.sboms.map_or(0, |(n, _)| n))
+                .max()
+                .filter(|n| *n > 0)
+            {
+                println!(
+                    "| (d) the decisions with a new SBOM themselves | {name} | up to {n} per run | {} | | | |",
+                    summary(
+                        &runs
+                            .iter()
+                            .filter_map(|r| r.sboms.map(|(_, p)| ms(p)))
+                            .collect::<Vec<_>>(),
+                        1
+                    ),
+                );
+            }
         }
     }
     Ok(())
@@ -714,6 +820,8 @@ fn fill_body(template: &Value, i: u64) -> Value {
     let decision_digest = hex_digest(&format!("decision {i}"));
     let request_digest = hex_digest(&format!("request {i}"));
     if let Some(o) = b.as_object_mut() {
+        // The scratch store pinned its own decision row: the store pins this entry's.
+        o.remove("rows");
         o.insert("decision_id".into(), json!(id));
         o.insert("decided_at".into(), json!(now_millis()));
         o.insert(
@@ -745,8 +853,28 @@ async fn fill_chain(name: &str, store: &Store, template: &Value, target: u64) ->
     let from = head;
     while head < target {
         let n = (target - head).min(FILL_BATCH as u64);
+        // Each with its decisions row, as `record` writes it (`verify` checks the table).
         let changes = (0..n)
-            .map(|k| Change::new(kinds::DECISION, fill_body(template, head + k), Vec::new()))
+            .map(|k| {
+                let body = fill_body(template, head + k);
+                let text = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+                let row = portcullis_store::DecisionRow {
+                    id: text("decision_id"),
+                    seq: 0,
+                    artifact_name: body["artifact"]["name"].as_str().unwrap_or_default().into(),
+                    artifact_digest: body["artifact"]["digest"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    environment: text("environment"),
+                    verdict: text("verdict"),
+                    decided_at: text("decided_at"),
+                    decision_digest: text("decision_digest"),
+                    request_digest: text("request_digest"),
+                    policy_bundle: text("policy_bundle"),
+                };
+                Change::new(kinds::DECISION, body, vec![Write::Decision(row)])
+            })
             .collect();
         store.append(changes).await?;
         head += n;
@@ -771,139 +899,57 @@ async fn verify_bench(args: &Settings, backends: &[(&str, String)]) -> Result<()
         fill_chain(name, &store, &template, args.entries).await?;
         stores.push(store);
     }
-    let mut times: Vec<Vec<f64>> = backends.iter().map(|_| Vec::new()).collect();
-    let mut cpu: Vec<Vec<f64>> = backends.iter().map(|_| Vec::new()).collect();
+    // [backend][reader] = runs; reader 0: `Store::verify`, 1: the sqlx reader before it.
+    let mut times: Vec<[Vec<f64>; 2]> = backends.iter().map(|_| Default::default()).collect();
+    let mut cpu: Vec<[Vec<f64>; 2]> = backends.iter().map(|_| Default::default()).collect();
     let mut covered = vec![(0u64, 0usize); backends.len()];
     for run in 1..=args.runs {
         for (bi, (name, _)) in backends.iter().enumerate() {
-            let c = cpu_time();
-            let t = Instant::now();
-            let v = stores[bi]
-                .verify(None)
-                .await
-                .map_err(|e| format!("{name}: {e}"))?;
-            let s = t.elapsed().as_secs_f64();
-            let c = cpu_time().saturating_sub(c).as_secs_f64();
-            eprintln!(
-                "run {run} {name:<10} verify: {} entries, {} checkpoints in {s:.2} s, CPU {c:.2} s (load {})",
-                v.entries,
-                v.checkpoints,
-                load_average()
-            );
-            covered[bi] = (v.entries, v.checkpoints);
-            times[bi].push(s);
-            cpu[bi].push(c);
+            for (reader, label) in ["verify", "baseline"].iter().enumerate() {
+                let c = cpu_time();
+                let t = Instant::now();
+                let v = if reader == 0 {
+                    stores[bi].verify(None).await
+                } else {
+                    stores[bi]
+                        .verify_with_baseline(&portcullis_store::VerifyOptions::default())
+                        .await
+                }
+                .map_err(|e| format!("{name} {label}: {e}"))?;
+                let s = t.elapsed().as_secs_f64();
+                let c = cpu_time().saturating_sub(c).as_secs_f64();
+                eprintln!(
+                    "run {run} {name:<10} {label:<8}: {} entries, {} checkpoints in {s:.2} s, CPU {c:.2} s (load {})",
+                    v.entries,
+                    v.checkpoints,
+                    load_average()
+                );
+                covered[bi] = (v.entries, v.checkpoints);
+                times[bi][reader].push(s);
+                cpu[bi][reader].push(c);
+            }
         }
-    }
-    // Where the time goes: reading the entries vs checking them (hashes, links, checkpoints).
-    let mut phases = Vec::new();
-    for (bi, (name, _)) in backends.iter().enumerate() {
-        let store = &stores[bi];
-        let checkpoints = store.checkpoints().await?;
-        let mut check = ChainCheck::new(&checkpoints, None).map_err(|e| e.to_string())?;
-        let (mut fetch, mut hash) = (Duration::ZERO, Duration::ZERO);
-        let mut next = 1u64;
-        loop {
-            let t = Instant::now();
-            let chunk = store.entries(next, next + read_chunk() - 1).await?;
-            fetch += t.elapsed();
-            let Some(last) = chunk.last() else { break };
-            next = last.seq + 1;
-            let t = Instant::now();
-            check.feed(chunk).map_err(|e| e.to_string())?;
-            hash += t.elapsed();
-        }
-        let t = Instant::now();
-        check.finish().map_err(|e| e.to_string())?;
-        hash += t.elapsed();
-        eprintln!(
-            "{name:<10} phases: read {:.2} s, check {:.2} s",
-            fetch.as_secs_f64(),
-            hash.as_secs_f64()
-        );
-        // What reading and checking K segments at once (each on its own connection, linked at
-        // the ends) would take: a possible design for `Store::verify`, not what it does.
-        let t = Instant::now();
-        let n = verify_segments(store, 2).await?;
-        let parallel = t.elapsed().as_secs_f64();
-        eprintln!("{name:<10} 2 segments in parallel: {n} entries in {parallel:.2} s");
-        phases.push((fetch.as_secs_f64(), hash.as_secs_f64(), parallel));
     }
     println!(
-        "\nverify: {} runs, entry bodies of {size} bytes: median (min–max)\n",
+        "\nverify: {} runs, entry bodies of {size} bytes: median (min–max); baseline: the reader before issue 21 (`Store::verify_with_baseline`), in the same run\n",
         args.runs
     );
     println!(
-        "| backend | entries | checkpoints | Store::verify(None) s | CPU s (this process) | read s | check s | 2 segments in parallel s |"
+        "| backend | entries | checkpoints | Store::verify(None) s | CPU s (this process) | baseline s | baseline CPU s |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for (bi, (name, _)) in backends.iter().enumerate() {
         println!(
-            "| {name} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
+            "| {name} | {} | {} | {} | {} | {} | {} |",
             covered[bi].0,
             covered[bi].1,
-            summary(&times[bi], 2),
-            summary(&cpu[bi], 2),
-            phases[bi].0,
-            phases[bi].1,
-            phases[bi].2
+            summary(&times[bi][0], 2),
+            summary(&cpu[bi][0], 2),
+            summary(&times[bi][1], 2),
+            summary(&cpu[bi][1], 2),
         );
     }
     Ok(())
-}
-
-/// Entries per read in the phase measurements (`STORE_LOAD_CHUNK`; `Store::verify` reads 50,000).
-fn read_chunk() -> u64 {
-    std::env::var("STORE_LOAD_CHUNK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000)
-}
-
-/// Hashes and links of the chain checked in `k` segments at once, each read on its own
-/// connection and checked on its own task, then linked at the ends. Returns the entries checked.
-async fn verify_segments(store: &Store, k: u64) -> Result<u64> {
-    let head = store.head().await?.map_or(0, |h| h.0 as u64);
-    let per = head.div_ceil(k.max(1));
-    let tasks: Vec<_> = (0..k)
-        .map(|i| {
-            let store = store.clone();
-            let (from, to) = (i * per + 1, ((i + 1) * per).min(head));
-            tokio::spawn(async move {
-                let mut check = ChainCheck::new(&[], None).map_err(|e| e.to_string())?;
-                let mut first: Option<(u64, String)> = None;
-                let mut next = from;
-                while next <= to {
-                    let chunk = store
-                        .entries(next, (next + read_chunk() - 1).min(to))
-                        .await?;
-                    let Some(last) = chunk.last() else { break };
-                    next = last.seq + 1;
-                    if first.is_none() {
-                        first = chunk.first().map(|e| (e.seq, e.prev_hash.clone()));
-                    }
-                    check.feed(chunk).map_err(|e| e.to_string())?;
-                }
-                let v = check.finish().map_err(|e| e.to_string())?;
-                Ok::<_, Error>((first, v))
-            })
-        })
-        .collect();
-    let mut count = 0;
-    let mut last_hash = portcullis_store::chain::GENESIS.to_string();
-    let mut expected_seq = 1;
-    for t in tasks {
-        let (first, v) = t.await??;
-        match first {
-            Some((seq, prev)) if seq == expected_seq && prev == last_hash => {}
-            None => continue,
-            _ => return Err(format!("segments do not link at entry {expected_seq}").into()),
-        }
-        count += v.entries;
-        expected_seq += v.entries;
-        last_hash = v.last_hash;
-    }
-    Ok(count)
 }
 
 // ------------------------------------------------------------------------------------ impact

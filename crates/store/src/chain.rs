@@ -372,8 +372,10 @@ impl<'a> ChainCheck<'a> {
         let mut batch = std::mem::take(&mut self.pending);
         batch.extend(entries);
         let keep = batch.len().saturating_sub(LOOKAHEAD);
-        self.pending = batch.split_off(keep);
-        self.check(&batch, &self.pending.clone())
+        let ahead = batch.split_off(keep);
+        let checked = self.check(&batch, &ahead);
+        self.pending = ahead;
+        checked
     }
 
     /// Check what is left and that no checkpoint lies beyond the end.

@@ -21,7 +21,7 @@ pub struct NewBlob {
 impl NewBlob {
     /// Digest and compress `raw`.
     pub fn new(kind: &str, raw: &[u8]) -> Result<Self, StoreError> {
-        let compressed = zstd::bulk::compress(raw, ZSTD_LEVEL)
+        let compressed = compress(raw)
             .map_err(|e| StoreError::Invalid(format!("cannot compress a {kind} document: {e}")))?;
         Ok(Self {
             digest: digest(raw),
@@ -30,6 +30,29 @@ impl NewBlob {
             compressed,
         })
     }
+}
+
+thread_local! {
+    /// A zstd compression context per thread, made once: a context per document cost an
+    /// allocation and initialisation of its tables each time.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `raw` compressed with zstd at the store's level, by this thread's reused context.
+pub(crate) fn compress(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return zstd::bulk::compress(raw, ZSTD_LEVEL);
+        };
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?);
+        }
+        match slot.as_mut() {
+            Some(c) => c.compress(raw),
+            None => zstd::bulk::compress(raw, ZSTD_LEVEL),
+        }
+    })
 }
 
 /// `sha256:<hex>` of bytes.

@@ -481,6 +481,8 @@ async fn a_document_is_stored_once(store: Store, ctx: &Ctx) {
     }
     assert_eq!(recorded, 1);
 
+    // The package index is written after the chain commit, in the background: wait for it.
+    store.index_pending().await.unwrap();
     let digest_where = |d: &str| format!("WHERE evidence_digest = {}", sql_str(d));
     assert_eq!(
         ctx.count(&format!(

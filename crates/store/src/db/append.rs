@@ -3,16 +3,18 @@
 //! The writer task commits every change waiting for it in one transaction and signs checkpoints
 //! as the chain grows.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::blobs::insert_components;
 use super::events::{CHANGES_CHANNEL, publish};
+use super::grouped::{Group, flush_group};
+use super::index::encode;
 use super::pool::{Db, Inner, Job, Store, now};
-use super::summary::summarize_decision;
+use super::summary::DecisionFacts;
 use super::tables::pin_rows;
 use crate::chain::{Chain, Entry};
 use crate::error::StoreError;
@@ -34,7 +36,12 @@ impl Store {
 
 /// The writer task: takes every job waiting, commits them together, answers each. When the
 /// group fails (one bad change), each job is retried alone so that the others still land.
-pub(super) async fn writer(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
+/// After a commit that stored a new SBOM, the indexer is asked to index its components.
+pub(super) async fn writer(
+    inner: Arc<Inner>,
+    mut rx: mpsc::Receiver<Job>,
+    index: mpsc::Sender<()>,
+) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs.iter().map(|j| j.changes.len()).sum::<usize>();
@@ -48,7 +55,17 @@ pub(super) async fn writer(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let all: Vec<&Change> = jobs.iter().flat_map(|j| j.changes.iter()).collect();
-        match commit(&inner, &all).await {
+        let sboms = all.iter().any(|c| {
+            c.writes
+                .iter()
+                .any(|w| matches!(w, Write::Blob { components, .. } if !components.is_empty()))
+        });
+        let committed = commit(&inner, &all).await;
+        if sboms {
+            // Full: a request is waiting already, which will see this SBOM too.
+            let _ = index.try_send(());
+        }
+        match committed {
             Ok(entries) => {
                 let mut entries = entries.into_iter();
                 for job in jobs {
@@ -72,13 +89,15 @@ pub(super) async fn writer(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// The commit of one batch, expanded for each backend's connection type.
+/// The commit of one batch, expanded for each backend's connection type: the rows of the
+/// whole group in multi-row statements per table (`grouped`), the others one by one.
 macro_rules! define_commit {
-    ($name:ident, $Conn:ty) => {
+    ($name:ident, $Conn:ty, $mark:literal) => {
         async fn $name(
             conn: &mut $Conn,
             inner: &Inner,
             changes: &[&Change],
+            pending: &HashMap<&str, Vec<u8>>,
         ) -> Result<Vec<Option<Entry>>, StoreError> {
             let err = |e: sqlx::Error| StoreError::db(&inner.location, e);
             let head: Option<(i64, String)> =
@@ -92,6 +111,7 @@ macro_rules! define_commit {
             };
             let start_seq = chain.last_seq();
             let at = now();
+            let mut group = Group::new();
             let mut out = Vec::with_capacity(changes.len());
             for change in changes {
                 let seq = (chain.last_seq() + 1) as i64;
@@ -99,13 +119,22 @@ macro_rules! define_commit {
                 // Rows the store computes in the transaction (a snapshot), pinned too.
                 let mut computed: Vec<serde_json::Value> = Vec::new();
                 for (i, w) in change.writes.iter().enumerate() {
+                    if group.gather(w, i == 0 && change.only_if_new, seq, &at) {
+                        continue;
+                    }
+                    // Written now: what the group gathered goes first.
+                    flush_group!(conn, group, err, $mark);
                     let n: u64 = match w {
                         Write::Blob { blob, components } => {
                             let n = sqlx::query("INSERT INTO blobs (digest, kind, size, compression, content, stored_at) VALUES ($1, $2, $3, 'zstd', $4, $5) ON CONFLICT (digest) DO NOTHING")
                                 .bind(&blob.digest).bind(&blob.kind).bind(blob.size).bind(&blob.compressed).bind(&at)
                                 .execute(&mut *conn).await.map_err(err)?.rows_affected();
-                            if n > 0 {
-                                insert_components!(&mut *conn, &blob.digest, components, err);
+                            // Its package index is written after this commit (`index`): here
+                            // only its rows, in one insert.
+                            if let Some(rows) = pending.get(blob.digest.as_str()).filter(|_| n > 0 && !components.is_empty()) {
+                                sqlx::query("INSERT INTO pending_components (evidence_digest, rows, done) VALUES ($1, $2, 0) ON CONFLICT (evidence_digest) DO NOTHING")
+                                    .bind(&blob.digest).bind(rows)
+                                    .execute(&mut *conn).await.map_err(err)?;
                             }
                             n
                         }
@@ -237,16 +266,16 @@ macro_rules! define_commit {
                     out.push(None);
                     continue;
                 }
-                summarize_decision!(conn, change, seq, err);
+                if change.kind == crate::records::kinds::DECISION {
+                    group.summarize(DecisionFacts::from_body(&change.body), seq);
+                }
                 // The rows written are pinned in the entry, so each can be checked against it.
                 let body = pin_rows(&change.body, &change.writes, computed);
                 let entry = chain.append(&change.kind, &body, &at)?;
-                sqlx::query("INSERT INTO audit_log (seq, at, kind, body, body_digest, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(entry.seq as i64).bind(&entry.at).bind(&entry.kind).bind(&entry.body)
-                    .bind(&entry.body_digest).bind(&entry.prev_hash).bind(&entry.hash)
-                    .execute(&mut *conn).await.map_err(err)?;
+                group.entry(&entry);
                 out.push(Some(entry));
             }
+            flush_group!(conn, group, err, $mark);
             if chain.last_seq() > start_seq {
                 let last: Option<(i64, String)> =
                     sqlx::query_as("SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1")
@@ -278,18 +307,30 @@ macro_rules! define_commit {
     };
 }
 
-define_commit!(commit_sqlite, sqlx::SqliteConnection);
-define_commit!(commit_postgres, sqlx::PgConnection);
+define_commit!(commit_sqlite, sqlx::SqliteConnection, '?');
+define_commit!(commit_postgres, sqlx::PgConnection, '$');
 
 /// One transaction for `changes`: serialized against every other writer of the database.
 async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>, StoreError> {
     let err = |e: sqlx::Error| StoreError::db(&inner.location, e);
+    // The component rows of new SBOMs, encoded before the transaction.
+    let mut pending: HashMap<&str, Vec<u8>> = HashMap::new();
+    for w in changes.iter().flat_map(|c| c.writes.iter()) {
+        if let Write::Blob { blob, components } = w
+            && !components.is_empty()
+            && !pending.contains_key(blob.digest.as_str())
+        {
+            pending.insert(blob.digest.as_str(), encode(components)?);
+        }
+    }
+    let pending = &pending;
     match &inner.db {
         Db::Sqlite(pool) => {
+            let _turn = inner.write_lock.lock().await;
             let mut conn = pool.acquire().await.map_err(err)?;
             // IMMEDIATE: take the write lock now, so the head read below is the real head.
             let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
-            let out = commit_sqlite(&mut tx, inner, changes).await?;
+            let out = commit_sqlite(&mut tx, inner, changes, pending).await?;
             tx.commit().await.map_err(err)?;
             publish(inner, &out);
             super::audit::witness_latest(inner).await;
@@ -302,7 +343,7 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;
-            let out = commit_postgres(&mut tx, inner, changes).await?;
+            let out = commit_postgres(&mut tx, inner, changes, pending).await?;
             // Delivered to every listening replica when (and only if) the transaction commits.
             for e in out
                 .iter()

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::pool::{Inner, Store, Witness, now, on_db};
+use super::scan::{Batch, Read};
 use super::tables::{Finding, TABLES, check_tables, checked_kinds};
 use crate::chain::{Chain, ChainCheck, Checkpoint, Entry, Tamper, Verified};
 use crate::error::StoreError;
@@ -100,6 +101,61 @@ pub struct VerifyOptions {
     /// Checkpoints kept outside the database (a file, a witness directory): a chain whose head
     /// is behind one is truncated, one that differs from one was rewritten.
     pub witnessed: Vec<Checkpoint>,
+}
+
+/// What reading the chain gathered for the checks after it.
+struct Scanned {
+    verified: Verified,
+    /// Checkpoint keys the chain registered: (entry, public key in lowercase hex).
+    registered: Vec<(u64, String)>,
+    /// The entries of the kinds the table checks read, by sequence number, each with the
+    /// members of its body they read (the entry's own `body` left empty).
+    recorded: HashMap<u64, (Entry, Value)>,
+}
+
+/// Check the chain as the reader hands it over (on a blocking thread): links, hashes,
+/// checkpoints, and gather what the later checks need.
+fn check_stream(
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+    checkpoints: &[Checkpoint],
+    trusted_key: Option<&str>,
+) -> Result<Scanned, VerifyFailure> {
+    let mut check = ChainCheck::new(checkpoints, trusted_key).map_err(VerifyFailure::Tamper)?;
+    let mut registered: Vec<(u64, String)> = Vec::new();
+    let mut recorded: HashMap<u64, (Entry, Value)> = HashMap::new();
+    let mut first = true;
+    while let Some(batch) = rx.blocking_recv() {
+        let Read {
+            entries: batch,
+            recorded: picked,
+        } = batch.map_err(VerifyFailure::Store)?;
+        // The store's chain starts at entry 1: a later first entry means the oldest were
+        // deleted (an exported segment may start later; the store's own chain may not).
+        if first {
+            if let Some(f) = batch.first().filter(|f| f.seq != 1) {
+                return Err(VerifyFailure::Tamper(Tamper::Deleted {
+                    expected: 1,
+                    found: f.seq,
+                }));
+            }
+            first = batch.is_empty();
+        }
+        for e in batch.iter().filter(|e| e.kind == kinds::CHECKPOINT_KEY) {
+            if let Ok(v) = serde_json::from_str::<Value>(&e.body)
+                && let Some(k) = v.get("public_key").and_then(|k| k.as_str())
+            {
+                registered.push((e.seq, k.to_ascii_lowercase()));
+            }
+        }
+        recorded.extend(picked.into_iter().map(|(e, body)| (e.seq, (e, body))));
+        check.feed(batch).map_err(VerifyFailure::Tamper)?;
+    }
+    let verified = check.finish().map_err(VerifyFailure::Tamper)?;
+    Ok(Scanned {
+        verified,
+        registered,
+        recorded,
+    })
 }
 
 /// Write the newest stored checkpoint to the witness directory, if one is set and it is new
@@ -315,7 +371,110 @@ impl Store {
     /// [`Store::verify`], and the chain's head checked against checkpoints kept outside the
     /// database, and every table the firewall acts on checked against the chain (all
     /// disagreeing rows are reported, each by table and key).
+    ///
+    /// The chain is read by a reader of its own ([`Store::scan_chain`]: rusqlite on SQLite,
+    /// binary COPY on PostgreSQL) and checked on a blocking thread while the next rows are read.
     pub async fn verify_with(&self, options: &VerifyOptions) -> Result<Verified, VerifyFailure> {
+        let stored = self.checkpoints().await.map_err(VerifyFailure::Store)?;
+        let mut checkpoints = stored.clone();
+        checkpoints.extend(options.witnessed.iter().cloned());
+        let rx = self.scan_chain();
+        let trusted = options.trusted_key.clone();
+        let (scanned, checkpoints) = tokio::task::spawn_blocking(move || {
+            let scanned = check_stream(rx, &checkpoints, trusted.as_deref());
+            (scanned, checkpoints)
+        })
+        .await
+        .map_err(|e| VerifyFailure::Store(self.err(format!("the chain check stopped: {e}"))))?;
+        let Scanned {
+            verified,
+            registered,
+            recorded,
+        } = scanned?;
+        self.finish_verify(
+            options.trusted_key.as_deref(),
+            &stored,
+            &checkpoints,
+            verified,
+            &registered,
+            &recorded,
+        )
+        .await
+    }
+
+    /// What `verify_with` checks once the chain is read: checkpoints present and registered,
+    /// the tables against the entries.
+    async fn finish_verify(
+        &self,
+        trusted_key: Option<&str>,
+        stored: &[Checkpoint],
+        checkpoints: &[Checkpoint],
+        verified: Verified,
+        registered: &[(u64, String)],
+        recorded: &HashMap<u64, (Entry, Value)>,
+    ) -> Result<Verified, VerifyFailure> {
+        let wanted = checked_kinds();
+        // Every commit that appends signs a checkpoint when none exists: a chain without one
+        // had them deleted.
+        if verified.entries > 0 && stored.is_empty() {
+            return Err(VerifyFailure::Tamper(Tamper::BadCheckpoint {
+                seq: 0,
+                reason: "the chain has entries but no signed checkpoint: they were deleted".into(),
+            }));
+        }
+        if trusted_key.is_none() {
+            for c in checkpoints {
+                let pk = c.public_key.to_ascii_lowercase();
+                if !registered.iter().any(|(seq, k)| *seq <= c.seq && *k == pk) {
+                    return Err(VerifyFailure::Tamper(Tamper::BadCheckpoint {
+                        seq: c.seq,
+                        reason: format!(
+                            "signed by key {}, which the chain never registered",
+                            c.key_id
+                        ),
+                    }));
+                }
+            }
+        }
+        let mut tables = Vec::new();
+        for t in TABLES {
+            let rows = self.all_table_rows(t).await.map_err(VerifyFailure::Store)?;
+            tables.push((t, rows));
+        }
+        let bound = recorded
+            .keys()
+            .max()
+            .copied()
+            .unwrap_or(0)
+            .max(verified.entries);
+        // Entries appended while the tables were read (re-judging writes in the background):
+        // the rows they wrote, replaced or removed are left to the next check.
+        let later: Vec<(Entry, Value)> = self
+            .entries(bound + 1, u64::MAX)
+            .await
+            .map_err(VerifyFailure::Store)?
+            .into_iter()
+            .filter(|e| wanted.contains(&e.kind.as_str()))
+            .map(|e| {
+                let body = serde_json::from_str(&e.body).unwrap_or(Value::Null);
+                (e, body)
+            })
+            .collect();
+        let findings = check_tables(&tables, recorded, bound, &later);
+        if !findings.is_empty() {
+            return Err(VerifyFailure::Tables(findings));
+        }
+        Ok(verified)
+    }
+
+    /// `verify_with` as it was before the chain had a reader of its own: reads of 50,000
+    /// entries through sqlx, each checked after it is read, every checked body parsed whole.
+    /// Kept only as the baseline of `benches/store_load` (firewall crate); not for use.
+    #[doc(hidden)]
+    pub async fn verify_with_baseline(
+        &self,
+        options: &VerifyOptions,
+    ) -> Result<Verified, VerifyFailure> {
         let trusted_key = options.trusted_key.as_deref();
         let stored = self.checkpoints().await.map_err(VerifyFailure::Store)?;
         let mut checkpoints = stored.clone();

@@ -2,50 +2,10 @@
 //!
 //! Answers which deployed artifacts contain a package (the candidates of an advisory's impact).
 
+use super::index::{COMPONENT_CHUNK, insert_components};
 use super::pool::{Store, on_db};
 use crate::error::StoreError;
 use crate::records::{ComponentRow, PackageInUse};
-
-/// Rows of one multi-row component insert (6 parameters each).
-pub(super) const COMPONENT_CHUNK: usize = 500;
-
-/// Insert component rows in multi-row statements.
-macro_rules! insert_components {
-    ($conn:expr, $evidence:expr, $rows:expr, $err:expr) => {
-        for chunk in $rows.chunks($crate::db::blobs::COMPONENT_CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO components (evidence_digest, purl_type, namespace, name, version, purl) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                ));
-            }
-            let mut q = sqlx::query(&sql);
-            for c in chunk {
-                q = q
-                    .bind($evidence)
-                    .bind(&c.purl_type)
-                    .bind(&c.namespace)
-                    .bind(&c.name)
-                    .bind(&c.version)
-                    .bind(&c.purl);
-            }
-            q.execute($conn).await.map_err($err)?;
-        }
-    };
-}
-pub(super) use insert_components;
 
 /// A `blobs` row as read back: the content still compressed.
 #[derive(sqlx::FromRow)]
@@ -123,13 +83,16 @@ impl Store {
 
     /// Deployed artifacts (in the inventory) whose evidence lists a component of package
     /// (`purl_type`, `namespace`, `name`); `namespace: None` matches any namespace. Versions
-    /// are not filtered here: the caller decides which are affected.
+    /// are not filtered here: the caller decides which are affected. SBOMs whose index is still
+    /// pending are indexed before the query.
     pub async fn deployed_with_package(
         &self,
         purl_type: &str,
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Vec<PackageInUse>, StoreError> {
+        // SBOMs stored but not indexed yet are indexed first: never answered without them.
+        super::index::index_pending(&self.inner).await?;
         let base = "SELECT DISTINCT i.environment, i.artifact_name, i.artifact_digest, i.deployed_at, c.purl, c.version \
                     FROM components c \
                     JOIN artifact_evidence ae ON ae.evidence_digest = c.evidence_digest \

@@ -27,9 +27,12 @@ mod decisions;
 mod deployments;
 mod events;
 mod exceptions;
+mod grouped;
+mod index;
 mod overrides;
 mod pool;
 mod posture;
+mod scan;
 mod summary;
 mod tables;
 mod tokens;
@@ -258,9 +261,15 @@ impl Store {
             max_batch: config.max_batch.max(1),
             events: tokio::sync::broadcast::channel(1024).0,
             witness: std::sync::Mutex::new(None),
+            write_lock: tokio::sync::Mutex::new(()),
+            index_paused: std::sync::atomic::AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(append::writer(inner.clone(), rx));
+        // The indexer runs while the writer does; first on what a stopped process left pending.
+        let (index_tx, index_rx) = mpsc::channel(1);
+        let _ = index_tx.try_send(());
+        tokio::spawn(index::indexer(inner.clone(), index_rx));
+        tokio::spawn(append::writer(inner.clone(), rx, index_tx));
         let store = Self { inner, writer: tx };
         store.migrate_chain().await?;
         store.register_key().await?;

@@ -47,6 +47,12 @@ pub(super) struct Inner {
     /// Where each new checkpoint is also written (a witness outside the database), and the
     /// last sequence number written there.
     pub(super) witness: std::sync::Mutex<Option<Witness>>,
+    /// Taken by each SQLite transaction of this process that writes (a chain commit, an index
+    /// slice), so that they queue here in order instead of in SQLite's busy handler, which
+    /// sleeps in steps of up to 100 ms.
+    pub(super) write_lock: tokio::sync::Mutex<()>,
+    /// The background indexer is paused (tests: a process stopped before indexing).
+    pub(super) index_paused: std::sync::atomic::AtomicBool,
 }
 
 /// A witness directory the store writes each new checkpoint to.

@@ -1,7 +1,7 @@
 //! Stores the dashboard's summaries (migration 0004): per-decision rows and per-day counters.
 //!
 //! Each decision's audit entry is summarized when it is appended, in the same transaction
-//! (`summarize_decision!` in the commit); the overview reads the counters with GROUP BY, never
+//! (`Group::summarize` in the commit: the group's counters added in one statement); the overview reads the counters with GROUP BY, never
 //! the decisions.
 
 use super::pool::{Store, on_db};
@@ -80,29 +80,6 @@ pub fn outcome(verdict: &str, warnings: i64) -> &'static str {
         "allow"
     }
 }
-
-/// Write the summary rows of a decision entry (`$change` of kind `decision`, at `$seq`).
-macro_rules! summarize_decision {
-    ($conn:expr, $change:expr, $seq:expr, $err:expr) => {
-        if $change.kind == $crate::records::kinds::DECISION {
-            let f = $crate::db::summary::DecisionFacts::from_body(&$change.body);
-            sqlx::query("INSERT INTO decision_summary (seq, decision_id, environment, artifact_name, outcome, decided_at, day, pipeline, stage, violations, warnings, excepted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
-                .bind($seq).bind(&f.decision_id).bind(&f.environment).bind(&f.artifact_name).bind(f.outcome)
-                .bind(&f.decided_at).bind(&f.day).bind(&f.pipeline).bind(&f.stage)
-                .bind(f.violations).bind(f.warnings).bind(f.excepted)
-                .execute(&mut *$conn).await.map_err($err)?;
-            sqlx::query("INSERT INTO decision_daily (day, environment, outcome, n) VALUES ($1, $2, $3, 1) ON CONFLICT (day, environment, outcome) DO UPDATE SET n = decision_daily.n + 1")
-                .bind(&f.day).bind(&f.environment).bind(f.outcome)
-                .execute(&mut *$conn).await.map_err($err)?;
-            for rule in &f.rules {
-                sqlx::query("INSERT INTO rule_daily (day, rule, environment, n) VALUES ($1, $2, $3, 1) ON CONFLICT (day, rule, environment) DO UPDATE SET n = rule_daily.n + 1")
-                    .bind(&f.day).bind(rule).bind(&f.environment)
-                    .execute(&mut *$conn).await.map_err($err)?;
-            }
-        }
-    };
-}
-pub(super) use summarize_decision;
 
 /// Decisions of one day in one environment with one outcome.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]

@@ -518,6 +518,28 @@ pub fn check_row(
     bound: Option<u64>,
     mut entry: impl FnMut(u64) -> Option<(Entry, Value)>,
 ) -> Option<Finding> {
+    let mut found: HashMap<u64, (Entry, Value)> = HashMap::new();
+    for link in check.links {
+        if let Some(seq) = row
+            .get(link.seq_column)
+            .cloned()
+            .flatten()
+            .and_then(|s| s.parse::<u64>().ok())
+            && let Some(e) = entry(seq)
+        {
+            found.insert(seq, e);
+        }
+    }
+    check_row_in(check, row, bound, |seq| found.get(&seq))
+}
+
+/// [`check_row`] reading each entry where it is kept (no copy per row).
+fn check_row_in<'e>(
+    check: &TableCheck,
+    row: &RowValues,
+    bound: Option<u64>,
+    mut entry: impl FnMut(u64) -> Option<&'e (Entry, Value)>,
+) -> Option<Finding> {
     let col = |c: &str| row.get(c).cloned().flatten();
     let first_seq = check
         .links
@@ -569,7 +591,7 @@ pub fn check_row(
                 ),
             ));
         }
-        let pinned = rows_of(&e, &body, check, link);
+        let pinned = rows_of(e, body, check, link);
         let mine = pinned.iter().find(|p| {
             check
                 .key
@@ -623,7 +645,7 @@ pub fn check_tables(
         }
         let mut seen: HashMap<(&'static str, String), u64> = HashMap::new();
         for row in rows {
-            if let Some(f) = check_row(check, row, Some(bound), |s| entries.get(&s).cloned()) {
+            if let Some(f) = check_row_in(check, row, Some(bound), |s| entries.get(&s)) {
                 findings.push(f);
             }
             for link in check.links {
@@ -699,7 +721,123 @@ pub fn checked_kinds() -> Vec<&'static str> {
     k
 }
 
-fn select_sql(check: &TableCheck, filter: &str) -> String {
+/// The top-level body members the checks read from an entry of each checked kind: `rows` and
+/// the first member of each legacy pointer of the links naming that kind.
+pub(super) fn body_members() -> HashMap<&'static str, Vec<String>> {
+    let mut out: HashMap<&'static str, Vec<String>> = HashMap::new();
+    for link in TABLES.iter().flat_map(|t| t.links.iter()) {
+        for kind in link.kinds {
+            let members = out.entry(kind).or_insert_with(|| vec!["rows".to_string()]);
+            for (_, pointer) in link.legacy {
+                let first = pointer.trim_start_matches('/');
+                let first = first.split('/').next().unwrap_or(first);
+                let first = first.replace("~1", "/").replace("~0", "~");
+                if !members.contains(&first) {
+                    members.push(first);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An entry body as the checks read it: an object of only the top-level `members` (the others
+/// are skipped, not built), or `Null` when the body is not JSON. For every check (`rows_of`)
+/// the same as the whole body parsed.
+pub(super) fn picked_body(body: &str, members: &[String]) -> Value {
+    let mut de = serde_json::Deserializer::from_str(body);
+    match serde::de::DeserializeSeed::deserialize(Picker(members), &mut de) {
+        // Pinned rows are all `rows_of` reads when there are some: the legacy members go.
+        Ok(Value::Object(mut m)) if de.end().is_ok() => {
+            if m.get("rows").is_some_and(Value::is_array) {
+                m.retain(|k, _| k == "rows");
+            }
+            Value::Object(m)
+        }
+        Ok(v) if de.end().is_ok() => v,
+        _ => Value::Null,
+    }
+}
+
+/// An object member's name, borrowed from the text when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Deserializes a JSON value keeping only some members of a top-level object (any other value
+/// is read whole).
+struct Picker<'a>(&'a [String]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Picker<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Picker<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if self.0.iter().any(|m| *m == key) {
+                let v: Value = map.next_value()?;
+                out.insert(key.into_owned(), v);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    // Not an object: no member to pick, and nothing the checks read (`Null` reads the same).
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+pub(super) fn select_sql(check: &TableCheck, filter: &str) -> String {
     let cols: Vec<String> = columns_of(check)
         .iter()
         .map(|c| format!("CAST({c} AS TEXT) AS {c}"))
@@ -707,7 +845,7 @@ fn select_sql(check: &TableCheck, filter: &str) -> String {
     format!("SELECT {} FROM {} {filter}", cols.join(", "), check.table)
 }
 
-fn columns_of(check: &TableCheck) -> Vec<&'static str> {
+pub(super) fn columns_of(check: &TableCheck) -> Vec<&'static str> {
     let mut cols: Vec<&'static str> = check.key.to_vec();
     for l in check.links {
         cols.push(l.seq_column);
