@@ -200,6 +200,8 @@ fn write_results(
 #[derive(Debug, Serialize)]
 struct RuleTiming {
     id: String,
+    /// The file that declares the rule's package.
+    source: String,
     query: String,
     /// Median of N `eval_rule` calls (how the firewall evaluates a rule), in microseconds.
     eval_rule_us: f64,
@@ -218,6 +220,7 @@ fn bench(engine: &mut Engine, firewall: &Firewall, n: u32) -> anyhow::Result<u8>
         let query = format!("data.{}.violation", rule.package);
         let mut row = RuleTiming {
             id: rule.meta.id.clone(),
+            source: rule.source.clone(),
             query: query.clone(),
             eval_rule_us: 0.0,
             eval_query_us: 0.0,
