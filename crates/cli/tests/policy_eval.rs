@@ -106,6 +106,18 @@ fn gate_and_reproduce(cmd: Vec<String>, config: &str, environment: &str) -> usiz
         emitted["artifact"]["digest"],
         decision["artifact"]["digest"]
     );
+    // At the decision's time (the input has it to the second), on the firewall's clock
+    // unless the request asserted one.
+    let decided_at = decision["decided_at"].as_str().unwrap();
+    assert_eq!(
+        emitted["context"]["time"].as_str().unwrap(),
+        format!("{}Z", &decided_at[..19])
+    );
+    let asserted = cmd.iter().any(|a| a == "--time");
+    assert_eq!(
+        emitted["context"]["time_source"],
+        if asserted { "asserted" } else { "firewall" }
+    );
 
     let mut reported: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     let excepted = decision["excepted"]
