@@ -15,11 +15,12 @@ use portcullis_firewall::record::{Documents, blob_kinds};
 use portcullis_firewall::service::{Ask, Decided};
 use portcullis_firewall::setup::read_limited;
 use portcullis_firewall::{
-    ArtifactId, ConfigSource, Decision, DecisionRequest, DecisionService, EvidenceDoc,
+    ArtifactId, ConfigSource, Decision, DecisionRequest, DecisionService, EvidenceDoc, Firewall,
     RequestContext, Setup, UnreadableEvidence, sha256,
 };
+use portcullis_policy::PolicyInput;
 use portcullis_policy::input::{
-    InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
+    FactSource, InputExposure, InputHistoryEntry, InputPrevious, InputVerification,
 };
 use portcullis_policy::kubernetes::parse_manifests;
 use serde::de::DeserializeOwned;
@@ -374,7 +375,25 @@ fn decide_local(
         override_reason: None,
         image: args.image.clone(),
     }))?;
+    if let Some(path) = &args.emit_input {
+        let input = decided_input(&service.live().firewall, &decided)?;
+        write_file(path, &pretty(&input)?).context("--emit-input")?;
+    }
     Ok((decided, location))
+}
+
+/// The policy input the decision's rules were evaluated on: the request as decided (its
+/// history, previous deployment and baseline filled in by the service), at the decision's time.
+fn decided_input(firewall: &Firewall, decided: &Decided) -> anyhow::Result<PolicyInput> {
+    let mut req = decided.request.clone();
+    if req.context.time.is_none() {
+        // The firewall's clock decided: the same instant, still the firewall's.
+        let at = DateTime::parse_from_rfc3339(&decided.decision.decided_at)
+            .map_err(|e| anyhow!("the decision's time {:?}: {e}", decided.decision.decided_at))?;
+        req.context.time = Some(at.with_timezone(&Utc));
+        req.context.time_source = FactSource::Firewall;
+    }
+    Ok(firewall.policy_input(&req))
 }
 
 pub(crate) fn display(p: &Path) -> String {

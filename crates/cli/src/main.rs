@@ -14,6 +14,7 @@ mod diff;
 mod gate;
 mod inspect;
 mod policy;
+mod policy_eval;
 mod posture;
 mod probe;
 mod registry;
@@ -61,7 +62,7 @@ enum Command {
     /// the decision. A human summary always goes to stderr; `--format` picks what goes to
     /// stdout (or `--output`).
     Gate(Box<GateArgs>),
-    /// The policy library: list its rules, run its tests.
+    /// The policy library: list its rules, run its tests, evaluate a query.
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Attestations: verify a DSSE / in-toto statement against trusted keys for an artifact.
@@ -152,6 +153,13 @@ enum PolicyCommand {
     List(PolicyListArgs),
     /// Run the `test_` rules of the built-in library and of DIRs (like `opa test -v`).
     Test(PolicyTestArgs),
+    /// Evaluate a Rego query against the policies, an input and data (like `opa eval`): e.g.
+    /// a rule's `violation` set on the input `gate --emit-input` wrote.
+    ///
+    /// Exit 0 when evaluated (also when the query is undefined), 1 with `--fail` on an
+    /// undefined query or `--fail-defined` on a defined one, 2 on an error (a file that
+    /// cannot be read, a policy or query that does not compile, a failing builtin).
+    Eval(Box<policy_eval::PolicyEvalArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -318,6 +326,11 @@ pub struct GateArgs {
     /// Write the `--format` output to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the PolicyInput the decision's rules were evaluated on to FILE (JSON): give
+    /// it to `portcullis policy eval --input FILE` to evaluate a rule (or any query) on it.
+    /// A local decision only (not with --server).
+    #[arg(long, value_name = "FILE")]
+    pub emit_input: Option<PathBuf>,
     /// Also write the same decision as FORMAT to FILE (repeatable; FORMAT is one of the
     /// `--format` values): one gate, one recorded decision, several outputs, e.g.
     /// `--write sarif=portcullis.sarif --write markdown=summary.md`.
@@ -445,6 +458,7 @@ fn main() -> ExitCode {
         Command::Gate(args) => gate::run(&args),
         Command::Policy(PolicyCommand::List(args)) => policy::list(&args),
         Command::Policy(PolicyCommand::Test(args)) => policy::test(&args),
+        Command::Policy(PolicyCommand::Eval(args)) => policy_eval::run(&args),
         Command::Attest(cmd) => attest::run(&cmd),
         Command::Audit(cmd) => audit::run(&cmd),
         Command::Decision(cmd) => registry::decision(&cmd),

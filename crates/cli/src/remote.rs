@@ -67,6 +67,11 @@ pub fn check_args(args: &GateArgs, url: &str) -> anyhow::Result<()> {
             "--trusted-root",
             "the server verifies Sigstore bundles with its own trust root (portcullis serve --trusted-root)",
         ),
+        (
+            args.emit_input.is_some(),
+            "--emit-input",
+            "the server builds the policy input; a local gate (without --server) writes it",
+        ),
     ];
     for (given, flag, instead) in local_only {
         if given {
