@@ -201,52 +201,7 @@ fn results_format(keys: &[String], is_object: bool) -> Option<Format> {
 /// Marker message for the early stop; never shown to users.
 const DECIDED: &str = "\u{0}portcullis-sniff-decided";
 
-/// Documents whose deciding key comes early are told apart by a sniff of their head alone.
-const HEAD: usize = 64 * 1024;
-
-/// Sniff the whole document with sonic-rs: `None` when it did not end in a decision (serde_json
-/// then sniffs again, so that errors and undecided documents read exactly as they always did).
-fn sniff_simd(bytes: &[u8]) -> Option<Sniff> {
-    let mut sniff = Sniff::default();
-    let mut de = sonic_rs::Deserializer::from_slice(bytes);
-    match TopLevel(&mut sniff).deserialize(&mut de) {
-        Ok(()) => {
-            de.end().ok()?;
-            sniff.decide_at_end();
-        }
-        Err(e) if sniff.decided.is_some() && e.to_string().starts_with(DECIDED) => {}
-        Err(_) => return None,
-    }
-    sniff.decided.is_some().then_some(sniff)
-}
-
-/// Sniff the head of a long document with serde_json: `Some` only when a key decided early,
-/// which is the answer the whole document would give (the sniff stops at that key).
-fn sniff_head(bytes: &[u8]) -> Option<Sniff> {
-    let head = bytes.get(..HEAD)?;
-    let mut sniff = Sniff::default();
-    let mut de = serde_json::Deserializer::from_slice(head);
-    match TopLevel(&mut sniff).deserialize(&mut de) {
-        Err(e) if sniff.decided.is_some() && e.to_string().starts_with(DECIDED) => Some(sniff),
-        _ => None,
-    }
-}
-
 fn detect_json(bytes: &[u8]) -> Result<Format, ParseError> {
-    // Most formats decide on a key in the first few bytes (CycloneDX, SPDX, Trivy); Grype and
-    // SARIF only after their large `matches`/`runs` array, which a SIMD sniff skips fastest.
-    let fast = match crate::json::engine() {
-        crate::json::Engine::Simd => sniff_head(bytes).or_else(|| sniff_simd(bytes)),
-        crate::json::Engine::Reference => None,
-    };
-    let sniff = match fast {
-        Some(sniff) => sniff,
-        None => sniff_reference(bytes)?,
-    };
-    finish_json(bytes, sniff)
-}
-
-fn sniff_reference(bytes: &[u8]) -> Result<Sniff, ParseError> {
     let mut sniff = Sniff::default();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let outcome = TopLevel(&mut sniff).deserialize(&mut de);
@@ -264,10 +219,6 @@ fn sniff_reference(bytes: &[u8]) -> Result<Sniff, ParseError> {
             });
         }
     }
-    Ok(sniff)
-}
-
-fn finish_json(bytes: &[u8], sniff: Sniff) -> Result<Format, ParseError> {
     let Some(format) = sniff.decided else {
         let keys = if sniff.keys.is_empty() {
             match &sniff.first_element_keys {

@@ -15,8 +15,9 @@ use crate::format::Format;
 /// The JSON parser that reads documents held in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// sonic-rs (SIMD string scanning and UTF-8 validation), falling back to [`Engine::Reference`]
-    /// for any document it refuses, so that errors are the reference parser's, word for word.
+    /// sonic-rs (SIMD string scanning and UTF-8 validation) for the formats it reads faster
+    /// ([`simd_suits`]), falling back to [`Engine::Reference`] for any document it refuses, so
+    /// that errors are the reference parser's, word for word.
     Simd,
     /// serde_json alone: the parser every result is compared against (tests, benchmarks).
     Reference,
@@ -57,7 +58,7 @@ pub fn engine() -> Engine {
 /// (fixed, and not configurable) applies to the values a typed parse skips, and the limit must
 /// hold for the whole document, skipped fields included.
 ///
-/// The fast path is sonic-rs. A document it refuses is parsed again by serde_json, whose error
+/// The fast path is sonic-rs (for CycloneDX). A document it refuses is parsed again by serde_json, whose error
 /// (kind, message, line and column) is the one reported: errors are the rare, cheap-to-redo case,
 /// and they stay identical whichever engine ran (tests/differential.rs).
 pub fn from_slice<T: DeserializeOwned>(
@@ -67,14 +68,22 @@ pub fn from_slice<T: DeserializeOwned>(
 ) -> Result<T, ParseError> {
     check_size(bytes, Some(format), limits)?;
     check_depth(bytes, format, limits.max_depth)?;
-    // Sigstore bundles hold a serde_json `RawValue`, which only serde_json can fill in.
-    if engine() == Engine::Simd && format != Format::SigstoreBundle {
+    if engine() == Engine::Simd && simd_suits(format) {
         match sonic_rs::from_slice::<T>(bytes) {
             Ok(v) => return Ok(v),
             Err(_) => REFUSED.set(REFUSED.get().saturating_add(1)),
         }
     }
     reference_from_slice(bytes, format)
+}
+
+/// Whether sonic-rs reads `format` faster than serde_json (docs/benchmarks.md, "Parse
+/// throughput"). Only CycloneDX, so far: its documents are mostly fields the model keeps, where
+/// sonic-rs's string scanning wins; scanner reports (Grype, Trivy, SARIF) are mostly fields it
+/// skips, and sonic-rs's validating skip is slower there than serde_json's, so those stay on
+/// serde_json. (Sigstore bundles must: they hold a serde_json `RawValue`.)
+fn simd_suits(format: Format) -> bool {
+    format == Format::CyclonedxJson
 }
 
 /// The serde_json parse, depth already checked.
