@@ -1,4 +1,5 @@
-//! Parse throughput: the typed parser (`portcullis_evidence::parse`) beside an untyped
+//! Parse throughput: the typed parser (`portcullis_evidence::parse`, sonic-rs) beside the same
+//! parser on serde_json (`json::Engine::Reference`, the path before sonic-rs) and an untyped
 //! `serde_json::Value` parse of the same bytes.
 //!
 //! cargo bench -p portcullis-evidence --bench parse -- --warm-up-time 1 --measurement-time 5
@@ -13,7 +14,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use portcullis_evidence::{Limits, parse};
+use portcullis_evidence::{Limits, json, parse};
 
 // The same allocator as the `portcullis` binary, so the figures are the product's.
 #[global_allocator]
@@ -51,6 +52,11 @@ fn group(c: &mut Criterion, name: &str, bytes: &[u8]) {
         g.bench_function("typed_parse_drop", |b| {
             b.iter(|| parse(black_box(bytes), &limits).is_ok())
         });
+        g.bench_function("typed_parse_serde_json", |b| {
+            b.iter_with_large_drop(|| {
+                json::with_engine(json::Engine::Reference, || parse(black_box(bytes), &limits))
+            })
+        });
     }
     g.bench_function("value_parse", |b| {
         b.iter_with_large_drop(|| serde_json::from_slice::<serde_json::Value>(black_box(bytes)))
@@ -75,19 +81,63 @@ fn cyclonedx(c: &mut Criterion) {
     let mut bytes = Vec::new();
     sbom_gen::write_sbom(&mut bytes, 50_000).unwrap();
     group(c, "cyclonedx_json_50k", &bytes);
+    engines(c, "cyclonedx_json_50k_engines", &bytes);
 }
 
-fn grype(c: &mut Criterion) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/scanners/anchore_grype/many_vulns.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => group(c, "grype_many_vulns", &bytes),
-        Err(_) => eprintln!(
-            "SKIPPED: {} is absent; the Grype benchmark needs the corpus",
-            path.display()
+/// The candidate engines on the same serde target (`serde_json::Value`, so the visitor code is
+/// the same for all three): what the choice of sonic-rs rests on.
+fn engines(c: &mut Criterion, name: &str, bytes: &[u8]) {
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.sample_size(10);
+    g.bench_function("serde_json", |b| {
+        b.iter_with_large_drop(|| serde_json::from_slice::<serde_json::Value>(black_box(bytes)))
+    });
+    g.bench_function("sonic_rs", |b| {
+        b.iter_with_large_drop(|| sonic_rs::from_slice::<serde_json::Value>(black_box(bytes)))
+    });
+    // simd-json parses in place: the copy it needs is part of its cost.
+    g.bench_function("simd_json", |b| {
+        b.iter_with_large_drop(|| {
+            let mut copy = black_box(bytes).to_vec();
+            simd_json::serde::from_slice::<serde_json::Value>(&mut copy).map(|v| (v, copy))
+        })
+    });
+    g.finish();
+}
+
+/// Real documents from the shared corpus (`../shared/corpus`, never copied into the repository).
+fn corpus(c: &mut Criterion) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    for (name, rel) in [
+        ("grype_many_vulns", "scanners/anchore_grype/many_vulns.json"),
+        (
+            "trivy_legacy_many_vulns",
+            "scanners/trivy/legacy_many_vulns.json",
         ),
+        (
+            "sarif_semgrep_owasp",
+            "scanners/sarif/semgrepowasp-benchmark-sample.sarif",
+        ),
+        (
+            "spdx_examplemaven_enriched",
+            "spdx-examples/software_example14_spdx2.3_examplemaven-0.0.1-enriched.spdx.json",
+        ),
+        (
+            "cyclonedx_keycloak",
+            "cyclonedx-examples/SBOM_keycloak-10.0.2/bom.json",
+        ),
+    ] {
+        let path = root.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => group(c, name, &bytes),
+            Err(_) => eprintln!(
+                "SKIPPED: {} is absent; this benchmark needs the corpus",
+                path.display()
+            ),
+        }
     }
 }
 
-criterion_group!(benches, cyclonedx, grype);
+criterion_group!(benches, cyclonedx, corpus);
 criterion_main!(benches);

@@ -4,17 +4,63 @@
 //! again through `serde_path_to_error`, to turn serde's "missing field at line 1 column 9000"
 //! into a JSON pointer; success pays nothing for that.
 
+use std::cell::Cell;
+
 use serde::de::DeserializeOwned;
 
 use crate::Limits;
 use crate::error::{ErrorKind, ParseError, Place};
 use crate::format::Format;
 
+/// The JSON parser that reads documents held in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// sonic-rs (SIMD string scanning and UTF-8 validation) for the formats it reads faster
+    /// ([`simd_suits`]), falling back to [`Engine::Reference`] for any document it refuses, so
+    /// that errors are the reference parser's, word for word.
+    Simd,
+    /// serde_json alone: the parser every result is compared against (tests, benchmarks).
+    Reference,
+}
+
+thread_local! {
+    static ENGINE: Cell<Engine> = const { Cell::new(Engine::Simd) };
+    static REFUSED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many documents sonic-rs refused on this thread, each then parsed by serde_json (tests
+/// check that valid documents never take that detour).
+pub fn simd_refusals() -> u64 {
+    REFUSED.get()
+}
+
+/// Run `f` with every in-memory JSON parse of this thread done by `engine` (differential tests
+/// and benchmarks compare the two on the same bytes).
+pub fn with_engine<R>(engine: Engine, f: impl FnOnce() -> R) -> R {
+    struct Restore(Engine);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ENGINE.set(self.0);
+        }
+    }
+    let _restore = Restore(ENGINE.replace(engine));
+    f()
+}
+
+/// The engine in force on this thread.
+pub fn engine() -> Engine {
+    ENGINE.get()
+}
+
 /// Parse `bytes` as one JSON document of type `T`, within `limits`.
 ///
-/// The depth check is a separate pass over the whole document: serde_json's own limit (fixed,
-/// 127 levels) does not apply to the values a typed parse skips, and the limit must hold for the
-/// whole document, skipped fields included.
+/// The depth check is a separate pass over the whole document: neither parser's own limit
+/// (fixed, and not configurable) applies to the values a typed parse skips, and the limit must
+/// hold for the whole document, skipped fields included.
+///
+/// The fast path is sonic-rs (for CycloneDX). A document it refuses is parsed again by serde_json, whose error
+/// (kind, message, line and column) is the one reported: errors are the rare, cheap-to-redo case,
+/// and they stay identical whichever engine ran (tests/differential.rs).
 pub fn from_slice<T: DeserializeOwned>(
     bytes: &[u8],
     format: Format,
@@ -22,6 +68,29 @@ pub fn from_slice<T: DeserializeOwned>(
 ) -> Result<T, ParseError> {
     check_size(bytes, Some(format), limits)?;
     check_depth(bytes, format, limits.max_depth)?;
+    if engine() == Engine::Simd && simd_suits(format) {
+        match sonic_rs::from_slice::<T>(bytes) {
+            Ok(v) => return Ok(v),
+            Err(_) => REFUSED.set(REFUSED.get().saturating_add(1)),
+        }
+    }
+    reference_from_slice(bytes, format)
+}
+
+/// Whether sonic-rs reads `format` faster than serde_json (docs/benchmarks.md, "Parse
+/// throughput"). Only CycloneDX, so far: its documents are mostly fields the model keeps, where
+/// sonic-rs's string scanning wins; scanner reports (Grype, Trivy, SARIF) are mostly fields it
+/// skips, and sonic-rs's validating skip is slower there than serde_json's, so those stay on
+/// serde_json. (Sigstore bundles must: they hold a serde_json `RawValue`.)
+fn simd_suits(format: Format) -> bool {
+    format == Format::CyclonedxJson
+}
+
+/// The serde_json parse, depth already checked.
+fn reference_from_slice<T: DeserializeOwned>(
+    bytes: &[u8],
+    format: Format,
+) -> Result<T, ParseError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     // Depth is bounded by check_depth above, which also makes the limit configurable.
     de.disable_recursion_limit();
