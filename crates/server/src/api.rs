@@ -500,7 +500,7 @@ async fn build_request(
             }
             Err(e) => req.unreadable.push(UnreadableEvidence {
                 source,
-                digest: Some(sha256(&bytes)),
+                digest: Some(digest),
                 error: e.to_string(),
             }),
         }
