@@ -12,6 +12,7 @@ mod audit;
 mod catalogue;
 mod diff;
 mod gate;
+mod init;
 mod inspect;
 mod policy;
 mod policy_eval;
@@ -53,6 +54,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write a first `portcullis.yaml`: the environments, which are protected, where an
+    /// approval is needed and the promotion order — asked on a terminal, or from flags — with
+    /// comments, checked as `gate` reads it; then print the commands to run next.
+    Init(Box<init::InitArgs>),
     /// Read evidence files (SBOMs, scans, SAST/DAST reports, advisories, attestations).
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -455,6 +460,7 @@ fn main() -> ExitCode {
             }
             Ok(exit::OK)
         }
+        Command::Init(args) => init::run(&args),
         Command::Gate(args) => gate::run(&args),
         Command::Policy(PolicyCommand::List(args)) => policy::list(&args),
         Command::Policy(PolicyCommand::Test(args)) => policy::test(&args),
