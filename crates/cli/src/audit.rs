@@ -194,11 +194,32 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
     let store = rt.block_on(a.store.open())?;
     let started = std::time::Instant::now();
     let witnesses = witnessed.len();
+    // A bar on a terminal when the chain is long enough to wait for.
+    let total = rt
+        .block_on(store.head())
+        .ok()
+        .flatten()
+        .map_or(0, |(seq, _)| u64::try_from(seq).unwrap_or(0));
+    let bar = crate::render::progress_bar(
+        if total >= 10_000 { total } else { 0 },
+        "verifying the audit chain [{bar:30}] {pos}/{len} entries {wide_msg}",
+    );
     let options = portcullis_store::VerifyOptions {
         trusted_key: trusted.clone(),
         witnessed,
+        progress: {
+            let bar = bar.clone();
+            portcullis_store::VerifyProgress::new(move |checked| {
+                bar.set_position(checked);
+                if checked >= total {
+                    bar.set_message("checking the tables against the chain");
+                }
+            })
+        },
     };
-    match rt.block_on(store.verify_with(&options)) {
+    let verified = rt.block_on(store.verify_with(&options));
+    bar.finish_and_clear();
+    match verified {
         Ok(v) => {
             if a.json {
                 println!(

@@ -83,6 +83,7 @@ impl AuditSettings {
                 .as_ref()
                 .map(|k| k.trim().to_ascii_lowercase()),
             witnessed,
+            ..Default::default()
         })
     }
 

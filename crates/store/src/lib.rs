@@ -22,7 +22,8 @@ pub mod witness;
 pub use chain::{Chain, Checkpoint, Entry, Tamper, verify};
 pub use db::{
     Backend, CHANGES_CHANNEL, DailyCount, DecisionSummary, Finding, Lease, POSTURE_LEASE,
-    RuleCount, Store, StoreConfig, Subscription, VerifyFailure, VerifyOptions, outcome,
+    RuleCount, Store, StoreConfig, Subscription, VerifyFailure, VerifyOptions, VerifyProgress,
+    outcome,
 };
 pub use error::StoreError;
 pub use keys::CheckpointKey;

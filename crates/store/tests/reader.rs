@@ -15,7 +15,7 @@
 mod support;
 
 use portcullis_store::{
-    Change, DecisionRow, Store, Tamper, VerifyFailure, VerifyOptions, Write, kinds,
+    Change, DecisionRow, Store, Tamper, VerifyFailure, VerifyOptions, VerifyProgress, Write, kinds,
 };
 use serde_json::json;
 use support::Ctx;
@@ -80,7 +80,7 @@ async fn both(store: &Store, options: &VerifyOptions) -> String {
 fn trusted(store: &Store) -> VerifyOptions {
     VerifyOptions {
         trusted_key: Some(store.public_key()),
-        witnessed: Vec::new(),
+        ..VerifyOptions::default()
     }
 }
 
@@ -96,6 +96,18 @@ async fn an_intact_chain_verifies_alike(store: Store, _ctx: &Ctx) {
     let got = both(&store, &VerifyOptions::default()).await;
     assert!(got.starts_with("Ok("), "{got}");
     both(&store, &trusted(&store)).await;
+    // The progress callback hears every batch, rising, up to the whole chain.
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let options = VerifyOptions {
+        progress: VerifyProgress::new(move |n| sink.lock().unwrap().push(n)),
+        ..VerifyOptions::default()
+    };
+    store.verify_with(&options).await.unwrap();
+    let heard = heard.lock().unwrap().clone();
+    assert!(heard.len() >= 2, "{heard:?}");
+    assert!(heard.windows(2).all(|w| w[0] < w[1]), "{heard:?}");
+    assert_eq!(heard.last(), Some(&(ENTRIES + 1)));
 }
 
 async fn an_entry_edited_mid_chain_is_named_alike(store: Store, _ctx: &Ctx) {

@@ -548,6 +548,7 @@ async fn truncation_needs_a_witness(store: Store, _ctx: &Ctx) {
     let with_witness = VerifyOptions {
         trusted_key: Some(store.public_key()),
         witnessed: vec![witness.clone()],
+        ..VerifyOptions::default()
     };
     match store.verify_with(&with_witness).await {
         Err(VerifyFailure::Tamper(t)) => {
@@ -582,6 +583,7 @@ async fn truncation_needs_a_witness(store: Store, _ctx: &Ctx) {
         .verify_with(&VerifyOptions {
             trusted_key: None,
             witnessed: vec![forged],
+            ..VerifyOptions::default()
         })
         .await
     {

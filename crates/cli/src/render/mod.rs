@@ -106,6 +106,21 @@ pub fn progress(len: u64) -> ProgressBar {
     pb
 }
 
+/// A progress bar on stderr for long work of `len` steps (the template's `{bar}`, `{pos}`,
+/// `{len}`, `{wide_msg}`…); hidden when `len` is 0 or stderr is not a terminal.
+pub fn progress_bar(len: u64, template: &str) -> ProgressBar {
+    if len == 0 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(&format!("{{spinner}} {template}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb
+}
+
 /// What a violation did to the decision.
 #[derive(Debug, Clone, Copy)]
 pub enum Status<'a> {

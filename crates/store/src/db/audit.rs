@@ -101,6 +101,34 @@ pub struct VerifyOptions {
     /// Checkpoints kept outside the database (a file, a witness directory): a chain whose head
     /// is behind one is truncated, one that differs from one was rewritten.
     pub witnessed: Vec<Checkpoint>,
+    /// Told how many entries are checked so far, after each batch read (a progress bar).
+    pub progress: Progress,
+}
+
+/// A callback told the number of entries checked so far ([`VerifyOptions::progress`]).
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(u64) + Send + Sync>>);
+
+impl Progress {
+    pub fn new(f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        Progress(Some(std::sync::Arc::new(f)))
+    }
+
+    fn tell(&self, checked: u64) {
+        if let Some(f) = &self.0 {
+            f(checked);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(set)"
+        } else {
+            "Progress(none)"
+        })
+    }
 }
 
 /// What reading the chain gathered for the checks after it.
@@ -119,7 +147,9 @@ fn check_stream(
     mut rx: tokio::sync::mpsc::Receiver<Batch>,
     checkpoints: &[Checkpoint],
     trusted_key: Option<&str>,
+    progress: &Progress,
 ) -> Result<Scanned, VerifyFailure> {
+    let mut checked = 0u64;
     let mut check = ChainCheck::new(checkpoints, trusted_key).map_err(VerifyFailure::Tamper)?;
     let mut registered: Vec<(u64, String)> = Vec::new();
     let mut recorded: HashMap<u64, (Entry, Value)> = HashMap::new();
@@ -148,7 +178,9 @@ fn check_stream(
             }
         }
         recorded.extend(picked.into_iter().map(|(e, body)| (e.seq, (e, body))));
+        checked += batch.len() as u64;
         check.feed(batch).map_err(VerifyFailure::Tamper)?;
+        progress.tell(checked);
     }
     let verified = check.finish().map_err(VerifyFailure::Tamper)?;
     Ok(Scanned {
@@ -363,7 +395,7 @@ impl Store {
     pub async fn verify(&self, trusted_key: Option<&str>) -> Result<Verified, VerifyFailure> {
         self.verify_with(&VerifyOptions {
             trusted_key: trusted_key.map(str::to_string),
-            witnessed: Vec::new(),
+            ..VerifyOptions::default()
         })
         .await
     }
@@ -380,8 +412,9 @@ impl Store {
         checkpoints.extend(options.witnessed.iter().cloned());
         let rx = self.scan_chain();
         let trusted = options.trusted_key.clone();
+        let progress = options.progress.clone();
         let (scanned, checkpoints) = tokio::task::spawn_blocking(move || {
-            let scanned = check_stream(rx, &checkpoints, trusted.as_deref());
+            let scanned = check_stream(rx, &checkpoints, trusted.as_deref(), &progress);
             (scanned, checkpoints)
         })
         .await

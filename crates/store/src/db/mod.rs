@@ -51,7 +51,7 @@ use crate::keys::CheckpointKey;
 use crate::records::{Change, Write, kinds};
 use pool::{Db, Inner, on_db};
 
-pub use audit::{VerifyFailure, VerifyOptions};
+pub use audit::{Progress as VerifyProgress, VerifyFailure, VerifyOptions};
 pub use events::{CHANGES_CHANNEL, Subscription};
 pub use pool::Store;
 pub use posture::{Lease, POSTURE_LEASE};
