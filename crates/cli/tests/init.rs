@@ -59,6 +59,11 @@ fn the_written_file_lets_dev_through_and_keeps_production_strict() {
     // dev is denied (the story).
     let before = gate_in(&dir, "dev");
     assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
+    assert!(
+        stderr(&before).contains("`portcullis init` writes a portcullis.yaml"),
+        "the gate must point a newcomer at init: {}",
+        stderr(&before)
+    );
 
     let o = portcullis_in(&dir, &["init", "--no-input"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -138,7 +138,8 @@ impl Setup {
                 Config::default(),
                 Some(
                     "no --config and no ./portcullis.yaml: built-in defaults, no environments \
-                     declared, so every environment is treated as protected"
+                     declared, so every environment is treated as protected (`portcullis \
+                     init` writes a portcullis.yaml that declares yours)"
                         .into(),
                 ),
             )),
