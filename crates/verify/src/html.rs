@@ -15,7 +15,12 @@ pub const CSS: &str = r#"
 .pcv { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; line-height: 1.45; }
 .pcv h2 { font-size: 1.25rem; margin: 1.4rem 0 .5rem; }
 .pcv h3 { font-size: 1.05rem; margin: 1rem 0 .4rem; }
-.pcv table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
+.pcv table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; width: auto; }
+.pcv table.pcv-clusters { width: 100%; }
+.pcv table.pcv-clusters td:nth-child(1) { min-width: 9rem; max-width: 14rem; }
+.pcv table.pcv-clusters td:nth-child(3) { max-width: 26rem; }
+.pcv table.pcv-clusters td:nth-child(6) { min-width: 26rem; }
+.pcv td code { white-space: pre-wrap; overflow-wrap: anywhere; }
 .pcv th, .pcv td { border-bottom: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
 .pcv th { background: #f6f8fa; }
 .pcv td.num, .pcv th.num { text-align: right; font-variant-numeric: tabular-nums; }
