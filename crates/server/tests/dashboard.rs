@@ -822,9 +822,9 @@ async fn decision_page_reads_the_diff_in_words_and_draws_the_canary() {
     let changes = &d["diff"]["changes"];
     let n = |p: &str| changes.pointer(p).unwrap().as_array().unwrap().len();
     assert!(
-        diff.starts_with(&format!(
+        diff.starts_with(
             "Compared with defectdojo/defectdojo-django@sha256:53302007b6bc… running in production (deployed "
-        )),
+        ),
         "{diff}"
     );
     assert!(
