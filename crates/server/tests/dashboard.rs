@@ -937,3 +937,83 @@ async fn decision_page_reads_the_diff_in_words_and_draws_the_canary() {
     assert_eq!(status, 404);
     s.stop().await;
 }
+
+/// A warning is not a violation: where the dashboard counts, a decision that only warned
+/// (dev warns where staging enforces) is counted as allowed with warnings, never among the
+/// violated rules, and its warnings are listed as warnings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_are_counted_apart_from_violations() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "dev", "evidence": log4j_evidence(),
+                    "context": {"pipeline": "shop", "stage": "deploy-dev"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let d = &body["decision"];
+    assert_eq!(d["decision"], "allow", "{d}");
+    assert!(d["violations"].as_array().unwrap().is_empty(), "{d}");
+    let warned: Vec<String> = d["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(warned.iter().any(|r| r == "PCL-VULN-002"), "{d}");
+    let id = d["id"].as_str().unwrap();
+
+    // The overview: nothing violated; one decision allowed with warnings in dev.
+    let (_, html) = get_page(&s, &viewer.cookie, "/ui").await;
+    let top = html
+        .split("id=\"top-rules\"")
+        .nth(1)
+        .and_then(|r| r.split("</table>").next())
+        .unwrap();
+    assert!(top.contains("no violations"), "{top}");
+    for rule in &warned {
+        assert!(
+            !top.contains(rule.as_str()),
+            "{rule} counted as violated: {top}"
+        );
+    }
+    assert!(
+        html.contains("Warnings (action warn) are not violations"),
+        "{html}"
+    );
+    let env_row = html
+        .split("id=\"per-environment\"")
+        .nth(1)
+        .and_then(|r| r.split("</table>").next())
+        .unwrap();
+    assert!(
+        env_row.contains(
+            "dev</a></td><td class=\"num\">0</td><td class=\"num\">1</td><td class=\"num\">0</td>"
+        ),
+        "dev: 0 allowed clean, 1 with warnings, 0 denied: {env_row}"
+    );
+    // The decisions list says allowed with warnings, not "warn".
+    let (_, list) = get_page(&s, &viewer.cookie, "/ui/decisions").await;
+    assert!(
+        list.contains("<span class=\"badge warn\" title=\"allowed, with warnings (no violation)\">allow · warnings</span>"),
+        "{list}"
+    );
+    // The decision: no violations, its warnings listed as warnings.
+    let (_, page) = get_page(&s, &viewer.cookie, &format!("/ui/decisions/{id}")).await;
+    assert!(page.contains("<h2>Violations (0)</h2>"), "{page}");
+    assert!(
+        page.contains(&format!("<h2>Warnings ({})</h2>", warned.len())),
+        "{page}"
+    );
+    // Pipelines: passed, of which with warnings.
+    let (_, pipes) = get_page(&s, &viewer.cookie, "/ui/pipelines").await;
+    assert!(
+        pipes.contains("<td>shop</td><td>deploy-dev</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">0</td>"),
+        "{pipes}"
+    );
+    s.stop().await;
+}
