@@ -894,6 +894,13 @@ async fn decision_page_reads_the_diff_in_words_and_draws_the_canary() {
         html.contains(&format!("data-digest=\"{report_digest}\"")),
         "{html}"
     );
+    assert!(
+        html.contains(&format!(
+            "(report <a href=\"/ui/canary/{}\"><code>{report_digest}</code></a>, drawn below)",
+            report_digest.replace(':', "%3A")
+        )),
+        "{html}"
+    );
     assert!(html.contains("data-verdict=\"fail\""), "{html}");
     let canary = &html[html.find("id=\"canary\"").unwrap()..];
     for metric in ["error_rate", "latency_p99", "throughput"] {

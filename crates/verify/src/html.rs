@@ -18,9 +18,9 @@ pub const CSS: &str = r#"
 .pcv table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; width: auto; }
 .pcv table.pcv-clusters { width: 100%; }
 .pcv table.pcv-clusters td:nth-child(1) { min-width: 9rem; max-width: 14rem; }
-.pcv table.pcv-clusters td:nth-child(3) { max-width: 26rem; }
-.pcv table.pcv-clusters td:nth-child(6) { min-width: 26rem; }
-.pcv td code { white-space: pre-wrap; overflow-wrap: anywhere; }
+.pcv table.pcv-clusters td:nth-child(3) { min-width: 18rem; max-width: 30rem; }
+.pcv table.pcv-clusters td:nth-child(6) { min-width: 22rem; }
+.pcv td code { white-space: pre-wrap; overflow-wrap: break-word; }
 .pcv th, .pcv td { border-bottom: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
 .pcv th { background: #f6f8fa; }
 .pcv td.num, .pcv th.num { text-align: right; font-variant-numeric: tabular-nums; }

@@ -103,6 +103,8 @@ pub struct VerificationLine {
     pub score: String,
     pub verdict: String,
     pub evidence: String,
+    /// Whether the evidence is a canary report in the store (then drawn, and linked).
+    pub drawn: bool,
 }
 
 pub struct Fact {
@@ -265,7 +267,7 @@ pub async fn decision(
             evidence: a.evidence.clone(),
         })
         .collect();
-    let verifications = request
+    let mut verifications: Vec<VerificationLine> = request
         .as_ref()
         .map(|r| {
             r.verifications
@@ -275,6 +277,7 @@ pub async fn decision(
                     score: format!("{:.1}", v.score),
                     verdict: v.verdict.clone(),
                     evidence: v.evidence.clone().unwrap_or_default(),
+                    drawn: false,
                 })
                 .collect()
         })
@@ -297,6 +300,9 @@ pub async fn decision(
             .map(|e| e.digest.clone()),
     );
     let (canaries, canary_problems) = views(&state, &report_digests, 3).await?;
+    for v in &mut verifications {
+        v.drawn = canaries.iter().any(|c| c.digest == v.evidence);
+    }
     let override_text = state.store.override_of(&id).await?.map(|o| {
         format!(
             "Break-glass override by {} at {}: {}",
