@@ -1,6 +1,7 @@
 //! `portcullis verify canary`: run a canary analysis (metrics and logs against a baseline) and
-//! report it; `portcullis verify logs`: the log part alone, without a configuration file. A report command: the report goes to stdout (or `--output`), as text or as the
-//! JSON evidence document `portcullis gate --verification FILE` reads; errors go to stderr.
+//! report it; `portcullis verify logs`: the log part alone, without a configuration file. A report command: the report goes to stdout (or `--output`), as text, as the
+//! JSON evidence document `portcullis gate --verification FILE` reads, or as an HTML page with
+//! charts; errors go to stderr.
 //!
 //! Exit codes: 0 pass, 1 marginal or fail, 2 bad configuration, unreadable input or an
 //! unreachable provider.
@@ -40,6 +41,9 @@ pub enum Format {
     Human,
     /// The verification evidence document (JSON).
     Json,
+    /// A self-contained HTML page: per metric a chart of the baseline and the canary over the
+    /// analysis, and the log templates with samples (inline CSS and SVG, no script).
+    Html,
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +144,7 @@ fn analyse(config: &AnalysisConfig, args: &CommonArgs) -> anyhow::Result<u8> {
     let text = match args.format {
         Format::Human => report.human().into_bytes(),
         Format::Json => json,
+        Format::Html => portcullis_verify::html::page(&report).into_bytes(),
     };
     match &args.output {
         Some(path) => std::fs::write(path, &text)

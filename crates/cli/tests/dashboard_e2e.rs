@@ -3,8 +3,13 @@
 //! CycloneDX SBOM of log4j-core 2.13.2), then `crates/server/tests/e2e/dashboard.mjs` drives
 //! Debian's chromium with playwright-core through the acceptance scenario: log in, see the
 //! denial on the overview, open it, grant exceptions as an approver, see the re-gated decision
-//! allowed with the exceptions listed, and export the report as PDF.
-//! Screenshots are kept under `$CARGO_TARGET_DIR/e2e-screenshots`.
+//! allowed with the exceptions listed, and export the report as PDF. Then a second build of
+//! another service, compared with the one that runs (the firewall's real diff fixtures) and
+//! with a recorded canary analysis (`verify canary --record` of the regressed example): its
+//! decision page shows the diff in words and the canary charts; and the analysis as the HTML
+//! page `verify canary --format html` writes.
+//! Screenshots are kept under `$PORTCULLIS_E2E_ARTIFACTS`, else
+//! `$CARGO_TARGET_DIR/e2e-screenshots` (the path is printed).
 //!
 //! Needs node, `npm ci` in crates/server/tests/e2e and /usr/bin/chromium (`./scripts/test`
 //! installs them under CI); without them it skips with a message, but under CI (CI=true) a
@@ -23,6 +28,10 @@ use std::process::Command;
 
 use common::*;
 
+/// Two builds of one service, the firewall's diff fixtures (the running one, the candidate).
+const DIFF_BASE: &str = "defectdojo/defectdojo-django@sha256:53302007b6bca69dbb20922a2efcf873ff28947732a28bf6b4d33d17006463b5";
+const DIFF_CANDIDATE: &str = "defectdojo/defectdojo-django@sha256:b914ffbdf28309f2f5fc46caf1a78bbd90f1e2786dd0f01b69c8b00a07a9d078";
+
 /// Skip (outside CI) or fail (under CI) for want of `what`.
 fn missing(what: &str) {
     portcullis_testkit::skip_or_fail(
@@ -36,6 +45,9 @@ fn e2e_dir() -> PathBuf {
 }
 
 fn screenshots() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PORTCULLIS_E2E_ARTIFACTS") {
+        return PathBuf::from(dir);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
@@ -97,39 +109,77 @@ fn dashboard_acceptance_in_chromium() {
     };
     let ci = token("ci");
     let approver = token("approver");
+
+    // A canary analysis of the second build (the regressed example), recorded as evidence and
+    // as a fact of its decisions in staging; the same analysis as a page of its own.
+    let shots = screenshots();
+    std::fs::create_dir_all(&shots).unwrap();
+    let canary_page = shots.join("verify-canary.html");
+    let o = portcullis_with_home(
+        &root(),
+        &home,
+        &[
+            "verify",
+            "canary",
+            "--config",
+            "examples/verify/canary-regressed.yaml",
+            "--artifact",
+            DIFF_CANDIDATE,
+            "--env",
+            "staging",
+            "--record",
+            "--format",
+            "html",
+            "--output",
+            &canary_page.display().to_string(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the regressed canary fails: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("recorded: verification sha256:"),
+        "{}",
+        stderr(&o)
+    );
     let server = Serve::start(&home, &["--config", "examples/portcullis.yaml"]);
     let url = server.url.clone();
 
-    // A pipeline's gate against the server: denied (exit 1), recorded there.
-    let mut gate = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PORTCULLIS_") {
-            gate.env_remove(k);
-        }
-    }
+    // A pipeline's gate against the server, recorded there: (exit code, decision).
     let local = fresh_home();
-    let o = gate
-        .env("PORTCULLIS_HOME", &local)
-        .env("PORTCULLIS_TOKEN", &ci)
-        .current_dir(root())
-        .args([
-            "gate",
-            "--server",
-            &url,
-            "--artifact",
-            "registry.example.com/shop/checkout-api@sha256:9f3c1d0a8e5b7c2f4a6d8e0b1c3f5a7d9e1b3c5f7a9d1e3b5c7f9a1d3e5b7c9f",
-            "--env",
-            "staging",
-            "--evidence",
-            &sbom.display().to_string(),
-            "--format",
-            "json",
-        ])
-        .output()
-        .expect("run portcullis gate");
-    assert_eq!(o.status.code(), Some(1), "denied: {}", stderr(&o));
-    let decision: serde_json::Value =
-        serde_json::from_slice(&o.stdout).expect("the decision as JSON");
+    let gate = |artifact: &str, evidence: &[PathBuf]| {
+        let mut gate = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PORTCULLIS_") {
+                gate.env_remove(k);
+            }
+        }
+        let mut args: Vec<String> = ["gate", "--server", &url, "--artifact", artifact]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.extend(["--env".into(), "staging".into(), "--evidence".into()]);
+        args.extend(evidence.iter().map(|e| e.display().to_string()));
+        args.extend(["--format".into(), "json".into()]);
+        let o = gate
+            .env("PORTCULLIS_HOME", &local)
+            .env("PORTCULLIS_TOKEN", &ci)
+            .current_dir(root())
+            .args(&args)
+            .output()
+            .expect("run portcullis gate");
+        let decision: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("the decision as JSON ({e}): {}", stderr(&o)));
+        (o.status.code(), decision)
+    };
+    let (code, decision) = gate(
+        "registry.example.com/shop/checkout-api@sha256:9f3c1d0a8e5b7c2f4a6d8e0b1c3f5a7d9e1b3c5f7a9d1e3b5c7f9a1d3e5b7c9f",
+        std::slice::from_ref(&sbom),
+    );
+    assert_eq!(code, Some(1), "denied: {decision}");
     let id = decision["id"].as_str().expect("a decision id").to_string();
     assert!(
         decision["violations"]
@@ -140,7 +190,29 @@ fn dashboard_acceptance_in_chromium() {
         "denied for Log4Shell: {decision}"
     );
 
-    let shots = screenshots();
+    // The second service: its running build, then a candidate compared with it.
+    let fixtures = root().join("crates/firewall/tests/fixtures/diff");
+    let files = |which: &str| -> Vec<PathBuf> {
+        ["cdx.xml", "grype.json", "provenance.intoto.jsonl"]
+            .iter()
+            .map(|ext| fixtures.join(format!("{which}.{ext}")))
+            .collect()
+    };
+    let (_, base) = gate(DIFF_BASE, &files("base"));
+    assert_eq!(base["diff"]["baseline"]["state"], "none", "{base}");
+    let answer = ureq::Agent::new_with_defaults()
+        .post(&format!("{url}/v1/deployments"))
+        .header("Authorization", &format!("Bearer {ci}"))
+        .send_json(serde_json::json!({"artifact": DIFF_BASE, "environment": "staging"}))
+        .expect("record the deployment");
+    assert_eq!(answer.status().as_u16(), 201);
+    let (_, candidate) = gate(DIFF_CANDIDATE, &files("candidate"));
+    assert_eq!(
+        candidate["diff"]["baseline"]["state"], "known",
+        "{candidate}"
+    );
+    let candidate_id = candidate["id"].as_str().expect("a decision id").to_string();
+
     eprintln!("dashboard e2e: screenshots in {}", shots.display());
     let out = Command::new("node")
         .arg("dashboard.mjs")
@@ -148,6 +220,8 @@ fn dashboard_acceptance_in_chromium() {
         .env("PORTCULLIS_URL", &url)
         .env("PORTCULLIS_TOKEN", &approver)
         .env("PORTCULLIS_DECISION", &id)
+        .env("PORTCULLIS_DIFF_DECISION", &candidate_id)
+        .env("E2E_CANARY_PAGE", &canary_page)
         .env("E2E_SCREENSHOTS", &shots)
         .env("CHROMIUM", &chromium)
         .output()

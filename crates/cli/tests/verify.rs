@@ -318,3 +318,74 @@ fn logs_alone_from_the_command_line() {
         stderr(&o)
     );
 }
+
+/// `--format html`: a self-contained page, a chart per metric with both series, the log
+/// templates with samples; the JSON report's series are what the charts draw.
+#[test]
+fn the_report_as_an_html_page() {
+    let o = portcullis(&[
+        "verify", "canary", "--config", REGRESSED, "--format", "html",
+    ]);
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    let html = stdout(&o);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    // No script, nothing fetched, no raw JSON nulls.
+    for bad in ["<script", "src=", "<link", ": null", ">null<"] {
+        assert!(!html.contains(bad), "{bad} in {html}");
+    }
+    assert!(html.contains("data-verdict=\"fail\""), "{html}");
+    let json = portcullis(&[
+        "verify", "canary", "--config", REGRESSED, "--format", "json",
+    ]);
+    let r: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let series = r["metrics"]["series"].as_array().unwrap();
+    assert_eq!(series.len(), 3, "a series per metric");
+    for s in series {
+        let name = s["name"].as_str().unwrap();
+        let fig = html
+            .split(&format!("data-metric=\"{name}\""))
+            .nth(1)
+            .and_then(|f| f.split("</figure>").next())
+            .unwrap_or_else(|| panic!("no chart of {name}"));
+        for side in ["baseline", "canary"] {
+            let n = s[side].as_array().unwrap().len();
+            assert!(n > 0, "{name} {side}");
+            assert!(
+                fig.contains(&format!(
+                    "class=\"pcv-series pcv-{side}\" data-points=\"{n}\""
+                )),
+                "{name} {side}: {n} points in {fig}"
+            );
+        }
+    }
+    assert!(html.contains("NullPointerException"), "{html}");
+
+    let o = portcullis(&[
+        "verify",
+        "logs",
+        "--baseline",
+        "examples/verify/baseline.log",
+        "--canary",
+        "examples/verify/canary-regressed.log",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    let html = stdout(&o);
+    assert!(
+        html.contains("This analysis compared no metrics."),
+        "{html}"
+    );
+    let rows = html.matches("<tr class=\"pcv-cluster ").count();
+    assert!(rows >= 3, "{html}");
+    assert_eq!(
+        html.matches("<tr class=\"pcv-cluster pcv-row-unexpected\"")
+            .count(),
+        1,
+        "{html}"
+    );
+    assert!(
+        html.matches("class=\"pcv-sample\"").count() >= rows,
+        "a sample per template: {html}"
+    );
+}

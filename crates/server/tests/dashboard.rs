@@ -671,3 +671,356 @@ async fn posture_page_and_overview_show_what_runs_in_violation() {
     );
     s.stop().await;
 }
+
+const DIFF_BASE: &str = "defectdojo/defectdojo-django@sha256:53302007b6bca69dbb20922a2efcf873ff28947732a28bf6b4d33d17006463b5";
+const DIFF_CANDIDATE: &str = "defectdojo/defectdojo-django@sha256:b914ffbdf28309f2f5fc46caf1a78bbd90f1e2786dd0f01b69c8b00a07a9d078";
+
+/// The diff fixtures of the firewall's tests: two real builds (CycloneDX, Grype, provenance).
+fn diff_evidence(which: &str) -> Value {
+    let dir = repo().join("crates/firewall/tests/fixtures/diff");
+    Value::Array(
+        ["cdx.xml", "grype.json", "provenance.intoto.jsonl"]
+            .iter()
+            .map(|ext| evidence_file(&dir.join(format!("{which}.{ext}"))))
+            .collect(),
+    )
+}
+
+/// The text of the element with `id` (tags dropped, whitespace collapsed).
+fn section_text(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let rest = &html[start..];
+    let rest = &rest[rest.find('>').unwrap() + 1..];
+    let end = rest.find("</section>").unwrap_or(rest.len());
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in rest[..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The decision page reads the diff in words (and says "no baseline" once, in words, when
+/// there is none), and draws the canary analysis a recorded verification points at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_page_reads_the_diff_in_words_and_draws_the_canary() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+
+    // Nothing runs yet: no baseline, said once.
+    let (status, first) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": DIFF_BASE, "environment": "production", "evidence": diff_evidence("base")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let first_id = first["decision"]["id"].as_str().unwrap().to_string();
+    let (status, html) = get_page(&s, &viewer.cookie, &format!("/ui/decisions/{first_id}")).await;
+    assert_eq!(status, 200, "{html}");
+    let diff = section_text(&html, "diff");
+    assert_eq!(
+        diff,
+        "No baseline: nothing of defectdojo/defectdojo-django ran in production before this decision, so there is nothing to compare."
+    );
+    for raw in [
+        "baseline.artifact",
+        "changes: null",
+        ": null",
+        "baseline.state",
+    ] {
+        assert!(!html.contains(raw), "{raw} on the page");
+    }
+
+    // It runs; the candidate is compared with it.
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/deployments",
+            &json!({"artifact": DIFF_BASE, "environment": "production"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A canary analysis of the candidate (the regressed example), stored and recorded as
+    // `portcullis verify canary --record` does: the report as evidence, its result as a fact.
+    let config = portcullis_verify::config::AnalysisConfig::load(
+        &repo().join("examples/verify/canary-regressed.yaml"),
+    )
+    .unwrap();
+    let (name, digest) = DIFF_CANDIDATE.split_once('@').unwrap();
+    let report = portcullis_verify::analysis::run(
+        &config,
+        &portcullis_verify::analysis::Subject {
+            artifact: Some(portcullis_verify::report::ReportArtifact {
+                name: name.into(),
+                digest: digest.into(),
+            }),
+            environment: Some("production".into()),
+        },
+    )
+    .unwrap();
+    let bytes = serde_json::to_vec_pretty(&report).unwrap();
+    let registry = portcullis_firewall::registry::Registry::new(
+        s.store.clone(),
+        portcullis_evidence::Limits::default(),
+    );
+    let (report_digest, _) = registry
+        .record_artifact_evidence(
+            &portcullis_firewall::ArtifactId {
+                name: name.into(),
+                digest: digest.into(),
+            },
+            portcullis_firewall::registry::ArtifactReport {
+                blob_kind: "verification",
+                kind: "canary",
+                format: "portcullis-verification",
+                bytes: &bytes,
+                details: json!({}),
+            },
+            &portcullis_firewall::Actor::local("test", portcullis_firewall::Role::Admin),
+        )
+        .await
+        .unwrap();
+    let verifications =
+        portcullis_verify::evidence::verifications_from_json(&bytes, &report_digest).unwrap();
+    let (status, body) = s
+        .post(
+            Role::Verifier,
+            "/v1/facts",
+            &json!({"artifact_digest": digest, "environment": "production", "verifications": verifications}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (status, second) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": DIFF_CANDIDATE, "environment": "production", "evidence": diff_evidence("candidate")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    let d = &second["decision"];
+    assert_eq!(d["diff"]["baseline"]["state"], "known", "{d}");
+    let id = d["id"].as_str().unwrap().to_string();
+    let (status, html) = get_page(&s, &viewer.cookie, &format!("/ui/decisions/{id}")).await;
+    assert_eq!(status, 200, "{html}");
+    let diff = section_text(&html, "diff");
+    let changes = &d["diff"]["changes"];
+    let n = |p: &str| changes.pointer(p).unwrap().as_array().unwrap().len();
+    assert!(
+        diff.starts_with(
+            "Compared with defectdojo/defectdojo-django@sha256:53302007b6bc… running in production (deployed "
+        ),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!(
+            "as the evidence of its decision {first_id} describes it"
+        )),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!(
+            "Components: {} added, {} removed, {} upgraded, {} downgraded, {} unchanged. Findings: {} new, {} fixed,",
+            n("/components/added"),
+            n("/components/removed"),
+            n("/components/upgraded"),
+            n("/components/downgraded"),
+            changes["components"]["unchanged"],
+            n("/findings/new"),
+            n("/findings/fixed"),
+        )),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("Provenance: source repository, source commit changed."),
+        "{diff}"
+    );
+    // Each downgrade by name with its versions; each new finding by id, severity and package.
+    for dg in changes["components"]["downgraded"].as_array().unwrap() {
+        let line = format!(
+            "{} {} → {}",
+            dg["name"].as_str().unwrap(),
+            dg["from"].as_str().unwrap(),
+            dg["to"].as_str().unwrap()
+        );
+        assert!(diff.contains(&line), "{line} in {diff}");
+    }
+    assert!(
+        diff.contains(&format!(
+            "Components downgraded ({})",
+            n("/components/downgraded")
+        )),
+        "{diff}"
+    );
+    for f in changes["findings"]["new"].as_array().unwrap() {
+        let c = &f["component"];
+        let line = format!(
+            "{} {} in {} {}",
+            f["id"].as_str().unwrap(),
+            f["severity"].as_str().unwrap(),
+            c["name"].as_str().unwrap(),
+            c["version"].as_str().unwrap()
+        );
+        assert!(diff.contains(&line), "{line} in {diff}");
+    }
+    assert!(
+        diff.contains(&format!("New findings ({})", n("/findings/new"))),
+        "{diff}"
+    );
+    assert!(diff.contains("source repository "), "{diff}");
+    assert!(!diff.contains("No baseline"), "{diff}");
+    for raw in ["baseline.artifact", "changes: null", ": null", "from_key"] {
+        assert!(!html.contains(raw), "{raw} on the page");
+    }
+
+    // The canary behind the recorded verification: a chart per metric with both series, the
+    // verdict, and the log templates with samples.
+    assert!(
+        html.contains(&format!("data-digest=\"{report_digest}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "(report <a href=\"/ui/canary/{}\"><code>{report_digest}</code></a>, drawn below)",
+            report_digest.replace(':', "%3A")
+        )),
+        "{html}"
+    );
+    assert!(html.contains("data-verdict=\"fail\""), "{html}");
+    let canary = &html[html.find("id=\"canary\"").unwrap()..];
+    for metric in ["error_rate", "latency_p99", "throughput"] {
+        let fig = canary
+            .split(&format!("data-metric=\"{metric}\""))
+            .nth(1)
+            .and_then(|r| r.split("</figure>").next())
+            .unwrap_or_else(|| panic!("no chart of {metric}"));
+        assert!(
+            fig.contains("<polyline class=\"pcv-series pcv-baseline\""),
+            "{fig}"
+        );
+        assert!(
+            fig.contains("<polyline class=\"pcv-series pcv-canary\""),
+            "{fig}"
+        );
+        assert!(fig.contains("role=\"img\""), "{fig}");
+    }
+    assert!(
+        canary.contains("class=\"pcv-sample\""),
+        "samples of the log templates"
+    );
+    assert!(
+        canary.contains("NullPointerException"),
+        "the unexpected template"
+    );
+    // Its own page.
+    let (status, page) = get_page(&s, &viewer.cookie, &format!("/ui/canary/{report_digest}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page.matches("<figure class=\"pcv-metric").count(),
+        3,
+        "{page}"
+    );
+    let (status, _) = get_page(
+        &s,
+        &viewer.cookie,
+        &format!("/ui/canary/sha256:{}", "0".repeat(64)),
+    )
+    .await;
+    assert_eq!(status, 404);
+    s.stop().await;
+}
+
+/// A warning is not a violation: where the dashboard counts, a decision that only warned
+/// (dev warns where staging enforces) is counted as allowed with warnings, never among the
+/// violated rules, and its warnings are listed as warnings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_are_counted_apart_from_violations() {
+    let db = database(Backend::Sqlite).await.unwrap();
+    let s = TestServer::start(db.config(), Options::default()).await;
+    let viewer = login(&s, s.token(Role::Viewer)).await;
+    let (status, body) = s
+        .post(
+            Role::Ci,
+            "/v1/decisions",
+            &json!({"artifact": LOG4J_ARTIFACT, "environment": "dev", "evidence": log4j_evidence(),
+                    "context": {"pipeline": "shop", "stage": "deploy-dev"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let d = &body["decision"];
+    assert_eq!(d["decision"], "allow", "{d}");
+    assert!(d["violations"].as_array().unwrap().is_empty(), "{d}");
+    let warned: Vec<String> = d["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(warned.iter().any(|r| r == "PCL-VULN-002"), "{d}");
+    let id = d["id"].as_str().unwrap();
+
+    // The overview: nothing violated; one decision allowed with warnings in dev.
+    let (_, html) = get_page(&s, &viewer.cookie, "/ui").await;
+    let top = html
+        .split("id=\"top-rules\"")
+        .nth(1)
+        .and_then(|r| r.split("</table>").next())
+        .unwrap();
+    assert!(top.contains("no violations"), "{top}");
+    for rule in &warned {
+        assert!(
+            !top.contains(rule.as_str()),
+            "{rule} counted as violated: {top}"
+        );
+    }
+    assert!(
+        html.contains("Warnings (action warn) are not violations"),
+        "{html}"
+    );
+    let env_row = html
+        .split("id=\"per-environment\"")
+        .nth(1)
+        .and_then(|r| r.split("</table>").next())
+        .unwrap();
+    assert!(
+        env_row.contains(
+            "dev</a></td><td class=\"num\">0</td><td class=\"num\">1</td><td class=\"num\">0</td>"
+        ),
+        "dev: 0 allowed clean, 1 with warnings, 0 denied: {env_row}"
+    );
+    // The decisions list says allowed with warnings, not "warn".
+    let (_, list) = get_page(&s, &viewer.cookie, "/ui/decisions").await;
+    assert!(
+        list.contains("<span class=\"badge warn\" title=\"allowed, with warnings (no violation)\">allow · warnings</span>"),
+        "{list}"
+    );
+    // The decision: no violations, its warnings listed as warnings.
+    let (_, page) = get_page(&s, &viewer.cookie, &format!("/ui/decisions/{id}")).await;
+    assert!(page.contains("<h2>Violations (0)</h2>"), "{page}");
+    assert!(
+        page.contains(&format!("<h2>Warnings ({})</h2>", warned.len())),
+        "{page}"
+    );
+    // Pipelines: passed, of which with warnings.
+    let (_, pipes) = get_page(&s, &viewer.cookie, "/ui/pipelines").await;
+    assert!(
+        pipes.contains("<td>shop</td><td>deploy-dev</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">0</td>"),
+        "{pipes}"
+    );
+    s.stop().await;
+}

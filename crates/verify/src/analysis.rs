@@ -113,6 +113,7 @@ pub fn run_metrics(
     Ok(MetricsReport {
         score,
         source: source.describe(),
+        series: crate::report::series_of(&intervals),
         intervals,
     })
 }

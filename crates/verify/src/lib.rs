@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod config;
 pub mod error;
 pub mod evidence;
+pub mod html;
 pub mod judge;
 pub mod logs;
 pub mod provider;

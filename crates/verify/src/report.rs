@@ -46,6 +46,69 @@ pub struct MetricsReport {
     pub score: f64,
     pub source: String,
     pub intervals: Vec<IntervalReport>,
+    /// Each metric's baseline and canary samples over the whole analysis (the last interval's
+    /// window), downsampled for charts. Absent from reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<MetricSeries>,
+}
+
+/// Most points kept per side of a [`MetricSeries`].
+pub const MAX_SERIES_POINTS: usize = 240;
+
+/// One metric's samples for a chart: points `[t, v]` where `t` is the sample's position in its
+/// side's series, in time order, from 0 (a downsampled point: the mean position of the samples
+/// it stands for, and `v` their mean). Samples that are not numbers are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSeries {
+    pub group: String,
+    pub name: String,
+    pub baseline: Vec<[f64; 2]>,
+    pub canary: Vec<[f64; 2]>,
+    /// Samples each side had before downsampling.
+    pub baseline_samples: usize,
+    pub canary_samples: usize,
+}
+
+/// `values` as at most `max` points `[position, value]`: consecutive samples averaged in
+/// equal buckets; non-finite samples left out.
+pub fn downsample(values: &[f64], max: usize) -> Vec<[f64; 2]> {
+    let max = max.max(1);
+    let buckets = values.len().min(max);
+    let mut out = Vec::with_capacity(buckets);
+    for b in 0..buckets {
+        let from = b * values.len() / buckets;
+        let to = (b + 1) * values.len() / buckets;
+        let (mut n, mut sum_t, mut sum_v) = (0usize, 0.0, 0.0);
+        for (i, v) in values.iter().enumerate().take(to).skip(from) {
+            if v.is_finite() {
+                n += 1;
+                sum_t += i as f64;
+                sum_v += v;
+            }
+        }
+        if n > 0 {
+            out.push([sum_t / n as f64, sum_v / n as f64]);
+        }
+    }
+    out
+}
+
+/// The chart series of every metric of the last interval (whose window holds the others').
+pub fn series_of(intervals: &[IntervalReport]) -> Vec<MetricSeries> {
+    let Some(last) = intervals.last() else {
+        return Vec::new();
+    };
+    last.metrics
+        .iter()
+        .map(|m| MetricSeries {
+            group: m.group.clone(),
+            name: m.name.clone(),
+            baseline: downsample(&m.result.baseline.values, MAX_SERIES_POINTS),
+            canary: downsample(&m.result.canary.values, MAX_SERIES_POINTS),
+            baseline_samples: m.result.baseline.values.len(),
+            canary_samples: m.result.canary.values.len(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,8 +13,9 @@ use portcullis_firewall::Violation;
 use portcullis_firewall::record::{StoredRequest, load_decision};
 use portcullis_store::proof::{ExportError, ExportRequest, export_bundle};
 use serde::Deserialize;
-use serde_json::Value;
 
+use super::canary::{CanaryView, views};
+use super::diff::{DiffView, view};
 use super::lines::{DecisionLine, lines_of};
 use super::page::{
     CsrfForm, Layout, Page, PageError, ReasonForm, User, check_csrf, form, layout, query, render,
@@ -76,11 +77,6 @@ pub struct ExceptedLine {
     pub expires: String,
 }
 
-pub struct DiffSection {
-    pub name: String,
-    pub items: Vec<String>,
-}
-
 pub struct EvidenceLine {
     pub kind: String,
     pub format: String,
@@ -107,6 +103,8 @@ pub struct VerificationLine {
     pub score: String,
     pub verdict: String,
     pub evidence: String,
+    /// Whether the evidence is a canary report in the store (then drawn, and linked).
+    pub drawn: bool,
 }
 
 pub struct Fact {
@@ -155,8 +153,10 @@ struct DecisionPage {
     evidence: Vec<EvidenceLine>,
     provenance: Vec<AttestationLine>,
     verifications: Vec<VerificationLine>,
-    diff: Vec<DiffSection>,
-    diff_present: bool,
+    diff: DiffView,
+    canaries: Vec<CanaryView>,
+    canary_problems: Vec<String>,
+    canary_css: &'static str,
     seq: u64,
     hash: String,
     override_text: Option<String>,
@@ -170,68 +170,6 @@ struct DecisionPage {
 pub struct DecisionQuery {
     #[serde(default)]
     regated_from: Option<String>,
-}
-
-/// A generic rendering of the smart diff (`diff` in the decision JSON): each list it holds,
-/// item by item, and its other fields as values.
-fn diff_sections(diff: &Value) -> Vec<DiffSection> {
-    let mut out = Vec::new();
-    let item = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => {
-            let mut parts = Vec::new();
-            for (k, v) in o {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                parts.push(format!("{k}: {text}"));
-            }
-            parts.join(" · ")
-        }
-        other => other.to_string(),
-    };
-    match diff {
-        Value::Object(o) => {
-            let mut scalars = Vec::new();
-            for (k, v) in o {
-                match v {
-                    Value::Array(a) => out.push(DiffSection {
-                        name: k.clone(),
-                        items: a.iter().map(item).collect(),
-                    }),
-                    Value::Object(inner) => {
-                        for (k2, v2) in inner {
-                            if let Value::Array(a) = v2 {
-                                out.push(DiffSection {
-                                    name: format!("{k} {k2}"),
-                                    items: a.iter().map(item).collect(),
-                                });
-                            } else {
-                                scalars.push(format!("{k}.{k2}: {}", item(v2)));
-                            }
-                        }
-                    }
-                    other => scalars.push(format!("{k}: {}", item(other))),
-                }
-            }
-            if !scalars.is_empty() {
-                out.insert(
-                    0,
-                    DiffSection {
-                        name: "summary".into(),
-                        items: scalars,
-                    },
-                );
-            }
-        }
-        Value::Null => {}
-        other => out.push(DiffSection {
-            name: "diff".into(),
-            items: vec![item(other)],
-        }),
-    }
-    out
 }
 
 pub async fn decision(
@@ -249,12 +187,6 @@ pub async fn decision(
     let (row, d) = load_decision(&state.store, &id)
         .await
         .map_err(PageError::internal)?;
-    // The stored document as written: fields this build's Decision type does not know yet
-    // (the smart diff) are shown from it.
-    let raw: Value = match state.store.blob(&row.decision_digest).await? {
-        Some((_, bytes)) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        None => Value::Null,
-    };
     let request: Option<StoredRequest> = match state.store.blob(&row.request_digest).await? {
         Some((_, bytes)) => serde_json::from_slice(&bytes).ok(),
         None => None,
@@ -335,7 +267,7 @@ pub async fn decision(
             evidence: a.evidence.clone(),
         })
         .collect();
-    let verifications = request
+    let mut verifications: Vec<VerificationLine> = request
         .as_ref()
         .map(|r| {
             r.verifications
@@ -345,11 +277,32 @@ pub async fn decision(
                     score: format!("{:.1}", v.score),
                     verdict: v.verdict.clone(),
                     evidence: v.evidence.clone().unwrap_or_default(),
+                    drawn: false,
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let diff_value = raw.get("diff").cloned().unwrap_or(Value::Null);
+    // The canary reports behind the verification results, and any evidence document that is
+    // one.
+    let mut report_digests: Vec<String> = request
+        .as_ref()
+        .map(|r| {
+            r.verifications
+                .iter()
+                .filter_map(|v| v.evidence.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    report_digests.extend(
+        d.evidence
+            .iter()
+            .filter(|e| e.kind.contains("verification") || e.kind.contains("canary"))
+            .map(|e| e.digest.clone()),
+    );
+    let (canaries, canary_problems) = views(&state, &report_digests, 3).await?;
+    for v in &mut verifications {
+        v.drawn = canaries.iter().any(|c| c.digest == v.evidence);
+    }
     let override_text = state.store.override_of(&id).await?.map(|o| {
         format!(
             "Break-glass override by {} at {}: {}",
@@ -436,8 +389,10 @@ pub async fn decision(
         evidence,
         provenance,
         verifications,
-        diff_present: !diff_value.is_null(),
-        diff: diff_sections(&diff_value),
+        diff: view(d.diff.as_ref(), &d.artifact.name, &d.environment),
+        canaries,
+        canary_problems,
+        canary_css: portcullis_verify::html::CSS,
         seq: chain.as_ref().map_or(0, |c| c.seq),
         hash: chain.map(|c| c.hash).unwrap_or_default(),
         override_text,
@@ -573,42 +528,4 @@ pub async fn proof(
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn a_diff_renders_its_lists_and_values() {
-        let d = json!({
-            "against": "dec-1",
-            "added": [{"rule": "PCL-VULN-001", "key": "CVE-2021-44228"}],
-            "removed": [],
-            "components": {"upgraded": ["pkg:maven/a/b 1.0 → 1.1"], "count": 3}
-        });
-        let s = diff_sections(&d);
-        let by = |n: &str| s.iter().find(|x| x.name == n).map(|x| x.items.clone());
-        assert_eq!(
-            by("added"),
-            Some(vec!["key: CVE-2021-44228 · rule: PCL-VULN-001".to_string()])
-        );
-        assert_eq!(by("removed"), Some(vec![]));
-        assert_eq!(
-            by("components upgraded"),
-            Some(vec!["pkg:maven/a/b 1.0 → 1.1".to_string()])
-        );
-        let summary = by("summary").unwrap_or_default();
-        assert!(
-            summary.contains(&"against: dec-1".to_string()),
-            "{summary:?}"
-        );
-        assert!(
-            summary.contains(&"components.count: 3".to_string()),
-            "{summary:?}"
-        );
-        assert!(diff_sections(&Value::Null).is_empty());
-    }
 }

@@ -11,8 +11,10 @@ mod advisories;
 mod assets;
 mod audit;
 mod auth;
+mod canary;
 mod decision;
 mod decisions;
+mod diff;
 mod environments;
 mod events;
 mod exceptions;
@@ -58,6 +60,7 @@ pub fn router() -> Router<Arc<AppState>> {
             post(decision::revoke_approval),
         )
         .route("/ui/decisions/{id}/proof", get(decision::proof))
+        .route("/ui/canary/{digest}", get(canary::canary))
         .route("/ui/environments", get(environments::environments))
         .route("/ui/posture", get(posture::posture))
         .route("/ui/watches", get(watches::watches))

@@ -180,7 +180,7 @@ pub async fn overview(
         .collect();
     let rules_svg = charts::hbars(&HBars {
         title: format!("Most violated rules, last {OVERVIEW_DAYS} days"),
-        description: "Enforced violations recorded per rule, most first.".into(),
+        description: "Violations (action deny, not excepted) recorded per rule, most first; warnings are not counted.".into(),
         bars: rules
             .iter()
             .map(|r| Bar {

@@ -17,6 +17,8 @@ pub struct PipelineLine {
     pub decisions: usize,
     pub passed: usize,
     pub denied: usize,
+    /// Of the passed, those allowed with warnings (warnings are not violations: they pass).
+    pub warned: usize,
     pub pass_rate: String,
     pub blocked: String,
     pub still_blocked: usize,
@@ -47,6 +49,7 @@ pub async fn pipelines(State(state): State<Arc<AppState>>, user: User) -> Page {
     struct Acc {
         decisions: usize,
         passed: usize,
+        warned: usize,
         denied: usize,
         blocked: Days,
         /// Per (artifact, environment): when it was first denied, while it still is.
@@ -73,6 +76,9 @@ pub async fn pipelines(State(state): State<Arc<AppState>>, user: User) -> Page {
             }
         } else {
             a.passed += 1;
+            if r.outcome == "warn" {
+                a.warned += 1;
+            }
             if let (Some(since), Some(at)) = (a.open.remove(&subject), at) {
                 a.blocked += at - since;
             }
@@ -91,6 +97,7 @@ pub async fn pipelines(State(state): State<Arc<AppState>>, user: User) -> Page {
                 stage,
                 decisions: a.decisions,
                 passed: a.passed,
+                warned: a.warned,
                 denied: a.denied,
                 pass_rate: format!(
                     "{:.0} %",

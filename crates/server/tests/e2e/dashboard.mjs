@@ -4,6 +4,8 @@
 //   PORTCULLIS_URL        the server (http://127.0.0.1:PORT)
 //   PORTCULLIS_TOKEN      an approver's API token
 //   PORTCULLIS_DECISION   the id of the denied decision
+//   PORTCULLIS_DIFF_DECISION  a decision compared with a running build, with a recorded canary
+//   E2E_CANARY_PAGE       the page `portcullis verify canary --format html` wrote
 //   E2E_SCREENSHOTS       where to keep the screenshots
 //   CHROMIUM              the browser (default /usr/bin/chromium)
 import { chromium } from "playwright-core";
@@ -22,6 +24,8 @@ const base = need("PORTCULLIS_URL");
 const token = need("PORTCULLIS_TOKEN");
 const denied = need("PORTCULLIS_DECISION");
 const shots = need("E2E_SCREENSHOTS");
+const compared = need("PORTCULLIS_DIFF_DECISION");
+const canaryPage = need("E2E_CANARY_PAGE");
 mkdirSync(shots, { recursive: true });
 
 const fail = (msg) => {
@@ -77,6 +81,13 @@ try {
   for (const want of ["PCL-VULN-001", "GHSA-jfh8-c2jp-5v3q", "Remediation", "sha256:"]) {
     if (!detail.includes(want)) fail(`the decision detail lacks ${want}`);
   }
+  // Nothing ran before it: said once, in words, with no raw key paths.
+  const noBaseline = (await page.textContent("#diff")).replace(/\s+/g, " ").trim();
+  const sentence = "No baseline: nothing of registry.example.com/shop/checkout-api ran in staging before this decision, so there is nothing to compare.";
+  if (noBaseline !== sentence) fail(`the diff of a first decision reads ${JSON.stringify(noBaseline)}`);
+  for (const raw of ["baseline.artifact", "changes: null", ": null"]) {
+    if (detail.includes(raw)) fail(`the decision page shows ${raw}`);
+  }
   await shot(page, "decision-denied");
 
   // Grant an exception for each violation, as the approver; each grant re-gates.
@@ -120,6 +131,49 @@ try {
   if (head !== "%PDF-") fail(`the exported report is not a PDF (starts with ${JSON.stringify(head)})`);
   if (pdf.length < 1000) fail(`the exported PDF is only ${pdf.length} bytes`);
   console.log(`e2e: report exported as PDF (${pdf.length} bytes): ${path}`);
+  // A build compared with the one running: the diff in words, and the recorded canary drawn.
+  await page.goto(`${base}/ui/decisions/${compared}`);
+  const diffText = (await page.textContent("#diff")).replace(/\s+/g, " ");
+  for (const want of [
+    "Compared with defectdojo/defectdojo-django@sha256:53302007b6bc",
+    "2 downgraded",
+    "Components downgraded (2)",
+    "curl 7.64.0-4+deb10u2 → 7.64.0-4+deb10u1",
+    "New findings (7)",
+    "Fixed findings (5)",
+    "Pillow 8.1.2 → 8.2.0",
+    "PyNaCl 1.4.0 (Apache License 2.0)",
+  ]) {
+    if (!diffText.includes(want)) fail(`the diff lacks ${JSON.stringify(want)}: ${diffText}`);
+  }
+  if (diffText.includes("null")) fail(`the diff shows null: ${diffText}`);
+  const diffShot = join(shots, "decision-diff.png");
+  await page.locator("#diff").screenshot({ path: diffShot });
+  console.log(`e2e: screenshot ${diffShot}`);
+  const charts = page.locator("#canary figure.pcv-metric");
+  const metrics = await charts.evaluateAll((figs) => figs.map((f) => f.dataset.metric));
+  if (metrics.join(",") !== "error_rate,latency_p99,throughput") fail(`canary charts of ${metrics}`);
+  for (const m of metrics) {
+    const fig = page.locator(`#canary figure[data-metric="${m}"]`);
+    for (const side of ["baseline", "canary"]) {
+      const line = fig.locator(`polyline.pcv-${side}`);
+      if ((await line.count()) !== 1) fail(`the ${m} chart has no ${side} line`);
+      const box = await line.boundingBox();
+      if (!box || box.width < 200) fail(`the ${m} ${side} line is not drawn across the chart (${JSON.stringify(box)})`);
+    }
+  }
+  if ((await page.locator("#canary [data-verdict=fail]").count()) !== 1) fail("the canary verdict is not shown as fail");
+  if ((await page.locator("#canary .pcv-clusters .pcv-sample").count()) < 1) fail("the log clusters show no sample");
+  const canaryShot = join(shots, "decision-canary.png");
+  await page.locator("#canary").screenshot({ path: canaryShot });
+  console.log(`e2e: screenshot ${canaryShot}`);
+  await shot(page, "decision-compared");
+
+  // The same analysis as the standalone page `verify canary --format html` wrote.
+  await page.goto(`file://${canaryPage}`);
+  if ((await page.locator("figure.pcv-metric svg polyline").count()) !== 6) fail("the standalone canary page lacks its charts");
+  await shot(page, "verify-canary-html");
+
   console.log("e2e: PASSED");
 } finally {
   await browser.close();
