@@ -146,15 +146,24 @@ fn escape(out: &mut String, c: char) {
     }
 }
 
-/// `text` escaped, with a break opportunity after each `/ : @ | , _ .` and `-`: long names,
-/// keys and purls wrap at their punctuation instead of widening their column or breaking a
-/// word.
+/// `text` escaped, with a break opportunity after each `/ : @ | , _ .` and `-`, and every 16
+/// digits of a long hex run (a digest inside a name): long names, keys and purls wrap at their
+/// punctuation instead of widening their column or breaking a word.
 fn wrap(text: &str) -> Html {
     let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut hex_run = 0usize;
     for c in text.chars() {
         escape(&mut out, c);
         if "/:@|,_.-".contains(c) {
             out.push_str("<wbr>");
+            hex_run = 0;
+        } else if c.is_ascii_hexdigit() {
+            hex_run += 1;
+            if hex_run.is_multiple_of(16) {
+                out.push_str("<wbr>");
+            }
+        } else {
+            hex_run = 0;
         }
     }
     Html(out)
