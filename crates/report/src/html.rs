@@ -234,10 +234,10 @@ struct CoverageRow<'a> {
 /// Counts of failed rules over the report's decisions, violations apart from warnings.
 #[derive(Default)]
 struct Totals {
-    violations: usize,
-    violation_decisions: usize,
-    warnings: usize,
-    warning_decisions: usize,
+    violations: u64,
+    violation_decisions: u64,
+    warnings: u64,
+    warning_decisions: u64,
 }
 
 /// A rule that failed in the range: in how many decisions as a violation, as a warning.
@@ -287,6 +287,11 @@ impl ReportPage<'_> {
 
     fn when(&self, text: &str) -> Html {
         when(text)
+    }
+
+    /// `one` for 1, else `many`.
+    fn n(&self, count: &u64, one: &'static str, many: &'static str) -> &'static str {
+        if *count == 1 { one } else { many }
     }
 }
 
@@ -452,10 +457,10 @@ pub fn render_with(
         for v in &d.violations {
             set.extend(v.controls.iter().map(String::as_str));
         }
-        totals.violations += d.violations.len();
-        totals.warnings += d.warnings.len();
-        totals.violation_decisions += usize::from(!d.violations.is_empty());
-        totals.warning_decisions += usize::from(!d.warnings.is_empty());
+        totals.violations += d.violations.len() as u64;
+        totals.warnings += d.warnings.len() as u64;
+        totals.violation_decisions += u64::from(!d.violations.is_empty());
+        totals.warning_decisions += u64::from(!d.warnings.is_empty());
         let violated: BTreeMap<&str, &str> = d
             .violations
             .iter()
@@ -830,8 +835,8 @@ mod tests {
         warned.action = "warn".into();
         r.decisions[0].warnings = vec![warned.clone(), warned];
         let html = render(&r).unwrap();
-        assert!(html.contains("<strong>1</strong> violations (enforced) in 1 decisions"));
-        assert!(html.contains("<strong>2</strong> warnings (not enforced) in 1 decisions"));
+        assert!(html.contains("<strong>1</strong> violation (enforced) in 1 decision"));
+        assert!(html.contains("<strong>2</strong> warnings (not enforced) in 1 decision"));
         // The rules table: PCL-VULN-001 violated in one decision, PCL-PROV-001 warned in one.
         assert!(html.contains(
             "<code>PCL-VULN-001</code></td><td>&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;</td><td class=\"num\">1</td><td class=\"num\">0</td>"
