@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use portcullis_report::{Bound, Format, ReportQuery, oscal, parse_bound};
+use portcullis_report::{Bound, Format, Options, Paper, ReportQuery, oscal, parse_bound};
 
 use crate::exit;
 use crate::state::{StoreArgs, runtime};
@@ -27,12 +27,23 @@ pub struct ReportArgs {
     /// results and POA&M).
     #[arg(long, default_value = "html", value_name = "FORMAT", value_parser = parse_format)]
     pub format: Format,
+    /// Paper the html and pdf reports are laid out for: a4 or letter.
+    #[arg(long, default_value = "a4", value_name = "PAPER", value_parser = parse_paper)]
+    pub paper: Paper,
+    /// html and pdf: the summary (scope and verdicts, control coverage, exceptions, advisories,
+    /// what ran) without a row per decision, for long periods.
+    #[arg(long)]
+    pub summary_only: bool,
     /// Where to write it (default: stdout). With --format oscal, an existing directory gets two
     /// files: assessment-results.json and plan-of-action-and-milestones.json.
     #[arg(long, short, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+fn parse_paper(s: &str) -> Result<Paper, String> {
+    s.parse()
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -49,6 +60,12 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
         Some(t) => parse_bound(t, Bound::From).map_err(|e| anyhow::anyhow!("--from: {e}"))?,
         None => to - chrono::Duration::days(30),
     };
+    if a.summary_only && matches!(a.format, Format::Json | Format::Oscal) {
+        bail!(
+            "--summary-only applies to --format html and pdf; the {} report always carries every decision",
+            a.format
+        );
+    }
     if a.format == Format::Pdf && a.output.is_none() && std::io::stdout().is_terminal() {
         bail!("--format pdf writes binary data: give --output FILE (or redirect stdout)");
     }
@@ -91,7 +108,11 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
             }
         }
         (output, format) => {
-            let bytes = portcullis_report::render(&report, format)?;
+            let options = Options {
+                paper: a.paper,
+                summary_only: a.summary_only,
+            };
+            let bytes = portcullis_report::render_with(&report, format, &options, &mut |_, _| {})?;
             match output {
                 Some(path) => {
                     std::fs::write(path, &bytes)

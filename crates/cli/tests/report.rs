@@ -206,6 +206,41 @@ fn report_of_the_recorded_gate_runs() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("is not before"), "{}", stderr(&o));
+    // A summary on Letter: no decision rows; --summary-only is refused for JSON and OSCAL,
+    // which always carry every decision; an unknown paper is named.
+    let o = portcullis_with_home(
+        &root,
+        &home,
+        &[
+            "report",
+            "--from",
+            "2026-11-23",
+            "--to",
+            "2026-11-23",
+            "--summary-only",
+            "--paper",
+            "letter",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let html = String::from_utf8(o.stdout).unwrap();
+    assert!(html.contains("size: letter;") && html.contains("summary-only report"));
+    assert!(!html.contains("<table class=\"decisions\">"));
+    assert!(html.contains("Scope and verdicts") && html.contains("Control coverage"));
+    let o = portcullis_with_home(
+        &root,
+        &home,
+        &["report", "--summary-only", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--summary-only applies to --format html and pdf"),
+        "{}",
+        stderr(&o)
+    );
+    let o = portcullis_with_home(&root, &home, &["report", "--paper", "a3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("a4 or letter"), "{}", stderr(&o));
     let o = portcullis_with_home(&root, &home, &["report", "--format", "docx"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(

@@ -6,6 +6,8 @@
 //! cargo run -p portcullis-report --example report_scale -- 1000            # SQLite
 //! cargo run -p portcullis-report --example report_scale -- 1000 --pdf      # + Chromium
 //! cargo run -p portcullis-report --example report_scale -- 1000 --html r.html  # keep the HTML
+//! cargo run -p portcullis-report --example report_scale -- 1000 --pdf r.pdf    # keep the PDF
+//! # --summary-only, --paper letter: as `portcullis report` takes them
 //! ```
 //! Figures are in docs/reports.md.
 #![allow(
@@ -23,7 +25,7 @@ use portcullis_evidence::Limits;
 use portcullis_firewall::record::{Documents, blob_kinds};
 use portcullis_firewall::{ArtifactId, Config, DecisionRequest, EvidenceDoc, Firewall};
 use portcullis_policy::PolicyBundle;
-use portcullis_report::{Format, ReportQuery, build, render};
+use portcullis_report::{Format, Options, Paper, ReportQuery, build, render_with};
 use portcullis_store::{Store, StoreConfig};
 
 const CONFIG: &str = r#"
@@ -38,6 +40,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200);
     let pdf = args.iter().any(|a| a == "--pdf");
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .filter(|v| !v.starts_with("--"))
+            .cloned()
+    };
+    let options = Options {
+        paper: value("--paper")
+            .map(|p| p.parse::<Paper>())
+            .transpose()?
+            .unwrap_or_default(),
+        summary_only: args.iter().any(|a| a == "--summary-only"),
+    };
     let dir = tempfile::tempdir()?;
     let mut config = StoreConfig::in_home(dir.path());
     if let Some(i) = args.iter().position(|a| a == "--database-url") {
@@ -109,11 +125,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for f in formats {
         let t = Instant::now();
-        let bytes = render(&report, f)?;
-        if f == Format::Html
-            && let Some(i) = args.iter().position(|a| a == "--html")
-        {
-            std::fs::write(args.get(i + 1).ok_or("--html FILE")?, &bytes)?;
+        let bytes = render_with(&report, f, &options, &mut |_, _| {})?;
+        let keep = match f {
+            Format::Html => value("--html"),
+            Format::Pdf => value("--pdf"),
+            _ => None,
+        };
+        if let Some(path) = keep {
+            std::fs::write(path, &bytes)?;
         }
         println!(
             "render {f}: {} bytes in {:.0} ms",

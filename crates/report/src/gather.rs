@@ -52,6 +52,16 @@ struct ControlAcc {
 
 /// Build the report of `query` from `store`.
 pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportError> {
+    build_with_progress(store, query, &mut |_, _| {}).await
+}
+
+/// [`build`], calling `progress(done, total)` as each decision of the range is read (`total`
+/// is the number of decisions in the range).
+pub async fn build_with_progress(
+    store: &Store,
+    query: &ReportQuery,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<Report, ReportError> {
     if query.from >= query.to {
         return Err(ReportError::Query(format!(
             "the range is empty: --from {} is not before --to {}",
@@ -73,6 +83,11 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
     let since = rfc3339(&(query.from - Duration::days(1)));
     let mut rows = store.decisions(env, None, Some(&since), -1).await?;
     rows.reverse();
+    let total = rows
+        .iter()
+        .filter(|r| parse_time(&r.decided_at).is_none_or(|at| at >= query.from && at < query.to))
+        .count();
+    let mut done = 0;
 
     let mut bundles: HashMap<String, Arc<BundleRules>> = HashMap::new();
     let mut by_control: BTreeMap<(String, String), ControlAcc> = BTreeMap::new();
@@ -99,6 +114,8 @@ pub async fn build(store: &Store, query: &ReportQuery) -> Result<Report, ReportE
         if at < query.from || at >= query.to {
             continue;
         }
+        done += 1;
+        progress(done, total);
         let (_, decision) =
             record::load_decision(store, &row.id)
                 .await

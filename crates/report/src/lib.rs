@@ -15,7 +15,8 @@ pub mod model;
 pub mod oscal;
 pub mod pdf;
 
-pub use gather::{MAX_RANGE_DAYS, build};
+pub use gather::{MAX_RANGE_DAYS, build, build_with_progress};
+pub use html::{Options, Paper};
 pub use model::*;
 
 /// What can go wrong building or rendering a report. Messages name the decision, document or
@@ -130,11 +131,23 @@ impl std::fmt::Display for Format {
     }
 }
 
-/// Render `report` in `format`.
+/// Render `report` in `format`: HTML and PDF on A4, in full (see [`render_with`]).
 pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, ReportError> {
+    render_with(report, format, &Options::default(), &mut |_, _| {})
+}
+
+/// Render `report` in `format`; HTML and PDF laid out as `options` say (paper, summary only;
+/// JSON and OSCAL always carry every decision). `progress(done, total)` is called after each
+/// decision's row of the HTML (and PDF) report; printing the PDF is one step after that.
+pub fn render_with(
+    report: &Report,
+    format: Format,
+    options: &Options,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<u8>, ReportError> {
     match format {
-        Format::Html => html::render(report).map(String::into_bytes),
-        Format::Pdf => pdf::render(&html::render(report)?),
+        Format::Html => html::render_with(report, options, progress).map(String::into_bytes),
+        Format::Pdf => pdf::render(&html::render_with(report, options, progress)?),
         Format::Json => serde_json::to_vec_pretty(report).map_err(|e| ReportError::Render {
             format: "json",
             message: e.to_string(),
