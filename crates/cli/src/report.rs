@@ -76,9 +76,37 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
     };
     let rt = runtime()?;
     let store = rt.block_on(a.store.open())?;
-    let report = rt
-        .block_on(portcullis_report::build(&store, &query))
-        .context("cannot build the report")?;
+    // A bar on a terminal for long reports: the decisions read, the rows rendered, then
+    // Chromium printing (one step it does not report on).
+    let long = |total: usize| total >= 200;
+    let bar = crate::render::progress_bar(1, "{msg} [{bar:30}] {pos}/{len} decisions");
+    // Drawn only once a range turns out long (short reports print no bar at all).
+    let terminal = !bar.is_hidden();
+    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let show = {
+        let bar = bar.clone();
+        move || {
+            if terminal && bar.is_hidden() {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+        }
+    };
+    bar.set_message("reading");
+    let report = {
+        let bar = bar.clone();
+        let show = show.clone();
+        let mut tell = move |done: usize, total: usize| {
+            if long(total) {
+                show();
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+        };
+        rt.block_on(portcullis_report::build_with_progress(
+            &store, &query, &mut tell,
+        ))
+        .context("cannot build the report")?
+    };
 
     let written = match (&a.output, a.format) {
         (Some(dir), Format::Oscal) if dir.is_dir() => {
@@ -112,7 +140,21 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
                 paper: a.paper,
                 summary_only: a.summary_only,
             };
-            let bytes = portcullis_report::render_with(&report, format, &options, &mut |_, _| {})?;
+            bar.set_message("rendering");
+            bar.set_position(0);
+            let mut tell = |done: usize, total: usize| {
+                if long(total) {
+                    show();
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                    if done == total && format == Format::Pdf {
+                        bar.set_message("printing with Chromium after");
+                    }
+                }
+            };
+            let bytes = portcullis_report::render_with(&report, format, &options, &mut tell);
+            bar.finish_and_clear();
+            let bytes = bytes?;
             match output {
                 Some(path) => {
                     std::fs::write(path, &bytes)
