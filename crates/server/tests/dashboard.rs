@@ -407,6 +407,32 @@ async fn grant_an_exception_and_regate_until_allowed() {
     let (status, html) = get_page(&s, &approver.cookie, "/ui/report?format=docx").await;
     assert_eq!(status, 422);
     assert!(html.contains("docx"), "{html}");
+    // Summary only and Letter paper, as the overview's form sends them: the decisions' rows
+    // are left out of the summary.
+    let (status, full) =
+        get_page(&s, &approver.cookie, "/ui/report?format=html&paper=letter").await;
+    assert_eq!(status, 200);
+    assert!(full.contains("@page { size: letter"), "paper");
+    let (status, summary) = get_page(
+        &s,
+        &approver.cookie,
+        "/ui/report?format=html&paper=letter&summary=1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(full.contains("<table class=\"decisions\">") && full.contains(&current));
+    assert!(
+        !summary.contains("<table class=\"decisions\">"),
+        "the summary leaves the decisions' rows out"
+    );
+    for bad in [
+        "/ui/report?format=json&summary=1",
+        "/ui/report?format=html&paper=a3",
+        "/ui/report?format=html&summary=maybe",
+    ] {
+        let (status, html) = get_page(&s, &approver.cookie, bad).await;
+        assert_eq!(status, 422, "{bad}: {html}");
+    }
     s.stop().await;
 }
 

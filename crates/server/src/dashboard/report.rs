@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Duration as Days, Utc};
-use portcullis_report::{Format, ReportQuery};
+use portcullis_report::{Format, Options, Paper, ReportQuery};
 use serde::Deserialize;
 
 use super::page::{Page, PageError, User, query};
@@ -23,11 +23,17 @@ pub struct ReportParams {
     from: Option<String>,
     #[serde(default)]
     to: Option<String>,
+    /// `a4` (default) or `letter`: the paper the html and pdf reports are laid out for.
+    #[serde(default)]
+    paper: Option<String>,
+    /// `1`, `true` or `on` (a checkbox): the summary without a row per decision (html, pdf).
+    #[serde(default)]
+    summary: Option<String>,
 }
 
 /// The audit report (`portcullis_report`: the same build and render as `portcullis report`),
-/// as a download: `?format=html|pdf|json|oscal&env=&from=&to=` (default: PDF of the last 30
-/// days, every environment).
+/// as a download: `?format=html|pdf|json|oscal&env=&from=&to=&paper=a4|letter&summary=1`
+/// (default: PDF on A4 of the last 30 days, every environment, with a row per decision).
 pub async fn report(
     State(state): State<Arc<AppState>>,
     user: User,
@@ -40,6 +46,26 @@ pub async fn report(
         .unwrap_or("pdf")
         .parse()
         .map_err(|e: portcullis_report::ParseError| PageError::bad_request(e.to_string()))?;
+    let paper = match q.paper.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Paper::default(),
+        Some(p) => Paper::from_name(p)
+            .ok_or_else(|| PageError::bad_request(format!("paper {p:?}: use a4 or letter")))?,
+    };
+    let summary_only = match q.summary.as_deref().map(str::trim) {
+        None | Some("" | "0" | "false" | "off") => false,
+        Some("1" | "true" | "on") => true,
+        Some(other) => {
+            return Err(PageError::bad_request(format!(
+                "summary {other:?}: use 1 or 0"
+            )));
+        }
+    };
+    if summary_only && matches!(format, Format::Json | Format::Oscal) {
+        return Err(PageError::bad_request(format!(
+            "a summary-only report is html or pdf: {} always carries every decision",
+            format.as_str()
+        )));
+    }
     let bound = |v: Option<&str>, b: portcullis_report::Bound, default: DateTime<Utc>| match v
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -65,15 +91,21 @@ pub async fn report(
             portcullis_report::ReportError::Query(m) => PageError::bad_request(m),
             other => PageError::internal(other),
         })?;
-    let bytes = tokio::task::spawn_blocking(move || portcullis_report::render(&report, format))
-        .await
-        .map_err(PageError::internal)?
-        .map_err(|e| match e {
-            portcullis_report::ReportError::Pdf(m) => {
-                PageError::new(StatusCode::SERVICE_UNAVAILABLE, "No PDF renderer", m)
-            }
-            other => PageError::internal(other),
-        })?;
+    let options = Options {
+        paper,
+        summary_only,
+    };
+    let bytes = tokio::task::spawn_blocking(move || {
+        portcullis_report::render_with(&report, format, &options, &mut |_, _| {})
+    })
+    .await
+    .map_err(PageError::internal)?
+    .map_err(|e| match e {
+        portcullis_report::ReportError::Pdf(m) => {
+            PageError::new(StatusCode::SERVICE_UNAVAILABLE, "No PDF renderer", m)
+        }
+        other => PageError::internal(other),
+    })?;
     tracing::info!(format = format.as_str(), by = %user.actor(), "dashboard: report exported");
     let mut r = bytes.into_response();
     let h = r.headers_mut();
