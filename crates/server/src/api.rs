@@ -1698,6 +1698,10 @@ struct ReportParams {
     from: Option<String>,
     to: Option<String>,
     format: Option<String>,
+    /// html and pdf: `a4` (default) or `letter`.
+    paper: Option<String>,
+    /// html and pdf: the summary without a row per decision (for long ranges).
+    summary_only: Option<bool>,
 }
 
 /// The audit and compliance report of a range (`portcullis report`), in any of its formats.
@@ -1706,7 +1710,7 @@ struct ReportParams {
     path = "/v1/reports",
     tag = "audit",
     operation_id = "report",
-    description = "The audit and compliance report of a range (`portcullis report`): `format` json (default), html, pdf or oscal; `env`; `from` and `to` (default: the last 30 days). Role: viewer or above.",
+    description = "The audit and compliance report of a range (`portcullis report`): `format` json (default), html, pdf or oscal; `env`; `from` and `to` (default: the last 30 days); for html and pdf, `paper` (a4, letter) and `summary_only`. Role: viewer or above.",
     params(ReportParams),
     responses(
         (status = 200, description = "The report in the asked format (Content-Type by format)", body = Vec<u8>, content_type = "application/octet-stream"),
@@ -1744,6 +1748,21 @@ async fn report(
         Some(t) => parse_bound(t, Bound::From).map_err(|e| invalid("from", e.to_string()))?,
         None => to - chrono::Duration::days(30),
     };
+    let paper = match q.paper.as_deref() {
+        None => portcullis_report::Paper::default(),
+        Some(p) => portcullis_report::Paper::from_name(p)
+            .ok_or_else(|| invalid("paper", format!("{p:?}: use a4 or letter")))?,
+    };
+    let summary_only = q.summary_only.unwrap_or(false);
+    if summary_only && matches!(format, Format::Json | Format::Oscal) {
+        return Err(invalid(
+            "summary_only",
+            format!(
+                "a summary-only report is html or pdf; {} always carries every decision",
+                format.as_str()
+            ),
+        ));
+    }
     let env = q.env.filter(|e| !e.trim().is_empty());
     let query = ReportQuery {
         env: env.clone(),
@@ -1760,10 +1779,16 @@ async fn report(
         .await
         .map_err(problem)?;
     // Rendering (Chromium for PDF) blocks: off the async workers.
-    let bytes = tokio::task::spawn_blocking(move || portcullis_report::render(&report, format))
-        .await
-        .map_err(Problem::internal)?
-        .map_err(problem)?;
+    let options = portcullis_report::Options {
+        paper,
+        summary_only,
+    };
+    let bytes = tokio::task::spawn_blocking(move || {
+        portcullis_report::render_with(&report, format, &options, &mut |_, _| {})
+    })
+    .await
+    .map_err(Problem::internal)?
+    .map_err(problem)?;
     let name = format!(
         "portcullis-report-{}-{}-{}.{}",
         env.as_deref()

@@ -855,6 +855,13 @@ async fn reports_export_the_range_in_every_format() {
     );
     let html = r.text().await.unwrap();
     assert!(html.contains(&format!("id=\"d-{id}\"")) && html.contains("<svg"));
+    assert!(html.contains("@page { size: A4") || html.contains("@page { size: a4"));
+    // Letter and summary only: the page size changes and the decision's row is left out.
+    let r = get("html&paper=letter&summary_only=true").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let summary = r.text().await.unwrap();
+    assert!(summary.contains("@page { size: letter"));
+    assert!(!summary.contains(&format!("id=\"d-{id}\"")));
     let r = get("oscal").await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(
@@ -881,6 +888,9 @@ async fn reports_export_the_range_in_every_format() {
         ("from=last-week", "from"),
         ("from=2026-11-24&to=2026-11-01", "not before"),
         ("colour=red", "colour"),
+        ("format=html&paper=a3", "paper"),
+        ("format=json&summary_only=true", "summary-only"),
+        ("format=html&summary_only=maybe", "summary_only"),
     ] {
         let (status, v) = s.get(Role::Viewer, &format!("/v1/reports?{query}")).await;
         assert_eq!(status, 422, "{query}: {v}");
