@@ -121,6 +121,7 @@ pub struct Folder {
     node_excerpt: Regex,
     node_error: Regex,
     python_exception: Regex,
+    problem: Regex,
     mode: Mode,
     event: Event,
     /// The last event completed (its buffers are reused).
@@ -145,6 +146,9 @@ impl Folder {
             node_excerpt: Regex::new(r"^\S+\.(?:[cm]?[jt]sx?):\d+$")?,
             node_error: Regex::new(r"^[\w$.]*(?:Error|Exception)\b")?,
             python_exception: Regex::new(r"^(?P<class>[A-Za-z_][\w.]*)(?::\s|:$|$)")?,
+            problem: Regex::new(
+                r"(?i)\b(error|err|fail|failed|failure|exception|fatal|crit|critical|severe|warn|warning|panic|unhandled|uncaught)\b",
+            )?,
             mode: Mode::Plain,
             event: Event::default(),
             done: Event::default(),
@@ -214,8 +218,12 @@ impl Folder {
         if self.continuation.is_match(line) {
             return true;
         }
-        // A Java/.NET exception printed under the line that logs it.
-        self.event.lines == 1 && self.java_exception.is_match(line)
+        // An exception printed under the line that logs it: a qualified Java/.NET class under
+        // any line, another (`TypeError: …`) under a line that reports a problem.
+        self.event.lines == 1
+            && !indented
+            && (self.java_exception.is_match(line)
+                || (self.exception_line.is_match(line) && self.problem.is_match(self.event.head())))
     }
 
     /// Record what a line adds to the trace's shape and the event's level; update the mode.
@@ -530,5 +538,16 @@ INFO:root:next
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0].2, Some(Level::Error));
         assert_eq!(ev[1].2, None);
+    }
+
+    #[test]
+    fn an_exception_under_the_line_reporting_it_joins_it() {
+        let ev = fold(
+            "2026-12-04T10:00:00Z error request 5 failed\nTypeError: Cannot read properties of undefined (reading 'id')\n    at getUser (/app/a.js:2:40)\nINFO ok\nTypeError: x\n",
+        );
+        assert_eq!(ev.len(), 3, "{ev:#?}");
+        assert_eq!(ev[0].1, "TypeError ⏎ at getUser (/app/a.js)");
+        // Under a line that reports no problem, it is an event of its own.
+        assert_eq!(ev[2].0, "TypeError: x");
     }
 }

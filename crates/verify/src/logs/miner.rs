@@ -131,6 +131,8 @@ pub struct Miner {
     has_digit: Vec<bool>,
     /// Whether a token id is a word (letters only, once punctuation at its ends is trimmed).
     is_word: Vec<bool>,
+    /// Whether a token id names a log level (`ERROR`, `[warn]`, `INFO:`).
+    is_level: Vec<bool>,
     roots: FxHashMap<usize, u32>,
     nodes: Vec<Node>,
     clusters: Vec<Cluster>,
@@ -169,6 +171,7 @@ impl Miner {
             tokens: Vec::new(),
             has_digit: Vec::new(),
             is_word: Vec::new(),
+            is_level: Vec::new(),
             roots: FxHashMap::default(),
             nodes: Vec::new(),
             clusters: Vec::new(),
@@ -191,6 +194,7 @@ impl Miner {
         self.tokens.push(boxed);
         self.has_digit.push(token.iter().any(u8::is_ascii_digit));
         self.is_word.push(is_word(token));
+        self.is_level.push(is_level(token));
         id
     }
 
@@ -374,9 +378,11 @@ impl Miner {
             let mut same = 0usize;
             let mut params = 0usize;
             let mut word_changes = 0usize;
+            let mut level_change = false;
             for (&t, &l) in c.template.iter().zip(ids) {
                 if t != l && t != WILDCARD && l != WILDCARD && self.word(t) && self.word(l) {
                     word_changes += 1;
+                    level_change |= self.level(t) && self.level(l);
                 }
                 if t == WILDCARD {
                     params += 1;
@@ -391,7 +397,7 @@ impl Miner {
             if self
                 .config
                 .max_word_changes
-                .is_some_and(|max| word_changes > max)
+                .is_some_and(|max| word_changes > max || level_change)
             {
                 continue;
             }
@@ -414,6 +420,10 @@ impl Miner {
 
     fn word(&self, token: u32) -> bool {
         self.is_word.get(token as usize).copied().unwrap_or(false)
+    }
+
+    fn level(&self, token: u32) -> bool {
+        self.is_level.get(token as usize).copied().unwrap_or(false)
     }
 
     pub fn clusters(&self) -> &[Cluster] {
@@ -450,6 +460,18 @@ fn is_word(token: &[u8]) -> bool {
     }
     let lower = word.to_ascii_lowercase();
     !DATE_WORDS.iter().any(|w| w.as_bytes() == lower.as_slice())
+}
+
+/// A level's name (`ERROR`, `[warn]`, `INFO:`): lines of different levels never share a
+/// template.
+fn is_level(token: &[u8]) -> bool {
+    let word = token
+        .iter()
+        .position(|b| !b.is_ascii_punctuation())
+        .zip(token.iter().rposition(|b| !b.is_ascii_punctuation()))
+        .and_then(|(s, e)| token.get(s..=e))
+        .unwrap_or_default();
+    std::str::from_utf8(word).is_ok_and(|w| super::level::level_word(w).is_some())
 }
 
 /// Names of days and months, short and long.
@@ -536,6 +558,10 @@ mod tests {
             m.template(ids[1]),
             "user <*> logout requested from <*> port <*>"
         );
+        // Levels never merge, even as the one word that differs.
+        let e = m.add(b"ERROR request 7 done");
+        let i = m.add(b"INFO request 8 done");
+        assert_ne!(e, i);
         // One word may still vary (a user name), and day and month names are dates.
         let a = m.add(b"session opened for alice at Mon Dec 4");
         let b = m.add(b"session opened for bob at Tue Jan 5");
