@@ -198,20 +198,18 @@ impl Folder {
                 // The exception line ends the traceback and belongs to it.
                 return self.python_exception.is_match(line);
             }
-            Mode::Go if !indented => {
-                if self.go_function.is_match(line)
-                    || line.starts_with(b"created by ")
-                    || line.starts_with(b"exit status ")
-                    || line.starts_with(b"...additional frames elided...")
-                {
-                    return true;
-                }
+            Mode::Go
+                if !indented
+                    && (self.go_function.is_match(line)
+                        || line.starts_with(b"created by ")
+                        || line.starts_with(b"exit status ")
+                        || line.starts_with(b"...additional frames elided...")) =>
+            {
+                return true;
             }
-            Mode::NodeExcerpt if !indented => {
-                if self.node_error.is_match(line) {
-                    self.mode = Mode::Plain;
-                    return true;
-                }
+            Mode::NodeExcerpt if !indented && self.node_error.is_match(line) => {
+                self.mode = Mode::Plain;
+                return true;
             }
             _ => {}
         }

@@ -179,10 +179,10 @@ pub fn stated_level(line: &[u8]) -> Option<Level> {
     if first == b'<' {
         return syslog_pri(line);
     }
-    if first == b'{' {
-        if let Some(l) = json_level(line) {
-            return Some(l);
-        }
+    if first == b'{'
+        && let Some(l) = json_level(line)
+    {
+        return Some(l);
     }
     let text = match std::str::from_utf8(line) {
         Ok(t) => t,
