@@ -62,6 +62,11 @@ impl Event {
         self.text.get(..self.first_len).unwrap_or_default()
     }
 
+    /// The exception classes of the trace, one line each.
+    pub fn classes(&self) -> String {
+        self.classes.join("\n")
+    }
+
     /// The trace's shape as text (empty when the event holds no trace).
     pub fn shape(&self) -> String {
         let mut parts = self.classes.iter().chain(&self.frames);
@@ -131,7 +136,7 @@ pub struct Folder {
 /// `Caused by: java.io.IOException: x`, `KeyError: 'x'`, `System.InvalidOperationException: x`,
 /// ` ---> System.Exception: x`, `Unhandled exception. System.Exception: x`, `[cause]: Error: x`:
 /// the class is group `class`.
-const EXCEPTION_LINE: &str = r"^\s*(?:Caused by: |Suppressed: |---> |\[cause\]: |Unhandled exception\. |Exception in thread .*? |Uncaught )?(?P<class>(?:[A-Za-z_$][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Throwable|Fault|Failure|Interrupt|Exit|StopIteration|Rejection))(?::\s|:$|$)";
+const EXCEPTION_LINE: &str = r"^\s*(?:Caused by: |Suppressed: |---> |\[cause\]: |Unhandled exception\. |Exception in thread .*? |Uncaught )?(?P<class>(?:[A-Za-z_$][\w$]*\.)*(?:(?:[A-Z][\w$]*)?(?:Error|Exception)|[A-Z][\w$]*(?:Throwable|Fault|Failure|Interrupt|Exit|Rejection)|Throwable|StopIteration))(?::\s|:$|$)";
 
 impl Folder {
     /// A folder; `continuation` is the configured expression (already checked).
@@ -226,26 +231,31 @@ impl Folder {
 
     /// Record what a line adds to the trace's shape and the event's level; update the mode.
     fn shape_line(&mut self, line: &[u8], head: bool) {
-        let text = String::from_utf8_lossy(line);
-        let t = text.trim();
+        // Bytes, converted to text only for what the shape keeps (this runs on every line).
+        let t = line.trim_ascii();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let indented = !head && line.first().is_some_and(u8::is_ascii_whitespace);
-        if t.starts_with("Traceback (most recent call last):")
-            || t.starts_with("During handling of the above exception")
-            || t.starts_with("The above exception was the direct cause")
+        if t.starts_with(b"Traceback (most recent call last):")
+            || t.starts_with(b"During handling of the above exception")
+            || t.starts_with(b"The above exception was the direct cause")
         {
-            if t.starts_with("Traceback") {
+            if t.starts_with(b"Traceback") {
                 self.mode = Mode::PythonFrames;
             }
-            self.event.add_frame(t.to_owned());
+            self.event.add_frame(text(t));
             return;
         }
-        if let Some(rest) = t.strip_prefix("goroutine ")
-            && t.ends_with("]:")
+        if let Some(rest) = t.strip_prefix(b"goroutine ")
+            && t.ends_with(b"]:")
         {
             self.mode = Mode::Go;
-            let state = rest.split_once(' ').map_or("", |(_, s)| s);
+            let state = rest
+                .iter()
+                .position(|&b| b == b' ')
+                .and_then(|i| rest.get(i + 1..))
+                .unwrap_or_default();
             self.event
-                .add_frame(format!("goroutine {}", normalise(state)));
+                .add_frame(format!("goroutine {}", normalise(&text(state))));
             return;
         }
         if !head && !indented && self.mode == Mode::PythonFrames {
@@ -254,38 +264,36 @@ impl Folder {
             if let Some(c) = self.python_exception.captures(line)
                 && let Some(class) = c.name("class")
             {
-                let class = String::from_utf8_lossy(class.as_bytes()).into_owned();
-                self.event.add_class(class, Level::Error);
+                self.event.add_class(text(class.as_bytes()), Level::Error);
             }
             self.mode = Mode::Plain;
             return;
         }
-        if let Some(rest) = t
-            .strip_prefix("panic: ")
-            .or(t.strip_prefix("fatal error: "))
-        {
+        if t.starts_with(b"panic: ") || t.starts_with(b"fatal error: ") {
             if !indented {
                 self.event.add_class("panic".into(), Level::Critical);
             }
-            let _ = rest;
             return;
         }
-        if let Some(frame) = t.strip_prefix("at ") {
-            self.event.add_frame(format!("at {}", frame_name(frame)));
+        if !head && let Some(frame) = t.strip_prefix(b"at ") {
+            self.event
+                .add_frame(format!("at {}", frame_name(&text(frame))));
             return;
         }
-        if t.starts_with("File \"") {
+        if !head && t.starts_with(b"File \"") {
             // `File "/app/x.py", line 12, in handler`: the file and the function.
+            let t = text(t);
             let file = t.split('"').nth(1).unwrap_or_default();
             let func = t.rsplit_once(", in ").map_or("", |(_, f)| f);
             self.event.add_frame(format!("File \"{file}\", in {func}"));
             return;
         }
         if self.mode == Mode::Go && !head {
+            let t = text(t);
             if t.starts_with("created by ") || self.go_function.is_match(t.as_bytes()) {
-                self.event.add_frame(normalise(t));
+                self.event.add_frame(normalise(&t));
             } else if indented && t.contains(".go:") {
-                let file = t.split_once(".go:").map_or(t, |(f, _)| f);
+                let file = t.split_once(".go:").map_or(t.as_str(), |(f, _)| f);
                 self.event.add_frame(format!("{file}.go"));
             }
             return;
@@ -294,9 +302,9 @@ impl Folder {
             && let Some(class) = c.name("class")
         {
             let class = String::from_utf8_lossy(class.as_bytes()).into_owned();
-            let prefix = if t.starts_with("Caused by: ") {
+            let prefix = if t.starts_with(b"Caused by: ") {
                 "Caused by: "
-            } else if t.starts_with("---> ") {
+            } else if t.starts_with(b"---> ") {
                 "---> "
             } else {
                 ""
@@ -365,27 +373,37 @@ fn normalise(s: &str) -> String {
 #[derive(Debug, Default)]
 pub struct Shapes {
     ids: FxHashMap<String, u32>,
-    texts: Vec<String>,
+    /// Per id (from 1): the shape and its exception classes.
+    texts: Vec<(String, String)>,
 }
 
 impl Shapes {
-    pub fn id(&mut self, shape: String) -> u32 {
+    /// The id of the event's shape.
+    pub fn id(&mut self, event: &Event) -> u32 {
+        let shape = event.shape();
         if shape.is_empty() {
             return 0;
         }
         if let Some(&id) = self.ids.get(&shape) {
             return id;
         }
-        self.texts.push(shape.clone());
+        self.texts.push((shape.clone(), event.classes()));
         let id = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
         self.ids.insert(shape, id);
         id
     }
 
+    fn get(&self, id: u32) -> Option<&(String, String)> {
+        id.checked_sub(1).and_then(|i| self.texts.get(i as usize))
+    }
+
     pub fn text(&self, id: u32) -> &str {
-        id.checked_sub(1)
-            .and_then(|i| self.texts.get(i as usize))
-            .map_or("", String::as_str)
+        self.get(id).map_or("", |t| t.0.as_str())
+    }
+
+    /// The exception classes of a shape, one line each.
+    pub fn classes(&self, id: u32) -> &str {
+        self.get(id).map_or("", |t| t.1.as_str())
     }
 }
 
@@ -532,8 +550,15 @@ INFO:root:next
 
     #[test]
     fn a_bare_exception_line_is_an_error() {
-        let ev = fold("KeyError: 'x'\nINFO fine\n");
-        assert_eq!(ev.len(), 2);
+        let ev =
+            fold("KeyError: 'x'\nINFO fine\nExit: done\nat 10:00 alice left\nat 11:00 bob left\n");
+        assert_eq!(ev.len(), 5);
+        assert_eq!(ev[2].2, None, "a bare `Exit` is no exception class");
+        assert_eq!(
+            (ev[3].1.as_str(), ev[4].1.as_str()),
+            ("", ""),
+            "a first line is no frame"
+        );
         assert_eq!(ev[0].2, Some(Level::Error));
         assert_eq!(ev[1].2, None);
     }

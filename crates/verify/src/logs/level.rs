@@ -9,19 +9,49 @@ use serde::Deserialize;
 
 use super::Level;
 
+/// Level names, lower case.
+const LEVEL_WORDS: [(&str, Level); 30] = [
+    ("trace", Level::Info),
+    ("debug", Level::Info),
+    ("dbug", Level::Info),
+    ("trce", Level::Info),
+    ("info", Level::Info),
+    ("information", Level::Info),
+    ("informational", Level::Info),
+    ("notice", Level::Info),
+    ("verbose", Level::Info),
+    ("fine", Level::Info),
+    ("finer", Level::Info),
+    ("finest", Level::Info),
+    ("config", Level::Info),
+    ("warn", Level::Warning),
+    ("warning", Level::Warning),
+    ("error", Level::Error),
+    ("err", Level::Error),
+    ("fail", Level::Error),
+    ("severe", Level::Error),
+    ("fatal", Level::Critical),
+    ("critical", Level::Critical),
+    ("crit", Level::Critical),
+    ("alert", Level::Critical),
+    ("emerg", Level::Critical),
+    ("emergency", Level::Critical),
+    ("panic", Level::Critical),
+    ("eror", Level::Error),
+    ("wrn", Level::Warning),
+    ("inf", Level::Info),
+    ("dbg", Level::Info),
+];
+
 /// The level named by a word (`error`, `WARN`, `crit`, …), any case.
 pub fn level_word(word: &str) -> Option<Level> {
-    let w = word.to_ascii_lowercase();
-    Some(match w.as_str() {
-        "trace" | "debug" | "dbug" | "trce" | "info" | "information" | "informational"
-        | "notice" | "verbose" | "fine" | "finer" | "finest" | "config" => Level::Info,
-        "warn" | "warning" => Level::Warning,
-        "error" | "err" | "fail" | "severe" => Level::Error,
-        "fatal" | "critical" | "crit" | "alert" | "emerg" | "emergency" | "panic" => {
-            Level::Critical
-        }
-        _ => return None,
-    })
+    if !(3..=13).contains(&word.len()) {
+        return None;
+    }
+    LEVEL_WORDS
+        .iter()
+        .find(|(w, _)| w.eq_ignore_ascii_case(word))
+        .map(|&(_, l)| l)
 }
 
 /// Syslog severity (0 emergency … 7 debug).
@@ -120,27 +150,26 @@ fn syslog_pri(line: &[u8]) -> Option<Level> {
 }
 
 fn logfmt(text: &str) -> Option<Level> {
-    for key in ["level=", "lvl=", "severity=", "log.level="] {
-        let mut from = 0;
-        while let Some(i) = text.get(from..).and_then(|t| t.find(key)) {
-            let at = from + i;
-            from = at + key.len();
-            let boundary = at == 0 || text.as_bytes().get(at - 1) == Some(&b' ');
-            if !boundary {
-                continue;
-            }
-            let value = text.get(from..).unwrap_or_default();
-            let value = value.trim_start_matches('"');
-            let word: String = value
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            if let Some(l) = level_word(&word) {
-                return Some(l);
-            }
-            if let Ok(n) = word.parse::<f64>() {
-                return Some(bunyan(n));
-            }
+    if !text.as_bytes().contains(&b'=') {
+        return None;
+    }
+    for token in text.split(' ') {
+        let Some(value) = ["level=", "lvl=", "severity=", "log.level="]
+            .iter()
+            .find_map(|k| token.strip_prefix(k))
+        else {
+            continue;
+        };
+        let value = value.trim_start_matches('"');
+        let end = value
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(value.len());
+        let word = value.get(..end).unwrap_or_default();
+        if let Some(l) = level_word(word) {
+            return Some(l);
+        }
+        if let Ok(n) = word.parse::<f64>() {
+            return Some(bunyan(n));
         }
     }
     None
@@ -223,17 +252,12 @@ pub fn stated_level(line: &[u8]) -> Option<Level> {
     if let Some(l) = logfmt(text) {
         return Some(l);
     }
-    // Python `%(asctime)s - %(name)s - %(levelname)s - %(message)s`.
-    for part in text.splitn(5, " - ").skip(1).take(3) {
-        if let Some(l) = is_upper_level_word(part.trim()) {
-            return Some(l);
-        }
-    }
     if let Some(l) = bracketed(text) {
         return Some(l);
     }
+    // Also Python's `%(asctime)s - %(name)s - %(levelname)s - %(message)s` (the sixth word).
     text.split_ascii_whitespace()
-        .take(6)
+        .take(8)
         .find_map(is_upper_level_word)
 }
 
@@ -307,7 +331,12 @@ mod tests {
             ),
             Some(Level::Warning)
         );
-        assert_eq!(level(r#"{"ts":1.7e9,"lvl":"eror"}"#), None);
+        assert_eq!(
+            level(r#"{"ts":1.7e9,"lvl":"eror"}"#),
+            Some(Level::Error),
+            "zap/log15 short names"
+        );
+        assert_eq!(level(r#"{"ts":1.7e9,"lvl":"nope"}"#), None);
         assert_eq!(
             level(r#"{"asctime":"x","levelname":"CRITICAL","message":"x"}"#),
             Some(Level::Critical)
@@ -339,7 +368,8 @@ mod tests {
             level(r#"time="2026-12-04T10:00:00Z" level=info msg="request failed once""#),
             Some(Level::Info)
         );
-        assert_eq!(level(r#"t=2026-12-04 lvl=eror msg=x"#), None);
+        assert_eq!(level(r#"t=2026-12-04 lvl=eror msg=x"#), Some(Level::Error));
+        assert_eq!(level(r#"t=2026-12-04 lvl=nope msg=x"#), None);
         assert_eq!(
             level(r#"time=2026-12-04T10:00:00Z level="ERROR" msg=x"#),
             Some(Level::Error)

@@ -336,7 +336,7 @@ struct Mining {
 impl Mining {
     fn event(&mut self, event: &fold::Event, is_canary: bool) {
         let cid = self.miner.add(event.head());
-        let shape = self.shapes.id(event.shape());
+        let shape = self.shapes.id(event);
         let key = (
             cid,
             shape,
@@ -524,14 +524,17 @@ fn run(
     let mut notes = Vec::new();
     let mut critical_hit = Vec::new();
     let (nb, nc) = (base.events as f64, canary.events as f64);
-    for (cid, &(_, _, stated, exception)) in keys.iter().enumerate() {
+    for (cid, &(head, shape, stated, exception)) in keys.iter().enumerate() {
         let template = mining.template(cid);
         let b = base.counts.get(cid).copied().unwrap_or(0);
         let c = canary.counts.get(cid).copied().unwrap_or(0);
         let bs = base.samples.get(cid).cloned().unwrap_or_default();
         let cs = canary.samples.get(cid).cloned().unwrap_or_default();
+        // The first line's template and the first line of a sample (a trace's frames are not
+        // words about the event: `alert.py`).
+        let head_template = mining.miner.template(head);
         let probe = format!(
-            "{template}\n{}",
+            "{head_template}\n{}",
             cs.first()
                 .or(bs.first())
                 .map_or("", |s| s.lines().next().unwrap_or(""))
@@ -549,8 +552,10 @@ fn run(
                 Level::Info
             }
         });
+        // `OutOfMemoryError` in a class is critical; a frame's name (`alert.py`) is not.
+        let classes = format!("{head_template}\n{}", mining.shapes.classes(shape));
         let level = match exception {
-            Some(e) if e >= level && critical.is_match(&template) => Level::Critical,
+            Some(e) if e >= level && critical.is_match(&classes) => Level::Critical,
             Some(e) => level.max(e),
             None => level,
         };
@@ -708,6 +713,26 @@ mod tests {
             "stack trace folded into the event"
         );
         assert_eq!(r.score, 80.0);
+    }
+
+    #[test]
+    fn levels_of_traces() {
+        let base = lines(|i| format!("INFO request {i} served in {} ms", i % 7), 200);
+        let mut canary = base.clone();
+        // A frame's file name is not a level word; the class is.
+        canary.push_str("request 7 went wrong\nTraceback (most recent call last):\n  File \"/srv/alert.py\", line 3, in send\n    raise ValueError(x)\nValueError: 7\n");
+        canary.push_str("2026-12-04 10:00:00 ERROR [main] Cache - refill\njava.lang.OutOfMemoryError: Java heap space\n\tat a.B.c(B.java:1)\n");
+        let r = run(&base, &canary);
+        assert_eq!(r.unexpected, 2, "{:#?}", r.clusters);
+        let level = |word: &str| {
+            r.clusters
+                .iter()
+                .find(|c| c.template.contains(word))
+                .unwrap()
+                .level
+        };
+        assert_eq!(level("ValueError"), Level::Error);
+        assert_eq!(level("OutOfMemoryError"), Level::Critical);
     }
 
     #[test]
