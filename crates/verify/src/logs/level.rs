@@ -218,8 +218,11 @@ pub fn stated_level(line: &[u8]) -> Option<Level> {
         Err(e) => std::str::from_utf8(line.get(..e.valid_up_to())?).ok()?,
     };
     // Python logging's default format: `ERROR:root:message`.
-    if let Some((word, rest)) = text.split_once(':')
-        && !rest.starts_with(' ')
+    let head = text.get(..text.len().min(10)).unwrap_or_default();
+    if first.is_ascii_uppercase()
+        && let Some(colon) = head.find(':')
+        && let Some((word, rest)) = text.split_at_checked(colon)
+        && !rest.starts_with(": ")
         && word.bytes().all(|b| b.is_ascii_uppercase())
         && let Some(l) = level_word(word)
     {
@@ -256,9 +259,34 @@ pub fn stated_level(line: &[u8]) -> Option<Level> {
         return Some(l);
     }
     // Also Python's `%(asctime)s - %(name)s - %(levelname)s - %(message)s` (the sixth word).
-    text.split_ascii_whitespace()
-        .take(8)
-        .find_map(is_upper_level_word)
+    upper_level_word(text, 8)
+}
+
+/// The first upper-case level word among the first `words` words (one pass over the bytes:
+/// this runs on every event).
+fn upper_level_word(text: &str, words: usize) -> Option<Level> {
+    let bytes = text.as_bytes();
+    let mut seen = 0;
+    let mut i = 0;
+    while seen < words {
+        while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        if start == i {
+            return None;
+        }
+        seen += 1;
+        if let Some(word) = text.get(start..i)
+            && let Some(l) = is_upper_level_word(word)
+        {
+            return Some(l);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
