@@ -170,7 +170,11 @@ impl Folder {
         }
         let completed = self.complete();
         self.event.push_line(line);
-        if self.node_excerpt.is_match(line) {
+        // `file.js:12`: no space, a digit last (checked before the expression).
+        if line.last().is_some_and(u8::is_ascii_digit)
+            && !line.contains(&b' ')
+            && self.node_excerpt.is_match(line)
+        {
             self.mode = Mode::NodeExcerpt;
         }
         self.shape_line(line, true);
@@ -225,6 +229,7 @@ impl Folder {
         // any line, another (`TypeError: …`) under a line that reports a problem.
         self.event.lines == 1
             && !indented
+            && may_be_exception_line(line)
             && (self.java_exception.is_match(line)
                 || (self.exception_line.is_match(line) && self.problem.is_match(self.event.head())))
     }
@@ -298,7 +303,8 @@ impl Folder {
             }
             return;
         }
-        if let Some(c) = self.exception_line.captures(line)
+        if may_be_exception_line(line)
+            && let Some(c) = self.exception_line.captures(line)
             && let Some(class) = c.name("class")
         {
             let class = String::from_utf8_lossy(class.as_bytes()).into_owned();
@@ -313,6 +319,24 @@ impl Folder {
                 .add_class(format!("{prefix}{class}"), Level::Error);
         }
     }
+}
+
+/// Whether a line may be an exception class line (`KeyError: 'x'`, `Caused by: …`,
+/// `java.lang.X`): its first word ends with `:`, is the whole line, or is one of the prefixes
+/// `EXCEPTION_LINE` allows. A cheap test before the expression, which runs on every line.
+fn may_be_exception_line(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    let word = t
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .and_then(|i| t.get(..i))
+        .unwrap_or(t);
+    word.len() == t.len()
+        || word.ends_with(b":")
+        || matches!(
+            word,
+            b"Caused" | b"Suppressed:" | b"--->" | b"Unhandled" | b"Exception" | b"Uncaught"
+        )
 }
 
 /// A frame's function (and file, without line and column): `com.x.A.run(A.java:42)` →
