@@ -1,8 +1,12 @@
-//! Log analysis: mine templates from the baseline's and the canary's logs with one miner, count
-//! each template per side, and classify each template as unexpected (new in the canary, or
-//! significantly more frequent there), expected, or ignored (the operator's list); detect its
-//! level (critical, error, warning). The log score starts at 100 and loses a deduction per
-//! unexpected template, by level; by default an unexpected critical template scores 0.
+//! Log analysis: read the baseline's and the canary's logs (compressed ones decompressed,
+//! binary ones refused: [`input`]), fold multi-line events such as stack traces ([`fold`]), mine
+//! templates with one miner (a folded trace's shape is part of its template), count each
+//! template per side, and classify each template as unexpected (new in the canary, or
+//! significantly more frequent there), expected, or ignored (the operator's list); take its level
+//! (critical, error, warning) from the line's format ([`level`]) or else the `levels`
+//! expressions, raised by an exception in the event. The log score starts at 100 and loses a
+//! deduction per unexpected template, by level; by default an unexpected critical template
+//! scores 0.
 
 pub mod fold;
 pub mod input;
@@ -28,7 +32,8 @@ pub struct LogConfig {
     pub canary: Vec<String>,
     #[serde(default)]
     pub miner: MinerConfig,
-    /// A line matching this starts no new event: it continues the previous one (stack traces).
+    /// A line matching this starts no new event: it continues the previous one (stack traces;
+    /// the default covers Java, Python, Go, Node.js and .NET, see [`fold::DEFAULT_CONTINUATION`]).
     #[serde(default = "default_continuation")]
     pub continuation: String,
     /// Templates (or sample lines) matching any of these are ignored.
