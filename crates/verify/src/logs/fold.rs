@@ -19,7 +19,7 @@ use super::Level;
 pub const DEFAULT_CONTINUATION: &str = concat!(
     r"^(\s",
     r"|Caused by:|Suppressed:|\.\.\. \d+ (more|common frames omitted)",
-    r"|Traceback \(most recent call last\):|During handling of the above exception",
+    r"|During handling of the above exception",
     r"|The above exception was the direct cause",
     r"|goroutine \d+ \[[^\]]*\]:$|created by |\[signal |\[recovered\]",
     r"|--- End of |Node\.js v\d|[}\]]\)?;?,?$)"
@@ -79,6 +79,10 @@ impl Event {
             out.push_str(p);
         }
         out
+    }
+
+    fn has_trace(&self) -> bool {
+        !self.classes.is_empty() || !self.frames.is_empty()
     }
 
     fn clear(&mut self) {
@@ -199,6 +203,12 @@ impl Folder {
 
     fn continues(&mut self, line: &[u8]) -> bool {
         let indented = line.first().is_some_and(u8::is_ascii_whitespace);
+        // A traceback continues the line that reports it (`logging.exception`: `ERROR:root:…`;
+        // http.server: `Exception occurred during processing…`) or the traceback it is chained
+        // to; under any other line (an access log line, say) it starts an event of its own.
+        if line.starts_with(b"Traceback (most recent call last):") {
+            return self.event.has_trace() || self.problem.is_match(self.event.head());
+        }
         match self.mode {
             Mode::PythonFrames if !indented => {
                 if self.continuation.is_match(line) {
@@ -514,6 +524,17 @@ INFO:root:next
         let ev = fold(log);
         assert_eq!(ev.len(), 3, "{ev:#?}");
         assert!(ev[1].1.starts_with("ZeroDivisionError ⏎ "));
+    }
+
+    #[test]
+    fn a_traceback_under_a_line_reporting_no_problem_is_its_own_event() {
+        // wsgiref prints the traceback, then the access line of the failed request.
+        let log = "127.0.0.1 - - [04/Dec/2026 10:00:00] \"GET /ok HTTP/1.1\" 200 2\nTraceback (most recent call last):\n  File \"/srv/app.py\", line 9, in app\n    return USERS[key]\nKeyError: 'x'\n127.0.0.1 - - [04/Dec/2026 10:00:01] \"GET /x HTTP/1.1\" 500 59\n";
+        let ev = fold(log);
+        assert_eq!(ev.len(), 3, "{ev:#?}");
+        assert!(ev[1].0.starts_with("Traceback") && ev[1].0.ends_with("KeyError: 'x'"));
+        assert_eq!(ev[1].2, Some(Level::Error));
+        assert_eq!(ev[0].2, None);
     }
 
     #[test]

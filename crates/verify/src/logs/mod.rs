@@ -725,7 +725,7 @@ mod tests {
         let base = lines(|i| format!("INFO request {i} served in {} ms", i % 7), 200);
         let mut canary = base.clone();
         // A frame's file name is not a level word; the class is.
-        canary.push_str("request 7 went wrong\nTraceback (most recent call last):\n  File \"/srv/alert.py\", line 3, in send\n    raise ValueError(x)\nValueError: 7\n");
+        canary.push_str("request 7 failed\nTraceback (most recent call last):\n  File \"/srv/alert.py\", line 3, in send\n    raise ValueError(x)\nValueError: 7\n");
         canary.push_str("2026-12-04 10:00:00 ERROR [main] Cache - refill\njava.lang.OutOfMemoryError: Java heap space\n\tat a.B.c(B.java:1)\n");
         let r = run(&base, &canary);
         assert_eq!(r.unexpected, 2, "{:#?}", r.clusters);
