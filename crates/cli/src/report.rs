@@ -79,17 +79,11 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
     // A bar on a terminal for long reports: the decisions read, the rows rendered, then
     // Chromium printing (one step it does not report on).
     let long = |total: usize| total >= 200;
-    let bar = crate::render::progress_bar(1, "{msg} [{bar:30}] {pos}/{len} decisions");
-    // Drawn only once a range turns out long (short reports print no bar at all).
-    let terminal = !bar.is_hidden();
-    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let lazy = crate::render::LazyBar::new("{msg} [{bar:30}] {pos}/{len} decisions");
+    let bar = lazy.bar.clone();
     let show = {
-        let bar = bar.clone();
-        move || {
-            if terminal && bar.is_hidden() {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            }
-        }
+        let lazy = lazy.clone();
+        move || lazy.show()
     };
     bar.set_message("reading");
     let report = {

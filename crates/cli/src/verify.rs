@@ -132,7 +132,18 @@ fn analyse(config: &AnalysisConfig, args: &CommonArgs) -> anyhow::Result<u8> {
         }),
         environment: args.environment.clone(),
     };
-    let report = analysis::run(config, &subject)?;
+    // A bar on a terminal while large logs are read (64 MiB and more in all).
+    let lazy = crate::render::LazyBar::new("reading logs [{bar:30}] {bytes}/{total_bytes}");
+    let shown = |read: u64, total: u64| {
+        if total >= 64 << 20 {
+            lazy.show();
+            lazy.bar.set_length(total);
+            lazy.bar.set_position(read);
+        }
+    };
+    let report = analysis::run_with_progress(config, &subject, Some(&shown));
+    lazy.bar.finish_and_clear();
+    let report = report?;
     // The bytes written with `--format json` are the bytes recorded: one digest for both.
     let mut json = serde_json::to_vec_pretty(&report).context("cannot serialize the report")?;
     json.push(b'\n');

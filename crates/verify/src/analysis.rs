@@ -18,6 +18,16 @@ pub struct Subject {
 
 /// Run the analysis the configuration describes.
 pub fn run(config: &AnalysisConfig, subject: &Subject) -> Result<Report, VerifyError> {
+    run_with_progress(config, subject, None)
+}
+
+/// [`run`], telling `logs_progress` the log bytes read so far and in all
+/// ([`logs::analyse_with_progress`]).
+pub fn run_with_progress(
+    config: &AnalysisConfig,
+    subject: &Subject,
+    logs_progress: Option<&dyn Fn(u64, u64)>,
+) -> Result<Report, VerifyError> {
     let metric_count: usize = config.groups.iter().map(|g| g.metrics.len()).sum();
     let metrics = if metric_count > 0 {
         let source: Box<dyn MetricSource> = match config.provider() {
@@ -36,7 +46,7 @@ pub fn run(config: &AnalysisConfig, subject: &Subject) -> Result<Report, VerifyE
         None
     };
     let logs = match &config.logs {
-        Some(l) => Some(logs::analyse(l)?),
+        Some(l) => Some(logs::analyse_with_progress(l, logs_progress)?),
         None => None,
     };
     Ok(assemble(config, subject, metrics, logs))

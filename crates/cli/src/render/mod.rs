@@ -121,6 +121,31 @@ pub fn progress_bar(len: u64, template: &str) -> ProgressBar {
     pb
 }
 
+/// A progress bar drawn on stderr only once the work turns out long ([`LazyBar::show`]), and
+/// never without a terminal: short runs print no bar at all.
+#[derive(Clone)]
+pub struct LazyBar {
+    pub bar: ProgressBar,
+    terminal: bool,
+}
+
+impl LazyBar {
+    pub fn new(template: &str) -> Self {
+        let bar = progress_bar(1, template);
+        let terminal = !bar.is_hidden();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        LazyBar { bar, terminal }
+    }
+
+    /// Draw from now on (on a terminal).
+    pub fn show(&self) {
+        if self.terminal && self.bar.is_hidden() {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+}
+
 /// What a violation did to the decision.
 #[derive(Debug, Clone, Copy)]
 pub enum Status<'a> {
