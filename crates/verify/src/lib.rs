@@ -14,6 +14,7 @@ pub mod error;
 pub mod evidence;
 pub mod judge;
 pub mod logs;
+pub mod metrics_formats;
 pub mod provider;
 pub mod report;
 pub mod stats;
