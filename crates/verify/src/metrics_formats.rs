@@ -1056,10 +1056,8 @@ mod tests {
         let s = auto(range);
         assert_eq!(s["up{job=\"a\"}"].len(), 2);
         assert_eq!(s["up{job=\"b\"}"], vec![(Some(1_700_000_000.0), 0.0)]);
-        let wrapped = format!(
-            r#"{{"err": {{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[[1,"2"]]}}]}}}}}}"#
-        );
-        assert_eq!(auto(&wrapped)["err"], vec![(Some(1.0), 2.0)]);
+        let wrapped = r#"{"err": {"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"2"]]}]}}}"#;
+        assert_eq!(auto(wrapped)["err"], vec![(Some(1.0), 2.0)]);
         let vector = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"x"},"value":[5,"3"]}]}}"#;
         assert_eq!(auto(vector)["x"], vec![(Some(5.0), 3.0)]);
     }

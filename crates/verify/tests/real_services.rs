@@ -290,13 +290,13 @@ fn analyse(dir: &Path, baseline: &[PathBuf], canary: &[PathBuf]) -> Report {
 
 /// What the comparison of two analyses looks at: every cluster's template, level,
 /// classification and counts, the score and the verdict.
-fn outcome(
-    r: &Report,
-) -> (
+type Outcome = (
     Verdict,
     String,
     Vec<(String, Level, ClusterClass, u64, u64)>,
-) {
+);
+
+fn outcome(r: &Report) -> Outcome {
     let logs = r.logs.as_ref().unwrap();
     let mut clusters: Vec<_> = logs
         .clusters
