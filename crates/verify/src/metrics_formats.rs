@@ -65,7 +65,7 @@ pub fn parse(path: &Path, bytes: &[u8], declared: SeriesFormat) -> Result<Series
         f => f,
     };
     let at = |m: String| VerifyError::input(path, format.label(), m);
-    match format {
+    let mut series = match format {
         SeriesFormat::WideCsv | SeriesFormat::LongCsv => csv_series(text, format).map_err(at),
         SeriesFormat::Json => json_series(text).map_err(at),
         SeriesFormat::Prometheus => prometheus_series(text).map_err(at),
@@ -74,7 +74,14 @@ pub fn parse(path: &Path, bytes: &[u8], declared: SeriesFormat) -> Result<Series
             "series",
             format!("the format is not one of {KNOWN}"),
         )),
+    }?;
+    // In time order (exports may run newest first), when every sample has a time.
+    for samples in series.values_mut() {
+        if samples.iter().all(|(t, _)| t.is_some()) {
+            samples.sort_by(|a, b| a.0.unwrap_or(0.0).total_cmp(&b.0.unwrap_or(0.0)));
+        }
     }
+    Ok(series)
 }
 
 /// The text of a series file: UTF-8 without a byte-order mark. Compressed or binary content is
@@ -1182,6 +1189,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("at line 2, column 3: not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn samples_come_in_time_order() {
+        let s = auto("time,a\n3,30\n1,10\n2,20\n");
+        assert_eq!(
+            s["a"],
+            vec![(Some(1.0), 10.0), (Some(2.0), 20.0), (Some(3.0), 30.0)]
+        );
+        // Without times, the file's order is the series' order.
+        let s = auto("metric,value\na,3\na,1\n");
+        assert_eq!(s["a"], vec![(None, 3.0), (None, 1.0)]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Where metric series come from: Prometheus (`query_range` over HTTP) or files.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -120,8 +121,18 @@ pub fn read_series_file_as(path: &Path, format: SeriesFormat) -> Result<Series, 
             format!("{len} bytes is over the limit of {MAX_FILE_BYTES} bytes"),
         ));
     }
-    let bytes = std::fs::read(path)
+    // Read at most one byte over the limit: a file that grew since is still refused.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| VerifyError::input(path, format.label(), format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(VerifyError::input(
+            path,
+            format.label(),
+            format!("over the limit of {MAX_FILE_BYTES} bytes"),
+        ));
+    }
     metrics_formats::parse(path, &bytes, format)
 }
 
