@@ -451,7 +451,10 @@ fn json_series(text: &str) -> Result<Series, String> {
     let mut out = Series::new();
     match &doc {
         Value::Object(o) if is_prom_response(o) => prom_response(o, "", None, &mut out)?,
-        Value::Array(a) => prom_results(a, "", None, &mut out)?,
+        Value::Array(a) if a.first().is_some_and(is_prom_result) => {
+            prom_results(a, "", None, &mut out)?;
+        }
+        Value::Array(rows) => json_rows(rows, &mut out)?,
         Value::Object(o) => {
             for (name, v) in o {
                 let at = format!("/{}", pointer_escape(name));
@@ -466,9 +469,13 @@ fn json_series(text: &str) -> Result<Series, String> {
                         let samples = json_points(points, &at)?;
                         out.entry(canonical_key(name)).or_default().extend(samples);
                     }
+                    Value::Object(by_time) => {
+                        let samples = json_time_map(by_time, &at)?;
+                        out.entry(canonical_key(name)).or_default().extend(samples);
+                    }
                     _ => {
                         return Err(format!(
-                            "at {at}: expected an array of points ([[time, value], ...] or [value, ...]) or a Prometheus query_range response"
+                            "at {at}: expected an array of points ([[time, value], ...] or [value, ...]), an object of time to value, or a Prometheus query_range response"
                         ));
                     }
                 }
@@ -482,6 +489,50 @@ fn json_series(text: &str) -> Result<Series, String> {
         }
     }
     Ok(out)
+}
+
+/// `{"1764000000000": 0.01, ...}`: time to value (pandas' `to_json()`, orient `columns`).
+fn json_time_map(by_time: &Map<String, Value>, at: &str) -> Result<Vec<Sample>, String> {
+    let mut out = Vec::with_capacity(by_time.len());
+    for (k, v) in by_time {
+        let at = format!("{at}/{}", pointer_escape(k));
+        let t = parse_time(k).ok_or_else(|| {
+            format!(
+                "at {at}: the key {k:?} is not a time (epoch seconds or milliseconds, RFC 3339)"
+            )
+        })?;
+        if let Some(v) = json_value(v, &at)? {
+            out.push((Some(t), v));
+        }
+    }
+    Ok(out)
+}
+
+/// `[{"time": t, "error_rate": v, ...}, ...]`: one object per time, one key per metric (wide
+/// rows: pandas' `to_json(orient="records")`).
+fn json_rows(rows: &[Value], out: &mut Series) -> Result<(), String> {
+    for (i, row) in rows.iter().enumerate() {
+        let Value::Object(row) = row else {
+            return Err(format!(
+                "at /{i}: expected a row {{\"time\": t, \"metric\": value, ...}} or a Prometheus series, found {}",
+                kind(row)
+            ));
+        };
+        let Some((tk, t)) = row.iter().find(|(k, _)| is_time_header(k)) else {
+            return Err(format!(
+                "at /{i}: the row has no time (a key time, timestamp, ts or date)"
+            ));
+        };
+        let time = json_time(t, &format!("/{i}/{}", pointer_escape(tk)))?;
+        for (k, v) in row.iter().filter(|(k, _)| *k != tk) {
+            let at = format!("/{i}/{}", pointer_escape(k));
+            let entry = out.entry(canonical_key(k)).or_default();
+            if let Some(v) = json_value(v, &at)? {
+                entry.push((Some(time), v));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn pointer_escape(s: &str) -> String {
@@ -1067,6 +1118,18 @@ mod tests {
         assert_eq!(auto(wrapped)["err"], vec![(Some(1.0), 2.0)]);
         let vector = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"x"},"value":[5,"3"]}]}}"#;
         assert_eq!(auto(vector)["x"], vec![(Some(5.0), 3.0)]);
+        // pandas: to_json() (orient columns, epoch ms keys) and orient records.
+        let columns =
+            r#"{"a": {"1700000000000": 1.5, "1700000015000": null}, "b": {"1700000000000": 2}}"#;
+        assert_eq!(auto(columns)["a"], vec![(Some(1_700_000_000.0), 1.5)]);
+        assert_eq!(auto(columns)["b"], vec![(Some(1_700_000_000.0), 2.0)]);
+        let records = r#"[{"timestamp": "2023-11-14T22:13:20Z", "a": 1, "b": null}, {"timestamp": 1700000015, "a": "2", "b": 3}]"#;
+        let s = auto(records);
+        assert_eq!(
+            s["a"],
+            vec![(Some(1_700_000_000.0), 1.0), (Some(1_700_000_015.0), 2.0)]
+        );
+        assert_eq!(s["b"], vec![(Some(1_700_000_015.0), 3.0)]);
     }
 
     #[test]
@@ -1105,7 +1168,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_format_and_the_place() {
-        let cases: [(&str, SeriesFormat, &str); 14] = [
+        let cases: [(&str, SeriesFormat, &str); 16] = [
+            (
+                "{\"a\": {\"later\": 1}}",
+                SeriesFormat::Auto,
+                "JSON series: at /a/later: the key \"later\" is not a time",
+            ),
+            (
+                "[{\"a\": 1}]",
+                SeriesFormat::Auto,
+                "JSON series: at /0: the row has no time",
+            ),
             (
                 "t,a\n1,2\n3,x\n",
                 SeriesFormat::Auto,

@@ -1,7 +1,7 @@
 //! The same series written in every metric file format the files provider reads — wide CSV
 //! (RFC 3339 times; Grafana's "series joined by time" shape with quoted headers and local
-//! date-times), long CSV, JSON (a map of points; Prometheus `query_range` responses, wrapped
-//! per metric and named by `__name__`) and the Prometheus text format (milliseconds) and
+//! date-times), long CSV, JSON (a map of points; pandas' `to_json` columns and records;
+//! Prometheus `query_range` responses, wrapped per metric and named by `__name__`) and the Prometheus text format (milliseconds) and
 //! OpenMetrics (seconds, `# EOF`) — reads back to the same samples, gaps left out, and gives
 //! the same analysis: a healthy canary passes and a regressed one fails in every format, with
 //! identical scores.
@@ -134,6 +134,34 @@ fn json_map(d: &Data) -> String {
     serde_json::Value::Object(o).to_string()
 }
 
+/// pandas' `DataFrame.to_json()` (orient `columns`): metric to `{epoch ms: value}`.
+fn pandas_columns(d: &Data) -> String {
+    let mut o = serde_json::Map::new();
+    for (m, points) in d {
+        let by_time: serde_json::Map<String, serde_json::Value> = points
+            .iter()
+            .map(|(t, v)| ((t * 1000).to_string(), serde_json::json!(v)))
+            .collect();
+        o.insert((*m).to_string(), by_time.into());
+    }
+    serde_json::Value::Object(o).to_string()
+}
+
+/// pandas' `to_json(orient="records", date_format="iso")`: one object per time.
+fn pandas_records(d: &Data) -> String {
+    let rows: Vec<serde_json::Value> = (0..POINTS as usize)
+        .map(|i| {
+            let mut row = serde_json::Map::new();
+            row.insert("timestamp".into(), rfc3339(d[0].1[i].0).into());
+            for (m, points) in d {
+                row.insert((*m).to_string(), serde_json::json!(points[i].1));
+            }
+            row.into()
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
 fn query_range_series(
     points: &[(i64, Option<f64>)],
     labels: serde_json::Value,
@@ -212,7 +240,7 @@ struct Variant {
     write: fn(&Data, &str) -> String,
 }
 
-const VARIANTS: [Variant; 8] = [
+const VARIANTS: [Variant; 10] = [
     Variant {
         name: "wide.csv",
         format: SeriesFormat::WideCsv,
@@ -232,6 +260,16 @@ const VARIANTS: [Variant; 8] = [
         name: "map.json",
         format: SeriesFormat::Json,
         write: |d, _| json_map(d),
+    },
+    Variant {
+        name: "pandas-columns.json",
+        format: SeriesFormat::Json,
+        write: |d, _| pandas_columns(d),
+    },
+    Variant {
+        name: "pandas-records.json",
+        format: SeriesFormat::Json,
+        write: |d, _| pandas_records(d),
     },
     Variant {
         name: "query_range-wrapped.json",
