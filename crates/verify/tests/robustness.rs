@@ -60,7 +60,7 @@ proptest! {
 
     #[test]
     fn series_files_in_every_format_never_panic(
-        prefix in 0usize..8,
+        prefix in 0usize..10,
         body in "[a-zA-Z_0-9{}=\",.:#+ \\\n\t\\[\\]-]{0,300}",
         raw in proptest::collection::vec(any::<u8>(), 0..64),
         format in 0usize..5,
@@ -75,6 +75,8 @@ proptest! {
             "{__name__=\"",
             "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"",
             "{\"m\": [[",
+            "[{\"time\": ",
+            "{\"m\": {\"",
         ];
         let formats = [
             SeriesFormat::Auto,
