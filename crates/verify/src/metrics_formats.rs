@@ -172,13 +172,14 @@ fn looks_like_sample(line: &str) -> bool {
     if rest.starts_with('{') {
         return true;
     }
-    rest.starts_with([' ', '\t']) && !rest.contains(',')
+    rest.starts_with(' ') && !rest.contains([',', '\t', ';'])
 }
 
 /// Long when the header names a metric column and a value column.
 fn csv_header_kind(line: &str) -> Option<SeriesFormat> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
+        .delimiter(delimiter(line))
         .trim(csv::Trim::All)
         .from_reader(line.as_bytes());
     let header = reader.records().next()?.ok()?;
@@ -270,8 +271,28 @@ fn parse_value(s: &str) -> Result<Option<f64>, ()> {
     s.parse::<f64>().map(Some).map_err(|_| ())
 }
 
+/// The separator of a CSV header line: a comma, else a tab (TSV), else a semicolon (a
+/// spreadsheet in a locale with decimal commas).
+fn delimiter(header: &str) -> u8 {
+    if header.contains(',') {
+        b','
+    } else if header.contains('\t') {
+        b'\t'
+    } else if header.contains(';') {
+        b';'
+    } else {
+        b','
+    }
+}
+
 fn csv_series(text: &str, declared: SeriesFormat) -> Result<Series, String> {
+    let header = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter(header))
         .flexible(false)
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
@@ -1091,6 +1112,16 @@ mod tests {
         assert_eq!(s["m"], vec![(Some(1_700_000_000.0), 1.0)]);
         let s = auto("when,m\n2023-11-14T22:13:20Z,1\n");
         assert_eq!(s["m"], vec![(Some(1_700_000_000.0), 1.0)]);
+    }
+
+    #[test]
+    fn tab_and_semicolon_separated() {
+        assert_eq!(detect("time\terror_rate\n1\t2\n"), SeriesFormat::WideCsv);
+        let s = auto("time\terror_rate\tlatency\n1\t2\t\n");
+        assert_eq!(s["error_rate"], vec![(Some(1.0), 2.0)]);
+        assert!(s["latency"].is_empty());
+        let s = auto("metric;timestamp;value\nm;1;2\n");
+        assert_eq!(s["m"], vec![(Some(1.0), 2.0)]);
     }
 
     #[test]
