@@ -1023,6 +1023,9 @@ pub fn lookup<'a>(series: &'a Series, metric: &str) -> Result<Option<&'a [Sample
     let (name, wanted) = parse_selector(&key).unwrap_or((key.clone(), Vec::new()));
     let matches: Vec<(&String, &Vec<Sample>)> = series
         .iter()
+        // The name before the labels first: parsing the labels of every key would be slow on
+        // a dump of many series.
+        .filter(|(k, _)| k.split('{').next() == Some(name.as_str()))
         .filter(|(k, _)| {
             let (n, labels) = parse_selector(k).unwrap_or(((*k).clone(), Vec::new()));
             n == name && wanted.iter().all(|w| labels.contains(w))
