@@ -12,7 +12,7 @@ use std::path::Path;
 
 use portcullis_verify::config::AnalysisConfig;
 use portcullis_verify::judge::{self, MetricRule};
-use portcullis_verify::logs::{Miner, MinerConfig};
+use portcullis_verify::logs::{self, LogConfig, Miner, MinerConfig};
 use portcullis_verify::metrics_formats::{self, SeriesFormat};
 use portcullis_verify::provider::{read_series_file, read_series_file_as};
 use portcullis_verify::stats::mann_whitney;
@@ -45,6 +45,35 @@ proptest! {
             prop_assert!(c < plain.clusters().len());
             let _ = plain.template(c);
             tuned.add(l);
+        }
+    }
+
+    #[test]
+    fn the_log_analysis_takes_any_bytes(
+        lines in proptest::collection::vec(prop_oneof![
+            4 => "\\PC{0,80}",
+            1 => Just("Traceback (most recent call last):".to_string()),
+            1 => Just("goroutine 7 [running]:".to_string()),
+            1 => Just("  File \"x.py\", line 1, in f".to_string()),
+            1 => Just("\tat a.B.c(B.java:1)".to_string()),
+            1 => Just("/app/x.js:3".to_string()),
+            1 => "\\{\"level\":[0-9a-z\"]{0,6}\\}".prop_map(|s| s),
+            1 => "<[0-9]{1,4}>.{0,20}".prop_map(|s| s),
+        ], 0..40),
+        raw in proptest::collection::vec(any::<u8>(), 0..300),
+        magic in prop_oneof![Just(&b""[..]), Just(&[0x1fu8, 0x8b][..]), Just(&[0x28u8, 0xb5, 0x2f, 0xfd][..])],
+    ) {
+        let config: LogConfig = serde_json::from_value(serde_json::json!({"baseline": ["b"], "canary": ["c"]})).unwrap();
+        let text = lines.join("\n");
+        let mut junk = magic.to_vec();
+        junk.extend_from_slice(&raw);
+        let r = logs::analyse_readers(&config, vec![
+            (std::path::PathBuf::from("b"), false, text.as_bytes()),
+            (std::path::PathBuf::from("c"), true, &junk[..]),
+        ]);
+        if let Err(e) = r {
+            let m = e.to_string();
+            prop_assert!(m.starts_with("c: ") || m.starts_with("b: "), "the file is named: {m}");
         }
     }
 

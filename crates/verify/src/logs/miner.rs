@@ -35,6 +35,11 @@ pub struct MinerConfig {
     /// A masked token under a template's `<*>` counts as equal when matching (plain Drain
     /// counts it as neither equal nor different).
     pub masked_tokens_match: bool,
+    /// Most constant words a line may change in a template it joins: a line whose words differ
+    /// from a template's in more places starts its own template, however similar otherwise
+    /// ("user login succeeded for <*>" and "user logout requested by <*>" stay apart). A word
+    /// is a token of letters only; `null` leaves only the similarity to decide (plain Drain).
+    pub max_word_changes: Option<usize>,
 }
 
 impl Default for MinerConfig {
@@ -47,6 +52,7 @@ impl Default for MinerConfig {
             extra_delimiters: String::new(),
             patterns: Vec::new(),
             masked_tokens_match: true,
+            max_word_changes: Some(1),
         }
     }
 }
@@ -123,6 +129,10 @@ pub struct Miner {
     tokens: Vec<Box<[u8]>>,
     /// Whether a token id holds a digit (Drain routes those through `<*>`).
     has_digit: Vec<bool>,
+    /// Whether a token id is a word (letters only, once punctuation at its ends is trimmed).
+    is_word: Vec<bool>,
+    /// Whether a token id names a log level (`ERROR`, `[warn]`, `INFO:`).
+    is_level: Vec<bool>,
     roots: FxHashMap<usize, u32>,
     nodes: Vec<Node>,
     clusters: Vec<Cluster>,
@@ -160,6 +170,8 @@ impl Miner {
             ids: FxHashMap::default(),
             tokens: Vec::new(),
             has_digit: Vec::new(),
+            is_word: Vec::new(),
+            is_level: Vec::new(),
             roots: FxHashMap::default(),
             nodes: Vec::new(),
             clusters: Vec::new(),
@@ -181,6 +193,8 @@ impl Miner {
         self.ids.insert(boxed.clone(), id);
         self.tokens.push(boxed);
         self.has_digit.push(token.iter().any(u8::is_ascii_digit));
+        self.is_word.push(is_word(token));
+        self.is_level.push(is_level(token));
         id
     }
 
@@ -363,7 +377,13 @@ impl Miner {
             };
             let mut same = 0usize;
             let mut params = 0usize;
+            let mut word_changes = 0usize;
+            let mut level_change = false;
             for (&t, &l) in c.template.iter().zip(ids) {
+                if t != l && t != WILDCARD && l != WILDCARD && self.word(t) && self.word(l) {
+                    word_changes += 1;
+                    level_change |= self.level(t) && self.level(l);
+                }
                 if t == WILDCARD {
                     params += 1;
                     // A masked token under a template's `<*>` is as good as equal.
@@ -373,6 +393,13 @@ impl Miner {
                 } else if t == l {
                     same += 1;
                 }
+            }
+            if self
+                .config
+                .max_word_changes
+                .is_some_and(|max| word_changes > max || level_change)
+            {
+                continue;
             }
             let sim = if ids.is_empty() {
                 1.0
@@ -389,6 +416,14 @@ impl Miner {
         }
         best.filter(|&(_, sim, _)| sim >= self.config.similarity)
             .map(|(c, _, _)| c)
+    }
+
+    fn word(&self, token: u32) -> bool {
+        self.is_word.get(token as usize).copied().unwrap_or(false)
+    }
+
+    fn level(&self, token: u32) -> bool {
+        self.is_level.get(token as usize).copied().unwrap_or(false)
     }
 
     pub fn clusters(&self) -> &[Cluster] {
@@ -411,6 +446,76 @@ impl Miner {
     }
 }
 
+/// Letters only, once ASCII punctuation at the ends is trimmed (`succeeded,` is a word;
+/// `alice42`, `10.0.0.1`, `<*>` are not), and not a name of a day or month (dates vary).
+fn is_word(token: &[u8]) -> bool {
+    let start = token.iter().position(|b| !b.is_ascii_punctuation());
+    let end = token.iter().rposition(|b| !b.is_ascii_punctuation());
+    let word = match (start, end) {
+        (Some(s), Some(e)) => token.get(s..=e).unwrap_or_default(),
+        _ => return false,
+    };
+    if word.is_empty() || !word.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let lower = word.to_ascii_lowercase();
+    !DATE_WORDS.iter().any(|w| w.as_bytes() == lower.as_slice())
+}
+
+/// A level's name (`ERROR`, `[warn]`, `INFO:`): lines of different levels never share a
+/// template.
+fn is_level(token: &[u8]) -> bool {
+    let word = token
+        .iter()
+        .position(|b| !b.is_ascii_punctuation())
+        .zip(token.iter().rposition(|b| !b.is_ascii_punctuation()))
+        .and_then(|(s, e)| token.get(s..=e))
+        .unwrap_or_default();
+    std::str::from_utf8(word).is_ok_and(|w| super::level::level_word(w).is_some())
+}
+
+/// Names of days and months, short and long.
+const DATE_WORDS: [&str; 38] = [
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,6 +534,47 @@ mod tests {
         assert_ne!(c, e);
         assert_eq!(m.template(a), "Connection from <*> closed after <*> ms");
         assert_eq!(m.template(c), "User <*> logged in");
+    }
+
+    #[test]
+    fn different_constant_words_stay_apart() {
+        // 6 of 8 tokens equal: plain Drain (similarity 0.5) merges these.
+        let lines: [&[u8]; 4] = [
+            b"user 42 login succeeded from 10.0.0.1 port 22",
+            b"user 43 logout requested from 10.0.0.2 port 22",
+            b"user 44 login succeeded from 10.0.0.3 port 22",
+            b"user 45 logout requested from 10.0.0.4 port 22",
+        ];
+        let mut m = Miner::new(MinerConfig::default());
+        let ids: Vec<usize> = lines.iter().map(|l| m.add(l)).collect();
+        assert_eq!(ids[0], ids[2]);
+        assert_eq!(ids[1], ids[3]);
+        assert_ne!(ids[0], ids[1]);
+        assert_eq!(
+            m.template(ids[0]),
+            "user <*> login succeeded from <*> port <*>"
+        );
+        assert_eq!(
+            m.template(ids[1]),
+            "user <*> logout requested from <*> port <*>"
+        );
+        // Levels never merge, even as the one word that differs.
+        let e = m.add(b"ERROR request 7 done");
+        let i = m.add(b"INFO request 8 done");
+        assert_ne!(e, i);
+        // One word may still vary (a user name), and day and month names are dates.
+        let a = m.add(b"session opened for alice at Mon Dec 4");
+        let b = m.add(b"session opened for bob at Tue Jan 5");
+        assert_eq!(a, b);
+        let mut plain = Miner::new(MinerConfig {
+            max_word_changes: None,
+            ..MinerConfig::default()
+        });
+        let ids: Vec<usize> = lines.iter().map(|l| plain.add(l)).collect();
+        assert_eq!(
+            ids[0], ids[1],
+            "plain Drain merges them: the test shows the difference"
+        );
     }
 
     #[test]

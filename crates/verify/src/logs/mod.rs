@@ -1,13 +1,20 @@
-//! Log analysis: mine templates from the baseline's and the canary's logs with one miner, count
-//! each template per side, and classify each template as unexpected (new in the canary, or
-//! significantly more frequent there), expected, or ignored (the operator's list); detect its
-//! level (critical, error, warning). The log score starts at 100 and loses a deduction per
-//! unexpected template, by level; by default an unexpected critical template scores 0.
+//! Log analysis: read the baseline's and the canary's logs (compressed ones decompressed,
+//! binary ones refused: [`input`]), fold multi-line events such as stack traces ([`fold`]), mine
+//! templates with one miner (a folded trace's shape is part of its template), count each
+//! template per side, and classify each template as unexpected (new in the canary, or
+//! significantly more frequent there), expected, or ignored (the operator's list); take its level
+//! (critical, error, warning) from the line's format ([`level`]) or else the `levels`
+//! expressions, raised by an exception in the event. The log score starts at 100 and loses a
+//! deduction per unexpected template, by level; by default an unexpected critical template
+//! scores 0.
 
+pub mod fold;
+pub mod input;
+pub mod level;
 pub mod mask;
 pub mod miner;
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
@@ -25,7 +32,8 @@ pub struct LogConfig {
     pub canary: Vec<String>,
     #[serde(default)]
     pub miner: MinerConfig,
-    /// A line matching this starts no new event: it continues the previous one (stack traces).
+    /// A line matching this starts no new event: it continues the previous one (stack traces;
+    /// the default covers Java, Python, Go, Node.js and .NET, see [`fold::DEFAULT_CONTINUATION`]).
     #[serde(default = "default_continuation")]
     pub continuation: String,
     /// Templates (or sample lines) matching any of these are ignored.
@@ -51,7 +59,7 @@ pub struct LogConfig {
 }
 
 fn default_continuation() -> String {
-    r"^(\s|Caused by:|\.\.\. \d+ more)".into()
+    fold::DEFAULT_CONTINUATION.into()
 }
 
 fn yes() -> bool {
@@ -160,7 +168,7 @@ impl LogConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Info,
@@ -284,70 +292,176 @@ impl Side {
     }
 }
 
-/// Feed the events of `reader` (multi-line events folded) to `miner`, recording per cluster.
-fn mine_stream<R: BufRead>(
-    mut reader: R,
-    miner: &mut Miner,
-    continuation: &regex::bytes::Regex,
-    side: &mut Side,
-    keep: usize,
-    source: &Path,
-) -> Result<(), VerifyError> {
-    let mut line = Vec::new();
-    let mut event: Vec<u8> = Vec::new();
-    let mut first_len = 0usize;
-    let flush = |event: &mut Vec<u8>, first_len: usize, miner: &mut Miner, side: &mut Side| {
-        if !event.is_empty() {
-            let first = event.get(..first_len).unwrap_or_default();
-            let cid = miner.add(first);
-            side.record(cid, event, keep);
-            event.clear();
+/// Longest line kept; the rest of a longer line is skipped (memory stays bounded).
+const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Read one line (through `\n`) into `line`, keeping at most `MAX_LINE_BYTES`; the number of
+/// bytes consumed (0 at the end of the input).
+fn read_line_capped(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(consumed);
         }
-    };
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (buf.get(..=i).unwrap_or(buf), true),
+            None => (buf, false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        line.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
+        let n = chunk.len();
+        reader.consume(n);
+        consumed += n;
+        if done {
+            return Ok(consumed);
+        }
+    }
+}
+
+/// What makes events one cluster: the miner's template of the first line, the trace's shape,
+/// the level the line states and the level its exceptions imply.
+type Key = (usize, u32, Option<Level>, Option<Level>);
+
+/// Everything mined so far, both sides.
+struct Mining {
+    miner: Miner,
+    shapes: fold::Shapes,
+    keys: Vec<Key>,
+    index: rustc_hash::FxHashMap<Key, usize>,
+    base: Side,
+    canary: Side,
+    keep: usize,
+}
+
+impl Mining {
+    fn event(&mut self, event: &fold::Event, is_canary: bool) {
+        let cid = self.miner.add(event.head());
+        let shape = self.shapes.id(event);
+        let key = (
+            cid,
+            shape,
+            level::stated_level(event.head()),
+            event.exception,
+        );
+        let id = match self.index.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = self.keys.len();
+                self.keys.push(key);
+                self.index.insert(key, id);
+                id
+            }
+        };
+        let side = if is_canary {
+            &mut self.canary
+        } else {
+            &mut self.base
+        };
+        side.record(id, &event.text, self.keep);
+    }
+
+    /// The template of a cluster: the first line's, then the trace's shape.
+    fn template(&self, id: usize) -> String {
+        let Some(&(cid, shape, _, _)) = self.keys.get(id) else {
+            return String::new();
+        };
+        let mut t = self.miner.template(cid);
+        if shape != 0 {
+            t.push_str(" ⏎ ");
+            t.push_str(self.shapes.text(shape));
+        }
+        t
+    }
+}
+
+/// Progress of a long analysis: `(bytes read, total bytes)` of the log files (compressed
+/// bytes for compressed logs), called every few hundred kilobytes and after each file.
+pub type Progress<'p> = &'p dyn Fn(u64, u64);
+
+/// How often progress is reported, in bytes read.
+const PROGRESS_STEP: u64 = 256 * 1024;
+
+/// One input: its name, whether it is the canary's, its bytes, its size if known.
+type Source<'a> = (PathBuf, bool, Box<dyn Read + 'a>, u64);
+
+/// Feed the events of one input (multi-line events folded) to the miner.
+fn mine_source(
+    mining: &mut Mining,
+    folder: &mut fold::Folder,
+    source: Source<'_>,
+    done_before: u64,
+    total: u64,
+    progress: Option<Progress<'_>>,
+) -> Result<u64, VerifyError> {
+    let (name, is_canary, raw, size) = source;
+    let opened = input::open(&name, raw, input::MAX_DECOMPRESSED_BYTES)?;
+    let format = input::format_name(opened.encoding);
+    let consumed = opened.consumed;
+    let mut reader = opened.reader;
+    let mut line = Vec::new();
+    let mut reported = 0u64;
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| VerifyError::input(source, "log", format!("cannot read: {e}")))?;
+        let n = read_line_capped(&mut *reader, &mut line)
+            .map_err(|e| VerifyError::input(&name, format, format!("cannot read: {e}")))?;
         if n == 0 {
             break;
         }
         while matches!(line.last(), Some(b'\n' | b'\r')) {
             line.pop();
         }
-        if line.is_empty() {
+        if let Some(p) = progress {
+            let now = consumed.get();
+            if now >= reported + PROGRESS_STEP {
+                reported = now;
+                p(done_before + now.min(size), total);
+            }
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if !event.is_empty() && continuation.is_match(&line) {
-            event.push(b'\n');
-            event.extend_from_slice(&line);
-            continue;
+        if let Some(e) = folder.push(&line) {
+            mining.event(e, is_canary);
         }
-        flush(&mut event, first_len, miner, side);
-        event.extend_from_slice(&line);
-        first_len = line.len();
     }
-    flush(&mut event, first_len, miner, side);
-    Ok(())
+    if let Some(e) = folder.finish() {
+        mining.event(e, is_canary);
+    }
+    let read = consumed.get().max(size);
+    if let Some(p) = progress {
+        p(done_before + read, total.max(done_before + read));
+    }
+    Ok(read)
 }
 
 /// Analyse the logs the configuration names.
 pub fn analyse(config: &LogConfig) -> Result<LogResult, VerifyError> {
+    analyse_with_progress(config, None)
+}
+
+/// [`analyse`], reporting `(bytes read, total bytes)` as the files are read (the bytes on disk:
+/// compressed bytes for compressed logs).
+pub fn analyse_with_progress(
+    config: &LogConfig,
+    progress: Option<&dyn Fn(u64, u64)>,
+) -> Result<LogResult, VerifyError> {
     let baseline_files = expand(&config.baseline)?;
     let canary_files = expand(&config.canary)?;
-    let mut readers = Vec::new();
+    let mut sources: Vec<Source<'static>> = Vec::new();
     for (files, is_canary) in [(&baseline_files, false), (&canary_files, true)] {
         for f in files {
             let file = std::fs::File::open(f)
                 .map_err(|e| VerifyError::input(f, "log", format!("cannot read: {e}")))?;
-            readers.push((
-                f.clone(),
-                is_canary,
-                std::io::BufReader::with_capacity(1 << 16, file),
-            ));
+            let size = file.metadata().map_or(0, |m| m.len());
+            sources.push((f.clone(), is_canary, Box::new(file), size));
         }
     }
-    let mut out = analyse_readers(config, readers)?;
+    let mut out = run(config, sources, progress)?;
     out.baseline_files = baseline_files
         .iter()
         .map(|p| p.display().to_string())
@@ -359,10 +473,23 @@ pub fn analyse(config: &LogConfig) -> Result<LogResult, VerifyError> {
     Ok(out)
 }
 
-/// Analyse logs from readers: `(name, is_canary, reader)`, baseline first.
+/// Analyse logs from readers: `(name, is_canary, reader)`, baseline first. Compressed input
+/// is decompressed and binary input refused, as for files.
 pub fn analyse_readers<R: BufRead>(
     config: &LogConfig,
     readers: Vec<(PathBuf, bool, R)>,
+) -> Result<LogResult, VerifyError> {
+    let sources = readers
+        .into_iter()
+        .map(|(name, is_canary, r)| (name, is_canary, Box::new(r) as Box<dyn Read + '_>, 0))
+        .collect();
+    run(config, sources, None)
+}
+
+fn run(
+    config: &LogConfig,
+    sources: Vec<Source<'_>>,
+    progress: Option<Progress<'_>>,
 ) -> Result<LogResult, VerifyError> {
     let bad = |m: String| VerifyError::config("logs", "CanaryAnalysis", m);
     config.check().map_err(|e| bad(e.to_string()))?;
@@ -378,46 +505,64 @@ pub fn analyse_readers<R: BufRead>(
         .map(|s| compile(s))
         .collect::<Result<_, _>>()?;
 
-    let mut miner = Miner::new(config.miner.clone());
-    let mut base = Side::new();
-    let mut canary = Side::new();
-    for (name, is_canary, reader) in readers {
-        let side = if is_canary { &mut canary } else { &mut base };
-        mine_stream(
-            reader,
-            &mut miner,
-            &continuation,
-            side,
-            config.samples,
-            &name,
-        )?;
+    let mut mining = Mining {
+        miner: Miner::new(config.miner.clone()),
+        shapes: fold::Shapes::default(),
+        keys: Vec::new(),
+        index: rustc_hash::FxHashMap::default(),
+        base: Side::new(),
+        canary: Side::new(),
+        keep: config.samples,
+    };
+    let mut folder = fold::Folder::new(continuation).map_err(|e| bad(e.to_string()))?;
+    let total: u64 = sources.iter().map(|s| s.3).sum();
+    let mut done = 0u64;
+    for source in sources {
+        done += mine_source(&mut mining, &mut folder, source, done, total, progress)?;
     }
+    let Mining {
+        base, canary, keys, ..
+    } = &mining;
 
     let mut clusters = Vec::new();
     let mut score: f64 = 100.0;
     let mut notes = Vec::new();
     let mut critical_hit = Vec::new();
     let (nb, nc) = (base.events as f64, canary.events as f64);
-    for cid in 0..miner.clusters().len() {
-        let template = miner.template(cid);
+    for (cid, &(head, shape, stated, exception)) in keys.iter().enumerate() {
+        let template = mining.template(cid);
         let b = base.counts.get(cid).copied().unwrap_or(0);
         let c = canary.counts.get(cid).copied().unwrap_or(0);
         let bs = base.samples.get(cid).cloned().unwrap_or_default();
         let cs = canary.samples.get(cid).cloned().unwrap_or_default();
+        // The first line's template and the first line of a sample (a trace's frames are not
+        // words about the event: `alert.py`).
+        let head_template = mining.miner.template(head);
         let probe = format!(
-            "{template}\n{}",
+            "{head_template}\n{}",
             cs.first()
                 .or(bs.first())
                 .map_or("", |s| s.lines().next().unwrap_or(""))
         );
-        let level = if critical.is_match(&probe) {
-            Level::Critical
-        } else if error.is_match(&probe) {
-            Level::Error
-        } else if warning.is_match(&probe) {
-            Level::Warning
-        } else {
-            Level::Info
+        // The level the lines state; only lines that state none are matched against the
+        // expressions. An exception or panic in the event raises it.
+        let level = stated.unwrap_or_else(|| {
+            if critical.is_match(&probe) {
+                Level::Critical
+            } else if error.is_match(&probe) {
+                Level::Error
+            } else if warning.is_match(&probe) {
+                Level::Warning
+            } else {
+                Level::Info
+            }
+        });
+        // `OutOfMemoryError` in a class is critical; a frame's name (`alert.py`) is not.
+        let classes = format!("{head_template}\n{}", mining.shapes.classes(shape));
+        let level = match exception {
+            Some(e) if e >= level && critical.is_match(&classes) => Level::Critical,
+            Some(e) => level.max(e),
+            None => level,
         };
         let ignored = ignore
             .iter()
@@ -573,6 +718,26 @@ mod tests {
             "stack trace folded into the event"
         );
         assert_eq!(r.score, 80.0);
+    }
+
+    #[test]
+    fn levels_of_traces() {
+        let base = lines(|i| format!("INFO request {i} served in {} ms", i % 7), 200);
+        let mut canary = base.clone();
+        // A frame's file name is not a level word; the class is.
+        canary.push_str("request 7 failed\nTraceback (most recent call last):\n  File \"/srv/alert.py\", line 3, in send\n    raise ValueError(x)\nValueError: 7\n");
+        canary.push_str("2026-12-04 10:00:00 ERROR [main] Cache - refill\njava.lang.OutOfMemoryError: Java heap space\n\tat a.B.c(B.java:1)\n");
+        let r = run(&base, &canary);
+        assert_eq!(r.unexpected, 2, "{:#?}", r.clusters);
+        let level = |word: &str| {
+            r.clusters
+                .iter()
+                .find(|c| c.template.contains(word))
+                .unwrap()
+                .level
+        };
+        assert_eq!(level("ValueError"), Level::Error);
+        assert_eq!(level("OutOfMemoryError"), Level::Critical);
     }
 
     #[test]

@@ -1,0 +1,67 @@
+//! Speed of the whole log analysis (`logs::analyse`: reading, folding, levels, mining,
+//! classifying) on the raw loghub-2k lines repeated to LOGS_SPEED_BYTES (default 256 MiB),
+//! as baseline and as canary. Ignored by default (run it in release):
+//!
+//!     cargo test --release -p portcullis-verify --test logs_speed -- --ignored --nocapture
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write as _;
+use std::time::Instant;
+
+use portcullis_verify::logs::{self, LogConfig};
+
+#[test]
+#[ignore = "a measurement: run in release with --ignored --nocapture"]
+fn analyse_speed() {
+    let Some(dir) = portcullis_testkit::corpus("loghub", "loghub-2k") else {
+        return;
+    };
+    let mut sample = Vec::new();
+    let mut systems: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    systems.sort();
+    for s in systems {
+        let name = s.file_name().unwrap().to_string_lossy().into_owned();
+        if let Ok(text) = std::fs::read(s.join(format!("{name}_2k.log"))) {
+            sample.extend_from_slice(&text);
+            if !sample.ends_with(b"\n") {
+                sample.push(b'\n');
+            }
+        }
+    }
+    let want: usize = std::env::var("LOGS_SPEED_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256 << 20);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.log");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut written = 0;
+    while written < want {
+        f.write_all(&sample).unwrap();
+        written += sample.len();
+    }
+    f.flush().unwrap();
+    drop(f);
+    let name = path.display().to_string();
+    let config: LogConfig =
+        serde_json::from_value(serde_json::json!({"baseline": [name], "canary": [name]})).unwrap();
+    let started = Instant::now();
+    let r = logs::analyse(&config).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let events = r.baseline_events + r.canary_events;
+    println!(
+        "{} bytes × 2, {events} events, {} templates: {secs:.2} s, {:.0} events/s, {:.1} MB/s",
+        written,
+        r.clusters.len(),
+        events as f64 / secs,
+        2.0 * written as f64 / secs / 1e6
+    );
+}
