@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::VerifyError;
 use crate::judge::{MetricRule, Thresholds};
 use crate::logs::LogConfig;
+use crate::metrics_formats::SeriesFormat;
 
 pub const API_VERSION: &str = "portcullis.dev/v1";
 pub const KIND: &str = "CanaryAnalysis";
@@ -125,14 +126,18 @@ fn default_timeout() -> String {
     "10s".into()
 }
 
-/// Series from files: CSV (`metric,timestamp,value`) or JSON (`{"metric": [[t, v], ...]}` or
-/// `{"metric": [v, ...]}`), detected from the content. Relative paths are relative to the
-/// configuration file.
+/// Series from files: wide CSV (a time column and one column per metric), long CSV
+/// (`metric,timestamp,value`), JSON (`{"metric": [[t, v], ...]}` or a Prometheus `query_range`
+/// response) or the Prometheus text format with timestamps; see [`crate::metrics_formats`].
+/// Relative paths are relative to the configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FilesConfig {
     pub baseline: PathBuf,
     pub canary: PathBuf,
+    /// `wide-csv`, `long-csv`, `json` or `prometheus`; detected from the content by default.
+    #[serde(default, skip_serializing_if = "SeriesFormat::is_auto")]
+    pub format: SeriesFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -439,6 +444,37 @@ groups:
             .unwrap_err()
             .to_string();
         assert!(e.contains("apiVersion"), "{e}");
+    }
+
+    #[test]
+    fn a_files_format_is_declared_or_detected() {
+        let c = AnalysisConfig::parse(Path::new("a.yaml"), GOOD).unwrap();
+        let files = |c: &AnalysisConfig| match c.provider() {
+            Some(Provider::Files(f)) => f.format,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(files(&c), SeriesFormat::Auto);
+        for (name, format) in [
+            ("wide-csv", SeriesFormat::WideCsv),
+            ("long-csv", SeriesFormat::LongCsv),
+            ("json", SeriesFormat::Json),
+            ("prometheus", SeriesFormat::Prometheus),
+        ] {
+            let yaml = GOOD.replace(
+                "canary: c.csv}",
+                &format!("canary: c.csv, format: {name}}}"),
+            );
+            let c = AnalysisConfig::parse(Path::new("a.yaml"), &yaml).unwrap();
+            assert_eq!(files(&c), format);
+        }
+        let yaml = GOOD.replace("canary: c.csv}", "canary: c.csv, format: xlsx}");
+        let e = AnalysisConfig::parse(Path::new("a.yaml"), &yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("provider.files.format") && e.contains("wide-csv"),
+            "{e}"
+        );
     }
 
     #[test]

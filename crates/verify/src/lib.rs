@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod html;
 pub mod judge;
 pub mod logs;
+pub mod metrics_formats;
 pub mod provider;
 pub mod report;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! Where metric series come from: Prometheus (`query_range` over HTTP) or files.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use serde::Deserialize;
 
 use crate::VerifyError;
 use crate::config::{FilesConfig, Metric, PrometheusConfig, SCOPE_PLACEHOLDER, parse_duration};
+use crate::metrics_formats::{self, Series, SeriesFormat};
 
 /// Baseline or canary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,22 +51,19 @@ pub trait MetricSource {
 /// Largest series file accepted.
 const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// One sample: time (seconds since the epoch), when known, and value.
-type Sample = (Option<f64>, f64);
-
 /// Series read from a baseline file and a canary file.
 #[derive(Debug)]
 pub struct FileSource {
-    baseline: BTreeMap<String, Vec<Sample>>,
-    canary: BTreeMap<String, Vec<Sample>>,
+    baseline: Series,
+    canary: Series,
     paths: (PathBuf, PathBuf),
 }
 
 impl FileSource {
     pub fn open(config: &FilesConfig) -> Result<Self, VerifyError> {
         Ok(Self {
-            baseline: read_series_file(&config.baseline)?,
-            canary: read_series_file(&config.canary)?,
+            baseline: read_series_file_as(&config.baseline, config.format)?,
+            canary: read_series_file_as(&config.canary, config.format)?,
             paths: (config.baseline.clone(), config.canary.clone()),
         })
     }
@@ -77,13 +76,13 @@ impl MetricSource for FileSource {
         side: Side,
         range: Option<&Range>,
     ) -> Result<Vec<f64>, VerifyError> {
-        let map = match side {
-            Side::Baseline => &self.baseline,
-            Side::Canary => &self.canary,
+        let (map, path) = match side {
+            Side::Baseline => (&self.baseline, &self.paths.0),
+            Side::Canary => (&self.canary, &self.paths.1),
         };
-        let Some(samples) = map.get(&metric.name) else {
-            return Ok(Vec::new());
-        };
+        let samples = metrics_formats::lookup(map, &metric.name)
+            .map_err(|m| VerifyError::input(path, "series", m))?
+            .unwrap_or_default();
         Ok(samples
             .iter()
             .filter(|(t, _)| match (t, range) {
@@ -105,79 +104,36 @@ impl MetricSource for FileSource {
     }
 }
 
-/// Read a series file: JSON when it starts with `{`, else CSV with a `metric,timestamp,value`
-/// header (`timestamp` may be empty, a number of seconds, or RFC 3339).
-pub fn read_series_file(path: &Path) -> Result<BTreeMap<String, Vec<Sample>>, VerifyError> {
+/// Read a series file, its format detected from the content (see [`metrics_formats`]).
+pub fn read_series_file(path: &Path) -> Result<Series, VerifyError> {
+    read_series_file_as(path, SeriesFormat::Auto)
+}
+
+/// Read a series file in the declared format (`Auto`: detected from the content).
+pub fn read_series_file_as(path: &Path, format: SeriesFormat) -> Result<Series, VerifyError> {
     let len = std::fs::metadata(path)
-        .map_err(|e| VerifyError::input(path, "series", format!("cannot read: {e}")))?
+        .map_err(|e| VerifyError::input(path, format.label(), format!("cannot read: {e}")))?
         .len();
     if len > MAX_FILE_BYTES {
         return Err(VerifyError::input(
             path,
-            "series",
+            format.label(),
             format!("{len} bytes is over the limit of {MAX_FILE_BYTES} bytes"),
         ));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| VerifyError::input(path, "series", format!("cannot read: {e}")))?;
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'{') {
-        parse_series_json(path, &bytes)
-    } else {
-        parse_series_csv(path, &bytes)
-    }
-}
-
-fn parse_series_json(
-    path: &Path,
-    bytes: &[u8],
-) -> Result<BTreeMap<String, Vec<Sample>>, VerifyError> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Point {
-        Timed((f64, NumOrString)),
-        Value(NumOrString),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrString {
-        Num(Option<f64>),
-        Str(String),
-    }
-    let raw: BTreeMap<String, Vec<Point>> = serde_json::from_slice(bytes).map_err(|e| {
-        VerifyError::input(
+    // Read at most one byte over the limit: a file that grew since is still refused.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| VerifyError::input(path, format.label(), format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(VerifyError::input(
             path,
-            "series JSON",
-            format!(
-                "at {}:{}: {e} (expected {{\"metric\": [[time, value], ...]}} or {{\"metric\": [value, ...]}})",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    let mut out = BTreeMap::new();
-    for (name, points) in raw {
-        let mut samples = Vec::with_capacity(points.len());
-        for (i, p) in points.into_iter().enumerate() {
-            let (t, v) = match p {
-                Point::Timed((t, v)) => (Some(t), v),
-                Point::Value(v) => (None, v),
-            };
-            let v = match v {
-                NumOrString::Num(n) => n.unwrap_or(f64::NAN),
-                NumOrString::Str(s) => parse_value(&s).ok_or_else(|| {
-                    VerifyError::input(
-                        path,
-                        "series JSON",
-                        format!("at /{name}/{i}: {s:?} is not a number"),
-                    )
-                })?,
-            };
-            samples.push((t, v));
-        }
-        out.insert(name, samples);
+            format.label(),
+            format!("over the limit of {MAX_FILE_BYTES} bytes"),
+        ));
     }
-    Ok(out)
+    metrics_formats::parse(path, &bytes, format)
 }
 
 fn parse_value(s: &str) -> Option<f64> {
@@ -186,71 +142,6 @@ fn parse_value(s: &str) -> Option<f64> {
         return Some(f64::NAN);
     }
     s.parse::<f64>().ok()
-}
-
-fn parse_time(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<f64>() {
-        return n.is_finite().then_some(n);
-    }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp() as f64 + f64::from(t.timestamp_subsec_millis()) / 1000.0)
-}
-
-fn parse_series_csv(
-    path: &Path,
-    bytes: &[u8],
-) -> Result<BTreeMap<String, Vec<Sample>>, VerifyError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| VerifyError::input(path, "series CSV", format!("at 1:1: {e}")))?
-        .clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(mi), Some(vi)) = (col("metric"), col("value")) else {
-        return Err(VerifyError::input(
-            path,
-            "series CSV",
-            "at 1:1: the header must name the columns metric, value (and optionally timestamp); JSON files start with {",
-        ));
-    };
-    let ti = col("timestamp");
-    let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
-    for rec in reader.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            VerifyError::input(path, "series CSV", format!("at {line}:1: {e}"))
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
-        let name = rec.get(mi).unwrap_or_default().to_string();
-        let value = rec.get(vi).unwrap_or_default();
-        let v = parse_value(value).ok_or_else(|| {
-            VerifyError::input(
-                path,
-                "series CSV",
-                format!("at {line}:{}: {value:?} is not a number", vi + 1),
-            )
-        })?;
-        let t = match ti.and_then(|i| rec.get(i)) {
-            Some(s) if !s.is_empty() => Some(parse_time(s).ok_or_else(|| {
-                VerifyError::input(
-                    path,
-                    "series CSV",
-                    format!(
-                        "at {line}:{}: {s:?} is neither seconds nor an RFC 3339 time",
-                        ti.unwrap_or(0) + 1
-                    ),
-                )
-            })?),
-            _ => None,
-        };
-        out.entry(name).or_default().push((t, v));
-    }
-    Ok(out)
 }
 
 /// Prometheus over HTTP: one `query_range` per metric, side and interval.
@@ -425,15 +316,30 @@ mod tests {
 
     #[test]
     fn reads_csv_and_json() {
-        let f = write("metric,timestamp,value\nerr,1,0.5\nerr,2,NaN\nlat,,3\n");
+        let f = write("metric,timestamp,value\nerr,1,0.5\nerr,2,NaN\nerr,3,\nlat,,3\n");
         let m = read_series_file(f.path()).unwrap();
-        assert_eq!(m["err"].len(), 2);
+        assert_eq!(m["err"].len(), 2, "an empty value is missing");
         assert!(m["err"][1].1.is_nan());
         assert_eq!(m["lat"], vec![(None, 3.0)]);
         let f = write(r#"{"err": [[1, "0.5"], [2, 0.7]], "lat": [1, 2, null]}"#);
         let m = read_series_file(f.path()).unwrap();
         assert_eq!(m["err"], vec![(Some(1.0), 0.5), (Some(2.0), 0.7)]);
-        assert!(m["lat"][2].1.is_nan());
+        assert_eq!(m["lat"], vec![(None, 1.0), (None, 2.0)]);
+    }
+
+    #[test]
+    fn a_declared_format_is_used() {
+        // `metric,value` is a long CSV header; declared wide, the file holds two metrics.
+        let f = write("metric,value,time\n7,2,1970-01-01T00:00:03Z\n");
+        let long = read_series_file(f.path()).unwrap();
+        assert_eq!(long["7"], vec![(Some(3.0), 2.0)]);
+        let wide = read_series_file_as(f.path(), SeriesFormat::WideCsv).unwrap();
+        assert_eq!(wide["metric"], vec![(Some(3.0), 7.0)]);
+        assert_eq!(wide["value"], vec![(Some(3.0), 2.0)]);
+        let e = read_series_file_as(f.path(), SeriesFormat::Json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("JSON series: at line 1, column 1"), "{e}");
     }
 
     #[test]
@@ -444,6 +350,7 @@ mod tests {
         let src = FileSource::open(&FilesConfig {
             baseline: b.path().to_path_buf(),
             canary: c.path().to_path_buf(),
+            format: SeriesFormat::Auto,
         })
         .unwrap();
         let metric: Metric = yaml_serde::from_str("name: m").unwrap();
@@ -470,15 +377,35 @@ mod tests {
     }
 
     #[test]
-    fn bad_files_name_the_place() {
+    fn bad_files_name_the_file_the_format_and_the_place() {
         let f = write("metric,timestamp,value\nerr,1,0.5\nerr,2,lots\n");
         let e = read_series_file(f.path()).unwrap_err().to_string();
-        assert!(e.contains("series CSV: at 3:3"), "{e}");
+        let want = format!(
+            "{}: long CSV series: at line 3, column 3 (\"value\")",
+            f.path().display()
+        );
+        assert!(e.starts_with(&want), "{e}");
         let f = write("{\"err\": [1, 2,]}");
         let e = read_series_file(f.path()).unwrap_err().to_string();
-        assert!(e.contains("series JSON: at 1:"), "{e}");
-        let f = write("time,v\n1,2\n");
+        assert!(e.contains("JSON series: at line 1, column"), "{e}");
+        let f = write("v,w\n1,2\n");
         let e = read_series_file(f.path()).unwrap_err().to_string();
-        assert!(e.contains("header"), "{e}");
+        assert!(e.contains("no time column"), "{e}");
+    }
+
+    #[test]
+    fn an_ambiguous_metric_name_is_an_error() {
+        let f = write("time,lat{track=\"a\"},lat{track=\"b\"}\n1,1,2\n");
+        let src = FileSource::open(&FilesConfig {
+            baseline: f.path().to_path_buf(),
+            canary: f.path().to_path_buf(),
+            format: SeriesFormat::Auto,
+        })
+        .unwrap();
+        let lat: Metric = yaml_serde::from_str("name: lat").unwrap();
+        let e = src.fetch(&lat, Side::Canary, None).unwrap_err().to_string();
+        assert!(e.contains("matches 2 series"), "{e}");
+        let b: Metric = yaml_serde::from_str("name: 'lat{track=\"b\"}'").unwrap();
+        assert_eq!(src.fetch(&b, Side::Canary, None).unwrap(), vec![2.0]);
     }
 }

@@ -1,7 +1,9 @@
 //! End to end against a real Prometheus: baseline and canary series are backfilled with
 //! `promtool tsdb create-blocks-from openmetrics`, a `prometheus` of the test's own serves them
 //! on 127.0.0.1, and the analysis queries it over HTTP. A healthy canary passes; one with three
-//! times the error rate and +40% latency fails, naming those metrics.
+//! times the error rate and +40% latency fails, naming those metrics. The same series exported
+//! from it — `query_range` responses saved as JSON, `promtool tsdb dump` text — and read by the
+//! files provider give the same analysis.
 //!
 //! Without `prometheus` and `promtool` (Debian package `prometheus`) the test skips with a
 //! message; under CI (`CI=true` or `CI=1`) that is a failure. `scripts/test` installs the
@@ -128,6 +130,14 @@ fn wait_ready(url: &str, server: &mut Server, dir: &Path) {
 }
 
 fn config(url: &str, canary: &str, start: i64) -> AnalysisConfig {
+    let provider = format!(
+        "  prometheus:\n    url: {url}\n    baselineScope: 'track=\"baseline\"'\n    canaryScope: 'track=\"{canary}\"'\n"
+    );
+    config_with(&provider, start)
+}
+
+/// The analysis with the given `provider:` body (the files provider ignores the queries).
+fn config_with(provider: &str, start: i64) -> AnalysisConfig {
     let ts = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap().to_rfc3339();
     let yaml = format!(
         r#"
@@ -140,11 +150,7 @@ analysis:
   intervals: 2
   step: 15s
 provider:
-  prometheus:
-    url: {url}
-    baselineScope: 'track="baseline"'
-    canaryScope: 'track="{canary}"'
-groups:
+{provider}groups:
   - name: errors
     weight: 50
     metrics:
@@ -167,6 +173,64 @@ groups:
         end = ts(start + POINTS * STEP),
     );
     AnalysisConfig::parse(Path::new("prometheus-test.yaml"), &yaml).unwrap()
+}
+
+/// The `query_range` responses of Prometheus for every metric of `config` on one track, over
+/// the whole analysis window, saved as one file the files provider reads:
+/// `{"error_rate": <response>, ...}` — what a person gets from curl and jq.
+fn export_query_range(url: &str, config: &AnalysisConfig, track: &str, path: &Path) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let window = config.analysis.as_ref().unwrap();
+    let mut out = serde_json::Map::new();
+    for m in config.groups.iter().flat_map(|g| &g.metrics) {
+        let query = m
+            .query
+            .as_ref()
+            .unwrap()
+            .replace("${scope}", &format!("track=\"{track}\""));
+        let body = agent
+            .get(&format!("{url}/api/v1/query_range"))
+            .query("query", &query)
+            .query("start", window.start.timestamp().to_string())
+            .query("end", window.end.timestamp().to_string())
+            .query("step", "15")
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let response: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(response["status"], "success", "{body}");
+        out.insert(m.name.clone(), response);
+    }
+    std::fs::write(path, serde_json::Value::Object(out).to_string()).unwrap();
+}
+
+fn files_provider(baseline: &Path, canary: &Path, format: &str) -> String {
+    format!(
+        "  files: {{baseline: '{}', canary: '{}', format: {format}}}\n",
+        baseline.display(),
+        canary.display()
+    )
+}
+
+/// Verdict, score and every metric's classification and values used, per interval.
+fn metric_outcome(r: &portcullis_verify::report::Report) -> String {
+    let m = r.metrics.as_ref().unwrap();
+    let mut s = format!("{:?} {:.9}\n", r.verdict, r.score);
+    for i in &m.intervals {
+        s.push_str(&format!("interval {} {:.9}\n", i.index, i.score));
+        for sm in &i.metrics {
+            s.push_str(&format!(
+                "  {} {:?} {} {}\n",
+                sm.name, sm.result.classification, sm.result.baseline.used, sm.result.canary.used
+            ));
+        }
+    }
+    s
 }
 
 #[test]
@@ -200,6 +264,24 @@ fn canary_analysis_against_a_real_prometheus() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // promtool's dump of the raw samples, one file per track: the Prometheus text format with
+    // `{__name__=...}` series and millisecond timestamps.
+    std::fs::create_dir_all(data.join("wal")).unwrap();
+    for (track, ..) in TRACKS {
+        let out = Command::new(&promtool)
+            .args(["tsdb", "dump"])
+            .arg(format!("--match={{track=\"{track}\"}}"))
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "promtool tsdb dump failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(dir.path().join(format!("dump-{track}.txt")), &out.stdout).unwrap();
+    }
 
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 1h\n").unwrap();
@@ -243,6 +325,60 @@ fn canary_analysis_against_a_real_prometheus() {
     assert!(!failing.contains("throughput"), "{failing}");
     // The first interval already fails: the analysis ends there.
     assert_eq!(regressed.metrics.as_ref().unwrap().intervals.len(), 1);
+
+    // The same series exported from this Prometheus to files give the same analysis.
+    for (canary, report) in [
+        ("canary-healthy", &healthy),
+        ("canary-regressed", &regressed),
+    ] {
+        let cfg = config(&url, canary, start);
+        let files = |t: &str| dir.path().join(format!("query_range-{t}.json"));
+        export_query_range(&url, &cfg, "baseline", &files("baseline"));
+        export_query_range(&url, &cfg, canary, &files(canary));
+        for format in ["auto", "json"] {
+            let from_files = analysis::run(
+                &config_with(
+                    &files_provider(&files("baseline"), &files(canary), format),
+                    start,
+                ),
+                &subject,
+            )
+            .unwrap();
+            assert_eq!(
+                metric_outcome(&from_files),
+                metric_outcome(report),
+                "{canary}: query_range files ({format}) vs the Prometheus provider"
+            );
+        }
+        // The raw latency gauge from promtool's dump, judged as the Prometheus query is.
+        let dump = |t: &str| dir.path().join(format!("dump-{t}.txt"));
+        let yaml = format!(
+            "apiVersion: portcullis.dev/v1\nkind: CanaryAnalysis\nthresholds: {{pass: 95, marginal: 75}}\nanalysis: {{start: {}, end: {}, intervals: 2, step: 15s}}\nprovider:\n{}groups:\n  - name: performance\n    metrics:\n      - {{name: app_latency_p99_seconds, direction: increase}}\n",
+            cfg.analysis.as_ref().unwrap().start.to_rfc3339(),
+            cfg.analysis.as_ref().unwrap().end.to_rfc3339(),
+            files_provider(&dump("baseline"), &dump(canary), "auto"),
+        );
+        let dumped = AnalysisConfig::parse(Path::new("dump.yaml"), &yaml).unwrap();
+        let from_dump = analysis::run(&dumped, &subject).unwrap();
+        let latency = |r: &portcullis_verify::report::Report, name: &str| {
+            let m = r.metrics.as_ref().unwrap();
+            let sm = m.intervals[0]
+                .metrics
+                .iter()
+                .find(|m| m.name == name)
+                .unwrap();
+            (
+                sm.result.classification,
+                sm.result.baseline.used,
+                sm.result.canary.used,
+            )
+        };
+        assert_eq!(
+            latency(&from_dump, "app_latency_p99_seconds"),
+            latency(report, "latency_p99"),
+            "{canary}: the dump's latency samples vs the Prometheus query"
+        );
+    }
 
     // An unreachable provider is an error, not a verdict.
     let closed = format!("http://127.0.0.1:{}", free_port());

@@ -13,7 +13,8 @@ use std::path::Path;
 use portcullis_verify::config::AnalysisConfig;
 use portcullis_verify::judge::{self, MetricRule};
 use portcullis_verify::logs::{self, LogConfig, Miner, MinerConfig};
-use portcullis_verify::provider::read_series_file;
+use portcullis_verify::metrics_formats::{self, SeriesFormat};
+use portcullis_verify::provider::{read_series_file, read_series_file_as};
 use portcullis_verify::stats::mann_whitney;
 use proptest::prelude::*;
 
@@ -84,6 +85,47 @@ proptest! {
         }
         f.write_all(&bytes).unwrap();
         let _ = read_series_file(f.path());
+    }
+
+    #[test]
+    fn series_files_in_every_format_never_panic(
+        prefix in 0usize..10,
+        body in "[a-zA-Z_0-9{}=\",.:#+ \\\n\t\\[\\]-]{0,300}",
+        raw in proptest::collection::vec(any::<u8>(), 0..64),
+        format in 0usize..5,
+    ) {
+        // Each format's opening, then text close to what it parses, then arbitrary bytes.
+        let prefixes = [
+            "",
+            "time,a,b\n",
+            "\"Time\",\"x{a=\"\"b\"\"}\"\n2026-01-01 00:00:00,",
+            "metric,timestamp,value,job\n",
+            "# TYPE x gauge\nx{",
+            "{__name__=\"",
+            "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"",
+            "{\"m\": [[",
+            "[{\"time\": ",
+            "{\"m\": {\"",
+        ];
+        let formats = [
+            SeriesFormat::Auto,
+            SeriesFormat::WideCsv,
+            SeriesFormat::LongCsv,
+            SeriesFormat::Json,
+            SeriesFormat::Prometheus,
+        ];
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(prefixes[prefix].as_bytes()).unwrap();
+        f.write_all(body.as_bytes()).unwrap();
+        f.write_all(&raw).unwrap();
+        if let Ok(series) = read_series_file_as(f.path(), formats[format]) {
+            for key in series.keys() {
+                let _ = metrics_formats::lookup(&series, key);
+            }
+        }
+        let _ = metrics_formats::lookup(&Default::default(), &body);
+        let _ = metrics_formats::canonical_key(&body);
+        let _ = metrics_formats::parse_time(&body);
     }
 
     #[test]
