@@ -414,6 +414,35 @@ fn real_nginx_and_python_logs_under_load() {
         .unwrap_or_else(|| panic!("no favicon cluster:\n{}", show(&logs.clusters)));
     assert_eq!(favicon.level, Level::Error, "{favicon:#?}");
     assert_eq!(favicon.classification, ClusterClass::Expected);
+    // The service's access lines keep templates of their own: no application message of the
+    // same level and length joins them (the miner once merged "catalogue page 3 served" into
+    // the access template). One access line per request.
+    let access: Vec<&LogCluster> = logs
+        .clusters
+        .iter()
+        .filter(|c| {
+            c.baseline_samples
+                .iter()
+                .chain(&c.canary_samples)
+                .any(|s| s.contains("shop.access:"))
+        })
+        .collect();
+    assert!(!access.is_empty(), "{}", show(&logs.clusters));
+    // nginx serves /favicon.ico itself (the [error] lines above): every other request reached
+    // the service.
+    assert_eq!(
+        access.iter().map(|c| c.baseline_count).sum::<u64>(),
+        baseline.sent as u64 - favicon.baseline_count,
+        "access templates hold other lines:\n{}",
+        show(&logs.clusters)
+    );
+    for c in &access {
+        assert!(
+            !c.template.contains("catalogue"),
+            "{}",
+            show(&logs.clusters)
+        );
+    }
 
     // Faulty: one unexpected cluster per distinct traceback, at error level, one event per
     // failed request.

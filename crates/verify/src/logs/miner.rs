@@ -38,7 +38,9 @@ pub struct MinerConfig {
     /// Most constant words a line may change in a template it joins: a line whose words differ
     /// from a template's in more places starts its own template, however similar otherwise
     /// ("user login succeeded for <*>" and "user logout requested by <*>" stay apart). A word
-    /// is a token of letters only; `null` leaves only the similarity to decide (plain Drain).
+    /// is a token of letters only; a place counts when the template's token or the line's is a
+    /// word and the other is a different constant. `null` leaves only the similarity to decide
+    /// (plain Drain).
     pub max_word_changes: Option<usize>,
 }
 
@@ -380,7 +382,10 @@ impl Miner {
             let mut word_changes = 0usize;
             let mut level_change = false;
             for (&t, &l) in c.template.iter().zip(ids) {
-                if t != l && t != WILDCARD && l != WILDCARD && self.word(t) && self.word(l) {
+                // A constant word replaced, or a word where the template had another constant:
+                // either side being a word counts (an access line's `HTTP/1.0"` against an
+                // application message's `served` is a change of message, not of a value).
+                if t != l && t != WILDCARD && l != WILDCARD && (self.word(t) || self.word(l)) {
                     word_changes += 1;
                     level_change |= self.level(t) && self.level(l);
                 }
@@ -575,6 +580,28 @@ mod tests {
             ids[0], ids[1],
             "plain Drain merges them: the test shows the difference"
         );
+    }
+
+    #[test]
+    fn unrelated_messages_of_one_logger_stay_apart() {
+        // Found in the real-services test: an access line and an application message of the
+        // same length and level, no constant word in common.
+        let lines: [&[u8]; 4] = [
+            b"2026-12-05 02:10:01,123 INFO shop.access: 127.0.0.1 \"GET /orders/47 HTTP/1.0\" 200 -",
+            b"2026-12-05 02:10:01,124 INFO shop.api: catalogue page 3 served (6 items)",
+            b"2026-12-05 02:10:02,001 INFO shop.access: 127.0.0.1 \"GET /orders/12 HTTP/1.0\" 404 -",
+            b"2026-12-05 02:10:02,002 INFO shop.api: catalogue page 9 served (2 items)",
+        ];
+        for order in [[0, 1, 2, 3], [1, 0, 3, 2]] {
+            let mut m = Miner::new(MinerConfig::default());
+            let mut ids = [0usize; 4];
+            for i in order {
+                ids[i] = m.add(lines[i]);
+            }
+            assert_eq!(ids[0], ids[2], "{}", m.template(ids[0]));
+            assert_eq!(ids[1], ids[3], "{}", m.template(ids[1]));
+            assert_ne!(ids[0], ids[1], "{}", m.template(ids[0]));
+        }
     }
 
     #[test]
