@@ -7,7 +7,7 @@ use crate::config::{AnalysisConfig, Combine, Provider, parse_duration};
 use crate::judge::{self, ScoredMetric, Verdict};
 use crate::logs;
 use crate::provider::{FileSource, MetricSource, PrometheusSource, Range, Side};
-use crate::report::{IntervalReport, MetricsReport, Report, ReportArtifact};
+use crate::report::{IntervalReport, MetricsReport, Report, ReportArtifact, TimedSamples};
 
 /// Who the analysis is about (recorded in the report).
 #[derive(Debug, Clone, Default)]
@@ -88,12 +88,23 @@ pub fn run_metrics(
         None => vec![None],
     };
     let mut intervals = Vec::new();
+    // The last interval's samples with their times, for the charts.
+    let mut timed: Vec<TimedSamples> = Vec::new();
     for (i, range) in ranges.iter().enumerate() {
         let mut scored = Vec::new();
+        timed.clear();
         for g in &config.groups {
             for m in &g.metrics {
-                let base = source.fetch(m, Side::Baseline, range.as_ref())?;
-                let canary = source.fetch(m, Side::Canary, range.as_ref())?;
+                let base_timed = source.fetch_timed(m, Side::Baseline, range.as_ref())?;
+                let canary_timed = source.fetch_timed(m, Side::Canary, range.as_ref())?;
+                let base: Vec<f64> = base_timed.iter().map(|&(_, v)| v).collect();
+                let canary: Vec<f64> = canary_timed.iter().map(|&(_, v)| v).collect();
+                timed.push(TimedSamples {
+                    group: g.name.clone(),
+                    name: m.name.clone(),
+                    baseline: base_timed,
+                    canary: canary_timed,
+                });
                 let rule = m.rule();
                 scored.push(ScoredMetric {
                     name: m.name.clone(),
@@ -123,7 +134,7 @@ pub fn run_metrics(
     Ok(MetricsReport {
         score,
         source: source.describe(),
-        series: crate::report::series_of(&intervals),
+        series: crate::report::series_of(&intervals, &timed),
         intervals,
     })
 }

@@ -269,6 +269,11 @@ struct Side {
 enum Source {
     /// The report's recorded series.
     Series,
+    /// The report's recorded series, placed by time: seconds since each side's first sample.
+    Timed {
+        baseline_start: String,
+        canary_start: String,
+    },
     /// The last interval's values (a report written before series were recorded).
     Values,
     /// Only each interval's mean is known.
@@ -293,7 +298,13 @@ fn sides(m: &MetricsReport, i: usize) -> Option<(Side, Side, Source)> {
                 points: s.canary.clone(),
                 samples: s.canary_samples,
             },
-            Source::Series,
+            match (&s.baseline_start, &s.canary_start) {
+                (Some(b), Some(c)) => Source::Timed {
+                    baseline_start: b.clone(),
+                    canary_start: c.clone(),
+                },
+                _ => Source::Series,
+            },
         ));
     }
     let (b, c) = (&sm.result.baseline.values, &sm.result.canary.values);
@@ -402,6 +413,24 @@ fn ticks(lo: f64, hi: f64) -> (f64, f64, Vec<f64>) {
 }
 
 /// `HH:MM:SS` of an RFC 3339 time, or the text as given.
+/// Unix seconds of an RFC 3339 time.
+fn seconds(t: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.timestamp() as f64 + f64::from(d.timestamp_subsec_millis()) / 1000.0)
+}
+
+/// A tick label for `s` seconds: `0`, `45 s`, `12 min`, `1 h 30 min`.
+fn duration(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match s {
+        0 => "0".into(),
+        1..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600 + 30) / 60),
+    }
+}
+
 fn clock(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| {
@@ -502,7 +531,23 @@ pub fn metric_chart(m: &MetricsReport, i: usize) -> String {
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let (y0, y1, yt) = ticks(lo.min(0.0_f64.max(lo)), hi);
-    let x_max = (base.samples.max(canary.samples).max(2) - 1) as f64;
+    // Seconds since the canary's first sample for an interval's end (when both are times).
+    let canary_start = match &source {
+        Source::Timed { canary_start, .. } => seconds(canary_start),
+        _ => None,
+    };
+    let by_time = canary_start.is_some();
+    let x_max = if by_time {
+        base.points
+            .iter()
+            .chain(canary.points.iter())
+            .map(|p| p[0])
+            .fold(1.0_f64, f64::max)
+    } else {
+        (base.samples.max(canary.samples).max(2) - 1) as f64
+    };
+    // Positions are samples (bands reach half a sample either side) or seconds.
+    let half = if by_time { 0.0 } else { 0.5 };
     let px = |t: f64| LEFT + t.clamp(0.0, x_max) / x_max * plot_w;
     let py = |v: f64| bottom - (v - y0) / (y1 - y0) * plot_h;
     // The intervals: a band each (cumulative windows, so each band is what its interval added),
@@ -517,6 +562,8 @@ pub fn metric_chart(m: &MetricsReport, i: usize) -> String {
     for (k, iv) in m.intervals.iter().enumerate() {
         let end = if k + 1 == n {
             x_max + 1.0
+        } else if let (Some(c0), Some(e)) = (canary_start, iv.end.as_deref().and_then(seconds)) {
+            (e - c0).max(prev)
         } else {
             metric_of(iv, &sm.name, &sm.group)
                 .map_or(prev, |x| {
@@ -525,11 +572,11 @@ pub fn metric_chart(m: &MetricsReport, i: usize) -> String {
                 .max(prev)
         };
         // Band edges half a sample either side, clamped to the plot.
-        let xa = px((prev - 0.5).max(0.0));
+        let xa = px((prev - half).max(0.0));
         let xb = if k + 1 == n {
             LEFT + plot_w
         } else {
-            px(end - 0.5)
+            px(end - half)
         };
         let width = (xb - xa).max(1.0);
         let fill = if k % 2 == 0 { "#eef2f6" } else { "#f8f9fb" };
@@ -569,11 +616,16 @@ pub fn metric_chart(m: &MetricsReport, i: usize) -> String {
             );
         }
         if timed && let Some(e) = &iv.end {
-            ticks_x.push(((end - 0.5).max(0.0).min(x_max), clock(e)));
+            ticks_x.push(((end - half).max(0.0).min(x_max), clock(e)));
         }
         prev = end;
     }
-    if !timed {
+    if by_time && !timed {
+        ticks_x = [0.0, x_max / 2.0, x_max]
+            .into_iter()
+            .map(|t| (t, duration(t)))
+            .collect();
+    } else if !timed {
         ticks_x = vec![
             (0.0, "1".into()),
             (x_max / 2.0, format!("{}", (x_max / 2.0).round() as u64 + 1)),
@@ -615,7 +667,28 @@ pub fn metric_chart(m: &MetricsReport, i: usize) -> String {
             escape(label)
         );
     }
-    let axis = match (source, timed) {
+    let axis = match (&source, timed) {
+        (
+            Source::Timed {
+                baseline_start,
+                canary_start,
+            },
+            _,
+        ) => {
+            let from = if timed {
+                "time".to_string()
+            } else {
+                format!("time since {}", clock(canary_start))
+            };
+            if baseline_start == canary_start {
+                from
+            } else {
+                format!(
+                    "{from} (canary); the baseline from {}, aligned at its first sample",
+                    clock(baseline_start)
+                )
+            }
+        }
         (Source::IntervalMeans, _) => {
             "series not recorded: each interval's mean at its end".to_string()
         }
@@ -929,10 +1002,70 @@ logs:
                 assert!(f.contains(&format!(">{t}</text>")), "{t} in {f}");
             }
             assert!(f.contains(">interval 2: 100.0, pass</text>"), "{f}");
-            assert!(f.contains("samples in time order"), "{f}");
+            // Placed by time: the samples' times were recorded, the windows are 10 minutes.
+            assert!(s.timed(), "{s:?}");
+            assert!(f.contains(">time</text>"), "{f}");
+            let bands: Vec<f64> = f
+                .match_indices("class=\"pcv-interval\" x=\"")
+                .filter_map(|(i, m)| {
+                    f[i + m.len()..]
+                        .split('"')
+                        .next()
+                        .and_then(|x| x.parse().ok())
+                })
+                .collect();
+            assert_eq!(bands.len(), 3, "{f}");
+            let (w1, w2) = (bands[1] - bands[0], bands[2] - bands[1]);
+            assert!(
+                (w1 - w2).abs() < 1.0,
+                "equal windows, equal bands: {bands:?}"
+            );
             assert!(f.contains("(series units)"), "{f}");
         }
         assert!(html.contains("data-verdict=\"pass\""), "{html}");
+    }
+
+    #[test]
+    fn a_baseline_from_another_window_is_aligned_at_its_first_sample() {
+        // As a watch compares: the baseline an hour before the canary, samples 10 s apart.
+        let mut r = report("regressed", 3);
+        let m = r.metrics.as_mut().unwrap();
+        let last = m.intervals.last().unwrap().clone();
+        let (c0, b0) = (1_764_900_000.0, 1_764_900_000.0 - 3600.0);
+        let timed: Vec<crate::report::TimedSamples> = last
+            .metrics
+            .iter()
+            .map(|sm| crate::report::TimedSamples {
+                group: sm.group.clone(),
+                name: sm.name.clone(),
+                baseline: (0..30).map(|k| (Some(b0 + 10.0 * k as f64), 1.0)).collect(),
+                canary: (0..30).map(|k| (Some(c0 + 10.0 * k as f64), 2.0)).collect(),
+            })
+            .collect();
+        m.series = crate::report::series_of(&m.intervals, &timed);
+        for s in &m.series {
+            assert!(s.timed());
+            assert_ne!(s.baseline_start, s.canary_start);
+            // Both sides in seconds since their own first sample: 0 to 290.
+            assert_eq!(s.baseline.first().map(|p| p[0]), Some(0.0));
+            assert_eq!(s.canary.last().map(|p| p[0]), Some(290.0));
+        }
+        let html = page(&r);
+        assert!(
+            html.contains("(canary); the baseline from 01:00:00 UTC, aligned at its first sample"),
+            "{html}"
+        );
+        // Untimed samples (a source without times) fall back to positions.
+        let untimed: Vec<crate::report::TimedSamples> = timed
+            .iter()
+            .map(|t| crate::report::TimedSamples {
+                baseline: t.baseline.iter().map(|&(_, v)| (None, v)).collect(),
+                ..t.clone()
+            })
+            .collect();
+        let m = r.metrics.as_mut().unwrap();
+        m.series = crate::report::series_of(&m.intervals, &untimed);
+        assert!(m.series.iter().all(|s| !s.timed()));
     }
 
     #[test]

@@ -44,6 +44,20 @@ pub trait MetricSource {
         side: Side,
         range: Option<&Range>,
     ) -> Result<Vec<f64>, VerifyError>;
+    /// [`MetricSource::fetch`] with each value's time (Unix seconds) where the source has it:
+    /// what the charts plot. By default, no times.
+    fn fetch_timed(
+        &self,
+        metric: &Metric,
+        side: Side,
+        range: Option<&Range>,
+    ) -> Result<Vec<(Option<f64>, f64)>, VerifyError> {
+        Ok(self
+            .fetch(metric, side, range)?
+            .into_iter()
+            .map(|v| (None, v))
+            .collect())
+    }
     /// What to call this source in messages.
     fn describe(&self) -> String;
 }
@@ -76,6 +90,19 @@ impl MetricSource for FileSource {
         side: Side,
         range: Option<&Range>,
     ) -> Result<Vec<f64>, VerifyError> {
+        Ok(self
+            .fetch_timed(metric, side, range)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    fn fetch_timed(
+        &self,
+        metric: &Metric,
+        side: Side,
+        range: Option<&Range>,
+    ) -> Result<Vec<(Option<f64>, f64)>, VerifyError> {
         let (map, path) = match side {
             Side::Baseline => (&self.baseline, &self.paths.0),
             Side::Canary => (&self.canary, &self.paths.1),
@@ -91,7 +118,7 @@ impl MetricSource for FileSource {
                 }
                 _ => true,
             })
-            .map(|&(_, v)| v)
+            .copied()
             .collect())
     }
 
@@ -213,6 +240,19 @@ impl MetricSource for PrometheusSource {
         side: Side,
         range: Option<&Range>,
     ) -> Result<Vec<f64>, VerifyError> {
+        Ok(self
+            .fetch_timed(metric, side, range)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    fn fetch_timed(
+        &self,
+        metric: &Metric,
+        side: Side,
+        range: Option<&Range>,
+    ) -> Result<Vec<(Option<f64>, f64)>, VerifyError> {
         let provider = || format!("prometheus {}", self.config.url);
         let query = self.query_for(metric, side).ok_or_else(|| {
             VerifyError::provider(provider(), format!("metric {} has no query", metric.name))
@@ -294,7 +334,7 @@ impl MetricSource for PrometheusSource {
             .result
             .into_iter()
             .flat_map(|s| s.values)
-            .map(|(_, v)| parse_value(&v).unwrap_or(f64::NAN))
+            .map(|(t, v)| (Some(t), parse_value(&v).unwrap_or(f64::NAN)))
             .collect())
     }
 

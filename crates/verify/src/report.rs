@@ -67,6 +67,66 @@ pub struct MetricSeries {
     /// Samples each side had before downsampling.
     pub baseline_samples: usize,
     pub canary_samples: usize,
+    /// When every sample of both sides had a time: the time of each side's first sample
+    /// (RFC 3339), and each point's `t` is then in seconds since it (a baseline taken from
+    /// another window, as a watch's is, still lines up with the canary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_start: Option<String>,
+}
+
+impl MetricSeries {
+    /// Whether the points' `t` are seconds since each side's first sample.
+    pub fn timed(&self) -> bool {
+        self.baseline_start.is_some() && self.canary_start.is_some()
+    }
+}
+
+/// One metric's samples of the last interval, with their times when the source has them.
+#[derive(Debug, Clone, Default)]
+pub struct TimedSamples {
+    pub group: String,
+    pub name: String,
+    pub baseline: Vec<(Option<f64>, f64)>,
+    pub canary: Vec<(Option<f64>, f64)>,
+}
+
+/// `samples` (times in seconds, in time order) as at most `max` points `[seconds since the
+/// first sample, value]`, consecutive samples averaged in equal buckets; non-finite values left
+/// out. `None` unless every sample has a time.
+fn downsample_timed(samples: &[(Option<f64>, f64)], max: usize) -> Option<(f64, Vec<[f64; 2]>)> {
+    let timed: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|&(t, v)| t.filter(|t| t.is_finite()).map(|t| (t, v)))
+        .collect::<Option<_>>()?;
+    let first = timed.first().map(|&(t, _)| t)?;
+    let max = max.max(1);
+    let buckets = timed.len().min(max);
+    let mut out = Vec::with_capacity(buckets);
+    for b in 0..buckets {
+        let from = b * timed.len() / buckets;
+        let to = (b + 1) * timed.len() / buckets;
+        let (mut n, mut sum_t, mut sum_v) = (0usize, 0.0, 0.0);
+        for &(t, v) in timed.iter().take(to).skip(from) {
+            if v.is_finite() {
+                n += 1;
+                sum_t += t - first;
+                sum_v += v;
+            }
+        }
+        if n > 0 {
+            out.push([sum_t / n as f64, sum_v / n as f64]);
+        }
+    }
+    Some((first, out))
+}
+
+fn rfc3339(seconds: f64) -> Option<String> {
+    let whole = seconds.floor();
+    let nanos = ((seconds - whole) * 1e9).round().clamp(0.0, 999_999_999.0) as u32;
+    chrono::DateTime::from_timestamp(whole as i64, nanos)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// `values` as at most `max` points `[position, value]`: consecutive samples averaged in
@@ -94,19 +154,39 @@ pub fn downsample(values: &[f64], max: usize) -> Vec<[f64; 2]> {
 }
 
 /// The chart series of every metric of the last interval (whose window holds the others').
-pub fn series_of(intervals: &[IntervalReport]) -> Vec<MetricSeries> {
+/// Where the sources gave every sample a time (`timed`: the last interval's samples), the
+/// points are placed by time; otherwise by position.
+pub fn series_of(intervals: &[IntervalReport], timed: &[TimedSamples]) -> Vec<MetricSeries> {
     let Some(last) = intervals.last() else {
         return Vec::new();
     };
     last.metrics
         .iter()
-        .map(|m| MetricSeries {
-            group: m.group.clone(),
-            name: m.name.clone(),
-            baseline: downsample(&m.result.baseline.values, MAX_SERIES_POINTS),
-            canary: downsample(&m.result.canary.values, MAX_SERIES_POINTS),
-            baseline_samples: m.result.baseline.values.len(),
-            canary_samples: m.result.canary.values.len(),
+        .map(|m| {
+            let mut series = MetricSeries {
+                group: m.group.clone(),
+                name: m.name.clone(),
+                baseline: downsample(&m.result.baseline.values, MAX_SERIES_POINTS),
+                canary: downsample(&m.result.canary.values, MAX_SERIES_POINTS),
+                baseline_samples: m.result.baseline.values.len(),
+                canary_samples: m.result.canary.values.len(),
+                baseline_start: None,
+                canary_start: None,
+            };
+            let found = timed
+                .iter()
+                .find(|t| t.group == m.group && t.name == m.name);
+            if let Some(t) = found
+                && let Some((b0, b)) = downsample_timed(&t.baseline, MAX_SERIES_POINTS)
+                && let Some((c0, c)) = downsample_timed(&t.canary, MAX_SERIES_POINTS)
+                && let (Some(bs), Some(cs)) = (rfc3339(b0), rfc3339(c0))
+            {
+                series.baseline = b;
+                series.canary = c;
+                series.baseline_start = Some(bs);
+                series.canary_start = Some(cs);
+            }
+            series
         })
         .collect()
 }

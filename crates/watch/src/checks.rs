@@ -169,6 +169,19 @@ impl MetricSource for Earlier {
         side: Side,
         range: Option<&Range>,
     ) -> Result<Vec<f64>, VerifyError> {
+        Ok(self
+            .fetch_timed(metric, side, range)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    fn fetch_timed(
+        &self,
+        metric: &Metric,
+        side: Side,
+        range: Option<&Range>,
+    ) -> Result<Vec<(Option<f64>, f64)>, VerifyError> {
         match (side, range) {
             (Side::Baseline, Some(r)) => {
                 let moved = Range {
@@ -176,9 +189,9 @@ impl MetricSource for Earlier {
                     end: r.end - self.shift,
                     step: r.step,
                 };
-                self.inner.fetch(metric, side, Some(&moved))
+                self.inner.fetch_timed(metric, side, Some(&moved))
             }
-            _ => self.inner.fetch(metric, side, range),
+            _ => self.inner.fetch_timed(metric, side, range),
         }
     }
 
