@@ -50,7 +50,7 @@ const PALETTE: [&str; 8] = [
 ];
 
 /// Pattern overlays drawn in black on the series colour, so series differ without colour.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Pattern {
     Solid,
     Diagonal,
@@ -195,10 +195,7 @@ pub fn stacked_bars(chart: &StackedBars) -> String {
             let y1 = y_of(base.saturating_add(v));
             let y0 = y_of(base);
             let h = (y0 - y1).max(0.5);
-            let _ = write!(
-                svg,
-                "<rect x=\"{x:.1}\" y=\"{y1:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\" fill=\"url(#{id}-p{k})\" stroke=\"{INK}\" stroke-width=\"0.75\"/>"
-            );
+            filled_rect(&mut svg, k, x, y1, bar_w, h);
             // Direct label inside the segment when it fits, on a white box so patterns don't hide it.
             let text = v.to_string();
             let text_w = 7.0 * text.len() as f64 + 4.0;
@@ -326,15 +323,25 @@ pub fn hbars(chart: &HBars) -> String {
             svg,
             "<g><title>{}: {}</title>\
              <text x=\"{}\" y=\"{}\" {FONT} font-size=\"12\" text-anchor=\"end\" fill=\"{INK}\">{}</text>\
-             <rect x=\"{left}\" y=\"{}\" width=\"{w:.1}\" height=\"{}\" fill=\"url(#{id}-p0)\" stroke=\"{INK}\" stroke-width=\"0.75\"/>\
+             {}\
              <text x=\"{:.1}\" y=\"{}\" {FONT} font-size=\"12\" fill=\"{INK}\">{}</text></g>",
             escape_xml(&bar.label),
             bar.value,
             left - 8,
             y + row_h / 2 + 4,
             escape_xml(&truncate(&bar.label, LABEL_LIMIT)),
-            y + 4,
-            row_h - 8,
+            {
+                let mut r = String::new();
+                filled_rect(
+                    &mut r,
+                    0,
+                    left as f64,
+                    (y + 4) as f64,
+                    w,
+                    (row_h - 8) as f64,
+                );
+                r
+            },
             left as f64 + w + 6.0,
             y + row_h / 2 + 4,
             bar.value
@@ -355,7 +362,124 @@ fn open_svg(id: &str, height: u64, title: &str, description: &str) -> String {
     )
 }
 
-/// One `<pattern>` per series: the series colour with a black overlay of its own shape.
+/// A bar segment in series `k`'s colour with its black overlay drawn out as lines (or dots)
+/// over the segment, on the same 8-unit grid as the legend's `<pattern>`. Written out rather
+/// than filled with the pattern: Chromium's PDF output repeats a pattern's whole definition
+/// for every shape that uses it, which made a 31-bar chart weigh 4 MB in a printed report.
+fn filled_rect(svg: &mut String, k: usize, x: f64, y: f64, w: f64, h: f64) {
+    let colour = PALETTE.get(k % PALETTE.len()).copied().unwrap_or("#999999");
+    let pattern = PATTERNS
+        .get(k % PATTERNS.len())
+        .copied()
+        .unwrap_or(Pattern::Solid);
+    let _ = write!(
+        svg,
+        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{colour}\"/>"
+    );
+    let d = overlay_path(pattern, x, y, w, h);
+    if !d.is_empty() {
+        let (paint, width) = match pattern {
+            Pattern::Dots => ("fill=\"#000000\"", ""),
+            Pattern::Grid => ("fill=\"none\" stroke=\"#000000\"", " stroke-width=\"0.8\""),
+            Pattern::Cross => ("fill=\"none\" stroke=\"#000000\"", " stroke-width=\"1\""),
+            _ => ("fill=\"none\" stroke=\"#000000\"", " stroke-width=\"1.2\""),
+        };
+        let _ = write!(svg, "<path d=\"{d}\" {paint}{width}/>");
+    }
+    let _ = write!(
+        svg,
+        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"none\" stroke=\"{INK}\" stroke-width=\"0.75\"/>"
+    );
+}
+
+/// The overlay of `pattern` inside the rectangle, as one path: each line cut to the rectangle
+/// (so nothing is drawn outside it and no clip path is needed).
+fn overlay_path(pattern: Pattern, x: f64, y: f64, w: f64, h: f64) -> String {
+    const STEP: f64 = 8.0;
+    let mut d = String::new();
+    if w <= 0.0 || h <= 0.0 {
+        return d;
+    }
+    let (x1, y1) = (x + w, y + h);
+    // A line of slope ±1 through the point (c, y) cut to the rectangle.
+    let mut diagonal = |c: f64, down: bool| {
+        // Down (\): points (c + t, y + t); up (/): points (c - t, y + t), t ≥ 0.
+        let (t0, t1) = if down {
+            ((x - c).max(0.0), (x1 - c).min(h))
+        } else {
+            ((c - x1).max(0.0), (c - x).min(h))
+        };
+        if t1 > t0 {
+            let (ax, bx) = if down {
+                (c + t0, c + t1)
+            } else {
+                (c - t0, c - t1)
+            };
+            let _ = write!(d, "M{ax:.1},{:.1}L{bx:.1},{:.1}", y + t0, y + t1);
+        }
+    };
+    let first = (x / STEP).floor() * STEP;
+    let diagonals = |f: &mut dyn FnMut(f64)| {
+        let mut c = first - h - STEP;
+        while c <= x1 + h + STEP {
+            f(c);
+            c += STEP;
+        }
+    };
+    match pattern {
+        Pattern::Solid => {}
+        Pattern::Diagonal => diagonals(&mut |c| diagonal(c, false)),
+        Pattern::BackDiagonal => diagonals(&mut |c| diagonal(c, true)),
+        Pattern::Cross => {
+            diagonals(&mut |c| diagonal(c, false));
+            diagonals(&mut |c| diagonal(c, true));
+        }
+        Pattern::Horizontal | Pattern::Vertical | Pattern::Grid => {
+            if matches!(pattern, Pattern::Horizontal | Pattern::Grid) {
+                let mut ly = (y / STEP).floor() * STEP + STEP / 2.0;
+                while ly < y1 {
+                    if ly > y {
+                        let _ = write!(d, "M{x:.1},{ly:.1}H{x1:.1}");
+                    }
+                    ly += STEP;
+                }
+            }
+            if matches!(pattern, Pattern::Vertical | Pattern::Grid) {
+                let mut lx = first + STEP / 2.0;
+                while lx < x1 {
+                    if lx > x {
+                        let _ = write!(d, "M{lx:.1},{y:.1}V{y1:.1}");
+                    }
+                    lx += STEP;
+                }
+            }
+        }
+        Pattern::Dots => {
+            let r = 1.5;
+            let mut cy = (y / STEP).floor() * STEP + STEP / 2.0;
+            while cy < y1 {
+                let mut cx = first + STEP / 2.0;
+                while cx < x1 {
+                    if cx - r >= x && cx + r <= x1 && cy - r >= y && cy + r <= y1 {
+                        let _ = write!(
+                            d,
+                            "M{:.1},{cy:.1}a{r},{r} 0 1,0 {},0a{r},{r} 0 1,0 -{},0",
+                            cx - r,
+                            2.0 * r,
+                            2.0 * r
+                        );
+                    }
+                    cx += STEP;
+                }
+                cy += STEP;
+            }
+        }
+    }
+    d
+}
+
+/// One `<pattern>` per series (for the legend's swatches): the series colour with a black
+/// overlay of its own shape.
 fn write_defs(svg: &mut String, id: &str, series: usize) {
     svg.push_str("<defs>");
     for k in 0..series {
@@ -533,6 +657,43 @@ mod tests {
             assert!(svg.contains(&format!("<pattern id=\"{id}-p{k}\"")));
             assert!(svg.contains(&format!("fill=\"url(#{id}-p{k})\"")));
         }
+        // The bars draw their overlays themselves (the legend alone uses the patterns), each
+        // line inside its bar.
+        assert_eq!(
+            svg.matches("url(#").count(),
+            3,
+            "only the legend's swatches"
+        );
+        for colour in PALETTE.iter().take(3) {
+            assert!(svg.contains(&format!("fill=\"{colour}\"")), "{colour}");
+        }
+        for (pattern, (x, y, w, h)) in [
+            (Pattern::Diagonal, (13.0, 7.0, 20.0, 55.0)),
+            (Pattern::BackDiagonal, (100.0, 3.5, 9.0, 30.0)),
+            (Pattern::Cross, (0.0, 0.0, 64.0, 8.0)),
+            (Pattern::Grid, (5.0, 5.0, 33.0, 21.0)),
+            (Pattern::Dots, (5.0, 5.0, 33.0, 21.0)),
+        ] {
+            let d = overlay_path(pattern, x, y, w, h);
+            assert!(!d.is_empty(), "{pattern:?}");
+            let numbers: Vec<f64> = d
+                .split(|c: char| c.is_ascii_alphabetic() || c == ',' || c == ' ')
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            if matches!(
+                pattern,
+                Pattern::Diagonal | Pattern::BackDiagonal | Pattern::Cross
+            ) {
+                for pair in numbers.chunks(2) {
+                    if let [px, py] = pair {
+                        assert!(*px >= x - 0.05 && *px <= x + w + 0.05, "{pattern:?} {d}");
+                        assert!(*py >= y - 0.05 && *py <= y + h + 0.05, "{pattern:?} {d}");
+                    }
+                }
+            }
+        }
+        assert!(overlay_path(Pattern::Solid, 0.0, 0.0, 10.0, 10.0).is_empty());
+        assert!(overlay_path(Pattern::Diagonal, 0.0, 0.0, 0.0, 10.0).is_empty());
         // The three series differ in their black overlay, not only in colour.
         let overlays: Vec<&str> = svg
             .split("<pattern ")
