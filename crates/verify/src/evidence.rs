@@ -200,17 +200,18 @@ logs:
     struct Series;
 
     impl MetricSource for Series {
-        fn fetch(
+        fn fetch_timed(
             &self,
             metric: &Metric,
             side: Side,
             _range: Option<&Range>,
-        ) -> Result<Vec<f64>, VerifyError> {
+        ) -> Result<Vec<(Option<f64>, f64)>, VerifyError> {
             let base: Vec<f64> = (0..30).map(|i| 1.0 + f64::from(i % 5) * 0.01).collect();
-            Ok(match (metric.name.as_str(), side) {
+            let values: Vec<f64> = match (metric.name.as_str(), side) {
                 ("throughput", _) | (_, Side::Baseline) => base,
                 (_, Side::Canary) => base.iter().map(|v| v * 10.0).collect(),
-            })
+            };
+            Ok(values.into_iter().map(|v| (None, v)).collect())
         }
 
         fn describe(&self) -> String {

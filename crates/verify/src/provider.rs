@@ -38,24 +38,25 @@ pub struct Range {
 
 /// A source of metric values for one side and one range.
 pub trait MetricSource {
-    fn fetch(
-        &self,
-        metric: &Metric,
-        side: Side,
-        range: Option<&Range>,
-    ) -> Result<Vec<f64>, VerifyError>;
-    /// [`MetricSource::fetch`] with each value's time (Unix seconds) where the source has it:
-    /// what the charts plot. By default, no times.
+    /// The values with each one's time (Unix seconds) where the source has it (the charts
+    /// place the samples by it), in time order.
     fn fetch_timed(
         &self,
         metric: &Metric,
         side: Side,
         range: Option<&Range>,
-    ) -> Result<Vec<(Option<f64>, f64)>, VerifyError> {
+    ) -> Result<Vec<(Option<f64>, f64)>, VerifyError>;
+    /// The values alone.
+    fn fetch(
+        &self,
+        metric: &Metric,
+        side: Side,
+        range: Option<&Range>,
+    ) -> Result<Vec<f64>, VerifyError> {
         Ok(self
-            .fetch(metric, side, range)?
+            .fetch_timed(metric, side, range)?
             .into_iter()
-            .map(|v| (None, v))
+            .map(|(_, v)| v)
             .collect())
     }
     /// What to call this source in messages.
@@ -84,19 +85,6 @@ impl FileSource {
 }
 
 impl MetricSource for FileSource {
-    fn fetch(
-        &self,
-        metric: &Metric,
-        side: Side,
-        range: Option<&Range>,
-    ) -> Result<Vec<f64>, VerifyError> {
-        Ok(self
-            .fetch_timed(metric, side, range)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
-    }
-
     fn fetch_timed(
         &self,
         metric: &Metric,
@@ -234,19 +222,6 @@ struct PromSeries {
 }
 
 impl MetricSource for PrometheusSource {
-    fn fetch(
-        &self,
-        metric: &Metric,
-        side: Side,
-        range: Option<&Range>,
-    ) -> Result<Vec<f64>, VerifyError> {
-        Ok(self
-            .fetch_timed(metric, side, range)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
-    }
-
     fn fetch_timed(
         &self,
         metric: &Metric,

@@ -163,19 +163,6 @@ struct Earlier {
 }
 
 impl MetricSource for Earlier {
-    fn fetch(
-        &self,
-        metric: &Metric,
-        side: Side,
-        range: Option<&Range>,
-    ) -> Result<Vec<f64>, VerifyError> {
-        Ok(self
-            .fetch_timed(metric, side, range)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
-    }
-
     fn fetch_timed(
         &self,
         metric: &Metric,
