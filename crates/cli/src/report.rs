@@ -60,12 +60,8 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
         Some(t) => parse_bound(t, Bound::From).map_err(|e| anyhow::anyhow!("--from: {e}"))?,
         None => to - chrono::Duration::days(30),
     };
-    if a.summary_only && matches!(a.format, Format::Json | Format::Oscal) {
-        bail!(
-            "--summary-only applies to --format html and pdf; the {} report always carries every decision",
-            a.format
-        );
-    }
+    let options = Options::for_format(a.format, a.paper, a.summary_only)
+        .map_err(|e| anyhow::anyhow!("--summary-only applies to --format html and pdf ({e})"))?;
     if a.format == Format::Pdf && a.output.is_none() && std::io::stdout().is_terminal() {
         bail!("--format pdf writes binary data: give --output FILE (or redirect stdout)");
     }
@@ -130,10 +126,6 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<u8> {
             }
         }
         (output, format) => {
-            let options = Options {
-                paper: a.paper,
-                summary_only: a.summary_only,
-            };
             bar.set_message("rendering");
             bar.set_position(0);
             let mut tell = |done: usize, total: usize| {

@@ -83,6 +83,28 @@ pub struct Options {
     pub summary_only: bool,
 }
 
+impl Options {
+    /// The options of a report in `format` (the one rule for every way in: `portcullis report`,
+    /// the API, the dashboard): summary only is an html and pdf layout; json and oscal always
+    /// carry every decision.
+    pub fn for_format(
+        format: crate::Format,
+        paper: Paper,
+        summary_only: bool,
+    ) -> Result<Options, String> {
+        if summary_only && matches!(format, crate::Format::Json | crate::Format::Oscal) {
+            return Err(format!(
+                "a summary-only report is html or pdf: the {} report always carries every decision",
+                format.as_str()
+            ));
+        }
+        Ok(Options {
+            paper,
+            summary_only,
+        })
+    }
+}
+
 /// An SVG chart from [`charts`]: markup the templates insert without escaping. Only this module
 /// makes one, and only from [`charts::stacked_bars`], whose text parts (titles, labels,
 /// descriptions) are XML-escaped as they are drawn.

@@ -1750,19 +1750,11 @@ async fn report(
     };
     let paper = match q.paper.as_deref() {
         None => portcullis_report::Paper::default(),
-        Some(p) => portcullis_report::Paper::from_name(p)
-            .ok_or_else(|| invalid("paper", format!("{p:?}: use a4 or letter")))?,
+        Some(p) => p.parse().map_err(|e| invalid("paper", e))?,
     };
-    let summary_only = q.summary_only.unwrap_or(false);
-    if summary_only && matches!(format, Format::Json | Format::Oscal) {
-        return Err(invalid(
-            "summary_only",
-            format!(
-                "a summary-only report is html or pdf; {} always carries every decision",
-                format.as_str()
-            ),
-        ));
-    }
+    let options =
+        portcullis_report::Options::for_format(format, paper, q.summary_only.unwrap_or(false))
+            .map_err(|e| invalid("summary_only", e))?;
     let env = q.env.filter(|e| !e.trim().is_empty());
     let query = ReportQuery {
         env: env.clone(),
@@ -1779,10 +1771,6 @@ async fn report(
         .await
         .map_err(problem)?;
     // Rendering (Chromium for PDF) blocks: off the async workers.
-    let options = portcullis_report::Options {
-        paper,
-        summary_only,
-    };
     let bytes = tokio::task::spawn_blocking(move || {
         portcullis_report::render_with(&report, format, &options, &mut |_, _| {})
     })

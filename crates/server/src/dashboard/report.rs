@@ -48,8 +48,7 @@ pub async fn report(
         .map_err(|e: portcullis_report::ParseError| PageError::bad_request(e.to_string()))?;
     let paper = match q.paper.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Paper::default(),
-        Some(p) => Paper::from_name(p)
-            .ok_or_else(|| PageError::bad_request(format!("paper {p:?}: use a4 or letter")))?,
+        Some(p) => p.parse().map_err(PageError::bad_request)?,
     };
     let summary_only = match q.summary.as_deref().map(str::trim) {
         None | Some("" | "0" | "false" | "off") => false,
@@ -60,12 +59,8 @@ pub async fn report(
             )));
         }
     };
-    if summary_only && matches!(format, Format::Json | Format::Oscal) {
-        return Err(PageError::bad_request(format!(
-            "a summary-only report is html or pdf: {} always carries every decision",
-            format.as_str()
-        )));
-    }
+    let options =
+        Options::for_format(format, paper, summary_only).map_err(PageError::bad_request)?;
     let bound = |v: Option<&str>, b: portcullis_report::Bound, default: DateTime<Utc>| match v
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -91,10 +86,6 @@ pub async fn report(
             portcullis_report::ReportError::Query(m) => PageError::bad_request(m),
             other => PageError::internal(other),
         })?;
-    let options = Options {
-        paper,
-        summary_only,
-    };
     let bytes = tokio::task::spawn_blocking(move || {
         portcullis_report::render_with(&report, format, &options, &mut |_, _| {})
     })
