@@ -653,33 +653,49 @@ impl Rejudge {
     }
 
     /// Take the posture lease (waiting while another replica holds it), then judge what runs
-    /// for as long as this process lives.
+    /// for as long as this process lives and holds it. A lease lost (on PostgreSQL, its
+    /// session ended: the database restarted, the connection was cut) stops the judging here
+    /// at once, since another replica may take it now, and it is taken again like at start.
     pub async fn run(self: Arc<Self>) {
-        let lease = loop {
-            match self
-                .service
-                .store()
-                .try_lease(portcullis_store::POSTURE_LEASE)
-                .await
-            {
-                Ok(Some(l)) => break l,
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "cannot take the posture lease"),
+        let retry = Duration::from_secs(self.settings.lease_retry_seconds.max(1));
+        loop {
+            let mut lease = loop {
+                match self
+                    .service
+                    .store()
+                    .try_lease(portcullis_store::POSTURE_LEASE)
+                    .await
+                {
+                    Ok(Some(l)) => break l,
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot take the posture lease"),
+                }
+                tokio::time::sleep(retry).await;
+            };
+            self.leading.store(true, Ordering::SeqCst);
+            tracing::info!("judging the posture of what runs (this replica holds the lease)");
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..self.settings.workers {
+                tasks.spawn(self.clone().worker());
             }
-            tokio::time::sleep(Duration::from_secs(
-                self.settings.lease_retry_seconds.max(1),
-            ))
-            .await;
-        };
-        self.leading.store(true, Ordering::SeqCst);
-        tracing::info!("judging the posture of what runs (this replica holds the lease)");
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..self.settings.workers {
-            tasks.spawn(self.clone().worker());
+            tasks.spawn(self.clone().watch_expiry());
+            tasks.spawn(self.clone().follow());
+            loop {
+                tokio::select! {
+                    done = tasks.join_next() => if done.is_none() {
+                        return;
+                    },
+                    () = tokio::time::sleep(retry) => if !lease.held().await {
+                        break;
+                    },
+                }
+            }
+            tasks.shutdown().await;
+            self.leading.store(false, Ordering::SeqCst);
+            drop(lease);
+            tracing::warn!(
+                "lost the posture lease (its database session ended): no longer judging what runs; taking it again"
+            );
         }
-        tasks.spawn(self.clone().watch_expiry());
-        tasks.spawn(self.clone().follow());
-        while tasks.join_next().await.is_some() {}
-        drop(lease);
     }
 }

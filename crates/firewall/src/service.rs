@@ -71,6 +71,22 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl ServiceError {
+    /// Nothing was done because the database does not answer: the same request may succeed
+    /// later (the server answers 503).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ServiceError::Store(e)
+            | ServiceError::Record(RecordError::Store(e))
+            | ServiceError::NotRecorded {
+                source: RecordError::Store(e),
+                ..
+            } => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
 impl From<crate::names::NameError> for ServiceError {
     fn from(e: crate::names::NameError) -> Self {
         Self::Invalid(e.to_string())
@@ -707,7 +723,11 @@ impl DecisionService {
             .firewall
             .baseline(&self.store, &request.environment, &request.artifact.name)
             .await
-            .map_err(|e| ServiceError::Baseline(e.to_string()))?;
+            .map_err(|e| match e {
+                // The database does not answer: that, not a baseline of its own (a 503).
+                crate::diff::DiffError::Store(s) if s.is_unavailable() => ServiceError::Store(s),
+                e => ServiceError::Baseline(e.to_string()),
+            })?;
         // What runs there is the inventory's; a previous deployment the request asserts is
         // kept (marked asserted) only where the inventory knows nothing and the request may
         // bring its own facts (the command line on its own store, a what-if evaluation).

@@ -219,6 +219,17 @@ impl Problem {
             format!("the server failed (error {id}); its log has the cause"),
         )
     }
+
+    /// The database does not answer (503: nothing was done, try again): the cause goes to the
+    /// log, as with [`Problem::internal`].
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        let id = error_id();
+        tracing::error!(error = %detail, error_id = %id, "the database does not answer");
+        Self::new(
+            codes::UNAVAILABLE,
+            format!("the database does not answer (error {id}); try again later"),
+        )
+    }
 }
 
 /// A short id that ties a problem document to its log line.
@@ -257,7 +268,7 @@ impl From<RegistryError> for Problem {
             RegistryError::Conflict(m) => Problem::new(codes::CONFLICT, m),
             RegistryError::NotFound(m) => Problem::new(codes::NOT_FOUND, m),
             RegistryError::Forbidden(m) => Problem::new(codes::FORBIDDEN, m),
-            RegistryError::Store(e) => Problem::internal(e),
+            RegistryError::Store(e) => e.into(),
             RegistryError::Internal(m) => Problem::internal(m),
         }
     }
@@ -265,6 +276,9 @@ impl From<RegistryError> for Problem {
 
 impl From<portcullis_store::StoreError> for Problem {
     fn from(e: portcullis_store::StoreError) -> Self {
+        if e.is_unavailable() {
+            return Problem::unavailable(e);
+        }
         Problem::internal(e)
     }
 }
@@ -285,6 +299,7 @@ impl From<portcullis_firewall::ServiceError> for Problem {
                     .unwrap_or(codes::REGISTRY[8]);
                 Problem::new(code, r.to_string())
             }
+            other if other.is_unavailable() => Problem::unavailable(other),
             other => Problem::internal(other),
         }
     }

@@ -79,6 +79,16 @@ pub(super) async fn writer(
                     let _ = job.reply.send(Err(e));
                 }
             }
+            // The database does not answer: retrying each job alone would wait for it once
+            // per job, one after another, while every caller waits. Each hears it now.
+            Err(StoreError::Unavailable { location, message }) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Unavailable {
+                        location: location.clone(),
+                        message: message.clone(),
+                    }));
+                }
+            }
             Err(_) => {
                 for job in jobs {
                     let mine: Vec<&Change> = job.changes.iter().collect();

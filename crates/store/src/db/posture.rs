@@ -44,6 +44,23 @@ pub struct Lease {
     _session: Option<sqlx::postgres::PgConnection>,
 }
 
+impl Lease {
+    /// Whether the lease is still held. On PostgreSQL the lock lives as long as its session:
+    /// when the database restarts (or the connection is cut) the lock is gone with it, and
+    /// another replica may take it; the holder learns it here (its session does not answer
+    /// within 5 s).
+    pub async fn held(&mut self) -> bool {
+        use sqlx::Connection as _;
+        match self._session.as_mut() {
+            None => true,
+            Some(conn) => matches!(
+                tokio::time::timeout(std::time::Duration::from_secs(5), conn.ping()).await,
+                Ok(Ok(()))
+            ),
+        }
+    }
+}
+
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lease").finish_non_exhaustive()
