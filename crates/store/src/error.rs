@@ -32,13 +32,134 @@ pub enum StoreError {
     },
     #[error("the store's writer has stopped: {0}")]
     Writer(String),
+    /// The database cannot take this now: the disk that holds it is full, or another writer
+    /// kept it locked longer than the store waits. Nothing was written; the same call can
+    /// succeed later (once space is freed, or the other writer is done). Servers answer it as
+    /// unavailable, never as a decision.
+    #[error("{location}: {message}")]
+    Unavailable {
+        location: String,
+        cause: Unavailable,
+        message: String,
+    },
+}
+
+/// Why the database cannot take a change now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// No space left on the disk that holds the database (SQLite `SQLITE_FULL`, PostgreSQL
+    /// `53100 disk_full`, or `ENOSPC` from the file system).
+    Full,
+    /// Locked by another writer (SQLite `SQLITE_BUSY`/`SQLITE_LOCKED`) or no connection free
+    /// in time.
+    Busy,
+}
+
+impl Unavailable {
+    /// A stable name (the API's problem code is built on it).
+    pub fn code(self) -> &'static str {
+        match self {
+            Unavailable::Full => "storage-full",
+            Unavailable::Busy => "storage-busy",
+        }
+    }
 }
 
 impl StoreError {
-    pub(crate) fn db(location: &str, e: impl std::fmt::Display) -> Self {
-        StoreError::Database {
-            location: location.to_string(),
-            message: e.to_string(),
+    /// A database error, naming the database. A full disk or a lock held too long becomes
+    /// [`StoreError::Unavailable`], with words that say so.
+    pub(crate) fn db(location: &str, e: impl Cause) -> Self {
+        let message = e.to_string();
+        match e.unavailable() {
+            Some(cause @ Unavailable::Full) => StoreError::Unavailable {
+                location: location.to_string(),
+                cause,
+                message: format!(
+                    "the disk that holds the database is full ({message}): nothing was \
+                     written; free space there and try again"
+                ),
+            },
+            Some(cause @ Unavailable::Busy) => StoreError::Unavailable {
+                location: location.to_string(),
+                cause,
+                message: format!(
+                    "the database stayed locked by another writer ({message}): nothing was \
+                     written; try again"
+                ),
+            },
+            None => StoreError::Database {
+                location: location.to_string(),
+                message,
+            },
+        }
+    }
+
+    /// Why the database cannot take this now, if that is what went wrong.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        match self {
+            StoreError::Unavailable { cause, .. } => Some(*cause),
+            _ => None,
+        }
+    }
+}
+
+/// What a database call failed with: its words, and whether it says the database cannot take
+/// a change now.
+pub(crate) trait Cause: std::fmt::Display {
+    fn unavailable(&self) -> Option<Unavailable> {
+        None
+    }
+}
+
+impl Cause for String {}
+impl Cause for &str {}
+
+impl Cause for std::io::Error {
+    fn unavailable(&self) -> Option<Unavailable> {
+        // ENOSPC (28 on Linux and the BSDs), EDQUOT (122 on Linux): no space for this file.
+        match self.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                Some(Unavailable::Full)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Cause for sqlx::Error {
+    fn unavailable(&self) -> Option<Unavailable> {
+        match self {
+            sqlx::Error::Database(db) => {
+                let code = db.code()?;
+                match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                    // SQLite's extended result code; the primary code is its low byte.
+                    Some(_) => match code.parse::<i64>().ok()? & 0xff {
+                        13 => Some(Unavailable::Full),
+                        5 | 6 => Some(Unavailable::Busy),
+                        _ => None,
+                    },
+                    // PostgreSQL's SQLSTATE.
+                    None => match code.as_ref() {
+                        "53100" => Some(Unavailable::Full),
+                        _ => None,
+                    },
+                }
+            }
+            sqlx::Error::Io(e) => e.unavailable(),
+            sqlx::Error::PoolTimedOut => Some(Unavailable::Busy),
+            _ => None,
+        }
+    }
+}
+
+impl Cause for rusqlite::Error {
+    fn unavailable(&self) -> Option<Unavailable> {
+        match self.sqlite_error_code()? {
+            rusqlite::ErrorCode::DiskFull => Some(Unavailable::Full),
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                Some(Unavailable::Busy)
+            }
+            _ => None,
         }
     }
 }
