@@ -492,8 +492,65 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(exit::ERROR)
         }
+    }
+}
+
+/// An error and its causes, as `{:#}` writes them, without a cause whose words the message
+/// before it already holds (an error that says "decision … could not be recorded: CAUSE" and
+/// also returns CAUSE as its source would otherwise name the cause twice).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let words = cause.to_string();
+        if out.is_empty() {
+            out = words;
+        } else if !out.contains(&words) {
+            out.push_str(": ");
+            out.push_str(&words);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[derive(Debug)]
+    struct Cause;
+    impl std::fmt::Display for Cause {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("db: disk full")
+        }
+    }
+    impl std::error::Error for Cause {}
+
+    #[derive(Debug)]
+    struct Outer(Cause);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "decision D could not be recorded: {}", self.0)
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_named_once() {
+        let e = anyhow::Error::new(Outer(Cause));
+        assert_eq!(
+            error_text(&e),
+            "decision D could not be recorded: db: disk full"
+        );
+        // A context whose words differ from its cause's keeps both, as `{:#}` does.
+        let e = anyhow::Error::new(Cause).context("cannot open the store");
+        assert_eq!(error_text(&e), "cannot open the store: db: disk full");
+        assert_eq!(error_text(&e), format!("{e:#}"));
     }
 }

@@ -82,6 +82,11 @@ pub mod codes {
         StatusCode::SERVICE_UNAVAILABLE,
         "The server cannot serve this now",
     );
+    pub const STORAGE_FULL: (&str, StatusCode, &str) = (
+        "storage-full",
+        StatusCode::INSUFFICIENT_STORAGE,
+        "The server's database has no space left: nothing was recorded",
+    );
     pub const INTERNAL: (&str, StatusCode, &str) = (
         "internal",
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,7 +168,7 @@ pub mod codes {
         ),
     ];
 
-    pub const ALL: [(&str, StatusCode, &str); 25] = [
+    pub const ALL: [(&str, StatusCode, &str); 26] = [
         MALFORMED_WEBHOOK,
         ROLLOUT_HALTED,
         ANALYSIS_UNAVAILABLE,
@@ -185,6 +190,7 @@ pub mod codes {
         NOT_FOUND,
         CONFLICT,
         UNAVAILABLE,
+        STORAGE_FULL,
         INTERNAL,
         AUDIT_CHAIN_BROKEN,
         METHOD_NOT_ALLOWED,
@@ -220,14 +226,33 @@ impl Problem {
         )
     }
 
-    /// The database does not answer (503: nothing was done, try again): the cause goes to the
-    /// log, as with [`Problem::internal`].
-    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+    /// A failure of the store: when the database cannot take a change now (its disk is full,
+    /// it stays locked, it does not answer), `storage-full` (507) or `unavailable` (503), which a caller may retry
+    /// and which never carries a decision; else [`Problem::internal`]. The cause names the
+    /// database: it goes to the log only.
+    pub fn store(e: &portcullis_store::StoreError) -> Self {
+        use portcullis_store::Unavailable;
+        let (code, words) = match e.unavailable() {
+            Some(Unavailable::Full) => (
+                codes::STORAGE_FULL,
+                "the disk that holds the server's database is full",
+            ),
+            Some(Unavailable::Busy) => (
+                codes::UNAVAILABLE,
+                "the server's database did not take the change in time (locked, or no connection free)",
+            ),
+            Some(Unavailable::Unreachable) => {
+                (codes::UNAVAILABLE, "the server's database does not answer")
+            }
+            None => return Self::internal(e),
+        };
         let id = error_id();
-        tracing::error!(error = %detail, error_id = %id, "the database does not answer");
+        tracing::error!(error = %e, error_id = %id, "the store cannot take a change now");
         Self::new(
-            codes::UNAVAILABLE,
-            format!("the database does not answer (error {id}); try again later"),
+            code,
+            format!(
+                "{words}: nothing was recorded; try again later (error {id}; its log has the cause)"
+            ),
         )
     }
 }
@@ -268,7 +293,7 @@ impl From<RegistryError> for Problem {
             RegistryError::Conflict(m) => Problem::new(codes::CONFLICT, m),
             RegistryError::NotFound(m) => Problem::new(codes::NOT_FOUND, m),
             RegistryError::Forbidden(m) => Problem::new(codes::FORBIDDEN, m),
-            RegistryError::Store(e) => e.into(),
+            RegistryError::Store(e) => Problem::store(&e),
             RegistryError::Internal(m) => Problem::internal(m),
         }
     }
@@ -276,16 +301,14 @@ impl From<RegistryError> for Problem {
 
 impl From<portcullis_store::StoreError> for Problem {
     fn from(e: portcullis_store::StoreError) -> Self {
-        if e.is_unavailable() {
-            return Problem::unavailable(e);
-        }
-        Problem::internal(e)
+        Problem::store(&e)
     }
 }
 
 impl From<portcullis_firewall::ServiceError> for Problem {
     fn from(e: portcullis_firewall::ServiceError) -> Self {
         use portcullis_firewall::ServiceError as E;
+        use portcullis_firewall::record::RecordError;
         match e {
             E::Forbidden(m) => Problem::new(codes::FORBIDDEN, m),
             E::Invalid(m) => Problem::new(codes::INVALID_REQUEST, m),
@@ -299,7 +322,12 @@ impl From<portcullis_firewall::ServiceError> for Problem {
                     .unwrap_or(codes::REGISTRY[8]);
                 Problem::new(code, r.to_string())
             }
-            other if other.is_unavailable() => Problem::unavailable(other),
+            E::Store(s)
+            | E::Record(RecordError::Store(s))
+            | E::NotRecorded {
+                source: RecordError::Store(s),
+                ..
+            } if s.unavailable().is_some() => Problem::store(&s),
             other => Problem::internal(other),
         }
     }

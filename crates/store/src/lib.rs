@@ -25,7 +25,7 @@ pub use db::{
     RuleCount, Store, StoreConfig, Subscription, VerifyFailure, VerifyOptions, VerifyProgress,
     outcome,
 };
-pub use error::StoreError;
+pub use error::{StoreError, Unavailable};
 pub use keys::CheckpointKey;
 pub use proof::{
     BundleBlob, BundleReport, BundleScope, ProofBundle, ProofError, ProvenDecision, blob_digest,

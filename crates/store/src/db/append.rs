@@ -81,10 +81,15 @@ pub(super) async fn writer(
             }
             // The database does not answer: retrying each job alone would wait for it once
             // per job, one after another, while every caller waits. Each hears it now.
-            Err(StoreError::Unavailable { location, message }) => {
+            Err(StoreError::Unavailable {
+                location,
+                cause,
+                message,
+            }) => {
                 for job in jobs {
                     let _ = job.reply.send(Err(StoreError::Unavailable {
                         location: location.clone(),
+                        cause,
                         message: message.clone(),
                     }));
                 }
@@ -110,17 +115,17 @@ macro_rules! define_commit {
             pending: &HashMap<&str, Vec<u8>>,
         ) -> Result<Vec<Option<Entry>>, StoreError> {
             let err = |e: sqlx::Error| StoreError::db(&inner.location, e);
-            let head: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            let head: Option<(i64, String, String)> =
+                sqlx::query_as("SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1")
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(err)?;
-            let mut chain = match head {
-                Some((seq, hash)) => Chain::at(seq as u64, &hash),
-                None => Chain::new(),
+            let (mut chain, head_at) = match head {
+                Some((seq, hash, at)) => (Chain::at(seq as u64, &hash), Some(at)),
+                None => (Chain::new(), None),
             };
             let start_seq = chain.last_seq();
-            let at = now();
+            let at = not_before(now(), head_at.as_deref());
             let mut group = Group::new();
             let mut out = Vec::with_capacity(changes.len());
             for change in changes {
@@ -317,6 +322,17 @@ macro_rules! define_commit {
     };
 }
 
+/// The time of a new entry: `now`, unless the chain's head is later (the clock stepped back
+/// since it was written), then the head's time. Entry times never go backwards along the
+/// chain, whatever the clock does; a head whose time cannot be read (not RFC 3339) is passed.
+fn not_before(now: String, head: Option<&str>) -> String {
+    let parse = |t: &str| DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&Utc));
+    match (parse(&now), head.map(parse)) {
+        (Ok(n), Some(Ok(h))) if h > n => h.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        _ => now,
+    }
+}
+
 define_commit!(commit_sqlite, sqlx::SqliteConnection, '?');
 define_commit!(commit_postgres, sqlx::PgConnection, '$');
 
@@ -372,5 +388,43 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
             super::audit::witness_latest(inner).await;
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_before;
+
+    #[test]
+    fn entry_times_never_go_backwards() {
+        let head = "2026-12-05T04:00:00.500Z";
+        // The clock stepped back an hour: the head's time.
+        assert_eq!(
+            not_before("2026-12-05T03:00:00.000Z".into(), Some(head)),
+            head
+        );
+        // The same millisecond, or later: the clock.
+        assert_eq!(not_before(head.into(), Some(head)), head);
+        assert_eq!(
+            not_before("2026-12-05T04:00:00.501Z".into(), Some(head)),
+            "2026-12-05T04:00:00.501Z"
+        );
+        // An empty chain, or a head time that is not RFC 3339: the clock.
+        assert_eq!(
+            not_before("2026-12-05T03:00:00.000Z".into(), None),
+            "2026-12-05T03:00:00.000Z"
+        );
+        assert_eq!(
+            not_before("2026-12-05T03:00:00.000Z".into(), Some("yesterday")),
+            "2026-12-05T03:00:00.000Z"
+        );
+        // A head written with an offset is compared as the instant it names.
+        assert_eq!(
+            not_before(
+                "2026-12-05T03:00:00.000Z".into(),
+                Some("2026-12-05T05:00:00.000+01:00")
+            ),
+            "2026-12-05T04:00:00.000Z"
+        );
     }
 }

@@ -85,7 +85,7 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// A database error, naming the database.
-    pub(super) fn err(&self, e: impl std::fmt::Display + 'static) -> StoreError {
+    pub(super) fn err(&self, e: impl crate::error::Cause) -> StoreError {
         StoreError::db(&self.inner.location, e)
     }
 }
