@@ -255,16 +255,21 @@ pub struct Serve {
 impl Serve {
     /// `portcullis serve --listen 127.0.0.1:0 ARGS`; waits for the address it logs.
     pub fn start(home: &Path, args: &[&str]) -> Serve {
-        use std::io::{BufRead, BufReader};
         let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("PORTCULLIS_") {
                 c.env_remove(k);
             }
         }
+        c.env("PORTCULLIS_HOME", home).current_dir(root());
+        Serve::spawn(c, args)
+    }
+
+    /// `serve --listen 127.0.0.1:0 ARGS` run by `c` (the binary, its environment and
+    /// directory set); waits for the address it logs.
+    pub fn spawn(mut c: Command, args: &[&str]) -> Serve {
+        use std::io::{BufRead, BufReader};
         let mut child = c
-            .env("PORTCULLIS_HOME", home)
-            .current_dir(root())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(std::process::Stdio::null())
