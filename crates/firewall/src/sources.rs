@@ -24,6 +24,23 @@ pub fn now_millis() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
+/// The firewall's clock for a decision: now, but never before the last entry of the audit
+/// chain. A clock stepped back (by mistake, NTP or an attacker on the host) cannot date a
+/// decision before what the firewall has already recorded, so an exception or approval that
+/// had expired by then does not come back into force.
+pub async fn clock(store: &Store) -> Result<DateTime<Utc>, RegistryError> {
+    let now = now_millis();
+    let head = store
+        .head_time()
+        .await?
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    Ok(match head {
+        Some(h) if h > now => h,
+        _ => now,
+    })
+}
+
 /// Mark every fact the request carries as asserted, whatever it says of itself: a request
 /// cannot call its own canary result "recorded".
 pub fn distrust(req: &mut DecisionRequest) {
@@ -76,16 +93,19 @@ pub async fn establish(
                 "context.time {}: a recorded decision is timed by the firewall's clock; ask for a what-if evaluation to decide at another time",
                 t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             ));
-            req.context.time = Some(now_millis());
+            req.context.time = Some(clock(store).await?);
             req.context.time_source = FactSource::Firewall;
         }
         Some(_) => req.context.time_source = FactSource::Asserted,
         None => {
-            req.context.time = Some(now_millis());
+            req.context.time = Some(clock(store).await?);
             req.context.time_source = FactSource::Firewall;
         }
     }
-    let at = req.context.time.unwrap_or_else(now_millis);
+    let at = match req.context.time {
+        Some(t) => t,
+        None => clock(store).await?,
+    };
     let digest = req.artifact.digest.clone();
     let environment = req.environment.clone();
     // Approvals in force at the decision time, bound to this digest, environment and change.

@@ -299,6 +299,16 @@ impl Store {
         }))
     }
 
+    /// The time of the last entry (RFC 3339 UTC, milliseconds), if there is one. Entry times
+    /// never go backwards along the chain, so this is the latest time the store has recorded.
+    pub async fn head_time(&self) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = on_db!(&self.inner.db, pool => {
+            sqlx::query_as("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(pool).await.map_err(|e| self.err(e))?
+        });
+        Ok(row.map(|(at,)| at))
+    }
+
     /// Entries `from..=to` in sequence order.
     pub async fn entries(&self, from: u64, to: u64) -> Result<Vec<Entry>, StoreError> {
         let to = i64::try_from(to).unwrap_or(i64::MAX);
