@@ -153,10 +153,15 @@ impl Cause for sqlx::Error {
                 let code = db.code()?;
                 match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
                     // SQLite's extended result code; the primary code is its low byte.
-                    Some(_) => match code.parse::<i64>().ok()? & 0xff {
-                        13 => Some(Unavailable::Full),
-                        5 | 6 => Some(Unavailable::Busy),
-                        _ => None,
+                    // 4874, SQLITE_IOERR_SHMSIZE: the shared-memory file cannot grow (a full
+                    // tmpfs when the store opens).
+                    Some(_) => match code.parse::<i64>().ok()? {
+                        4874 => Some(Unavailable::Full),
+                        c => match c & 0xff {
+                            13 => Some(Unavailable::Full),
+                            5 | 6 => Some(Unavailable::Busy),
+                            _ => None,
+                        },
                     },
                     // PostgreSQL's SQLSTATE.
                     None => match code.as_ref() {
