@@ -11,8 +11,11 @@ use std::sync::OnceLock;
 
 use portcullis_evidence::{Format, Limits, detect as detect_format, json, parse, parse_as};
 
-/// Every target, by name (the fuzz binary and the seeds directory have the same name).
-pub const TARGETS: [(&str, fn(&[u8])); 18] = [
+/// A target: its name (the fuzz binary's and the seeds directory's) and its function.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target but [`API_BODIES`].
+pub const TARGETS: [Target; 18] = [
     ("detect", detect),
     ("sbom", sbom),
     ("scanners", scanners),
@@ -34,10 +37,10 @@ pub const TARGETS: [(&str, fn(&[u8])); 18] = [
 ];
 
 /// The server's API bodies, listed apart from [`TARGETS`] only because the array is typed.
-pub const API_BODIES: (&str, fn(&[u8])) = ("api_bodies", api_bodies);
+pub const API_BODIES: Target = ("api_bodies", api_bodies);
 
 /// Every target, [`TARGETS`] and [`API_BODIES`].
-pub fn all_targets() -> Vec<(&'static str, fn(&[u8]))> {
+pub fn all_targets() -> Vec<Target> {
     let mut all = TARGETS.to_vec();
     all.push(API_BODIES);
     all
