@@ -1,18 +1,6 @@
-//! Code and IaC parsers: SARIF, Semgrep, Checkov, Bandit.
+//! See `portcullis_fuzzing::code`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use portcullis_evidence::{Format, Limits, parse, parse_as};
-
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits::default();
-    for format in [
-        Format::Sarif,
-        Format::SemgrepJson,
-        Format::CheckovJson,
-        Format::BanditJson,
-    ] {
-        let _ = parse_as(format, data, &limits);
-    }
-    let _ = parse(data, &limits);
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    portcullis_fuzzing::code(data);
 });

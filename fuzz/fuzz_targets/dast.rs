@@ -1,13 +1,6 @@
-//! DAST parsers: OWASP ZAP XML and JSON.
+//! See `portcullis_fuzzing::dast`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use portcullis_evidence::{Format, Limits, parse, parse_as};
-
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits::default();
-    for format in [Format::ZapXml, Format::ZapJson] {
-        let _ = parse_as(format, data, &limits);
-    }
-    let _ = parse(data, &limits);
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    portcullis_fuzzing::dast(data);
 });

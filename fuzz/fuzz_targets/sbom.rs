@@ -1,17 +1,6 @@
-//! SBOM parsers: CycloneDX JSON and XML, SPDX JSON.
+//! See `portcullis_fuzzing::sbom`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use portcullis_evidence::{Format, Limits, parse, parse_as};
-
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits::default();
-    for format in [
-        Format::CyclonedxJson,
-        Format::CyclonedxXml,
-        Format::SpdxJson,
-    ] {
-        let _ = parse_as(format, data, &limits);
-    }
-    let _ = parse(data, &limits);
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    portcullis_fuzzing::sbom(data);
 });

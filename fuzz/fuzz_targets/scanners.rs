@@ -1,13 +1,6 @@
-//! Vulnerability scanner parsers: Trivy, Grype, OSV-Scanner.
+//! See `portcullis_fuzzing::scanners`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use portcullis_evidence::{Format, Limits, parse, parse_as};
-
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits::default();
-    for format in [Format::TrivyJson, Format::GrypeJson, Format::OsvScannerJson] {
-        let _ = parse_as(format, data, &limits);
-    }
-    let _ = parse(data, &limits);
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    portcullis_fuzzing::scanners(data);
 });

@@ -40,9 +40,11 @@ fn client(
         .map_err(|e| e.to_string())
 }
 
-struct Response {
-    status: u16,
-    headers: HeaderMap,
+/// What the checks read of a response: its status and headers.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> Result<Response, String> {
@@ -121,6 +123,31 @@ pub async fn check(
             return out;
         }
     };
+    out.extend(judge_response(target, exp, &r));
+    if let Some(plain) = exp.redirect_https.as_ref().and_then(|r| r.plain_url(&url)) {
+        out.push(redirect_check(&plain, &url, addr, roots, timeout, &mk).await);
+    }
+    out
+}
+
+/// The checks of one HTTP expectation on a response received (status, security headers,
+/// cookies, CORS, forbidden headers; the redirect from plain HTTP needs a second request and
+/// is [`check`]'s).
+pub fn judge_response(target: &str, exp: &HttpExpectation, r: &Response) -> Vec<Check> {
+    let controls = exp.controls();
+    let mk =
+        |kind: &str, expected: String, observed: Option<String>, deviation: bool, msg: String| {
+            Check::new(
+                target,
+                kind,
+                Some(expected),
+                observed,
+                deviation,
+                msg,
+                &controls,
+            )
+        };
+    let mut out = Vec::new();
     let h = |name: &str| -> Option<String> {
         let values: Vec<String> = r
             .headers
@@ -356,9 +383,6 @@ pub async fn check(
         ));
     }
 
-    if let Some(plain) = exp.redirect_https.as_ref().and_then(|r| r.plain_url(&url)) {
-        out.push(redirect_check(&plain, &url, addr, roots, timeout, &mk).await);
-    }
     out
 }
 
@@ -387,17 +411,7 @@ async fn redirect_check(
             format!("no answer over plain HTTP: {e}"),
         ),
         Ok(r) => {
-            let location = r
-                .headers
-                .get("location")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            let target = location.as_deref().and_then(|l| plain.join(l).ok());
-            let ok = matches!(r.status, 301 | 302 | 303 | 307 | 308)
-                && target.as_ref().is_some_and(|t| {
-                    t.scheme() == "https"
-                        && t.host_str().map(|h| h.to_ascii_lowercase())
-                            == plain.host_str().map(|h| h.to_ascii_lowercase())
-                });
+            let (ok, location) = redirects_to_https(plain, &r);
             mk(
                 "http-redirect",
                 expected,
@@ -417,6 +431,23 @@ async fn redirect_check(
             )
         }
     }
+}
+
+/// Whether the answer `r` to the plain-HTTP request for `plain` redirects to HTTPS on the same
+/// host, and the `Location` it names.
+pub fn redirects_to_https(plain: &reqwest::Url, r: &Response) -> (bool, Option<String>) {
+    let location = r
+        .headers
+        .get("location")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let target = location.as_deref().and_then(|l| plain.join(l).ok());
+    let ok = matches!(r.status, 301 | 302 | 303 | 307 | 308)
+        && target.as_ref().is_some_and(|t| {
+            t.scheme() == "https"
+                && t.host_str().map(|h| h.to_ascii_lowercase())
+                    == plain.host_str().map(|h| h.to_ascii_lowercase())
+        });
+    (ok, location)
 }
 
 fn max_age(v: &str) -> Option<u64> {

@@ -55,28 +55,7 @@ pub async fn review(
         caller.as_actor()
     };
     let started = Instant::now();
-    let review: AdmissionReview<DynamicObject> = serde_json::from_value(raw.clone())
-        .map_err(|e| Problem::new(codes::INVALID_REQUEST, format!("AdmissionReview: {e}")))?;
-    let req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| {
-        Problem::new(
-            codes::INVALID_REQUEST,
-            "an AdmissionReview (admission.k8s.io/v1) with a request is expected",
-        )
-    })?;
-    let review = Review {
-        uid: req.uid.clone(),
-        namespace: req.namespace.clone().unwrap_or_default(),
-        kind: req.kind.kind.clone(),
-        name: req.name.clone(),
-        operation: operation(&req.operation).into(),
-        dry_run: req.dry_run,
-        user: req.user_info.username.clone(),
-        object: match &req.object {
-            Some(o) => Some(serde_json::to_value(o).map_err(Problem::internal)?),
-            None => None,
-        },
-        raw: raw.clone(),
-    };
+    let (review, req) = review_of(raw)?;
     let answer = state.service.admit(&review, &actor).await?;
     let mut resp = AdmissionResponse::from(&req);
     if let Some(message) = answer.message {
@@ -113,6 +92,35 @@ pub async fn review(
         o.insert("kind".into(), json!(kube_core::admission::META_KIND));
     }
     Ok((StatusCode::OK, axum::Json(v)).into_response())
+}
+
+/// The firewall's [`Review`] of an AdmissionReview body (parsed as JSON by the handler), and
+/// the request it carries (the answer names its uid). Not an AdmissionReview v1 with a request:
+/// 422 `invalid-request`.
+pub fn review_of(raw: Value) -> Result<(Review, AdmissionRequest<DynamicObject>), Problem> {
+    let review: AdmissionReview<DynamicObject> = serde_json::from_value(raw.clone())
+        .map_err(|e| Problem::new(codes::INVALID_REQUEST, format!("AdmissionReview: {e}")))?;
+    let req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| {
+        Problem::new(
+            codes::INVALID_REQUEST,
+            "an AdmissionReview (admission.k8s.io/v1) with a request is expected",
+        )
+    })?;
+    let review = Review {
+        uid: req.uid.clone(),
+        namespace: req.namespace.clone().unwrap_or_default(),
+        kind: req.kind.kind.clone(),
+        name: req.name.clone(),
+        operation: operation(&req.operation).into(),
+        dry_run: req.dry_run,
+        user: req.user_info.username.clone(),
+        object: match &req.object {
+            Some(o) => Some(serde_json::to_value(o).map_err(Problem::internal)?),
+            None => None,
+        },
+        raw,
+    };
+    Ok((review, req))
 }
 
 fn operation(op: &Operation) -> &'static str {

@@ -34,6 +34,9 @@ use crate::problem::{Problem, codes};
 use crate::schemas::ExceptionGrant;
 use crate::state::AppState;
 
+#[doc(hidden)]
+pub mod bodies;
+
 type ApiResult = Result<Response, Problem>;
 
 /// The API's routes, each documented by its handler's `#[utoipa::path]` (the path there is
