@@ -92,6 +92,11 @@ pub mod codes {
         StatusCode::CONFLICT,
         "The audit chain does not verify",
     );
+    pub const REQUEST_TIMEOUT: (&str, StatusCode, &str) = (
+        "request-timeout",
+        StatusCode::REQUEST_TIMEOUT,
+        "The request was not answered within the server's request timeout",
+    );
     pub const METHOD_NOT_ALLOWED: (&str, StatusCode, &str) = (
         "method-not-allowed",
         StatusCode::METHOD_NOT_ALLOWED,
@@ -163,7 +168,7 @@ pub mod codes {
         ),
     ];
 
-    pub const ALL: [(&str, StatusCode, &str); 25] = [
+    pub const ALL: [(&str, StatusCode, &str); 26] = [
         MALFORMED_WEBHOOK,
         ROLLOUT_HALTED,
         ANALYSIS_UNAVAILABLE,
@@ -187,6 +192,7 @@ pub mod codes {
         UNAVAILABLE,
         INTERNAL,
         AUDIT_CHAIN_BROKEN,
+        REQUEST_TIMEOUT,
         METHOD_NOT_ALLOWED,
         (
             "not-acceptable",
