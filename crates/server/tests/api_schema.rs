@@ -150,7 +150,7 @@ async fn an_advisory_is_exactly_one_of_osv_or_block_rule() {
     assert_eq!(keys, ["block_rule", "osv"]);
 
     let (s, _db) = sqlite_server(Options::default()).await;
-    let rule = json!({"purl": "pkg:npm/left-pad", "reason": "schema"});
+    let rule = json!({"purl": "pkg:npm/left-pad", "vers": "vers:npm/<2.0.0", "reason": "schema"});
     for body in [
         json!({}),
         json!({"osv": null, "block_rule": rule}),
