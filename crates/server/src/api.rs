@@ -689,14 +689,14 @@ struct BlockRuleBody {
     reason: String,
 }
 
-/// `POST /v1/advisories`: one OSV record, or a block rule.
+/// `POST /v1/advisories`: one OSV record (`{osv: {...}}`), or a block rule
+/// (`{block_rule: {purl, vers, reason}}`): exactly one of the two.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct AdvisoryBody {
-    #[serde(default)]
-    osv: Option<Value>,
-    #[serde(default)]
-    block_rule: Option<BlockRuleBody>,
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum AdvisoryBody {
+    /// An OSV record (a JSON object; anything else is refused with 422).
+    Osv(Value),
+    BlockRule(BlockRuleBody),
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -722,20 +722,33 @@ struct ReasonBody {
 async fn add_advisory(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Json(body): Json<AdvisoryBody>,
+    Json(raw): Json<Value>,
 ) -> ApiResult {
     caller.require(Permission::Admin)?;
-    let doc = match (body.osv, body.block_rule) {
-        (Some(osv), None) => {
+    // Exactly one key, osv or block_rule (what the schema says): said plainly, before serde's
+    // words for an enum.
+    let one_key = raw.as_object().is_some_and(|o| {
+        o.len() == 1 && (o.contains_key("osv") || o.contains_key("block_rule"))
+    });
+    if !one_key {
+        return Err(Problem::new(
+            codes::INVALID_REQUEST,
+            "give exactly one of osv (an OSV record) or block_rule ({purl, vers, reason})",
+        ));
+    }
+    let body: AdvisoryBody = serde_path_to_error::deserialize(&raw).map_err(|e| {
+        Problem::new(
+            codes::INVALID_REQUEST,
+            format!("request body at {}: {}", e.path(), e.inner()),
+        )
+    })?;
+    let doc = match body {
+        AdvisoryBody::Osv(osv) => {
             let bytes = serde_json::to_vec(&osv).map_err(Problem::internal)?;
             AdvisoryDoc::osv("osv", bytes, &state.limits)?
         }
-        (None, Some(r)) => AdvisoryDoc::block_rule(r.id.as_deref(), &r.purl, &r.vers, &r.reason)?,
-        _ => {
-            return Err(Problem::new(
-                codes::INVALID_REQUEST,
-                "give exactly one of osv (an OSV record) or block_rule ({purl, vers, reason})",
-            ));
+        AdvisoryBody::BlockRule(r) => {
+            AdvisoryDoc::block_rule(r.id.as_deref(), &r.purl, &r.vers, &r.reason)?
         }
     };
     let added = state
@@ -932,6 +945,7 @@ async fn revoke_exception(
 // ------------------------------------------------------------------ approvals
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ApprovalQuery {
     /// Only approvals of this artifact digest.
@@ -1716,7 +1730,11 @@ struct ReportParams {
     description = "The audit and compliance report of a range (`portcullis report`): `format` json (default), html, pdf or oscal; `env`; `from` and `to` (default: the last 30 days); for html and pdf, `paper` (a4, letter) and `summary_only`. Role: viewer or above.",
     params(ReportParams),
     responses(
-        (status = 200, description = "The report in the asked format (Content-Type by format)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The report in the asked format: json and oscal as application/json, html as text/html, pdf as application/pdf", content(
+            (serde_json::Value = "application/json"),
+            (String = "text/html"),
+            (Vec<u8> = "application/pdf"),
+        )),
         (status = 409, description = "a recorded decision does not read back (problem code: audit-chain-broken)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "an unknown format or a bad bound (problem code: invalid-request)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "no PDF renderer (problem code: unavailable)", body = Problem, content_type = "application/problem+json"),

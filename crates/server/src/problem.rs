@@ -97,6 +97,11 @@ pub mod codes {
         StatusCode::CONFLICT,
         "The audit chain does not verify",
     );
+    pub const REQUEST_TIMEOUT: (&str, StatusCode, &str) = (
+        "request-timeout",
+        StatusCode::REQUEST_TIMEOUT,
+        "The request was not answered within the server's request timeout",
+    );
     pub const METHOD_NOT_ALLOWED: (&str, StatusCode, &str) = (
         "method-not-allowed",
         StatusCode::METHOD_NOT_ALLOWED,
@@ -193,6 +198,7 @@ pub mod codes {
         STORAGE_FULL,
         INTERNAL,
         AUDIT_CHAIN_BROKEN,
+        REQUEST_TIMEOUT,
         METHOD_NOT_ALLOWED,
         (
             "not-acceptable",

@@ -42,7 +42,8 @@ struct ApiDoc;
 
 /// What every operation shares, added to each: the bearer scheme, and the problems any
 /// operation may answer (401/403 where a token is needed; 400, 413, 415, 422 where there is a
-/// JSON body; 500 everywhere).
+/// body; 422 where there are parameters; 408 and 500 everywhere; 503 where a request permit
+/// is needed, i.e. everywhere but the probes and /metrics).
 struct Conventions;
 
 impl utoipa::Modify for Conventions {
@@ -77,13 +78,30 @@ fn add_common_problems(doc: &mut utoipa::openapi::OpenApi) {
             ),
         )
     };
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let unlimited = UNLIMITED_PATHS.contains(&path.as_str());
         for (method, op) in [
             (HttpMethod::Get, item.get.as_mut()),
             (HttpMethod::Post, item.post.as_mut()),
+            (HttpMethod::Delete, item.delete.as_mut()),
+            (HttpMethod::Put, item.put.as_mut()),
+            (HttpMethod::Patch, item.patch.as_mut()),
         ] {
             let Some(op) = op else { continue };
-            let mut common = vec![problem(codes::INTERNAL, "the server failed")];
+            let mut common = vec![
+                problem(codes::INTERNAL, "the server failed"),
+                problem(
+                    codes::REQUEST_TIMEOUT,
+                    "not answered within the server's request timeout (request_timeout_seconds)",
+                ),
+            ];
+            if !unlimited {
+                common.push(problem(
+                    codes::UNAVAILABLE,
+                    "too many requests in flight at once (limits.concurrent_requests); \
+                     the Retry-After header says when to come back",
+                ));
+            }
             if op.security.is_some() {
                 common.push(problem(
                     codes::UNAUTHENTICATED,
@@ -94,7 +112,7 @@ fn add_common_problems(doc: &mut utoipa::openapi::OpenApi) {
                     "the token's role does not allow this",
                 ));
             }
-            if method == HttpMethod::Post && op.request_body.is_some() {
+            if method != HttpMethod::Get && op.request_body.is_some() {
                 common.push(problem(codes::MALFORMED_JSON, "the body is not JSON"));
                 common.push(problem(
                     codes::BODY_TOO_LARGE,
@@ -158,11 +176,34 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             crate::state::limit_requests,
         ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             std::time::Duration::from_secs(timeout.max(1)),
+            request_timeout,
         ))
         .with_state(state)
+}
+
+/// The paths no request permit is needed for (`state::limit_requests`): never 503 busy.
+pub const UNLIMITED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// A request not answered within `limit` gets 408 with a problem document (as every other
+/// refusal), not an empty body.
+async fn request_timeout(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            codes::REQUEST_TIMEOUT,
+            format!(
+                "not answered within {} s (request_timeout_seconds)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found() -> Problem {

@@ -342,7 +342,7 @@ pub async fn limit_requests(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+    if crate::routes::UNLIMITED_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
     match state.slots.take(&state.slots.requests, "requests") {

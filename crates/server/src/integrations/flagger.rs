@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -159,8 +158,10 @@ pub async fn flagger_webhook(
     State(state): State<Arc<AppState>>,
     Path(hook): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> Result<Response, Problem> {
+    // Within the body limit, or 413 as a problem document (axum's own answer is plain text).
+    let body = crate::body::read_bytes(req, &state).await?;
     if !HOOKS.contains(&hook.as_str()) {
         return Err(Problem::new(
             codes::NOT_FOUND,

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
@@ -82,9 +81,11 @@ pub async fn rollouts_analysis(
 pub async fn rollouts_analysis_post(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> Result<Response, Problem> {
     caller.require(crate::auth::Permission::Record)?;
+    // Within the body limit, or 413 as a problem document (axum's own answer is plain text).
+    let body = crate::body::read_bytes(req, &state).await?;
     let body: RolloutAnalysis = crate::body::parse(&body)?;
     run(&state, &caller, body).await
 }
