@@ -63,7 +63,10 @@ fn the_api_passes_schemathesis_for_every_role() {
     };
     let text = std::fs::read_to_string(&out_path).unwrap_or_default();
     let status = status.unwrap_or_else(|| panic!("scripts/api-fuzz ran past 5 minutes:\n{text}"));
-    assert!(status.success(), "scripts/api-fuzz failed ({status}):\n{text}");
+    assert!(
+        status.success(),
+        "scripts/api-fuzz failed ({status}):\n{text}"
+    );
     assert!(text.contains("api-fuzz: every check passed"), "{text}");
     // Every run happened and sent requests: the summary's rows.
     for run in [

@@ -725,32 +725,7 @@ async fn add_advisory(
     Json(raw): Json<Value>,
 ) -> ApiResult {
     caller.require(Permission::Admin)?;
-    // Exactly one key, osv or block_rule (what the schema says): said plainly, before serde's
-    // words for an enum.
-    let one_key = raw.as_object().is_some_and(|o| {
-        o.len() == 1 && (o.contains_key("osv") || o.contains_key("block_rule"))
-    });
-    if !one_key {
-        return Err(Problem::new(
-            codes::INVALID_REQUEST,
-            "give exactly one of osv (an OSV record) or block_rule ({purl, vers, reason})",
-        ));
-    }
-    let body: AdvisoryBody = serde_path_to_error::deserialize(&raw).map_err(|e| {
-        Problem::new(
-            codes::INVALID_REQUEST,
-            format!("request body at {}: {}", e.path(), e.inner()),
-        )
-    })?;
-    let doc = match body {
-        AdvisoryBody::Osv(osv) => {
-            let bytes = serde_json::to_vec(&osv).map_err(Problem::internal)?;
-            AdvisoryDoc::osv("osv", bytes, &state.limits)?
-        }
-        AdvisoryBody::BlockRule(r) => {
-            AdvisoryDoc::block_rule(r.id.as_deref(), &r.purl, &r.vers, &r.reason)?
-        }
-    };
+    let doc = advisory_doc(&raw, &state.limits)?;
     let added = state
         .service
         .add_advisories(vec![doc], &caller.as_actor())
@@ -763,6 +738,39 @@ async fn add_advisory(
         StatusCode::CREATED,
         &json!({"advisory": a.id, "audit_entry": a.entry.seq, "impact_entry": a.impact_entry, "affected": a.affected}),
     ))
+}
+
+/// The advisory a `POST /v1/advisories` body gives: exactly one of `osv` or `block_rule`.
+pub(crate) fn advisory_doc(
+    raw: &Value,
+    limits: &portcullis_evidence::Limits,
+) -> Result<AdvisoryDoc, Problem> {
+    // Exactly one key, osv or block_rule (what the schema says): said plainly, before serde's
+    // words for an enum.
+    let one_key = raw
+        .as_object()
+        .is_some_and(|o| o.len() == 1 && (o.contains_key("osv") || o.contains_key("block_rule")));
+    if !one_key {
+        return Err(Problem::new(
+            codes::INVALID_REQUEST,
+            "give exactly one of osv (an OSV record) or block_rule ({purl, vers, reason})",
+        ));
+    }
+    let body: AdvisoryBody = serde_path_to_error::deserialize(raw).map_err(|e| {
+        Problem::new(
+            codes::INVALID_REQUEST,
+            format!("request body at {}: {}", e.path(), e.inner()),
+        )
+    })?;
+    Ok(match body {
+        AdvisoryBody::Osv(osv) => {
+            let bytes = serde_json::to_vec(&osv).map_err(Problem::internal)?;
+            AdvisoryDoc::osv("osv", bytes, limits)?
+        }
+        AdvisoryBody::BlockRule(r) => {
+            AdvisoryDoc::block_rule(r.id.as_deref(), &r.purl, &r.vers, &r.reason)?
+        }
+    })
 }
 
 #[utoipa::path(

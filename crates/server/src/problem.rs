@@ -173,7 +173,7 @@ pub mod codes {
         ),
     ];
 
-    pub const ALL: [(&str, StatusCode, &str); 26] = [
+    pub const ALL: [(&str, StatusCode, &str); 27] = [
         MALFORMED_WEBHOOK,
         ROLLOUT_HALTED,
         ANALYSIS_UNAVAILABLE,

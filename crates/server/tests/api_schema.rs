@@ -78,7 +78,10 @@ async fn path_parameters_are_in_the_path_and_the_rest_in_the_query() {
     // And the server reads them from the query: a bad `all` is refused, a good one taken.
     let (s, _db) = sqlite_server(Options::default()).await;
     let (status, body) = s.get(Role::Viewer, "/v1/approvals?all=maybe").await;
-    assert_eq!((status, body["code"].as_str()), (422, Some("invalid-request")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid-request"))
+    );
     let (status, body) = s
         .get(Role::Viewer, "/v1/approvals?all=true&environment=prod")
         .await;

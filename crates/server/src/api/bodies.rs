@@ -7,7 +7,6 @@
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use portcullis_evidence::Limits;
-use portcullis_firewall::registry::AdvisoryDoc;
 use portcullis_firewall::{
     ArtifactId, CompiledException, DecisionRequest, EvidenceDoc, Exception, RequestContext,
     UnreadableEvidence,
@@ -15,9 +14,7 @@ use portcullis_firewall::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{
-    AdvisoryBody, ApprovalBody, DecisionBody, DeploymentBody, FactsBody, ReasonBody, TokenBody,
-};
+use super::{ApprovalBody, DecisionBody, DeploymentBody, FactsBody, ReasonBody, TokenBody};
 use crate::body;
 use crate::problem::{Problem, codes};
 
@@ -73,17 +70,8 @@ pub fn read(which: Body, bytes: &[u8], limits: &Limits) -> Result<String, Proble
             ))
         }
         Body::Advisory => {
-            let b: AdvisoryBody = body::parse(bytes)?;
-            let doc = match (b.osv, b.block_rule) {
-                (Some(osv), None) => {
-                    let bytes = serde_json::to_vec(&osv).map_err(Problem::internal)?;
-                    AdvisoryDoc::osv("osv", bytes, limits)?
-                }
-                (None, Some(r)) => {
-                    AdvisoryDoc::block_rule(r.id.as_deref(), &r.purl, &r.vers, &r.reason)?
-                }
-                _ => return Err(Problem::new(codes::INVALID_REQUEST, "neither or both")),
-            };
+            let raw: Value = body::parse(bytes)?;
+            let doc = super::advisory_doc(&raw, limits)?;
             Ok(format!("{doc:?}").chars().take(64).collect())
         }
         Body::Reason => body::parse::<ReasonBody>(bytes).map(|b| b.reason),
