@@ -512,15 +512,19 @@ pub struct Sample {
     pub p99_kind_ms: [f64; 4],
     pub chain_length: i64,
     pub decisions_acked: u64,
+    /// The server's CPU time in the window per request answered (ms): rising at a steady rate,
+    /// the server does more per request (as its store grows); flat, a slower window was the
+    /// machine's other load.
+    pub cpu_ms_per_request: f64,
 }
 
-const CSV_HEADER: &str = "t_s,rss_kib,fds,fds_sockets,requests,errors,unexpected,rate,p50_ms,p99_ms,max_ms,p99_admission_ms,p99_decision_ms,p99_dashboard_ms,p99_metrics_ms,chain_length,decisions_acked";
+const CSV_HEADER: &str = "t_s,rss_kib,fds,fds_sockets,requests,errors,unexpected,rate,p50_ms,p99_ms,max_ms,p99_admission_ms,p99_decision_ms,p99_dashboard_ms,p99_metrics_ms,chain_length,decisions_acked,cpu_ms_per_request";
 
 impl Sample {
     fn csv(&self) -> String {
         let [a, d, u, m] = self.p99_kind_ms;
         format!(
-            "{:.1},{},{},{},{},{},{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{}",
+            "{:.1},{},{},{},{},{},{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{:.2}",
             self.t_s,
             self.rss_kib,
             self.fds,
@@ -537,7 +541,8 @@ impl Sample {
             u,
             m,
             self.chain_length,
-            self.decisions_acked
+            self.decisions_acked,
+            self.cpu_ms_per_request
         )
     }
 }
@@ -562,6 +567,26 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .with_context(|| format!("/proc/{pid}/status: no VmRSS line"))
+}
+
+/// CPU time (user + system, all threads) of `pid` in ms, from /proc/PID/stat (USER_HZ 100,
+/// as on every Linux this runs on).
+pub fn cpu_ms(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("/proc/{pid}/stat: the server is gone?"))?;
+    // The fields after the command (in parentheses, which may hold spaces): utime and stime
+    // are the 12th and 13th of them.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    match f.as_slice() {
+        [u, s] => Ok((u + s) * 10),
+        _ => bail!("/proc/{pid}/stat: no utime and stime"),
+    }
 }
 
 /// Open descriptors of `pid`, and how many of them are sockets.
@@ -771,6 +796,7 @@ pub async fn run(target: Target, opts: Options) -> anyhow::Result<Summary> {
     };
     let mut samples: Vec<Sample> = Vec::new();
     let mut whole: [Vec<u32>; 4] = Default::default();
+    let mut cpu_before = cpu_ms(target.pid)?;
     let mut next = start + opts.interval;
     while next <= end + Duration::from_millis(1) {
         tokio::time::sleep_until(next).await;
@@ -782,6 +808,7 @@ pub async fn run(target: Target, opts: Options) -> anyhow::Result<Summary> {
             next.duration_since(start),
             opts.interval,
             &shared,
+            &mut cpu_before,
         )
         .await?;
         for (all, l) in whole.iter_mut().zip(&w.latencies) {
@@ -792,7 +819,7 @@ pub async fn run(target: Target, opts: Options) -> anyhow::Result<Summary> {
             f.flush().ok();
         }
         say(format!(
-            "t={:>5.0}s rss {:>4} MiB fds {:>3} req {:>5} ({:.0}/s) err {} p99 {:.1} ms [adm {:.1} dec {:.1} ui {:.1} met {:.1}] chain {}",
+            "t={:>5.0}s rss {:>4} MiB fds {:>3} req {:>5} ({:.0}/s) err {} p99 {:.1} ms [adm {:.1} dec {:.1} ui {:.1} met {:.1}] chain {} cpu {:.1} ms/req",
             s.t_s,
             s.rss_kib / 1024,
             s.fds,
@@ -804,7 +831,8 @@ pub async fn run(target: Target, opts: Options) -> anyhow::Result<Summary> {
             s.p99_kind_ms[1],
             s.p99_kind_ms[2],
             s.p99_kind_ms[3],
-            s.chain_length
+            s.chain_length,
+            s.cpu_ms_per_request
         ));
         samples.push(s);
         next += opts.interval;
@@ -993,8 +1021,12 @@ async fn sample(
     at: Duration,
     interval: Duration,
     shared: &Shared,
+    cpu_before: &mut u64,
 ) -> anyhow::Result<Sample> {
     let rss = rss_kib(t.pid)?;
+    let cpu = cpu_ms(t.pid)?;
+    let cpu_used = cpu.saturating_sub(*cpu_before);
+    *cpu_before = cpu;
     let (fds, sockets) = fds(t.pid)?;
     let chain = chain_length(probe, &t.base).await;
     let mut all: Vec<u32> = w.latencies.iter().flatten().copied().collect();
@@ -1021,6 +1053,7 @@ async fn sample(
         p99_kind_ms: p99_kind,
         chain_length: chain,
         decisions_acked: shared.acked.lock().map(|a| a.len() as u64).unwrap_or(0),
+        cpu_ms_per_request: cpu_used as f64 / (all.len().max(1) as f64),
     })
 }
 
