@@ -683,9 +683,7 @@ pub async fn run(target: Target, opts: Options) -> anyhow::Result<Summary> {
         .build()?;
     let first = prepare(&http, &target, &bodies).await?;
     let cookie = login(&http, &target).await?;
-    say(format!(
-        "prepared: 2.4.1 allowed in staging and production; logged in to the dashboard"
-    ));
+    say("prepared: 2.4.1 allowed in staging and production; logged in to the dashboard".into());
     let client = Arc::new(Client {
         http,
         target: target.clone(),
@@ -1276,7 +1274,7 @@ fn verdict(s: &Summary, opts: &Options) -> Vec<String> {
             s.non_socket_fds_growth
         ));
     }
-    if !(s.rss_drift_pct <= opts.max_rss_drift_pct) {
+    if s.rss_drift_pct.is_nan() || s.rss_drift_pct > opts.max_rss_drift_pct {
         v.push(format!(
             "RSS drifted {:.1} % after the warm-up (limit {} %)",
             s.rss_drift_pct, opts.max_rss_drift_pct
