@@ -187,8 +187,16 @@ fn postgres_stopped_and_restarted_under_load() {
         let down = t0.elapsed();
         let down_at = Instant::now();
         // Each replica, each namespace: closed denies, open admits, both naming PCL-ADM-004.
-        for (i, u) in urls.iter().enumerate() {
-            n += 1;
+        // The replicas and the gates at once (the outage stays short).
+        let said: Vec<String> = std::thread::scope(|s| {
+            let per_replica: Vec<_> =
+                urls.iter()
+                    .enumerate()
+                    .map(|(i, u)| {
+                        let (quick, token) = (&quick, &token);
+                        s.spawn(move || {
+                let mut admissions = Vec::new();
+                let n = n + i;
             let (allowed, words, took) = admit(&quick, u, &token, "shop-prod", n);
             assert!(
                 !allowed && words.contains("PCL-ADM-004") && words.contains("failing closed"),
@@ -234,55 +242,71 @@ fn postgres_stopped_and_restarted_under_load() {
                 Ok(503),
                 "{mode}: replica {i}: /readyz while the database is down"
             );
-        }
-        // The gate, remote and local: exit 2.
-        let started = Instant::now();
-        let o = command(
-            &cli,
-            None,
-            &[
-                "gate",
-                "--artifact",
-                common::DENIED_ARTIFACT,
-                "--env",
-                "dev",
-                "--evidence",
-                "examples/evidence/checkout-api.cdx.json",
-                "--server",
-                &urls[0],
-            ],
-        )
-        .env("PORTCULLIS_TOKEN", &token)
-        .output()
-        .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(2),
-            "{mode}: gate --server: {}",
-            text(&o)
-        );
-        let remote_took = started.elapsed();
-        let started = Instant::now();
-        let o = run(
-            &cli,
-            db,
-            &[
-                "gate",
-                "--config",
-                "examples/portcullis.yaml",
-                "--artifact",
-                common::DENIED_ARTIFACT,
-                "--env",
-                "dev",
-                "--evidence",
-                "examples/evidence/checkout-api.cdx.json",
-            ],
-        );
-        assert_eq!(o.status.code(), Some(2), "{mode}: local gate: {}", text(&o));
-        let local_took = started.elapsed();
-        admissions.push(format!(
+                admissions
+                })
+                    })
+                    .collect();
+            let gates = s.spawn(|| {
+                let mut admissions = Vec::new();
+                // The gate, remote and local: exit 2.
+                let started = Instant::now();
+                let o = command(
+                    &cli,
+                    None,
+                    &[
+                        "gate",
+                        "--artifact",
+                        common::DENIED_ARTIFACT,
+                        "--env",
+                        "dev",
+                        "--evidence",
+                        "examples/evidence/checkout-api.cdx.json",
+                        "--server",
+                        &urls[0],
+                    ],
+                )
+                .env("PORTCULLIS_TOKEN", &token)
+                .output()
+                .unwrap();
+                assert_eq!(
+                    o.status.code(),
+                    Some(2),
+                    "{mode}: gate --server: {}",
+                    text(&o)
+                );
+                let remote_took = started.elapsed();
+                let started = Instant::now();
+                let o = run(
+                    &cli,
+                    db,
+                    &[
+                        "gate",
+                        "--config",
+                        "examples/portcullis.yaml",
+                        "--artifact",
+                        common::DENIED_ARTIFACT,
+                        "--env",
+                        "dev",
+                        "--evidence",
+                        "examples/evidence/checkout-api.cdx.json",
+                    ],
+                );
+                assert_eq!(o.status.code(), Some(2), "{mode}: local gate: {}", text(&o));
+                let local_took = started.elapsed();
+                admissions.push(format!(
             "{mode}: gate --server exit 2 in {remote_took:?}, local gate exit 2 in {local_took:?}"
         ));
+                admissions
+            });
+            let mut all: Vec<String> = per_replica
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
+            all.extend(gates.join().unwrap());
+            all
+        });
+        admissions.extend(said);
+        n += 10;
         if let Some(rest) = OUTAGE.checked_sub(down_at.elapsed()) {
             std::thread::sleep(rest);
         }
