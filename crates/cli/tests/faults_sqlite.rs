@@ -139,6 +139,7 @@ fn server_on_a_full_disk_answers_507_and_recovers_when_space_is_freed() {
     }
     let (status, problem) = failure.expect("300 decisions never filled a 1.5 MiB disk");
     let filled_after = acks.len();
+    let status_first = status;
     expect_full_api(status, &problem);
 
     let filler = fs.fill();
@@ -179,7 +180,6 @@ fn server_on_a_full_disk_answers_507_and_recovers_when_space_is_freed() {
         seen_while_full,
         recovered.as_millis(),
         acks.len(),
-        status_first = status,
     );
     fs.passed();
 }
@@ -203,7 +203,8 @@ fn expect_full_gate(o: &Output, db: &Path) {
         db.display()
     );
     assert_eq!(
-        line.matches("database or disk is full").count(),
+        line.matches("the disk that holds the database is full")
+            .count(),
         1,
         "the cause is named once: {line}"
     );

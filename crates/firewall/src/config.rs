@@ -298,8 +298,12 @@ impl Config {
     }
 }
 
-/// 1-based (line, column) of the first occurrence of `needle` followed by `:`.
+/// 1-based (line, column) of the first occurrence of `needle` followed by `:`. An empty
+/// needle (a rule named "") is found nowhere: it would match at every position.
 fn locate_key(text: &str, needle: &str) -> Option<(usize, usize)> {
+    if needle.is_empty() {
+        return None;
+    }
     for (i, line) in text.lines().enumerate() {
         let mut from = 0;
         while let Some(pos) = line.get(from..).and_then(|l| l.find(needle)) {
@@ -318,6 +322,16 @@ fn locate_key(text: &str, needle: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_rule_name_is_refused_without_searching_forever() {
+        // Found by the firewall_config fuzz target: `locate_key(text, "")` looped for ever.
+        let text = "{\"rules\": {?7777777777777777777776$, \"\":}}";
+        assert_eq!(locate_key(text, ""), None);
+        let config = Config::from_yaml(text, "portcullis.yaml").unwrap();
+        let err = config.error_at("", "rules: no rule".into()).to_string();
+        assert!(err.contains("portcullis.yaml"), "{err}");
+    }
 
     #[test]
     fn a_type_error_points_at_line_and_column() {

@@ -131,6 +131,22 @@ pub(crate) trait Cause: std::fmt::Display {
     }
 }
 
+/// A cause with words put before it ("cannot open: CAUSE"), still saying what the cause says
+/// of the database (a full disk when the store opens is still a full disk).
+pub(crate) struct Context<E>(pub &'static str, pub E);
+
+impl<E: Cause> std::fmt::Display for Context<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0, self.1)
+    }
+}
+
+impl<E: Cause> Cause for Context<E> {
+    fn unavailable(&self) -> Option<Unavailable> {
+        self.1.unavailable()
+    }
+}
+
 impl Cause for String {}
 impl Cause for &str {}
 

@@ -280,6 +280,10 @@ impl Serve {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // The server's errors, in the test's output (the cause of a 500 is only there).
+                if line.contains("ERROR") {
+                    eprintln!("serve: {line}");
+                }
                 if let Some(rest) = line.split("serving on ").nth(1) {
                     let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
                 }

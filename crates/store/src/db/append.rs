@@ -354,10 +354,25 @@ async fn commit(inner: &Inner, changes: &[&Change]) -> Result<Vec<Option<Entry>>
         Db::Sqlite(pool) => {
             let _turn = inner.write_lock.lock().await;
             let mut conn = pool.acquire().await.map_err(err)?;
-            // IMMEDIATE: take the write lock now, so the head read below is the real head.
-            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
-            let out = commit_sqlite(&mut tx, inner, changes, pending).await?;
-            tx.commit().await.map_err(err)?;
+            let done = async {
+                // IMMEDIATE: take the write lock now, so the head read below is the real head.
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+                let out = commit_sqlite(&mut tx, inner, changes, pending).await?;
+                tx.commit().await.map_err(err)?;
+                Ok::<_, StoreError>(out)
+            }
+            .await;
+            let out = match done {
+                Ok(out) => out,
+                Err(e) => {
+                    // SQLite may end a transaction itself when a write fails (a full disk:
+                    // SQLITE_FULL), and the driver's rollback then fails, leaving the
+                    // connection counted as inside a transaction: every later append on it
+                    // would fail. The connection is closed instead of going back to the pool.
+                    let _ = conn.detach().close().await;
+                    return Err(e);
+                }
+            };
             publish(inner, &out);
             super::audit::witness_latest(inner).await;
             Ok(out)

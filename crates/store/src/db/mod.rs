@@ -237,7 +237,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(120))
                 .connect_with(options)
                 .await
-                .map_err(|e| StoreError::db(&location, format!("cannot open: {e}")))?;
+                .map_err(|e| StoreError::db(&location, crate::error::Context("cannot open", e)))?;
             // SQLite's migrator takes no lock across processes: several processes creating a
             // new store at once may collide; the losers find the schema made and go on.
             let mut attempt = 0;
