@@ -79,7 +79,7 @@ fn add_common_problems(doc: &mut utoipa::openapi::OpenApi) {
         )
     };
     for (path, item) in doc.paths.paths.iter_mut() {
-        let unlimited = UNLIMITED_PATHS.contains(&path.as_str());
+        let unlimited = crate::state::UNLIMITED_PATHS.contains(&path.as_str());
         for (method, op) in [
             (HttpMethod::Get, item.get.as_mut()),
             (HttpMethod::Post, item.post.as_mut()),
@@ -182,9 +182,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .with_state(state)
 }
-
-/// The paths no request permit is needed for (`state::limit_requests`): never 503 busy.
-pub const UNLIMITED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// A request not answered within `limit` gets 408 with a problem document (as every other
 /// refusal), not an empty body.

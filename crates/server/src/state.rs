@@ -336,13 +336,16 @@ impl IntoResponse for Busy {
     }
 }
 
+/// The paths no request permit is needed for ([`limit_requests`]): never 503 busy.
+pub const UNLIMITED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
 /// Every request but the probes and /metrics takes a request permit for as long as it runs.
 pub async fn limit_requests(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if crate::routes::UNLIMITED_PATHS.contains(&req.uri().path()) {
+    if UNLIMITED_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
     match state.slots.take(&state.slots.requests, "requests") {
