@@ -197,7 +197,7 @@ fn postgres_stopped_and_restarted_under_load() {
                         s.spawn(move || {
                 let mut admissions = Vec::new();
                 let n = n + i;
-            let (allowed, words, took) = admit(&quick, u, &token, "shop-prod", n);
+            let (allowed, words, took) = admit(quick, u, token, "shop-prod", n);
             assert!(
                 !allowed && words.contains("PCL-ADM-004") && words.contains("failing closed"),
                 "{mode}: replica {i}, namespace shop-prod (failure: closed): {words}"
@@ -209,7 +209,7 @@ fn postgres_stopped_and_restarted_under_load() {
             admissions.push(format!(
                 "{mode}: replica {i} shop-prod (closed): denied in {took:?}"
             ));
-            let (allowed, words, took) = admit(&quick, u, &token, "lenient", n);
+            let (allowed, words, took) = admit(quick, u, token, "lenient", n);
             assert!(
                 allowed && words.contains("PCL-ADM-004") && words.contains("failing open"),
                 "{mode}: replica {i}, namespace lenient (failure: open): {words}"
@@ -221,9 +221,9 @@ fn postgres_stopped_and_restarted_under_load() {
             // A decision asked directly: 503, never a decision.
             let started = Instant::now();
             let (status, p) = post(
-                &quick,
+                quick,
                 &format!("{u}/v1/decisions"),
-                &token,
+                token,
                 &decision_body(n),
             )
             .unwrap_or_else(|e| panic!("{mode}: no answer to a decision: {e}"));
@@ -238,7 +238,7 @@ fn postgres_stopped_and_restarted_under_load() {
                 started.elapsed()
             );
             assert_eq!(
-                get_status(&quick, &format!("{u}/readyz")),
+                get_status(quick, &format!("{u}/readyz")),
                 Ok(503),
                 "{mode}: replica {i}: /readyz while the database is down"
             );
