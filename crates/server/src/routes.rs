@@ -98,8 +98,15 @@ fn add_common_problems(doc: &mut utoipa::openapi::OpenApi) {
             if !unlimited {
                 common.push(problem(
                     codes::UNAVAILABLE,
-                    "too many requests in flight at once (limits.concurrent_requests); \
-                     the Retry-After header says when to come back",
+                    "too many requests in flight at once (limits.concurrent_requests; \
+                     the Retry-After header says when to come back), or the server's \
+                     database does not answer or stays locked: nothing was done",
+                ));
+            }
+            if method != HttpMethod::Get {
+                common.push(problem(
+                    codes::STORAGE_FULL,
+                    "the disk that holds the server's database is full: nothing was recorded",
                 ));
             }
             if op.security.is_some() {
