@@ -695,10 +695,12 @@ impl Firewall {
                 .map(|m| &m.object)
                 .chain(req.namespaces.iter()),
         );
+        // One time limit for every constraint on every object of the request.
+        let deadline = gk.deadline();
         for m in &req.manifests {
             let ns = m.namespace().and_then(|n| req.namespace_object(n));
             let key = format!("k8s|{}", m.key());
-            for result in gk.review(m, ns, Some(&inventory)) {
+            for result in gk.review_until(m, ns, Some(&inventory), deadline) {
                 let Some(c) = gk.constraints().get(result.constraint) else {
                     continue;
                 };

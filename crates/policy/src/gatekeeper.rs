@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use regorus::Engine;
 use serde_json::{Value as Json, json};
@@ -165,6 +165,12 @@ pub enum ReviewError {
     /// `violation` is not a set of `{msg, details}` objects.
     #[error("{0}")]
     Malformed(String),
+    /// The review's time ran out before this constraint was evaluated.
+    #[error(
+        "not evaluated: the time limit of {} ms for reviewing the request's objects ran out before this constraint",
+        .0.as_millis()
+    )]
+    TimeLimit(Duration),
 }
 
 /// What one constraint said about one object.
@@ -270,10 +276,15 @@ impl Gatekeeper {
         })
     }
 
-    /// Wall time allowed for one constraint on one object.
+    /// Wall time allowed for a review: every constraint on the objects of one request (see
+    /// [`Gatekeeper::review_until`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub fn templates(&self) -> &[ConstraintTemplate] {
@@ -308,13 +319,36 @@ impl Gatekeeper {
             .collect()
     }
 
-    /// Evaluate every constraint whose `spec.match` matches `review` on it. `namespace` is the
-    /// namespace object, when known; `inventory` is `data.inventory` (see [`inventory`]).
+    /// Evaluate every constraint whose `spec.match` matches `review` on it, within the
+    /// review's time limit. `namespace` is the namespace object, when known; `inventory` is
+    /// `data.inventory` (see [`inventory`]).
     pub fn review(
         &self,
         review: &Manifest,
         namespace: Option<&Json>,
         inventory: Option<&Json>,
+    ) -> Vec<ConstraintResult> {
+        self.review_until(review, namespace, inventory, self.deadline())
+    }
+
+    /// When a review starting now must end: one time limit for every constraint on every
+    /// object of a request, as Gatekeeper's webhook has one timeout per request. A limit per
+    /// constraint instead would let a directory of many slow constraints (or a request of
+    /// many objects) hold a gate for their product.
+    pub fn deadline(&self) -> Instant {
+        let now = Instant::now();
+        now.checked_add(self.timeout).unwrap_or(now)
+    }
+
+    /// [`Gatekeeper::review`] that must end by `deadline`: a constraint still running then
+    /// fails with the engine's time-limit error, and the ones after it are not evaluated
+    /// ([`ReviewError::TimeLimit`]); either way it fails closed.
+    pub fn review_until(
+        &self,
+        review: &Manifest,
+        namespace: Option<&Json>,
+        inventory: Option<&Json>,
+        deadline: Instant,
     ) -> Vec<ConstraintResult> {
         let mut out = Vec::new();
         for (i, c) in self.constraints.iter().enumerate() {
@@ -323,13 +357,14 @@ impl Gatekeeper {
             }
             out.push(ConstraintResult {
                 constraint: i,
-                outcome: self.evaluate(c, review, namespace, inventory),
+                outcome: self.evaluate_until(c, review, namespace, inventory, deadline),
             });
         }
         out
     }
 
-    /// Evaluate one constraint on `review`, whether its match selects it or not.
+    /// Evaluate one constraint on `review`, whether its match selects it or not, within the
+    /// time limit.
     pub fn evaluate(
         &self,
         c: &Constraint,
@@ -337,6 +372,21 @@ impl Gatekeeper {
         namespace: Option<&Json>,
         inventory: Option<&Json>,
     ) -> Result<Vec<GatekeeperViolation>, ReviewError> {
+        self.evaluate_until(c, review, namespace, inventory, self.deadline())
+    }
+
+    fn evaluate_until(
+        &self,
+        c: &Constraint,
+        review: &Manifest,
+        namespace: Option<&Json>,
+        inventory: Option<&Json>,
+        deadline: Instant,
+    ) -> Result<Vec<GatekeeperViolation>, ReviewError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReviewError::TimeLimit(self.timeout));
+        }
         let compiled = match self.compiled.get(&c.kind) {
             Some(Ok(compiled)) => compiled,
             Some(Err(e)) => {
@@ -362,7 +412,7 @@ impl Gatekeeper {
         });
         engine.set_input(regorus::Value::from(input));
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: self.timeout,
+            limit: left,
             check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
         });
         let value = engine
@@ -1073,6 +1123,52 @@ spec:
             gk.review(&pod("kube-system", json!({})), None, None)
                 .is_empty()
         );
+    }
+
+    /// Many slow constraints share one time limit: once it has run out, the rest are not
+    /// evaluated (each fails closed) instead of each taking the whole limit again.
+    #[test]
+    fn one_time_limit_for_the_whole_review() {
+        let mut text = String::from(
+            r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: slow}
+spec:
+  crd: {spec: {names: {kind: Slow}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package slow
+      violation[{"msg": "never"}] {
+        r := numbers.range(1, 5000)
+        r[i] * r[j] == -1
+      }
+"#,
+        );
+        for n in 0..12 {
+            text.push_str(&format!(
+                "---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: Slow\nmetadata: {{name: c{n}}}\n"
+            ));
+        }
+        let gk = Gatekeeper::from_sources(vec![("slow.yaml".into(), text)])
+            .unwrap()
+            .with_timeout(Duration::from_millis(200));
+        assert!(gk.problems().is_empty(), "{:?}", gk.problems());
+        let r = gk.review(&pod("a", json!({})), None, None);
+        assert_eq!(r.len(), 12);
+        assert!(
+            r.iter().all(|c| c.outcome.is_err()),
+            "a constraint passed: {r:?}"
+        );
+        let not_evaluated = r
+            .iter()
+            .filter(|c| matches!(c.outcome, Err(ReviewError::TimeLimit(_))))
+            .count();
+        // The first constraint spends the limit (25 million steps take far longer than 200 ms).
+        assert!(not_evaluated >= 10, "{r:?}");
+        let e = r[11].outcome.as_ref().unwrap_err().to_string();
+        assert!(e.contains("time limit of 200 ms"), "{e}");
     }
 
     #[test]
