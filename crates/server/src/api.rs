@@ -342,7 +342,8 @@ async fn decide(
         &caller.as_actor(),
         body.override_.as_ref().map(|o| o.reason.as_str()),
     )?;
-    let (request, documents) = build_request(&state, &body, &caller).await?;
+    let (request, documents) =
+        build_request(&body, &state.limits, Some(caller.actor()), state.as_ref()).await?;
     let decided = state
         .service
         .decide(Ask {
@@ -363,12 +364,40 @@ async fn decide(
     })
 }
 
-/// The firewall's request from the API body. Evidence that cannot be read becomes
-/// unreadable evidence (the decision fails closed), as at the CLI gate.
-async fn build_request(
-    state: &AppState,
+/// What [`build_request`] needs of the server beyond the body: the documents read before
+/// (`parsed`) and those uploaded before (the store). The server answers from its state;
+/// the fuzz target ([`bodies`]) from nothing, so that both run the same translation.
+pub(crate) trait EvidenceLookup {
+    /// The document of `digest` read before under the name `source`, when kept.
+    fn kept(&self, digest: &str, source: &str) -> Option<crate::parsed::Parsed>;
+    /// The bytes uploaded as `digest` (`POST /v1/evidence`), when there are any.
+    async fn uploaded(&self, digest: &str) -> Result<Option<Vec<u8>>, Problem>;
+    /// Keep a document just read for the requests that send it again.
+    fn keep(&self, parsed: crate::parsed::Parsed);
+}
+
+impl EvidenceLookup for AppState {
+    fn kept(&self, digest: &str, source: &str) -> Option<crate::parsed::Parsed> {
+        self.parsed.get(digest, source)
+    }
+
+    async fn uploaded(&self, digest: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(self.store.blob(digest).await?.map(|(_, bytes)| bytes))
+    }
+
+    fn keep(&self, parsed: crate::parsed::Parsed) {
+        self.parsed.put(parsed);
+    }
+}
+
+/// The firewall's request from the API body, evidence read under `limits`; `requester` is
+/// the requester when the body names none. Evidence that cannot be read becomes unreadable
+/// evidence (the decision fails closed), as at the CLI gate.
+pub(crate) async fn build_request(
     body: &DecisionBody,
-    caller: &Caller,
+    limits: &portcullis_evidence::Limits,
+    requester: Option<String>,
+    evidence: &impl EvidenceLookup,
 ) -> Result<(DecisionRequest, Documents), Problem> {
     let artifact = match (&body.artifact, &body.image) {
         (Some(a), _) => a.resolve()?,
@@ -405,11 +434,7 @@ async fn build_request(
     req.context = RequestContext {
         pipeline: body.context.pipeline.clone(),
         stage: body.context.stage.clone(),
-        requester: body
-            .context
-            .requester
-            .clone()
-            .or_else(|| Some(caller.actor())),
+        requester: body.context.requester.clone().or(requester),
         approver: body.context.approver.clone(),
         change_ref: body.context.change_ref.clone(),
         time,
@@ -437,7 +462,7 @@ async fn build_request(
         }
         // A document referred to by digest and read before under this name: as read then.
         if let (None, None, Some(d)) = (&item.content, &item.content_base64, &item.digest)
-            && let Some(kept) = state.parsed.get(d, &source)
+            && let Some(kept) = evidence.kept(d, &source)
         {
             docs.add_shared(blob_kinds::EVIDENCE, d, kept.bytes);
             req.evidence.push((*kept.doc).clone());
@@ -454,8 +479,8 @@ async fn build_request(
                     )
                 })?,
             (None, None, Some(d)) => {
-                match state.store.blob(d).await? {
-                    Some((_, bytes)) => bytes,
+                match evidence.uploaded(d).await? {
+                    Some(bytes) => bytes,
                     None => {
                         req.unreadable.push(UnreadableEvidence {
                         source,
@@ -473,29 +498,29 @@ async fn build_request(
                 ));
             }
         };
-        if bytes.len() as u64 > state.limits.max_bytes {
+        if bytes.len() as u64 > limits.max_bytes {
             req.unreadable.push(UnreadableEvidence {
                 source,
                 digest: Some(sha256(&bytes)),
                 error: format!(
                     "{} bytes, more than the limit of {}",
                     bytes.len(),
-                    state.limits.max_bytes
+                    limits.max_bytes
                 ),
             });
             continue;
         }
         let digest = sha256(&bytes);
-        if let Some(kept) = state.parsed.get(&digest, &source) {
+        if let Some(kept) = evidence.kept(&digest, &source) {
             docs.add_shared(blob_kinds::EVIDENCE, &digest, kept.bytes);
             req.evidence.push((*kept.doc).clone());
             continue;
         }
-        match EvidenceDoc::parse(&source, &bytes, &state.limits) {
+        match EvidenceDoc::parse(&source, &bytes, limits) {
             Ok(doc) => {
                 let bytes = std::sync::Arc::new(bytes);
                 docs.add_shared(blob_kinds::EVIDENCE, &doc.digest, bytes.clone());
-                state.parsed.put(crate::parsed::Parsed {
+                evidence.keep(crate::parsed::Parsed {
                     doc: std::sync::Arc::new(doc.clone()),
                     bytes,
                 });

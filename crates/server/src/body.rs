@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Problem, codes};
@@ -15,29 +15,34 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let v = v
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !json_type {
-            return Err(Problem::new(
-                codes::UNSUPPORTED_MEDIA_TYPE,
-                "send the body with Content-Type: application/json",
-            ));
-        }
+        require_json(req.headers())?;
         let bytes = read_bytes(req, state).await?;
         parse(&bytes).map(Json)
     }
+}
+
+/// 415 unless the body is sent as JSON (`application/json` or `application/*+json`).
+pub fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let v = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !json_type {
+        return Err(Problem::new(
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "send the body with Content-Type: application/json",
+        ));
+    }
+    Ok(())
 }
 
 /// The raw body, within the size limit.

@@ -9,7 +9,8 @@
 //! `jsonpath-ng` (PyPI) and judged by its `successCondition`/`failureCondition`
 //! (`fixtures/argo_condition.py`): the healthy canary succeeds, the bad one fails. Each result
 //! is recorded for the canary's digest, and the gate to production then lists it as a recorded
-//! fact (the bad one denies there).
+//! fact (the bad one denies there). The same request with its body sent as another media type
+//! (or none) gets 415, never an analysis.
 //!
 //! Needs `prometheus` and `promtool` (Debian package `prometheus`) and jsonpath-ng in
 //! `$HOME/.cache/portcullis/venv-jsonpath` (`scripts/install-jsonpath`); without them the test
@@ -429,6 +430,31 @@ async fn canary_analysis_as_argo_rollouts_and_flagger_ask_it() {
         good["recorded"]["facts"][0]["kind"], "verification",
         "{good}"
     );
+
+    // The same request with its body sent as another media type: 415 as every other JSON
+    // body, never an analysis (nor a pass) and nothing recorded. Without a Content-Type too.
+    let before = s.store.head().await.unwrap();
+    for content_type in [Some("text/plain"), None] {
+        let mut req = ask(HEALTHY, GOOD_IMAGE).build().unwrap();
+        match content_type {
+            Some(t) => {
+                req.headers_mut().insert(
+                    reqwest::header::CONTENT_TYPE,
+                    reqwest::header::HeaderValue::from_static(t),
+                );
+            }
+            None => {
+                req.headers_mut().remove(reqwest::header::CONTENT_TYPE);
+            }
+        }
+        assert!(req.body().is_some(), "the body is sent as before");
+        let r = s.client.execute(req).await.unwrap();
+        assert_eq!(r.status().as_u16(), 415, "{content_type:?}");
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["code"], "unsupported-media-type", "{p}");
+        assert!(p.get("verdict").is_none(), "{p}");
+    }
+    assert_eq!(s.store.head().await.unwrap(), before);
 
     // A bad canary: Argo's metric fails, and the answer names what failed.
     let r = ask(BAD, BAD_IMAGE).send().await.unwrap();

@@ -4,13 +4,9 @@
 //! `fuzz/fuzz_targets/api_bodies.rs`), which must reach the same code a request does.
 //! Nothing here is routed.
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use portcullis_evidence::Limits;
-use portcullis_firewall::{
-    ArtifactId, CompiledException, DecisionRequest, EvidenceDoc, Exception, RequestContext,
-    UnreadableEvidence,
-};
+use portcullis_firewall::{CompiledException, DecisionRequest, Exception};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -61,8 +57,7 @@ impl Body {
 pub fn read(which: Body, bytes: &[u8], limits: &Limits) -> Result<String, Problem> {
     match which {
         Body::Decision => {
-            let b: DecisionBody = body::parse(bytes)?;
-            let req = decision_request(&b, limits)?;
+            let req = decision_request(bytes, limits)?;
             Ok(format!(
                 "{} evidence, {} unreadable",
                 req.evidence.len(),
@@ -142,88 +137,165 @@ fn checked_digest_and_environment(digest: &str, environment: &str) -> Result<Str
     Ok(d)
 }
 
-/// `build_request` of the decisions handler without the server's state: evidence referred to
-/// by digest alone is unreadable here (the handler looks it up in the store), and nothing is
-/// kept in the cache of parsed documents.
-fn decision_request(body: &DecisionBody, limits: &Limits) -> Result<DecisionRequest, Problem> {
-    let artifact = match (&body.artifact, &body.image) {
-        (Some(a), _) => a.resolve()?,
-        (None, Some(_)) => ArtifactId {
-            name: String::new(),
-            digest: String::new(),
-        },
-        (None, None) => {
-            return Err(Problem::new(codes::INVALID_REQUEST, "no artifact or image"));
-        }
-    };
-    if body.environment.trim().is_empty() {
-        return Err(Problem::new(codes::INVALID_REQUEST, "environment is empty"));
+/// The server's state as the fuzz target has it: nothing read before, nothing uploaded. Evidence
+/// referred to by digest alone is unreadable, as on a server without that document.
+struct NoStore;
+
+impl super::EvidenceLookup for NoStore {
+    fn kept(&self, _digest: &str, _source: &str) -> Option<crate::parsed::Parsed> {
+        None
     }
-    let time = match &body.context.time {
-        Some(t) => Some(rfc3339("context.time", t)?),
-        None => None,
-    };
-    let mut req = DecisionRequest::new(artifact, body.environment.clone());
-    req.what_if = body.what_if;
-    req.context = RequestContext {
-        pipeline: body.context.pipeline.clone(),
-        stage: body.context.stage.clone(),
-        requester: body.context.requester.clone(),
-        approver: body.context.approver.clone(),
-        change_ref: body.context.change_ref.clone(),
-        time,
-        ..RequestContext::default()
-    };
-    for (i, item) in body.evidence.iter().enumerate() {
-        let source = item
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("evidence[{i}]"));
-        if let Some(error) = &item.unreadable {
-            if item.content.is_some() || item.content_base64.is_some() {
-                return Err(Problem::new(
-                    codes::INVALID_REQUEST,
-                    "unreadable with content",
-                ));
-            }
-            req.unreadable.push(UnreadableEvidence {
-                source,
-                digest: item.digest.clone(),
-                error: error.clone(),
-            });
-            continue;
-        }
-        let bytes = match (&item.content, &item.content_base64, &item.digest) {
-            (Some(v), None, None) => v.get().as_bytes().to_vec(),
-            (None, Some(b64), None) => base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| Problem::new(codes::INVALID_REQUEST, format!("not base64 ({e})")))?,
-            (None, None, Some(d)) => {
-                req.unreadable.push(UnreadableEvidence {
-                    source,
-                    digest: Some(d.clone()),
-                    error: "not in the store".into(),
-                });
-                continue;
-            }
-            _ => return Err(Problem::new(codes::INVALID_REQUEST, "not exactly one")),
-        };
-        if bytes.len() as u64 > limits.max_bytes {
-            continue;
-        }
-        match EvidenceDoc::parse(&source, &bytes, limits) {
-            Ok(doc) => req.evidence.push(doc),
-            Err(e) => req.unreadable.push(UnreadableEvidence {
-                source,
-                digest: None,
-                error: e.to_string(),
-            }),
+
+    async fn uploaded(&self, _digest: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(None)
+    }
+
+    fn keep(&self, _parsed: crate::parsed::Parsed) {}
+}
+
+/// The decisions handler's request from `bytes` ([`super::build_request`], the same function,
+/// on [`NoStore`] and with no caller to name the requester).
+fn decision_request(bytes: &[u8], limits: &Limits) -> Result<DecisionRequest, Problem> {
+    let b: DecisionBody = body::parse(bytes)?;
+    // Nothing in `NoStore` waits: the future is ready when first polled.
+    futures_executor::block_on(super::build_request(&b, limits, None, &NoStore)).map(|(req, _)| req)
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_firewall::{UnreadableEvidence, sha256};
+
+    use super::*;
+
+    const ARTIFACT: &str =
+        "shop/app@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const UPLOADED: &str =
+        "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn limits() -> Limits {
+        Limits {
+            max_bytes: 64,
+            ..Limits::default()
         }
     }
-    req.verifications = body.verifications.clone();
-    req.exposures = body.exposures.clone();
-    req.previous = body.previous.clone();
-    req.history = body.history.clone();
-    req.manifests = body.manifests.clone();
-    Ok(req)
+
+    fn detail(r: Result<DecisionRequest, Problem>) -> String {
+        match r {
+            Ok(req) => panic!("read: {req:?}"),
+            Err(p) => format!("{}: {}", p.code, p.detail),
+        }
+    }
+
+    /// The fuzz target's path records what the server records: an oversized document as
+    /// unreadable with the size (never skipped), a document it does not have as the server
+    /// says of a missing upload, manifests without the admission context a client claims,
+    /// and the server's own refusals word for word. A copy of `build_request` drifting from
+    /// the handler's fails here.
+    #[test]
+    fn decision_body_read_as_the_server_reads_it() {
+        let big = format!(
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[],"x":"{}"}}"#,
+            "x".repeat(64)
+        );
+        let bytes = format!(
+            r#"{{"artifact": "{ARTIFACT}", "environment": "production",
+                "evidence": [{{"name": "big.json", "content": {big}}}, {{"name": "up.json", "digest": "{UPLOADED}"}}],
+                "manifests": [{{"source": "deploy.yaml#1",
+                                "object": {{"apiVersion": "v1", "kind": "Pod", "metadata": {{"name": "p"}}}},
+                                "admission": {{"operation": "CREATE", "uid": "forged"}}}}]}}"#
+        );
+        let req = decision_request(bytes.as_bytes(), &limits()).expect("read");
+        assert!(req.evidence.is_empty(), "{:?}", req.evidence);
+        assert_eq!(
+            req.unreadable,
+            [
+                UnreadableEvidence {
+                    source: "big.json".into(),
+                    digest: Some(sha256(big.as_bytes())),
+                    error: format!("{} bytes, more than the limit of 64", big.len()),
+                },
+                UnreadableEvidence {
+                    source: "up.json".into(),
+                    digest: Some(UPLOADED.into()),
+                    error: format!(
+                        "{UPLOADED}: no such document on the server (upload it with POST /v1/evidence)"
+                    ),
+                },
+            ]
+        );
+        assert_eq!(req.manifests.len(), 1);
+        assert_eq!(
+            req.manifests.first().map(|m| m.source.as_str()),
+            Some("deploy.yaml#1")
+        );
+        assert!(
+            req.manifests.iter().all(|m| m.admission.is_none()),
+            "{:?}",
+            req.manifests
+        );
+        // No caller here to name the requester.
+        assert_eq!(req.context.requester, None);
+        assert_eq!(
+            read(Body::Decision, bytes.as_bytes(), &limits()),
+            Ok("0 evidence, 2 unreadable".to_string())
+        );
+
+        // A document within the limit is parsed.
+        let small = r#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}"#;
+        let bytes = format!(
+            r#"{{"artifact": "{ARTIFACT}", "environment": "dev", "evidence": [{{"content": {small}}}]}}"#
+        );
+        let req = decision_request(bytes.as_bytes(), &limits()).expect("read");
+        assert_eq!(req.unreadable, []);
+        assert_eq!(
+            req.evidence
+                .iter()
+                .map(|d| (d.source.as_str(), d.digest.clone()))
+                .collect::<Vec<_>>(),
+            [("evidence[0]", sha256(small.as_bytes()))]
+        );
+
+        // The handler's refusals, word for word.
+        let refused = [
+            (
+                r#"{"environment": "dev"}"#.to_string(),
+                "invalid-request: give `artifact` (NAME@sha256:HEX) or `image` (a registry reference)",
+            ),
+            (
+                format!(r#"{{"artifact": "{ARTIFACT}", "environment": " "}}"#),
+                "invalid-request: environment is empty",
+            ),
+            (
+                format!(
+                    r#"{{"artifact": "{ARTIFACT}", "environment": "dev", "evidence": [{{"unreadable": "gone", "content": {{}}}}]}}"#
+                ),
+                "invalid-request: evidence[0]: unreadable evidence has no content",
+            ),
+            (
+                format!(
+                    r#"{{"artifact": "{ARTIFACT}", "environment": "dev", "evidence": [{{"content": {{}}, "digest": "{UPLOADED}"}}]}}"#
+                ),
+                "invalid-request: evidence[0]: give exactly one of content, content_base64 or digest",
+            ),
+        ];
+        for (bytes, want) in refused {
+            assert_eq!(detail(decision_request(bytes.as_bytes(), &limits())), want);
+        }
+        let bytes = format!(
+            r#"{{"artifact": "{ARTIFACT}", "environment": "dev", "evidence": [{{"content_base64": "%%"}}]}}"#
+        );
+        let got = detail(decision_request(bytes.as_bytes(), &limits()));
+        assert!(
+            got.starts_with("invalid-request: evidence[0].content_base64: not base64 ("),
+            "{got}"
+        );
+        let bytes = format!(
+            r#"{{"artifact": "{ARTIFACT}", "environment": "dev", "context": {{"time": "yesterday"}}}}"#
+        );
+        let got = detail(decision_request(bytes.as_bytes(), &limits()));
+        assert!(
+            got.starts_with(r#"invalid-request: context.time "yesterday": not an RFC 3339 time ("#),
+            "{got}"
+        );
+    }
 }

@@ -84,6 +84,8 @@ pub async fn rollouts_analysis_post(
     req: axum::extract::Request,
 ) -> Result<Response, Problem> {
     caller.require(crate::auth::Permission::Record)?;
+    // JSON as every other body (Argo Rollouts sends `jsonBody` as application/json).
+    crate::body::require_json(req.headers())?;
     // Within the body limit, or 413 as a problem document (axum's own answer is plain text).
     let body = crate::body::read_bytes(req, &state).await?;
     let body: RolloutAnalysis = crate::body::parse(&body)?;
