@@ -14,8 +14,11 @@ use crate::access::{Actor, Role};
 use crate::registry::RegistryError;
 use crate::request::DecisionRequest;
 
-/// How many earlier decisions about a digest the history holds (newest first).
-pub const HISTORY_LIMIT: i64 = 500;
+/// How many of the newest decisions about a digest in each environment the history holds. The
+/// newest `allow` there and the newest `allow` followed by a deployment there are held besides,
+/// however old: the promotion order (PCL-CHG-004) is judged from them, and later decisions must
+/// not push them out.
+pub const HISTORY_PER_ENVIRONMENT: i64 = 20;
 
 /// The firewall's clock, at the precision decisions are recorded with (so that a replay
 /// decides at exactly the same time).
@@ -209,20 +212,20 @@ pub async fn establish(
 }
 
 /// The decisions recorded about `digest` (oldest first), each with whether the digest was
-/// deployed to that environment after it.
+/// deployed to that environment after it: per environment the newest
+/// [`HISTORY_PER_ENVIRONMENT`], the newest `allow` and the newest `allow` that was deployed
+/// (`Store::decision_history_of_digest`).
 pub async fn history(store: &Store, digest: &str) -> Result<Vec<InputHistoryEntry>, RegistryError> {
-    let decisions = store.decisions_of_digest(digest, HISTORY_LIMIT).await?;
-    let deployments = store.deployments_of_digest(digest).await?;
+    let decisions = store
+        .decision_history_of_digest(digest, HISTORY_PER_ENVIRONMENT)
+        .await?;
     Ok(decisions
-        .iter()
-        .rev()
-        .map(|d| InputHistoryEntry {
-            environment: d.environment.clone(),
-            decision: d.verdict.clone(),
-            decided_at: d.decided_at.clone(),
-            deployed: deployments
-                .iter()
-                .any(|x| x.environment == d.environment && x.seq > d.seq),
+        .into_iter()
+        .map(|h| InputHistoryEntry {
+            environment: h.decision.environment,
+            decision: h.decision.verdict,
+            decided_at: h.decision.decided_at,
+            deployed: h.deployed,
             source: FactSource::Firewall,
         })
         .collect())

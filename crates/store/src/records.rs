@@ -87,6 +87,15 @@ pub struct DecisionRow {
     pub policy_bundle: String,
 }
 
+/// One decision of a digest's history ([`crate::Store::decision_history_of_digest`]), with
+/// whether the digest was deployed to that environment after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryDecision {
+    pub decision: DecisionRow,
+    /// A deployment of the digest to the decision's environment has a greater sequence number.
+    pub deployed: bool,
+}
+
 /// A blocking advisory: an OSV record or a block rule, kept as a blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct AdvisoryRow {

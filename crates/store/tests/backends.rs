@@ -52,6 +52,7 @@ on_both_backends! {
     dashboard_summaries_read_back => dashboard_summaries_read_back_sqlite, dashboard_summaries_read_back_postgres;
     another_process_changes_reach_subscribers => another_process_changes_reach_subscribers_sqlite, another_process_changes_reach_subscribers_postgres;
     tamper_checkpoint_moved_to_a_negative_seq => tamper_checkpoint_moved_to_a_negative_seq_sqlite, tamper_checkpoint_moved_to_a_negative_seq_postgres;
+    decision_history_keeps_the_landmarks => decision_history_keeps_the_landmarks_sqlite, decision_history_keeps_the_landmarks_postgres;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2106,6 +2107,139 @@ fn decision_row(
         request_digest: blob_digest(format!("request {id}").as_bytes()),
         policy_bundle: blob_digest(b"policy"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The history of a digest: per environment the newest few decisions, the newest allow and the
+// newest deployed allow, however many decisions follow them.
+
+async fn decision_history_keeps_the_landmarks(store: Store, _ctx: &Ctx) {
+    let digest = artifact_digest(7);
+    let other = artifact_digest(8);
+    let mut n = 0;
+    let mut next = |env: &str, d: &str, verdict: &str| {
+        n += 1;
+        decision(&decision_row(
+            &format!("h{n}"),
+            env,
+            "shop/api",
+            d,
+            verdict,
+            &format!("2026-11-23T12:{:02}:{:02}.000Z", n / 60 % 60, n % 60),
+        ))
+    };
+    // Staging: an allow that was deployed there, then a deny.
+    let mut first = vec![
+        next("staging", &digest, "allow"),
+        deployment("staging", "shop/api", &digest, AT),
+        next("staging", &digest, "deny"),
+        // Production: an allow deployed there, then an allow never deployed.
+        next("production", &digest, "allow"),
+        deployment("production", "shop/api", &digest, AT),
+        next("production", &digest, "allow"),
+        // A deployment of another digest to production does not count.
+        deployment("production", "shop/api", &other, AT),
+    ];
+    // Then 600 denials in production, interleaved with decisions about another digest.
+    for i in 0..600 {
+        first.push(next("production", &digest, "deny"));
+        if i % 100 == 0 {
+            first.push(next("production", &other, "allow"));
+        }
+    }
+    for chunk in first.chunks(200) {
+        store.append(chunk.to_vec()).await.unwrap();
+    }
+    let ids = |h: &[portcullis_store::HistoryDecision]| -> Vec<(String, String, bool)> {
+        h.iter()
+            .map(|x| {
+                (
+                    x.decision.id.clone(),
+                    x.decision.environment.clone(),
+                    x.deployed,
+                )
+            })
+            .collect()
+    };
+    let row = |id: &str, env: &str, deployed: bool| (id.to_string(), env.to_string(), deployed);
+
+    let history = store.decision_history_of_digest(&digest, 3).await.unwrap();
+    // Oldest first.
+    assert!(
+        history
+            .windows(2)
+            .all(|w| w[0].decision.seq < w[1].decision.seq)
+    );
+    assert!(history.iter().all(|h| h.decision.artifact_digest == digest));
+    let prod: Vec<String> = (0..3)
+        .map(|i| {
+            let last = 2 + 2 + 600 + 6;
+            format!("h{}", last - 2 + i)
+        })
+        .collect();
+    assert_eq!(
+        ids(&history),
+        vec![
+            row("h1", "staging", true),
+            row("h2", "staging", false),
+            // The newest deployed allow and the newest allow, 600 decisions back.
+            row("h3", "production", true),
+            row("h4", "production", false),
+            row(&prod[0], "production", false),
+            row(&prod[1], "production", false),
+            row(&prod[2], "production", false),
+        ],
+        "{history:#?}"
+    );
+
+    // Without recent decisions: the landmarks alone.
+    let landmarks = store.decision_history_of_digest(&digest, 0).await.unwrap();
+    assert_eq!(
+        ids(&landmarks),
+        vec![
+            row("h1", "staging", true),
+            row("h3", "production", true),
+            row("h4", "production", false),
+        ]
+    );
+    // The per-environment limit holds: staging has 2, production 20 and its 2 landmarks.
+    let wide = store.decision_history_of_digest(&digest, 20).await.unwrap();
+    assert_eq!(
+        wide.iter()
+            .filter(|h| h.decision.environment == "staging")
+            .count(),
+        2
+    );
+    assert_eq!(
+        wide.iter()
+            .filter(|h| h.decision.environment == "production")
+            .count(),
+        22
+    );
+    // A newest allow that is also among the recent ones comes once; a later deployment marks it.
+    store
+        .append(vec![
+            next("production", &digest, "allow"),
+            deployment("production", "shop/api", &digest, AT),
+        ])
+        .await
+        .unwrap();
+    let after = store.decision_history_of_digest(&digest, 2).await.unwrap();
+    let last = ids(&after).pop().unwrap();
+    assert!(last.2, "{after:#?}");
+    assert_eq!(
+        ids(&after).iter().filter(|r| r.1 == "production").count(),
+        2,
+        "the newest allow is the newest deployed allow and one of the two recent: {after:#?}"
+    );
+    // A digest without decisions has no history.
+    assert!(
+        store
+            .decision_history_of_digest(&artifact_digest(9), 20)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn decision(d: &DecisionRow) -> Change {

@@ -195,12 +195,14 @@ pub struct Target {
 
 /// The request bodies: scripts/bench-server's.
 ///
-/// The load's decisions are of 2.4.1 to staging (3 evidence documents and the canary result).
-/// Not to production: the history a decision is judged with holds the newest 500 decisions
-/// about the digest (`HISTORY_LIMIT`, crates/firewall/src/sources.rs), so after 500 production
-/// decisions of one digest its staging decision drops out and PCL-CHG-004 denies the promotion
-/// (seen in the first soak runs) — and the admission reviews of production with it. Production
-/// is decided once, in `prepare`, so that the admission reviews are allowed.
+/// The load's decisions are of 2.4.1 to staging (3 evidence documents and the canary result);
+/// production is decided once, in `prepare`, so that the admission reviews are allowed. The
+/// first soak runs decided to production and, after 500 decisions of the digest, were denied
+/// by PCL-CHG-004: the history then held the newest 500 decisions of the digest, and the
+/// staging allow dropped out. The history now keeps per environment the newest
+/// `HISTORY_PER_ENVIRONMENT` decisions plus the newest allow and the newest deployed allow
+/// (crates/firewall/src/sources.rs), so that no longer happens; the load still decides to
+/// staging so that its figures compare with the runs before.
 pub struct Bodies {
     pub admission: Vec<u8>,
     pub decision: Vec<u8>,
