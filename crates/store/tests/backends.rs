@@ -2240,6 +2240,21 @@ async fn decision_history_keeps_the_landmarks(store: Store, _ctx: &Ctx) {
             .unwrap()
             .is_empty()
     );
+    // A digest allowed in 33,000 environments picks 33,000 rows: more than one statement may
+    // bind on SQLite (32,766 parameters), so they are read in batches, every row once, in order.
+    let spread = artifact_digest(10);
+    let many: Vec<Change> = (0..33_000)
+        .map(|e| next(&format!("env-{e:05}"), &spread, "allow"))
+        .collect();
+    for chunk in many.chunks(2_000) {
+        store.append(chunk.to_vec()).await.unwrap();
+    }
+    let wide = store.decision_history_of_digest(&spread, 0).await.unwrap();
+    assert_eq!(wide.len(), 33_000);
+    assert!(
+        wide.windows(2)
+            .all(|w| w[0].decision.seq < w[1].decision.seq)
+    );
 }
 
 fn decision(d: &DecisionRow) -> Change {

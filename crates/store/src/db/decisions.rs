@@ -62,6 +62,9 @@ picked(e, s) AS (
 )
 SELECT p.s, m.deployed_seq FROM picked p CROSS JOIN landmarks m WHERE m.e = p.e";
 
+/// How many picked decisions [`Store::decision_history_of_digest`] reads per statement.
+const HISTORY_BATCH: usize = 500;
+
 impl Store {
     /// Decision `id`, checked against its audit entry (a row that disagrees is
     /// [`StoreError::Tampered`]).
@@ -202,19 +205,27 @@ impl Store {
             return Ok(Vec::new());
         }
         let deployed: std::collections::HashMap<i64, Option<i64>> = picked.into_iter().collect();
-        let seqs: Vec<i64> = deployed.keys().copied().collect();
-        let marks: Vec<String> = (2..seqs.len() + 2).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "SELECT {DECISION_COLUMNS} FROM decisions WHERE artifact_digest = $1 AND seq IN ({}) ORDER BY seq",
-            marks.join(", ")
-        );
-        let rows: Vec<DecisionRow> = on_db!(&self.inner.db, pool => {
-            let mut q = sqlx::query_as(&sql).bind(artifact_digest);
-            for s in &seqs {
-                q = q.bind(*s);
-            }
-            q.fetch_all(pool).await.map_err(|e| self.err(e))?
-        });
+        let mut seqs: Vec<i64> = deployed.keys().copied().collect();
+        seqs.sort_unstable();
+        // A digest decided in many environments picks many rows: they are read in batches, so
+        // that no statement has more parameters than SQLite allows (32,766) or PostgreSQL
+        // (65,535).
+        let mut rows: Vec<DecisionRow> = Vec::with_capacity(seqs.len());
+        for batch in seqs.chunks(HISTORY_BATCH) {
+            let marks: Vec<String> = (2..batch.len() + 2).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions WHERE artifact_digest = $1 AND seq IN ({}) ORDER BY seq",
+                marks.join(", ")
+            );
+            let part: Vec<DecisionRow> = on_db!(&self.inner.db, pool => {
+                let mut q = sqlx::query_as(&sql).bind(artifact_digest);
+                for s in batch {
+                    q = q.bind(*s);
+                }
+                q.fetch_all(pool).await.map_err(|e| self.err(e))?
+            });
+            rows.extend(part);
+        }
         Ok(rows
             .into_iter()
             .map(|decision| HistoryDecision {
