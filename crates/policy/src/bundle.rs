@@ -122,6 +122,10 @@ impl PolicyBundle {
 
         let mut engine = new_engine();
         for s in sources.iter().filter(|s| !s.is_test()) {
+            crate::parse_cost::check(&s.text).map_err(|e| PolicyError::Compile {
+                file: s.path.clone(),
+                message: e.to_string(),
+            })?;
             engine
                 .add_policy(s.path.clone(), s.text.clone())
                 .map_err(|e| PolicyError::Compile {

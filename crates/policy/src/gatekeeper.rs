@@ -542,10 +542,12 @@ fn compile(t: &ConstraintTemplate) -> Result<Compiled, String> {
     let mut engine = Engine::new();
     engine.set_rego_v0(true);
     for (i, lib) in code.libs.iter().enumerate() {
+        crate::parse_cost::check(lib).map_err(|e| format!("lib {i}: {e}"))?;
         engine
             .add_policy(format!("{}#lib[{i}]", t.source), lib.clone())
             .map_err(|e| format!("lib {i}: {e}"))?;
     }
+    crate::parse_cost::check(&code.rego).map_err(|e| format!("rego: {e}"))?;
     let package = engine
         .add_policy(format!("{}#rego", t.source), code.rego.clone())
         .map_err(|e| e.to_string())?;
@@ -1169,6 +1171,42 @@ spec:
         assert!(not_evaluated >= 10, "{r:?}");
         let e = r[11].outcome.as_ref().unwrap_err().to_string();
         assert!(e.contains("time limit of 200 ms"), "{e}");
+    }
+
+    /// Brackets nested past what regorus parses in bounded time: the template is refused
+    /// with the place (found by the fuzzer: 55 nested `[` held the gate for ever).
+    #[test]
+    fn deeply_nested_rego_is_refused_before_parsing() {
+        let t = format!(
+            r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {{name: deep}}
+spec:
+  crd: {{spec: {{names: {{kind: Deep}}}}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package deep
+      violation[{{"msg": "x"}}] {{
+        x := a{}
+      }}
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: Deep
+metadata: {{name: c}}
+"#,
+            "[{".repeat(20)
+        );
+        let gk = Gatekeeper::from_sources(vec![("deep.yaml".into(), t)]).unwrap();
+        let problems = gk.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].1.contains("line 3") && problems[0].1.contains("nested 17 deep"),
+            "{problems:?}"
+        );
+        let r = gk.review(&pod("a", json!({})), None, None);
+        assert!(matches!(r[0].outcome, Err(ReviewError::Template { .. })));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod gatekeeper;
 pub mod input;
 pub mod kubernetes;
 pub mod metadata;
+pub mod parse_cost;
 pub mod testing;
 pub mod value;
 

@@ -35,6 +35,10 @@ pub fn run_tests(sources: &[PolicySource]) -> Result<Vec<TestResult>, PolicyErro
     engine.set_strict_builtin_errors(true);
     let mut tests = Vec::new();
     for s in sources {
+        crate::parse_cost::check(&s.text).map_err(|e| PolicyError::Compile {
+            file: s.path.clone(),
+            message: e.to_string(),
+        })?;
         let package = engine
             .add_policy(s.path.clone(), s.text.clone())
             .map_err(|e| PolicyError::Compile {
