@@ -80,7 +80,7 @@ pub async fn check(
     timeout: Duration,
 ) -> Vec<Check> {
     let controls = exp.controls();
-    let mk = checker(target, &controls);
+    let mk = crate::report::checker(target, &controls);
     let mut out = Vec::new();
     let url = match reqwest::Url::parse(&exp.url) {
         Ok(u) => u,
@@ -119,31 +119,12 @@ pub async fn check(
     out
 }
 
-/// How a check of `target` is made: its kind, what was expected and observed, whether that
-/// is a deviation, and the message, under the expectation's controls.
-fn checker<'a>(
-    target: &'a str,
-    controls: &'a [String],
-) -> impl Fn(&str, String, Option<String>, bool, String) -> Check + 'a {
-    move |kind, expected, observed, deviation, msg| {
-        Check::new(
-            target,
-            kind,
-            Some(expected),
-            observed,
-            deviation,
-            msg,
-            controls,
-        )
-    }
-}
-
 /// The checks of one HTTP expectation on a response received (status, security headers,
 /// cookies, CORS, forbidden headers; the redirect from plain HTTP needs a second request and
 /// is [`check`]'s).
 pub fn judge_response(target: &str, exp: &HttpExpectation, r: &Response) -> Vec<Check> {
     let controls = exp.controls();
-    let mk = checker(target, &controls);
+    let mk = crate::report::checker(target, &controls);
     let mut out = Vec::new();
     let h = |name: &str| -> Option<String> {
         let values: Vec<String> = r

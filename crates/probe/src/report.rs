@@ -240,3 +240,22 @@ fn xml(s: &str) -> String {
     }
     o
 }
+
+/// How a check of `target` is made: its kind, what was expected and observed, whether that
+/// is a deviation, and the message, under the expectation's controls.
+pub(crate) fn checker<'a>(
+    target: &'a str,
+    controls: &'a [String],
+) -> impl Fn(&str, String, Option<String>, bool, String) -> Check + 'a {
+    move |kind, expected, observed, deviation, msg| {
+        Check::new(
+            target,
+            kind,
+            Some(expected),
+            observed,
+            deviation,
+            msg,
+            controls,
+        )
+    }
+}

@@ -282,18 +282,7 @@ pub fn judge(
 ) -> Vec<Check> {
     let controls = exp.controls();
     let mut out = Vec::new();
-    let check =
-        |kind: &str, expected: String, observed: Option<String>, deviation: bool, msg: String| {
-            Check::new(
-                target,
-                kind,
-                Some(expected),
-                observed,
-                deviation,
-                msg,
-                &controls,
-            )
-        };
+    let check = crate::report::checker(target, &controls);
 
     // Versions.
     let names: Vec<&str> = obs.accepted.iter().map(|(v, _)| v.name()).collect();
