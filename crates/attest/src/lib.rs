@@ -17,12 +17,14 @@ use serde_json::Value;
 pub mod dsse;
 pub mod intoto;
 pub mod keys;
+pub mod sign;
 pub mod sigstore;
 pub mod slsa;
 
 pub use dsse::{Envelope, SignatureCheck, pae};
 pub use intoto::{ArtifactDigest, DigestError, Statement, Subject};
 pub use keys::{KeyAlgorithm, KeyError, TrustedKey, TrustedKeys};
+pub use sign::{SigningKey, SigningKeyError};
 pub use sigstore::{Identity, IdentitySpec, Matcher, SigstoreError, SigstoreTrust, verify_bundle};
 pub use slsa::{Material, ProvenanceFacts};
 

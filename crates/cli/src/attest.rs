@@ -1,5 +1,7 @@
 //! `portcullis attest verify`: verify an attestation for an artifact — a DSSE envelope against
 //! trusted keys, a Sigstore bundle against a trusted_root.json and the allowed identities.
+//! `portcullis attest sign`: sign an in-toto Statement with an operator's key into a DSSE
+//! envelope (what `scripts/image` does with the image's own provenance).
 //!
 //! Exit 0 when verified and bound to the artifact, 1 when not (the reason is printed), 2 on
 //! unreadable input (missing file, not JSON, no usable key in the directory, an unusable trust
@@ -9,8 +11,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use portcullis_attest::intoto::PAYLOAD_TYPE as INTOTO_PAYLOAD_TYPE;
 use portcullis_attest::{
-    ArtifactDigest, Identity, Matcher, SigstoreTrust, Thresholds, Trust, TrustedKeys, Verification,
+    ArtifactDigest, Identity, KeyAlgorithm, Matcher, SigningKey, SigstoreTrust, Statement,
+    Thresholds, Trust, TrustedKeys, Verification,
 };
 
 use crate::exit;
@@ -24,6 +28,33 @@ pub enum AttestCommand {
     ///
     /// Exit 0 verified, 1 not verified (with the reason), 2 unreadable input.
     Verify(VerifyArgs),
+    /// Sign an in-toto Statement with a private key (PKCS#8 PEM: Ed25519, ECDSA P-256 or
+    /// P-384) into a DSSE envelope, printed as one JSON line (an `.intoto.jsonl` line) or
+    /// written to --output. The signature is deterministic: the same statement and key give
+    /// the same envelope. `--public-key` writes the key's public half for --trusted-keys.
+    ///
+    /// Exit 0 signed, 2 unreadable input (the key or the statement, with the reason).
+    Sign(SignArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// The in-toto Statement (JSON) to sign; `-` reads standard input.
+    #[arg(value_name = "STATEMENT")]
+    pub statement: PathBuf,
+    /// The private key: PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), unencrypted.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The keyid written with the signature (default: `sha256:` and the SHA-256 of the
+    /// public key, which verifiers match whatever the trusted key's file is called).
+    #[arg(long, value_name = "ID")]
+    pub key_id: Option<String>,
+    /// Write the envelope here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the key's public half (PEM SPKI) here.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -77,7 +108,59 @@ pub enum AttestFormat {
 pub fn run(cmd: &AttestCommand) -> anyhow::Result<u8> {
     match cmd {
         AttestCommand::Verify(args) => verify(args),
+        AttestCommand::Sign(args) => sign(args),
     }
+}
+
+fn sign(args: &SignArgs) -> anyhow::Result<u8> {
+    let pem = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("the signing key {}", args.key.display()))?;
+    let key = SigningKey::from_pem(&pem)
+        .with_context(|| format!("the signing key {}", args.key.display()))?;
+    let (name, statement) = if args.statement.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .context("the statement on standard input")?;
+        ("standard input".to_owned(), buf)
+    } else {
+        let bytes = std::fs::read(&args.statement)
+            .with_context(|| format!("the statement {}", args.statement.display()))?;
+        (args.statement.display().to_string(), bytes)
+    };
+    // Sign only what a verifier will read as an in-toto Statement: a typo found now is
+    // better than an envelope every gate refuses later.
+    let parsed = Statement::from_payload(&statement).map_err(|m| {
+        anyhow::anyhow!("{name}: not an in-toto Statement: at {}: {}", m.at, m.what)
+    })?;
+    if parsed.subjects.is_empty() {
+        bail!("{name}: the Statement names no subject with a digest: it would verify for nothing");
+    }
+    let envelope = key.envelope(INTOTO_PAYLOAD_TYPE, &statement, args.key_id.as_deref());
+    let mut line = serde_json::to_string(&envelope)?;
+    line.push('\n');
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &line).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{line}"),
+    }
+    if let Some(path) = &args.public_key {
+        std::fs::write(path, key.public_key_pem())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "signed {name} ({} subject{}) with a {} key, keyid {}",
+        parsed.subjects.len(),
+        if parsed.subjects.len() == 1 { "" } else { "s" },
+        match key.algorithm() {
+            KeyAlgorithm::Ed25519 => "Ed25519",
+            KeyAlgorithm::EcdsaP256 => "ECDSA P-256",
+            KeyAlgorithm::EcdsaP384 => "ECDSA P-384",
+            KeyAlgorithm::RsaSha256 => "RSA",
+        },
+        args.key_id.clone().unwrap_or_else(|| key.keyid())
+    );
+    Ok(exit::OK)
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {

@@ -438,3 +438,118 @@ fn a_gate_verifies_sigstore_bundles_with_the_trusted_root_and_replays_the_same()
         stderr(&o)
     );
 }
+
+/// `attest sign STATEMENT --key KEY [ARGS]` in a fresh directory; (output, envelope file).
+fn sign(
+    statement: &[u8],
+    key: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Output, std::path::PathBuf) {
+    let dir = fresh_home();
+    let file = dir.join("statement.json");
+    std::fs::write(&file, statement).unwrap();
+    let envelope = dir.join("statement.intoto.jsonl");
+    let mut args = vec![
+        "attest".to_owned(),
+        "sign".to_owned(),
+        file.display().to_string(),
+        "--key".to_owned(),
+        key.display().to_string(),
+        "-o".to_owned(),
+        envelope.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    (portcullis(&args), envelope)
+}
+
+fn statement_for(digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "app", "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {"buildType": "https://example/build@v1", "externalParameters": {}},
+            "runDetails": {"builder": {"id": "https://example/builder"}}
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_signed_statement_verifies_for_its_subject_only_and_the_same_input_signs_the_same() {
+    let key = root().join("examples/signing/demo-ci.key");
+    let (o, envelope) = sign(&statement_for(ARTIFACT), &key, &["--key-id", "demo-ci"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Ed25519"), "{}", stderr(&o));
+    let verify = |artifact: &str| {
+        portcullis(&[
+            "attest",
+            "verify",
+            envelope.to_str().unwrap(),
+            "--artifact",
+            artifact,
+            "--trusted-keys",
+            root().join("examples/keys").to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+    };
+    let ok = verify(ARTIFACT);
+    assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    assert_eq!(v["results"][0]["signer"], "demo-ci");
+    let other = verify("sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+    assert_eq!(other.status.code(), Some(1), "{}", stdout(&other));
+    // Deterministic: the same statement and key, the same envelope (and so a reproducible
+    // build can sign its provenance).
+    let (_, again) = sign(&statement_for(ARTIFACT), &key, &["--key-id", "demo-ci"]);
+    assert_eq!(
+        std::fs::read(&envelope).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+    // Without --key-id the keyid is the key's SPKI digest, which verifiers match too.
+    let (o, unnamed) = sign(&statement_for(ARTIFACT), &key, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let line: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&unnamed).unwrap()).unwrap();
+    assert!(
+        line["signatures"][0]["keyid"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+}
+
+#[test]
+fn signing_refuses_what_no_gate_would_accept_naming_the_file() {
+    let key = root().join("examples/signing/demo-ci.key");
+    // Not JSON; JSON that is not a Statement; a Statement without subjects.
+    for (bytes, says) in [
+        (b"not json".to_vec(), "not an in-toto Statement"),
+        (br#"{"hello": 1}"#.to_vec(), "not an in-toto Statement"),
+        (
+            br#"{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x","predicate":{}}"#
+                .to_vec(),
+            "subject",
+        ),
+    ] {
+        let (o, envelope) = sign(&bytes, &key, &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("statement.json"), "{}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert!(!envelope.exists(), "an envelope was written for refused input");
+    }
+    // A public key, a missing file: exit 2 naming the key file.
+    for bad in [
+        root().join("examples/keys/demo-ci.pub"),
+        root().join("examples/keys/no-such.key"),
+    ] {
+        let (o, _) = sign(&statement_for(ARTIFACT), &bad, &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(bad.file_name().unwrap().to_str().unwrap()),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
