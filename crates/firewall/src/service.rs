@@ -316,6 +316,11 @@ fn altered(what: String, seq: i64) -> StoreError {
 pub const ADMISSION_REVIEWED: &str = "admission.reviewed";
 
 /// The firewall on its store.
+/// How many policy evaluations run at once: the cores this process may use.
+pub fn evaluation_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
 pub struct DecisionService {
     store: Store,
     registry: Registry,
@@ -337,6 +342,12 @@ pub struct DecisionService {
     /// One reload at a time: a reload that read the store before a change never replaces one
     /// that read it after.
     reloading: tokio::sync::Mutex<()>,
+    /// Policy evaluations running at once: one per core ([`evaluation_slots`]). Evaluation is
+    /// CPU-bound, so more at once decide no faster; and each would hold a thread of tokio's
+    /// blocking pool (up to 512), which keeps its allocator heap when idle, so that one burst
+    /// (a stalled disk, a paused machine) would raise the server's memory for good. Waiting
+    /// here costs no thread.
+    evaluations: tokio::sync::Semaphore,
     /// The head of the chain when the live state was loaded: a change at or before it is in
     /// that state already.
     loaded_seq: AtomicU64,
@@ -372,6 +383,17 @@ fn poisoned<T: Clone>(lock: &RwLock<T>) -> T {
 }
 
 impl DecisionService {
+    /// Run a policy evaluation off the async workers, when one of the
+    /// [`evaluation_slots`] is free.
+    async fn evaluate<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        // The semaphore is never closed; were it, evaluating without a slot is still right.
+        let _slot = self.evaluations.acquire().await.ok();
+        tokio::task::spawn_blocking(f).await
+    }
+
     /// The firewall `loaded` on `store`, with the advisories and exceptions in force there.
     pub async fn open(
         store: Store,
@@ -412,6 +434,7 @@ impl DecisionService {
             oci_settings,
             oci: tokio::sync::OnceCell::new(),
             reloading: tokio::sync::Mutex::new(()),
+            evaluations: tokio::sync::Semaphore::new(evaluation_slots()),
             loaded_seq: AtomicU64::new(0),
             observers: RwLock::new(Vec::new()),
             admission_cache,
@@ -742,12 +765,13 @@ impl DecisionService {
         }
         request.baseline = Some(baseline);
         let deciding = live.clone();
-        let (mut decision, request) = tokio::task::spawn_blocking(move || {
-            let d = deciding.firewall.decide(&request);
-            (d, request)
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("the decision task failed: {e}")))?;
+        let (mut decision, request) = self
+            .evaluate(move || {
+                let d = deciding.firewall.decide(&request);
+                (d, request)
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(format!("the decision task failed: {e}")))?;
         if request.what_if {
             return Ok((decision, request));
         }
@@ -1370,7 +1394,8 @@ impl DecisionService {
             images,
         });
         let live = self.live();
-        let decision = tokio::task::spawn_blocking(move || live.firewall.decide(&request))
+        let decision = self
+            .evaluate(move || live.firewall.decide(&request))
             .await
             .map_err(|e| e.to_string())?;
         if !decision.errors.is_empty() {
