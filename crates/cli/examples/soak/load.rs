@@ -518,15 +518,19 @@ pub struct Sample {
     /// the server does more per request (as its store grows); flat, a slower window was the
     /// machine's other load.
     pub cpu_ms_per_request: f64,
+    /// Of the RSS, anonymous memory (the heap: `RssAnon`), KiB; the rest is files mapped.
+    pub anon_kib: u64,
+    /// The server's threads: a pool that grows in a burst and keeps its threads shows here.
+    pub threads: u64,
 }
 
-const CSV_HEADER: &str = "t_s,rss_kib,fds,fds_sockets,requests,errors,unexpected,rate,p50_ms,p99_ms,max_ms,p99_admission_ms,p99_decision_ms,p99_dashboard_ms,p99_metrics_ms,chain_length,decisions_acked,cpu_ms_per_request";
+const CSV_HEADER: &str = "t_s,rss_kib,fds,fds_sockets,requests,errors,unexpected,rate,p50_ms,p99_ms,max_ms,p99_admission_ms,p99_decision_ms,p99_dashboard_ms,p99_metrics_ms,chain_length,decisions_acked,cpu_ms_per_request,anon_kib,threads";
 
 impl Sample {
     fn csv(&self) -> String {
         let [a, d, u, m] = self.p99_kind_ms;
         format!(
-            "{:.1},{},{},{},{},{},{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{:.2}",
+            "{:.1},{},{},{},{},{},{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{:.2},{},{}",
             self.t_s,
             self.rss_kib,
             self.fds,
@@ -544,7 +548,9 @@ impl Sample {
             m,
             self.chain_length,
             self.decisions_acked,
-            self.cpu_ms_per_request
+            self.cpu_ms_per_request,
+            self.anon_kib,
+            self.threads
         )
     }
 }
@@ -561,14 +567,19 @@ fn quantile_ms(sorted: &[u32], p: f64) -> f64 {
 
 /// RSS (KiB) of `pid`, from /proc/PID/status.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_number(pid, "VmRSS")
+}
+
+/// A number field of /proc/PID/status (`VmRSS`, `RssAnon` in KiB, `Threads`).
+pub fn status_number(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("/proc/{pid}/status: the server is gone?"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .with_context(|| format!("/proc/{pid}/status: no VmRSS line"))
+        .with_context(|| format!("/proc/{pid}/status: no {field} line"))
 }
 
 /// CPU time (user + system, all threads) of `pid` in ms, from /proc/PID/stat (USER_HZ 100,
@@ -819,9 +830,11 @@ pub async fn run(target: Target, opts: Options) -> anyhow::Result<Summary> {
             f.flush().ok();
         }
         say(format!(
-            "t={:>5.0}s rss {:>4} MiB fds {:>3} req {:>5} ({:.0}/s) err {} p99 {:.1} ms [adm {:.1} dec {:.1} ui {:.1} met {:.1}] chain {} cpu {:.1} ms/req",
+            "t={:>5.0}s rss {:>4} MiB (anon {:>4}) thr {:>3} fds {:>3} req {:>5} ({:.0}/s) err {} p99 {:.1} ms [adm {:.1} dec {:.1} ui {:.1} met {:.1}] chain {} cpu {:.1} ms/req",
             s.t_s,
             s.rss_kib / 1024,
+            s.anon_kib / 1024,
+            s.threads,
             s.fds,
             s.requests,
             s.rate,
@@ -1024,6 +1037,8 @@ async fn sample(
     cpu_before: &mut u64,
 ) -> anyhow::Result<Sample> {
     let rss = rss_kib(t.pid)?;
+    let anon = status_number(t.pid, "RssAnon")?;
+    let threads = status_number(t.pid, "Threads")?;
     let cpu = cpu_ms(t.pid)?;
     let cpu_used = cpu.saturating_sub(*cpu_before);
     *cpu_before = cpu;
@@ -1054,6 +1069,8 @@ async fn sample(
         chain_length: chain,
         decisions_acked: shared.acked.lock().map(|a| a.len() as u64).unwrap_or(0),
         cpu_ms_per_request: cpu_used as f64 / (all.len().max(1) as f64),
+        anon_kib: anon,
+        threads,
     })
 }
 
