@@ -306,6 +306,13 @@ impl TestRegistry {
         manifest
     }
 
+    /// An OCI image layout made elsewhere (e.g. by `scripts/image`): its image tagged TAG
+    /// copied into REPO:TAG with `skopeo copy --preserve-digests`. Returns the manifest digest
+    /// as the registry stores it.
+    pub fn push_layout(&self, layout: &Path, repo: &str, tag: &str) -> String {
+        self.skopeo_copy(layout, repo, tag, false)
+    }
+
     /// Docker Buildx's shape: an OCI image index under REPO:TAG with one linux/amd64 image
     /// manifest (as [`TestRegistry::push_image`] makes it) and an attestation manifest as
     /// BuildKit writes it (platform unknown/unknown; annotations `vnd.docker.reference.type`
