@@ -200,3 +200,42 @@ async fn anonymous_admission_needs_mutual_tls() {
         .expect_err("anonymous admission without mTLS must not be served");
     assert!(err.to_string().contains("mutual TLS"), "{err}");
 }
+
+#[test]
+fn the_deployment_runs_the_image_this_repository_builds_pinned_by_digest() {
+    let d = &docs("deployment.yaml")[0];
+    let pod = &d["spec"]["template"]["spec"];
+    let image = pod["containers"][0]["image"].as_str().unwrap();
+    // `scripts/image --pin-deploy` writes it: name:version@sha256:<64 hex>.
+    let (name_tag, digest) = image
+        .split_once('@')
+        .unwrap_or_else(|| panic!("deploy/deployment.yaml runs {image}, not pinned by digest"));
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(name_tag, format!("ghcr.io/portcullis/portcullis:{version}"));
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    assert!(
+        hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "{digest}"
+    );
+    // The image's user (scripts/image: nonroot, 65532) is the one the pod runs as.
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    // The packages it was built from are pinned, each by version and SHA-256.
+    let lock = std::fs::read_to_string(repo().join("deploy/image/packages.lock")).unwrap();
+    let names: Vec<&str> = lock
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(fields.len(), 4, "packages.lock: {l}");
+            assert_eq!(fields[3].len(), 64, "packages.lock: {l}");
+            fields[0]
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["base-files", "ca-certificates", "libc6", "libgcc-s1"]
+    );
+}
