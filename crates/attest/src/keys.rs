@@ -92,21 +92,37 @@ fn invalid(what: String) -> KeyError {
     KeyError::InvalidKey { what }
 }
 
-fn pem_public_key_der(pem: &str) -> Result<Vec<u8>, KeyError> {
-    const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
-    const END: &str = "-----END PUBLIC KEY-----";
-    let start = pem.find(BEGIN).ok_or(KeyError::NoPublicKeyBlock)?;
-    let rest = pem.get(start + BEGIN.len()..).unwrap_or_default();
-    let end = rest.find(END).ok_or(KeyError::NoEndLine)?;
+/// Why a PEM text holds no block of the wanted label.
+pub(crate) enum PemProblem {
+    NoBlock,
+    NoEnd,
+    NotBase64(String),
+}
+
+/// The DER bytes of the first PEM block labelled `label` (`PUBLIC KEY`, `PRIVATE KEY`).
+pub(crate) fn pem_der(pem: &str, label: &str) -> Result<Vec<u8>, PemProblem> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin).ok_or(PemProblem::NoBlock)?;
+    let rest = pem.get(start + begin.len()..).unwrap_or_default();
+    let stop = rest.find(&end).ok_or(PemProblem::NoEnd)?;
     let body: String = rest
-        .get(..end)
+        .get(..stop)
         .unwrap_or_default()
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
     base64::engine::general_purpose::STANDARD
         .decode(body)
-        .map_err(|e| KeyError::NotBase64(e.to_string()))
+        .map_err(|e| PemProblem::NotBase64(e.to_string()))
+}
+
+fn pem_public_key_der(pem: &str) -> Result<Vec<u8>, KeyError> {
+    pem_der(pem, "PUBLIC KEY").map_err(|p| match p {
+        PemProblem::NoBlock => KeyError::NoPublicKeyBlock,
+        PemProblem::NoEnd => KeyError::NoEndLine,
+        PemProblem::NotBase64(e) => KeyError::NotBase64(e),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::dsse::pae;
-use crate::keys::{KeyAlgorithm, TrustedKey};
+use crate::keys::{KeyAlgorithm, PemProblem, TrustedKey, pem_der};
 
 const OID_ED25519: &str = "1.3.101.112";
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -74,20 +74,11 @@ impl std::fmt::Debug for SigningKey {
 }
 
 fn pem_private_key_der(pem: &str) -> Result<Vec<u8>, SigningKeyError> {
-    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-    const END: &str = "-----END PRIVATE KEY-----";
-    let start = pem.find(BEGIN).ok_or(SigningKeyError::NoPrivateKeyBlock)?;
-    let rest = pem.get(start + BEGIN.len()..).unwrap_or_default();
-    let end = rest.find(END).ok_or(SigningKeyError::NoEndLine)?;
-    let body: String = rest
-        .get(..end)
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    BASE64
-        .decode(body)
-        .map_err(|e| SigningKeyError::NotBase64(e.to_string()))
+    pem_der(pem, "PRIVATE KEY").map_err(|p| match p {
+        PemProblem::NoBlock => SigningKeyError::NoPrivateKeyBlock,
+        PemProblem::NoEnd => SigningKeyError::NoEndLine,
+        PemProblem::NotBase64(e) => SigningKeyError::NotBase64(e),
+    })
 }
 
 fn invalid(e: impl std::fmt::Display) -> SigningKeyError {
