@@ -163,6 +163,9 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The SQLite pool's connections (one writer at a time; the rest read beside it in WAL mode).
+const SQLITE_CONNECTIONS: u32 = 4;
+
 /// How long a PostgreSQL query waits for a connection (see [`Store::open`]).
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -232,8 +235,14 @@ impl Store {
                 // Durable commits: a decision reported as recorded survives a power cut.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(120));
+            // Every connection is opened at once and kept: a connection opened later, when a
+            // burst first needs it, grows the server's descriptors, threads and memory after
+            // its warm-up (the soak test's check). An in-memory database is one per
+            // connection, so it keeps one.
+            let in_memory = path == ":memory:" || path.starts_with("file::memory:");
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(SQLITE_CONNECTIONS)
+                .min_connections(if in_memory { 1 } else { SQLITE_CONNECTIONS })
                 .acquire_timeout(Duration::from_secs(120))
                 .connect_with(options)
                 .await
