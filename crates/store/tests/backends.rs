@@ -2332,3 +2332,67 @@ fn deployment(environment: &str, name: &str, digest: &str, at: &str) -> Change {
         })],
     )
 }
+
+// 6. PostgreSQL's planner statistics.
+
+/// The tables a store writes are analyzed by the store as they grow, so that statements
+/// prepared on its first, empty tables are planned again (the soak's finding: with autovacuum
+/// off, those plans stayed sequential scans). SQLite needs no statistics; nothing to test there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_that_grew_are_analyzed_postgres() {
+    support::run(
+        portcullis_store::Backend::Postgres,
+        |_store, ctx| async move {
+            let analyzed = |table: &str| {
+                format!(
+                    "SELECT COUNT(*) FROM pg_stat_user_tables WHERE relname = '{table}' \
+                 AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)"
+                )
+            };
+            let store = ctx
+                .open(&StoreConfig {
+                    statistics_interval: Duration::from_millis(1500),
+                    ..ctx.config()
+                })
+                .await;
+            // Whatever a first check found (the key's registration touched a few tables), the
+            // decisions table has not grown past the threshold yet.
+            assert_eq!(ctx.count(&analyzed("decisions")).await, 0);
+            // 400 decisions: past the 50-row threshold of an empty table.
+            for start in (0u64..400).step_by(100) {
+                store
+                    .append(
+                        (start..start + 100)
+                            .map(|i| numbered_decision(i + 2))
+                            .collect(),
+                    )
+                    .await
+                    .unwrap();
+            }
+            // The background task, woken by these commits, analyzes within its interval and the
+            // second it takes PostgreSQL to count the rows (bounded wait).
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while ctx.count(&analyzed("decisions")).await == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "decisions not analyzed 30 s after 400 rows were written"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            // What is left stale is analyzed on demand; after that, nothing is.
+            store.refresh_statistics().await.unwrap();
+            assert_eq!(
+                store.refresh_statistics().await.unwrap(),
+                Vec::<String>::new()
+            );
+            // The statistics now count the table's rows: plans made from them no longer take it
+            // for the empty table it was when the statements were first prepared.
+            assert!(
+                ctx.count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'decisions'")
+                    .await
+                    >= 400
+            );
+        },
+    )
+    .await;
+}

@@ -36,11 +36,13 @@ impl Store {
 
 /// The writer task: takes every job waiting, commits them together, answers each. When the
 /// group fails (one bad change), each job is retried alone so that the others still land.
-/// After a commit that stored a new SBOM, the indexer is asked to index its components.
+/// After a commit that stored a new SBOM, the indexer is asked to index its components; after
+/// every commit, the statistics task may refresh PostgreSQL's planner statistics (`stats`).
 pub(super) async fn writer(
     inner: Arc<Inner>,
     mut rx: mpsc::Receiver<Job>,
     index: mpsc::Sender<()>,
+    statistics: mpsc::Sender<()>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
@@ -67,6 +69,8 @@ pub(super) async fn writer(
         }
         match committed {
             Ok(entries) => {
+                // Full (or closed, on SQLite): a check is pending, which will see these rows.
+                let _ = statistics.try_send(());
                 let mut entries = entries.into_iter();
                 for job in jobs {
                     let mine: Vec<Option<Entry>> =

@@ -33,6 +33,7 @@ mod overrides;
 mod pool;
 mod posture;
 mod scan;
+mod stats;
 mod summary;
 mod tables;
 mod tokens;
@@ -73,6 +74,9 @@ pub struct StoreConfig {
     pub checkpoint_interval: Duration,
     /// Most changes committed in one transaction (group commit); 1 commits each alone.
     pub max_batch: usize,
+    /// PostgreSQL: the least time between two checks, after commits, of the tables' planner
+    /// statistics (the store analyzes tables that grew; see `Store::refresh_statistics`).
+    pub statistics_interval: Duration,
 }
 
 impl StoreConfig {
@@ -84,6 +88,7 @@ impl StoreConfig {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(1),
             max_batch: pool::MAX_BATCH,
+            statistics_interval: Duration::from_secs(10),
         }
     }
 }
@@ -279,13 +284,17 @@ impl Store {
             witness: std::sync::Mutex::new(None),
             write_lock: tokio::sync::Mutex::new(()),
             index_paused: std::sync::atomic::AtomicBool::new(false),
+            statistics_interval: config.statistics_interval,
         });
         let (tx, rx) = mpsc::channel(4096);
         // The indexer runs while the writer does; first on what a stopped process left pending.
         let (index_tx, index_rx) = mpsc::channel(1);
         let _ = index_tx.try_send(());
         tokio::spawn(index::indexer(inner.clone(), index_rx));
-        tokio::spawn(append::writer(inner.clone(), rx, index_tx));
+        // PostgreSQL's planner statistics, refreshed after commits (a no-op task on SQLite).
+        let (stats_tx, stats_rx) = mpsc::channel(1);
+        tokio::spawn(stats::maintainer(inner.clone(), stats_rx));
+        tokio::spawn(append::writer(inner.clone(), rx, index_tx, stats_tx));
         let store = Self { inner, writer: tx };
         store.migrate_chain().await?;
         store.register_key().await?;

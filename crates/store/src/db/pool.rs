@@ -53,6 +53,8 @@ pub(super) struct Inner {
     pub(super) write_lock: tokio::sync::Mutex<()>,
     /// The background indexer is paused (tests: a process stopped before indexing).
     pub(super) index_paused: std::sync::atomic::AtomicBool,
+    /// PostgreSQL: the least time between two refreshes of the planner statistics (`stats`).
+    pub(super) statistics_interval: Duration,
 }
 
 /// A witness directory the store writes each new checkpoint to.
