@@ -2396,3 +2396,75 @@ async fn tables_that_grew_are_analyzed_postgres() {
     )
     .await;
 }
+
+/// The soak's finding on PostgreSQL: with one digest decided thousands of times in staging and
+/// once in production, the history's lookup of production's newest decision walked
+/// `decisions_by_seq` back through every staging decision after it, on each decision, so that
+/// the server slowed as the store grew. Counted by PostgreSQL's own tally of the index entries
+/// read (`pg_stat_user_indexes`), the history must read a bounded number per call, whatever the
+/// number of staging decisions: the fix names its index in row comparisons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_reads_index_entries_bounded_by_what_it_picks_postgres() {
+    support::run(
+        portcullis_store::Backend::Postgres,
+        |store, ctx| async move {
+            let digest = artifact_digest(11);
+            let row = |i: u64, env: &str| {
+                decision(&decision_row(
+                    &format!("s{i}"),
+                    env,
+                    "shop/api",
+                    &digest,
+                    "allow",
+                    AT,
+                ))
+            };
+            let mut changes = vec![row(0, "production")];
+            changes.extend((1..=4_000).map(|i| row(i, "staging")));
+            for chunk in changes.chunks(1_000) {
+                store.append(chunk.to_vec()).await.unwrap();
+            }
+            // The statistics a long-running server has (the store refreshes them as it grows).
+            store.refresh_statistics().await.unwrap();
+            let read = "SELECT COALESCE(SUM(idx_tup_read), 0)::bigint FROM pg_stat_user_indexes \
+                        WHERE relname = 'decisions'";
+            // PostgreSQL publishes a backend's counts within a second or so of its going idle
+            // (at most 10 s): wait until the tally stands still.
+            async fn settled(ctx: &Ctx, sql: &str) -> i64 {
+                let mut last = ctx.count(sql).await;
+                for _ in 0..30 {
+                    tokio::time::sleep(Duration::from_millis(700)).await;
+                    let now = ctx.count(sql).await;
+                    if now == last {
+                        return now;
+                    }
+                    last = now;
+                }
+                last
+            }
+            let before = settled(&ctx, read).await;
+            // Enough calls that every pooled connection's prepared statement goes past its
+            // first five custom plans to the generic plan a long-running server keeps.
+            const CALLS: i64 = 60;
+            for _ in 0..CALLS {
+                let h = store.decision_history_of_digest(&digest, 20).await.unwrap();
+                assert_eq!(h.len(), 21, "20 recent in staging and production's one");
+            }
+            // Each history reads ~22 index entries for the rows it picks and a few per lookup;
+            // with the walk back through staging, over 4,000.
+            let mut per_call = 0;
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < deadline {
+                per_call = (settled(&ctx, read).await - before) / CALLS;
+                if per_call >= 22 {
+                    break;
+                }
+            }
+            assert!(
+                (22..400).contains(&per_call),
+                "index entries read per history: {per_call} (bounded: under 400)"
+            );
+        },
+    )
+    .await;
+}
