@@ -2404,7 +2404,7 @@ async fn tables_that_grew_are_analyzed_postgres() {
 /// read (`pg_stat_user_indexes`), the history must read a bounded number per call, whatever the
 /// number of staging decisions: the fix names its index in row comparisons.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_reads_index_entries_bounded_by_what_it_picks_postgres() {
+async fn newest_decision_lookups_read_a_bounded_number_of_index_entries_postgres() {
     support::run(
         portcullis_store::Backend::Postgres,
         |store, ctx| async move {
@@ -2464,6 +2464,33 @@ async fn history_reads_index_entries_bounded_by_what_it_picks_postgres() {
                 (22..400).contains(&per_call),
                 "index entries read per history: {per_call} (bounded: under 400)"
             );
+            // The same for production's newest decision (admission asks it on every review)
+            // and each environment's newest (the dashboard): a few entries each, not the
+            // 4,000 staging decisions after production's.
+            for (what, wanted) in [("latest", 1i64), ("per environment", 2)] {
+                let before = settled(&ctx, read).await;
+                for _ in 0..CALLS {
+                    let got = if what == "latest" {
+                        let d = store.latest_decision(&digest, "production").await.unwrap();
+                        i64::from(d.is_some_and(|d| d.id == "s0"))
+                    } else {
+                        store.latest_per_environment().await.unwrap().len() as i64
+                    };
+                    assert_eq!(got, wanted, "{what}");
+                }
+                let mut per_call = 0;
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while std::time::Instant::now() < deadline {
+                    per_call = (settled(&ctx, read).await - before) / CALLS;
+                    if per_call >= wanted {
+                        break;
+                    }
+                }
+                assert!(
+                    (wanted..40).contains(&per_call),
+                    "index entries read per call of {what}: {per_call} (bounded: under 40)"
+                );
+            }
         },
     )
     .await;

@@ -230,13 +230,29 @@ impl Store {
         artifact_digest: &str,
         environment: &str,
     ) -> Result<Option<DecisionRow>, StoreError> {
-        let mut rows = self
-            .decisions_where(
-                "WHERE artifact_digest = $1 AND environment = $2",
-                &[artifact_digest, environment],
-                1,
-            )
-            .await?;
+        // PostgreSQL: the row-comparison spelling, for the reason `HISTORY_SQL_POSTGRES` gives
+        // (with equalities, a prepared statement walked `decisions_by_seq` back through every
+        // decision in other environments after this one's newest).
+        let sql = match &self.inner.db {
+            Db::Sqlite(_) => format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions \
+                 WHERE artifact_digest = $1 AND environment = $2 ORDER BY seq DESC LIMIT 1"
+            ),
+            Db::Postgres(_) => format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions \
+                 WHERE (artifact_digest, environment) >= ($1, $2) \
+                 AND (artifact_digest, environment) <= ($1, $2) \
+                 ORDER BY artifact_digest DESC, environment DESC, seq DESC LIMIT 1"
+            ),
+        };
+        let mut rows: Vec<DecisionRow> = on_db!(&self.inner.db, pool => {
+            sqlx::query_as(&sql)
+                .bind(artifact_digest)
+                .bind(environment)
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.err(e))?
+        });
         let row = rows.pop();
         if let Some(d) = &row {
             self.check_decision(d).await?;

@@ -4,7 +4,7 @@
 //! (`Group::summarize` in the commit: the group's counters added in one statement); the overview reads the counters with GROUP BY, never
 //! the decisions.
 
-use super::pool::{Store, on_db};
+use super::pool::{Db, Store, on_db};
 use crate::error::StoreError;
 use crate::records::DecisionRow;
 
@@ -146,21 +146,29 @@ impl Store {
     /// more: the cost grows with the environments, not with the decisions. `MAX(seq) ... GROUP
     /// BY environment` read the whole index on both backends, on every dashboard overview.
     pub async fn latest_per_environment(&self) -> Result<Vec<DecisionRow>, StoreError> {
-        let mut out = self
-            .decisions_where(
-                "WHERE seq IN (WITH RECURSIVE envs(e) AS ( \
-                   SELECT (SELECT environment FROM decisions ORDER BY environment LIMIT 1) \
-                   UNION ALL \
-                   SELECT (SELECT environment FROM decisions WHERE environment > envs.e \
-                           ORDER BY environment LIMIT 1) \
-                   FROM envs WHERE envs.e IS NOT NULL) \
-                 SELECT (SELECT seq FROM decisions WHERE environment = envs.e \
-                         ORDER BY seq DESC LIMIT 1) \
-                 FROM envs WHERE envs.e IS NOT NULL)",
-                &[],
-                -1,
-            )
-            .await?;
+        // Each environment's newest: on PostgreSQL spelled as a range of one environment
+        // ordered by the index's columns, so that only `decisions_by_environment` gives the
+        // order (with `environment = e … ORDER BY seq DESC`, a prepared statement walked
+        // `decisions_by_seq` back through every decision of the other environments; see
+        // `HISTORY_SQL_POSTGRES` in decisions.rs). SQLite's planner takes the index either way.
+        let newest = match &self.inner.db {
+            Db::Sqlite(_) => "environment = envs.e ORDER BY seq DESC",
+            Db::Postgres(_) => {
+                "environment >= envs.e AND environment <= envs.e \
+                 ORDER BY environment DESC, seq DESC"
+            }
+        };
+        let filter = format!(
+            "WHERE seq IN (WITH RECURSIVE envs(e) AS ( \
+               SELECT (SELECT environment FROM decisions ORDER BY environment LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT environment FROM decisions WHERE environment > envs.e \
+                       ORDER BY environment LIMIT 1) \
+               FROM envs WHERE envs.e IS NOT NULL) \
+             SELECT (SELECT seq FROM decisions WHERE {newest} LIMIT 1) \
+             FROM envs WHERE envs.e IS NOT NULL)"
+        );
+        let mut out = self.decisions_where(&filter, &[], -1).await?;
         out.sort_by(|a, b| a.environment.cmp(&b.environment));
         Ok(out)
     }
