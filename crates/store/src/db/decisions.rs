@@ -7,6 +7,21 @@ use crate::records::{DecisionRow, HistoryDecision};
 /// The columns of a [`DecisionRow`].
 const DECISION_COLUMNS: &str = "id, seq, artifact_name, artifact_digest, environment, verdict, decided_at, decision_digest, request_digest, policy_bundle";
 
+/// The end both spellings of the history share: the picked sequence numbers, each with its
+/// environment's last deployment.
+macro_rules! history_picked {
+    () => {
+        "picked(e, s) AS (
+    SELECT e, s FROM recent WHERE s IS NOT NULL AND k <= CAST($2 AS BIGINT)
+    UNION
+    SELECT e, allow_seq FROM landmarks WHERE allow_seq IS NOT NULL
+    UNION
+    SELECT e, deployed_allow_seq FROM landmarks WHERE deployed_allow_seq IS NOT NULL
+)
+SELECT p.s, m.deployed_seq FROM picked p CROSS JOIN landmarks m WHERE m.e = p.e"
+    };
+}
+
 /// [`Store::decision_history_of_digest`]: `$1` the digest, `$2` the decisions kept per
 /// environment; answers the sequence numbers of the decisions to read, each with the last
 /// deployment of the digest to its environment. Every step is a lookup at the end of an index
@@ -25,7 +40,8 @@ const DECISION_COLUMNS: &str = "id, seq, artifact_name, artifact_digest, environ
 /// COVERING INDEX … (artifact_digest=? AND environment=?…)`); SQLite positions on a row
 /// comparison with its first column only, so the PostgreSQL spelling would read every
 /// decision of the digest there.
-const HISTORY_SQL_SQLITE: &str = "\
+const HISTORY_SQL_SQLITE: &str = concat!(
+    "\
 WITH RECURSIVE envs(e) AS (
     SELECT (SELECT environment FROM decisions WHERE artifact_digest = $1
             ORDER BY environment LIMIT 1)
@@ -58,14 +74,9 @@ landmarks AS (
             AS deployed_allow_seq
     FROM marks
 ),
-picked(e, s) AS (
-    SELECT e, s FROM recent WHERE s IS NOT NULL AND k <= CAST($2 AS BIGINT)
-    UNION
-    SELECT e, allow_seq FROM landmarks WHERE allow_seq IS NOT NULL
-    UNION
-    SELECT e, deployed_allow_seq FROM landmarks WHERE deployed_allow_seq IS NOT NULL
-)
-SELECT p.s, m.deployed_seq FROM picked p CROSS JOIN landmarks m WHERE m.e = p.e";
+",
+    history_picked!()
+);
 
 /// PostgreSQL's spelling of [`HISTORY_SQL_SQLITE`]: each lookup names its index's columns in
 /// row comparisons and orders by all of them. With plain equalities PostgreSQL counts the
@@ -83,7 +94,8 @@ SELECT p.s, m.deployed_seq FROM picked p CROSS JOIN landmarks m WHERE m.e = p.e"
 /// decisions of one digest, analyzed) and with 200,000 decisions of 5,000 digests added: every
 /// lookup of `decisions` an `Index Only Scan [Backward]` on `decisions_by_artifact` or
 /// `decisions_by_artifact_verdict` under `Limit`, about 210 buffers and under 1.2 ms a history.
-const HISTORY_SQL_POSTGRES: &str = "\
+const HISTORY_SQL_POSTGRES: &str = concat!(
+    "\
 WITH RECURSIVE envs(e) AS (
     SELECT (SELECT environment FROM decisions
             WHERE artifact_digest >= $1 AND artifact_digest <= $1
@@ -130,14 +142,9 @@ landmarks AS (
         END AS deployed_allow_seq
     FROM marks
 ),
-picked(e, s) AS (
-    SELECT e, s FROM recent WHERE s IS NOT NULL AND k <= CAST($2 AS BIGINT)
-    UNION
-    SELECT e, allow_seq FROM landmarks WHERE allow_seq IS NOT NULL
-    UNION
-    SELECT e, deployed_allow_seq FROM landmarks WHERE deployed_allow_seq IS NOT NULL
-)
-SELECT p.s, m.deployed_seq FROM picked p CROSS JOIN landmarks m WHERE m.e = p.e";
+",
+    history_picked!()
+);
 
 /// How many picked decisions [`Store::decision_history_of_digest`] reads per statement.
 const HISTORY_BATCH: usize = 500;
