@@ -42,7 +42,7 @@ pub(super) async fn writer(
     inner: Arc<Inner>,
     mut rx: mpsc::Receiver<Job>,
     index: mpsc::Sender<()>,
-    statistics: mpsc::Sender<()>,
+    statistics: Option<mpsc::Sender<()>>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
@@ -69,8 +69,10 @@ pub(super) async fn writer(
         }
         match committed {
             Ok(entries) => {
-                // Full (or closed, on SQLite): a check is pending, which will see these rows.
-                let _ = statistics.try_send(());
+                // Full: a check is pending, which will see these rows.
+                if let Some(s) = &statistics {
+                    let _ = s.try_send(());
+                }
                 let mut entries = entries.into_iter();
                 for job in jobs {
                     let mine: Vec<Option<Entry>> =

@@ -216,10 +216,22 @@ impl Store {
         params: &[&str],
         limit: i64,
     ) -> Result<Vec<DecisionRow>, StoreError> {
+        self.decisions_ordered(filter, "seq DESC", params, limit)
+            .await
+    }
+
+    /// [`Store::decisions_where`] in the order `order` (an `ORDER BY` list).
+    async fn decisions_ordered(
+        &self,
+        filter: &str,
+        order: &str,
+        params: &[&str],
+        limit: i64,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
         // A negative limit means none (PostgreSQL refuses a negative LIMIT).
         let limit = if limit < 0 { i64::MAX } else { limit };
         let sql = format!(
-            "SELECT {DECISION_COLUMNS} FROM decisions {filter} ORDER BY seq DESC LIMIT {limit}"
+            "SELECT {DECISION_COLUMNS} FROM decisions {filter} ORDER BY {order} LIMIT {limit}"
         );
         Ok(on_db!(&self.inner.db, pool => {
             let mut q = sqlx::query_as(&sql);
@@ -240,26 +252,20 @@ impl Store {
         // PostgreSQL: the row-comparison spelling, for the reason `HISTORY_SQL_POSTGRES` gives
         // (with equalities, a prepared statement walked `decisions_by_seq` back through every
         // decision in other environments after this one's newest).
-        let sql = match &self.inner.db {
-            Db::Sqlite(_) => format!(
-                "SELECT {DECISION_COLUMNS} FROM decisions \
-                 WHERE artifact_digest = $1 AND environment = $2 ORDER BY seq DESC LIMIT 1"
+        let (filter, order) = match &self.inner.db {
+            Db::Sqlite(_) => (
+                "WHERE artifact_digest = $1 AND environment = $2",
+                "seq DESC",
             ),
-            Db::Postgres(_) => format!(
-                "SELECT {DECISION_COLUMNS} FROM decisions \
-                 WHERE (artifact_digest, environment) >= ($1, $2) \
-                 AND (artifact_digest, environment) <= ($1, $2) \
-                 ORDER BY artifact_digest DESC, environment DESC, seq DESC LIMIT 1"
+            Db::Postgres(_) => (
+                "WHERE (artifact_digest, environment) >= ($1, $2) \
+                 AND (artifact_digest, environment) <= ($1, $2)",
+                "artifact_digest DESC, environment DESC, seq DESC",
             ),
         };
-        let mut rows: Vec<DecisionRow> = on_db!(&self.inner.db, pool => {
-            sqlx::query_as(&sql)
-                .bind(artifact_digest)
-                .bind(environment)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.err(e))?
-        });
+        let mut rows = self
+            .decisions_ordered(filter, order, &[artifact_digest, environment], 1)
+            .await?;
         let row = rows.pop();
         if let Some(d) = &row {
             self.check_decision(d).await?;

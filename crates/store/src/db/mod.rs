@@ -291,9 +291,12 @@ impl Store {
         let (index_tx, index_rx) = mpsc::channel(1);
         let _ = index_tx.try_send(());
         tokio::spawn(index::indexer(inner.clone(), index_rx));
-        // PostgreSQL's planner statistics, refreshed after commits (a no-op task on SQLite).
-        let (stats_tx, stats_rx) = mpsc::channel(1);
-        tokio::spawn(stats::maintainer(inner.clone(), stats_rx));
+        // PostgreSQL's planner statistics, refreshed after commits (SQLite needs none).
+        let stats_tx = matches!(inner.db, Db::Postgres(_)).then(|| {
+            let (stats_tx, stats_rx) = mpsc::channel(1);
+            tokio::spawn(stats::maintainer(inner.clone(), stats_rx));
+            stats_tx
+        });
         tokio::spawn(append::writer(inner.clone(), rx, index_tx, stats_tx));
         let store = Self { inner, writer: tx };
         store.migrate_chain().await?;

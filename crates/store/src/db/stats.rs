@@ -68,24 +68,27 @@ async fn autovacuum_on(pool: &PgPool) -> Option<bool> {
     Some(v == "on")
 }
 
-/// The statistics task: woken after commits, refreshes at most once per interval.
+/// The statistics task (PostgreSQL only): woken after commits, refreshes at most once per
+/// interval.
 pub(super) async fn maintainer(inner: Arc<Inner>, mut commits: mpsc::Receiver<()>) {
     let Db::Postgres(pool) = &inner.db else {
         return;
     };
-    if autovacuum_on(pool).await == Some(false) {
-        tracing::warn!(
-            store = %inner.location,
-            "PostgreSQL's autovacuum is off: the store analyzes its own tables as they grow, \
-             but nothing vacuums them (turn autovacuum on, or schedule VACUUM)"
-        );
-    }
     let mut failed = false;
+    let mut first = true;
     while commits.recv().await.is_some() {
         // The interval first: a backend reports the rows it changed about a second after its
         // commit, and the commits of the interval are read in one check (they wake this task
-        // at most once more).
+        // at most once more). A short-lived process (a CLI gate) ends before it: no query and
+        // no warning at its start.
         tokio::time::sleep(inner.statistics_interval).await;
+        if std::mem::take(&mut first) && autovacuum_on(pool).await == Some(false) {
+            tracing::warn!(
+                store = %inner.location,
+                "PostgreSQL's autovacuum is off: the store analyzes its own tables as they grow, \
+                 but nothing vacuums them (turn autovacuum on, or schedule VACUUM)"
+            );
+        }
         match refresh(pool).await {
             Ok(tables) => {
                 if !tables.is_empty() {
